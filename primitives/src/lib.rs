@@ -1,0 +1,29 @@
+//! Arbiter's verification core.
+//!
+//! A model is a graph in a small tensor-op IR ([`ir`]) plus weights. Providers commit to the
+//! weights and to every row of every node output with binary Merkle trees ([`merkle`],
+//! [`commitment`]). A dispute names one output element; the provider answers with an
+//! [`opening::Opening`] and [`opening::verify_element`] rules on it by recomputing that element
+//! with the reference evaluator ([`evaluator`]) and applying the op's rounding-error bound.
+//!
+//! Everything here is `no_std` (with `alloc`) so that the runtime and the native off-chain code
+//! run the same logic; building trees and proofs needs the `std` feature.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod builder;
+pub mod commitment;
+pub mod encoding;
+pub mod evaluator;
+pub mod ir;
+pub mod merkle;
+pub mod opening;
+#[cfg(feature = "std")]
+pub mod prover;
+
+/// A 32-byte blake2-256 hash.
+pub type Hash = [u8; 32];
+
+pub use ir::{Graph, GraphError, Node, NodeId, Op, Shape, WeightId};
+pub use opening::{verify_element, MalformedReason, Opening, Verdict};

@@ -1,0 +1,423 @@
+//! Openings and the one-step check a dispute ends in.
+//!
+//! A challenge names one element `(node, row, col)` of a committed trace. The provider answers
+//! with an [`Opening`]: the claimed output row and every input row the element depends on (trace
+//! proofs against `trace_root`), and the weight rows it reads (proofs against the weights root
+//! behind `model_root`). [`verify_element`] checks every proof, recomputes the element with the
+//! reference evaluator and applies the op's bound.
+
+use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode};
+use scale_info::TypeInfo;
+
+use crate::{
+	commitment::{trace_leaf, trace_offsets, weight_leaf, weight_offsets},
+	encoding::{descriptor_hash, model_root_of},
+	evaluator::{ops, ElementCheck},
+	ir::{f32_of, Graph, GraphError, NodeId, Op, Shape, WeightId},
+	merkle::{verify_range, ProofError, RangeProof},
+	Hash,
+};
+
+/// Consecutive rows `[first_row, first_row + rows.len())` of one node (trace) or weight tensor,
+/// values as f32 bit patterns, with one Merkle proof for the whole run.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub struct RowsOpening {
+	/// Node id (trace) or weight tensor id (weights).
+	pub id: u32,
+	pub first_row: u32,
+	pub rows: Vec<Vec<u32>>,
+	pub proof: RangeProof,
+}
+
+/// What a provider shows for one element.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub struct Opening {
+	pub node: NodeId,
+	pub row: u32,
+	pub col: u32,
+	/// Trace rows: the output row of `node` and every input row the element reads.
+	pub trace_rows: Vec<RowsOpening>,
+	/// Weight rows the element reads.
+	pub weight_rows: Vec<RowsOpening>,
+	/// The weights root and tokenizer hash behind `model_root` (the descriptor hash is
+	/// recomputed from the graph).
+	pub weights_root: Hash,
+	pub tokenizer_hash: Hash,
+}
+
+/// A row an element depends on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub enum RowRef {
+	Trace { node: NodeId, row: u32 },
+	Weight { tensor: WeightId, row: u32 },
+}
+
+/// Why an opening is malformed. A malformed answer loses the dispute like a wrong value.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub enum MalformedReason {
+	/// The graph itself is invalid.
+	InvalidGraph(GraphError),
+	/// The disputed node does not exist or is a model input (inputs are not recomputed).
+	NodeNotChallengeable,
+	/// Row or column outside the node's output.
+	ElementOutOfRange,
+	/// The opening names another element than the one disputed.
+	WrongElement,
+	/// `weights_root`, the graph's descriptor hash and `tokenizer_hash` do not hash to `model_root`.
+	ModelRootMismatch,
+	/// A row has the wrong width.
+	RowWidth { row: RowRef },
+	/// A row the element depends on is missing.
+	MissingRow { row: RowRef },
+	/// A row the element does not depend on was included.
+	UnexpectedRow { row: RowRef },
+	/// A row opening names a node or tensor outside the graph, or is empty.
+	BadRowOpening,
+	/// A Merkle proof did not verify.
+	BadProof { row: RowRef, error: ProofError },
+	/// An opened value is NaN or infinite (a trace with one is invalid).
+	NonFinite { row: RowRef },
+	/// An embedding id is not an integer in the table's range.
+	InvalidTokenId,
+}
+
+/// The ruling on one element.
+#[derive(Clone, PartialEq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub enum Verdict {
+	/// Every proof holds and the claim is within the bound: the provider wins.
+	WithinBound,
+	/// Every proof holds and the claim is outside the bound: the provider loses.
+	OutsideBound,
+	/// The opening is malformed: the provider loses.
+	Malformed(MalformedReason),
+}
+
+/// The rows element `(node, row, col)` reads besides weight rows chosen by data (an
+/// embedding's table row depends on the token id, see [`embedding_table_row`]). The output row
+/// `(node, row)` comes first.
+pub fn required_rows(graph: &Graph, node: NodeId, row: u32, col: u32) -> Result<Vec<RowRef>, MalformedReason> {
+	let n = graph.node(node).ok_or(MalformedReason::NodeNotChallengeable)?;
+	if n.op == Op::Input {
+		return Err(MalformedReason::NodeNotChallengeable);
+	}
+	if row as u64 >= n.shape.rows() || col >= n.shape.width() {
+		return Err(MalformedReason::ElementOutOfRange);
+	}
+	let input = |k: usize| -> Result<(NodeId, &Shape), MalformedReason> {
+		let id = *n.inputs.get(k).ok_or(MalformedReason::NodeNotChallengeable)?;
+		let shape = &graph.node(id).ok_or(MalformedReason::NodeNotChallengeable)?.shape;
+		Ok((id, shape))
+	};
+	let trace = |node: NodeId, row: u64| -> Result<RowRef, MalformedReason> {
+		let row = u32::try_from(row).map_err(|_| MalformedReason::ElementOutOfRange)?;
+		Ok(RowRef::Trace { node, row })
+	};
+	let mut rows = Vec::from([RowRef::Trace { node, row }]);
+	let r = row as u64;
+	match &n.op {
+		Op::Input => return Err(MalformedReason::NodeNotChallengeable),
+		Op::Embedding { .. } => {
+			let (ids, shape) = input(0)?;
+			rows.push(trace(ids, r / shape.width().max(1) as u64)?);
+		},
+		Op::Linear { weight, bias } => {
+			rows.push(trace(input(0)?.0, r)?);
+			rows.push(RowRef::Weight { tensor: *weight, row: col });
+			if let Some(b) = bias {
+				rows.push(RowRef::Weight { tensor: *b, row: 0 });
+			}
+		},
+		Op::MatMul => {
+			let (a, _) = input(0)?;
+			let (b, b_shape) = input(1)?;
+			let dims = n.shape.dims();
+			let m = dims.get(dims.len().saturating_sub(2)).copied().unwrap_or(1).max(1) as u64;
+			let b_rows_per_batch = b_shape.dims().get(b_shape.rank().saturating_sub(2)).copied().unwrap_or(1) as u64;
+			rows.push(trace(a, r)?);
+			rows.push(trace(b, (r / m) * b_rows_per_batch + col as u64)?);
+		},
+		Op::Add | Op::Mul => {
+			let (a, _) = input(0)?;
+			let (b, b_shape) = input(1)?;
+			rows.push(trace(a, r)?);
+			rows.push(trace(b, if b_shape.rows() == 1 { 0 } else { r })?);
+		},
+		Op::Scale { .. } | Op::Gelu | Op::Silu | Op::Relu | Op::L2Normalize { .. } => {
+			rows.push(trace(input(0)?.0, r)?);
+		},
+		Op::LayerNorm { gamma, beta, .. } => {
+			rows.push(trace(input(0)?.0, r)?);
+			rows.push(RowRef::Weight { tensor: *gamma, row: 0 });
+			rows.push(RowRef::Weight { tensor: *beta, row: 0 });
+		},
+		Op::RmsNorm { gamma, .. } => {
+			rows.push(trace(input(0)?.0, r)?);
+			rows.push(RowRef::Weight { tensor: *gamma, row: 0 });
+		},
+		Op::Softmax => {
+			rows.push(trace(input(0)?.0, r)?);
+			if n.inputs.len() == 2 {
+				let (mask, mask_shape) = input(1)?;
+				rows.push(trace(mask, if mask_shape.rows() == 1 { 0 } else { r })?);
+			}
+		},
+		Op::Transpose { .. } | Op::Reshape => {
+			let (x, x_shape) = input(0)?;
+			let (src_row, _) = source_position(&n.op, &n.shape, x_shape, row, col)?;
+			rows.push(trace(x, src_row)?);
+		},
+		Op::MeanPool => {
+			rows.push(trace(input(0)?.0, col as u64)?);
+			let (mask, _) = input(1)?;
+			rows.push(trace(mask, 0)?);
+		},
+	}
+	Ok(rows)
+}
+
+/// Where output element `(row, col)` of a `Transpose`/`Reshape` comes from in its input.
+pub fn source_position(
+	op: &Op,
+	out: &Shape,
+	input: &Shape,
+	row: u32,
+	col: u32,
+) -> Result<(u64, u32), MalformedReason> {
+	let flat_out = (row as u64) * out.width() as u64 + col as u64;
+	let flat_in = match op {
+		Op::Reshape => flat_out,
+		Op::Transpose { dim0, dim1 } => {
+			// Multi-index of the output element, then swap the two axes back.
+			let dims = out.dims();
+			let mut index = [0u64; crate::ir::MAX_DIMS];
+			let mut rest = flat_out;
+			for (k, d) in dims.iter().enumerate().rev() {
+				let d = (*d).max(1) as u64;
+				if let Some(slot) = index.get_mut(k) {
+					*slot = rest % d;
+				}
+				rest /= d;
+			}
+			index.swap(*dim0 as usize % crate::ir::MAX_DIMS, *dim1 as usize % crate::ir::MAX_DIMS);
+			let mut flat = 0u64;
+			for (k, d) in input.dims().iter().enumerate() {
+				flat = flat * (*d as u64) + index.get(k).copied().unwrap_or(0);
+			}
+			flat
+		},
+		_ => return Err(MalformedReason::NodeNotChallengeable),
+	};
+	let w = input.width().max(1) as u64;
+	Ok((flat_in / w, (flat_in % w) as u32))
+}
+
+/// The table row an embedding output row reads: the token id at that position, checked to be
+/// an integer in `[0, vocabulary)`.
+pub fn embedding_table_row(ids_row: &[f32], ids_width: u32, out_row: u32, vocabulary: u64) -> Option<u32> {
+	let pos = (out_row as u64 % ids_width.max(1) as u64) as usize;
+	let id = *ids_row.get(pos)?;
+	if id < 0.0 || libm::truncf(id) != id || (id as u64) >= vocabulary {
+		return None;
+	}
+	Some(id as u32)
+}
+
+/// The rows an opening holds, expanded and checked against the commitments.
+struct OpenedRows {
+	trace: Vec<(NodeId, u32, Vec<f32>)>,
+	weights: Vec<(WeightId, u32, Vec<f32>)>,
+}
+
+impl OpenedRows {
+	fn trace(&self, node: NodeId, row: u32) -> Option<&[f32]> {
+		self.trace.iter().find(|(n, r, _)| *n == node && *r == row).map(|(_, _, v)| v.as_slice())
+	}
+	fn weight(&self, tensor: WeightId, row: u32) -> Option<&[f32]> {
+		self.weights.iter().find(|(t, r, _)| *t == tensor && *r == row).map(|(_, _, v)| v.as_slice())
+	}
+	fn get(&self, r: RowRef) -> Result<&[f32], MalformedReason> {
+		match r {
+			RowRef::Trace { node, row } => self.trace(node, row),
+			RowRef::Weight { tensor, row } => self.weight(tensor, row),
+		}
+		.ok_or(MalformedReason::MissingRow { row: r })
+	}
+}
+
+/// Checks the proofs of a list of row openings and expands them into rows.
+fn open_rows(
+	openings: &[RowsOpening],
+	root: &Hash,
+	offsets: &[u64],
+	leaf_count: u64,
+	shape_of: impl Fn(u32) -> Option<Shape>,
+	leaf: impl Fn(u32, u32, &[u32]) -> Hash,
+	to_ref: impl Fn(u32, u32) -> RowRef,
+) -> Result<Vec<(u32, u32, Vec<f32>)>, MalformedReason> {
+	let mut out = Vec::new();
+	for o in openings {
+		let shape = shape_of(o.id).ok_or(MalformedReason::BadRowOpening)?;
+		let offset = *offsets.get(o.id as usize).ok_or(MalformedReason::BadRowOpening)?;
+		if o.rows.is_empty() {
+			return Err(MalformedReason::BadRowOpening);
+		}
+		let first = to_ref(o.id, o.first_row);
+		let end = (o.first_row as u64).saturating_add(o.rows.len() as u64);
+		if end > shape.rows() {
+			return Err(MalformedReason::UnexpectedRow { row: first });
+		}
+		let mut leaves = Vec::with_capacity(o.rows.len());
+		for (k, bits) in o.rows.iter().enumerate() {
+			let row = o.first_row.saturating_add(k as u32);
+			let r = to_ref(o.id, row);
+			if bits.len() as u64 != shape.width() as u64 {
+				return Err(MalformedReason::RowWidth { row: r });
+			}
+			leaves.push(leaf(o.id, row, bits));
+		}
+		verify_range(root, leaf_count, offset + o.first_row as u64, &leaves, &o.proof)
+			.map_err(|error| MalformedReason::BadProof { row: first, error })?;
+		for (k, bits) in o.rows.iter().enumerate() {
+			let row = o.first_row.saturating_add(k as u32);
+			let values: Vec<f32> = bits.iter().map(|b| f32_of(*b)).collect();
+			if values.iter().any(|v| !v.is_finite()) {
+				return Err(MalformedReason::NonFinite { row: to_ref(o.id, row) });
+			}
+			out.push((o.id, row, values));
+		}
+	}
+	Ok(out)
+}
+
+/// Rules on an opening for element `(node, row, col)` of the trace committed as `trace_root`,
+/// for the model committed as `model_root`. `slack` is the model's registered absolute slack.
+///
+/// The caller passes the element the dispute names; an opening for any other element is
+/// malformed.
+pub fn verify_element(
+	graph: &Graph,
+	model_root: &Hash,
+	trace_root: &Hash,
+	disputed: (NodeId, u32, u32),
+	opening: &Opening,
+	slack: f32,
+	max_row_width: u32,
+) -> Verdict {
+	match check_opening(graph, model_root, trace_root, disputed, opening, max_row_width) {
+		Ok(check) => {
+			let slack = if slack.is_finite() { (slack as f64).abs() } else { 0.0 };
+			if check.passes(slack) {
+				Verdict::WithinBound
+			} else {
+				Verdict::OutsideBound
+			}
+		},
+		Err(reason) => Verdict::Malformed(reason),
+	}
+}
+
+/// Checks every proof of an opening and recomputes the element; the caller applies the slack.
+pub fn check_opening(
+	graph: &Graph,
+	model_root: &Hash,
+	trace_root: &Hash,
+	disputed: (NodeId, u32, u32),
+	opening: &Opening,
+	max_row_width: u32,
+) -> Result<ElementCheck, MalformedReason> {
+	graph.validate(max_row_width).map_err(MalformedReason::InvalidGraph)?;
+	let (node, row, col) = disputed;
+	if (opening.node, opening.row, opening.col) != disputed {
+		return Err(MalformedReason::WrongElement);
+	}
+	let expected_root = model_root_of(&opening.weights_root, &descriptor_hash(graph), &opening.tokenizer_hash);
+	if &expected_root != model_root {
+		return Err(MalformedReason::ModelRootMismatch);
+	}
+	let mut required = required_rows(graph, node, row, col)?;
+	let n = graph.node(node).ok_or(MalformedReason::NodeNotChallengeable)?;
+
+	let (t_offsets, t_count) = trace_offsets(graph);
+	let (w_offsets, w_count) = weight_offsets(graph);
+	let trace = open_rows(
+		&opening.trace_rows,
+		trace_root,
+		&t_offsets,
+		t_count,
+		|id| graph.node(id).map(|n| n.shape.clone()),
+		trace_leaf,
+		|node, row| RowRef::Trace { node, row },
+	)?;
+	let weights = open_rows(
+		&opening.weight_rows,
+		&opening.weights_root,
+		&w_offsets,
+		w_count,
+		|id| graph.weight(id).map(|w| w.shape.clone()),
+		weight_leaf,
+		|tensor, row| RowRef::Weight { tensor, row },
+	)?;
+	let opened = OpenedRows { trace, weights };
+
+	// An embedding's table row is chosen by the token id the trace holds.
+	if let Op::Embedding { table } = &n.op {
+		let ids_ref = *required.get(1).ok_or(MalformedReason::NodeNotChallengeable)?;
+		let ids_row = opened.get(ids_ref)?;
+		let ids_node = n.inputs.first().and_then(|id| graph.node(*id)).ok_or(MalformedReason::NodeNotChallengeable)?;
+		let vocabulary = graph.weight(*table).map(|w| w.shape.rows()).unwrap_or(0);
+		let table_row = embedding_table_row(ids_row, ids_node.shape.width(), row, vocabulary)
+			.ok_or(MalformedReason::InvalidTokenId)?;
+		required.push(RowRef::Weight { tensor: *table, row: table_row });
+	}
+
+	// Exactly the required rows, nothing more.
+	for (node, row, _) in &opened.trace {
+		let r = RowRef::Trace { node: *node, row: *row };
+		if !required.contains(&r) || opened.trace.iter().filter(|(n, w, _)| n == node && w == row).count() > 1 {
+			return Err(MalformedReason::UnexpectedRow { row: r });
+		}
+	}
+	for (tensor, row, _) in &opened.weights {
+		let r = RowRef::Weight { tensor: *tensor, row: *row };
+		if !required.contains(&r) || opened.weights.iter().filter(|(t, w, _)| t == tensor && w == row).count() > 1 {
+			return Err(MalformedReason::UnexpectedRow { row: r });
+		}
+	}
+	let rows: Vec<&[f32]> = required.iter().map(|r| opened.get(*r)).collect::<Result<_, _>>()?;
+	let at = |k: usize| -> &[f32] { rows.get(k).copied().unwrap_or(&[]) };
+	let elem = |k: usize, c: u32| -> f32 { at(k).get(c as usize).copied().unwrap_or(0.0) };
+	let claimed = elem(0, col);
+	let c = col as usize;
+
+	let check = match &n.op {
+		Op::Input => return Err(MalformedReason::NodeNotChallengeable),
+		Op::Embedding { .. } => ops::copy(elem(2, col), claimed),
+		Op::Linear { bias, .. } => ops::linear(at(1), at(2), bias.map(|_| elem(3, col)), claimed),
+		Op::MatMul => ops::matmul(at(1), at(2), claimed),
+		Op::Add | Op::Mul => {
+			let a = elem(1, col);
+			let b = elem(2, col);
+			if n.op == Op::Add { ops::add(a, b, claimed) } else { ops::mul(a, b, claimed) }
+		},
+		Op::Scale { factor_bits } => ops::scale(elem(1, col), f32_of(*factor_bits), claimed),
+		Op::Gelu => ops::gelu(elem(1, col), claimed),
+		Op::Silu => ops::silu(elem(1, col), claimed),
+		Op::Relu => ops::relu(elem(1, col), claimed),
+		Op::LayerNorm { eps_bits, .. } => ops::layer_norm(at(1), at(2), at(3), f32_of(*eps_bits), c, claimed),
+		Op::RmsNorm { eps_bits, .. } => ops::rms_norm(at(1), at(2), f32_of(*eps_bits), c, claimed),
+		Op::Softmax => {
+			let mask = if n.inputs.len() == 2 { Some(at(2)) } else { None };
+			ops::softmax(at(1), mask, c, claimed)
+		},
+		Op::L2Normalize { eps_bits } => ops::l2_normalize(at(1), f32_of(*eps_bits), c, claimed),
+		Op::Transpose { .. } | Op::Reshape => {
+			let x_shape = n.inputs.first().and_then(|id| graph.node(*id)).map(|x| &x.shape)
+				.ok_or(MalformedReason::NodeNotChallengeable)?;
+			let (_, src_col) = source_position(&n.op, &n.shape, x_shape, row, col)?;
+			ops::copy(elem(1, src_col), claimed)
+		},
+		Op::MeanPool => ops::mean_pool(at(1), at(2), claimed),
+	};
+	Ok(check)
+}

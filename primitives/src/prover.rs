@@ -1,0 +1,101 @@
+//! Building openings (native side): what a provider's trace store does when challenged.
+
+use alloc::vec::Vec;
+
+use crate::{
+	commitment::{trace_offsets, weight_offsets},
+	encoding::to_bits,
+	ir::{Graph, NodeId, Op},
+	merkle::MerkleTree,
+	opening::{embedding_table_row, required_rows, MalformedReason, Opening, RowRef, RowsOpening},
+	Hash,
+};
+
+/// Everything a provider keeps to answer challenges on one trace.
+pub struct ProverData<'a, T: AsRef<[f32]>, W: AsRef<[f32]>> {
+	pub graph: &'a Graph,
+	/// Node outputs, row-major, one per node.
+	pub outputs: &'a [T],
+	pub trace_tree: &'a MerkleTree,
+	/// Weight tensors, row-major, one per graph weight.
+	pub weights: &'a [W],
+	pub weights_tree: &'a MerkleTree,
+	pub tokenizer_hash: Hash,
+}
+
+/// Why an opening could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProveError {
+	/// The element cannot be disputed or lies outside the node.
+	Element(MalformedReason),
+	/// The stored trace or weights do not match the graph.
+	Inconsistent,
+}
+
+fn row_of<T: AsRef<[f32]>>(tensors: &[T], id: u32, row: u32, width: u32) -> Option<Vec<f32>> {
+	let data = tensors.get(id as usize)?.as_ref();
+	let start = (row as usize).checked_mul(width as usize)?;
+	data.get(start..start.checked_add(width as usize)?).map(|s| s.to_vec())
+}
+
+impl<T: AsRef<[f32]>, W: AsRef<[f32]>> ProverData<'_, T, W> {
+	fn trace_row(&self, node: NodeId, row: u32) -> Result<RowsOpening, ProveError> {
+		let width = self.graph.node(node).ok_or(ProveError::Inconsistent)?.shape.width();
+		let values = row_of(self.outputs, node, row, width).ok_or(ProveError::Inconsistent)?;
+		let (offsets, _) = trace_offsets(self.graph);
+		let index = offsets.get(node as usize).ok_or(ProveError::Inconsistent)? + row as u64;
+		let proof = self.trace_tree.prove(index as usize).ok_or(ProveError::Inconsistent)?;
+		Ok(RowsOpening { id: node, first_row: row, rows: Vec::from([to_bits(&values)]), proof })
+	}
+
+	fn weight_row(&self, tensor: u32, row: u32) -> Result<RowsOpening, ProveError> {
+		let width = self.graph.weight(tensor).ok_or(ProveError::Inconsistent)?.shape.width();
+		let values = row_of(self.weights, tensor, row, width).ok_or(ProveError::Inconsistent)?;
+		let (offsets, _) = weight_offsets(self.graph);
+		let index = offsets.get(tensor as usize).ok_or(ProveError::Inconsistent)? + row as u64;
+		let proof = self.weights_tree.prove(index as usize).ok_or(ProveError::Inconsistent)?;
+		Ok(RowsOpening { id: tensor, first_row: row, rows: Vec::from([to_bits(&values)]), proof })
+	}
+
+	/// The opening of element `(node, row, col)`.
+	pub fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, ProveError> {
+		let mut required = required_rows(self.graph, node, row, col).map_err(ProveError::Element)?;
+		if let Some(Op::Embedding { table }) = self.graph.node(node).map(|n| &n.op) {
+			let ids_ref = *required.get(1).ok_or(ProveError::Inconsistent)?;
+			let RowRef::Trace { node: ids, row: ids_row } = ids_ref else {
+				return Err(ProveError::Inconsistent);
+			};
+			let ids_width = self.graph.node(ids).ok_or(ProveError::Inconsistent)?.shape.width();
+			let values = row_of(self.outputs, ids, ids_row, ids_width).ok_or(ProveError::Inconsistent)?;
+			let vocabulary = self.graph.weight(*table).map(|w| w.shape.rows()).unwrap_or(0);
+			let table_row = embedding_table_row(&values, ids_width, row, vocabulary)
+				.ok_or(ProveError::Element(MalformedReason::InvalidTokenId))?;
+			required.push(RowRef::Weight { tensor: *table, row: table_row });
+		}
+		let mut trace_rows = Vec::new();
+		let mut weight_rows = Vec::new();
+		for r in required {
+			match r {
+				RowRef::Trace { node, row } => {
+					if !trace_rows.iter().any(|o: &RowsOpening| o.id == node && o.first_row == row) {
+						trace_rows.push(self.trace_row(node, row)?);
+					}
+				},
+				RowRef::Weight { tensor, row } => {
+					if !weight_rows.iter().any(|o: &RowsOpening| o.id == tensor && o.first_row == row) {
+						weight_rows.push(self.weight_row(tensor, row)?);
+					}
+				},
+			}
+		}
+		Ok(Opening {
+			node,
+			row,
+			col,
+			trace_rows,
+			weight_rows,
+			weights_root: self.weights_tree.root(),
+			tokenizer_hash: self.tokenizer_hash,
+		})
+	}
+}

@@ -1,0 +1,255 @@
+//! Test helpers: a plain f32 executor for the IR (forward summation order, the way a simple
+//! CPU kernel computes), generated models, and a deterministic RNG.
+#![allow(dead_code)]
+
+use arbiter_primitives::{
+	builder::GraphBuilder,
+	ir::{f32_of, Graph, Op},
+};
+
+/// A small deterministic RNG (xorshift64*), so tests need no extra crates and repeat exactly.
+pub struct Rng(pub u64);
+
+impl Rng {
+	pub fn next_u64(&mut self) -> u64 {
+		self.0 ^= self.0 >> 12;
+		self.0 ^= self.0 << 25;
+		self.0 ^= self.0 >> 27;
+		self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+	}
+	/// Uniform in [-1, 1).
+	pub fn uniform(&mut self) -> f32 {
+		((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+	}
+	pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+		(0..n).map(|_| self.uniform() * scale).collect()
+	}
+	pub fn below(&mut self, n: u64) -> u64 {
+		self.next_u64() % n.max(1)
+	}
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+	a.iter().zip(b).fold(0.0f32, |acc, (x, y)| acc + x * y)
+}
+
+/// Runs `graph` on `inputs` (one tensor per `Input` node, in order) in plain f32.
+pub fn run(graph: &Graph, weights: &[Vec<f32>], inputs: &[Vec<f32>]) -> Vec<Vec<f32>> {
+	let mut outs: Vec<Vec<f32>> = Vec::new();
+	let mut next_input = inputs.iter();
+	for node in &graph.nodes {
+		let w = node.shape.width() as usize;
+		let rows = node.shape.rows() as usize;
+		let x = |k: usize| -> &Vec<f32> { &outs[node.inputs[k] as usize] };
+		let x_width = |k: usize| graph.nodes[node.inputs[k] as usize].shape.width() as usize;
+		let out: Vec<f32> = match &node.op {
+			Op::Input => next_input.next().expect("an input per Input node").clone(),
+			Op::Embedding { table } => {
+				let t = &weights[*table as usize];
+				x(0).iter().flat_map(|id| t[*id as usize * w..(*id as usize + 1) * w].to_vec()).collect()
+			},
+			Op::Linear { weight, bias } => {
+				let wt = &weights[*weight as usize];
+				let k = x_width(0);
+				let mut out = Vec::with_capacity(rows * w);
+				for r in 0..rows {
+					let xr = &x(0)[r * k..(r + 1) * k];
+					for c in 0..w {
+						let mut v = dot(xr, &wt[c * k..(c + 1) * k]);
+						if let Some(b) = bias {
+							v += weights[*b as usize][c];
+						}
+						out.push(v);
+					}
+				}
+				out
+			},
+			Op::MatMul => {
+				let dims = node.shape.dims();
+				let m = dims[dims.len() - 2] as usize;
+				let k = x_width(0);
+				let b_shape = &graph.nodes[node.inputs[1] as usize].shape;
+				let n_b = b_shape.dims()[b_shape.rank() - 2] as usize;
+				let mut out = Vec::with_capacity(rows * w);
+				for r in 0..rows {
+					let batch = r / m;
+					let ar = &x(0)[r * k..(r + 1) * k];
+					for j in 0..w {
+						let br = (batch * n_b + j) * k;
+						out.push(dot(ar, &x(1)[br..br + k]));
+					}
+				}
+				out
+			},
+			Op::Add | Op::Mul => {
+				let (a, b) = (x(0), x(1));
+				(0..rows * w)
+					.map(|i| {
+						let bv = if b.len() == a.len() { b[i] } else { b[i % w] };
+						if node.op == Op::Add { a[i] + bv } else { a[i] * bv }
+					})
+					.collect()
+			},
+			Op::Scale { factor_bits } => x(0).iter().map(|v| v * f32_of(*factor_bits)).collect(),
+			Op::LayerNorm { gamma, beta, eps_bits } => {
+				let (g, b, eps) = (&weights[*gamma as usize], &weights[*beta as usize], f32_of(*eps_bits));
+				x(0).chunks(w)
+					.flat_map(|row| {
+						let mean = row.iter().sum::<f32>() / w as f32;
+						let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / w as f32;
+						let s = 1.0 / (var + eps).sqrt();
+						row.iter().enumerate().map(move |(c, v)| (v - mean) * s * g[c] + b[c]).collect::<Vec<_>>()
+					})
+					.collect()
+			},
+			Op::RmsNorm { gamma, eps_bits } => {
+				let (g, eps) = (&weights[*gamma as usize], f32_of(*eps_bits));
+				x(0).chunks(w)
+					.flat_map(|row| {
+						let ms = row.iter().map(|v| v * v).sum::<f32>() / w as f32;
+						let s = 1.0 / (ms + eps).sqrt();
+						row.iter().enumerate().map(move |(c, v)| v * s * g[c]).collect::<Vec<_>>()
+					})
+					.collect()
+			},
+			Op::Softmax => {
+				let mask = if node.inputs.len() == 2 { Some(x(1).clone()) } else { None };
+				x(0).chunks(w)
+					.enumerate()
+					.flat_map(|(r, row)| {
+						let a: Vec<f32> = row
+							.iter()
+							.enumerate()
+							.map(|(c, v)| match &mask {
+								Some(m) if m.len() == w => v + m[c],
+								Some(m) => v + m[r * w + c],
+								None => *v,
+							})
+							.collect();
+						let max = a.iter().copied().fold(f32::MIN, f32::max);
+						let e: Vec<f32> = a.iter().map(|v| (v - max).exp()).collect();
+						let s: f32 = e.iter().sum();
+						e.into_iter().map(|v| v / s).collect::<Vec<_>>()
+					})
+					.collect()
+			},
+			Op::Gelu => x(0).iter().map(|v| 0.5 * v * (1.0 + libm::erff(v / std::f32::consts::SQRT_2))).collect(),
+			Op::Silu => x(0).iter().map(|v| v / (1.0 + (-v).exp())).collect(),
+			Op::Relu => x(0).iter().map(|v| v.max(0.0)).collect(),
+			Op::Transpose { dim0, dim1 } => {
+				let in_dims: Vec<usize> = graph.nodes[node.inputs[0] as usize].shape.dims().iter().map(|d| *d as usize).collect();
+				let out_dims: Vec<usize> = node.shape.dims().iter().map(|d| *d as usize).collect();
+				let total: usize = out_dims.iter().product();
+				(0..total)
+					.map(|flat| {
+						let mut idx = vec![0usize; out_dims.len()];
+						let mut rest = flat;
+						for k in (0..out_dims.len()).rev() {
+							idx[k] = rest % out_dims[k];
+							rest /= out_dims[k];
+						}
+						idx.swap(*dim0 as usize, *dim1 as usize);
+						let src = idx.iter().zip(&in_dims).fold(0, |acc, (i, d)| acc * d + i);
+						x(0)[src]
+					})
+					.collect()
+			},
+			Op::Reshape => x(0).clone(),
+			Op::MeanPool => {
+				let mask = x(1);
+				let k = x_width(0);
+				let count = mask.iter().sum::<f32>().max(1e-9);
+				x(0).chunks(k).map(|row| dot(row, mask) / count).collect()
+			},
+			Op::L2Normalize { eps_bits } => {
+				let eps = f32_of(*eps_bits);
+				x(0).chunks(w)
+					.flat_map(|row| {
+						let n = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(eps);
+						row.iter().map(move |v| v / n).collect::<Vec<_>>()
+					})
+					.collect()
+			},
+		};
+		assert_eq!(out.len(), rows * w, "node output size");
+		outs.push(out);
+	}
+	outs
+}
+
+/// A tiny encoder exercising every op: embeddings, layer norm, one attention head pair,
+/// a GELU MLP, a gated SiLU/ReLU branch with RmsNorm, mean pooling and L2 normalisation.
+/// Returns the graph, its weights (random, seeded) and inputs `[ids, mask]`.
+pub fn tiny_encoder(seed: u64, seq: u32, hidden: u32, heads: u32, vocab: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+	let mut rng = Rng(seed | 1);
+	let head_dim = hidden / heads;
+	let ffn = hidden * 2;
+	let mut g = GraphBuilder::new();
+	let w_emb = g.weight("emb", &[vocab, hidden]);
+	let w_ln_g = g.weight("ln.g", &[hidden]);
+	let w_ln_b = g.weight("ln.b", &[hidden]);
+	let w_q = g.weight("q.w", &[hidden, hidden]);
+	let w_qb = g.weight("q.b", &[hidden]);
+	let w_k = g.weight("k.w", &[hidden, hidden]);
+	let w_v = g.weight("v.w", &[hidden, hidden]);
+	let w_up = g.weight("up.w", &[ffn, hidden]);
+	let w_upb = g.weight("up.b", &[ffn]);
+	let w_down = g.weight("down.w", &[hidden, ffn]);
+	let w_gate = g.weight("gate.w", &[hidden, hidden]);
+	let w_rms = g.weight("rms.g", &[hidden]);
+
+	let ids = g.input(&[1, seq]);
+	let mask_add = g.input(&[1, seq]);
+	let mask_keep = g.input(&[1, seq]);
+	let emb = g.embedding(ids, w_emb);
+	let h = g.layer_norm(emb, w_ln_g, w_ln_b, 1e-12);
+	let q = g.linear(h, w_q, Some(w_qb));
+	let k = g.linear(h, w_k, None);
+	let v = g.linear(h, w_v, None);
+	let split = |g: &mut GraphBuilder, t| {
+		let r = g.reshape(t, &[seq, heads, head_dim]);
+		g.transpose(r, 0, 1)
+	};
+	let (qh, kh, vh) = (split(&mut g, q), split(&mut g, k), split(&mut g, v));
+	let scores = g.matmul(qh, kh);
+	let scaled = g.scale(scores, 1.0 / (head_dim as f32).sqrt());
+	let probs = g.softmax(scaled, Some(mask_add));
+	let vt = g.transpose(vh, 1, 2);
+	let ctx = g.matmul(probs, vt);
+	let ctx_t = g.transpose(ctx, 0, 1);
+	let ctx_flat = g.reshape(ctx_t, &[seq, hidden]);
+	let res = g.add(ctx_flat, h);
+	let up = g.linear(res, w_up, Some(w_upb));
+	let act = g.gelu(up);
+	let down = g.linear(act, w_down, None);
+	let gate = g.linear(down, w_gate, None);
+	let gate_act = g.silu(gate);
+	let relu = g.relu(down);
+	let gated = g.mul(gate_act, relu);
+	let normed = g.rms_norm(gated, w_rms, 1e-6);
+	let out = g.add(normed, res);
+	let out_t = g.transpose(out, 0, 1);
+	let pooled = g.mean_pool(out_t, mask_keep);
+	let _emb = g.l2_normalize(pooled, 1e-12);
+	let graph = g.build();
+
+	let weights: Vec<Vec<f32>> = graph
+		.weights
+		.iter()
+		.map(|w| {
+			let name = String::from_utf8_lossy(&w.name).to_string();
+			let n = w.shape.numel() as usize;
+			if name.ends_with(".g") {
+				(0..n).map(|_| 1.0 + 0.1 * rng.uniform()).collect()
+			} else {
+				rng.vec(n, 0.5)
+			}
+		})
+		.collect();
+	// The last two positions are padding.
+	let valid = seq.saturating_sub(2).max(1) as usize;
+	let ids_v: Vec<f32> = (0..seq as usize).map(|i| if i < valid { rng.below(vocab as u64) as f32 } else { 0.0 }).collect();
+	let mask_add_v: Vec<f32> = (0..seq as usize).map(|i| if i < valid { 0.0 } else { -1.0e9 }).collect();
+	let mask_keep_v: Vec<f32> = (0..seq as usize).map(|i| if i < valid { 1.0 } else { 0.0 }).collect();
+	(graph, weights, vec![ids_v, mask_add_v, mask_keep_v])
+}

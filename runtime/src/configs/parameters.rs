@@ -1,0 +1,78 @@
+//! Protocol parameters (DESIGN §7), changed at run time through `pallet-parameters`.
+//!
+//! Each parameter is a `Get<T>` that pallet configurations use directly
+//! (`type ChallengeWindow = dynamic_params::protocol::ChallengeWindow;`). The values below are the
+//! genesis defaults; they suit development chains (short windows, in blocks). Pallets join here as
+//! they land; the governance issue adds per-parameter bounds and the `protocol-parameters` track.
+
+use frame_support::dynamic_params::{dynamic_pallet_params, dynamic_params};
+
+use sp_runtime::Perbill;
+
+use crate::{Balance, BlockNumber, Runtime, UNIT};
+
+#[dynamic_params(RuntimeParameters, pallet_parameters::Parameters::<Runtime>)]
+pub mod dynamic_params {
+	use super::*;
+
+	/// Staking, tasks and disputes.
+	#[dynamic_pallet_params]
+	#[codec(index = 0)]
+	pub mod protocol {
+		/// Least stake a compute provider must hold to be active.
+		#[codec(index = 0)]
+		pub static MinProviderStake: Balance = 1_000 * UNIT;
+		/// Blocks between `unbond` and the stake becoming withdrawable.
+		#[codec(index = 1)]
+		pub static UnbondingPeriod: BlockNumber = 20;
+		/// Upper bound on registered providers.
+		#[codec(index = 2)]
+		pub static MaxProviders: u32 = 1_000;
+		/// Blocks after `commit_result` during which anyone bonded may challenge.
+		#[codec(index = 3)]
+		pub static ChallengeWindow: BlockNumber = 10;
+		/// Blocks the provider has to answer a challenge with its openings.
+		#[codec(index = 4)]
+		pub static ResponseWindow: BlockNumber = 10;
+		/// Bond held from a challenger while its dispute is open.
+		#[codec(index = 5)]
+		pub static ChallengerBond: Balance = 100 * UNIT;
+		/// Share of the provider's stake slashed when it loses a dispute.
+		#[codec(index = 6)]
+		pub static SlashFraction: Perbill = Perbill::from_percent(10);
+		/// Share of a slash that goes to the challenger (the rest to the treasury).
+		#[codec(index = 7)]
+		pub static ChallengerRewardShare: Perbill = Perbill::from_percent(50);
+		/// Share of a task's fee that goes to the treasury.
+		#[codec(index = 8)]
+		pub static ProtocolFee: Perbill = Perbill::from_percent(5);
+		/// Blocks an assigned provider has to commit a result.
+		#[codec(index = 9)]
+		pub static AssignmentTimeout: BlockNumber = 10;
+		/// How often a timed-out task is reassigned before it is refunded.
+		#[codec(index = 10)]
+		pub static MaxReassignments: u32 = 3;
+		/// Largest task input, in bytes.
+		#[codec(index = 11)]
+		pub static MaxInputBytes: u32 = 4 * 1024;
+		/// Largest task output, in bytes.
+		#[codec(index = 12)]
+		pub static MaxOutputBytes: u32 = 16 * 1024;
+		/// Widest tensor row a registered model may have (bounds the work of one dispute step).
+		#[codec(index = 13)]
+		pub static MaxModelRowWidth: u32 = 4_096;
+		/// Largest per-model tolerance slack a model may register, as f32 bits.
+		#[codec(index = 14)]
+		pub static MaxToleranceSlackBits: u32 = 0x3727_c5ac; // 1.0e-5_f32
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl Default for RuntimeParameters {
+	fn default() -> Self {
+		RuntimeParameters::Protocol(dynamic_params::protocol::Parameters::ChallengeWindow(
+			dynamic_params::protocol::ChallengeWindow,
+			Some(10),
+		))
+	}
+}

@@ -1,0 +1,69 @@
+//! Runtime-level tests: genesis presets, token constants, protocol parameters.
+
+use super::*;
+use frame_support::traits::Get;
+use sp_keyring::Sr25519Keyring;
+use sp_runtime::BuildStorage;
+
+fn ext_from_preset(id: &str) -> sp_io::TestExternalities {
+	let json = genesis_config_presets::get_preset(&id.into()).expect("preset exists");
+	let mut storage = frame_system::GenesisConfig::<Runtime>::default().build_storage().unwrap();
+	let config: RuntimeGenesisConfig = serde_json::from_slice(&json).expect("preset is valid json");
+	config.assimilate_storage(&mut storage).unwrap();
+	storage.into()
+}
+
+#[test]
+fn development_preset_has_alice_as_only_authority_and_sudo() {
+	ext_from_preset("development").execute_with(|| {
+		let authorities = pallet_aura::Authorities::<Runtime>::get();
+		assert_eq!(authorities.len(), 1);
+		assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), 1);
+		assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(Sr25519Keyring::Alice.to_account_id()));
+		let alice = Sr25519Keyring::Alice.to_account_id();
+		assert_eq!(Balances::free_balance(&alice), genesis_config_presets::ENDOWMENT);
+	});
+}
+
+#[test]
+fn local_testnet_preset_has_four_authorities() {
+	ext_from_preset("local_testnet").execute_with(|| {
+		assert_eq!(pallet_aura::Authorities::<Runtime>::get().len(), 4);
+		assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), 4);
+		for who in [Sr25519Keyring::Bob, Sr25519Keyring::Charlie, Sr25519Keyring::Dave] {
+			assert_eq!(Balances::free_balance(&who.to_account_id()), genesis_config_presets::ENDOWMENT);
+		}
+	});
+}
+
+#[test]
+fn unknown_preset_is_refused() {
+	assert!(genesis_config_presets::get_preset(&"mainnet-typo".into()).is_none());
+	assert_eq!(genesis_config_presets::preset_names().len(), 2);
+}
+
+#[test]
+fn block_time_and_token_are_as_documented() {
+	assert_eq!(MILLI_SECS_PER_BLOCK, 6000);
+	assert_eq!(UNIT, 10u128.pow(TOKEN_DECIMALS as u32));
+	assert_eq!(TOKEN_SYMBOL, "ARBT");
+	assert_eq!(<Runtime as pallet_timestamp::Config>::MinimumPeriod::get() * 2, SLOT_DURATION);
+}
+
+#[test]
+fn root_changes_a_protocol_parameter_and_others_cannot() {
+	use dynamic_params::protocol;
+	ext_from_preset("development").execute_with(|| {
+		System::set_block_number(1);
+		assert_eq!(protocol::ChallengeWindow::get(), 10);
+		let set = RuntimeParameters::Protocol(protocol::Parameters::ChallengeWindow(
+			protocol::ChallengeWindow,
+			Some(42),
+		));
+		let bob = RuntimeOrigin::signed(Sr25519Keyring::Bob.to_account_id());
+		assert!(Parameters::set_parameter(bob, set.clone()).is_err());
+		assert_eq!(protocol::ChallengeWindow::get(), 10);
+		assert!(Parameters::set_parameter(RuntimeOrigin::root(), set).is_ok());
+		assert_eq!(protocol::ChallengeWindow::get(), 42);
+	});
+}
