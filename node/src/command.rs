@@ -40,6 +40,39 @@ impl SubstrateCli for Cli {
 	}
 }
 
+/// Refuses to start when a port the node must listen on is taken. (Substrate's RPC server would
+/// otherwise fall back silently to a random port, and clients would talk to the other process.)
+fn check_ports_free(config: &sc_service::Configuration) -> sc_cli::Result<()> {
+	use std::net::{SocketAddr, TcpListener};
+	let taken = |what: &str, addr: SocketAddr| -> sc_cli::Error {
+		sc_cli::Error::Input(format!(
+			"{what} port {} is already in use on {}: stop the process using it or choose another port",
+			addr.port(),
+			addr.ip()
+		))
+	};
+	let mut wanted: Vec<(&str, SocketAddr)> = Vec::new();
+	for endpoint in config.rpc.addr.iter().flatten() {
+		// Port 0 lets the OS choose; a second endpoint may reuse the first one's port on another IP.
+		if endpoint.listen_addr.port() != 0 {
+			wanted.push(("RPC", endpoint.listen_addr));
+		}
+	}
+	if let Some(prometheus) = &config.prometheus_config {
+		if prometheus.port.port() != 0 {
+			wanted.push(("Prometheus", prometheus.port));
+		}
+	}
+	for (what, addr) in wanted {
+		if let Err(e) = TcpListener::bind(addr) {
+			if e.kind() == std::io::ErrorKind::AddrInUse {
+				return Err(taken(what, addr));
+			}
+		}
+	}
+	Ok(())
+}
+
 /// Parses the command line and runs it.
 pub fn run() -> sc_cli::Result<()> {
 	let cli = Cli::from_args();
@@ -128,6 +161,7 @@ pub fn run() -> sc_cli::Result<()> {
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
 			runner.run_node_until_exit(|config| async move {
+				check_ports_free(&config)?;
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,

@@ -7,6 +7,11 @@ mod command;
 mod rpc;
 mod service;
 
-fn main() -> sc_cli::Result<()> {
-	command::run()
+fn main() {
+	if let Err(error) = command::run() {
+		// One line, so scripts and operators see the cause at once.
+		let text = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+		eprintln!("Error: {text}");
+		std::process::exit(1);
+	}
 }

@@ -1,0 +1,119 @@
+//! Benchmark of one dispute step: `verify_element` for MiniLM's widest ops (Linear 1536→384 and
+//! 384→1536, plus a 128-wide softmax row and a 384-wide LayerNorm), natively and in wasm
+//! (the `wasm32v1-none` build of the evaluator, run in the wasmi interpreter — an upper bound
+//! on what the node's compiled wasmtime executor takes). Prints time per verification and the
+//! SCALE-encoded opening size.
+//!
+//! `cargo run --release -p arbiter-primitives --example bench_verify`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use arbiter_primitives::{
+	builder::GraphBuilder,
+	commitment::{model_commitment, trace_tree, weights_tree},
+	ir::Graph,
+	opening::{verify_element, Verdict},
+	prover::ProverData,
+};
+use codec::Encode;
+use std::{path::PathBuf, process::Command, time::Instant};
+use wasmi::{Engine, Linker, Module, Store};
+
+fn build_probe() -> Vec<u8> {
+	let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+	let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| dir.join("../target")).join("wasm-probe");
+	let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+		.args(["build", "--release", "--target", "wasm32v1-none", "--manifest-path"])
+		.arg(dir.join("wasm-probe/Cargo.toml"))
+		.arg("--target-dir")
+		.arg(&target)
+		.env_remove("RUSTFLAGS")
+		.status()
+		.map(|s| s.success())
+		.unwrap_or(false);
+	assert!(ok, "building the wasm probe failed");
+	std::fs::read(target.join("wasm32v1-none/release/arbiter_wasm_probe.wasm")).unwrap()
+}
+
+struct Case {
+	name: &'static str,
+	graph: Graph,
+	weights: Vec<Vec<f32>>,
+	inputs: Vec<Vec<f32>>,
+	node: u32,
+}
+
+fn linear_case(name: &'static str, d_in: u32, d_out: u32, rng: &mut common::Rng) -> Case {
+	let mut g = GraphBuilder::new();
+	let w = g.weight("w", &[d_out, d_in]);
+	let b = g.weight("b", &[d_out]);
+	let x = g.input(&[4, d_in]);
+	let node = g.linear(x, w, Some(b));
+	let graph = g.build();
+	let weights = vec![rng.vec((d_out * d_in) as usize, 0.05), rng.vec(d_out as usize, 0.1)];
+	Case { name, graph, weights, inputs: vec![rng.vec((4 * d_in) as usize, 1.0)], node }
+}
+
+fn main() {
+	let mut rng = common::Rng(42);
+	let mut cases = vec![linear_case("Linear 1536->384", 1536, 384, &mut rng), linear_case("Linear 384->1536", 384, 1536, &mut rng)];
+	{
+		let mut g = GraphBuilder::new();
+		let x = g.input(&[12, 128, 128]);
+		let mask = g.input(&[1, 128]);
+		let node = g.softmax(x, Some(mask));
+		let graph = g.build();
+		cases.push(Case { name: "Softmax 128 (masked)", graph, weights: vec![], inputs: vec![rng.vec(12 * 128 * 128, 4.0), vec![0.0; 128]], node });
+	}
+	{
+		let mut g = GraphBuilder::new();
+		let gw = g.weight("g", &[384]);
+		let bw = g.weight("b", &[384]);
+		let x = g.input(&[128, 384]);
+		let node = g.layer_norm(x, gw, bw, 1e-12);
+		let graph = g.build();
+		cases.push(Case { name: "LayerNorm 384", graph, weights: vec![rng.vec(384, 1.0), rng.vec(384, 0.1)], inputs: vec![rng.vec(128 * 384, 1.0)], node });
+	}
+
+	let wasm = build_probe();
+	let engine = Engine::default();
+	let module = Module::new(&engine, &wasm[..]).unwrap();
+	println!("| op | opening bytes | native µs/verify | wasm (wasmi) µs/verify |");
+	println!("|---|---|---|---|");
+	for case in cases {
+		let outputs = common::run(&case.graph, &case.weights, &case.inputs);
+		let tokenizer = [1u8; 32];
+		let model_root = model_commitment(&case.graph, &case.weights, tokenizer).unwrap().model_root;
+		let tt = trace_tree(&case.graph, &outputs).unwrap();
+		let wt = weights_tree(&case.graph, &case.weights).unwrap();
+		let prover = ProverData { graph: &case.graph, outputs: &outputs, trace_tree: &tt, weights: &case.weights, weights_tree: &wt, tokenizer_hash: tokenizer };
+		let width = case.graph.nodes[case.node as usize].shape.width();
+		let opening = prover.opening(case.node, 1, width - 1).unwrap();
+		let element = (opening.node, opening.row, opening.col);
+		let root = tt.root();
+		assert_eq!(verify_element(&case.graph, &model_root, &root, element, &opening, 0.0, 4096), Verdict::WithinBound);
+
+		let n = 200;
+		let t = Instant::now();
+		for _ in 0..n {
+			std::hint::black_box(verify_element(&case.graph, &model_root, &root, element, &opening, 0.0, 4096));
+		}
+		let native_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+
+		let payload = (&case.graph, model_root, root, &opening, 0u32).encode();
+		let mut store = Store::new(&engine, ());
+		let instance = Linker::<()>::new(&engine).instantiate(&mut store, &module).unwrap().start(&mut store).unwrap();
+		let memory = instance.get_memory(&store, "memory").unwrap();
+		let reserve = instance.get_typed_func::<i32, i32>(&store, "reserve").unwrap();
+		let verify = instance.get_typed_func::<(i32, i32, i32), i32>(&store, "verify").unwrap();
+		let ptr = reserve.call(&mut store, payload.len() as i32).unwrap();
+		memory.write(&mut store, ptr as usize, &payload).unwrap();
+		assert_eq!(verify.call(&mut store, (ptr, payload.len() as i32, 1)).unwrap(), 0, "wasm verdict");
+		let reps = 5;
+		let t = Instant::now();
+		verify.call(&mut store, (ptr, payload.len() as i32, reps)).unwrap();
+		let wasm_us = t.elapsed().as_secs_f64() * 1e6 / reps as f64;
+		println!("| {} | {} | {:.1} | {:.0} |", case.name, opening.encode().len(), native_us, wasm_us);
+	}
+}

@@ -1,0 +1,109 @@
+//! Exports `eval(op, a, a_len, b, b_len, c, c_len, col, claimed, out)` over the reference
+//! evaluator; `out` receives reference, deviation and bound as three f64.
+#![no_std]
+
+use arbiter_primitives::evaluator::{ops, ElementCheck};
+use core::slice;
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+	core::arch::wasm32::unreachable()
+}
+
+/// A bump allocator: the probe is instantiated fresh for every run.
+struct Bump;
+static mut NEXT: usize = 0;
+
+unsafe extern "C" {
+	/// First address after the stack and the data segments, set by the linker.
+	static __heap_base: u8;
+}
+
+unsafe impl core::alloc::GlobalAlloc for Bump {
+	unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+		unsafe {
+			if NEXT == 0 {
+				NEXT = core::ptr::addr_of!(__heap_base) as usize;
+			}
+			let start = (NEXT + layout.align() - 1) & !(layout.align() - 1);
+			let end = start + layout.size();
+			let pages_needed = end.div_ceil(65536);
+			let have = core::arch::wasm32::memory_size(0);
+			if pages_needed > have && core::arch::wasm32::memory_grow(0, pages_needed - have) == usize::MAX {
+				return core::ptr::null_mut();
+			}
+			NEXT = end;
+			start as *mut u8
+		}
+	}
+	unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
+}
+
+#[global_allocator]
+static ALLOC: Bump = Bump;
+
+/// Reserves `len` bytes for the host to write into.
+#[no_mangle]
+pub extern "C" fn reserve(len: usize) -> *mut u8 {
+	unsafe { core::alloc::GlobalAlloc::alloc(&ALLOC, core::alloc::Layout::from_size_align_unchecked(len.max(1), 8)) }
+}
+
+#[no_mangle]
+pub extern "C" fn eval(
+	op: u32,
+	a: *const f32,
+	a_len: usize,
+	b: *const f32,
+	b_len: usize,
+	c: *const f32,
+	c_len: usize,
+	col: usize,
+	claimed: f32,
+	out: *mut f64,
+) {
+	let (a, b, c) = unsafe {
+		(slice::from_raw_parts(a, a_len), slice::from_raw_parts(b, b_len), slice::from_raw_parts(c, c_len))
+	};
+	let first = |v: &[f32]| v.first().copied().unwrap_or(0.0);
+	let check: ElementCheck = match op {
+		0 => ops::linear(a, b, c.first().copied(), claimed),
+		1 => ops::softmax(a, if b.is_empty() { None } else { Some(b) }, col, claimed),
+		2 => ops::layer_norm(a, b, c, 1e-12, col, claimed),
+		3 => ops::rms_norm(a, b, 1e-6, col, claimed),
+		4 => ops::l2_normalize(a, 1e-12, col, claimed),
+		5 => ops::mean_pool(a, b, claimed),
+		6 => ops::gelu(first(a), claimed),
+		7 => ops::silu(first(a), claimed),
+		8 => ops::add(first(a), first(b), claimed),
+		_ => ops::mul(first(a), first(b), claimed),
+	};
+	unsafe {
+		*out = check.reference;
+		*out.add(1) = check.deviation;
+		*out.add(2) = check.bound;
+	}
+}
+
+/// Decodes `(graph, model_root, trace_root, opening, slack)` (SCALE) and runs `verify_element`
+/// `repeat` times; returns 0 within bound, 1 outside, 2 malformed, 3 undecodable input.
+#[no_mangle]
+pub extern "C" fn verify(ptr: *const u8, len: usize, repeat: u32) -> u32 {
+	use arbiter_primitives::{opening::verify_element, Graph, Opening, Verdict};
+	use codec::Decode;
+	let mut input = unsafe { slice::from_raw_parts(ptr, len) };
+	let Ok((graph, model_root, trace_root, opening, slack_bits)) =
+		<(Graph, [u8; 32], [u8; 32], Opening, u32)>::decode(&mut input)
+	else {
+		return 3;
+	};
+	let mut verdict = 3;
+	for _ in 0..repeat.max(1) {
+		let element = (opening.node, opening.row, opening.col);
+		verdict = match verify_element(&graph, &model_root, &trace_root, element, &opening, f32::from_bits(slack_bits), 4096) {
+			Verdict::WithinBound => 0,
+			Verdict::OutsideBound => 1,
+			Verdict::Malformed(_) => 2,
+		};
+	}
+	verdict
+}

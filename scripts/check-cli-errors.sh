@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Bad command-line input gives one clear line and a non-zero exit:
+# an unknown --chain, a malformed chain-spec file, a busy port.
+# Usage: check-cli-errors.sh NODE_BIN BUSY_PORT (a TCP port something already listens on)
+set -euo pipefail
+NODE_BIN="$1"
+BUSY_PORT="$2"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "check-cli-errors: $*" >&2; exit 1; }
+
+expect_error() { # name, pattern, command...
+	local name="$1" pattern="$2"
+	shift 2
+	local out status=0
+	out="$(timeout 60 "$@" 2>&1 >/dev/null)" || status=$?
+	[ "$status" -ne 0 ] || fail "$name: exit status 0"
+	[ "$status" -ne 124 ] || fail "$name: the node did not stop within 60 s"
+	local last
+	last="$(grep -E '^Error: ' <<<"$out" | tail -n 1)"
+	[ -n "$last" ] || fail "$name: no 'Error:' line in: $out"
+	grep -Eq "$pattern" <<<"$last" || fail "$name: unexpected error line: $last"
+	echo "ok: $name -> $last"
+}
+
+expect_error "unknown chain" "unknown chain 'no-such-chain'" \
+	"$NODE_BIN" --chain no-such-chain --tmp
+printf '{ "name": "broken", ' >"$tmp/broken.json"
+expect_error "malformed chain spec" "is not a valid chain spec" \
+	"$NODE_BIN" --chain "$tmp/broken.json" --tmp
+expect_error "busy RPC port" "$BUSY_PORT.*(in use|Address already)|(in use|Address already).*$BUSY_PORT" \
+	"$NODE_BIN" --dev --tmp --rpc-port "$BUSY_PORT" --port 0 --no-prometheus

@@ -1,0 +1,118 @@
+// A small client library for Arbiter over @polkadot/api: connect, sign and wait, read balances,
+// follow finality. The end-to-end tests and the guides in docs/ use it.
+
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import { Keyring } from '@polkadot/keyring';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+
+/** Custom JSON-RPC methods of arbiter-node (`rpc:` definitions for ApiPromise.create). */
+export const ARBITER_RPC = {};
+
+/** The default RPC endpoint of a local node. */
+export const DEFAULT_WS = process.env.ARBITER_WS || 'ws://127.0.0.1:9944';
+
+/** Connects to a node; fails after `timeoutMs` instead of retrying forever. */
+export async function connect(url = DEFAULT_WS, { timeoutMs = 30_000 } = {}) {
+  const provider = new WsProvider(url, 1_000);
+  const api = new ApiPromise({ provider, rpc: ARBITER_RPC, noInitWarn: true });
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no node answered at ${url} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([api.isReadyOrError, timeout]);
+  } catch (e) {
+    await api.disconnect().catch(() => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  return api;
+}
+
+/** The dev accounts (//Alice, //Bob, ...) as sr25519 key pairs. */
+export async function devAccounts() {
+  await cryptoWaitReady();
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  const names = ['Alice', 'Bob', 'Charlie', 'Dave', 'Eve', 'Ferdie'];
+  return Object.fromEntries(names.map((n) => [n.toLowerCase(), keyring.addFromUri(`//${n}`)]));
+}
+
+/** Human-readable text of a dispatch error (module errors decoded from metadata). */
+export function describeDispatchError(api, dispatchError) {
+  if (dispatchError.isModule) {
+    const meta = api.registry.findMetaError(dispatchError.asModule);
+    return `${meta.section}.${meta.name}: ${meta.docs.join(' ')}`;
+  }
+  return dispatchError.toString();
+}
+
+/**
+ * Signs and submits `tx`, resolving once it is in a block (`finalized: true` waits for
+ * finality) with the block hash, its events and the fee paid. Rejects with the decoded error
+ * if the call failed.
+ */
+export function signAndWait(api, tx, signer, { finalized = false, timeoutMs = 120_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    let unsub = () => {};
+    const timer = setTimeout(() => {
+      unsub();
+      reject(new Error(`transaction not ${finalized ? 'finalized' : 'included'} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    tx.signAndSend(signer, (result) => {
+      const { status, events, dispatchError } = result;
+      const done = finalized ? status.isFinalized : status.isInBlock || status.isFinalized;
+      if (status.isDropped || status.isInvalid || status.isUsurped) {
+        clearTimeout(timer);
+        unsub();
+        reject(new Error(`transaction ${status.type}`));
+        return;
+      }
+      if (!done) return;
+      clearTimeout(timer);
+      unsub();
+      if (dispatchError) {
+        reject(new Error(describeDispatchError(api, dispatchError)));
+        return;
+      }
+      const blockHash = finalized ? status.asFinalized : status.isInBlock ? status.asInBlock : status.asFinalized;
+      const feeEvent = events.find(({ event }) => api.events.transactionPayment.TransactionFeePaid.is(event));
+      const fee = feeEvent ? feeEvent.event.data[1].toBigInt() + feeEvent.event.data[2].toBigInt() : 0n;
+      resolve({ blockHash, events, fee });
+    })
+      .then((u) => {
+        unsub = u;
+      })
+      .catch((e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+  });
+}
+
+/** Free balance of `address`, optionally at block `at`. */
+export async function freeBalance(api, address, at) {
+  const q = at ? await api.at(at) : api;
+  const { data } = await q.query.system.account(address);
+  return data.free.toBigInt();
+}
+
+/** Number of the latest finalized block. */
+export async function finalizedNumber(api) {
+  const hash = await api.rpc.chain.getFinalizedHead();
+  const header = await api.rpc.chain.getHeader(hash);
+  return header.number.toNumber();
+}
+
+/** Waits until the finalized block number reaches `target`; returns it. */
+export async function waitForFinalized(api, target, { timeoutMs = 120_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const n = await finalizedNumber(api);
+    if (n >= target) return n;
+    if (Date.now() > deadline) throw new Error(`finalized height stayed at ${n}, wanted ${target}`);
+    await sleep(1_000);
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,80 @@
+# Shared by the scripts: paths, the build cache, and installing what is missing.
+# Source it; it sets ROOT, CARGO_TARGET_DIR and NODE_BIN.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# One target directory outside the clone, so a fresh clone (CI) builds incrementally.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arbiter/target}"
+NODE_BIN="$CARGO_TARGET_DIR/release/arbiter-node"
+INFER_BIN="$CARGO_TARGET_DIR/release/arbiter-infer"
+
+log() { printf '[arbiter] %s\n' "$*" >&2; }
+die() { printf '[arbiter] error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the build needs: protoc (libp2p/litep2p protobufs), a C toolchain, git.
+ensure_apt_packages() {
+	local missing=()
+	command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+	command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+	command -v git >/dev/null 2>&1 || missing+=(git)
+	command -v curl >/dev/null 2>&1 || missing+=(curl)
+	if [ "$#" -gt 0 ]; then
+		local p
+		for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+	fi
+	if [ "${#missing[@]}" -gt 0 ]; then
+		log "installing Debian packages: ${missing[*]}"
+		local sudo=""
+		[ "$(id -u)" -eq 0 ] || sudo="sudo"
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+}
+
+# The toolchain named by rust-toolchain.toml, with the wasm targets and rust-src.
+ensure_rust() {
+	command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup first"
+	(cd "$ROOT" && rustup show active-toolchain >/dev/null 2>&1) || true
+	local installed
+	installed="$(cd "$ROOT" && rustup target list --installed 2>/dev/null)"
+	for t in wasm32v1-none wasm32-unknown-unknown; do
+		grep -qx "$t" <<<"$installed" || (cd "$ROOT" && rustup target add "$t")
+	done
+	(cd "$ROOT" && rustup component list --installed 2>/dev/null | grep -q '^rust-src') ||
+		(cd "$ROOT" && rustup component add rust-src)
+}
+
+# npm dependencies of scripts/js, exactly as package-lock.json pins them.
+ensure_npm_deps() {
+	command -v node >/dev/null 2>&1 || die "node not found: Node.js 20 is needed for scripts/js"
+	if [ ! -d "$ROOT/scripts/js/node_modules/@polkadot/api" ] ||
+		[ "$ROOT/scripts/js/package-lock.json" -nt "$ROOT/scripts/js/node_modules/.package-lock.json" ]; then
+		log "installing npm dependencies (scripts/js)"
+		(cd "$ROOT/scripts/js" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+}
+
+build_node() {
+	log "building arbiter-node (release; the first build takes about an hour on 2 cores)"
+	(cd "$ROOT" && cargo build --release --locked -p arbiter-node)
+}
+
+# Fails with a clear message if a TCP port on localhost is taken.
+require_free_port() {
+	local port="$1"
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		die "port $port is already in use on 127.0.0.1 (another arbiter-node?); stop it or pick another port"
+	fi
+}
+
+# Waits until the node's RPC on $1 answers system_health, or the node process $2 dies.
+wait_for_rpc() {
+	local port="$1" pid="$2" tries=0
+	until curl -sf -H 'Content-Type: application/json' \
+		-d '{"id":1,"jsonrpc":"2.0","method":"system_health","params":[]}' \
+		"http://127.0.0.1:$port" >/dev/null 2>&1; do
+		kill -0 "$pid" 2>/dev/null || die "arbiter-node exited before its RPC came up"
+		tries=$((tries + 1))
+		[ "$tries" -lt 120 ] || die "arbiter-node RPC on port $port did not come up in 120 s"
+		sleep 1
+	done
+}

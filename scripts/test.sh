@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sets up what is missing and runs every test:
+#   1. cargo test --release for the workspace (one profile: reuses the node build);
+#   2. the end-to-end polkadot.js tests (scripts/js) against a freshly started dev node, and
+#      the four-validator local testnet test;
+#   3. validation of docker-compose.yml with a real compose client.
+# Every process it starts is stopped on exit, also when a test fails.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+export WASM_BUILD_WORKSPACE_HINT="$ROOT"
+
+ensure_apt_packages docker-compose
+ensure_rust
+ensure_npm_deps
+
+WORK="$(mktemp -d /tmp/arbiter-test.XXXXXX)"
+pids=()
+cleanup() {
+	local status=$?
+	for pid in "${pids[@]}"; do
+		kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [ "$status" -ne 0 ] && [ -f "$WORK/dev-node.log" ]; then
+		log "dev node log (last 40 lines):"
+		tail -n 40 "$WORK/dev-node.log" >&2 || true
+	fi
+	rm -rf "$WORK"
+	exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+log "cargo test --release --workspace"
+(cd "$ROOT" && cargo test --release --locked --workspace)
+
+build_node
+
+# A dev node on its own ports, so a running scripts/dev.sh does not interfere.
+RPC_PORT="${ARBITER_TEST_RPC_PORT:-19944}"
+P2P_PORT="${ARBITER_TEST_P2P_PORT:-19333}"
+require_free_port "$RPC_PORT"
+require_free_port "$P2P_PORT"
+log "starting a dev node (RPC $RPC_PORT)"
+setsid "$NODE_BIN" --dev --base-path "$WORK/dev" --rpc-port "$RPC_PORT" --port "$P2P_PORT" \
+	--no-prometheus --no-mdns >"$WORK/dev-node.log" 2>&1 &
+pids+=($!)
+wait_for_rpc "$RPC_PORT" "${pids[0]}"
+
+log "end-to-end tests (node --test, scripts/js)"
+(cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" ARBITER_NODE="$NODE_BIN" \
+	ARBITER_TESTNET_PORT_BASE="${ARBITER_TESTNET_PORT_BASE:-19900}" npm test)
+
+log "command-line errors are one clear line"
+"$ROOT/scripts/check-cli-errors.sh" "$NODE_BIN" "$RPC_PORT"
+
+log "docker-compose.yml is valid (docker-compose config; no Docker engine runs here)"
+(cd "$ROOT" && docker-compose -f docker-compose.yml config --quiet)
+
+log "all tests passed"
