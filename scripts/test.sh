@@ -48,7 +48,7 @@ wait_for_rpc "$RPC_PORT" "${pids[0]}"
 
 log "end-to-end tests (node --test, scripts/js)"
 (cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" ARBITER_NODE="$NODE_BIN" \
-	ARBITER_TESTNET_PORT_BASE="${ARBITER_TESTNET_PORT_BASE:-19900}" npm test)
+	ARBITER_TESTNET_PORT_BASE="${ARBITER_TESTNET_PORT_BASE:-20000}" npm test)
 
 log "command-line errors are one clear line"
 "$ROOT/scripts/check-cli-errors.sh" "$NODE_BIN" "$RPC_PORT"

@@ -11,23 +11,39 @@ export const ARBITER_RPC = {};
 /** The default RPC endpoint of a local node. */
 export const DEFAULT_WS = process.env.ARBITER_WS || 'ws://127.0.0.1:9944';
 
-/** Connects to a node; fails after `timeoutMs` instead of retrying forever. */
+/** Connects to a node, retrying while it starts; fails after `timeoutMs`. */
 export async function connect(url = DEFAULT_WS, { timeoutMs = 30_000 } = {}) {
-  const provider = new WsProvider(url, 1_000);
-  const api = new ApiPromise({ provider, rpc: ARBITER_RPC, noInitWarn: true });
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no node answered at ${url} within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([api.isReadyOrError, timeout]);
-  } catch (e) {
-    await api.disconnect().catch(() => {});
-    throw e;
-  } finally {
-    clearTimeout(timer);
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    const provider = new WsProvider(url, false);
+    try {
+      await provider.connect();
+      await waitConnected(provider, Math.min(5_000, deadline - Date.now()));
+      const api = await ApiPromise.create({ provider, rpc: ARBITER_RPC, noInitWarn: true, throwOnConnect: true });
+      return api;
+    } catch (e) {
+      lastError = e;
+      await provider.disconnect().catch(() => {});
+      await sleep(1_000);
+    }
   }
-  return api;
+  throw new Error(`no node answered at ${url} within ${timeoutMs} ms (${lastError?.message ?? 'no error'})`);
+}
+
+function waitConnected(provider, ms) {
+  if (provider.isConnected) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('connection timed out')), Math.max(ms, 1));
+    provider.on('connected', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    provider.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e instanceof Error ? e : new Error('connection failed'));
+    });
+  });
 }
 
 /** The dev accounts (//Alice, //Bob, ...) as sr25519 key pairs. */

@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, openSync } from 'node:fs';
+import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { connect, finalizedNumber, waitForFinalized, sleep } from '../lib/arbite
 
 const here = dirname(fileURLToPath(import.meta.url));
 const script = join(here, '..', '..', 'local-testnet.sh');
-const portBase = Number(process.env.ARBITER_TESTNET_PORT_BASE || 19900);
+const portBase = Number(process.env.ARBITER_TESTNET_PORT_BASE || 20000);
 const names = ['alice', 'bob', 'charlie', 'dave'];
 const dir = mkdtempSync(join(tmpdir(), 'arbiter-testnet-'));
 const procs = new Map();
@@ -55,7 +55,29 @@ after(async () => {
   if (!process.env.ARBITER_KEEP_TESTNET) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The last lines of every validator's log, to explain a failure. */
+function logTails() {
+  return names
+    .map((n) => {
+      let text = '';
+      try {
+        text = readFileSync(join(dir, `${n}.log`), 'utf8').trim().split('\n').slice(-5).join('\n');
+      } catch {}
+      return `--- ${n} ---\n${text}`;
+    })
+    .join('\n');
+}
+
 test('four validators finalize; one down keeps finality; it catches up', { timeout: 600_000 }, async () => {
+  try {
+    await scenario();
+  } catch (e) {
+    e.message += `\n${logTails()}`;
+    throw e;
+  }
+});
+
+async function scenario() {
   names.forEach(start);
 
   // Every node follows finality.
@@ -78,4 +100,4 @@ test('four validators finalize; one down keeps finality; it catches up', { timeo
   assert.ok(reached >= target, `dave reached ${reached}, network was at ${target}`);
   // And finality still moves with all four.
   await waitForFinalized(alice, target + 2, { timeoutMs: 120_000 });
-});
+}

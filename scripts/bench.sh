@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Benchmarks whose numbers docs/benchmarks.md records:
+#   - one dispute step (`verify_element`) for MiniLM's widest ops, natively and in wasm,
+#     with opening sizes;
+#   - the fuzz harness for graph decoding/validation and verify_element (executions, no panic).
+# Usage: scripts/bench.sh [FUZZ_SECONDS]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+ensure_rust
+cd "$ROOT"
+log "verify_element benchmark"
+cargo run --release --locked -q -p arbiter-primitives --example bench_verify
+log "fuzz harness (${1:-60} s)"
+cargo run --release --locked -q -p arbiter-primitives --example fuzz -- "${1:-60}"
