@@ -47,7 +47,8 @@ fn block_time_and_token_are_as_documented() {
 	assert_eq!(MILLI_SECS_PER_BLOCK, 6000);
 	assert_eq!(UNIT, 10u128.pow(TOKEN_DECIMALS as u32));
 	assert_eq!(TOKEN_SYMBOL, "ARBT");
-	assert_eq!(<Runtime as pallet_timestamp::Config>::MinimumPeriod::get() * 2, SLOT_DURATION);
+	let minimum_period: u64 = <<Runtime as pallet_timestamp::Config>::MinimumPeriod as Get<u64>>::get();
+	assert_eq!(minimum_period * 2, SLOT_DURATION);
 }
 
 #[test]
