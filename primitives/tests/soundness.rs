@@ -93,8 +93,13 @@ fn pair(max_width: usize) -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
 	})
 }
 
+fn cases() -> u32 {
+	std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+}
+
 proptest! {
-	#![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+	// 48 cases per run by default; PROPTEST_CASES=N for a longer hunt.
+	#![proptest_config(ProptestConfig { cases: cases(), .. ProptestConfig::default() })]
 
 	#[test]
 	fn linear_and_matmul((a, b) in pair(4096), bias in -2.0f32..2.0) {

@@ -199,6 +199,21 @@ impl_runtime_apis! {
 		}
 	}
 
+	impl pallet_compute_staking::runtime_api::ComputeStakingApi<Block, AccountId, pallet_compute_staking::ProviderOf<Runtime>> for Runtime {
+		fn provider(provider: AccountId) -> Option<pallet_compute_staking::ProviderOf<Runtime>> {
+			pallet_compute_staking::Providers::<Runtime>::get(provider)
+		}
+		fn providers_for_model(model: pallet_compute_staking::ModelId) -> Vec<AccountId> {
+			pallet_compute_staking::ModelProviders::<Runtime>::get(model).into_inner()
+		}
+		fn provider_of_operator(operator: AccountId) -> Option<AccountId> {
+			pallet_compute_staking::Operators::<Runtime>::get(operator)
+		}
+		fn reputation_score(provider: AccountId) -> Option<sp_runtime::Perbill> {
+			pallet_compute_staking::Providers::<Runtime>::get(provider).map(|p| p.reputation.score())
+		}
+	}
+
 	#[cfg(feature = "runtime-benchmarks")]
 	impl frame_benchmarking::Benchmark<Block> for Runtime {
 		fn benchmark_metadata(extra: bool) -> (

@@ -9,4 +9,6 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_sudo, Sudo]
 	[pallet_utility, Utility]
 	[pallet_parameters, Parameters]
+	[pallet_compute_staking, ComputeStaking]
+	[pallet_task_registry, TaskRegistry]
 );

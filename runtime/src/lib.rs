@@ -199,6 +199,12 @@ mod runtime {
 
 	#[runtime::pallet_index(8)]
 	pub type Parameters = pallet_parameters;
+
+	#[runtime::pallet_index(10)]
+	pub type ComputeStaking = pallet_compute_staking;
+
+	#[runtime::pallet_index(11)]
+	pub type TaskRegistry = pallet_task_registry;
 }
 
 #[cfg(test)]

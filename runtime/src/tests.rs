@@ -68,3 +68,47 @@ fn root_changes_a_protocol_parameter_and_others_cannot() {
 		assert_eq!(protocol::ChallengeWindow::get(), 42);
 	});
 }
+
+#[test]
+fn providers_register_only_for_approved_models_with_the_governed_minimum() {
+	use dynamic_params::protocol;
+	use frame_support::{assert_noop, assert_ok, BoundedVec};
+	use pallet_compute_staking::{Hardware, Offer};
+	use pallet_task_registry::{InputKind, IoSpec};
+	ext_from_preset("development").execute_with(|| {
+		System::set_block_number(1);
+		let alice = Sr25519Keyring::Alice.to_account_id();
+		let bob = Sr25519Keyring::Bob.to_account_id();
+		let ferdie = Sr25519Keyring::Ferdie.to_account_id();
+		assert_ok!(TaskRegistry::register_model(
+			RuntimeOrigin::signed(alice),
+			Default::default(),
+			Default::default(),
+			Default::default(),
+			IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 },
+			1536,
+			0,
+			BoundedVec::default(),
+		));
+		let offer = Offer {
+			models: BoundedVec::try_from(vec![0u32]).unwrap(),
+			price: UNIT,
+			capacity: 2,
+			endpoint: BoundedVec::default(),
+			hardware: Hardware::Cpu,
+		};
+		let stake = protocol::MinProviderStake::get();
+		assert_noop!(
+			ComputeStaking::register(RuntimeOrigin::signed(bob.clone()), stake, ferdie.clone(), offer.clone()),
+			pallet_compute_staking::Error::<Runtime>::UnknownModel
+		);
+		assert_ok!(TaskRegistry::approve_model(RuntimeOrigin::root(), 0));
+		assert_noop!(
+			ComputeStaking::register(RuntimeOrigin::signed(bob.clone()), stake - 1, ferdie.clone(), offer.clone()),
+			pallet_compute_staking::Error::<Runtime>::StakeBelowMinimum
+		);
+		assert_ok!(ComputeStaking::register(RuntimeOrigin::signed(bob.clone()), stake, ferdie.clone(), offer));
+		assert_eq!(pallet_compute_staking::Operators::<Runtime>::get(&ferdie), Some(bob));
+		ComputeStaking::do_try_state().unwrap();
+	});
+}

@@ -132,8 +132,14 @@ pub fn layer_norm(
 	let r = (x - mean) * s * g + b;
 	let e_mean = gamma(w) * mean_abs + U * mean.abs();
 	let e_var = (gamma(w) + 2.0 * U) * mean_sq + 2.0 * mean.abs() * e_mean + U * (mean * mean + var);
-	let s_rel = 0.5 * e_var / (var + eps) + TAU + 2.0 * U;
-	let bound = (s * g).abs() * ((x - mean).abs() * (s_rel + 3.0 * U) + e_mean) + U * (r.abs() + b.abs());
+	// The honest kernel's scale lies between these two; not a linearisation, because with the
+	// one-pass formula `e_var` can be as large as `var` itself (near-constant rows).
+	let widen = TAU + 2.0 * U;
+	let s_max = (1.0 + widen) / libm::sqrt((var - e_var).max(0.0) + eps);
+	let s_min = (1.0 - widen) / libm::sqrt(var + e_var + eps);
+	let ds = (s_max - s).max(s - s_min);
+	let dev = (x - mean).abs();
+	let bound = g.abs() * (dev * ds + dev * s_max * 3.0 * U + e_mean * s_max) + U * (r.abs() + b.abs());
 	check(r, claimed, SAFETY * bound + FLOOR)
 }
 

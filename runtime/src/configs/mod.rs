@@ -20,8 +20,10 @@ use sp_version::RuntimeVersion;
 use super::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, OriginCaller, PalletInfo,
 	Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
-	RuntimeTask, System, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, SLOT_DURATION, SS58_PREFIX, VERSION,
+	RuntimeTask, System, TaskRegistry, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, SLOT_DURATION, SS58_PREFIX,
+	UNIT, VERSION,
 };
+use parameters::dynamic_params::protocol;
 
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
 /// 5 MiB blocks.
@@ -139,4 +141,30 @@ impl pallet_parameters::Config for Runtime {
 	// pallet-parameters keeps its generated weights private; the runtime's own benchmark run
 	// (`benchmark pallet --pallet pallet_parameters`) replaces this with measured weights.
 	type WeightInfo = ();
+}
+
+impl pallet_compute_staking::Config for Runtime {
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Currency = Balances;
+	type MinProviderStake = protocol::MinProviderStake;
+	type UnbondingPeriod = protocol::UnbondingPeriod;
+	type MaxProviders = protocol::MaxProviders;
+	type MaxModelsPerProvider = ConstU32<16>;
+	type MaxProvidersPerModel = ConstU32<256>;
+	type MaxUnlockingChunks = ConstU32<16>;
+	type MaxEndpointLen = ConstU32<256>;
+	type Models = TaskRegistry;
+	type WeightInfo = pallet_compute_staking::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_task_registry::Config for Runtime {
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Currency = Balances;
+	// Root until the governance tracks land.
+	type GovernanceOrigin = frame_system::EnsureRoot<AccountId>;
+	type ModelDeposit = ConstU128<{ 100 * UNIT }>;
+	type MaxModelRowWidth = protocol::MaxModelRowWidth;
+	type MaxToleranceSlackBits = protocol::MaxToleranceSlackBits;
+	type MaxMetadataLen = ConstU32<1024>;
+	type WeightInfo = pallet_task_registry::weights::SubstrateWeight<Runtime>;
 }

@@ -1,0 +1,63 @@
+//! Types stored by the pallet.
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use core::fmt::Debug;
+use frame_support::{BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
+use scale_info::TypeInfo;
+use sp_core::H256;
+use sp_runtime::traits::Get;
+
+pub use pallet_compute_staking::ModelId;
+
+/// What a model takes as input.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+pub enum InputKind {
+	/// UTF-8 text, tokenized off-chain with the committed tokenizer.
+	Text,
+}
+
+/// A model's inputs and outputs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+pub struct IoSpec {
+	pub input: InputKind,
+	/// Longest input in tokens (longer inputs are truncated by the tokenizer).
+	pub max_input_tokens: u32,
+	/// Width of the output vector (e.g. 384 for MiniLM embeddings).
+	pub output_width: u32,
+}
+
+/// Where a model stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+pub enum ModelStatus {
+	/// Registered, waiting for governance.
+	Proposed,
+	/// Tasks may target it.
+	Approved,
+	/// No new tasks or providers; the deposit went back.
+	Retired,
+}
+
+/// A registered model: exactly the commitments the off-chain engine computes
+/// (`arbiter-infer model-info`), so a provider can prove weights row by row in a dispute.
+#[derive(CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[scale_info(skip_type_params(MaxMetadataLen))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen))]
+pub struct ModelInfo<AccountId: Clone + PartialEq + Eq + Debug, Balance: Clone + PartialEq + Eq + Debug, MaxMetadataLen: Get<u32>> {
+	pub owner: AccountId,
+	/// `blake2_256("arbiter/graph/v1" ‖ SCALE(graph))`.
+	pub descriptor_hash: H256,
+	/// `blake2_256("arbiter/model/v1" ‖ weights_root ‖ descriptor_hash ‖ tokenizer_hash)`.
+	pub model_root: H256,
+	/// blake2-256 of the tokenizer file.
+	pub tokenizer_hash: H256,
+	pub io: IoSpec,
+	/// Widest tensor row: bounds the work of one dispute step.
+	pub max_row_width: u32,
+	/// Absolute tolerance slack added to every op's bound, as f32 bits.
+	pub slack_bits: u32,
+	/// Free-form description (name, source, licence), UTF-8.
+	pub metadata: BoundedVec<u8, MaxMetadataLen>,
+	pub status: ModelStatus,
+	/// Held from the owner until the model is retired.
+	pub deposit: Balance,
+}
