@@ -17,7 +17,7 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
+	AccountId, Aura, Balance, Block, BlockNumber, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
 	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
 
@@ -211,6 +211,18 @@ impl_runtime_apis! {
 		}
 		fn reputation_score(provider: AccountId) -> Option<sp_runtime::Perbill> {
 			pallet_compute_staking::Providers::<Runtime>::get(provider).map(|p| p.reputation.score())
+		}
+	}
+
+	impl pallet_task_registry::runtime_api::TaskRegistryApi<Block, AccountId, BlockNumber, pallet_task_registry::TaskOf<Runtime>> for Runtime {
+		fn task(task: pallet_task_registry::TaskId) -> Option<pallet_task_registry::TaskOf<Runtime>> {
+			pallet_task_registry::Tasks::<Runtime>::get(task)
+		}
+		fn operator_tasks(operator: AccountId) -> Vec<pallet_task_registry::TaskId> {
+			pallet_task_registry::Pallet::<Runtime>::operator_tasks(&operator)
+		}
+		fn tasks_due(from: BlockNumber, to: BlockNumber) -> Vec<pallet_task_registry::TaskId> {
+			pallet_task_registry::Pallet::<Runtime>::tasks_due(from, to)
 		}
 	}
 

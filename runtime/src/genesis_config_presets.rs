@@ -28,10 +28,13 @@ fn authority_keys(who: Sr25519Keyring) -> (AuraId, GrandpaId) {
 }
 
 fn endowed_dev_accounts() -> Vec<AccountId> {
-	Sr25519Keyring::iter()
+	let mut accounts: Vec<AccountId> = Sr25519Keyring::iter()
 		.filter(|k| k != &Sr25519Keyring::One && k != &Sr25519Keyring::Two)
 		.map(|k| k.to_account_id())
-		.collect()
+		.collect();
+	// The treasury account exists from genesis, so fees below the existential deposit land.
+	accounts.push(crate::configs::TreasuryAccount::get());
+	accounts
 }
 
 /// The genesis state as JSON, for the given authorities, endowed accounts and sudo key.

@@ -214,6 +214,26 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
+	/// Registers a funded provider serving `model` at `price` (benchmarks of other pallets).
+	#[cfg(feature = "runtime-benchmarks")]
+	pub fn benchmark_provider(model: ModelId, index: u32, price: BalanceOf<T>) -> (T::AccountId, T::AccountId) {
+		use frame_support::traits::fungible::Mutate;
+		let who: T::AccountId = frame_benchmarking::account("bench-provider", index, 0);
+		let operator: T::AccountId = frame_benchmarking::account("bench-operator", index, 0);
+		T::Models::make_servable(model);
+		let offer = Offer {
+			models: BoundedVec::truncate_from(alloc::vec![model]),
+			price,
+			capacity: 64,
+			endpoint: BoundedVec::default(),
+			hardware: Hardware::Gpu,
+		};
+		let stake = T::MinProviderStake::get().saturating_add(T::Currency::minimum_balance()).saturating_mul(2u32.into());
+		let _ = T::Currency::set_balance(&who, stake.saturating_mul(3u32.into()));
+		let _ = Self::do_register(who.clone(), stake, operator.clone(), offer);
+		(who, operator)
+	}
+
 	/// Total stake held for `who` according to the ledger.
 	pub fn ledger_total(info: &ProviderOf<T>) -> BalanceOf<T> {
 		info.unlocking.iter().fold(info.active, |acc, c| acc.saturating_add(c.amount))

@@ -97,13 +97,20 @@ impl<T: Config> ProviderSlashing<T::AccountId, BalanceOf<T>> for Pallet<T> {
 }
 
 impl<T: Config> ProviderSelection<T::AccountId, BalanceOf<T>> for Pallet<T> {
-	fn select(model: ModelId, seed: [u8; 32], exclude: &[T::AccountId]) -> Option<Selected<T::AccountId, BalanceOf<T>>> {
+	fn select(
+		model: ModelId,
+		seed: [u8; 32],
+		exclude: &[T::AccountId],
+		max_price: BalanceOf<T>,
+	) -> Option<Selected<T::AccountId, BalanceOf<T>>> {
 		// At most `MaxProvidersPerModel` reads: bounded work.
 		let candidates: alloc::vec::Vec<(T::AccountId, ProviderOf<T>, u128)> = ModelProviders::<T>::get(model)
 			.into_iter()
 			.filter(|p| !exclude.contains(p))
 			.filter_map(|p| Providers::<T>::get(&p).map(|info| (p, info)))
-			.filter(|(_, info)| Self::takes_tasks(info) && info.tasks_in_flight < info.offer.capacity)
+			.filter(|(_, info)| {
+				Self::takes_tasks(info) && info.tasks_in_flight < info.offer.capacity && info.offer.price <= max_price
+			})
 			.map(|(p, info)| {
 				let w = Self::selection_weight(&info);
 				(p, info, w)

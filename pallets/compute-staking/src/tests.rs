@@ -198,9 +198,9 @@ fn capacity_is_reserved_and_released() {
 		assert_ok!(reserve(&1));
 		assert_ok!(reserve(&1));
 		assert_noop!(reserve(&1), Error::<Test>::NoCapacity);
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[]).is_none(), "full providers are not selected");
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX).is_none(), "full providers are not selected");
 		<Staking as CapacityAccounting<u64>>::release(&1);
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[]).is_some());
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX).is_some());
 		assert_noop!(reserve(&9), Error::<Test>::NotProvider);
 	});
 }
@@ -281,7 +281,7 @@ fn selection_is_stake_weighted_and_deterministic() {
 		let pick = |seed: u32| {
 			let mut s = [0u8; 32];
 			s[..4].copy_from_slice(&seed.to_le_bytes());
-			<Staking as ProviderSelection<u64, u64>>::select(1, s, &[]).unwrap()
+			<Staking as ProviderSelection<u64, u64>>::select(1, s, &[], u64::MAX).unwrap()
 		};
 		assert_eq!(pick(7), pick(7), "same seed, same provider");
 		let mut counts = [0u32; 4];
@@ -293,14 +293,17 @@ fn selection_is_stake_weighted_and_deterministic() {
 			let got = counts[who] as f64 / n as f64;
 			assert!((got - share).abs() < 0.015, "provider {who}: {got} vs {share}");
 		}
+		// Too expensive for the task's max fee (all three ask 10).
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], 9).is_none());
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], 10).is_some());
 		// Excluded, paused and unknown-model cases.
 		let s = [1u8; 32];
-		let only = <Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2]).unwrap();
+		let only = <Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2], u64::MAX).unwrap();
 		assert_eq!(only.provider, 3);
 		assert_eq!(only.operator, 103);
 		assert_ok!(Staking::pause(RuntimeOrigin::signed(3)));
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2]).is_none());
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(5, s, &[]).is_none());
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2], u64::MAX).is_none());
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(5, s, &[], u64::MAX).is_none());
 	});
 }
 
@@ -322,7 +325,7 @@ fn reputation_score_moves_selection() {
 		for seed in 0..5_000u32 {
 			let mut s = [0u8; 32];
 			s[..4].copy_from_slice(&seed.to_le_bytes());
-			if <Staking as ProviderSelection<u64, u64>>::select(1, s, &[]).unwrap().provider == 1 {
+			if <Staking as ProviderSelection<u64, u64>>::select(1, s, &[], u64::MAX).unwrap().provider == 1 {
 				ones += 1;
 			}
 		}

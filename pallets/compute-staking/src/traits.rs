@@ -24,9 +24,10 @@ pub struct Selected<AccountId, Balance> {
 
 /// Picks providers for tasks.
 pub trait ProviderSelection<AccountId, Balance> {
-	/// An active provider serving `model` with free capacity and not in `exclude`, chosen with
-	/// probability proportional to stake × reputation score, deterministically from `seed`.
-	fn select(model: ModelId, seed: [u8; 32], exclude: &[AccountId]) -> Option<Selected<AccountId, Balance>>;
+	/// An active provider serving `model` with free capacity, a price at most `max_price` and
+	/// not in `exclude`, chosen with probability proportional to stake × reputation score,
+	/// deterministically from `seed`.
+	fn select(model: ModelId, seed: [u8; 32], exclude: &[AccountId], max_price: Balance) -> Option<Selected<AccountId, Balance>>;
 }
 
 /// Task slots of providers.

@@ -8,11 +8,12 @@ use frame_support::{
 };
 use frame_system::RawOrigin;
 use sp_core::H256;
-use sp_runtime::traits::Bounded;
+use sp_runtime::traits::{Bounded, Saturating};
+use crate::BenchmarkHelper;
 
 fn owner<T: Config>() -> T::AccountId {
 	let who: T::AccountId = account("owner", 0, 0);
-	let _ = T::Currency::set_balance(&who, BalanceOf::<T>::max_value() / 4u32.into());
+	let _ = T::Currency::set_balance(&who, BalanceOf::<T>::max_value() / 1_000_000u32.into());
 	who
 }
 
@@ -26,6 +27,9 @@ fn registered<T: Config>() -> ModelId {
 		.expect("registers");
 	id
 }
+
+/// Providers serving one model in the worst case: the runtime's `MaxProvidersPerModel`.
+const SELECTION_CANDIDATES: u32 = 256;
 
 #[benchmarks]
 mod benchmarks {
@@ -55,6 +59,88 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(origin as T::RuntimeOrigin, id);
 		Ok(())
+	}
+
+	/// An approved model with `n` providers serving it (worst-case selection work).
+	fn model_with_providers<T: Config>(n: u32) -> (ModelId, alloc::vec::Vec<(T::AccountId, T::AccountId)>) {
+		let model = 7_000;
+		<Pallet<T> as ModelCatalog>::make_servable(model);
+		let providers = (0..n).map(|i| T::BenchmarkHelper::provider(model, i, 1u32.into())).collect();
+		(model, providers)
+	}
+
+	fn submitted<T: Config>(model: ModelId, len: u32) -> TaskId {
+		let id = NextTaskId::<T>::get();
+		let input = BoundedVec::truncate_from(alloc::vec![b'a'; len.max(1) as usize]);
+		Pallet::<T>::do_submit_task(owner::<T>(), model, input, 1_000_000u32.into()).expect("submits");
+		id
+	}
+
+	fn operator_of<T: Config>(id: TaskId) -> T::AccountId {
+		match Tasks::<T>::get(id).map(|t| t.status) {
+			Some(TaskStatus::Assigned { operator, .. }) => operator,
+			_ => panic!("task not assigned"),
+		}
+	}
+
+	#[benchmark]
+	fn submit_task(l: Linear<1, { T::MaxInputLen::get() }>) {
+		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES);
+		let who = owner::<T>();
+		let input = BoundedVec::truncate_from(alloc::vec![b'a'; l as usize]);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who), model, input, 1_000_000u32.into());
+	}
+
+	#[benchmark]
+	fn cancel_task() {
+		let (model, _) = model_with_providers::<T>(0);
+		let id = submitted::<T>(model, 8);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(owner::<T>()), id);
+	}
+
+	#[benchmark]
+	fn commit_result(l: Linear<1, { T::MaxOutputLen::get() }>) {
+		let (model, _) = model_with_providers::<T>(1);
+		let id = submitted::<T>(model, 8);
+		let operator = operator_of::<T>(id);
+		let output = BoundedVec::truncate_from(alloc::vec![7u8; l as usize]);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(operator), id, output, H256::zero());
+	}
+
+	#[benchmark]
+	fn finalize() {
+		// The worst branch: a missed deadline that slashes and reassigns over many providers.
+		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES);
+		let id = submitted::<T>(model, 8);
+		let late = frame_system::Pallet::<T>::block_number()
+			.saturating_add(T::AssignmentTimeout::get())
+			.saturating_add(2u32.into());
+		frame_system::Pallet::<T>::set_block_number(late);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(owner::<T>()), id);
+	}
+
+	#[benchmark]
+	fn on_initialize(d: Linear<0, { T::MaxDeadlinesPerBlock::get() }>, p: Linear<0, { T::MaxDeadlinesPerBlock::get() }>) {
+		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES.min(8));
+		let now = frame_system::Pallet::<T>::block_number();
+		let due = now.saturating_add(10u32.into());
+		for _ in 0..d {
+			let id = submitted::<T>(model, 8);
+			let _ = Deadlines::<T>::try_mutate(due, |q| q.try_push(id));
+		}
+		for k in 0..p {
+			let _ = PruneQueue::<T>::try_mutate(due, |q| q.try_push(1_000_000 + k as u64));
+		}
+		// Every queued task is past its assignment deadline: timeouts with reassignment.
+		frame_system::Pallet::<T>::set_block_number(due);
+		#[block]
+		{
+			Pallet::<T>::process_deadlines(due);
+		}
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

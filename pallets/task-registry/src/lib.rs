@@ -1,12 +1,24 @@
-//! # Task registry: models
+//! # Task registry: models and tasks
 //!
-//! The model registry: a model is registered with the commitments the off-chain engine computes
-//! for it (`descriptor_hash`, `model_root`, `tokenizer_hash`), its input/output spec, its widest
-//! row (which bounds a dispute step) and its tolerance slack, against a deposit. Governance
-//! approves it before tasks or providers may use it, and may retire it.
+//! **Models.** A model is registered with the commitments the off-chain engine computes for it
+//! (`descriptor_hash`, `model_root`, `tokenizer_hash`), its input/output spec, its widest row
+//! (which bounds a dispute step) and its tolerance slack, against a deposit. Governance approves
+//! it before tasks or providers may use it, and may retire it. The staking pallet sees approved
+//! models through [`ModelCatalog`].
 //!
-//! The task lifecycle (submit, assign, commit, challenge window, finalize) joins this pallet
-//! next; the staking pallet already sees approved models through [`ModelCatalog`].
+//! **Tasks.** `submit_task` holds `max_fee` from the submitter and assigns a provider through the
+//! staking pallet's selection (stake × reputation weighted) from on-chain randomness; the
+//! provider's operator commits `(output, trace_root)` before `AssignmentTimeout`; the result is
+//! final after `ChallengeWindow` blocks unless a dispute is open. Missed deadlines are slashed
+//! and the task reassigned (at most `MaxReassignments` times), then refunded. Deadlines are
+//! processed in `on_initialize` from a per-block queue (bounded work); `finalize` is a
+//! permissionless fallback. Finished tasks are pruned after `RetentionPeriod`.
+//!
+//! **Randomness.** The assignment seed is `blake2_256(parent block hash ‖ task id ‖ attempt)`.
+//! Aura has no VRF: the author of the block that includes a task knows the parent hash, so it
+//! can predict the assignment and could withhold its block (losing its slot's reward and fees)
+//! to re-roll it once per slot it owns. Bias is therefore bounded by an author's share of slots;
+//! providers gain nothing from it unless they also author blocks.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -14,6 +26,8 @@ extern crate alloc;
 pub use pallet::*;
 
 mod model_impls;
+mod task_impls;
+pub mod runtime_api;
 pub mod types;
 pub mod weights;
 
@@ -23,8 +37,14 @@ mod benchmarking;
 mod mock;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tasks;
 
-pub use pallet_compute_staking::ModelCatalog;
+pub use pallet_compute_staking::{
+	CapacityAccounting, ModelCatalog, Outcome, ProviderRegistry, ProviderSelection, ProviderSlashing,
+	ReputationRecorder,
+};
+pub use task_impls::{DisputeSubject, TaskDisputes};
 pub use types::*;
 pub use weights::WeightInfo;
 
@@ -37,11 +57,23 @@ pub mod pallet {
 	};
 	use frame_system::pallet_prelude::*;
 	use sp_core::H256;
+	use sp_runtime::Perbill;
 
 	/// Balance type of the currency deposits are held in.
 	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 	/// A stored model.
 	pub type ModelOf<T> = ModelInfo<<T as frame_system::Config>::AccountId, BalanceOf<T>, <T as Config>::MaxMetadataLen>;
+	/// A stored task.
+	pub type TaskOf<T> = TaskInfo<
+		<T as frame_system::Config>::AccountId,
+		BalanceOf<T>,
+		BlockNumberFor<T>,
+		<T as Config>::MaxInputLen,
+		<T as Config>::MaxOutputLen,
+	>;
+	/// A task's status.
+	pub type TaskStatusOf<T> =
+		TaskStatus<<T as frame_system::Config>::AccountId, BalanceOf<T>, BlockNumberFor<T>, <T as Config>::MaxOutputLen>;
 
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
@@ -67,8 +99,52 @@ pub mod pallet {
 		/// Longest metadata, in bytes.
 		#[pallet::constant]
 		type MaxMetadataLen: Get<u32>;
+		/// The compute providers (the staking pallet): selection, capacity, reputation, slashing.
+		type Providers: ProviderSelection<Self::AccountId, BalanceOf<Self>>
+			+ CapacityAccounting<Self::AccountId>
+			+ ReputationRecorder<Self::AccountId>
+			+ ProviderSlashing<Self::AccountId, BalanceOf<Self>>
+			+ ProviderRegistry<Self::AccountId>;
+		/// Largest task input, in bytes (governable, at most `MaxInputLen`).
+		type MaxInputBytes: Get<u32>;
+		/// Largest task output, in bytes (governable, at most `MaxOutputLen`).
+		type MaxOutputBytes: Get<u32>;
+		/// Storage bound on inputs.
+		#[pallet::constant]
+		type MaxInputLen: Get<u32>;
+		/// Storage bound on outputs.
+		#[pallet::constant]
+		type MaxOutputLen: Get<u32>;
+		/// Blocks after a commitment during which a result can be challenged (governable).
+		type ChallengeWindow: Get<BlockNumberFor<Self>>;
+		/// Blocks an assigned provider has to commit (governable).
+		type AssignmentTimeout: Get<BlockNumberFor<Self>>;
+		/// Assignments after the first before a task is refunded (governable).
+		type MaxReassignments: Get<u32>;
+		/// Share of the price that goes to the treasury (governable).
+		type ProtocolFee: Get<Perbill>;
+		/// Share of a provider's stake slashed for a missed deadline.
+		type MissedDeadlineSlash: Get<Perbill>;
+		/// Receives protocol fees and deadline slashes.
+		type TreasuryAccount: Get<Self::AccountId>;
+		/// Blocks a finished task stays readable before it is pruned.
+		#[pallet::constant]
+		type RetentionPeriod: Get<BlockNumberFor<Self>>;
+		/// Most deadlines queued for one block (bounds the hook's work).
+		#[pallet::constant]
+		type MaxDeadlinesPerBlock: Get<u32>;
 		/// Weights of the calls.
 		type WeightInfo: WeightInfo;
+		/// Creates providers for the task benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId, BalanceOf<Self>>;
+	}
+
+	/// Sets up what the task benchmarks need from other pallets.
+	#[cfg(feature = "runtime-benchmarks")]
+	pub trait BenchmarkHelper<AccountId, Balance> {
+		/// A registered, active provider serving `model` at `price`; returns (provider, operator).
+		fn provider(model: ModelId, index: u32, price: Balance) -> (AccountId, AccountId);
 	}
 
 	/// Why this pallet holds funds.
@@ -77,6 +153,9 @@ pub mod pallet {
 		/// Deposit for a registered model.
 		#[codec(index = 0)]
 		ModelDeposit,
+		/// A task's `max_fee`, held until the task ends.
+		#[codec(index = 1)]
+		TaskEscrow,
 	}
 
 	/// The id the next registered model gets.
@@ -87,6 +166,28 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Models<T: Config> = StorageMap<_, Twox64Concat, ModelId, ModelOf<T>>;
 
+	/// The id the next task gets.
+	#[pallet::storage]
+	pub type NextTaskId<T: Config> = StorageValue<_, TaskId, ValueQuery>;
+
+	/// Tasks, until pruned.
+	#[pallet::storage]
+	pub type Tasks<T: Config> = StorageMap<_, Twox64Concat, TaskId, TaskOf<T>>;
+
+	/// Tasks whose deadline (assignment timeout, window end, retry) falls in a block.
+	#[pallet::storage]
+	pub type Deadlines<T: Config> =
+		StorageMap<_, Twox64Concat, BlockNumberFor<T>, BoundedVec<TaskId, T::MaxDeadlinesPerBlock>, ValueQuery>;
+
+	/// Finished tasks to prune in a block.
+	#[pallet::storage]
+	pub type PruneQueue<T: Config> =
+		StorageMap<_, Twox64Concat, BlockNumberFor<T>, BoundedVec<TaskId, T::MaxDeadlinesPerBlock>, ValueQuery>;
+
+	/// Open tasks of an operator (assigned or committed), for its off-chain worker.
+	#[pallet::storage]
+	pub type OperatorTasks<T: Config> = StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, TaskId, ()>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -96,6 +197,28 @@ pub mod pallet {
 		ModelApproved { model: ModelId },
 		/// Governance retired a model; its deposit went back to the owner.
 		ModelRetired { model: ModelId },
+		/// A task was submitted; `max_fee` is held.
+		TaskSubmitted { task: TaskId, submitter: T::AccountId, model: ModelId, max_fee: BalanceOf<T> },
+		/// A provider was assigned; it must commit by `deadline`.
+		TaskAssigned { task: TaskId, provider: T::AccountId, operator: T::AccountId, price: BalanceOf<T>, deadline: BlockNumberFor<T> },
+		/// No provider could take the task now; assignment is retried at `retry_at`.
+		TaskUnassigned { task: TaskId, retry_at: BlockNumberFor<T> },
+		/// A result was committed; final after `window_end` unless challenged.
+		ResultCommitted { task: TaskId, provider: T::AccountId, trace_root: H256, window_end: BlockNumberFor<T> },
+		/// The provider missed its deadline and was slashed `slashed`.
+		DeadlineMissed { task: TaskId, provider: T::AccountId, slashed: BalanceOf<T> },
+		/// The result is final: the provider got `paid`, the treasury `fee`, the submitter the rest back.
+		TaskFinalized { task: TaskId, provider: T::AccountId, paid: BalanceOf<T>, fee: BalanceOf<T>, refunded: BalanceOf<T> },
+		/// The task ended without a result; the escrow went back to the submitter.
+		TaskRefunded { task: TaskId, submitter: T::AccountId, amount: BalanceOf<T> },
+		/// The submitter cancelled the task before assignment.
+		TaskCancelled { task: TaskId },
+		/// A dispute froze the task.
+		TaskFrozen { task: TaskId },
+		/// A dispute ended in the provider's favour; the window resumes until `window_end`.
+		TaskUnfrozen { task: TaskId, window_end: BlockNumberFor<T> },
+		/// A finished task was removed from storage.
+		TaskPruned { task: TaskId },
 	}
 
 	#[pallet::error]
@@ -114,12 +237,44 @@ pub mod pallet {
 		BadIoSpec,
 		/// The owner cannot hold the deposit.
 		InsufficientBalance,
-		/// No more model ids.
+		/// No more ids, or an arithmetic overflow.
 		Overflow,
+		/// The model is not approved.
+		ModelNotApproved,
+		/// The input is empty or longer than `MaxInputBytes`.
+		BadInputLength,
+		/// The output is empty or longer than `MaxOutputBytes`.
+		BadOutputLength,
+		/// The submitter cannot hold `max_fee`.
+		CannotPayFee,
+		/// No task with that id.
+		UnknownTask,
+		/// Only the submitter may do this.
+		NotSubmitter,
+		/// The task is already assigned (or past that): it can no longer be cancelled.
+		AlreadyAssigned,
+		/// The caller is not the operator assigned to the task.
+		NotAssignedOperator,
+		/// The task is not waiting for a result (already committed, or not assigned).
+		NotAwaitingResult,
+		/// The assignment deadline has passed.
+		DeadlinePassed,
+		/// The task is not committed with an elapsed window and no dispute.
+		NotFinalizable,
+		/// The task is not committed inside its challenge window.
+		NotChallengeable,
+		/// The task is not under dispute.
+		NotDisputed,
+		/// Too many deadlines queued for the coming blocks.
+		DeadlineQueueFull,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			Self::process_deadlines(now)
+		}
+
 		#[cfg(feature = "try-runtime")]
 		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
 			Self::do_try_state()
@@ -159,6 +314,50 @@ pub mod pallet {
 		pub fn retire_model(origin: OriginFor<T>, model: ModelId) -> DispatchResult {
 			T::GovernanceOrigin::ensure_origin(origin)?;
 			Self::do_retire_model(model)
+		}
+
+		/// Submits `input` for `model`, holding `max_fee`; a provider is assigned at once if one
+		/// is free.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::submit_task(input.len() as u32))]
+		pub fn submit_task(
+			origin: OriginFor<T>,
+			model: ModelId,
+			input: BoundedVec<u8, T::MaxInputLen>,
+			max_fee: BalanceOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_submit_task(who, model, input, max_fee)
+		}
+
+		/// Cancels a task no provider has taken yet; the whole escrow goes back.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::cancel_task())]
+		pub fn cancel_task(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_cancel_task(who, task)
+		}
+
+		/// The assigned provider's operator commits the output and the trace root.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::commit_result(output.len() as u32))]
+		pub fn commit_result(
+			origin: OriginFor<T>,
+			task: TaskId,
+			output: BoundedVec<u8, T::MaxOutputLen>,
+			trace_root: H256,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_commit_result(who, task, output, trace_root)
+		}
+
+		/// Finalizes a task whose window has passed without a dispute (anyone may call; the
+		/// hook normally does it).
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::finalize())]
+		pub fn finalize(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_finalize_checked(task)
 		}
 	}
 }

@@ -61,3 +61,72 @@ pub struct ModelInfo<AccountId: Clone + PartialEq + Eq + Debug, Balance: Clone +
 	/// Held from the owner until the model is retired.
 	pub deposit: Balance,
 }
+
+/// Identifier of a task.
+pub type TaskId = u64;
+
+/// Where a task stands. Every state but the last three still holds the submitter's escrow.
+#[derive(CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[scale_info(skip_type_params(MaxOutputLen))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub enum TaskStatus<
+	AccountId: Clone + PartialEq + Eq + Debug,
+	Balance: Clone + PartialEq + Eq + Debug,
+	BlockNumber: Clone + PartialEq + Eq + Debug,
+	MaxOutputLen: Get<u32>,
+> {
+	/// No provider could take it yet; assignment is retried at `retry_at`.
+	Unassigned { retry_at: BlockNumber },
+	/// A provider must commit a result by `deadline`.
+	Assigned { provider: AccountId, operator: AccountId, price: Balance, deadline: BlockNumber },
+	/// A result is committed; final after `window_end` unless a dispute is open.
+	Committed {
+		provider: AccountId,
+		operator: AccountId,
+		price: Balance,
+		output: BoundedVec<u8, MaxOutputLen>,
+		trace_root: H256,
+		window_end: BlockNumber,
+	},
+	/// A dispute is open; the window resumes when it resolves in the provider's favour.
+	Disputed {
+		provider: AccountId,
+		operator: AccountId,
+		price: Balance,
+		output: BoundedVec<u8, MaxOutputLen>,
+		trace_root: H256,
+		/// Blocks of challenge window left when the dispute opened.
+		window_left: BlockNumber,
+	},
+	/// Final: the provider was paid; the output stays readable until pruned.
+	Finalized { provider: AccountId, output: BoundedVec<u8, MaxOutputLen>, trace_root: H256, at: BlockNumber },
+	/// Refunded after too many missed deadlines or a lost dispute with no retries left.
+	Refunded { at: BlockNumber },
+	/// Cancelled by the submitter before assignment.
+	Cancelled { at: BlockNumber },
+}
+
+/// A task.
+#[derive(CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[scale_info(skip_type_params(MaxInputLen, MaxOutputLen))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct TaskInfo<
+	AccountId: Clone + PartialEq + Eq + Debug,
+	Balance: Clone + PartialEq + Eq + Debug,
+	BlockNumber: Clone + PartialEq + Eq + Debug,
+	MaxInputLen: Get<u32>,
+	MaxOutputLen: Get<u32>,
+> {
+	pub submitter: AccountId,
+	pub model: ModelId,
+	pub input: BoundedVec<u8, MaxInputLen>,
+	/// Held from the submitter until the task ends.
+	pub max_fee: Balance,
+	pub submitted_at: BlockNumber,
+	/// Assignments made so far (the first included).
+	pub assignments: u32,
+	/// The challenge window, fixed when the task was submitted (later parameter changes apply
+	/// to later tasks only).
+	pub challenge_window: BlockNumber,
+	pub status: TaskStatus<AccountId, Balance, BlockNumber, MaxOutputLen>,
+}

@@ -20,9 +20,11 @@ use sp_version::RuntimeVersion;
 use super::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, OriginCaller, PalletInfo,
 	Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
-	RuntimeTask, System, TaskRegistry, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, SLOT_DURATION, SS58_PREFIX,
-	UNIT, VERSION,
+	RuntimeTask, System, TaskRegistry, ComputeStaking, BLOCK_HASH_COUNT, DAYS, EXISTENTIAL_DEPOSIT, SLOT_DURATION,
+	SS58_PREFIX, UNIT, VERSION,
 };
+use frame_support::PalletId;
+use sp_runtime::traits::AccountIdConversion;
 use parameters::dynamic_params::protocol;
 
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
@@ -166,5 +168,40 @@ impl pallet_task_registry::Config for Runtime {
 	type MaxModelRowWidth = protocol::MaxModelRowWidth;
 	type MaxToleranceSlackBits = protocol::MaxToleranceSlackBits;
 	type MaxMetadataLen = ConstU32<1024>;
+	type Providers = ComputeStaking;
+	type MaxInputBytes = protocol::MaxInputBytes;
+	type MaxOutputBytes = protocol::MaxOutputBytes;
+	type MaxInputLen = ConstU32<{ 64 * 1024 }>;
+	type MaxOutputLen = ConstU32<{ 64 * 1024 }>;
+	type ChallengeWindow = protocol::ChallengeWindow;
+	type AssignmentTimeout = protocol::AssignmentTimeout;
+	type MaxReassignments = protocol::MaxReassignments;
+	type ProtocolFee = protocol::ProtocolFee;
+	type MissedDeadlineSlash = MissedDeadlineSlash;
+	type TreasuryAccount = TreasuryAccount;
+	type RetentionPeriod = ConstU32<{ 7 * DAYS }>;
+	type MaxDeadlinesPerBlock = ConstU32<64>;
 	type WeightInfo = pallet_task_registry::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = StakingBenchmarkHelper;
+}
+
+parameter_types! {
+	/// A missed assignment deadline costs 1 % of the provider's stake (and jails it).
+	pub const MissedDeadlineSlash: Perbill = Perbill::from_percent(1);
+	/// Receives protocol fees and slashes until the treasury pallet lands (governance issue).
+	pub TreasuryAccount: AccountId = TREASURY_PALLET_ID.into_account_truncating();
+}
+
+/// The treasury's pallet id: its account is `modl` ‖ `arb/trsy` ‖ zeros.
+pub const TREASURY_PALLET_ID: PalletId = PalletId(*b"arb/trsy");
+
+/// Registers providers for the task registry's benchmarks through the staking pallet.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct StakingBenchmarkHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_task_registry::BenchmarkHelper<AccountId, Balance> for StakingBenchmarkHelper {
+	fn provider(model: pallet_task_registry::ModelId, index: u32, price: Balance) -> (AccountId, AccountId) {
+		pallet_compute_staking::Pallet::<Runtime>::benchmark_provider(model, index, price)
+	}
 }

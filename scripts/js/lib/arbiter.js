@@ -3,10 +3,14 @@
 
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { u8aConcat, stringToU8a } from '@polkadot/util';
+import { cryptoWaitReady, encodeAddress } from '@polkadot/util-crypto';
 
 /** Custom JSON-RPC methods of arbiter-node (`rpc:` definitions for ApiPromise.create). */
 export const ARBITER_RPC = {};
+
+/** The treasury's account (PalletId `arb/trsy`): receives protocol fees and slashes. */
+export const TREASURY = encodeAddress(u8aConcat(stringToU8a('modlarb/trsy'), new Uint8Array(20)), 42);
 
 /** The default RPC endpoint of a local node. */
 export const DEFAULT_WS = process.env.ARBITER_WS || 'ws://127.0.0.1:9944';
