@@ -25,5 +25,9 @@ pub mod prover;
 /// A 32-byte blake2-256 hash.
 pub type Hash = [u8; 32];
 
+/// Key type of a compute provider's operator key in the node keystore (sr25519): the key that
+/// signs the provider node's off-chain transactions (`key insert --key-type arbi`).
+pub const OPERATOR_KEY_TYPE: [u8; 4] = *b"arbi";
+
 pub use ir::{Graph, GraphError, Node, NodeId, Op, Shape, WeightId};
 pub use opening::{verify_element, MalformedReason, Opening, Verdict};

@@ -110,6 +110,13 @@ export function signAndWait(api, tx, signer, { finalized = false, timeoutMs = 12
   });
 }
 
+/** The first event `section.method` among `events` (records from `signAndWait`); throws if absent. */
+export function findEvent(events, section, method) {
+  const found = events.find(({ event }) => event.section === section && event.method === method);
+  if (!found) throw new Error(`no ${section}.${method} event`);
+  return found.event;
+}
+
 /** Free balance of `address`, optionally at block `at`. */
 export async function freeBalance(api, address, at) {
   const q = at ? await api.at(at) : api;

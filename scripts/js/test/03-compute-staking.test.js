@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, devAccounts, signAndWait } from '../lib/arbiter.js';
+import { connect, devAccounts, findEvent, signAndWait } from '../lib/arbiter.js';
 
 const UNIT = 10n ** 12n;
 let api;
@@ -23,12 +23,6 @@ async function balances(who, at) {
   const q = at ? await api.at(at) : api;
   const { data } = await q.query.system.account(who);
   return { free: data.free.toBigInt(), reserved: data.reserved.toBigInt() };
-}
-
-function findEvent(events, section, method) {
-  const found = events.find(({ event }) => event.section === section && event.method === method);
-  assert.ok(found, `event ${section}.${method}`);
-  return found.event;
 }
 
 test('register a model, approve it, register a provider, unbond and withdraw', { timeout: 300_000 }, async () => {

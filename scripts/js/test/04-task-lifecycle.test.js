@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, devAccounts, signAndWait, sleep, TREASURY } from '../lib/arbiter.js';
+import { connect, devAccounts, findEvent as event, signAndWait, sleep, TREASURY } from '../lib/arbiter.js';
 
 const UNIT = 10n ** 12n;
 let api;
@@ -20,12 +20,6 @@ before(async () => {
 after(async () => {
   await api?.disconnect();
 });
-
-const event = (events, section, method) => {
-  const found = events.find(({ event: e }) => e.section === section && e.method === method);
-  assert.ok(found, `event ${section}.${method}`);
-  return found.event;
-};
 
 async function free(who, at) {
   const q = at ? await api.at(at) : api;
