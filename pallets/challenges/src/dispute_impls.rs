@@ -1,0 +1,197 @@
+//! Challenge, respond, settle.
+
+use arbiter_primitives::{encoding::descriptor_hash, opening::MalformedReason, verify_element, Graph, Opening, Verdict};
+use frame_support::{
+	ensure,
+	pallet_prelude::*,
+	storage::{with_transaction, TransactionOutcome},
+	traits::{
+		fungible::{Inspect, MutateHold},
+		tokens::{Fortitude, Precision, Preservation, Restriction},
+	},
+};
+use frame_system::pallet_prelude::BlockNumberFor;
+use pallet_compute_staking::{DisputeTracking, ProviderSlashing};
+use pallet_task_registry::{ModelId, TaskDisputes, TaskId};
+use sp_runtime::{
+	traits::{Saturating, Zero},
+	Perbill,
+};
+
+use crate::{pallet::*, WeightInfo};
+
+/// What a dispute needs to know about a registered model.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ModelCommitment {
+	pub descriptor_hash: [u8; 32],
+	pub model_root: [u8; 32],
+	/// The registered widest row (graphs wider than this are refused).
+	pub max_row_width: u32,
+	/// Absolute tolerance slack, as f32 bits.
+	pub slack_bits: u32,
+}
+
+/// The model registry, as disputes see it.
+pub trait ModelCommitments {
+	fn commitment(model: ModelId) -> Option<ModelCommitment>;
+}
+
+const QUEUE_SPILL: u32 = 8;
+
+impl<T: Config> Pallet<T> {
+	fn bond_reason() -> T::RuntimeHoldReason {
+		HoldReason::ChallengerBond.into()
+	}
+
+	pub(crate) fn do_challenge(who: T::AccountId, task: TaskId, node: u32, row: u32, col: u32) -> DispatchResult {
+		let subject = T::Tasks::subject(task).ok_or(Error::<T>::NotChallengeable)?;
+		ensure!(!TaskDispute::<T>::contains_key(task), Error::<T>::NotChallengeable);
+		ensure!(T::Models::commitment(subject.model).is_some(), Error::<T>::UnknownModel);
+		let bond = T::ChallengerBond::get();
+		let holdable = T::Currency::reducible_balance(&who, Preservation::Preserve, Fortitude::Polite);
+		ensure!(holdable >= bond, Error::<T>::InsufficientBond);
+		let id = NextDisputeId::<T>::get();
+		let next = id.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		let now = frame_system::Pallet::<T>::block_number();
+		with_transaction(|| {
+			let r = (|| -> Result<BlockNumberFor<T>, DispatchError> {
+				T::Currency::hold(&Self::bond_reason(), &who, bond)?;
+				T::Tasks::freeze(task)?;
+				T::Providers::dispute_opened(&subject.provider)?;
+				// Settled one block after the last block a response is accepted in.
+				let mut block = now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
+				for _ in 0..=QUEUE_SPILL {
+					if ResponseDeadlines::<T>::mutate(block, |q| q.try_push(id).is_ok()) {
+						return Ok(block.saturating_sub(1u32.into()));
+					}
+					block = block.saturating_add(1u32.into());
+				}
+				Err(Error::<T>::DeadlineQueueFull.into())
+			})();
+			match r {
+				Ok(d) => TransactionOutcome::Commit(Ok(d)),
+				Err(e) => TransactionOutcome::Rollback(Err(e)),
+			}
+		})
+		.map(|deadline| {
+			NextDisputeId::<T>::put(next);
+			TaskDispute::<T>::insert(task, id);
+			Disputes::<T>::insert(
+				id,
+				Dispute {
+					task,
+					challenger: who.clone(),
+					provider: subject.provider,
+					bond,
+					element: (node, row, col),
+					deadline,
+					model: subject.model,
+					trace_root: subject.trace_root,
+				},
+			);
+			Self::deposit_event(Event::Challenged { dispute: id, task, challenger: who, element: (node, row, col), deadline });
+		})
+	}
+
+	pub(crate) fn do_respond(id: DisputeId, graph: Graph, opening: Opening) -> DispatchResult {
+		let dispute = Disputes::<T>::get(id).ok_or(Error::<T>::UnknownDispute)?;
+		let now = frame_system::Pallet::<T>::block_number();
+		ensure!(now <= dispute.deadline, Error::<T>::ResponseTooLate);
+		let model = T::Models::commitment(dispute.model).ok_or(Error::<T>::UnknownModel)?;
+		ensure!(descriptor_hash(&graph) == model.descriptor_hash, Error::<T>::GraphMismatch);
+		let verdict = verify_element(
+			&graph,
+			&model.model_root,
+			&dispute.trace_root.0,
+			dispute.element,
+			&opening,
+			f32::from_bits(model.slack_bits),
+			model.max_row_width,
+		);
+		match verdict {
+			Verdict::WithinBound => Self::provider_won(id, dispute),
+			Verdict::OutsideBound => Self::provider_lost(id, dispute, LossReason::OutsideBound),
+			// Proven rows that are themselves invalid: the provider's committed trace is at fault.
+			Verdict::Malformed(MalformedReason::NonFinite { .. } | MalformedReason::InvalidTokenId) => {
+				Self::provider_lost(id, dispute, LossReason::InvalidCommittedData)
+			},
+			// An element that cannot exist in this graph: the challenge itself was invalid.
+			Verdict::Malformed(MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable) => {
+				Self::provider_won(id, dispute)
+			},
+			Verdict::Malformed(_) => Err(Error::<T>::InvalidOpening.into()),
+		}
+	}
+
+	pub(crate) fn do_settle(id: DisputeId) -> DispatchResult {
+		let dispute = Disputes::<T>::get(id).ok_or(Error::<T>::UnknownDispute)?;
+		let now = frame_system::Pallet::<T>::block_number();
+		ensure!(now > dispute.deadline, Error::<T>::ResponseWindowOpen);
+		Self::provider_lost(id, dispute, LossReason::NoResponse)
+	}
+
+	fn close(id: DisputeId, dispute: &DisputeOf<T>) {
+		Disputes::<T>::remove(id);
+		TaskDispute::<T>::remove(dispute.task);
+		T::Providers::dispute_closed(&dispute.provider);
+	}
+
+	fn provider_won(id: DisputeId, dispute: DisputeOf<T>) -> DispatchResult {
+		let reason = Self::bond_reason();
+		let to_provider = T::ChallengerRewardShare::get().mul_floor(dispute.bond);
+		let to_treasury = dispute.bond.saturating_sub(to_provider);
+		for (to, amount) in [(&dispute.provider, to_provider), (&T::TreasuryAccount::get(), to_treasury)] {
+			if !amount.is_zero() {
+				T::Currency::transfer_on_hold(&reason, &dispute.challenger, to, amount, Precision::Exact, Restriction::Free, Fortitude::Force)?;
+			}
+		}
+		Self::close(id, &dispute);
+		T::Tasks::resolve(dispute.task, true)?;
+		Self::deposit_event(Event::ProviderWon { dispute: id, task: dispute.task, bond_to_provider: to_provider, bond_to_treasury: to_treasury });
+		Ok(())
+	}
+
+	fn provider_lost(id: DisputeId, dispute: DisputeOf<T>, why: LossReason) -> DispatchResult {
+		let share = T::ChallengerRewardShare::get();
+		let rest = Perbill::one().saturating_sub(share);
+		let beneficiaries = [(dispute.challenger.clone(), share), (T::TreasuryAccount::get(), rest)];
+		let slashed = T::Providers::slash(&dispute.provider, T::SlashFraction::get(), &beneficiaries)?;
+		T::Currency::release(&Self::bond_reason(), &dispute.challenger, dispute.bond, Precision::Exact)?;
+		Self::close(id, &dispute);
+		T::Tasks::resolve(dispute.task, false)?;
+		Self::deposit_event(Event::ProviderLost { dispute: id, task: dispute.task, reason: why, slashed });
+		Ok(())
+	}
+
+	/// The hook: disputes whose response window ended without a valid answer.
+	pub(crate) fn settle_expired(now: BlockNumberFor<T>) -> Weight {
+		let due = ResponseDeadlines::<T>::take(now);
+		let mut settled = 0u32;
+		for id in due.iter() {
+			if let Some(dispute) = Disputes::<T>::get(id) {
+				let r = with_transaction(|| match Self::provider_lost(*id, dispute, LossReason::NoResponse) {
+					Ok(()) => TransactionOutcome::Commit(Ok::<(), DispatchError>(())),
+					Err(e) => TransactionOutcome::Rollback(Err(e)),
+				});
+				if r.is_ok() {
+					settled = settled.saturating_add(1);
+				}
+			}
+		}
+		T::WeightInfo::on_initialize(due.len() as u32)
+	}
+
+	/// Bonds held == open disputes' bonds, for every challenger (try-runtime and tests).
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use frame_support::traits::fungible::InspectHold;
+		for (_, d) in Disputes::<T>::iter() {
+			let expected = Disputes::<T>::iter_values()
+				.filter(|x| x.challenger == d.challenger)
+				.fold(BalanceOf::<T>::zero(), |acc, x| acc.saturating_add(x.bond));
+			ensure!(T::Currency::balance_on_hold(&Self::bond_reason(), &d.challenger) == expected, "bonds differ from holds");
+			ensure!(TaskDispute::<T>::get(d.task).is_some(), "dispute index broken");
+			ensure!(T::Tasks::subject(d.task).is_none(), "a disputed task is challengeable or final");
+		}
+		Ok(())
+	}
+}

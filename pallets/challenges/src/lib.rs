@@ -1,0 +1,225 @@
+//! # Challenges
+//!
+//! Element-level fraud proofs settled by the runtime (DESIGN §5).
+//!
+//! - `challenge(task, node, row, col)`: a bonded challenger names one output element of one node
+//!   of a committed task's trace, inside its challenge window. The task is frozen (one open
+//!   dispute per task), the provider's stake cannot leave.
+//! - `respond(dispute, graph, opening)`: the provider's operator — or anyone holding the data —
+//!   answers within `ResponseWindow` with the opening of that element. The runtime checks every
+//!   Merkle proof against the registered `model_root` and the committed `trace_root`, recomputes
+//!   the element with the reference evaluator (`arbiter_primitives::verify_element`) and rules:
+//!   within bound → provider wins (the challenger's bond goes to the provider and the treasury,
+//!   the window resumes); outside bound → provider loses (`SlashFraction` of its stake to the
+//!   challenger and the treasury, the task reassigned or refunded).
+//! - No valid answer in time → provider loses (settled by the hook, or `settle` by anyone).
+//!
+//! A response whose proofs do not verify against the commitments is refused without a ruling:
+//! it proves nothing about the provider's committed trace, and otherwise a challenger could
+//! answer its own challenge with garbage. Committed data that is itself invalid (a NaN in a
+//! proven row, an impossible token id) loses the dispute for the provider.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+mod dispute_impls;
+pub mod weights;
+
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+
+pub use dispute_impls::{ModelCommitment, ModelCommitments};
+pub use weights::WeightInfo;
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use arbiter_primitives::{Graph, Opening};
+	use frame_support::{
+		pallet_prelude::*,
+		traits::fungible::{Inspect, InspectHold, Mutate, MutateHold},
+	};
+	use frame_system::pallet_prelude::*;
+	use pallet_compute_staking::{DisputeTracking, ProviderSlashing};
+	use pallet_task_registry::{TaskDisputes, TaskId};
+	use sp_runtime::Perbill;
+
+	/// Balance type of the currency bonds are held in.
+	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	/// Identifier of a dispute.
+	pub type DisputeId = u64;
+
+	/// An open dispute.
+	#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+	pub struct Dispute<AccountId, Balance, BlockNumber> {
+		pub task: TaskId,
+		pub challenger: AccountId,
+		pub provider: AccountId,
+		pub bond: Balance,
+		/// The disputed element: node, row, column.
+		pub element: (u32, u32, u32),
+		/// Last block for a response.
+		pub deadline: BlockNumber,
+		/// The task's model and committed trace root, as they were when challenged.
+		pub model: pallet_task_registry::ModelId,
+		pub trace_root: sp_core::H256,
+	}
+
+	/// A stored dispute.
+	pub type DisputeOf<T> = Dispute<<T as frame_system::Config>::AccountId, BalanceOf<T>, BlockNumberFor<T>>;
+
+	#[pallet::pallet]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// The hold reason of this pallet, as the runtime aggregates it.
+		type RuntimeHoldReason: From<HoldReason>;
+		/// The currency bonds are held in.
+		type Currency: Inspect<Self::AccountId>
+			+ Mutate<Self::AccountId>
+			+ InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
+			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+		/// Tasks: who committed what, freezing and resolving.
+		type Tasks: TaskDisputes<Self::AccountId>;
+		/// Providers: slashing and the dispute lock on their stake.
+		type Providers: ProviderSlashing<Self::AccountId, BalanceOf<Self>> + DisputeTracking<Self::AccountId>;
+		/// Registered model commitments.
+		type Models: ModelCommitments;
+		/// Bond held from a challenger while its dispute is open (governable).
+		type ChallengerBond: Get<BalanceOf<Self>>;
+		/// Blocks the provider has to answer (governable).
+		type ResponseWindow: Get<BlockNumberFor<Self>>;
+		/// Share of a losing provider's stake that is slashed (governable).
+		type SlashFraction: Get<Perbill>;
+		/// The winner's share of what the loser forfeits (the rest goes to the treasury) (governable).
+		type ChallengerRewardShare: Get<Perbill>;
+		/// Receives the treasury's shares.
+		type TreasuryAccount: Get<Self::AccountId>;
+		/// Most response deadlines queued for one block (bounds the hook's work).
+		#[pallet::constant]
+		type MaxDeadlinesPerBlock: Get<u32>;
+		/// Weights of the calls.
+		type WeightInfo: WeightInfo;
+	}
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// A challenger's bond.
+		#[codec(index = 0)]
+		ChallengerBond,
+	}
+
+	/// The id the next dispute gets.
+	#[pallet::storage]
+	pub type NextDisputeId<T: Config> = StorageValue<_, DisputeId, ValueQuery>;
+
+	/// Open disputes.
+	#[pallet::storage]
+	pub type Disputes<T: Config> = StorageMap<_, Twox64Concat, DisputeId, DisputeOf<T>>;
+
+	/// The open dispute of a task (at most one).
+	#[pallet::storage]
+	pub type TaskDispute<T: Config> = StorageMap<_, Twox64Concat, TaskId, DisputeId>;
+
+	/// Disputes whose response deadline ends in a block.
+	#[pallet::storage]
+	pub type ResponseDeadlines<T: Config> =
+		StorageMap<_, Twox64Concat, BlockNumberFor<T>, BoundedVec<DisputeId, T::MaxDeadlinesPerBlock>, ValueQuery>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A challenge opened a dispute; the provider must respond by `deadline`.
+		Challenged { dispute: DisputeId, task: TaskId, challenger: T::AccountId, element: (u32, u32, u32), deadline: BlockNumberFor<T> },
+		/// The opening verified and the claim is within the bound: the provider won.
+		ProviderWon { dispute: DisputeId, task: TaskId, bond_to_provider: BalanceOf<T>, bond_to_treasury: BalanceOf<T> },
+		/// The provider lost (claim outside the bound, invalid committed data, or no answer):
+		/// `slashed` of its stake went to the challenger and the treasury.
+		ProviderLost { dispute: DisputeId, task: TaskId, reason: LossReason, slashed: BalanceOf<T> },
+	}
+
+	/// Why a provider lost.
+	#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+	pub enum LossReason {
+		/// The recomputed element is outside the bound.
+		OutsideBound,
+		/// The committed rows themselves are invalid (non-finite value, impossible token id).
+		InvalidCommittedData,
+		/// No valid response within the response window.
+		NoResponse,
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The task is not committed inside its challenge window (or is already disputed).
+		NotChallengeable,
+		/// The element does not exist or cannot be disputed (a model input).
+		BadElement,
+		/// The challenger cannot hold the bond.
+		InsufficientBond,
+		/// No open dispute with that id.
+		UnknownDispute,
+		/// The response window has closed.
+		ResponseTooLate,
+		/// The response window is still open.
+		ResponseWindowOpen,
+		/// The graph given does not hash to the model's registered descriptor.
+		GraphMismatch,
+		/// The opening's proofs do not verify against the commitments (nothing was ruled).
+		InvalidOpening,
+		/// The model is not registered.
+		UnknownModel,
+		/// Too many response deadlines in the coming blocks.
+		DeadlineQueueFull,
+		/// No more dispute ids.
+		Overflow,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			Self::settle_expired(now)
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Disputes element `(node, row, col)` of a committed task's trace, holding
+		/// `ChallengerBond`.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::challenge())]
+		pub fn challenge(origin: OriginFor<T>, task: TaskId, node: u32, row: u32, col: u32) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_challenge(who, task, node, row, col)
+		}
+
+		/// Answers a dispute with the graph and the opening of the disputed element; the runtime
+		/// verifies it and rules.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::respond())]
+		pub fn respond(origin: OriginFor<T>, dispute: DisputeId, graph: Graph, opening: Opening) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_respond(dispute, graph, opening)
+		}
+
+		/// Settles a dispute whose response window has passed without a valid answer: the
+		/// provider loses. Anyone may call it (the hook normally does).
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::settle())]
+		pub fn settle(origin: OriginFor<T>, dispute: DisputeId) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_settle(dispute)
+		}
+	}
+}
