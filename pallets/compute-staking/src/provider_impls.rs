@@ -129,7 +129,7 @@ impl<T: Config> ProviderSelection<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			if point < w {
 				return Some(Selected { provider, operator: info.operator, price: info.offer.price });
 			}
-			point -= w;
+			point = point.saturating_sub(w);
 		}
 		None
 	}

@@ -88,36 +88,43 @@ impl ExactSum {
 		self.add_scaled(!s.negative, s.mantissa, s.exponent);
 	}
 
+	/// Propagates carries so every limb but the top one is in `[0, 2^32)`.
+	fn normalize(limbs: &mut [i64; LIMBS]) {
+		let mut carry = 0i64;
+		for limb in limbs.iter_mut() {
+			let v = limb.wrapping_add(carry);
+			carry = v >> 32;
+			*limb = v - (carry << 32);
+		}
+		// The value fits in 640 bits, so the final carry is the sign: fold it back on top.
+		if let Some(top) = limbs.last_mut() {
+			*top = top.wrapping_add(carry << 32);
+		}
+	}
+
 	/// The sum as an f64 (relative error below 2^-60).
 	pub fn to_f64(&self) -> f64 {
-		// Propagate carries so every limb but the top is in [0, 2^32).
 		let mut limbs = self.limbs;
-		for i in 0..LIMBS - 1 {
-			let carry = limbs[i] >> 32;
-			limbs[i] -= carry << 32;
-			limbs[i + 1] += carry;
-		}
-		let negative = limbs[LIMBS - 1] < 0;
+		Self::normalize(&mut limbs);
+		let negative = limbs.last().is_some_and(|top| *top < 0);
 		if negative {
 			// Negate every limb (the value is Σ limbᵢ·2^(32i)), then normalize again.
 			for limb in limbs.iter_mut() {
 				*limb = -*limb;
 			}
-			for i in 0..LIMBS - 1 {
-				let carry = limbs[i] >> 32;
-				limbs[i] -= carry << 32;
-				limbs[i + 1] += carry;
-			}
+			Self::normalize(&mut limbs);
 		}
-		let Some(top) = (0..LIMBS).rev().find(|&i| limbs[i] != 0) else {
+		let Some(top) = limbs.iter().rposition(|l| *l != 0) else {
 			return 0.0;
 		};
 		// The top three chunks (96 bits) carry far more than f64's 53 bits of precision.
 		let low = top.saturating_sub(2);
-		let mut mantissa: u128 = 0;
-		for i in (low..=top).rev() {
-			mantissa = (mantissa << 32) | (limbs[i] as u64 as u128);
-		}
+		let mantissa = limbs
+			.get(low..=top)
+			.unwrap_or(&[])
+			.iter()
+			.rev()
+			.fold(0u128, |acc, l| (acc << 32) | (*l as u64 as u128));
 		let scale_exp = 32 * low as i32 - BIAS;
 		let magnitude = (mantissa as f64) * pow2(scale_exp);
 		if negative {
