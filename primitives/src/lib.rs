@@ -19,7 +19,6 @@ pub mod evaluator;
 pub mod ir;
 pub mod merkle;
 pub mod opening;
-#[cfg(feature = "std")]
 pub mod prover;
 
 /// A 32-byte blake2-256 hash.

@@ -27,6 +27,9 @@ pub use pallet::*;
 mod dispute_impls;
 pub mod weights;
 
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -105,6 +108,18 @@ pub mod pallet {
 		type MaxDeadlinesPerBlock: Get<u32>;
 		/// Weights of the calls.
 		type WeightInfo: WeightInfo;
+		/// Creates committed tasks for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper;
+	}
+
+	/// Sets up what the benchmarks need from other pallets.
+	#[cfg(feature = "runtime-benchmarks")]
+	pub trait BenchmarkHelper {
+		/// A committed task of a registered, approved model with these commitments.
+		fn committed_task(descriptor_hash: [u8; 32], model_root: [u8; 32], max_row_width: u32, trace_root: [u8; 32]) -> TaskId;
+		/// The widest row models may register (the registry's bound).
+		fn max_row_width() -> u32;
 	}
 
 	/// Why this pallet holds funds.

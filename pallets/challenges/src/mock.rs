@@ -66,6 +66,8 @@ impl pallet_task_registry::Config for Test {
 	type RetentionPeriod = ConstU64<100>;
 	type MaxDeadlinesPerBlock = ConstU32<8>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = StakingProviders;
 }
 
 impl pallet_compute_staking::Config for Test {
@@ -108,6 +110,35 @@ impl pallet_challenges::Config for Test {
 	type TreasuryAccount = Treasury;
 	type MaxDeadlinesPerBlock = ConstU32<8>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = RegistryTasks;
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+pub struct RegistryTasks;
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::BenchmarkHelper for RegistryTasks {
+	fn committed_task(descriptor_hash: [u8; 32], model_root: [u8; 32], max_row_width: u32, trace_root: [u8; 32]) -> u64 {
+		pallet_task_registry::Pallet::<Test>::benchmark_committed_task(
+			sp_core::H256(descriptor_hash),
+			sp_core::H256(model_root),
+			max_row_width,
+			sp_core::H256(trace_root),
+		)
+		.expect("benchmark task")
+	}
+	fn max_row_width() -> u32 {
+		4096
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+pub struct StakingProviders;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_task_registry::BenchmarkHelper<u64, u64> for StakingProviders {
+	fn provider(model: pallet_task_registry::ModelId, index: u32, price: u64) -> (u64, u64) {
+		pallet_compute_staking::Pallet::<Test>::benchmark_provider(model, index, price)
+	}
 }
 
 pub const ENDOWMENT: u64 = 100_000;

@@ -114,6 +114,10 @@ impl<T: Config> ModelCatalog for Pallet<T> {
 	#[cfg(feature = "runtime-benchmarks")]
 	fn make_servable(model: ModelId) {
 		use sp_runtime::traits::Get;
+		// A registered model keeps its commitments; it is only approved.
+		if Models::<T>::mutate(model, |m| m.as_mut().map(|m| m.status = ModelStatus::Approved)).is_some() {
+			return;
+		}
 		let owner: T::AccountId = frame_benchmarking::account("model-owner", 0, 0);
 		Models::<T>::insert(
 			model,

@@ -367,3 +367,39 @@ impl<T: Config> Pallet<T> {
 		out
 	}
 }
+
+#[cfg(feature = "runtime-benchmarks")]
+impl<T: Config> Pallet<T> {
+	/// Registers and approves a model with these commitments, registers a provider, submits a
+	/// task and commits `trace_root` for it (benchmarks of other pallets). Returns the task id.
+	pub fn benchmark_committed_task(
+		descriptor_hash: H256,
+		model_root: H256,
+		max_row_width: u32,
+		trace_root: H256,
+	) -> Result<TaskId, DispatchError> {
+		use frame_support::traits::fungible::Mutate;
+		use sp_runtime::traits::Bounded;
+		let owner: T::AccountId = frame_benchmarking::account("bench-owner", 0, 0);
+		let _ = T::Currency::set_balance(&owner, BalanceOf::<T>::max_value() / 1_000_000u32.into());
+		let model = NextModelId::<T>::get();
+		let width = max_row_width.min(T::MaxModelRowWidth::get());
+		Self::do_register_model(
+			owner.clone(),
+			descriptor_hash,
+			model_root,
+			H256::zero(),
+			IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 },
+			width,
+			0,
+			BoundedVec::default(),
+		)?;
+		Self::do_approve_model(model)?;
+		let (_, operator) = <T::BenchmarkHelper as crate::BenchmarkHelper<_, _>>::provider(model, 0, 1u32.into());
+		let task = NextTaskId::<T>::get();
+		let input = BoundedVec::truncate_from(alloc::vec![b'a'; 8]);
+		Self::do_submit_task(owner, model, input, 1_000_000u32.into())?;
+		Self::do_commit_result(operator, task, BoundedVec::truncate_from(alloc::vec![1u8]), trace_root)?;
+		Ok(task)
+	}
+}

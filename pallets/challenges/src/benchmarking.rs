@@ -1,0 +1,124 @@
+//! Benchmarks: `respond` with the worst-case op (a `Linear` whose rows have the registry's maximum
+//! width, so the dot product has the most terms and the openings the most bytes), `challenge`,
+//! `settle`, and the hook at its per-block bound.
+
+use super::*;
+use alloc::vec::Vec;
+use arbiter_primitives::{
+	builder::GraphBuilder,
+	commitment::{model_commitment, trace_tree, weights_tree},
+	encoding::descriptor_hash,
+	prover::ProverData,
+	Graph, Opening,
+};
+use frame_benchmarking::v2::*;
+use frame_support::traits::{fungible::Mutate, Get};
+use frame_system::RawOrigin;
+use sp_runtime::traits::{Bounded, Saturating};
+
+/// A Linear op with `width` input columns: 2 output columns suffice, the work per element
+/// depends only on the row width.
+fn widest_linear(width: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+	let mut g = GraphBuilder::new();
+	let w = g.weight("w", &[2, width]);
+	let b = g.weight("b", &[2]);
+	let x = g.input(&[1, width]);
+	g.linear(x, w, Some(b));
+	let graph = g.build();
+	let pseudo = |i: u32, scale: f32| ((i.wrapping_mul(2_654_435_761) >> 8) as f32 / 16_777_216.0 - 0.5) * scale;
+	let weights = alloc::vec![(0..2 * width).map(|i| pseudo(i, 0.1)).collect(), alloc::vec![0.25, -0.5]];
+	let input: Vec<f32> = (0..width).map(|i| pseudo(i + 7, 2.0)).collect();
+	let mut out = Vec::new();
+	for c in 0..2usize {
+		let row = weights[0].get(c * width as usize..(c + 1) * width as usize).unwrap_or(&[]);
+		let dot: f32 = input.iter().zip(row).map(|(a, b)| a * b).sum();
+		out.push(dot + weights[1][c]);
+	}
+	(graph, weights, alloc::vec![input, out])
+}
+
+struct Prepared<T: Config> {
+	graph: Graph,
+	opening: Opening,
+	task: pallet_task_registry::TaskId,
+	_t: core::marker::PhantomData<T>,
+}
+
+fn prepare<T: Config>() -> Prepared<T> {
+	let width = T::BenchmarkHelper::max_row_width();
+	let (graph, weights, outputs) = widest_linear(width);
+	let tokenizer = [0u8; 32];
+	// The registry gets the zero tokenizer hash, as its benchmark helper registers.
+	let commitment = model_commitment(&graph, &weights, tokenizer).expect("commits");
+	let tt = trace_tree(&graph, &outputs).expect("trace");
+	let wt = weights_tree(&graph, &weights).expect("weights");
+	let prover = ProverData { graph: &graph, outputs: &outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: tokenizer };
+	let opening = prover.opening(1, 0, 1).expect("opening");
+	let task = T::BenchmarkHelper::committed_task(descriptor_hash(&graph), commitment.model_root, width, tt.root());
+	Prepared { graph, opening, task, _t: Default::default() }
+}
+
+fn challenger<T: Config>() -> T::AccountId {
+	let who: T::AccountId = account("challenger", 0, 0);
+	let _ = T::Currency::set_balance(&who, BalanceOf::<T>::max_value() / 1_000_000u32.into());
+	who
+}
+
+#[benchmarks]
+mod benchmarks {
+	use super::*;
+
+	#[benchmark]
+	fn challenge() {
+		let p = prepare::<T>();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(challenger::<T>()), p.task, 1, 0, 1);
+		assert!(TaskDispute::<T>::contains_key(p.task));
+	}
+
+	#[benchmark]
+	fn respond() {
+		let p = prepare::<T>();
+		Pallet::<T>::do_challenge(challenger::<T>(), p.task, 1, 0, 1).expect("challenges");
+		let dispute = NextDisputeId::<T>::get().saturating_sub(1);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(challenger::<T>()), dispute, p.graph, p.opening);
+		assert!(!Disputes::<T>::contains_key(dispute), "ruled");
+	}
+
+	#[benchmark]
+	fn settle() {
+		let p = prepare::<T>();
+		Pallet::<T>::do_challenge(challenger::<T>(), p.task, 1, 0, 1).expect("challenges");
+		let dispute = NextDisputeId::<T>::get().saturating_sub(1);
+		let late = frame_system::Pallet::<T>::block_number().saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
+		frame_system::Pallet::<T>::set_block_number(late);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(challenger::<T>()), dispute);
+	}
+
+	#[benchmark]
+	fn on_initialize(d: Linear<0, { T::MaxDeadlinesPerBlock::get() }>) {
+		let p = prepare::<T>();
+		Pallet::<T>::do_challenge(challenger::<T>(), p.task, 1, 0, 1).expect("challenges");
+		let first = NextDisputeId::<T>::get().saturating_sub(1);
+		let now = frame_system::Pallet::<T>::block_number();
+		let due = now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
+		// The same dispute queued `d` times: the first settles it, the rest find it gone;
+		// settling one is the expensive part, so weight it per entry.
+		let _ = ResponseDeadlines::<T>::try_mutate(due, |q| {
+			q.clear();
+			for _ in 0..d {
+				let _ = q.try_push(first);
+			}
+			Ok::<(), ()>(())
+		});
+		frame_system::Pallet::<T>::set_block_number(due);
+		#[block]
+		{
+			Pallet::<T>::settle_expired(due);
+		}
+	}
+
+	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+}
