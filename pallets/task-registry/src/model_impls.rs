@@ -106,6 +106,13 @@ impl<T: Config> Pallet<T> {
 	}
 }
 
+impl<T: Config> Pallet<T> {
+	/// A registered model (its commitments, bounds and status).
+	pub fn model(id: ModelId) -> Option<ModelOf<T>> {
+		Models::<T>::get(id)
+	}
+}
+
 impl<T: Config> ModelCatalog for Pallet<T> {
 	fn is_servable(model: ModelId) -> bool {
 		Models::<T>::get(model).is_some_and(|m| m.status == ModelStatus::Approved)
