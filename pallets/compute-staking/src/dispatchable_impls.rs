@@ -14,6 +14,9 @@ use sp_runtime::traits::{CheckedAdd, CheckedSub, Saturating, Zero};
 
 use crate::{pallet::*, traits::ModelCatalog, types::*};
 
+/// A model and its provider list, ready to be written.
+type ModelIndexEntry<T> = (ModelId, BoundedVec<<T as frame_system::Config>::AccountId, <T as Config>::MaxProvidersPerModel>);
+
 impl<T: Config> Pallet<T> {
 	fn hold_reason() -> T::RuntimeHoldReason {
 		HoldReason::ProviderStake.into()
@@ -39,10 +42,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Model lists with `who` added to `models` (not yet written).
-	fn index_with(
-		who: &T::AccountId,
-		models: &[ModelId],
-	) -> Result<alloc::vec::Vec<(ModelId, BoundedVec<T::AccountId, T::MaxProvidersPerModel>)>, DispatchError> {
+	fn index_with(who: &T::AccountId, models: &[ModelId]) -> Result<alloc::vec::Vec<ModelIndexEntry<T>>, DispatchError> {
 		let mut out = alloc::vec::Vec::new();
 		for m in models {
 			let mut list = ModelProviders::<T>::get(m);

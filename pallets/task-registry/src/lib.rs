@@ -284,6 +284,7 @@ pub mod pallet {
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
 		/// Registers a model with its commitments, holding `ModelDeposit` from the caller.
+		#[allow(clippy::too_many_arguments)]
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::register_model(metadata.len() as u32))]
 		pub fn register_model(

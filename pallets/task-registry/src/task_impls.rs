@@ -360,7 +360,7 @@ impl<T: Config> Pallet<T> {
 		let mut block = from;
 		let mut scanned = 0u32;
 		while block <= to && scanned < 1024 {
-			out.extend(Deadlines::<T>::get(block).into_iter());
+			out.extend(Deadlines::<T>::get(block));
 			block = block.saturating_add(1u32.into());
 			scanned = scanned.saturating_add(1);
 		}
