@@ -11,4 +11,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_parameters, Parameters]
 	[pallet_compute_staking, ComputeStaking]
 	[pallet_task_registry, TaskRegistry]
+	[pallet_challenges, Challenges]
 );

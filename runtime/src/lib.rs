@@ -14,6 +14,7 @@ pub mod apis;
 mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod weights;
 
 extern crate alloc;
 
@@ -205,6 +206,9 @@ mod runtime {
 
 	#[runtime::pallet_index(11)]
 	pub type TaskRegistry = pallet_task_registry;
+
+	#[runtime::pallet_index(12)]
+	pub type Challenges = pallet_challenges;
 }
 
 #[cfg(test)]

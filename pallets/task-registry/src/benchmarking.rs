@@ -87,7 +87,9 @@ mod benchmarks {
 	fn submit_task(l: Linear<1, { T::MaxInputLen::get() }>) {
 		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES);
 		let who = owner::<T>();
-		let input = BoundedVec::truncate_from(alloc::vec![b'a'; l as usize]);
+		// Up to the storage bound, clamped to the current governable limit.
+		let len = l.min(T::MaxInputBytes::get()).max(1);
+		let input = BoundedVec::truncate_from(alloc::vec![b'a'; len as usize]);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who), model, input, 1_000_000u32.into());
 	}
@@ -105,7 +107,8 @@ mod benchmarks {
 		let (model, _) = model_with_providers::<T>(1);
 		let id = submitted::<T>(model, 8);
 		let operator = operator_of::<T>(id);
-		let output = BoundedVec::truncate_from(alloc::vec![7u8; l as usize]);
+		let len = l.min(T::MaxOutputBytes::get()).max(1);
+		let output = BoundedVec::truncate_from(alloc::vec![7u8; len as usize]);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), id, output, H256::zero());
 	}

@@ -156,7 +156,7 @@ impl pallet_compute_staking::Config for Runtime {
 	type MaxUnlockingChunks = ConstU32<16>;
 	type MaxEndpointLen = ConstU32<256>;
 	type Models = TaskRegistry;
-	type WeightInfo = pallet_compute_staking::weights::SubstrateWeight<Runtime>;
+	type WeightInfo = crate::weights::pallet_compute_staking::WeightInfo<Runtime>;
 }
 
 impl pallet_task_registry::Config for Runtime {
@@ -181,7 +181,7 @@ impl pallet_task_registry::Config for Runtime {
 	type TreasuryAccount = TreasuryAccount;
 	type RetentionPeriod = ConstU32<{ 7 * DAYS }>;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
-	type WeightInfo = pallet_task_registry::weights::SubstrateWeight<Runtime>;
+	type WeightInfo = crate::weights::pallet_task_registry::WeightInfo<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = StakingBenchmarkHelper;
 }
@@ -203,5 +203,55 @@ pub struct StakingBenchmarkHelper;
 impl pallet_task_registry::BenchmarkHelper<AccountId, Balance> for StakingBenchmarkHelper {
 	fn provider(model: pallet_task_registry::ModelId, index: u32, price: Balance) -> (AccountId, AccountId) {
 		pallet_compute_staking::Pallet::<Runtime>::benchmark_provider(model, index, price)
+	}
+}
+
+/// Model commitments for disputes, from the model registry.
+pub struct RegisteredModels;
+impl pallet_challenges::ModelCommitments for RegisteredModels {
+	fn commitment(model: pallet_task_registry::ModelId) -> Option<pallet_challenges::ModelCommitment> {
+		TaskRegistry::model(model).map(|m| pallet_challenges::ModelCommitment {
+			descriptor_hash: m.descriptor_hash.0,
+			model_root: m.model_root.0,
+			max_row_width: m.max_row_width,
+			slack_bits: m.slack_bits,
+		})
+	}
+}
+
+impl pallet_challenges::Config for Runtime {
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Currency = Balances;
+	type Tasks = TaskRegistry;
+	type Providers = ComputeStaking;
+	type Models = RegisteredModels;
+	type ChallengerBond = protocol::ChallengerBond;
+	type ResponseWindow = protocol::ResponseWindow;
+	type SlashFraction = protocol::SlashFraction;
+	type ChallengerRewardShare = protocol::ChallengerRewardShare;
+	type TreasuryAccount = TreasuryAccount;
+	type MaxDeadlinesPerBlock = ConstU32<64>;
+	type WeightInfo = crate::weights::pallet_challenges::WeightInfo<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = RegistryBenchmarkHelper;
+}
+
+/// Committed tasks for the challenges benchmarks, through the task registry.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct RegistryBenchmarkHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
+	fn committed_task(descriptor_hash: [u8; 32], model_root: [u8; 32], max_row_width: u32, trace_root: [u8; 32]) -> u64 {
+		// Benchmark setup cannot fail silently: a broken setup would measure nothing.
+		pallet_task_registry::Pallet::<Runtime>::benchmark_committed_task(
+			descriptor_hash.into(),
+			model_root.into(),
+			max_row_width,
+			trace_root.into(),
+		)
+		.unwrap_or_default()
+	}
+	fn max_row_width() -> u32 {
+		<protocol::MaxModelRowWidth as frame_support::traits::Get<u32>>::get()
 	}
 }
