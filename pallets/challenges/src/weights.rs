@@ -3,3 +3,46 @@
 //! The trait, and conservative estimates for runtimes that have not benchmarked the pallet.
 //! Arbiter's runtime uses weights measured by `scripts/benchmark-pallets.sh`:
 //! `runtime/src/weights/pallet_challenges.rs`.
+
+use core::marker::PhantomData;
+use frame_support::weights::{constants::ParityDbWeight, Weight};
+
+/// Weight functions of the pallet's calls.
+pub trait WeightInfo {
+	fn challenge() -> Weight;
+	fn respond() -> Weight;
+	fn settle() -> Weight;
+	fn on_initialize(d: u32) -> Weight;
+}
+
+/// Estimated weights for a runtime on ParityDB.
+pub struct SubstrateWeight<T>(PhantomData<T>);
+impl<T> WeightInfo for SubstrateWeight<T> {
+	fn challenge() -> Weight {
+		Weight::from_parts(80_000_000, 20_000).saturating_add(ParityDbWeight::get().reads_writes(8, 8))
+	}
+	fn respond() -> Weight {
+		Weight::from_parts(5_000_000_000, 65_536).saturating_add(ParityDbWeight::get().reads_writes(12, 12))
+	}
+	fn settle() -> Weight {
+		Weight::from_parts(150_000_000, 20_000).saturating_add(ParityDbWeight::get().reads_writes(12, 12))
+	}
+	fn on_initialize(d: u32) -> Weight {
+		Weight::from_parts(5_000_000, 1_000).saturating_add(Self::settle().saturating_mul(d as u64))
+	}
+}
+
+impl WeightInfo for () {
+	fn challenge() -> Weight {
+		SubstrateWeight::<()>::challenge()
+	}
+	fn respond() -> Weight {
+		SubstrateWeight::<()>::respond()
+	}
+	fn settle() -> Weight {
+		SubstrateWeight::<()>::settle()
+	}
+	fn on_initialize(d: u32) -> Weight {
+		SubstrateWeight::<()>::on_initialize(d)
+	}
+}
