@@ -5,7 +5,6 @@
 # Usage: scripts/benchmark-pallets.sh [STEPS] [REPEAT]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-export WASM_BUILD_WORKSPACE_HINT="$ROOT"
 BENCH_TARGET="${ARBITER_BENCH_TARGET_DIR:-$HOME/.cache/arbiter/target-bench}"
 STEPS="${1:-50}"
 REPEAT="${2:-20}"

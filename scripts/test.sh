@@ -7,7 +7,6 @@
 # Every process it starts is stopped on exit, also when a test fails.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-export WASM_BUILD_WORKSPACE_HINT="$ROOT"
 
 ensure_apt_packages docker-compose
 ensure_rust

@@ -4,6 +4,9 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # One target directory outside the clone, so a fresh clone (CI) builds incrementally.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arbiter/target}"
+# The runtime's wasm build runs from inside the target dir: point it at the workspace (and its
+# Cargo.lock), or it resolves dependencies afresh.
+export WASM_BUILD_WORKSPACE_HINT="${WASM_BUILD_WORKSPACE_HINT:-$ROOT}"
 NODE_BIN="$CARGO_TARGET_DIR/release/arbiter-node"
 INFER_BIN="$CARGO_TARGET_DIR/release/arbiter-infer"
 
