@@ -87,11 +87,11 @@ fn main() {
 		let model_root = model_commitment(&case.graph, &case.weights, tokenizer).unwrap().model_root;
 		let tt = trace_tree(&case.graph, &outputs).unwrap();
 		let wt = weights_tree(&case.graph, &case.weights).unwrap();
-		let prover = ProverData { graph: &case.graph, outputs: &outputs, trace_tree: &tt, weights: &case.weights, weights_tree: &wt, tokenizer_hash: tokenizer };
+		let prover = ProverData { graph: &case.graph, outputs: &outputs, trace_tree: &tt, weights: &case.weights, weights_tree: &wt, tokenizer_hash: tokenizer, seq_len: 1 };
 		let width = case.graph.nodes[case.node as usize].shape.width();
 		let opening = prover.opening(case.node, 1, width - 1).unwrap();
 		let element = (opening.node, opening.row, opening.col);
-		let root = tt.root();
+		let root = arbiter_primitives::encoding::trace_root_of(1, &tt.root());
 		assert_eq!(verify_element(&case.graph, &model_root, &root, element, &opening, 0.0, 4096), Verdict::WithinBound);
 
 		let n = 200;

@@ -58,7 +58,7 @@ fn main() {
 	let model_root = model_commitment(&graph, &weights, tokenizer).unwrap().model_root;
 	let tt = trace_tree(&graph, &outputs).unwrap();
 	let wt = weights_tree(&graph, &weights).unwrap();
-	let prover = ProverData { graph: &graph, outputs: &outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: tokenizer };
+	let prover = ProverData { graph: &graph, outputs: &outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: tokenizer, seq_len: 1 };
 	let graph_bytes = graph.encode();
 	let openings: Vec<Vec<u8>> = (3..graph.nodes.len() as u32)
 		.filter_map(|n| prover.opening(n, 0, 0).ok())
@@ -91,7 +91,7 @@ fn main() {
 		let input = mutate(&mut rng, base, base);
 		if let Ok(o) = Opening::decode(&mut &input[..]) {
 			decoded += 1;
-			let _ = verify_element(&graph, &model_root, &tt.root(), (o.node, o.row, o.col), &o, 0.0, 4096);
+			let _ = verify_element(&graph, &model_root, &arbiter_primitives::encoding::trace_root_of(1, &tt.root()), (o.node, o.row, o.col), &o, 0.0, 4096);
 		}
 		verify_execs += 1;
 	}

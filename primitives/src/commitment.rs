@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 
 use crate::{
-	encoding::{descriptor_hash, leaf_data, model_root_of, to_bits, ACTIVATION_LEAF_TAG, WEIGHT_LEAF_TAG},
+	encoding::{descriptor_hash, leaf_data, model_root_of, to_bits, trace_root_of, ACTIVATION_LEAF_TAG, WEIGHT_LEAF_TAG},
 	ir::{Graph, NodeId, WeightId},
 	merkle::{leaf_hash, MerkleTree},
 	Hash,
@@ -86,7 +86,8 @@ pub fn weights_tree<T: AsRef<[f32]>>(graph: &Graph, weights: &[T]) -> Result<Mer
 	build_tree(weights, graph.weights.iter().map(|w| (w.shape.rows(), w.shape.width())), weight_leaf)
 }
 
-/// The trace tree: `outputs[n]` holds node `n`'s output, row-major.
+/// The trace tree: `outputs[n]` holds node `n`'s output, row-major; `graph` is the instantiated
+/// graph (see [`Graph::instantiate`]).
 pub fn trace_tree<T: AsRef<[f32]>>(graph: &Graph, outputs: &[T]) -> Result<MerkleTree, CommitError> {
 	build_tree(outputs, graph.nodes.iter().map(|n| (n.shape.rows(), n.shape.width())), trace_leaf)
 }
@@ -112,7 +113,13 @@ pub fn model_commitment<T: AsRef<[f32]>>(
 	Ok(ModelCommitment { weights_root, descriptor_hash, tokenizer_hash, model_root })
 }
 
-/// `trace_root` of a full trace.
-pub fn trace_root<T: AsRef<[f32]>>(graph: &Graph, outputs: &[T]) -> Result<Hash, CommitError> {
-	Ok(trace_tree(graph, outputs)?.root())
+/// The trace tree and `trace_root` of a full trace of `template` at `seq_len` tokens.
+pub fn trace_commitment<T: AsRef<[f32]>>(
+	template: &Graph,
+	seq_len: u32,
+	outputs: &[T],
+) -> Result<(MerkleTree, Hash), CommitError> {
+	let tree = trace_tree(&template.instantiate(seq_len), outputs)?;
+	let root = trace_root_of(seq_len, &tree.root());
+	Ok((tree, root))
 }

@@ -17,6 +17,8 @@ pub const ACTIVATION_LEAF_TAG: u8 = b'A';
 pub const DESCRIPTOR_TAG: &[u8] = b"arbiter/graph/v1";
 /// Tag of the model-root preimage.
 pub const MODEL_ROOT_TAG: &[u8] = b"arbiter/model/v1";
+/// Tag of the trace-root preimage.
+pub const TRACE_ROOT_TAG: &[u8] = b"arbiter/trace/v1";
 
 /// blake2-256.
 pub fn hash(data: &[u8]) -> Hash {
@@ -73,6 +75,16 @@ pub fn model_root_of(weights_root: &Hash, descriptor_hash: &Hash, tokenizer_hash
 	data.extend_from_slice(weights_root);
 	data.extend_from_slice(descriptor_hash);
 	data.extend_from_slice(tokenizer_hash);
+	hash(&data)
+}
+
+/// `trace_root = blake2_256("arbiter/trace/v1" ‖ seq_len (u32 LE) ‖ trace_tree_root)`: the
+/// committed trace is of the model's graph instantiated at `seq_len` tokens.
+pub fn trace_root_of(seq_len: u32, trace_tree_root: &Hash) -> Hash {
+	let mut data = Vec::with_capacity(TRACE_ROOT_TAG.len() + 36);
+	data.extend_from_slice(TRACE_ROOT_TAG);
+	data.extend_from_slice(&seq_len.to_le_bytes());
+	data.extend_from_slice(trace_tree_root);
 	hash(&data)
 }
 

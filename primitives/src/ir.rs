@@ -25,6 +25,11 @@ pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_ELEMENTS: u64 = 1 << 28;
 /// Most Merkle leaves (rows) one commitment may have.
 pub const MAX_ROWS_TOTAL: u64 = u32::MAX as u64;
+/// In a graph *template*, a node dimension written as `SEQ_DIM` stands for the sequence length
+/// (the number of tokens of one input). A model registers its template; each trace is of the
+/// template instantiated at the input's length ([`Graph::instantiate`]), and the trace root
+/// commits to that length. Weight shapes never use it. A zero dimension is otherwise invalid.
+pub const SEQ_DIM: u32 = 0;
 
 /// A tensor shape: 1 to [`MAX_DIMS`] dimensions, each at least 1.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
@@ -167,6 +172,33 @@ impl Graph {
 	/// The weight tensor with id `id`.
 	pub fn weight(&self, id: WeightId) -> Option<&WeightTensor> {
 		self.weights.get(id as usize)
+	}
+
+	/// Whether any node shape uses the symbolic sequence dimension [`SEQ_DIM`].
+	pub fn is_template(&self) -> bool {
+		self.nodes.iter().any(|n| n.shape.dims().contains(&SEQ_DIM))
+	}
+
+	/// The graph for inputs of `seq_len` tokens: every [`SEQ_DIM`] in a node shape becomes
+	/// `seq_len`. A graph without symbolic dimensions is returned unchanged. `seq_len` 0 leaves
+	/// zero dimensions, which [`Graph::validate`] refuses.
+	pub fn instantiate(&self, seq_len: u32) -> Graph {
+		let mut graph = self.clone();
+		for node in &mut graph.nodes {
+			for d in &mut node.shape.0 {
+				if *d == SEQ_DIM {
+					*d = seq_len;
+				}
+			}
+		}
+		graph
+	}
+
+	/// Positions of the symbolic dimensions in node `id`'s template shape.
+	pub fn seq_dims(&self, id: NodeId) -> Vec<usize> {
+		self.node(id)
+			.map(|n| n.shape.dims().iter().enumerate().filter(|(_, d)| **d == SEQ_DIM).map(|(i, _)| i).collect())
+			.unwrap_or_default()
 	}
 
 	/// Widest row of any node or weight: the cost driver of one dispute step.

@@ -12,7 +12,7 @@ use scale_info::TypeInfo;
 
 use crate::{
 	commitment::{trace_leaf, trace_offsets, weight_leaf, weight_offsets},
-	encoding::{descriptor_hash, model_root_of},
+	encoding::{descriptor_hash, model_root_of, trace_root_of},
 	evaluator::{ops, ElementCheck},
 	ir::{f32_of, Graph, GraphError, NodeId, Op, Shape, WeightId},
 	merkle::{verify_range, ProofError, RangeProof},
@@ -44,6 +44,10 @@ pub struct Opening {
 	/// recomputed from the graph).
 	pub weights_root: Hash,
 	pub tokenizer_hash: Hash,
+	/// The sequence length the trace is of, and the trace tree's root: together they hash to
+	/// the committed `trace_root` ([`trace_root_of`]).
+	pub seq_len: u32,
+	pub trace_tree_root: Hash,
 }
 
 /// A row an element depends on.
@@ -66,6 +70,8 @@ pub enum MalformedReason {
 	WrongElement,
 	/// `weights_root`, the graph's descriptor hash and `tokenizer_hash` do not hash to `model_root`.
 	ModelRootMismatch,
+	/// `seq_len` and `trace_tree_root` do not hash to the committed `trace_root`.
+	TraceRootMismatch,
 	/// A row has the wrong width.
 	RowWidth { row: RowRef },
 	/// A row the element depends on is missing.
@@ -326,7 +332,6 @@ pub fn check_opening(
 	opening: &Opening,
 	max_row_width: u32,
 ) -> Result<ElementCheck, MalformedReason> {
-	graph.validate(max_row_width).map_err(MalformedReason::InvalidGraph)?;
 	let (node, row, col) = disputed;
 	if (opening.node, opening.row, opening.col) != disputed {
 		return Err(MalformedReason::WrongElement);
@@ -335,6 +340,12 @@ pub fn check_opening(
 	if &expected_root != model_root {
 		return Err(MalformedReason::ModelRootMismatch);
 	}
+	if &trace_root_of(opening.seq_len, &opening.trace_tree_root) != trace_root {
+		return Err(MalformedReason::TraceRootMismatch);
+	}
+	// The trace is of the registered template at the committed length.
+	let graph = &graph.instantiate(opening.seq_len);
+	graph.validate(max_row_width).map_err(MalformedReason::InvalidGraph)?;
 	let mut required = required_rows(graph, node, row, col)?;
 	let n = graph.node(node).ok_or(MalformedReason::NodeNotChallengeable)?;
 
@@ -342,7 +353,7 @@ pub fn check_opening(
 	let (w_offsets, w_count) = weight_offsets(graph);
 	let trace = open_rows(
 		&opening.trace_rows,
-		trace_root,
+		&opening.trace_tree_root,
 		&t_offsets,
 		t_count,
 		|id| graph.node(id).map(|n| n.shape.clone()),

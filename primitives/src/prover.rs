@@ -13,7 +13,10 @@ use crate::{
 
 /// Everything a provider keeps to answer challenges on one trace.
 pub struct ProverData<'a, T: AsRef<[f32]>, W: AsRef<[f32]>> {
+	/// The graph as traced: the model's template instantiated at `seq_len`.
 	pub graph: &'a Graph,
+	/// The sequence length the trace is of (committed in `trace_root`).
+	pub seq_len: u32,
 	/// Node outputs, row-major, one per node.
 	pub outputs: &'a [T],
 	pub trace_tree: &'a MerkleTree,
@@ -96,6 +99,8 @@ impl<T: AsRef<[f32]>, W: AsRef<[f32]>> ProverData<'_, T, W> {
 			weight_rows,
 			weights_root: self.weights_tree.root(),
 			tokenizer_hash: self.tokenizer_hash,
+			seq_len: self.seq_len,
+			trace_tree_root: self.trace_tree.root(),
 		})
 	}
 }

@@ -5,6 +5,7 @@ mod common;
 
 use arbiter_primitives::{
 	commitment::{model_commitment, trace_tree, weights_tree},
+	encoding::trace_root_of,
 	evaluator::{gamma, U},
 	ir::{Graph, Op},
 	merkle::{MerkleTree, ProofError},
@@ -30,7 +31,7 @@ fn fixture(seed: u64) -> Fixture {
 	graph.validate(MAX_WIDTH).expect("generated graph is valid");
 	let outputs = common::run(&graph, &weights, &inputs);
 	let model_root = model_commitment(&graph, &weights, TOKENIZER).unwrap().model_root;
-	let trace_root = trace_tree(&graph, &outputs).unwrap().root();
+	let trace_root = trace_root_of(1, &trace_tree(&graph, &outputs).unwrap().root());
 	Fixture { trees: Default::default(), graph, weights, outputs, model_root, trace_root }
 }
 
@@ -46,6 +47,7 @@ impl Fixture {
 			weights: &self.weights,
 			weights_tree: wt,
 			tokenizer_hash: TOKENIZER,
+			seq_len: 1,
 		};
 		prover.opening(node, row, col).unwrap()
 	}
@@ -104,7 +106,7 @@ fn a_claim_off_by_a_few_bounds_fails_for_every_op() {
 		let mut f2 = fixture(4);
 		let width = f2.graph.nodes[node as usize].shape.width() as usize;
 		f2.outputs[node as usize][row as usize * width + col as usize] = cheat;
-		f2.trace_root = trace_tree(&f2.graph, &f2.outputs).unwrap().root();
+		f2.trace_root = trace_root_of(1, &trace_tree(&f2.graph, &f2.outputs).unwrap().root());
 		o = f2.open(node, row, col);
 		assert_eq!(f2.verify(&o), Verdict::OutsideBound, "node {node} op {:?}", f2.graph.nodes[node as usize].op);
 	}
@@ -141,7 +143,15 @@ fn tampered_openings_are_malformed() {
 	assert_eq!(f.verify(&o), Verdict::Malformed(MalformedReason::ModelRootMismatch));
 	// The opening checked against another trace root.
 	let v = verify_element(&f.graph, &f.model_root, &other.trace_root, (linear, 1, 2), &good, 0.0, MAX_WIDTH);
-	assert!(matches!(v, Verdict::Malformed(MalformedReason::BadProof { error: ProofError::RootMismatch, .. })));
+	assert_eq!(v, Verdict::Malformed(MalformedReason::TraceRootMismatch));
+	// Another trace's tree root inside the opening.
+	let mut o = good.clone();
+	o.trace_tree_root = other.open(linear, 1, 2).trace_tree_root;
+	assert_eq!(f.verify(&o), Verdict::Malformed(MalformedReason::TraceRootMismatch));
+	// Another trace's rows (and proofs) under the committed tree root.
+	let mut o = good.clone();
+	o.trace_rows = other.open(linear, 1, 2).trace_rows;
+	assert!(matches!(f.verify(&o), Verdict::Malformed(MalformedReason::BadProof { error: ProofError::RootMismatch, .. })));
 	// Against another model root.
 	let v = verify_element(&f.graph, &other.model_root, &f.trace_root, (linear, 1, 2), &good, 0.0, MAX_WIDTH);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::ModelRootMismatch));
@@ -186,7 +196,7 @@ fn slack_widens_the_bound() {
 	let mut outputs = f.outputs.clone();
 	let width = f.graph.nodes[node as usize].shape.width() as usize;
 	outputs[node as usize][width] += 0.01;
-	let trace_root = trace_tree(&f.graph, &outputs).unwrap().root();
+	let trace_root = trace_root_of(1, &trace_tree(&f.graph, &outputs).unwrap().root());
 	let f2 = Fixture { trees: Default::default(), outputs, trace_root, ..fixture(9) };
 	let o = f2.open(node, 1, 0);
 	let v = |slack| verify_element(&f2.graph, &f2.model_root, &f2.trace_root, (node, 1, 0), &o, slack, MAX_WIDTH);
@@ -194,4 +204,61 @@ fn slack_widens_the_bound() {
 	assert_eq!(v(0.02), Verdict::WithinBound);
 	// Sanity of the constants the bounds use.
 	assert!(gamma(384) < 384.0 * U * 1.0001);
+}
+
+/// A template (symbolic sequence length) traced at two lengths: every element of both traces
+/// verifies against the template's one `model_root`; an opening that lies about the length is
+/// caught by the trace root, and one for another length's trace fails its proofs.
+#[test]
+fn templates_are_traced_at_the_input_length_and_the_length_is_committed() {
+	use arbiter_primitives::commitment::trace_commitment;
+	let mut roots = Vec::new();
+	for seq in [3u32, 7] {
+		let (template, weights, inputs) = common::tiny_encoder_template(21, seq, 8, 2, 11);
+		assert!(template.is_template());
+		assert_eq!(template.seq_dims(0), vec![1]);
+		let graph = template.instantiate(seq);
+		graph.validate(MAX_WIDTH).expect("instantiated graph is valid");
+		assert!(!graph.is_template());
+		let outputs = common::run(&graph, &weights, &inputs);
+		let model_root = model_commitment(&template, &weights, TOKENIZER).unwrap().model_root;
+		let (tt, trace_root) = trace_commitment(&template, seq, &outputs).unwrap();
+		let wt = weights_tree(&template, &weights).unwrap();
+		let prover = ProverData {
+			graph: &graph,
+			seq_len: seq,
+			outputs: &outputs,
+			trace_tree: &tt,
+			weights: &weights,
+			weights_tree: &wt,
+			tokenizer_hash: TOKENIZER,
+		};
+		let mut checked = 0;
+		for (id, node) in graph.nodes.iter().enumerate().filter(|(_, n)| n.op != Op::Input) {
+			for row in 0..node.shape.rows() as u32 {
+				for col in 0..node.shape.width() {
+					let o = prover.opening(id as u32, row, col).unwrap();
+					let v = verify_element(&template, &model_root, &trace_root, (id as u32, row, col), &o, 0.0, MAX_WIDTH);
+					assert_eq!(v, Verdict::WithinBound, "seq {seq} node {id} row {row} col {col}");
+					checked += 1;
+				}
+			}
+		}
+		assert!(checked > 200);
+		// Claiming another length: the trace root no longer matches.
+		let mut o = prover.opening(graph.nodes.len() as u32 - 1, 0, 0).unwrap();
+		o.seq_len = seq + 1;
+		let v = verify_element(&template, &model_root, &trace_root, (o.node, o.row, o.col), &o, 0.0, MAX_WIDTH);
+		assert_eq!(v, Verdict::Malformed(MalformedReason::TraceRootMismatch));
+		// The instantiated graph is not the registered descriptor.
+		let o = prover.opening(graph.nodes.len() as u32 - 1, 0, 0).unwrap();
+		let v = verify_element(&graph, &model_root, &trace_root, (o.node, o.row, o.col), &o, 0.0, MAX_WIDTH);
+		assert_eq!(v, Verdict::Malformed(MalformedReason::ModelRootMismatch));
+		roots.push((model_root, trace_root));
+	}
+	assert_eq!(roots[0].0, roots[1].0, "one model root for every length");
+	assert_ne!(roots[0].1, roots[1].1);
+	// Length 0 instantiates to an invalid graph.
+	let (template, _, _) = common::tiny_encoder_template(21, 3, 8, 2, 11);
+	assert!(template.instantiate(0).validate(MAX_WIDTH).is_err());
 }

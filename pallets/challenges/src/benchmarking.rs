@@ -52,9 +52,9 @@ fn prepare<T: Config>() -> Prepared<T> {
 	let commitment = model_commitment(&graph, &weights, tokenizer).expect("commits");
 	let tt = trace_tree(&graph, &outputs).expect("trace");
 	let wt = weights_tree(&graph, &weights).expect("weights");
-	let prover = ProverData { graph: &graph, outputs: &outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: tokenizer };
+	let prover = ProverData { graph: &graph, outputs: &outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: tokenizer, seq_len: 1 };
 	let opening = prover.opening(1, 0, 1).expect("opening");
-	let task = T::BenchmarkHelper::committed_task(descriptor_hash(&graph), commitment.model_root, width, tt.root());
+	let task = T::BenchmarkHelper::committed_task(descriptor_hash(&graph), commitment.model_root, width, arbiter_primitives::encoding::trace_root_of(1, &tt.root()));
 	Prepared { graph, opening, task, _t: Default::default() }
 }
 

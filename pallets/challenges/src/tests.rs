@@ -84,7 +84,7 @@ fn setup(cheat: Option<f32>) -> Fixture {
 	assert_ok!(Staking::register(RuntimeOrigin::signed(PROVIDER), 10_000, OPERATOR, offer));
 	assert_ok!(Registry::submit_task(RuntimeOrigin::signed(SUBMITTER), 0, BoundedVec::try_from(b"x".to_vec()).unwrap(), 50));
 	let outputs = trace(cheat);
-	let root = trace_tree(&graph, &outputs).unwrap().root();
+	let root = arbiter_primitives::encoding::trace_root_of(1, &trace_tree(&graph, &outputs).unwrap().root());
 	assert_ok!(Registry::commit_result(
 		RuntimeOrigin::signed(OPERATOR),
 		0,
@@ -98,7 +98,7 @@ fn opening(f: &Fixture, node: u32, row: u32, col: u32) -> Opening {
 	let (_, weights, _) = model();
 	let tt = trace_tree(&f.graph, &f.outputs).unwrap();
 	let wt = weights_tree(&f.graph, &weights).unwrap();
-	let prover = ProverData { graph: &f.graph, outputs: &f.outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: TOKENIZER };
+	let prover = ProverData { graph: &f.graph, outputs: &f.outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: TOKENIZER, seq_len: 1 };
 	prover.opening(node, row, col).unwrap()
 }
 

@@ -181,6 +181,16 @@ pub fn run(graph: &Graph, weights: &[Vec<f32>], inputs: &[Vec<f32>]) -> Vec<Vec<
 /// a GELU MLP, a gated SiLU/ReLU branch with RmsNorm, mean pooling and L2 normalisation.
 /// Returns the graph, its weights (random, seeded) and inputs `[ids, mask]`.
 pub fn tiny_encoder(seed: u64, seq: u32, hidden: u32, heads: u32, vocab: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+	encoder(seed, seq, seq, hidden, heads, vocab)
+}
+
+/// [`tiny_encoder`] as a template: the sequence dimension is symbolic (`SEQ_DIM`); the weights
+/// and inputs are for `seq` tokens (instantiate the graph at `seq` to run it).
+pub fn tiny_encoder_template(seed: u64, seq: u32, hidden: u32, heads: u32, vocab: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+	encoder(seed, arbiter_primitives::ir::SEQ_DIM, seq, hidden, heads, vocab)
+}
+
+fn encoder(seed: u64, seq_dim: u32, seq: u32, hidden: u32, heads: u32, vocab: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
 	let mut rng = Rng(seed | 1);
 	let head_dim = hidden / heads;
 	let ffn = hidden * 2;
@@ -198,16 +208,16 @@ pub fn tiny_encoder(seed: u64, seq: u32, hidden: u32, heads: u32, vocab: u32) ->
 	let w_gate = g.weight("gate.w", &[hidden, hidden]);
 	let w_rms = g.weight("rms.g", &[hidden]);
 
-	let ids = g.input(&[1, seq]);
-	let mask_add = g.input(&[1, seq]);
-	let mask_keep = g.input(&[1, seq]);
+	let ids = g.input(&[1, seq_dim]);
+	let mask_add = g.input(&[1, seq_dim]);
+	let mask_keep = g.input(&[1, seq_dim]);
 	let emb = g.embedding(ids, w_emb);
 	let h = g.layer_norm(emb, w_ln_g, w_ln_b, 1e-12);
 	let q = g.linear(h, w_q, Some(w_qb));
 	let k = g.linear(h, w_k, None);
 	let v = g.linear(h, w_v, None);
 	let split = |g: &mut GraphBuilder, t| {
-		let r = g.reshape(t, &[seq, heads, head_dim]);
+		let r = g.reshape(t, &[seq_dim, heads, head_dim]);
 		g.transpose(r, 0, 1)
 	};
 	let (qh, kh, vh) = (split(&mut g, q), split(&mut g, k), split(&mut g, v));
@@ -217,7 +227,7 @@ pub fn tiny_encoder(seed: u64, seq: u32, hidden: u32, heads: u32, vocab: u32) ->
 	let vt = g.transpose(vh, 1, 2);
 	let ctx = g.matmul(probs, vt);
 	let ctx_t = g.transpose(ctx, 0, 1);
-	let ctx_flat = g.reshape(ctx_t, &[seq, hidden]);
+	let ctx_flat = g.reshape(ctx_t, &[seq_dim, hidden]);
 	let res = g.add(ctx_flat, h);
 	let up = g.linear(res, w_up, Some(w_upb));
 	let act = g.gelu(up);
