@@ -9,6 +9,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arbiter/target}"
 export WASM_BUILD_WORKSPACE_HINT="${WASM_BUILD_WORKSPACE_HINT:-$ROOT}"
 NODE_BIN="$CARGO_TARGET_DIR/release/arbiter-node"
 INFER_BIN="$CARGO_TARGET_DIR/release/arbiter-infer"
+# Where scripts/fetch-model.sh puts models (the node's --models-dir default).
+MODELS_DIR="${ARBITER_MODELS_DIR:-$HOME/.cache/arbiter/models}"
+MINILM_DIR="$MODELS_DIR/all-minilm-l6-v2"
 
 log() { printf '[arbiter] %s\n' "$*" >&2; }
 die() { printf '[arbiter] error: %s\n' "$*" >&2; exit 1; }

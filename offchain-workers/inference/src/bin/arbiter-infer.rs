@@ -1,0 +1,176 @@
+//! `arbiter-infer`: run a model from the command line the way a provider node does.
+//!
+//! - `embed --model DIR --text T [--text T ...] [--json]`: embeddings, trace roots, model root;
+//! - `model-info --model DIR [--json]`: what `taskRegistry.registerModel` needs;
+//! - `check --model DIR --text T --samples N`: re-verifies sampled elements of every node of the
+//!   trace with the on-chain check (`verify_element`) and reports how many passed.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use arbiter_inference::{engine, generated::Rng, model::Model, open_device, DeviceKind, EngineError, Mode, StoreLimits, TraceStore};
+use arbiter_primitives::{encoding::descriptor_bytes, verify_element, Op, Verdict};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "arbiter-infer", version, about = "Arbiter's inference engine on the command line")]
+struct Cli {
+	/// Where inference runs.
+	#[arg(long, global = true, default_value = "cpu")]
+	device: DeviceKind,
+	/// CPU threads (sets RAYON_NUM_THREADS); default: all cores.
+	#[arg(long, global = true)]
+	threads: Option<usize>,
+	#[command(subcommand)]
+	command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+	/// Embeds texts; prints embeddings, trace roots and the model root.
+	Embed {
+		#[arg(long)]
+		model: PathBuf,
+		#[arg(long = "text", required = true)]
+		texts: Vec<String>,
+		/// Print JSON: {"embeddings": [[..]], "trace_roots": ["0x.."], "model_root": "0x.."}.
+		#[arg(long)]
+		json: bool,
+		/// Also store the traces (task ids 0, 1, ... or from --first-task) in this trace store.
+		#[arg(long)]
+		trace_store: Option<PathBuf>,
+		#[arg(long, default_value_t = 0)]
+		first_task: u64,
+	},
+	/// Prints the model's commitments and sizes (the arguments of `registerModel`).
+	ModelInfo {
+		#[arg(long)]
+		model: PathBuf,
+		#[arg(long)]
+		json: bool,
+	},
+	/// Verifies sampled elements of every node of the text's trace with `verify_element`.
+	Check {
+		#[arg(long)]
+		model: PathBuf,
+		#[arg(long)]
+		text: String,
+		/// Elements per node (every element when the node has fewer).
+		#[arg(long, default_value_t = 8)]
+		samples: u64,
+		#[arg(long, default_value_t = 1)]
+		seed: u64,
+	},
+}
+
+fn hex32(h: &[u8; 32]) -> String {
+	format!("0x{}", hex::encode(h))
+}
+
+fn load(model: &std::path::Path, device: DeviceKind) -> Result<Model, EngineError> {
+	Model::load(model, &open_device(device)?)
+}
+
+fn run(cli: Cli) -> Result<(), EngineError> {
+	match cli.command {
+		Command::Embed { model, texts, json, trace_store, first_task } => {
+			let model = load(&model, cli.device)?;
+			let inputs = texts.iter().map(|t| model.encode_text(t)).collect::<Result<Vec<_>, _>>()?;
+			let executions = engine::run(&model, &inputs, Mode::Traced)?;
+			if let Some(dir) = trace_store {
+				let store = TraceStore::open(&dir, StoreLimits::default())?;
+				for (k, e) in executions.iter().enumerate() {
+					if let Some(t) = &e.trace {
+						store.put(first_task + k as u64, &model, t)?;
+					}
+				}
+			}
+			let roots: Vec<String> = executions.iter().filter_map(|e| e.trace.as_ref()).map(|t| hex32(&t.root)).collect();
+			if json {
+				let embeddings: Vec<&Vec<f32>> = executions.iter().map(|e| &e.output).collect();
+				let tokens: Vec<u32> = inputs.iter().map(|i| i.seq_len).collect();
+				let out = json!({
+					"embeddings": embeddings,
+					"trace_roots": roots,
+					"model_root": hex32(&model.commitment.model_root),
+					"tokens": tokens,
+				});
+				println!("{out}");
+			} else {
+				for ((text, e), root) in texts.iter().zip(&executions).zip(&roots) {
+					let head: Vec<String> = e.output.iter().take(4).map(|v| format!("{v:.6}")).collect();
+					println!("{text:?}: [{} ...] ({} values) trace root {root}", head.join(", "), e.output.len());
+				}
+			}
+		},
+		Command::ModelInfo { model, json } => {
+			let model = load(&model, cli.device)?;
+			let c = &model.commitment;
+			let info = json!({
+				"name": model.name,
+				"descriptor_hash": hex32(&c.descriptor_hash),
+				"model_root": hex32(&c.model_root),
+				"weights_root": hex32(&c.weights_root),
+				"tokenizer_hash": hex32(&c.tokenizer_hash),
+				"io": { "input": "Text", "max_input_tokens": model.max_tokens(), "output_width": model.output_width() },
+				"max_row_width": model.max_row_width(),
+				"nodes": model.template.nodes.len(),
+				"weights": model.template.weights.len(),
+				"parameters": model.template.weights.iter().map(|w| w.shape.numel()).sum::<u64>(),
+				"graph": format!("0x{}", hex::encode(descriptor_bytes(&model.template))),
+			});
+			if json {
+				println!("{info}");
+			} else {
+				for key in ["name", "descriptor_hash", "model_root", "weights_root", "tokenizer_hash", "io", "max_row_width", "nodes", "weights", "parameters"] {
+					println!("{key}: {}", info[key]);
+				}
+			}
+		},
+		Command::Check { model, text, samples, seed } => {
+			let model = load(&model, cli.device)?;
+			let input = model.encode_text(&text)?;
+			let execution = engine::run(&model, &[input], Mode::Traced)?.pop().ok_or(EngineError::EmptyBatch)?;
+			let trace = execution.trace.ok_or(EngineError::EmptyBatch)?;
+			let graph = model.template.instantiate(trace.seq_len);
+			let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+			let (mut passed, mut failed) = (0u64, 0u64);
+			for (id, node) in graph.nodes.iter().enumerate().filter(|(_, n)| n.op != Op::Input) {
+				let numel = node.shape.numel();
+				let width = node.shape.width() as u64;
+				let picks: Vec<u64> = if numel <= samples { (0..numel).collect() } else { (0..samples).map(|_| rng.below(numel)).collect() };
+				for flat in picks {
+					let (row, col) = ((flat / width) as u32, (flat % width) as u32);
+					let opening = trace.opening(&model, id as u32, row, col)?;
+					let verdict = verify_element(&model.template, &model.commitment.model_root, &trace.root, (id as u32, row, col), &opening, 0.0, model.max_row_width());
+					if verdict == Verdict::WithinBound {
+						passed += 1;
+					} else {
+						failed += 1;
+						eprintln!("node {id} ({:?}) row {row} col {col}: {verdict:?}", node.op);
+					}
+				}
+			}
+			println!("{passed} of {} sampled elements passed ({} tokens, {} nodes, trace root {})", passed + failed, trace.seq_len, graph.nodes.len(), hex32(&trace.root));
+			if failed > 0 {
+				return Err(EngineError::InvalidInput(format!("{failed} elements failed verification")));
+			}
+		},
+	}
+	Ok(())
+}
+
+fn main() -> ExitCode {
+	let cli = Cli::parse();
+	if let Some(n) = cli.threads {
+		// Read by candle's CPU kernels when they size their thread pools.
+		std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+	}
+	match run(cli) {
+		Ok(()) => ExitCode::SUCCESS,
+		Err(e) => {
+			eprintln!("error: {e}");
+			ExitCode::FAILURE
+		},
+	}
+}

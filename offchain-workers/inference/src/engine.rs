@@ -1,0 +1,313 @@
+//! Runs an IR graph with candle. One code path for both modes: `Plain` returns the model
+//! output; `Traced` also keeps every node's output and commits to it (the trace root), with
+//! the same numbers.
+//!
+//! Inputs of one model run as a batch: every tensor gets a leading batch dimension, sequences
+//! are padded to the longest with the model's pad values, and each item's trace is its slice of
+//! every node (symbolic dimensions narrowed to its own length), i.e. the trace of the graph
+//! instantiated at that length. Padding is exact for BERT: padded keys get -1e9 before softmax
+//! (exp underflows to 0) and weight 0 in pooling, so real rows only ever add exact zeros.
+
+use arbiter_primitives::{ir::f32_of, Graph, NodeId, Op};
+use candle_core::{DType, Device, Tensor, D};
+
+use crate::{
+	error::{EngineError, Result},
+	model::{Model, ModelInput},
+	trace::Trace,
+};
+
+/// What the engine keeps of an execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+	/// The output only.
+	Plain,
+	/// The output, every node's output and the trace commitment.
+	Traced,
+}
+
+/// Where the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+	Cpu,
+	Cuda,
+}
+
+impl std::str::FromStr for DeviceKind {
+	type Err = String;
+	fn from_str(s: &str) -> std::result::Result<Self, String> {
+		match s {
+			"cpu" => Ok(Self::Cpu),
+			"cuda" => Ok(Self::Cuda),
+			other => Err(format!("unknown inference device {other:?} (cpu or cuda)")),
+		}
+	}
+}
+
+/// Opens the device. CUDA needs the `cuda` feature; TF32 matmuls are turned off so every
+/// product is a true f32 product (the tolerance bounds assume f32 rounding).
+pub fn open_device(kind: DeviceKind) -> Result<Device> {
+	match kind {
+		DeviceKind::Cpu => Ok(Device::Cpu),
+		DeviceKind::Cuda => {
+			#[cfg(feature = "cuda")]
+			candle_core::cuda::set_gemm_reduced_precision_f32(false);
+			Device::new_cuda(0).map_err(|e| EngineError::Device(format!("cuda: {e} (build with --features cuda)")))
+		},
+	}
+}
+
+/// The result of one input.
+#[derive(Clone, Debug)]
+pub struct Execution {
+	/// The model output (the last node), row-major.
+	pub output: Vec<f32>,
+	/// The trace and its commitment (traced mode).
+	pub trace: Option<Trace>,
+}
+
+/// Runs `model` on `inputs` in one batch per group of inputs that can share one (all of them
+/// when the model declares pad values). Results come back in input order.
+pub fn run(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Execution>> {
+	if inputs.is_empty() {
+		return Err(EngineError::EmptyBatch);
+	}
+	for input in inputs {
+		check_input(&model.template, input)?;
+	}
+	if model.input_pads.is_some() || inputs.iter().all(|i| i.seq_len == inputs[0].seq_len) {
+		return run_batch(model, inputs, mode);
+	}
+	// No pad values: one batch per length.
+	let mut out: Vec<Option<Execution>> = vec![None; inputs.len()];
+	let mut lengths: Vec<u32> = inputs.iter().map(|i| i.seq_len).collect();
+	lengths.sort_unstable();
+	lengths.dedup();
+	for len in lengths {
+		let idx: Vec<usize> = (0..inputs.len()).filter(|i| inputs[*i].seq_len == len).collect();
+		let group: Vec<ModelInput> = idx.iter().map(|i| inputs[*i].clone()).collect();
+		for (i, e) in idx.into_iter().zip(run_batch(model, &group, mode)?) {
+			out[i] = Some(e);
+		}
+	}
+	out.into_iter().map(|e| e.ok_or(EngineError::EmptyBatch)).collect()
+}
+
+/// Checks an input against the graph instantiated at its length.
+fn check_input(template: &Graph, input: &ModelInput) -> Result<()> {
+	if input.seq_len == 0 {
+		return Err(EngineError::InvalidInput("sequence length 0".into()));
+	}
+	let graph = template.instantiate(input.seq_len);
+	let shapes: Vec<u64> = graph.nodes.iter().filter(|n| n.op == Op::Input).map(|n| n.shape.numel()).collect();
+	if shapes.len() != input.tensors.len() {
+		return Err(EngineError::InvalidInput(format!("{} input tensors for {} model inputs", input.tensors.len(), shapes.len())));
+	}
+	for (k, (t, n)) in input.tensors.iter().zip(&shapes).enumerate() {
+		if t.len() as u64 != *n {
+			return Err(EngineError::InvalidInput(format!("input {k} has {} values, expected {n}", t.len())));
+		}
+		if t.iter().any(|v| !v.is_finite()) {
+			return Err(EngineError::InvalidInput(format!("input {k} holds a non-finite value")));
+		}
+	}
+	// Embedding ids must be integers inside the table.
+	for node in &graph.nodes {
+		if let Op::Embedding { table } = node.op {
+			let (Some(ids_node), Some(w)) = (node.inputs.first(), graph.weight(table)) else { continue };
+			let Some(pos) = input_position(&graph, *ids_node) else { continue };
+			let rows = w.shape.rows() as f32;
+			if input.tensors.get(pos).is_some_and(|t| t.iter().any(|v| *v < 0.0 || *v >= rows || v.fract() != 0.0)) {
+				return Err(EngineError::InvalidInput(format!("input {pos} holds an id outside 0..{rows}")));
+			}
+		}
+	}
+	Ok(())
+}
+
+/// Index among the `Input` nodes of node `id`, if it is one.
+fn input_position(graph: &Graph, id: NodeId) -> Option<usize> {
+	if graph.node(id)?.op != Op::Input {
+		return None;
+	}
+	Some(graph.nodes.iter().take(id as usize).filter(|n| n.op == Op::Input).count())
+}
+
+/// Dimensions of node `id` at length `seq`, as usize.
+fn dims_at(template: &Graph, id: usize, seq: u32) -> Vec<usize> {
+	template.nodes.get(id).map(|n| n.shape.dims().iter().map(|d| if *d == 0 { seq as usize } else { *d as usize }).collect()).unwrap_or_default()
+}
+
+/// Copies `data` (shape `from`) into a buffer of shape `to` (each dimension ≥), filled with `pad`.
+fn pad_into(data: &[f32], from: &[usize], to: &[usize], pad: f32) -> Vec<f32> {
+	let total: usize = to.iter().product();
+	let mut out = vec![pad; total];
+	let mut idx = vec![0usize; from.len()];
+	for v in data {
+		let mut flat = 0usize;
+		for (k, i) in idx.iter().enumerate() {
+			flat = flat * to[k] + i;
+		}
+		if let Some(slot) = out.get_mut(flat) {
+			*slot = *v;
+		}
+		// Next multi-index in `from`.
+		for k in (0..from.len()).rev() {
+			idx[k] += 1;
+			if idx[k] < from[k] {
+				break;
+			}
+			idx[k] = 0;
+		}
+	}
+	out
+}
+
+fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Execution>> {
+	let template = &model.template;
+	let device = &model.device;
+	let batch = inputs.len();
+	let seq = inputs.iter().map(|i| i.seq_len).max().unwrap_or(1);
+	let mut values: Vec<Tensor> = Vec::with_capacity(template.nodes.len());
+	let mut next_input = 0usize;
+	for (id, node) in template.nodes.iter().enumerate() {
+		let mut dims = Vec::from([batch]);
+		dims.extend(dims_at(template, id, seq));
+		let x = |k: usize| -> Result<&Tensor> {
+			let i = *node.inputs.get(k).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: input {k} missing")))?;
+			values.get(i as usize).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: input {i} not computed")))
+		};
+		let w = |i: u32| -> Result<&Tensor> {
+			model.device_weights.get(i as usize).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: weight {i} missing")))
+		};
+		let out = match &node.op {
+			Op::Input => {
+				let pad = model.input_pads.as_ref().and_then(|p| p.get(next_input).copied()).unwrap_or(0.0);
+				let mut data = Vec::with_capacity(dims.iter().product());
+				for input in inputs {
+					let t = input.tensors.get(next_input).ok_or_else(|| EngineError::InvalidInput("missing input".into()))?;
+					let from = dims_at(template, id, input.seq_len);
+					data.extend(pad_into(t, &from, dims.get(1..).unwrap_or(&[]), pad));
+				}
+				next_input += 1;
+				Tensor::from_vec(data, dims.clone(), device)?
+			},
+			Op::Embedding { table } => {
+				let ids = x(0)?.flatten_all()?.to_dtype(DType::U32)?;
+				w(*table)?.index_select(&ids, 0)?.reshape(dims.clone())?
+			},
+			Op::Linear { weight, bias } => {
+				let xv = x(0)?;
+				let k = xv.dim(D::Minus1)?;
+				let rows = xv.elem_count() / k.max(1);
+				let flat = xv.reshape((rows, k))?;
+				let mut y = flat.matmul(&w(*weight)?.t()?)?;
+				if let Some(b) = bias {
+					y = y.broadcast_add(w(*b)?)?;
+				}
+				y.reshape(dims.clone())?
+			},
+			Op::MatMul => {
+				let b_t = x(1)?.transpose(D::Minus1, D::Minus2)?;
+				x(0)?.matmul(&b_t)?
+			},
+			Op::Add | Op::Mul => {
+				let a = x(0)?;
+				let b = broadcast_row(x(1)?, a)?;
+				if node.op == Op::Add {
+					a.broadcast_add(&b)?
+				} else {
+					a.broadcast_mul(&b)?
+				}
+			},
+			Op::Scale { factor_bits } => (x(0)? * f32_of(*factor_bits) as f64)?,
+			Op::LayerNorm { gamma, beta, eps_bits } => candle_nn::ops::layer_norm(&x(0)?.contiguous()?, w(*gamma)?, w(*beta)?, f32_of(*eps_bits))?,
+			Op::RmsNorm { gamma, eps_bits } => candle_nn::ops::rms_norm(&x(0)?.contiguous()?, w(*gamma)?, f32_of(*eps_bits))?,
+			Op::Softmax => {
+				let a = x(0)?;
+				let summed = match node.inputs.len() {
+					2 => a.broadcast_add(&broadcast_row(x(1)?, a)?)?,
+					_ => a.clone(),
+				};
+				candle_nn::ops::softmax_last_dim(&summed)?
+			},
+			Op::Gelu => x(0)?.gelu_erf()?,
+			Op::Silu => x(0)?.silu()?,
+			Op::Relu => x(0)?.relu()?,
+			Op::Transpose { dim0, dim1 } => x(0)?.transpose(*dim0 as usize + 1, *dim1 as usize + 1)?.contiguous()?,
+			Op::Reshape => x(0)?.reshape(dims.clone())?,
+			Op::MeanPool => {
+				let xv = x(0)?;
+				let k = xv.dim(D::Minus1)?;
+				let rows = xv.elem_count() / (batch * k).max(1);
+				let xr = xv.reshape((batch, rows, k))?;
+				let mask = x(1)?.reshape((batch, k, 1))?;
+				let sums = xr.matmul(&mask)?.reshape((batch, 1, rows))?;
+				let count = mask.sum_keepdim(1)?.reshape((batch, 1, 1))?.maximum(1e-9f64)?;
+				sums.broadcast_div(&count)?
+			},
+			Op::L2Normalize { eps_bits } => {
+				let xv = x(0)?;
+				let norm = xv.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.maximum(f32_of(*eps_bits) as f64)?;
+				xv.broadcast_div(&norm)?
+			},
+		};
+		if out.dims() != dims.as_slice() {
+			return Err(EngineError::InvalidInput(format!("node {id}: computed shape {:?}, graph says {:?}", out.dims(), dims)));
+		}
+		values.push(out);
+	}
+	extract(model, inputs, &values, mode)
+}
+
+/// `b` shaped to broadcast against `a`: same shape, or one row per batch item.
+fn broadcast_row(b: &Tensor, a: &Tensor) -> Result<Tensor> {
+	if b.dims() == a.dims() {
+		return Ok(b.clone());
+	}
+	let batch = a.dim(0)?;
+	let width = b.dim(D::Minus1)?;
+	let mut shape = vec![1usize; a.rank()];
+	shape[0] = batch;
+	if let Some(last) = shape.last_mut() {
+		*last = width;
+	}
+	Ok(b.reshape(shape)?)
+}
+
+/// Item `b`'s slice of a batched node output, with the symbolic dimensions narrowed to its
+/// length, row-major.
+fn item_values(template: &Graph, id: usize, value: &Tensor, b: usize, seq_len: u32, padded: bool) -> Result<Vec<f32>> {
+	let mut t = value.get(b)?;
+	if padded {
+		for d in template.seq_dims(id as NodeId) {
+			t = t.narrow(d, 0, seq_len as usize)?;
+		}
+	}
+	Ok(t.flatten_all()?.to_vec1::<f32>()?)
+}
+
+fn extract(model: &Model, inputs: &[ModelInput], values: &[Tensor], mode: Mode) -> Result<Vec<Execution>> {
+	let template = &model.template;
+	let seq = inputs.iter().map(|i| i.seq_len).max().unwrap_or(1);
+	let last = values.len().checked_sub(1).ok_or(EngineError::EmptyBatch)?;
+	let last_value = values.get(last).ok_or(EngineError::EmptyBatch)?;
+	let mut out = Vec::with_capacity(inputs.len());
+	for (b, input) in inputs.iter().enumerate() {
+		let padded = input.seq_len != seq;
+		let output = item_values(template, last, last_value, b, input.seq_len, padded)?;
+		let trace = match mode {
+			Mode::Plain => None,
+			Mode::Traced => {
+				let outputs = values
+					.iter()
+					.enumerate()
+					.map(|(id, v)| item_values(template, id, v, b, input.seq_len, padded))
+					.collect::<Result<Vec<_>>>()?;
+				Some(Trace::commit(template, input.seq_len, outputs)?)
+			},
+		};
+		out.push(Execution { output, trace });
+	}
+	Ok(out)
+}

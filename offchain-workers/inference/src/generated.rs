@@ -1,0 +1,108 @@
+//! Small generated models with random (seeded) weights, for fast tests and benchmarks: a tiny
+//! BERT (the real MiniLM graph at toy sizes) and a gated MLP that uses the ops BERT does not
+//! (RmsNorm, SiLU, ReLU, Mul, unmasked Softmax).
+
+use arbiter_primitives::{builder::GraphBuilder, ir::SEQ_DIM};
+use candle_core::Device;
+
+use crate::{
+	bert::{bert_graph, BertConfig, BERT_INPUT_PADS},
+	error::Result,
+	model::{Model, ModelInput},
+};
+
+/// A deterministic RNG (xorshift64*), so generated models are the same everywhere.
+pub struct Rng(pub u64);
+
+impl Rng {
+	pub fn next_u64(&mut self) -> u64 {
+		self.0 ^= self.0 >> 12;
+		self.0 ^= self.0 << 25;
+		self.0 ^= self.0 >> 27;
+		self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+	}
+	/// Uniform in [-1, 1).
+	pub fn uniform(&mut self) -> f32 {
+		((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+	}
+	pub fn below(&mut self, n: u64) -> u64 {
+		self.next_u64() % n.max(1)
+	}
+}
+
+/// The tiny BERT's config: 2 layers, hidden 16, 2 heads, vocabulary 50.
+pub fn tiny_bert_config() -> BertConfig {
+	BertConfig {
+		vocab_size: 50,
+		hidden_size: 16,
+		num_hidden_layers: 2,
+		num_attention_heads: 2,
+		intermediate_size: 32,
+		max_position_embeddings: 64,
+		type_vocab_size: 2,
+		layer_norm_eps: 1e-12,
+		hidden_act: "gelu".into(),
+		position_embedding_type: "absolute".into(),
+		model_type: "bert".into(),
+	}
+}
+
+fn random_weights(graph: &arbiter_primitives::Graph, rng: &mut Rng) -> Vec<Vec<f32>> {
+	graph
+		.weights
+		.iter()
+		.map(|w| {
+			let name = String::from_utf8_lossy(&w.name);
+			let n = w.shape.numel() as usize;
+			if name.contains("LayerNorm.weight") || name.ends_with("norm.g") {
+				(0..n).map(|_| 1.0 + 0.1 * rng.uniform()).collect()
+			} else {
+				(0..n).map(|_| 0.3 * rng.uniform()).collect()
+			}
+		})
+		.collect()
+}
+
+/// A tiny BERT with random weights; inputs from [`tiny_bert_input`].
+pub fn tiny_bert(seed: u64, device: &Device) -> Result<Model> {
+	let graph = bert_graph(&tiny_bert_config(), "");
+	let weights = random_weights(&graph, &mut Rng(seed | 1));
+	Model::from_parts("tiny-bert", graph, weights, [1u8; 32], Some(BERT_INPUT_PADS.to_vec()), device)
+}
+
+/// Random token ids (`[CLS]`-like 1 first) of length `seq` for the tiny BERT.
+pub fn tiny_bert_input(seed: u64, seq: u32) -> ModelInput {
+	let mut rng = Rng(seed | 1);
+	let ids: Vec<u32> = (0..seq).map(|i| if i == 0 { 1 } else { 2 + rng.below(48) as u32 }).collect();
+	ModelInput { seq_len: seq, tensors: crate::bert::bert_inputs(&ids) }
+}
+
+/// A gated MLP over `[SEQ, 8]` activations: RmsNorm → (SiLU(gate) * ReLU(up)) → down →
+/// softmax (no mask) over the features. No pad values: lengths run in separate batches.
+pub fn gated_mlp(seed: u64, device: &Device) -> Result<Model> {
+	let mut g = GraphBuilder::new();
+	let norm = g.weight("norm.g", &[8]);
+	let gate = g.weight("gate.w", &[16, 8]);
+	let up = g.weight("up.w", &[16, 8]);
+	let up_b = g.weight("up.b", &[16]);
+	let down = g.weight("down.w", &[8, 16]);
+	let x = g.input(&[SEQ_DIM, 8]);
+	let n = g.rms_norm(x, norm, 1e-6);
+	let gt = g.linear(n, gate, None);
+	let gs = g.silu(gt);
+	let u = g.linear(n, up, Some(up_b));
+	let ur = g.relu(u);
+	let h = g.mul(gs, ur);
+	let d = g.linear(h, down, None);
+	let r = g.add(d, x);
+	g.softmax(r, None);
+	let graph = g.build();
+	let weights = random_weights(&graph, &mut Rng(seed | 1));
+	Model::from_parts("gated-mlp", graph, weights, [2u8; 32], None, device)
+}
+
+/// Random activations for the gated MLP.
+pub fn gated_mlp_input(seed: u64, seq: u32) -> ModelInput {
+	let mut rng = Rng(seed | 1);
+	ModelInput { seq_len: seq, tensors: Vec::from([(0..seq * 8).map(|_| rng.uniform() * 2.0).collect()]) }
+}

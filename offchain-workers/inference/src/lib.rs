@@ -1,0 +1,26 @@
+//! Arbiter's inference engine (native side of the off-chain workers).
+//!
+//! - [`model`]: a model folder (safetensors weights, memory-mapped; `config.json`;
+//!   `tokenizer.json`) becomes an IR graph template ([`bert`]) with its commitments.
+//! - [`engine`]: runs the graph with candle, batched, in plain or traced mode.
+//! - [`trace`] / [`trace_store`]: a trace, its root, rows with proofs and openings; traces of
+//!   recent tasks on disk.
+//! - [`generated`]: small random models for tests.
+//!
+//! Inference never runs inside block execution: the node calls this from its off-chain worker
+//! threads only.
+
+pub mod bert;
+pub mod engine;
+pub mod error;
+pub mod generated;
+pub mod model;
+pub mod tokenize;
+pub mod trace;
+pub mod trace_store;
+
+pub use engine::{open_device, run, DeviceKind, Execution, Mode};
+pub use error::{EngineError, Result};
+pub use model::{Model, ModelInput};
+pub use trace::{Trace, TraceRow};
+pub use trace_store::{StoreLimits, TraceStore};

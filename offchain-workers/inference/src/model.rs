@@ -1,0 +1,331 @@
+//! A loaded model: its graph template, its weights (memory-mapped from safetensors, or owned
+//! for generated models), the weights tree behind `model_root`, its tokenizer, and the weights
+//! as candle tensors on the engine's device.
+
+use std::path::{Path, PathBuf};
+
+use arbiter_primitives::{
+	commitment::{model_commitment, weights_tree, ModelCommitment},
+	encoding::hash,
+	merkle::MerkleTree,
+	Graph, Hash, Op,
+};
+use candle_core::{Device, Tensor};
+
+use crate::{
+	bert::{bert_graph, bert_inputs, BertConfig, BERT_INPUT_PADS},
+	error::{io_err, EngineError, Result},
+	tokenize::TextTokenizer,
+};
+
+/// Files a model folder holds (what `scripts/fetch-model.sh` places there).
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const CONFIG_FILE: &str = "config.json";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// `sha256  file` lines, written by the fetch script; checked at load.
+pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
+
+/// Longest input text in bytes the engine accepts (the chain's default `MaxInputBytes`).
+pub const DEFAULT_MAX_TEXT_BYTES: usize = 4096;
+/// Longest input in tokens; longer inputs are truncated (sentence-transformers' max_seq_length).
+pub const MAX_TOKENS: usize = 256;
+
+/// Weight tensors, row-major f32, one per graph weight.
+enum WeightStore {
+	/// Slices of a memory-mapped safetensors file: `(byte offset, element count)` per tensor.
+	Mapped { map: memmap2::Mmap, ranges: Vec<(usize, usize)> },
+	/// Owned values (generated models, or a file whose tensors are not 4-byte aligned).
+	Owned(Vec<Vec<f32>>),
+}
+
+impl WeightStore {
+	fn tensor(&self, i: usize) -> &[f32] {
+		match self {
+			WeightStore::Mapped { map, ranges } => {
+				let Some((offset, len)) = ranges.get(i).copied() else { return &[] };
+				let bytes = map.get(offset..offset + len * 4).unwrap_or(&[]);
+				// SAFETY: the loader checked the range is in the map, 4-byte aligned, F32 dtype and
+				// that the host is little-endian; every bit pattern is a valid f32.
+				let (head, values, _) = unsafe { bytes.align_to::<f32>() };
+				if head.is_empty() {
+					values
+				} else {
+					&[]
+				}
+			},
+			WeightStore::Owned(v) => v.get(i).map(|t| t.as_slice()).unwrap_or(&[]),
+		}
+	}
+}
+
+/// How raw text becomes the graph's inputs.
+pub enum InputEncoder {
+	/// A BERT tokenizer; inputs as [`bert_inputs`].
+	BertText(TextTokenizer),
+	/// No text path: inputs are given as tensors (generated test models).
+	Tensors,
+}
+
+/// The inputs of one execution: the sequence length the graph is instantiated at, and one
+/// row-major tensor per `Input` node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInput {
+	pub seq_len: u32,
+	pub tensors: Vec<Vec<f32>>,
+}
+
+/// A model ready to run.
+pub struct Model {
+	/// A short name (the folder name, or the generator's).
+	pub name: String,
+	/// The registered graph (a template when it has symbolic sequence dimensions).
+	pub template: Graph,
+	weights: WeightStore,
+	weights_tree: MerkleTree,
+	pub commitment: ModelCommitment,
+	pub encoder: InputEncoder,
+	/// Value a padded position takes in each `Input` node when sequences of different lengths
+	/// share a batch; `None`: such inputs run in separate batches.
+	pub input_pads: Option<Vec<f32>>,
+	/// The weights as candle tensors on the engine's device.
+	pub(crate) device_weights: Vec<Tensor>,
+	pub(crate) device: Device,
+	/// Longest accepted text in bytes.
+	pub max_text_bytes: usize,
+}
+
+fn sha256_hex(path: &Path) -> Result<String> {
+	use sha2::{Digest, Sha256};
+	use std::io::Read;
+	let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+	let mut hasher = Sha256::new();
+	let mut buf = vec![0u8; 1 << 20];
+	loop {
+		let n = file.read(&mut buf).map_err(|e| io_err(path, e))?;
+		if n == 0 {
+			break;
+		}
+		hasher.update(buf.get(..n).unwrap_or(&[]));
+	}
+	Ok(hex::encode(hasher.finalize()))
+}
+
+/// Checks every `sha256  name` line of `DIR/SHA256SUMS`.
+fn verify_checksums(dir: &Path) -> Result<()> {
+	let path = dir.join(CHECKSUMS_FILE);
+	if !path.exists() {
+		return Err(EngineError::ModelFileMissing(path));
+	}
+	let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+	for line in text.lines().filter(|l| !l.trim().is_empty()) {
+		let mut parts = line.split_whitespace();
+		let (Some(expected), Some(name)) = (parts.next(), parts.next()) else {
+			return Err(EngineError::BadConfig { path: path.clone(), reason: format!("bad line {line:?}") });
+		};
+		let file = dir.join(name.trim_start_matches('*'));
+		if !file.exists() {
+			return Err(EngineError::ModelFileMissing(file));
+		}
+		let found = sha256_hex(&file)?;
+		if !found.eq_ignore_ascii_case(expected) {
+			return Err(EngineError::ChecksumMismatch { file, expected: expected.to_string(), found });
+		}
+	}
+	Ok(())
+}
+
+fn required_file(dir: &Path, name: &str) -> Result<PathBuf> {
+	let path = dir.join(name);
+	if path.is_file() {
+		Ok(path)
+	} else {
+		Err(EngineError::ModelFileMissing(path))
+	}
+}
+
+/// Maps the safetensors file and finds every graph weight in it (F32, shape as the graph says).
+fn map_weights(path: &Path, graph: &Graph) -> Result<WeightStore> {
+	let bad = |reason: String| EngineError::BadWeights { path: path.to_path_buf(), reason };
+	if cfg!(target_endian = "big") {
+		return Err(EngineError::Unsupported("big-endian hosts".into()));
+	}
+	let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+	// SAFETY: the file is opened read-only and the fetch script never rewrites it in place; a
+	// concurrent writer would only change values, which the weights root then no longer matches.
+	let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io_err(path, e))?;
+	let tensors = safetensors::SafeTensors::deserialize(&map).map_err(|e| bad(e.to_string()))?;
+	let base = map.as_ptr() as usize;
+	let mut ranges = Vec::with_capacity(graph.weights.len());
+	let mut aligned = true;
+	for w in &graph.weights {
+		let name = String::from_utf8_lossy(&w.name).to_string();
+		let view = tensors.tensor(&name).map_err(|_| bad(format!("tensor {name:?} is missing")))?;
+		if view.dtype() != safetensors::Dtype::F32 {
+			return Err(bad(format!("tensor {name:?} is {:?}, expected F32", view.dtype())));
+		}
+		let numel: usize = view.shape().iter().product();
+		if numel as u64 != w.shape.numel() {
+			return Err(bad(format!("tensor {name:?} has shape {:?}, the graph expects {:?}", view.shape(), w.shape.dims())));
+		}
+		let offset = view.data().as_ptr() as usize - base;
+		aligned &= offset % 4 == 0;
+		ranges.push((offset, numel));
+	}
+	drop(tensors);
+	let store = WeightStore::Mapped { map, ranges };
+	if aligned {
+		return Ok(store);
+	}
+	// Unaligned tensors: copy them out once.
+	let WeightStore::Mapped { map, ranges } = &store else { return Ok(store) };
+	let owned = ranges
+		.iter()
+		.map(|(offset, n)| {
+			map.get(*offset..offset + n * 4)
+				.unwrap_or(&[])
+				.chunks_exact(4)
+				.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+				.collect()
+		})
+		.collect();
+	Ok(WeightStore::Owned(owned))
+}
+
+impl Model {
+	/// Loads a BERT sentence encoder from a model folder (see [`WEIGHTS_FILE`] and friends),
+	/// verifying the files' checksums, onto `device`.
+	pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+		if !dir.is_dir() {
+			return Err(EngineError::ModelDirMissing(dir.to_path_buf()));
+		}
+		let weights_path = required_file(dir, WEIGHTS_FILE)?;
+		let config_path = required_file(dir, CONFIG_FILE)?;
+		let tokenizer_path = required_file(dir, TOKENIZER_FILE)?;
+		verify_checksums(dir)?;
+		let config = BertConfig::from_file(&config_path)?;
+		// Checkpoints saved from BertModel have no prefix; from BertFor* they have `bert.`.
+		let header_has_prefix = {
+			let file = std::fs::File::open(&weights_path).map_err(|e| io_err(&weights_path, e))?;
+			// SAFETY: read-only map, see `map_weights`.
+			let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io_err(&weights_path, e))?;
+			let (_, meta) = safetensors::SafeTensors::read_metadata(&map)
+				.map_err(|e| EngineError::BadWeights { path: weights_path.clone(), reason: e.to_string() })?;
+			meta.tensors().contains_key("bert.embeddings.word_embeddings.weight")
+		};
+		let template = bert_graph(&config, if header_has_prefix { "bert." } else { "" });
+		let weights = map_weights(&weights_path, &template)?;
+		let tokenizer_bytes = std::fs::read(&tokenizer_path).map_err(|e| io_err(&tokenizer_path, e))?;
+		let tokenizer = TextTokenizer::from_bytes(&tokenizer_bytes, &tokenizer_path, MAX_TOKENS.min(config.max_position_embeddings as usize))?;
+		let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
+		Self::assemble(name, template, weights, hash(&tokenizer_bytes), InputEncoder::BertText(tokenizer), Some(BERT_INPUT_PADS.to_vec()), device)
+	}
+
+	/// A model from an in-memory graph and weights (generated test models). Inputs are given as
+	/// tensors; `input_pads` as in [`Model::input_pads`].
+	pub fn from_parts(
+		name: &str,
+		template: Graph,
+		weights: Vec<Vec<f32>>,
+		tokenizer_hash: Hash,
+		input_pads: Option<Vec<f32>>,
+		device: &Device,
+	) -> Result<Self> {
+		Self::assemble(name.into(), template, WeightStore::Owned(weights), tokenizer_hash, InputEncoder::Tensors, input_pads, device)
+	}
+
+	fn assemble(
+		name: String,
+		template: Graph,
+		weights: WeightStore,
+		tokenizer_hash: Hash,
+		encoder: InputEncoder,
+		input_pads: Option<Vec<f32>>,
+		device: &Device,
+	) -> Result<Self> {
+		// The template must be valid at length 1 (every symbolic dimension filled).
+		template.instantiate(1).validate(u32::MAX).map_err(EngineError::InvalidGraph)?;
+		let slices: Vec<&[f32]> = (0..template.weights.len()).map(|i| weights.tensor(i)).collect();
+		let commitment = model_commitment(&template, &slices, tokenizer_hash).map_err(EngineError::Commit)?;
+		let weights_tree = weights_tree(&template, &slices).map_err(EngineError::Commit)?;
+		let device_weights = template
+			.weights
+			.iter()
+			.zip(&slices)
+			.map(|(w, data)| {
+				let dims: Vec<usize> = w.shape.dims().iter().map(|d| *d as usize).collect();
+				Tensor::from_slice(data, dims, device)
+			})
+			.collect::<std::result::Result<Vec<_>, _>>()?;
+		let inputs = template.nodes.iter().filter(|n| n.op == Op::Input).count();
+		if input_pads.as_ref().is_some_and(|p| p.len() != inputs) {
+			return Err(EngineError::InvalidInput(format!("{inputs} inputs but pads for a different number")));
+		}
+		Ok(Self {
+			name,
+			template,
+			weights,
+			weights_tree,
+			commitment,
+			encoder,
+			input_pads,
+			device_weights,
+			device: device.clone(),
+			max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
+		})
+	}
+
+	/// Weight tensor `i`, row-major.
+	pub fn weight(&self, i: usize) -> &[f32] {
+		self.weights.tensor(i)
+	}
+
+	/// Every weight tensor, row-major, in graph order.
+	pub fn weight_slices(&self) -> Vec<&[f32]> {
+		(0..self.template.weights.len()).map(|i| self.weights.tensor(i)).collect()
+	}
+
+	/// The tree behind `model_root`'s weights root.
+	pub fn weights_tree(&self) -> &MerkleTree {
+		&self.weights_tree
+	}
+
+	/// The tokenizer, for text models.
+	pub fn tokenizer(&self) -> Option<&TextTokenizer> {
+		match &self.encoder {
+			InputEncoder::BertText(t) => Some(t),
+			InputEncoder::Tensors => None,
+		}
+	}
+
+	/// Text → graph inputs: checks the text (not empty, at most `max_text_bytes`), tokenizes
+	/// (special tokens added, truncated to the model's token limit).
+	pub fn encode_text(&self, text: &str) -> Result<ModelInput> {
+		if text.trim().is_empty() {
+			return Err(EngineError::EmptyText);
+		}
+		if text.len() > self.max_text_bytes {
+			return Err(EngineError::TextTooLong { len: text.len(), limit: self.max_text_bytes });
+		}
+		let InputEncoder::BertText(tokenizer) = &self.encoder else {
+			return Err(EngineError::InvalidInput(format!("model {} takes tensors, not text", self.name)));
+		};
+		let ids = tokenizer.encode(text)?;
+		Ok(ModelInput { seq_len: ids.len() as u32, tensors: bert_inputs(&ids) })
+	}
+
+	/// Width of the model's output (the last node's row).
+	pub fn output_width(&self) -> u32 {
+		self.template.nodes.last().map(|n| n.shape.width()).unwrap_or(0)
+	}
+
+	/// The longest input in tokens (text models), else 1.
+	pub fn max_tokens(&self) -> u32 {
+		self.tokenizer().map(|t| t.max_tokens() as u32).unwrap_or(1)
+	}
+
+	/// Widest row of the graph at its longest input: what the registry's row-width bound and a
+	/// dispute step's weight are checked against.
+	pub fn max_row_width(&self) -> u32 {
+		self.template.instantiate(self.max_tokens()).max_row_width()
+	}
+}
