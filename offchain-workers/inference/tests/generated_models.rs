@@ -1,0 +1,179 @@
+//! The engine on small generated models: traces verify element by element, plain and traced
+//! agree, batching with padding gives each input the trace of its own length, the trace store
+//! serves rows and openings, and bad input is refused.
+
+use arbiter_inference::{
+	engine::{self, Mode},
+	generated::{gated_mlp, gated_mlp_input, tiny_bert, tiny_bert_input},
+	model::{Model, ModelInput},
+	EngineError, StoreLimits, Trace, TraceStore,
+};
+use arbiter_primitives::{encoding::trace_root_of, merkle::verify_range, commitment::trace_leaf, encoding::to_bits, verify_element, Op, Verdict};
+use candle_core::Device;
+
+const MAX_WIDTH: u32 = 4096;
+
+/// Verifies every element of every non-input node of `trace` (or `per_node` samples).
+fn verify_all(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
+	let graph = model.template.instantiate(trace.seq_len);
+	let mut checked = 0;
+	for (id, node) in graph.nodes.iter().enumerate().filter(|(_, n)| n.op != Op::Input) {
+		let numel = node.shape.numel();
+		let width = node.shape.width() as u64;
+		let step = per_node.map(|n| (numel / n.max(1)).max(1)).unwrap_or(1);
+		let mut flat = 0;
+		while flat < numel {
+			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
+			let o = trace.opening(model, id as u32, row, col).unwrap();
+			let v = verify_element(&model.template, &model.commitment.model_root, &trace.root, (id as u32, row, col), &o, 0.0, MAX_WIDTH);
+			assert_eq!(v, Verdict::WithinBound, "node {id} ({:?}) row {row} col {col}", node.op);
+			checked += 1;
+			flat += step;
+		}
+	}
+	checked
+}
+
+fn traced(model: &Model, inputs: &[ModelInput]) -> Vec<(Vec<f32>, Trace)> {
+	engine::run(model, inputs, Mode::Traced).unwrap().into_iter().map(|e| (e.output, e.trace.unwrap())).collect()
+}
+
+#[test]
+fn every_element_of_a_tiny_bert_trace_verifies() {
+	let model = tiny_bert(1, &Device::Cpu).unwrap();
+	for seq in [1u32, 5, 9] {
+		let (_, trace) = traced(&model, &[tiny_bert_input(seq as u64, seq)]).pop().unwrap();
+		assert_eq!(trace.outputs.len(), model.template.nodes.len());
+		assert!(verify_all(&model, &trace, None) > 100);
+	}
+}
+
+#[test]
+fn every_element_of_a_gated_mlp_trace_verifies() {
+	let model = gated_mlp(2, &Device::Cpu).unwrap();
+	let (_, trace) = traced(&model, &[gated_mlp_input(3, 4)]).pop().unwrap();
+	assert!(verify_all(&model, &trace, None) > 100);
+}
+
+#[test]
+fn a_tampered_trace_element_is_caught() {
+	let model = tiny_bert(4, &Device::Cpu).unwrap();
+	let (_, mut trace) = traced(&model, &[tiny_bert_input(4, 6)]).pop().unwrap();
+	let node = model.template.nodes.iter().position(|n| matches!(n.op, Op::Gelu)).unwrap();
+	trace.outputs[node][3] += 0.05;
+	let trace = Trace::commit(&model.template, trace.seq_len, trace.outputs).unwrap();
+	let o = trace.opening(&model, node as u32, 0, 3).unwrap();
+	let v = verify_element(&model.template, &model.commitment.model_root, &trace.root, (node as u32, 0, 3), &o, 0.0, MAX_WIDTH);
+	assert_eq!(v, Verdict::OutsideBound);
+}
+
+#[test]
+fn plain_and_traced_give_the_same_numbers_and_runs_repeat() {
+	let model = tiny_bert(5, &Device::Cpu).unwrap();
+	let inputs = [tiny_bert_input(1, 7), tiny_bert_input(2, 3)];
+	let plain = engine::run(&model, &inputs, Mode::Plain).unwrap();
+	let traced_a = traced(&model, &inputs);
+	let traced_b = traced(&model, &inputs);
+	for ((p, a), b) in plain.iter().zip(&traced_a).zip(&traced_b) {
+		assert!(p.trace.is_none());
+		assert_eq!(p.output, a.0, "plain and traced outputs are bit-identical");
+		assert_eq!(a.1.root, b.1.root, "same input, same trace root");
+		assert_eq!(a.0, *a.1.outputs.last().unwrap(), "the output is the last node");
+	}
+	assert_eq!(model.output_width(), 16);
+}
+
+#[test]
+fn batched_inputs_of_different_lengths_get_the_trace_of_their_own_length() {
+	let model = tiny_bert(6, &Device::Cpu).unwrap();
+	let inputs: Vec<ModelInput> = [3u32, 8, 1, 5].iter().map(|s| tiny_bert_input(*s as u64 + 10, *s)).collect();
+	let batched = traced(&model, &inputs);
+	for (input, (output, trace)) in inputs.iter().zip(&batched) {
+		assert_eq!(trace.seq_len, input.seq_len);
+		let (single_out, single) = traced(&model, std::slice::from_ref(input)).pop().unwrap();
+		// The committed inputs are the unpadded ones.
+		for (k, t) in input.tensors.iter().enumerate() {
+			assert_eq!(&trace.outputs[k], t);
+		}
+		let diff = output.iter().zip(&single_out).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+		assert!(diff <= 1e-5, "batched vs single output differ by {diff}");
+		assert_eq!(trace.outputs.iter().map(Vec::len).collect::<Vec<_>>(), single.outputs.iter().map(Vec::len).collect::<Vec<_>>());
+		verify_all(&model, trace, None);
+	}
+	// No pad values (gated MLP): lengths run in separate batches, results in input order.
+	let mlp = gated_mlp(7, &Device::Cpu).unwrap();
+	let inputs = [gated_mlp_input(1, 3), gated_mlp_input(2, 5), gated_mlp_input(3, 3)];
+	let out = traced(&mlp, &inputs);
+	for (input, (_, trace)) in inputs.iter().zip(&out) {
+		assert_eq!(trace.seq_len, input.seq_len);
+		assert_eq!(trace.outputs[0], input.tensors[0]);
+		verify_all(&mlp, trace, Some(5));
+	}
+}
+
+#[test]
+fn bad_inputs_are_refused_with_clear_errors() {
+	let model = tiny_bert(8, &Device::Cpu).unwrap();
+	let good = tiny_bert_input(1, 4);
+	let run = |i: ModelInput| engine::run(&model, &[i], Mode::Plain).unwrap_err().to_string();
+	assert!(matches!(engine::run(&model, &[], Mode::Plain), Err(EngineError::EmptyBatch)));
+	assert!(run(ModelInput { seq_len: 0, tensors: good.tensors.clone() }).contains("sequence length 0"));
+	assert!(run(ModelInput { seq_len: 4, tensors: good.tensors[..4].to_vec() }).contains("4 input tensors for 5 model inputs"));
+	assert!(run(ModelInput { seq_len: 5, tensors: good.tensors.clone() }).contains("has 4 values, expected 5"));
+	let mut t = good.tensors.clone();
+	t[0][1] = 50.0;
+	assert!(run(ModelInput { seq_len: 4, tensors: t }).contains("id outside 0..50"));
+	let mut t = good.tensors.clone();
+	t[0][1] = 1.5;
+	assert!(run(ModelInput { seq_len: 4, tensors: t }).contains("id outside"));
+	let mut t = good.tensors.clone();
+	t[3][0] = f32::NAN;
+	assert!(run(ModelInput { seq_len: 4, tensors: t }).contains("non-finite"));
+	// A text model API on a tensor model.
+	assert!(model.encode_text("hello").unwrap_err().to_string().contains("takes tensors"));
+}
+
+#[test]
+fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
+	let dir = tempfile::tempdir().unwrap();
+	let model = tiny_bert(9, &Device::Cpu).unwrap();
+	let traces: Vec<Trace> = (0..4u32).map(|k| traced(&model, &[tiny_bert_input(k as u64, 3 + k)]).pop().unwrap().1).collect();
+	let per_trace = traces[3].size_bytes() + 1024;
+	let store = TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_trace }).unwrap();
+	for (k, t) in traces.iter().enumerate() {
+		store.put(10 + k as u64, &model, t).unwrap();
+		// Distinct modification times order the eviction.
+		std::thread::sleep(std::time::Duration::from_millis(20));
+	}
+	assert_eq!(store.tasks().unwrap(), vec![11, 12, 13], "the oldest trace is evicted at the count limit");
+	assert!(matches!(store.get(10, &model), Err(EngineError::TraceNotFound(10))));
+
+	// A reopened store (a restarted node) serves the same roots, rows and openings.
+	drop(store);
+	let store = TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_trace }).unwrap();
+	let t = store.get(12, &model).unwrap();
+	assert_eq!(t.root, traces[2].root);
+	let node = model.template.nodes.iter().position(|n| matches!(n.op, Op::Softmax)).unwrap() as u32;
+	let row = store.row(12, &model, node, 2).unwrap();
+	assert_eq!(trace_root_of(row.seq_len, &row.trace_tree_root), traces[2].root);
+	let leaf = trace_leaf(node, 2, &to_bits(&row.values));
+	verify_range(&row.trace_tree_root, row.leaf_count, row.leaf_index, &[leaf], &row.proof).unwrap();
+	let o = store.opening(12, &model, node, 2, 1).unwrap();
+	let v = verify_element(&model.template, &model.commitment.model_root, &traces[2].root, (node, 2, 1), &o, 0.0, MAX_WIDTH);
+	assert_eq!(v, Verdict::WithinBound);
+	assert!(store.row(12, &model, node, 10_000).is_err());
+
+	// Another model's store entry is refused; a corrupt file is reported, not trusted.
+	let other = tiny_bert(10, &Device::Cpu).unwrap();
+	assert!(store.get(13, &other).unwrap_err().to_string().contains("another model"));
+	std::fs::write(dir.path().join("task-00000000000000000011.trace"), b"ARBTRC01short").unwrap();
+	assert!(store.get(11, &model).unwrap_err().to_string().contains("truncated"));
+
+	// The byte limit evicts too.
+	let small = TraceStore::open(&dir.path().join("small"), StoreLimits { max_traces: 100, max_bytes: 2 * per_trace }).unwrap();
+	for (k, t) in traces.iter().enumerate() {
+		small.put(20 + k as u64, &model, t).unwrap();
+		std::thread::sleep(std::time::Duration::from_millis(20));
+	}
+	assert_eq!(small.tasks().unwrap(), vec![22, 23]);
+}
