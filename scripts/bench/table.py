@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""Reads bench JSON lines (bench_engine and the baseline) on stdin; prints a markdown table."""
+import json
+import os
+import sys
+
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+ours = next(r for r in rows if r["engine"].startswith("arbiter"))
+print(f"CPU: {os.environ.get('CPU', '?')}, threads: {os.environ.get('THREADS', '?')}, "
+      f"{ours['sentences']} sentences (mean {ours['mean_tokens']} tokens)\n")
+print("| batch | engine | mode | sentences/s | vs baseline | peak RSS MiB |")
+print("|---|---|---|---|---|---|")
+for b in sorted({r["batch"] for r in rows}):
+    batch = [r for r in rows if r["batch"] == b]
+    base = next((r for r in batch if not r["engine"].startswith("arbiter")), None)
+    for r in batch:
+        ratio = f"{r['sentences_per_s'] / base['sentences_per_s']:.2f}x" if base else "-"
+        print(f"| {b} | {r['engine']} | {r['mode']} | {r['sentences_per_s']:.1f} | {ratio} | {r['peak_rss_mib']:.0f} |")
