@@ -54,7 +54,6 @@ fn main() {
 		}
 	}
 	let secs = start.elapsed().as_secs_f64();
-	arbiter_inference::engine::dump_prof();
 	let n = (inputs.len() * repeat) as f64;
 	println!(
 		"{{\"engine\":\"arbiter (candle)\",\"mode\":\"{}\",\"batch\":{batch},\"sentences\":{},\"mean_tokens\":{:.1},\"sentences_per_s\":{:.2},\"peak_rss_mib\":{:.0},\"threads\":\"{}\",\"checksum\":{checksum:.3}}}",
