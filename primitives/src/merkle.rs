@@ -15,8 +15,10 @@ use scale_info::TypeInfo;
 
 use crate::{encoding::hash, Hash};
 
-const LEAF_DOMAIN: u8 = 0x00;
-const INNER_DOMAIN: u8 = 0x01;
+/// First byte of a leaf hash's preimage.
+pub const LEAF_DOMAIN: u8 = 0x00;
+/// First byte of an inner node hash's preimage.
+pub const INNER_DOMAIN: u8 = 0x01;
 /// Most levels a tree over `u32` leaves can have; bounds proof length.
 pub const MAX_DEPTH: usize = 33;
 
@@ -73,17 +75,30 @@ pub struct MerkleTree {
 impl MerkleTree {
 	/// Builds the tree over leaf hashes (see [`leaf_hash`]).
 	pub fn from_leaf_hashes(leaves: Vec<Hash>) -> Self {
+		Self::from_leaf_hashes_with(leaves, |pairs| {
+			pairs
+				.chunks(2)
+				.filter_map(|p| match p {
+					[l, r] => Some(inner_hash(l, r)),
+					_ => None,
+				})
+				.collect()
+		})
+	}
+
+	/// [`MerkleTree::from_leaf_hashes`] with the inner hashes of each level computed by
+	/// `hash_pairs`, which gets the level's nodes two by two (an even count) and must return
+	/// `inner_hash` of each pair, in order (a native caller hashes them in parallel).
+	pub fn from_leaf_hashes_with(leaves: Vec<Hash>, hash_pairs: impl Fn(&[Hash]) -> Vec<Hash>) -> Self {
 		let mut levels = Vec::new();
 		let mut current = leaves;
 		while current.len() > 1 {
-			let next: Vec<Hash> = current
-				.chunks(2)
-				.map(|pair| match pair {
-					[l, r] => inner_hash(l, r),
-					[single] => *single,
-					_ => empty_root(),
-				})
-				.collect();
+			let even = current.len() - current.len() % 2;
+			let mut next = hash_pairs(current.get(..even).unwrap_or(&[]));
+			// An odd last node is promoted unchanged.
+			if let Some(last) = current.get(even) {
+				next.push(*last);
+			}
 			levels.push(current);
 			current = next;
 		}

@@ -11,6 +11,7 @@
 //! threads only.
 
 pub mod bert;
+pub mod commit;
 pub mod engine;
 pub mod error;
 pub mod generated;

@@ -2,7 +2,7 @@
 //! root the provider commits (`blake2("arbiter/trace/v1" ‖ seq_len ‖ tree root)`).
 
 use arbiter_primitives::{
-	commitment::{trace_commitment, trace_offsets},
+	commitment::trace_offsets,
 	merkle::{MerkleTree, RangeProof},
 	prover::ProverData,
 	Graph, Hash, NodeId, Opening,
@@ -42,7 +42,7 @@ pub struct TraceRow {
 impl Trace {
 	/// Commits to `outputs` (one per node of `template` at `seq_len`).
 	pub fn commit(template: &Graph, seq_len: u32, outputs: Vec<Vec<f32>>) -> Result<Self> {
-		let (tree, root) = trace_commitment(template, seq_len, &outputs).map_err(EngineError::Commit)?;
+		let (tree, root) = crate::commit::trace_commitment(template, seq_len, &outputs).map_err(EngineError::Commit)?;
 		Ok(Self { seq_len, outputs, tree, root })
 	}
 

@@ -177,3 +177,21 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	}
 	assert_eq!(small.tasks().unwrap(), vec![22, 23]);
 }
+
+#[test]
+fn the_parallel_trace_tree_equals_the_reference_one() {
+	for (seed, seq) in [(11u64, 1u32), (12, 7), (13, 40)] {
+		let model = tiny_bert(seed, &Device::Cpu).unwrap();
+		let (_, trace) = traced(&model, &[tiny_bert_input(seed, seq)]).pop().unwrap();
+		let (fast_tree, fast_root) = arbiter_inference::commit::trace_commitment(&model.template, seq, &trace.outputs).unwrap();
+		let (tree, root) = arbiter_primitives::commitment::trace_commitment(&model.template, seq, &trace.outputs).unwrap();
+		assert_eq!(fast_root, root);
+		assert_eq!(fast_tree.leaf_count(), tree.leaf_count());
+		for i in [0, tree.leaf_count() / 2, tree.leaf_count() - 1] {
+			assert_eq!(fast_tree.prove(i), tree.prove(i));
+		}
+		let mut bad = trace.outputs.clone();
+		bad[9][0] = f32::INFINITY;
+		assert!(arbiter_inference::commit::trace_commitment(&model.template, seq, &bad).is_err());
+	}
+}

@@ -1,0 +1,118 @@
+//! The trace tree, fast: the same leaves and tree as `arbiter_primitives::commitment` (tested
+//! equal), with the leaf and inner hashes computed on every core and four at a time
+//! (`blake2b_simd::many`). A trace is ~20× the activations a plain run keeps, so hashing it is
+//! most of what tracing costs.
+
+use arbiter_primitives::{
+	commitment::CommitError,
+	encoding::{trace_root_of, ACTIVATION_LEAF_TAG},
+	merkle::{MerkleTree, INNER_DOMAIN, LEAF_DOMAIN},
+	Graph, Hash,
+};
+use blake2b_simd::{many::HashManyJob, Params};
+use rayon::prelude::*;
+
+/// Leaves hashed per parallel task.
+const LEAVES_PER_TASK: usize = 256;
+
+fn params() -> Params {
+	let mut p = Params::new();
+	p.hash_length(32);
+	p
+}
+
+fn hash_all(inputs: &[&[u8]]) -> Vec<Hash> {
+	let params = params();
+	let mut jobs: Vec<HashManyJob> = inputs.iter().map(|i| HashManyJob::new(&params, i)).collect();
+	blake2b_simd::many::hash_many(jobs.iter_mut());
+	jobs.iter()
+		.map(|j| {
+			let mut h = [0u8; 32];
+			h.copy_from_slice(j.to_hash().as_bytes());
+			h
+		})
+		.collect()
+}
+
+/// Leaf hashes of rows `rows` of node `node` (row width `width`) of `data`.
+fn leaf_hashes(node: u32, width: usize, first_row: usize, data: &[f32]) -> Vec<Hash> {
+	let row_bytes = width * 4;
+	let stride = 10 + row_bytes;
+	let rows = data.len() / width.max(1);
+	let mut buf = vec![0u8; rows * stride];
+	for (r, (chunk, row)) in buf.chunks_exact_mut(stride).zip(data.chunks_exact(width.max(1))).enumerate() {
+		chunk[0] = LEAF_DOMAIN;
+		chunk[1] = ACTIVATION_LEAF_TAG;
+		chunk[2..6].copy_from_slice(&node.to_le_bytes());
+		chunk[6..10].copy_from_slice(&((first_row + r) as u32).to_le_bytes());
+		for (dst, v) in chunk[10..].chunks_exact_mut(4).zip(row) {
+			dst.copy_from_slice(&v.to_le_bytes());
+		}
+	}
+	let inputs: Vec<&[u8]> = buf.chunks_exact(stride).collect();
+	hash_all(&inputs)
+}
+
+fn inner_level(pairs: &[Hash]) -> Vec<Hash> {
+	pairs
+		.par_chunks(2 * LEAVES_PER_TASK)
+		.flat_map_iter(|chunk| {
+			let bufs: Vec<[u8; 65]> = chunk
+				.chunks_exact(2)
+				.map(|p| {
+					let mut b = [0u8; 65];
+					b[0] = INNER_DOMAIN;
+					b[1..33].copy_from_slice(&p[0]);
+					b[33..65].copy_from_slice(&p[1]);
+					b
+				})
+				.collect();
+			let inputs: Vec<&[u8]> = bufs.iter().map(|b| b.as_slice()).collect();
+			hash_all(&inputs)
+		})
+		.collect()
+}
+
+/// The trace tree of `outputs` for the instantiated `graph` (one row-major tensor per node).
+pub fn trace_tree(graph: &Graph, outputs: &[Vec<f32>]) -> Result<MerkleTree, CommitError> {
+	if outputs.len() != graph.nodes.len() {
+		return Err(CommitError::TensorCount { expected: graph.nodes.len(), found: outputs.len() });
+	}
+	// (node, width, first row, row count) tasks of at most LEAVES_PER_TASK rows.
+	let mut tasks = Vec::new();
+	for (index, (node, data)) in graph.nodes.iter().zip(outputs).enumerate() {
+		let (rows, width) = (node.shape.rows(), node.shape.width() as usize);
+		let expected = rows.saturating_mul(width as u64);
+		if data.len() as u64 != expected {
+			return Err(CommitError::TensorLength { index, expected, found: data.len() });
+		}
+		let mut first = 0usize;
+		while first < rows as usize {
+			let count = LEAVES_PER_TASK.min(rows as usize - first);
+			tasks.push((index, width, first, count));
+			first += count;
+		}
+	}
+	let chunks: Vec<Result<Vec<Hash>, CommitError>> = tasks
+		.par_iter()
+		.map(|(index, width, first, count)| {
+			let data = &outputs[*index][first * width..(first + count) * width];
+			if data.iter().any(|v| !v.is_finite()) {
+				return Err(CommitError::NonFinite { index: *index });
+			}
+			Ok(leaf_hashes(*index as u32, *width, *first, data))
+		})
+		.collect();
+	let mut leaves = Vec::new();
+	for c in chunks {
+		leaves.extend(c?);
+	}
+	Ok(MerkleTree::from_leaf_hashes_with(leaves, inner_level))
+}
+
+/// The trace tree and `trace_root` of a trace of `template` at `seq_len`.
+pub fn trace_commitment(template: &Graph, seq_len: u32, outputs: &[Vec<f32>]) -> Result<(MerkleTree, Hash), CommitError> {
+	let tree = trace_tree(&template.instantiate(seq_len), outputs)?;
+	let root = trace_root_of(seq_len, &tree.root());
+	Ok((tree, root))
+}
