@@ -34,20 +34,31 @@ fn hash_all(inputs: &[&[u8]]) -> Vec<Hash> {
 		.collect()
 }
 
+/// Appends the little-endian bytes of `values` (one copy on little-endian hosts).
+fn extend_le_bytes(buf: &mut Vec<u8>, values: &[f32]) {
+	#[cfg(target_endian = "little")]
+	{
+		// SAFETY: f32 has no padding and any alignment of u8 is valid; on a little-endian host
+		// its in-memory bytes are its little-endian encoding.
+		let bytes = unsafe { std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values)) };
+		buf.extend_from_slice(bytes);
+	}
+	#[cfg(not(target_endian = "little"))]
+	for v in values {
+		buf.extend_from_slice(&v.to_le_bytes());
+	}
+}
+
 /// Leaf hashes of rows `rows` of node `node` (row width `width`) of `data`.
 fn leaf_hashes(node: u32, width: usize, first_row: usize, data: &[f32]) -> Vec<Hash> {
-	let row_bytes = width * 4;
-	let stride = 10 + row_bytes;
-	let rows = data.len() / width.max(1);
-	let mut buf = vec![0u8; rows * stride];
-	for (r, (chunk, row)) in buf.chunks_exact_mut(stride).zip(data.chunks_exact(width.max(1))).enumerate() {
-		chunk[0] = LEAF_DOMAIN;
-		chunk[1] = ACTIVATION_LEAF_TAG;
-		chunk[2..6].copy_from_slice(&node.to_le_bytes());
-		chunk[6..10].copy_from_slice(&((first_row + r) as u32).to_le_bytes());
-		for (dst, v) in chunk[10..].chunks_exact_mut(4).zip(row) {
-			dst.copy_from_slice(&v.to_le_bytes());
-		}
+	let stride = 10 + width * 4;
+	let mut buf = Vec::with_capacity(data.len() / width.max(1) * stride);
+	for (r, row) in data.chunks_exact(width.max(1)).enumerate() {
+		buf.push(LEAF_DOMAIN);
+		buf.push(ACTIVATION_LEAF_TAG);
+		buf.extend_from_slice(&node.to_le_bytes());
+		buf.extend_from_slice(&((first_row + r) as u32).to_le_bytes());
+		extend_le_bytes(&mut buf, row);
 	}
 	let inputs: Vec<&[u8]> = buf.chunks_exact(stride).collect();
 	hash_all(&inputs)
