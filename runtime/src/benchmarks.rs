@@ -12,4 +12,10 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_compute_staking, ComputeStaking]
 	[pallet_task_registry, TaskRegistry]
 	[pallet_challenges, Challenges]
+	[pallet_protocol_parameters, ProtocolParameters]
+	[pallet_scheduler, Scheduler]
+	[pallet_preimage, Preimage]
+	[pallet_referenda, Referenda]
+	[pallet_conviction_voting, ConvictionVoting]
+	[pallet_treasury, Treasury]
 );

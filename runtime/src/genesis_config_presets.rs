@@ -37,11 +37,12 @@ fn endowed_dev_accounts() -> Vec<AccountId> {
 	accounts
 }
 
-/// The genesis state as JSON, for the given authorities, endowed accounts and sudo key.
+/// The genesis state as JSON, for the given authorities, endowed accounts and sudo key (only
+/// the development preset has one; other chains are governed by referenda).
 fn testnet_genesis(
 	initial_authorities: Vec<(AuraId, GrandpaId)>,
 	endowed_accounts: Vec<AccountId>,
-	root: AccountId,
+	root: Option<AccountId>,
 ) -> Value {
 	let config = RuntimeGenesisConfig {
 		balances: BalancesConfig {
@@ -55,7 +56,7 @@ fn testnet_genesis(
 			authorities: initial_authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
 			..Default::default()
 		},
-		sudo: SudoConfig { key: Some(root) },
+		sudo: SudoConfig { key: root },
 		..Default::default()
 	};
 
@@ -69,11 +70,11 @@ pub fn development_config_genesis() -> Value {
 	testnet_genesis(
 		vec![authority_keys(Sr25519Keyring::Alice)],
 		endowed_dev_accounts(),
-		Sr25519Keyring::Alice.to_account_id(),
+		Some(Sr25519Keyring::Alice.to_account_id()),
 	)
 }
 
-/// The local testnet preset: Alice, Bob, Charlie and Dave are authorities.
+/// The local testnet preset: Alice, Bob, Charlie and Dave are authorities; no sudo (OpenGov).
 pub fn local_config_genesis() -> Value {
 	testnet_genesis(
 		vec![
@@ -83,7 +84,7 @@ pub fn local_config_genesis() -> Value {
 			authority_keys(Sr25519Keyring::Dave),
 		],
 		endowed_dev_accounts(),
-		Sr25519Keyring::Alice.to_account_id(),
+		None,
 	)
 }
 

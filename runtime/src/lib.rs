@@ -14,6 +14,7 @@ pub mod apis;
 mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod governance;
 pub mod weights;
 
 extern crate alloc;
@@ -201,6 +202,9 @@ mod runtime {
 	#[runtime::pallet_index(8)]
 	pub type Parameters = pallet_parameters;
 
+	#[runtime::pallet_index(9)]
+	pub type ProtocolParameters = pallet_protocol_parameters;
+
 	#[runtime::pallet_index(10)]
 	pub type ComputeStaking = pallet_compute_staking;
 
@@ -209,6 +213,25 @@ mod runtime {
 
 	#[runtime::pallet_index(12)]
 	pub type Challenges = pallet_challenges;
+
+	// Governance (OpenGov).
+	#[runtime::pallet_index(20)]
+	pub type Scheduler = pallet_scheduler;
+
+	#[runtime::pallet_index(21)]
+	pub type Preimage = pallet_preimage;
+
+	#[runtime::pallet_index(22)]
+	pub type Referenda = pallet_referenda;
+
+	#[runtime::pallet_index(23)]
+	pub type ConvictionVoting = pallet_conviction_voting;
+
+	#[runtime::pallet_index(24)]
+	pub type Origins = governance::pallet_custom_origins;
+
+	#[runtime::pallet_index(25)]
+	pub type Treasury = pallet_treasury;
 }
 
 #[cfg(test)]

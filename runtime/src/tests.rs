@@ -5,7 +5,7 @@ use frame_support::traits::Get;
 use sp_keyring::Sr25519Keyring;
 use sp_runtime::BuildStorage;
 
-fn ext_from_preset(id: &str) -> sp_io::TestExternalities {
+pub(crate) fn ext_from_preset(id: &str) -> sp_io::TestExternalities {
 	let json = genesis_config_presets::get_preset(&id.into()).expect("preset exists");
 	let mut storage = frame_system::GenesisConfig::<Runtime>::default().build_storage().unwrap();
 	let config: RuntimeGenesisConfig = serde_json::from_slice(&json).expect("preset is valid json");
@@ -30,6 +30,8 @@ fn local_testnet_preset_has_four_authorities() {
 	ext_from_preset("local_testnet").execute_with(|| {
 		assert_eq!(pallet_aura::Authorities::<Runtime>::get().len(), 4);
 		assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), 4);
+		// No sudo outside the development preset: referenda govern.
+		assert_eq!(pallet_sudo::Key::<Runtime>::get(), None);
 		for who in [Sr25519Keyring::Bob, Sr25519Keyring::Charlie, Sr25519Keyring::Dave] {
 			assert_eq!(Balances::free_balance(&who.to_account_id()), genesis_config_presets::ENDOWMENT);
 		}

@@ -1,6 +1,7 @@
 //! Configuration of every pallet in the runtime. Protocol parameters that governance tunes live
 //! in [`parameters`]; constants that only a runtime upgrade may change live here.
 
+pub mod governance;
 pub mod parameters;
 
 use frame_support::{
@@ -138,7 +139,8 @@ impl pallet_utility::Config for Runtime {
 impl pallet_parameters::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeParameters = parameters::RuntimeParameters;
-	// Root until the governance tracks land; then the `protocol-parameters` track.
+	// Root only: governance sets parameters through `pallet-protocol-parameters`, which checks
+	// each value against its bounds first (configs/governance.rs).
 	type AdminOrigin = frame_support::traits::AsEnsureOriginWithArg<frame_system::EnsureRoot<AccountId>>;
 	// pallet-parameters keeps its generated weights private; the runtime's own benchmark run
 	// (`benchmark pallet --pallet pallet_parameters`) replaces this with measured weights.
@@ -162,8 +164,8 @@ impl pallet_compute_staking::Config for Runtime {
 impl pallet_task_registry::Config for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
-	// Root until the governance tracks land.
-	type GovernanceOrigin = frame_system::EnsureRoot<AccountId>;
+	// Root or the `model-registry` referendum track.
+	type GovernanceOrigin = governance::ModelGovernanceOrigin;
 	type ModelDeposit = ConstU128<{ 100 * UNIT }>;
 	type MaxModelRowWidth = protocol::MaxModelRowWidth;
 	type MaxToleranceSlackBits = protocol::MaxToleranceSlackBits;
@@ -189,7 +191,7 @@ impl pallet_task_registry::Config for Runtime {
 parameter_types! {
 	/// A missed assignment deadline costs 1 % of the provider's stake (and jails it).
 	pub const MissedDeadlineSlash: Perbill = Perbill::from_percent(1);
-	/// Receives protocol fees and slashes until the treasury pallet lands (governance issue).
+	/// The treasury pallet's account: receives protocol fees and slashes.
 	pub TreasuryAccount: AccountId = TREASURY_PALLET_ID.into_account_truncating();
 }
 

@@ -2,14 +2,16 @@
 //!
 //! Each parameter is a `Get<T>` that pallet configurations use directly
 //! (`type ChallengeWindow = dynamic_params::protocol::ChallengeWindow;`). The values below are the
-//! genesis defaults; they suit development chains (short windows, in blocks). Pallets join here as
-//! they land; the governance issue adds per-parameter bounds and the `protocol-parameters` track.
+//! genesis defaults; they suit development chains (short windows, in blocks). Governance changes
+//! them through `pallet-protocol-parameters` on the `protocol-parameters` referendum track, which
+//! refuses any value outside the bounds in [`ProtocolBounds`] (docs/governance.md lists them).
 
 use frame_support::dynamic_params::{dynamic_pallet_params, dynamic_params};
 
 use sp_runtime::Perbill;
 
-use crate::{Balance, BlockNumber, Runtime, UNIT};
+use crate::{Balance, BlockNumber, Runtime, DAYS, UNIT};
+use pallet_protocol_parameters::{OutOfBounds, ParameterBounds};
 
 #[dynamic_params(RuntimeParameters, pallet_parameters::Parameters::<Runtime>)]
 pub mod dynamic_params {
@@ -64,6 +66,47 @@ pub mod dynamic_params {
 		/// Largest per-model tolerance slack a model may register, as f32 bits.
 		#[codec(index = 14)]
 		pub static MaxToleranceSlackBits: u32 = 0x3727_c5ac; // 1.0e-5_f32
+	}
+}
+
+/// Checks `value` against `[min, max]`.
+fn within<T: PartialOrd>(value: T, min: T, max: T) -> Result<(), OutOfBounds> {
+	if value < min {
+		Err(OutOfBounds::BelowMinimum)
+	} else if value > max {
+		Err(OutOfBounds::AboveMaximum)
+	} else {
+		Ok(())
+	}
+}
+
+/// The bounds of every protocol parameter. Storage bounds fixed by the runtime (the 64 KiB task
+/// input/output, the 4096-wide rows `respond` is benchmarked with) cap the governable limits.
+pub struct ProtocolBounds;
+impl ParameterBounds<RuntimeParameters> for ProtocolBounds {
+	fn check(key_value: &RuntimeParameters) -> Result<(), OutOfBounds> {
+		use dynamic_params::protocol::Parameters as P;
+		let RuntimeParameters::Protocol(p) = key_value;
+		match p {
+			P::MinProviderStake(_, Some(v)) => within(*v, UNIT, 10_000_000 * UNIT),
+			P::UnbondingPeriod(_, Some(v)) => within(*v, 1, 90 * DAYS),
+			P::MaxProviders(_, Some(v)) => within(*v, 1, 100_000),
+			P::ChallengeWindow(_, Some(v)) => within(*v, 2, 30 * DAYS),
+			P::ResponseWindow(_, Some(v)) => within(*v, 2, 7 * DAYS),
+			P::ChallengerBond(_, Some(v)) => within(*v, UNIT, 1_000_000 * UNIT),
+			P::SlashFraction(_, Some(v)) => within(*v, Perbill::from_percent(1), Perbill::from_percent(100)),
+			P::ChallengerRewardShare(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(100)),
+			P::ProtocolFee(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(50)),
+			P::AssignmentTimeout(_, Some(v)) => within(*v, 2, DAYS),
+			P::MaxReassignments(_, Some(v)) => within(*v, 0, 10),
+			P::MaxInputBytes(_, Some(v)) => within(*v, 64, 64 * 1024),
+			P::MaxOutputBytes(_, Some(v)) => within(*v, 64, 64 * 1024),
+			P::MaxModelRowWidth(_, Some(v)) => within(*v, 16, 4_096),
+			// A finite slack in [0, 1e-3]; f32 bit patterns of non-negative floats order like the floats.
+			P::MaxToleranceSlackBits(_, Some(v)) => within(*v, 0, 0x3a83_126f),
+			// Removing a value restores its (in-bounds) default.
+			_ => Ok(()),
+		}
 	}
 }
 

@@ -27,7 +27,7 @@ test('chain properties: ARBT, 12 decimals, ss58 42', async () => {
 
 test('metadata is V15 or newer and names the runtime pallets', async () => {
   assert.ok(api.runtimeMetadata.version >= 15, `metadata version ${api.runtimeMetadata.version}`);
-  for (const pallet of ['system', 'balances', 'sudo', 'utility', 'parameters', 'grandpa', 'aura']) {
+  for (const pallet of ['system', 'balances', 'sudo', 'utility', 'parameters', 'grandpa', 'aura', 'protocolParameters', 'referenda', 'convictionVoting', 'scheduler', 'preimage', 'treasury']) {
     assert.ok(api.tx[pallet] || api.query[pallet], `pallet ${pallet} present`);
   }
   assert.equal(api.runtimeVersion.specName.toString(), 'arbiter');
