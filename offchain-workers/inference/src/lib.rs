@@ -15,6 +15,7 @@ pub mod commit;
 pub mod engine;
 pub mod error;
 pub mod generated;
+pub mod jobs;
 pub mod model;
 pub mod tokenize;
 pub mod trace;

@@ -1,0 +1,339 @@
+//! The job service a provider node runs: tasks are queued, run on the engine's own thread
+//! (batched per model), their traces kept in the trace store, their results polled. Nothing here
+//! blocks the caller: the off-chain worker starts a job and polls it in later blocks.
+//!
+//! After a restart, a task whose trace is in the store is reported done again (same output and
+//! trace root), so the off-chain worker never runs or commits a task twice.
+
+use std::{
+	collections::{HashMap, VecDeque},
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		Arc, Condvar, Mutex,
+	},
+	time::{Duration, Instant},
+};
+
+use arbiter_primitives::{Hash, NodeId, Opening};
+
+use crate::{
+	engine::{self, Mode},
+	error::{EngineError, Result},
+	model::Model,
+	trace::TraceRow,
+	trace_store::TraceStore,
+};
+
+/// What a caller learns about a task's job.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobStatus {
+	/// No such job (never started, or started on another node).
+	Unknown,
+	Queued,
+	Running,
+	/// The model output (row-major f32) and the trace root to commit.
+	Done { output: Vec<f32>, trace_root: Hash },
+	/// The input could not be run (e.g. empty text); the reason.
+	Failed(String),
+}
+
+/// Counters for metrics (Prometheus in the node).
+#[derive(Default, Debug)]
+pub struct JobMetrics {
+	pub queued: AtomicU64,
+	pub running: AtomicU64,
+	pub done: AtomicU64,
+	pub failed: AtomicU64,
+	/// Sum and count of job latencies (queued → done), in microseconds.
+	pub latency_us_sum: AtomicU64,
+	pub latency_count: AtomicU64,
+}
+
+/// A snapshot for `arbiter_engineStatus`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EngineStatus {
+	pub device: String,
+	pub models: Vec<ModelStatus>,
+	pub queued: u64,
+	pub running: u64,
+	pub done: u64,
+	pub failed: u64,
+	pub traces_stored: usize,
+}
+
+/// One loaded model.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ModelStatus {
+	pub model_id: u32,
+	pub name: String,
+	pub model_root: String,
+}
+
+struct Job {
+	task: u64,
+	model_id: u32,
+	input: Vec<u8>,
+	queued_at: Instant,
+}
+
+#[derive(Default)]
+struct State {
+	queue: VecDeque<Job>,
+	status: HashMap<u64, JobStatus>,
+	stopping: bool,
+}
+
+struct Shared {
+	models: HashMap<u32, Arc<Model>>,
+	store: TraceStore,
+	state: Mutex<State>,
+	wake: Condvar,
+	metrics: JobMetrics,
+	max_batch: usize,
+	device: String,
+}
+
+/// The service; cheap to clone (shared state). Dropping the last handle stops the worker.
+#[derive(Clone)]
+pub struct JobService {
+	shared: Arc<Shared>,
+	_worker: Arc<WorkerHandle>,
+}
+
+struct WorkerHandle {
+	shared: Arc<Shared>,
+	thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for WorkerHandle {
+	fn drop(&mut self) {
+		if let Ok(mut s) = self.shared.state.lock() {
+			s.stopping = true;
+		}
+		self.shared.wake.notify_all();
+		if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+			let _ = t.join();
+		}
+	}
+}
+
+impl JobService {
+	/// Starts the service for `models` (chain model id → model), keeping traces in `store`.
+	/// Up to `max_batch` queued jobs of one model run together.
+	pub fn start(models: HashMap<u32, Model>, store: TraceStore, max_batch: usize, device: &str) -> Self {
+		let shared = Arc::new(Shared {
+			models: models.into_iter().map(|(id, m)| (id, Arc::new(m))).collect(),
+			store,
+			state: Mutex::new(State::default()),
+			wake: Condvar::new(),
+			metrics: JobMetrics::default(),
+			max_batch: max_batch.max(1),
+			device: device.to_string(),
+		});
+		let worker_shared = shared.clone();
+		let thread = std::thread::Builder::new()
+			.name("arbiter-inference".into())
+			.spawn(move || worker(worker_shared))
+			.ok();
+		let handle = Arc::new(WorkerHandle { shared: shared.clone(), thread: Mutex::new(thread) });
+		Self { shared, _worker: handle }
+	}
+
+	/// The model with chain id `model_id`, if loaded.
+	pub fn model(&self, model_id: u32) -> Option<Arc<Model>> {
+		self.shared.models.get(&model_id).cloned()
+	}
+
+	/// Queues `task` (idempotent: a known or stored task is not queued again).
+	pub fn submit(&self, task: u64, model_id: u32, input: Vec<u8>) -> Result<()> {
+		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model {model_id} is not loaded")))?;
+		let mut state = self.shared.state.lock().map_err(|_| EngineError::Store("job state poisoned".into()))?;
+		if state.status.contains_key(&task) {
+			return Ok(());
+		}
+		if let Some(done) = recover(&self.shared.store, task, &model) {
+			state.status.insert(task, done);
+			return Ok(());
+		}
+		state.status.insert(task, JobStatus::Queued);
+		state.queue.push_back(Job { task, model_id, input, queued_at: Instant::now() });
+		self.shared.metrics.queued.fetch_add(1, Ordering::Relaxed);
+		drop(state);
+		self.shared.wake.notify_one();
+		Ok(())
+	}
+
+	/// The status of `task`'s job; a task run before a restart is found in the trace store.
+	pub fn status(&self, task: u64, model_id: u32) -> JobStatus {
+		let known = self.shared.state.lock().ok().and_then(|s| s.status.get(&task).cloned());
+		match known {
+			Some(s) => s,
+			None => self
+				.model(model_id)
+				.and_then(|m| recover(&self.shared.store, task, &m))
+				.inspect(|done| {
+					if let Ok(mut s) = self.shared.state.lock() {
+						s.status.insert(task, done.clone());
+					}
+				})
+				.unwrap_or(JobStatus::Unknown),
+		}
+	}
+
+	/// Waits (blocking) until `task` is done or failed, up to `timeout`. For tests and tools.
+	pub fn wait(&self, task: u64, model_id: u32, timeout: Duration) -> JobStatus {
+		let deadline = Instant::now() + timeout;
+		loop {
+			let s = self.status(task, model_id);
+			if matches!(s, JobStatus::Done { .. } | JobStatus::Failed(_) | JobStatus::Unknown) || Instant::now() > deadline {
+				return s;
+			}
+			std::thread::sleep(Duration::from_millis(5));
+		}
+	}
+
+	/// Row `row` of node `node` of `task`'s trace, with its proof.
+	pub fn trace_row(&self, task: u64, model_id: u32, node: NodeId, row: u32) -> Result<TraceRow> {
+		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model {model_id} is not loaded")))?;
+		self.shared.store.row(task, &model, node, row)
+	}
+
+	/// The opening of element `(node, row, col)` of `task`'s trace.
+	pub fn opening(&self, task: u64, model_id: u32, node: NodeId, row: u32, col: u32) -> Result<Opening> {
+		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model {model_id} is not loaded")))?;
+		self.shared.store.opening(task, &model, node, row, col)
+	}
+
+	/// Counters (for Prometheus).
+	pub fn metrics(&self) -> &JobMetrics {
+		&self.shared.metrics
+	}
+
+	/// A snapshot of the service.
+	pub fn engine_status(&self) -> EngineStatus {
+		let m = &self.shared.metrics;
+		let mut models: Vec<ModelStatus> = self
+			.shared
+			.models
+			.iter()
+			.map(|(id, model)| ModelStatus {
+				model_id: *id,
+				name: model.name.clone(),
+				model_root: format!("0x{}", hex::encode(model.commitment.model_root)),
+			})
+			.collect();
+		models.sort_by_key(|m| m.model_id);
+		let queued = self.shared.state.lock().map(|s| s.queue.len() as u64).unwrap_or(0);
+		EngineStatus {
+			device: self.shared.device.clone(),
+			models,
+			queued,
+			running: m.running.load(Ordering::Relaxed),
+			done: m.done.load(Ordering::Relaxed),
+			failed: m.failed.load(Ordering::Relaxed),
+			traces_stored: self.shared.store.tasks().map(|t| t.len()).unwrap_or(0),
+		}
+	}
+}
+
+/// A stored trace of `task` for `model` as a finished job.
+fn recover(store: &TraceStore, task: u64, model: &Model) -> Option<JobStatus> {
+	if !store.contains(task) {
+		return None;
+	}
+	let trace = store.get(task, model).ok()?;
+	let output = trace.outputs.last()?.clone();
+	Some(JobStatus::Done { output, trace_root: trace.root })
+}
+
+fn worker(shared: Arc<Shared>) {
+	loop {
+		// The next batch: the oldest job and up to max_batch - 1 more of its model.
+		let batch: Vec<Job> = {
+			let Ok(mut state) = shared.state.lock() else { return };
+			while state.queue.is_empty() && !state.stopping {
+				state = match shared.wake.wait(state) {
+					Ok(s) => s,
+					Err(_) => return,
+				};
+			}
+			if state.stopping {
+				return;
+			}
+			let Some(first) = state.queue.pop_front() else { continue };
+			let model_id = first.model_id;
+			let mut batch = Vec::from([first]);
+			let mut rest = VecDeque::new();
+			while let Some(job) = state.queue.pop_front() {
+				if job.model_id == model_id && batch.len() < shared.max_batch {
+					batch.push(job);
+				} else {
+					rest.push_back(job);
+				}
+			}
+			state.queue = rest;
+			for job in &batch {
+				state.status.insert(job.task, JobStatus::Running);
+			}
+			batch
+		};
+		let n = batch.len() as u64;
+		shared.metrics.queued.fetch_sub(n.min(shared.metrics.queued.load(Ordering::Relaxed)), Ordering::Relaxed);
+		shared.metrics.running.fetch_add(n, Ordering::Relaxed);
+		let results = run_batch(&shared, &batch);
+		shared.metrics.running.fetch_sub(n, Ordering::Relaxed);
+		if let Ok(mut state) = shared.state.lock() {
+			for (job, result) in batch.iter().zip(results) {
+				let status = match result {
+					Ok(done) => {
+						shared.metrics.done.fetch_add(1, Ordering::Relaxed);
+						let us = job.queued_at.elapsed().as_micros().min(u64::MAX as u128) as u64;
+						shared.metrics.latency_us_sum.fetch_add(us, Ordering::Relaxed);
+						shared.metrics.latency_count.fetch_add(1, Ordering::Relaxed);
+						done
+					},
+					Err(e) => {
+						shared.metrics.failed.fetch_add(1, Ordering::Relaxed);
+						JobStatus::Failed(e.to_string())
+					},
+				};
+				state.status.insert(job.task, status);
+			}
+		}
+	}
+}
+
+/// Runs one batch (all of one model); each job's result, in order.
+fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
+	let Some(model) = batch.first().and_then(|j| shared.models.get(&j.model_id)) else {
+		return batch.iter().map(|_| Err(EngineError::InvalidInput("model not loaded".into()))).collect();
+	};
+	// Inputs that cannot be encoded fail alone; the rest run together.
+	let encoded: Vec<Result<crate::model::ModelInput>> = batch
+		.iter()
+		.map(|j| {
+			let text = std::str::from_utf8(&j.input).map_err(|_| EngineError::InvalidInput("input is not UTF-8 text".into()))?;
+			model.encode_text(text)
+		})
+		.collect();
+	let inputs: Vec<crate::model::ModelInput> = encoded.iter().filter_map(|e| e.as_ref().ok().cloned()).collect();
+	let mut executions = if inputs.is_empty() {
+		Vec::new().into_iter()
+	} else {
+		match engine::run(model, &inputs, Mode::Traced) {
+			Ok(e) => e.into_iter(),
+			Err(e) => return batch.iter().map(|_| Err(EngineError::InvalidInput(e.to_string()))).collect(),
+		}
+	};
+	batch
+		.iter()
+		.zip(encoded)
+		.map(|(job, enc)| {
+			enc?;
+			let execution = executions.next().ok_or(EngineError::EmptyBatch)?;
+			let trace = execution.trace.ok_or(EngineError::EmptyBatch)?;
+			shared.store.put(job.task, model, &trace)?;
+			Ok(JobStatus::Done { output: execution.output, trace_root: trace.root })
+		})
+		.collect()
+}

@@ -1,0 +1,80 @@
+//! The provider's job service on MiniLM (run `scripts/fetch-model.sh` first): jobs run off the
+//! caller's thread, results equal a direct engine run, openings verify, a restarted service
+//! finds finished tasks in the trace store and never runs a task twice.
+
+use std::{collections::HashMap, path::PathBuf, sync::atomic::Ordering, time::Duration};
+
+use arbiter_inference::{
+	engine::{self, Mode},
+	jobs::{JobService, JobStatus},
+	model::Model,
+	StoreLimits, TraceStore,
+};
+use arbiter_primitives::{verify_element, Verdict};
+use candle_core::Device;
+
+fn model_dir() -> PathBuf {
+	let dir = std::env::var_os("ARBITER_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| {
+		PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/arbiter/models/all-minilm-l6-v2")
+	});
+	assert!(dir.join("model.safetensors").is_file(), "MiniLM is not at {} (run scripts/fetch-model.sh)", dir.display());
+	dir
+}
+
+fn service(store: &std::path::Path) -> JobService {
+	let model = Model::load(&model_dir(), &Device::Cpu).unwrap();
+	let store = TraceStore::open(store, StoreLimits::default()).unwrap();
+	JobService::start(HashMap::from([(7u32, model)]), store, 8, "cpu")
+}
+
+#[test]
+fn jobs_run_in_the_background_and_survive_a_restart() {
+	let dir = tempfile::tempdir().unwrap();
+	let texts = ["A man is eating food.", "", "Verifiable inference."];
+	let roots;
+	{
+		let svc = service(dir.path());
+		for (k, t) in texts.iter().enumerate() {
+			svc.submit(100 + k as u64, 7, t.as_bytes().to_vec()).unwrap();
+		}
+		// Submitting again changes nothing.
+		svc.submit(100, 7, texts[0].as_bytes().to_vec()).unwrap();
+		assert!(svc.submit(1, 99, b"x".to_vec()).is_err(), "unknown model");
+		let statuses: Vec<JobStatus> = (0..3).map(|k| svc.wait(100 + k, 7, Duration::from_secs(60))).collect();
+		assert!(matches!(&statuses[1], JobStatus::Failed(reason) if reason.contains("empty")), "{:?}", statuses[1]);
+
+		// Results equal a direct engine run.
+		let model = svc.model(7).unwrap();
+		let direct = engine::run(&model, &[model.encode_text(texts[0]).unwrap(), model.encode_text(texts[2]).unwrap()], Mode::Traced).unwrap();
+		let mut got = Vec::new();
+		for (status, d) in [&statuses[0], &statuses[2]].into_iter().zip(&direct) {
+			let JobStatus::Done { output, trace_root } = status else { panic!("{status:?}") };
+			let diff = output.iter().zip(&d.output).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+			assert!(diff <= 1e-5);
+			got.push(*trace_root);
+		}
+		// Openings served by the service verify against the committed root.
+		let node = (model.template.nodes.len() - 3) as u32;
+		let o = svc.opening(100, 7, node, 0, 5).unwrap();
+		let v = verify_element(&model.template, &model.commitment.model_root, &got[0], (node, 0, 5), &o, 0.0, model.max_row_width());
+		assert_eq!(v, Verdict::WithinBound);
+		let row = svc.trace_row(102, 7, node, 0).unwrap();
+		assert_eq!(arbiter_primitives::encoding::trace_root_of(row.seq_len, &row.trace_tree_root), got[1]);
+
+		let m = svc.metrics();
+		assert_eq!((m.done.load(Ordering::Relaxed), m.failed.load(Ordering::Relaxed)), (2, 1));
+		let status = svc.engine_status();
+		assert_eq!(status.models.len(), 1);
+		assert_eq!(status.traces_stored, 2);
+		assert_eq!(svc.status(555, 7), JobStatus::Unknown);
+		roots = got;
+	}
+	// A restarted service knows the finished tasks from the trace store and runs nothing again.
+	let svc = service(dir.path());
+	let JobStatus::Done { trace_root, .. } = svc.status(100, 7) else { panic!("task 100 not recovered") };
+	assert_eq!(trace_root, roots[0]);
+	svc.submit(102, 7, texts[2].as_bytes().to_vec()).unwrap();
+	let JobStatus::Done { trace_root, .. } = svc.wait(102, 7, Duration::from_secs(60)) else { panic!() };
+	assert_eq!(trace_root, roots[1]);
+	assert_eq!(svc.metrics().done.load(Ordering::Relaxed), 0, "nothing ran twice");
+}
