@@ -337,3 +337,34 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 		})
 		.collect()
 }
+
+/// The service as the engine behind the inference host functions.
+impl arbiter_inference_interface::InferenceHost for JobService {
+	fn start_job(&self, task: u64, model: u32, input: Vec<u8>) -> std::result::Result<(), arbiter_inference_interface::InferenceError> {
+		use arbiter_inference_interface::InferenceError;
+		if self.model(model).is_none() {
+			return Err(InferenceError::UnknownModel);
+		}
+		self.submit(task, model, input).map_err(|e| InferenceError::Failed(e.to_string().into_bytes()))
+	}
+
+	fn job_status(&self, task: u64, model: u32) -> arbiter_inference_interface::JobStatus {
+		use arbiter_inference_interface::JobStatus as Js;
+		match self.status(task, model) {
+			JobStatus::Unknown => Js::Unknown,
+			JobStatus::Queued => Js::Queued,
+			JobStatus::Running => Js::Running,
+			JobStatus::Done { output, trace_root } => {
+				Js::Done { output: output.iter().flat_map(|v| v.to_le_bytes()).collect(), trace_root }
+			},
+			JobStatus::Failed(reason) => Js::Failed(reason.into_bytes()),
+		}
+	}
+
+	fn opening(&self, task: u64, model: u32, node: u32, row: u32, col: u32) -> std::result::Result<Vec<u8>, arbiter_inference_interface::InferenceError> {
+		use codec::Encode;
+		JobService::opening(self, task, model, node, row, col)
+			.map(|o| o.encode())
+			.map_err(|e| arbiter_inference_interface::InferenceError::Failed(e.to_string().into_bytes()))
+	}
+}

@@ -1,0 +1,162 @@
+//! The inference host functions (DESIGN §8: inference never runs in block execution).
+//!
+//! The runtime's off-chain worker calls [`inference::start_job`], polls [`inference::job_status`]
+//! in later blocks, and fetches openings with [`inference::opening`]. On the native side each
+//! call looks for the [`InferenceExt`] externalities extension, which the node registers only
+//! for off-chain workers and only with `--provider` / `--watcher`: during block import, in RPC
+//! calls, on nodes without the engine, every function returns [`InferenceError::Unavailable`], so
+//! every node executes blocks identically. Jobs run on the engine's own threads; a call never
+//! waits for inference.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use codec::{Decode, Encode};
+use scale_info::TypeInfo;
+use sp_runtime_interface::pass_by::{AllocateAndReturnByCodec, PassFatPointerAndRead};
+use sp_runtime_interface::runtime_interface;
+#[cfg(feature = "std")]
+use sp_externalities::ExternalitiesExt;
+
+/// A job's state as the off-chain worker sees it.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub enum JobStatus {
+	/// Not known to this node's engine.
+	Unknown,
+	Queued,
+	Running,
+	/// The output bytes (f32 little-endian values) and the trace root to commit.
+	Done { output: Vec<u8>, trace_root: [u8; 32] },
+	/// The input could not be run; the reason (UTF-8).
+	Failed(Vec<u8>),
+}
+
+/// Why a host call did nothing.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub enum InferenceError {
+	/// No engine here: not an off-chain worker, or the node runs without `--provider`/`--watcher`.
+	Unavailable,
+	/// The engine has not loaded this model.
+	UnknownModel,
+	/// The request failed; the reason (UTF-8).
+	Failed(Vec<u8>),
+}
+
+/// What the node's engine provides to the host functions.
+#[cfg(feature = "std")]
+pub trait InferenceHost: Send + Sync {
+	/// Queues `task` of model `model` with `input` (idempotent).
+	fn start_job(&self, task: u64, model: u32, input: Vec<u8>) -> Result<(), InferenceError>;
+	/// The job's state.
+	fn job_status(&self, task: u64, model: u32) -> JobStatus;
+	/// The SCALE-encoded `arbiter_primitives::Opening` of element `(node, row, col)`.
+	fn opening(&self, task: u64, model: u32, node: u32, row: u32, col: u32) -> Result<Vec<u8>, InferenceError>;
+}
+
+#[cfg(feature = "std")]
+sp_externalities::decl_extension! {
+	/// The engine, registered by the node for off-chain workers only.
+	pub struct InferenceExt(std::sync::Arc<dyn InferenceHost>);
+}
+
+#[cfg(feature = "std")]
+impl InferenceExt {
+	/// Wraps an engine.
+	pub fn new(host: std::sync::Arc<dyn InferenceHost>) -> Self {
+		Self(host)
+	}
+}
+
+/// The host functions (`arbiter_inference_interface::inference::*` in the runtime).
+#[runtime_interface]
+pub trait Inference {
+	/// Queues a job; returns at once.
+	fn start_job(
+		&mut self,
+		task: u64,
+		model: u32,
+		input: PassFatPointerAndRead<&[u8]>,
+	) -> AllocateAndReturnByCodec<Result<(), InferenceError>> {
+		match self.extension::<InferenceExt>() {
+			Some(ext) => ext.0.start_job(task, model, input.to_vec()),
+			None => Err(InferenceError::Unavailable),
+		}
+	}
+
+	/// The state of `task`'s job (`Unknown` where no engine is registered).
+	fn job_status(&mut self, task: u64, model: u32) -> AllocateAndReturnByCodec<Result<JobStatus, InferenceError>> {
+		match self.extension::<InferenceExt>() {
+			Some(ext) => Ok(ext.0.job_status(task, model)),
+			None => Err(InferenceError::Unavailable),
+		}
+	}
+
+	/// The SCALE-encoded opening of element `(node, row, col)` of `task`'s trace.
+	fn opening(
+		&mut self,
+		task: u64,
+		model: u32,
+		node: u32,
+		row: u32,
+		col: u32,
+	) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
+		match self.extension::<InferenceExt>() {
+			Some(ext) => ext.0.opening(task, model, node, row, col),
+			None => Err(InferenceError::Unavailable),
+		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use std::sync::{Arc, Mutex};
+
+	/// An engine that records calls.
+	#[derive(Default)]
+	struct Recorder(Mutex<Vec<(u64, u32, Vec<u8>)>>);
+	impl InferenceHost for Recorder {
+		fn start_job(&self, task: u64, model: u32, input: Vec<u8>) -> Result<(), InferenceError> {
+			if model != 0 {
+				return Err(InferenceError::UnknownModel);
+			}
+			self.0.lock().unwrap().push((task, model, input));
+			Ok(())
+		}
+		fn job_status(&self, task: u64, _: u32) -> JobStatus {
+			if self.0.lock().unwrap().iter().any(|(t, _, _)| *t == task) {
+				JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] }
+			} else {
+				JobStatus::Unknown
+			}
+		}
+		fn opening(&self, _: u64, _: u32, node: u32, _: u32, _: u32) -> Result<Vec<u8>, InferenceError> {
+			Ok(node.encode())
+		}
+	}
+
+	#[test]
+	fn without_the_extension_every_call_is_unavailable() {
+		sp_io::TestExternalities::default().execute_with(|| {
+			assert_eq!(inference::start_job(1, 0, b"hi"), Err(InferenceError::Unavailable));
+			assert_eq!(inference::job_status(1, 0), Err(InferenceError::Unavailable));
+			assert_eq!(inference::opening(1, 0, 1, 2, 3), Err(InferenceError::Unavailable));
+		});
+	}
+
+	#[test]
+	fn with_the_extension_calls_reach_the_engine() {
+		let recorder = Arc::new(Recorder::default());
+		let mut ext = sp_io::TestExternalities::default();
+		ext.register_extension(InferenceExt::new(recorder.clone()));
+		ext.execute_with(|| {
+			assert_eq!(inference::job_status(5, 0), Ok(JobStatus::Unknown));
+			assert_eq!(inference::start_job(5, 0, b"hello"), Ok(()));
+			assert_eq!(inference::start_job(5, 3, b"hello"), Err(InferenceError::UnknownModel));
+			assert_eq!(inference::job_status(5, 0), Ok(JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] }));
+			assert_eq!(inference::opening(5, 0, 42, 0, 0), Ok(42u32.encode()));
+		});
+		assert_eq!(recorder.0.lock().unwrap().as_slice(), &[(5, 0, b"hello".to_vec())]);
+	}
+}
