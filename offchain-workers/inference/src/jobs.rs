@@ -64,14 +64,16 @@ pub struct EngineStatus {
 /// One loaded model.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ModelStatus {
-	pub model_id: u32,
 	pub name: String,
 	pub model_root: String,
 }
 
+/// Models are identified by their commitment (`model_root`), as the chain registers them.
+pub type ModelKey = Hash;
+
 struct Job {
 	task: u64,
-	model_id: u32,
+	model_id: ModelKey,
 	input: Vec<u8>,
 	queued_at: Instant,
 }
@@ -84,7 +86,7 @@ struct State {
 }
 
 struct Shared {
-	models: HashMap<u32, Arc<Model>>,
+	models: HashMap<ModelKey, Arc<Model>>,
 	store: TraceStore,
 	state: Mutex<State>,
 	wake: Condvar,
@@ -118,11 +120,11 @@ impl Drop for WorkerHandle {
 }
 
 impl JobService {
-	/// Starts the service for `models` (chain model id → model), keeping traces in `store`.
-	/// Up to `max_batch` queued jobs of one model run together.
-	pub fn start(models: HashMap<u32, Model>, store: TraceStore, max_batch: usize, device: &str) -> Self {
+	/// Starts the service for `models` (each found by its `model_root`), keeping traces in
+	/// `store`. Up to `max_batch` queued jobs of one model run together.
+	pub fn start(models: Vec<Model>, store: TraceStore, max_batch: usize, device: &str) -> Self {
 		let shared = Arc::new(Shared {
-			models: models.into_iter().map(|(id, m)| (id, Arc::new(m))).collect(),
+			models: models.into_iter().map(|m| (m.commitment.model_root, Arc::new(m))).collect(),
 			store,
 			state: Mutex::new(State::default()),
 			wake: Condvar::new(),
@@ -139,14 +141,14 @@ impl JobService {
 		Self { shared, _worker: handle }
 	}
 
-	/// The model with chain id `model_id`, if loaded.
-	pub fn model(&self, model_id: u32) -> Option<Arc<Model>> {
+	/// The model committed as `model_id` (its `model_root`), if loaded.
+	pub fn model(&self, model_id: ModelKey) -> Option<Arc<Model>> {
 		self.shared.models.get(&model_id).cloned()
 	}
 
 	/// Queues `task` (idempotent: a known or stored task is not queued again).
-	pub fn submit(&self, task: u64, model_id: u32, input: Vec<u8>) -> Result<()> {
-		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model {model_id} is not loaded")))?;
+	pub fn submit(&self, task: u64, model_id: ModelKey, input: Vec<u8>) -> Result<()> {
+		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id))))?;
 		let mut state = self.shared.state.lock().map_err(|_| EngineError::Store("job state poisoned".into()))?;
 		if state.status.contains_key(&task) {
 			return Ok(());
@@ -164,7 +166,7 @@ impl JobService {
 	}
 
 	/// The status of `task`'s job; a task run before a restart is found in the trace store.
-	pub fn status(&self, task: u64, model_id: u32) -> JobStatus {
+	pub fn status(&self, task: u64, model_id: ModelKey) -> JobStatus {
 		let known = self.shared.state.lock().ok().and_then(|s| s.status.get(&task).cloned());
 		match known {
 			Some(s) => s,
@@ -181,7 +183,7 @@ impl JobService {
 	}
 
 	/// Waits (blocking) until `task` is done or failed, up to `timeout`. For tests and tools.
-	pub fn wait(&self, task: u64, model_id: u32, timeout: Duration) -> JobStatus {
+	pub fn wait(&self, task: u64, model_id: ModelKey, timeout: Duration) -> JobStatus {
 		let deadline = Instant::now() + timeout;
 		loop {
 			let s = self.status(task, model_id);
@@ -193,14 +195,14 @@ impl JobService {
 	}
 
 	/// Row `row` of node `node` of `task`'s trace, with its proof.
-	pub fn trace_row(&self, task: u64, model_id: u32, node: NodeId, row: u32) -> Result<TraceRow> {
-		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model {model_id} is not loaded")))?;
+	pub fn trace_row(&self, task: u64, model_id: ModelKey, node: NodeId, row: u32) -> Result<TraceRow> {
+		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id))))?;
 		self.shared.store.row(task, &model, node, row)
 	}
 
 	/// The opening of element `(node, row, col)` of `task`'s trace.
-	pub fn opening(&self, task: u64, model_id: u32, node: NodeId, row: u32, col: u32) -> Result<Opening> {
-		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model {model_id} is not loaded")))?;
+	pub fn opening(&self, task: u64, model_id: ModelKey, node: NodeId, row: u32, col: u32) -> Result<Opening> {
+		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id))))?;
 		self.shared.store.opening(task, &model, node, row, col)
 	}
 
@@ -216,13 +218,12 @@ impl JobService {
 			.shared
 			.models
 			.iter()
-			.map(|(id, model)| ModelStatus {
-				model_id: *id,
+			.map(|(_, model)| ModelStatus {
 				name: model.name.clone(),
 				model_root: format!("0x{}", hex::encode(model.commitment.model_root)),
 			})
 			.collect();
-		models.sort_by_key(|m| m.model_id);
+		models.sort_by(|a, b| a.model_root.cmp(&b.model_root));
 		let queued = self.shared.state.lock().map(|s| s.queue.len() as u64).unwrap_or(0);
 		EngineStatus {
 			device: self.shared.device.clone(),
@@ -340,7 +341,7 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 
 /// The service as the engine behind the inference host functions.
 impl arbiter_inference_interface::InferenceHost for JobService {
-	fn start_job(&self, task: u64, model: u32, input: Vec<u8>) -> std::result::Result<(), arbiter_inference_interface::InferenceError> {
+	fn start_job(&self, task: u64, model: [u8; 32], input: Vec<u8>) -> std::result::Result<(), arbiter_inference_interface::InferenceError> {
 		use arbiter_inference_interface::InferenceError;
 		if self.model(model).is_none() {
 			return Err(InferenceError::UnknownModel);
@@ -348,7 +349,7 @@ impl arbiter_inference_interface::InferenceHost for JobService {
 		self.submit(task, model, input).map_err(|e| InferenceError::Failed(e.to_string().into_bytes()))
 	}
 
-	fn job_status(&self, task: u64, model: u32) -> arbiter_inference_interface::JobStatus {
+	fn job_status(&self, task: u64, model: [u8; 32]) -> arbiter_inference_interface::JobStatus {
 		use arbiter_inference_interface::JobStatus as Js;
 		match self.status(task, model) {
 			JobStatus::Unknown => Js::Unknown,
@@ -361,7 +362,7 @@ impl arbiter_inference_interface::InferenceHost for JobService {
 		}
 	}
 
-	fn opening(&self, task: u64, model: u32, node: u32, row: u32, col: u32) -> std::result::Result<Vec<u8>, arbiter_inference_interface::InferenceError> {
+	fn opening(&self, task: u64, model: [u8; 32], node: u32, row: u32, col: u32) -> std::result::Result<Vec<u8>, arbiter_inference_interface::InferenceError> {
 		use codec::Encode;
 		JobService::opening(self, task, model, node, row, col)
 			.map(|o| o.encode())

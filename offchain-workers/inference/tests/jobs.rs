@@ -2,7 +2,7 @@
 //! caller's thread, results equal a direct engine run, openings verify, a restarted service
 //! finds finished tasks in the trace store and never runs a task twice.
 
-use std::{collections::HashMap, path::PathBuf, sync::atomic::Ordering, time::Duration};
+use std::{path::PathBuf, sync::atomic::Ordering, time::Duration};
 
 use arbiter_inference::{
 	engine::{self, Mode},
@@ -21,10 +21,11 @@ fn model_dir() -> PathBuf {
 	dir
 }
 
-fn service(store: &std::path::Path) -> JobService {
+fn service(store: &std::path::Path) -> (JobService, [u8; 32]) {
 	let model = Model::load(&model_dir(), &Device::Cpu).unwrap();
+	let root = model.commitment.model_root;
 	let store = TraceStore::open(store, StoreLimits::default()).unwrap();
-	JobService::start(HashMap::from([(7u32, model)]), store, 8, "cpu")
+	(JobService::start(vec![model], store, 8, "cpu"), root)
 }
 
 #[test]
@@ -33,18 +34,18 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 	let texts = ["A man is eating food.", "", "Verifiable inference."];
 	let roots;
 	{
-		let svc = service(dir.path());
+		let (svc, m) = service(dir.path());
 		for (k, t) in texts.iter().enumerate() {
-			svc.submit(100 + k as u64, 7, t.as_bytes().to_vec()).unwrap();
+			svc.submit(100 + k as u64, m, t.as_bytes().to_vec()).unwrap();
 		}
 		// Submitting again changes nothing.
-		svc.submit(100, 7, texts[0].as_bytes().to_vec()).unwrap();
-		assert!(svc.submit(1, 99, b"x".to_vec()).is_err(), "unknown model");
-		let statuses: Vec<JobStatus> = (0..3).map(|k| svc.wait(100 + k, 7, Duration::from_secs(60))).collect();
+		svc.submit(100, m, texts[0].as_bytes().to_vec()).unwrap();
+		assert!(svc.submit(1, [99; 32], b"x".to_vec()).is_err(), "unknown model");
+		let statuses: Vec<JobStatus> = (0..3).map(|k| svc.wait(100 + k, m, Duration::from_secs(60))).collect();
 		assert!(matches!(&statuses[1], JobStatus::Failed(reason) if reason.contains("empty")), "{:?}", statuses[1]);
 
 		// Results equal a direct engine run.
-		let model = svc.model(7).unwrap();
+		let model = svc.model(m).unwrap();
 		let direct = engine::run(&model, &[model.encode_text(texts[0]).unwrap(), model.encode_text(texts[2]).unwrap()], Mode::Traced).unwrap();
 		let mut got = Vec::new();
 		for (status, d) in [&statuses[0], &statuses[2]].into_iter().zip(&direct) {
@@ -55,26 +56,26 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 		}
 		// Openings served by the service verify against the committed root.
 		let node = (model.template.nodes.len() - 3) as u32;
-		let o = svc.opening(100, 7, node, 0, 5).unwrap();
+		let o = svc.opening(100, m, node, 0, 5).unwrap();
 		let v = verify_element(&model.template, &model.commitment.model_root, &got[0], (node, 0, 5), &o, 0.0, model.max_row_width());
 		assert_eq!(v, Verdict::WithinBound);
-		let row = svc.trace_row(102, 7, node, 0).unwrap();
+		let row = svc.trace_row(102, m, node, 0).unwrap();
 		assert_eq!(arbiter_primitives::encoding::trace_root_of(row.seq_len, &row.trace_tree_root), got[1]);
 
-		let m = svc.metrics();
-		assert_eq!((m.done.load(Ordering::Relaxed), m.failed.load(Ordering::Relaxed)), (2, 1));
+		let counters = svc.metrics();
+		assert_eq!((counters.done.load(Ordering::Relaxed), counters.failed.load(Ordering::Relaxed)), (2, 1));
 		let status = svc.engine_status();
 		assert_eq!(status.models.len(), 1);
 		assert_eq!(status.traces_stored, 2);
-		assert_eq!(svc.status(555, 7), JobStatus::Unknown);
+		assert_eq!(svc.status(555, m), JobStatus::Unknown);
 		roots = got;
 	}
 	// A restarted service knows the finished tasks from the trace store and runs nothing again.
-	let svc = service(dir.path());
-	let JobStatus::Done { trace_root, .. } = svc.status(100, 7) else { panic!("task 100 not recovered") };
+	let (svc, m) = service(dir.path());
+	let JobStatus::Done { trace_root, .. } = svc.status(100, m) else { panic!("task 100 not recovered") };
 	assert_eq!(trace_root, roots[0]);
-	svc.submit(102, 7, texts[2].as_bytes().to_vec()).unwrap();
-	let JobStatus::Done { trace_root, .. } = svc.wait(102, 7, Duration::from_secs(60)) else { panic!() };
+	svc.submit(102, m, texts[2].as_bytes().to_vec()).unwrap();
+	let JobStatus::Done { trace_root, .. } = svc.wait(102, m, Duration::from_secs(60)) else { panic!() };
 	assert_eq!(trace_root, roots[1]);
 	assert_eq!(svc.metrics().done.load(Ordering::Relaxed), 0, "nothing ran twice");
 }

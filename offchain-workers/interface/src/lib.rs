@@ -14,7 +14,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
 use scale_info::TypeInfo;
-use sp_runtime_interface::pass_by::{AllocateAndReturnByCodec, PassFatPointerAndRead};
+use sp_runtime_interface::pass_by::{AllocateAndReturnByCodec, PassFatPointerAndRead, PassPointerAndReadCopy};
 use sp_runtime_interface::runtime_interface;
 #[cfg(feature = "std")]
 use sp_externalities::ExternalitiesExt;
@@ -46,12 +46,12 @@ pub enum InferenceError {
 /// What the node's engine provides to the host functions.
 #[cfg(feature = "std")]
 pub trait InferenceHost: Send + Sync {
-	/// Queues `task` of model `model` with `input` (idempotent).
-	fn start_job(&self, task: u64, model: u32, input: Vec<u8>) -> Result<(), InferenceError>;
+	/// Queues `task` of the model committed as `model_root` with `input` (idempotent).
+	fn start_job(&self, task: u64, model_root: [u8; 32], input: Vec<u8>) -> Result<(), InferenceError>;
 	/// The job's state.
-	fn job_status(&self, task: u64, model: u32) -> JobStatus;
+	fn job_status(&self, task: u64, model_root: [u8; 32]) -> JobStatus;
 	/// The SCALE-encoded `arbiter_primitives::Opening` of element `(node, row, col)`.
-	fn opening(&self, task: u64, model: u32, node: u32, row: u32, col: u32) -> Result<Vec<u8>, InferenceError>;
+	fn opening(&self, task: u64, model_root: [u8; 32], node: u32, row: u32, col: u32) -> Result<Vec<u8>, InferenceError>;
 }
 
 #[cfg(feature = "std")]
@@ -71,23 +71,27 @@ impl InferenceExt {
 /// The host functions (`arbiter_inference_interface::inference::*` in the runtime).
 #[runtime_interface]
 pub trait Inference {
-	/// Queues a job; returns at once.
+	/// Queues a job for the model committed as `model_root`; returns at once.
 	fn start_job(
 		&mut self,
 		task: u64,
-		model: u32,
+		model_root: PassPointerAndReadCopy<[u8; 32], 32>,
 		input: PassFatPointerAndRead<&[u8]>,
 	) -> AllocateAndReturnByCodec<Result<(), InferenceError>> {
 		match self.extension::<InferenceExt>() {
-			Some(ext) => ext.0.start_job(task, model, input.to_vec()),
+			Some(ext) => ext.0.start_job(task, model_root, input.to_vec()),
 			None => Err(InferenceError::Unavailable),
 		}
 	}
 
 	/// The state of `task`'s job (`Unknown` where no engine is registered).
-	fn job_status(&mut self, task: u64, model: u32) -> AllocateAndReturnByCodec<Result<JobStatus, InferenceError>> {
+	fn job_status(
+		&mut self,
+		task: u64,
+		model_root: PassPointerAndReadCopy<[u8; 32], 32>,
+	) -> AllocateAndReturnByCodec<Result<JobStatus, InferenceError>> {
 		match self.extension::<InferenceExt>() {
-			Some(ext) => Ok(ext.0.job_status(task, model)),
+			Some(ext) => Ok(ext.0.job_status(task, model_root)),
 			None => Err(InferenceError::Unavailable),
 		}
 	}
@@ -96,13 +100,13 @@ pub trait Inference {
 	fn opening(
 		&mut self,
 		task: u64,
-		model: u32,
+		model_root: PassPointerAndReadCopy<[u8; 32], 32>,
 		node: u32,
 		row: u32,
 		col: u32,
 	) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
 		match self.extension::<InferenceExt>() {
-			Some(ext) => ext.0.opening(task, model, node, row, col),
+			Some(ext) => ext.0.opening(task, model_root, node, row, col),
 			None => Err(InferenceError::Unavailable),
 		}
 	}
@@ -115,23 +119,24 @@ mod tests {
 
 	/// An engine that records calls.
 	#[derive(Default)]
-	struct Recorder(Mutex<Vec<(u64, u32, Vec<u8>)>>);
+	struct Recorder(Mutex<Vec<(u64, [u8; 32], Vec<u8>)>>);
+	const MODEL: [u8; 32] = [7; 32];
 	impl InferenceHost for Recorder {
-		fn start_job(&self, task: u64, model: u32, input: Vec<u8>) -> Result<(), InferenceError> {
-			if model != 0 {
+		fn start_job(&self, task: u64, model: [u8; 32], input: Vec<u8>) -> Result<(), InferenceError> {
+			if model != MODEL {
 				return Err(InferenceError::UnknownModel);
 			}
 			self.0.lock().unwrap().push((task, model, input));
 			Ok(())
 		}
-		fn job_status(&self, task: u64, _: u32) -> JobStatus {
+		fn job_status(&self, task: u64, _: [u8; 32]) -> JobStatus {
 			if self.0.lock().unwrap().iter().any(|(t, _, _)| *t == task) {
 				JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] }
 			} else {
 				JobStatus::Unknown
 			}
 		}
-		fn opening(&self, _: u64, _: u32, node: u32, _: u32, _: u32) -> Result<Vec<u8>, InferenceError> {
+		fn opening(&self, _: u64, _: [u8; 32], node: u32, _: u32, _: u32) -> Result<Vec<u8>, InferenceError> {
 			Ok(node.encode())
 		}
 	}
@@ -139,9 +144,9 @@ mod tests {
 	#[test]
 	fn without_the_extension_every_call_is_unavailable() {
 		sp_io::TestExternalities::default().execute_with(|| {
-			assert_eq!(inference::start_job(1, 0, b"hi"), Err(InferenceError::Unavailable));
-			assert_eq!(inference::job_status(1, 0), Err(InferenceError::Unavailable));
-			assert_eq!(inference::opening(1, 0, 1, 2, 3), Err(InferenceError::Unavailable));
+			assert_eq!(inference::start_job(1, MODEL, b"hi"), Err(InferenceError::Unavailable));
+			assert_eq!(inference::job_status(1, MODEL), Err(InferenceError::Unavailable));
+			assert_eq!(inference::opening(1, MODEL, 1, 2, 3), Err(InferenceError::Unavailable));
 		});
 	}
 
@@ -151,12 +156,12 @@ mod tests {
 		let mut ext = sp_io::TestExternalities::default();
 		ext.register_extension(InferenceExt::new(recorder.clone()));
 		ext.execute_with(|| {
-			assert_eq!(inference::job_status(5, 0), Ok(JobStatus::Unknown));
-			assert_eq!(inference::start_job(5, 0, b"hello"), Ok(()));
-			assert_eq!(inference::start_job(5, 3, b"hello"), Err(InferenceError::UnknownModel));
-			assert_eq!(inference::job_status(5, 0), Ok(JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] }));
-			assert_eq!(inference::opening(5, 0, 42, 0, 0), Ok(42u32.encode()));
+			assert_eq!(inference::job_status(5, MODEL), Ok(JobStatus::Unknown));
+			assert_eq!(inference::start_job(5, MODEL, b"hello"), Ok(()));
+			assert_eq!(inference::start_job(5, [3; 32], b"hello"), Err(InferenceError::UnknownModel));
+			assert_eq!(inference::job_status(5, MODEL), Ok(JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] }));
+			assert_eq!(inference::opening(5, MODEL, 42, 0, 0), Ok(42u32.encode()));
 		});
-		assert_eq!(recorder.0.lock().unwrap().as_slice(), &[(5, 0, b"hello".to_vec())]);
+		assert_eq!(recorder.0.lock().unwrap().as_slice(), &[(5, MODEL, b"hello".to_vec())]);
 	}
 }
