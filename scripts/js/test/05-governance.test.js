@@ -21,10 +21,13 @@ after(async () => {
   await api?.disconnect();
 });
 
+/** ChallengeWindow from chain state (pallet-parameters), or the genesis default 10. */
 async function challengeWindow() {
-  const stored = await api.query.parameters.parameters({ Protocol: { ChallengeWindow: null } });
-  if (stored.isNone) return 10; // the genesis default
-  return stored.unwrap().asProtocol.asChallengeWindow.toNumber();
+  for (const [key, value] of await api.query.parameters.parameters.entries()) {
+    const k = key.args[0];
+    if (k.isProtocol && k.asProtocol.isChallengeWindow) return value.unwrap().asProtocol.asChallengeWindow.toNumber();
+  }
+  return 10;
 }
 
 /** Resolves with the first `section.method` event (filtered by `where`) in a new block. */
@@ -90,7 +93,7 @@ test('a referendum on the protocol-parameters track changes ChallengeWindow', { 
 
   // 5. Approval, then enactment by the scheduler.
   await nextEvent('referenda', 'Confirmed', (e) => e.data[0].toNumber() === index);
-  await nextEvent('scheduler', 'Dispatched', (e) => e.data[2].isOk);
+  await nextEvent('parameters', 'Updated', (e) => e.data[0].isProtocol && e.data[0].asProtocol.isChallengeWindow);
 
   // 6. The new value is in chain state.
   assert.equal(await challengeWindow(), target);
