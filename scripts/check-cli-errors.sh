@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bad command-line input gives one clear line and a non-zero exit:
-# an unknown --chain, a malformed chain-spec file, a busy port.
+# an unknown --chain, a malformed chain-spec file, a busy port, a bad --models-dir or
+# --watch-sample-rate.
 # Usage: check-cli-errors.sh NODE_BIN BUSY_PORT (a TCP port something already listens on)
 set -euo pipefail
 NODE_BIN="$1"
@@ -17,7 +18,7 @@ expect_error() { # name, pattern, command...
 	[ "$status" -ne 0 ] || fail "$name: exit status 0"
 	[ "$status" -ne 124 ] || fail "$name: the node did not stop within 60 s"
 	local last
-	last="$(grep -E '^Error: ' <<<"$out" | tail -n 1)"
+	last="$(grep -E '^(Error|error): ' <<<"$out" | tail -n 1)"
 	[ -n "$last" ] || fail "$name: no 'Error:' line in: $out"
 	grep -Eq "$pattern" <<<"$last" || fail "$name: unexpected error line: $last"
 	echo "ok: $name -> $last"
@@ -30,3 +31,10 @@ expect_error "malformed chain spec" "is not a valid chain spec" \
 	"$NODE_BIN" --chain "$tmp/broken.json" --tmp
 expect_error "busy RPC port" "$BUSY_PORT.*(in use|Address already)|(in use|Address already).*$BUSY_PORT" \
 	"$NODE_BIN" --dev --tmp --rpc-port "$BUSY_PORT" --port 0 --no-prometheus
+expect_error "provider without models" "models folder .*/no-models does not exist" \
+	"$NODE_BIN" --dev --tmp --provider --models-dir "$tmp/no-models" --rpc-port 0 --port 0 --no-prometheus
+mkdir -p "$tmp/empty-models"
+expect_error "provider with an empty models folder" "no model folder in" \
+	"$NODE_BIN" --dev --tmp --provider --models-dir "$tmp/empty-models" --rpc-port 0 --port 0 --no-prometheus
+expect_error "bad watcher sample rate" "outside 0..=1" \
+	"$NODE_BIN" --dev --tmp --watcher --watch-sample-rate 1.5 --rpc-port 0 --port 0 --no-prometheus

@@ -52,4 +52,8 @@ pub struct Cli {
 	/// The node's run options.
 	#[clap(flatten)]
 	pub run: RunCmd,
+
+	/// The inference engine (provider and watcher workers).
+	#[clap(flatten)]
+	pub inference: crate::inference::InferenceParams,
 }

@@ -160,15 +160,23 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
+			let inference = cli.inference.clone();
 			runner.run_node_until_exit(|config| async move {
 				check_ports_free(&config)?;
+				// The engine loads before the node starts, so a bad models folder is one clear error.
+				let engine = if inference.enabled() {
+					let base = config.base_path.path().to_path_buf();
+					Some(crate::inference::start(&inference, &base).map_err(sc_cli::Error::Input)?)
+				} else {
+					None
+				};
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
-					>(config)
+					>(config, engine)
 					.map_err(sc_cli::Error::Service),
 					sc_network::config::NetworkBackendType::Litep2p =>
-						service::new_full::<sc_network::Litep2pNetworkBackend>(config)
+						service::new_full::<sc_network::Litep2pNetworkBackend>(config, engine)
 							.map_err(sc_cli::Error::Service),
 				}
 			})

@@ -12,9 +12,9 @@ use arbiter_runtime::{self, opaque::Block, RuntimeApi};
 use sp_consensus_aura::sr25519::AuthorityPair as AuraPair;
 use std::{sync::Arc, time::Duration};
 
-/// Host functions the node provides to the runtime. Arbiter's inference interface joins the
-/// standard set here when the off-chain engine lands.
-pub type HostFunctions = sp_io::SubstrateHostFunctions;
+/// Host functions the node provides to the runtime: the standard set and Arbiter's inference
+/// interface (which does anything only inside off-chain workers of `--provider`/`--watcher` nodes).
+pub type HostFunctions = (sp_io::SubstrateHostFunctions, arbiter_inference_interface::inference::HostFunctions);
 
 pub(crate) type FullClient =
 	sc_service::TFullClient<Block, RuntimeApi, sc_executor::WasmExecutor<HostFunctions>>;
@@ -131,6 +131,7 @@ pub fn new_full<
 	N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
 	config: Configuration,
+	engine: Option<arbiter_inference::jobs::JobService>,
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -200,9 +201,16 @@ pub fn new_full<
 				)),
 				network_provider: Arc::new(network.clone()),
 				enable_http_requests: true,
-				// Extensions that exist only inside off-chain workers (the inference engine)
-				// are registered here.
-				custom_extensions: |_| vec![],
+				// The inference engine exists only inside off-chain workers.
+				custom_extensions: {
+					let engine = engine.clone();
+					move |_| match &engine {
+						Some(e) => vec![Box::new(arbiter_inference_interface::InferenceExt::new(
+							Arc::new(e.clone()) as Arc<dyn arbiter_inference_interface::InferenceHost>,
+						)) as Box<_>],
+						None => vec![],
+					}
+				},
 			})?;
 		task_manager.spawn_handle().spawn(
 			"offchain-workers-runner",

@@ -1,0 +1,122 @@
+//! The node's inference engine: `--provider` / `--watcher` load the models in `--models-dir`
+//! and start the job service; the service is registered as the inference host-function
+//! extension for off-chain workers only (block import never sees it).
+
+use std::path::{Path, PathBuf};
+
+use arbiter_inference::{jobs::JobService, open_device, DeviceKind, Model, StoreLimits, TraceStore};
+
+/// Inference flags of `arbiter-node`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InferenceParams {
+	/// Run the provider worker: execute tasks assigned to this node's operator key (`arbi` in the
+	/// keystore) and commit their results.
+	#[arg(long)]
+	pub provider: bool,
+
+	/// Run the watcher worker: re-execute finished tasks and challenge wrong results.
+	#[arg(long)]
+	pub watcher: bool,
+
+	/// Share of finished tasks the watcher re-executes (0..=1).
+	#[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
+	pub watch_sample_rate: f64,
+
+	/// Folder of model folders (each with model.safetensors, config.json, tokenizer.json,
+	/// SHA256SUMS), or one model folder. Default: where scripts/fetch-model.sh puts them.
+	#[arg(long)]
+	pub models_dir: Option<PathBuf>,
+
+	/// Where inference runs.
+	#[arg(long, default_value = "cpu")]
+	pub inference_device: DeviceKind,
+
+	/// CPU threads for inference (default: all cores).
+	#[arg(long)]
+	pub inference_threads: Option<usize>,
+
+	/// Traces kept for challenges (oldest evicted first).
+	#[arg(long, default_value_t = 1024)]
+	pub trace_store_max_traces: usize,
+
+	/// Bytes of traces kept for challenges.
+	#[arg(long, default_value_t = 4 << 30)]
+	pub trace_store_max_bytes: u64,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+	let r: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+	if (0.0..=1.0).contains(&r) {
+		Ok(r)
+	} else {
+		Err(format!("{r} is outside 0..=1"))
+	}
+}
+
+impl InferenceParams {
+	/// Whether the engine is needed.
+	pub fn enabled(&self) -> bool {
+		self.provider || self.watcher
+	}
+
+	/// `--models-dir`, or `$ARBITER_MODELS_DIR`, or `~/.cache/arbiter/models`.
+	pub fn models_dir(&self) -> PathBuf {
+		self.models_dir.clone().unwrap_or_else(|| {
+			std::env::var_os("ARBITER_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+				PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/arbiter/models")
+			})
+		})
+	}
+}
+
+/// The model folders under `dir` (or `dir` itself when it is one).
+fn model_folders(dir: &Path) -> Result<Vec<PathBuf>, String> {
+	if !dir.is_dir() {
+		return Err(format!("models folder {} does not exist (run scripts/fetch-model.sh)", dir.display()));
+	}
+	if dir.join(arbiter_inference::model::WEIGHTS_FILE).is_file() {
+		return Ok(vec![dir.to_path_buf()]);
+	}
+	let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+		.map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+		.filter_map(|e| e.ok().map(|e| e.path()))
+		.filter(|p| p.join(arbiter_inference::model::WEIGHTS_FILE).is_file())
+		.collect();
+	out.sort();
+	if out.is_empty() {
+		return Err(format!("no model folder in {} (run scripts/fetch-model.sh)", dir.display()));
+	}
+	Ok(out)
+}
+
+/// Loads the models and starts the job service; traces go to `<base path>/traces`.
+pub fn start(params: &InferenceParams, base_path: &Path) -> Result<JobService, String> {
+	if let Some(n) = params.inference_threads {
+		// Read by candle's CPU kernels when they size their thread pools.
+		std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+	}
+	let device = open_device(params.inference_device).map_err(|e| e.to_string())?;
+	let mut models = Vec::new();
+	for folder in model_folders(&params.models_dir())? {
+		let model = Model::load(&folder, &device).map_err(|e| e.to_string())?;
+		log::info!(
+			target: "arbiter-inference",
+			"loaded model {} (model root 0x{}) from {}",
+			model.name,
+			hex_of(&model.commitment.model_root),
+			folder.display()
+		);
+		models.push(model);
+	}
+	let store = TraceStore::open(
+		&base_path.join("traces"),
+		StoreLimits { max_traces: params.trace_store_max_traces, max_bytes: params.trace_store_max_bytes },
+	)
+	.map_err(|e| e.to_string())?;
+	let device_name = format!("{:?}", params.inference_device).to_lowercase();
+	Ok(JobService::start(models, store, 32, &device_name))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+	bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
