@@ -1,0 +1,127 @@
+//! The worker with the test off-chain, transaction-pool and keystore extensions and a fake
+//! engine: jobs start once, results are committed once (signed by the operator key), nothing
+//! happens without the engine, other operators' tasks are ignored.
+
+use crate::{mock::*, AssignedTask};
+use arbiter_inference_interface::{InferenceExt, JobStatus};
+use codec::Decode;
+use frame_support::traits::Hooks;
+use sp_core::{
+	offchain::{testing, OffchainDbExt, OffchainWorkerExt, TransactionPoolExt},
+	sr25519::Public,
+};
+use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
+use sp_runtime::RuntimeAppPublic;
+use std::sync::Arc;
+
+const MODEL: [u8; 32] = [5; 32];
+
+struct Setup {
+	ext: sp_io::TestExternalities,
+	pool: Arc<parking_lot::RwLock<testing::PoolState>>,
+	operator: Public,
+}
+
+fn setup(engine: Option<Arc<FakeEngine>>) -> Setup {
+	let (offchain, _) = testing::TestOffchainExt::new();
+	let (pool, pool_state) = testing::TestTransactionPoolExt::new();
+	let keystore = MemoryKeystore::new();
+	let operator = keystore.sr25519_generate_new(crate::crypto::Public::ID, Some("//Alice")).unwrap();
+	let mut ext = sp_io::TestExternalities::default();
+	ext.register_extension(OffchainWorkerExt::new(offchain.clone()));
+	ext.register_extension(OffchainDbExt::new(offchain));
+	ext.register_extension(TransactionPoolExt::new(pool));
+	ext.register_extension(KeystoreExt::new(keystore));
+	if let Some(e) = engine {
+		ext.register_extension(InferenceExt::new(e));
+	}
+	TASKS.with(|t| t.borrow_mut().clear());
+	Setup { ext, pool: pool_state, operator }
+}
+
+fn assign(operator: Public, task: u64, input: &[u8]) {
+	TASKS.with(|t| t.borrow_mut().push((operator, AssignedTask { task, model_root: MODEL, input: input.to_vec() })));
+}
+
+fn run(block: u64) {
+	System::set_block_number(block);
+	ProviderWorker::offchain_worker(block);
+}
+
+fn sent(pool: &Arc<parking_lot::RwLock<testing::PoolState>>) -> Vec<Extrinsic> {
+	pool.read().transactions.iter().map(|tx| Extrinsic::decode(&mut &tx[..]).unwrap()).collect()
+}
+
+#[test]
+fn a_task_is_started_then_committed_once_signed_by_the_operator() {
+	let engine = engine();
+	let mut s = setup(Some(engine.clone()));
+	let operator = s.operator;
+	s.ext.execute_with(|| {
+		assign(operator, 7, b"hello");
+		run(1);
+		assert_eq!(engine.started.lock().unwrap().as_slice(), &[(7, MODEL, b"hello".to_vec())]);
+		assert!(sent(&s.pool).is_empty());
+		// Still queued: polled, not started again.
+		run(2);
+		assert_eq!(engine.started.lock().unwrap().len(), 1);
+		engine.finish(7, JobStatus::Done { output: vec![1, 2, 3], trace_root: [9; 32] });
+		run(3);
+		let txs = sent(&s.pool);
+		assert_eq!(txs.len(), 1);
+		assert!(matches!(txs[0].preamble, sp_runtime::generic::Preamble::Signed(0, (), ())));
+		assert_eq!(txs[0].function, commit_remark(7, vec![1, 2, 3], [9; 32]));
+		// The task still shows as waiting (the transaction is not in a block yet): no resend
+		// before ResubmitAfter (5) blocks, one resend after.
+		for b in 4..8 {
+			run(b);
+		}
+		assert_eq!(sent(&s.pool).len(), 1);
+		run(8);
+		assert_eq!(sent(&s.pool).len(), 2);
+	});
+}
+
+#[test]
+fn without_the_engine_nothing_happens() {
+	let mut s = setup(None);
+	let operator = s.operator;
+	s.ext.execute_with(|| {
+		assign(operator, 7, b"hello");
+		for b in 1..4 {
+			run(b);
+		}
+		assert!(sent(&s.pool).is_empty());
+	});
+}
+
+#[test]
+fn other_operators_tasks_and_failed_jobs_are_not_committed() {
+	let engine = engine();
+	let mut s = setup(Some(engine.clone()));
+	let operator = s.operator;
+	s.ext.execute_with(|| {
+		assign(Public::from_raw([42; 32]), 1, b"not ours");
+		assign(operator, 2, b"bad input");
+		engine.finish(1, JobStatus::Done { output: vec![1], trace_root: [1; 32] });
+		engine.finish(2, JobStatus::Failed(b"input text is empty".to_vec()));
+		for b in 1..4 {
+			run(b);
+		}
+		assert!(sent(&s.pool).is_empty());
+		assert!(engine.started.lock().unwrap().is_empty());
+	});
+}
+
+#[test]
+fn an_output_the_registry_would_refuse_is_not_sent() {
+	let engine = engine();
+	let mut s = setup(Some(engine.clone()));
+	let operator = s.operator;
+	s.ext.execute_with(|| {
+		assign(operator, 3, b"x");
+		engine.finish(3, JobStatus::Done { output: vec![0; 65], trace_root: [3; 32] });
+		run(1);
+		assert!(sent(&s.pool).is_empty());
+	});
+}
