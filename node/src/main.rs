@@ -1,6 +1,7 @@
 //! The Arbiter node.
 #![warn(missing_docs)]
 
+mod arbiter_rpc;
 mod chain_spec;
 mod cli;
 mod command;

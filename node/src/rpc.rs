@@ -17,6 +17,8 @@ pub struct FullDeps<C, P> {
 	pub client: Arc<C>,
 	/// Transaction pool.
 	pub pool: Arc<P>,
+	/// The inference engine, on `--provider`/`--watcher` nodes.
+	pub engine: Option<arbiter_inference::jobs::JobService>,
 }
 
 /// Builds the RPC extensions of a full node.
@@ -36,14 +38,17 @@ where
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool } = deps;
+	let FullDeps { client, pool, engine } = deps;
 
 	// Standard modules: account nonce / dry-run, and fee queries.
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client).into_rpc())?;
 
-	// Arbiter's own jsonrpsee modules are merged here (trace rows, openings, engine status):
-	// `module.merge(Arbiter::new(...).into_rpc())?;`
+	// Arbiter's own methods: trace rows, openings, engine status.
+	{
+		use crate::arbiter_rpc::{Arbiter, ArbiterApiServer};
+		module.merge(Arbiter::new(engine).into_rpc())?;
+	}
 
 	Ok(module)
 }

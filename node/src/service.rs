@@ -241,7 +241,7 @@ pub fn new_full<
 		let pool = transaction_pool.clone();
 
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone() };
+			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone(), engine: engine.clone() };
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
 	};

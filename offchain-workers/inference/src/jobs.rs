@@ -206,6 +206,19 @@ impl JobService {
 		self.shared.store.opening(task, &model, node, row, col)
 	}
 
+	/// The model of `task`'s stored trace.
+	pub fn model_of_task(&self, task: u64) -> Result<Arc<Model>> {
+		let root = self.shared.store.model_root_of(task)?;
+		self.model(root).ok_or_else(|| EngineError::InvalidInput(format!("the trace of task {task} is of a model not loaded here")))
+	}
+
+	/// The stored trace of `task` (whatever its model).
+	pub fn trace(&self, task: u64) -> Result<(Arc<Model>, Arc<crate::trace::Trace>)> {
+		let model = self.model_of_task(task)?;
+		let trace = self.shared.store.get(task, &model)?;
+		Ok((model, trace))
+	}
+
 	/// Counters (for Prometheus).
 	pub fn metrics(&self) -> &JobMetrics {
 		&self.shared.metrics

@@ -182,6 +182,20 @@ impl TraceStore {
 		Ok(trace)
 	}
 
+	/// The model root a stored trace of `task` is of (read from the file header).
+	pub fn model_root_of(&self, task: u64) -> Result<arbiter_primitives::Hash> {
+		let path = self.path(task);
+		let mut header = [0u8; 40];
+		let mut file = std::fs::File::open(&path).map_err(|_| EngineError::TraceNotFound(task))?;
+		file.read_exact(&mut header).map_err(|e| EngineError::Store(format!("{}: {e}", path.display())))?;
+		if header.get(..8) != Some(MAGIC.as_slice()) {
+			return Err(EngineError::Store(format!("{}: not a trace file", path.display())));
+		}
+		let mut root = [0u8; 32];
+		root.copy_from_slice(header.get(8..40).unwrap_or(&[0; 32]));
+		Ok(root)
+	}
+
 	/// Row `row` of node `node` of `task`'s trace, with its proof.
 	pub fn row(&self, task: u64, model: &Model, node: NodeId, row: u32) -> Result<TraceRow> {
 		self.get(task, model)?.row(&model.template, node, row)

@@ -3,11 +3,57 @@
 
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
-import { u8aConcat, stringToU8a } from '@polkadot/util';
-import { cryptoWaitReady, encodeAddress } from '@polkadot/util-crypto';
+import { hexToU8a, u8aConcat, u8aToHex, stringToU8a } from '@polkadot/util';
+import { blake2AsU8a, cryptoWaitReady, encodeAddress } from '@polkadot/util-crypto';
 
-/** Custom JSON-RPC methods of arbiter-node (`rpc:` definitions for ApiPromise.create). */
-export const ARBITER_RPC = {};
+/** Custom JSON-RPC methods of arbiter-node (`rpc:` definitions for ApiPromise.create). They answer
+ * on nodes that run the inference engine (`--provider` / `--watcher`). */
+export const ARBITER_RPC = {
+  arbiter: {
+    traceRow: {
+      description: 'One row of a task trace with its Merkle proof',
+      params: [{ name: 'taskId', type: 'u64' }, { name: 'node', type: 'u32' }, { name: 'row', type: 'u32' }],
+      type: 'Json',
+    },
+    opening: {
+      description: 'The SCALE-encoded opening of one element of a task trace (what challenges.respond takes)',
+      params: [{ name: 'taskId', type: 'u64' }, { name: 'node', type: 'u32' }, { name: 'row', type: 'u32' }, { name: 'col', type: 'u32' }],
+      type: 'Bytes',
+    },
+    engineStatus: {
+      description: 'Loaded models, job counters and the device of the node engine',
+      params: [],
+      type: 'Json',
+    },
+  },
+};
+
+/**
+ * Checks a row from `arbiter_traceRow` against the trace root a provider committed: the leaf
+ * `blake2(0x00 ‖ 'A' ‖ node ‖ row ‖ bytes)`, its path to the tree root (a node without a sibling
+ * is promoted), and `blake2("arbiter/trace/v1" ‖ seqLen ‖ treeRoot)`. Returns true or throws.
+ */
+export function verifyTraceRow(row, committedTraceRoot) {
+  const le32 = (n) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n, true); return b; };
+  let hash = blake2AsU8a(u8aConcat(new Uint8Array([0x00, 0x41]), le32(row.node), le32(row.row), hexToU8a(row.valuesHex)), 256);
+  let index = BigInt(row.leafIndex);
+  let size = BigInt(row.leafCount);
+  const siblings = row.proof.map((h) => hexToU8a(h));
+  while (size > 1n) {
+    if (index % 2n === 1n) {
+      hash = blake2AsU8a(u8aConcat(new Uint8Array([0x01]), siblings.shift(), hash), 256);
+    } else if (index + 1n < size) {
+      hash = blake2AsU8a(u8aConcat(new Uint8Array([0x01]), hash, siblings.shift()), 256);
+    }
+    index /= 2n;
+    size = (size + 1n) / 2n;
+  }
+  if (siblings.length !== 0) throw new Error('proof has siblings left over');
+  if (u8aToHex(hash) !== row.traceTreeRoot) throw new Error('the row does not hash to the trace tree root');
+  const root = blake2AsU8a(u8aConcat(stringToU8a('arbiter/trace/v1'), le32(row.seqLen), hash), 256);
+  if (u8aToHex(root) !== committedTraceRoot) throw new Error('the tree root and length do not hash to the committed trace root');
+  return true;
+}
 
 /** The treasury's account (PalletId `arb/trsy`): receives protocol fees and slashes. */
 export const TREASURY = encodeAddress(u8aConcat(stringToU8a('modlarb/trsy'), new Uint8Array(20)), 42);

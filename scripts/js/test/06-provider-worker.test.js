@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { connect, devAccounts, findEvent, signAndWait } from '../lib/arbiter.js';
+import { connect, devAccounts, findEvent, signAndWait, verifyTraceRow } from '../lib/arbiter.js';
 
 const UNIT = 10n ** 12n;
 const INFER = process.env.ARBITER_INFER;
@@ -75,6 +75,25 @@ test('the provider off-chain worker runs a MiniLM task and commits the engine\'s
   assert.equal(committed.operator?.toString?.() ?? alice.address, alice.address);
   assert.equal(committed.output.toHex(), f32Hex(expected.embeddings[0]), 'the embedding on chain is the engine\'s');
   assert.equal(committed.traceRoot.toHex(), expected.trace_roots[0], 'the trace root on chain is the engine\'s');
+
+  // The node serves the trace: rows verify against the committed root, openings decode.
+  const status = (await api.rpc.arbiter.engineStatus()).toJSON();
+  assert.equal(status.models[0].model_root, info.model_root);
+  assert.ok(status.done >= 1);
+  const nodes = info.nodes;
+  for (const [node, row] of [[5, 0], [50, 3], [nodes - 1, 0]]) {
+    const r = (await api.rpc.arbiter.traceRow(task, node, row)).toJSON();
+    assert.ok(verifyTraceRow(r, expected.trace_roots[0]));
+    // A changed value no longer verifies.
+    const tampered = { ...r, valuesHex: r.valuesHex.slice(0, -2) + (r.valuesHex.endsWith('00') ? '01' : '00') };
+    assert.throws(() => verifyTraceRow(tampered, expected.trace_roots[0]), /does not hash/);
+  }
+  // The opening is SCALE bytes; it starts with the element it opens (node, row, col as u32 LE).
+  const opening = (await api.rpc.arbiter.opening(task, nodes - 1, 0, 7)).toU8a(true);
+  const view = new DataView(opening.buffer, opening.byteOffset);
+  assert.deepEqual([view.getUint32(0, true), view.getUint32(4, true), view.getUint32(8, true)], [nodes - 1, 0, 7]);
+  assert.ok(opening.length > 1536, `opening of ${opening.length} bytes carries the rows`);
+  await assert.rejects(api.rpc.arbiter.traceRow(999_999, 5, 0), /no trace for task 999999/);
 
   // And it finalizes after the challenge window.
   for (let i = 0; i < 90 && !record.status.isFinalized; i += 1) {
