@@ -46,15 +46,18 @@ RPC_PORT="${ARBITER_TEST_RPC_PORT:-19944}"
 P2P_PORT="${ARBITER_TEST_P2P_PORT:-19333}"
 require_free_port "$RPC_PORT"
 require_free_port "$P2P_PORT"
+PROM_PORT="${ARBITER_TEST_PROMETHEUS_PORT:-19615}"
+require_free_port "$PROM_PORT"
 log "starting a dev node (RPC $RPC_PORT)"
 # --provider: the node runs MiniLM tasks assigned to Alice's operator key (06-provider-worker).
 setsid "$NODE_BIN" --dev --base-path "$WORK/dev" --rpc-port "$RPC_PORT" --port "$P2P_PORT" \
-	--no-prometheus --no-mdns --provider --models-dir "$MODELS_DIR" >"$WORK/dev-node.log" 2>&1 &
+	--prometheus-port "$PROM_PORT" --no-mdns --provider --models-dir "$MODELS_DIR" >"$WORK/dev-node.log" 2>&1 &
 pids+=($!)
 wait_for_rpc "$RPC_PORT" "${pids[0]}"
 
 log "end-to-end tests (node --test, scripts/js)"
 (cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" ARBITER_NODE="$NODE_BIN" ARBITER_INFER="$INFER_BIN" \
+	ARBITER_PROMETHEUS="http://127.0.0.1:$PROM_PORT/metrics" \
 	ARBITER_TESTNET_PORT_BASE="${ARBITER_TESTNET_PORT_BASE:-20000}" npm test)
 
 log "command-line errors are one clear line"

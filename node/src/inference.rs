@@ -120,3 +120,66 @@ pub fn start(params: &InferenceParams, base_path: &Path) -> Result<JobService, S
 fn hex_of(bytes: &[u8]) -> String {
 	bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The engine's counters as Prometheus metrics (read when scraped):
+/// `arbiter_inference_jobs{state="queued|running|done|failed"}`,
+/// `arbiter_inference_job_latency_microseconds_total` and `arbiter_inference_jobs_timed_total`
+/// (queued → done; their ratio is the mean latency), `arbiter_inference_traces_stored`.
+pub fn register_metrics(
+	engine: &JobService,
+	registry: &substrate_prometheus_endpoint::Registry,
+) -> Result<(), substrate_prometheus_endpoint::PrometheusError> {
+	use substrate_prometheus_endpoint::{register, MetricSource, Opts, SourcedCounter, SourcedGauge};
+	use std::sync::atomic::Ordering;
+
+	#[derive(Clone)]
+	struct Jobs(JobService);
+	impl MetricSource for Jobs {
+		type N = u64;
+		fn collect(&self, mut set: impl FnMut(&[&str], u64)) {
+			let status = self.0.engine_status();
+			set(&["queued"], status.queued);
+			set(&["running"], status.running);
+			set(&["done"], status.done);
+			set(&["failed"], status.failed);
+		}
+	}
+	#[derive(Clone)]
+	struct Traces(JobService);
+	impl MetricSource for Traces {
+		type N = u64;
+		fn collect(&self, mut set: impl FnMut(&[&str], u64)) {
+			set(&[], self.0.engine_status().traces_stored as u64);
+		}
+	}
+	#[derive(Clone)]
+	struct Latency(JobService, bool);
+	impl MetricSource for Latency {
+		type N = u64;
+		fn collect(&self, mut set: impl FnMut(&[&str], u64)) {
+			let m = self.0.metrics();
+			let v = if self.1 { m.latency_us_sum.load(Ordering::Relaxed) } else { m.latency_count.load(Ordering::Relaxed) };
+			set(&[], v);
+		}
+	}
+	register(
+		SourcedGauge::new(&Opts::new("arbiter_inference_jobs", "Inference jobs by state").variable_label("state"), Jobs(engine.clone()))?,
+		registry,
+	)?;
+	register(
+		SourcedGauge::new(&Opts::new("arbiter_inference_traces_stored", "Traces kept for challenges"), Traces(engine.clone()))?,
+		registry,
+	)?;
+	register(
+		SourcedCounter::new(
+			&Opts::new("arbiter_inference_job_latency_microseconds_total", "Summed job latency, queued to done"),
+			Latency(engine.clone(), true),
+		)?,
+		registry,
+	)?;
+	register(
+		SourcedCounter::new(&Opts::new("arbiter_inference_jobs_timed_total", "Jobs whose latency is summed"), Latency(engine.clone(), false))?,
+		registry,
+	)?;
+	Ok(())
+}

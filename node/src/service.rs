@@ -189,6 +189,11 @@ pub fn new_full<
 			gap_sync_body_policy: None,
 		})?;
 
+	if let (Some(engine), Some(registry)) = (&engine, config.prometheus_registry()) {
+		crate::inference::register_metrics(engine, registry)
+			.map_err(|e| ServiceError::Other(format!("cannot register the inference metrics: {e}")))?;
+	}
+
 	// `--dev --provider` serves out of the box: Alice's operator key (`arbi`, `//Alice`) goes
 	// into the keystore, matching the development chain's accounts.
 	if engine.is_some() && config.chain_spec.id() == "arbiter_dev" {

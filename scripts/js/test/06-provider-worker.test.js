@@ -95,6 +95,14 @@ test('the provider off-chain worker runs a MiniLM task and commits the engine\'s
   assert.ok(opening.length > 1536, `opening of ${opening.length} bytes carries the rows`);
   await assert.rejects(api.rpc.arbiter.traceRow(999_999, 5, 0), /no trace for task 999999/);
 
+  // Prometheus shows the job (scripts/test.sh starts the node with metrics on ARBITER_PROMETHEUS).
+  if (process.env.ARBITER_PROMETHEUS) {
+    const metrics = await (await fetch(process.env.ARBITER_PROMETHEUS)).text();
+    const done = metrics.match(/^arbiter_inference_jobs\{[^}]*state="done"[^}]*\} (\d+)/m);
+    assert.ok(done && Number(done[1]) >= 1, 'arbiter_inference_jobs{state="done"} >= 1');
+    assert.match(metrics, /^arbiter_inference_job_latency_microseconds_total(\{[^}]*\})? [1-9]/m);
+  }
+
   // And it finalizes after the challenge window.
   for (let i = 0; i < 90 && !record.status.isFinalized; i += 1) {
     await sleep(2_000);
