@@ -61,11 +61,7 @@ impl InferenceParams {
 
 	/// `--models-dir`, or `$ARBITER_MODELS_DIR`, or `~/.cache/arbiter/models`.
 	pub fn models_dir(&self) -> PathBuf {
-		self.models_dir.clone().unwrap_or_else(|| {
-			std::env::var_os("ARBITER_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-				PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/arbiter/models")
-			})
-		})
+		self.models_dir.clone().unwrap_or_else(arbiter_inference::model::default_models_dir)
 	}
 }
 

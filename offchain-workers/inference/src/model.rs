@@ -25,6 +25,21 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// `sha256  file` lines, written by the fetch script; checked at load.
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 
+/// Where `scripts/fetch-model.sh` puts models: `$ARBITER_MODELS_DIR`, else `~/.cache/arbiter/models`.
+pub fn default_models_dir() -> PathBuf {
+	std::env::var_os("ARBITER_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+		PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/arbiter/models")
+	})
+}
+
+/// The MiniLM folder `scripts/fetch-model.sh` fills: `$ARBITER_MINILM_DIR`, else
+/// `all-minilm-l6-v2` in [`default_models_dir`].
+pub fn default_minilm_dir() -> PathBuf {
+	std::env::var_os("ARBITER_MINILM_DIR")
+		.map(PathBuf::from)
+		.unwrap_or_else(|| default_models_dir().join("all-minilm-l6-v2"))
+}
+
 /// Longest input text in bytes the engine accepts (the chain's default `MaxInputBytes`).
 pub const DEFAULT_MAX_TEXT_BYTES: usize = 4096;
 /// Longest input in tokens; longer inputs are truncated (sentence-transformers' max_seq_length).

@@ -2,15 +2,11 @@
 //! model root agreeing between commands, the same trace roots whatever the thread count, the
 //! `check` command, and one-line errors for bad input.
 
-use std::{path::PathBuf, process::Command};
+mod common;
 
-fn model_dir() -> PathBuf {
-	let dir = std::env::var_os("ARBITER_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| {
-		PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/arbiter/models/all-minilm-l6-v2")
-	});
-	assert!(dir.join("model.safetensors").is_file(), "MiniLM is not at {} (run scripts/fetch-model.sh)", dir.display());
-	dir
-}
+use common::model_dir;
+use std::process::Command;
+
 
 fn infer(args: &[&str]) -> (bool, String, String) {
 	let out = Command::new(env!("CARGO_BIN_EXE_arbiter-infer")).args(args).output().unwrap();

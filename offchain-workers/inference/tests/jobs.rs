@@ -2,7 +2,10 @@
 //! caller's thread, results equal a direct engine run, openings verify, a restarted service
 //! finds finished tasks in the trace store and never runs a task twice.
 
-use std::{path::PathBuf, sync::atomic::Ordering, time::Duration};
+mod common;
+
+use common::model_dir;
+use std::{sync::atomic::Ordering, time::Duration};
 
 use arbiter_inference::{
 	engine::{self, Mode},
@@ -13,13 +16,6 @@ use arbiter_inference::{
 use arbiter_primitives::{verify_element, Verdict};
 use candle_core::Device;
 
-fn model_dir() -> PathBuf {
-	let dir = std::env::var_os("ARBITER_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| {
-		PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/arbiter/models/all-minilm-l6-v2")
-	});
-	assert!(dir.join("model.safetensors").is_file(), "MiniLM is not at {} (run scripts/fetch-model.sh)", dir.display());
-	dir
-}
 
 fn service(store: &std::path::Path) -> (JobService, [u8; 32]) {
 	let model = Model::load(&model_dir(), &Device::Cpu).unwrap();

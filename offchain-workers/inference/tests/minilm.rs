@@ -6,7 +6,10 @@
 //! `verify_element`, sampled elements of longer and batched ones do; bad model folders and bad
 //! text get clear errors.
 
-use std::path::PathBuf;
+mod common;
+
+use common::model_dir;
+
 
 use arbiter_inference::{
 	engine::{self, Mode},
@@ -16,13 +19,6 @@ use arbiter_inference::{
 use arbiter_primitives::{verify_element, Op, Verdict};
 use candle_core::{DType, Device, Tensor};
 
-fn model_dir() -> PathBuf {
-	let dir = std::env::var_os("ARBITER_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| {
-		PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/arbiter/models/all-minilm-l6-v2")
-	});
-	assert!(dir.join("model.safetensors").is_file(), "MiniLM is not at {} (run scripts/fetch-model.sh)", dir.display());
-	dir
-}
 
 fn minilm() -> Model {
 	Model::load(&model_dir(), &Device::Cpu).unwrap()
