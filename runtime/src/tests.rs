@@ -13,6 +13,38 @@ pub(crate) fn ext_from_preset(id: &str) -> sp_io::TestExternalities {
 	storage.into()
 }
 
+/// Model 0 (with `model_root`) registered by Alice and approved by `approver`, and Bob as its
+/// provider (capacity 8) with Ferdie as operator.
+pub(crate) fn approved_model_with_provider(model_root: [u8; 32], approver: RuntimeOrigin) {
+	use frame_support::{assert_ok, BoundedVec};
+	use pallet_compute_staking::{Hardware, Offer};
+	use pallet_task_registry::{InputKind, IoSpec};
+	assert_ok!(TaskRegistry::register_model(
+		RuntimeOrigin::signed(Sr25519Keyring::Alice.to_account_id()),
+		Default::default(),
+		sp_core::H256(model_root),
+		Default::default(),
+		IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 },
+		1536,
+		0,
+		BoundedVec::default(),
+	));
+	assert_ok!(TaskRegistry::approve_model(approver, 0));
+	let offer = Offer {
+		models: BoundedVec::try_from(vec![0u32]).unwrap(),
+		price: UNIT,
+		capacity: 8,
+		endpoint: BoundedVec::default(),
+		hardware: Hardware::Cpu,
+	};
+	assert_ok!(ComputeStaking::register(
+		RuntimeOrigin::signed(Sr25519Keyring::Bob.to_account_id()),
+		dynamic_params::protocol::MinProviderStake::get(),
+		Sr25519Keyring::Ferdie.to_account_id(),
+		offer,
+	));
+}
+
 #[test]
 fn development_preset_has_alice_as_only_authority_and_sudo() {
 	ext_from_preset("development").execute_with(|| {

@@ -102,8 +102,8 @@ impl pallet_provider_worker::Config for Runtime {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::{ComputeStaking, RuntimeOrigin, UNIT};
-	use frame_support::{assert_ok, traits::Get, BoundedVec};
+	use crate::{RuntimeOrigin, UNIT};
+	use frame_support::{assert_ok, BoundedVec};
 	use sp_runtime::traits::Dispatchable;
 	use pallet_provider_worker::AssignedTasks;
 	use sp_keyring::Sr25519Keyring;
@@ -112,28 +112,8 @@ mod tests {
 	fn the_worker_sees_exactly_the_tasks_assigned_to_its_operator() {
 		crate::tests::ext_from_preset("development").execute_with(|| {
 			System::set_block_number(1);
-			let (alice, bob, ferdie) =
-				(Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Bob.to_account_id(), Sr25519Keyring::Ferdie.to_account_id());
-			assert_ok!(TaskRegistry::register_model(
-				RuntimeOrigin::signed(alice.clone()),
-				Default::default(),
-				sp_core::H256([4; 32]),
-				Default::default(),
-				pallet_task_registry::IoSpec { input: pallet_task_registry::InputKind::Text, max_input_tokens: 256, output_width: 384 },
-				1536,
-				0,
-				BoundedVec::default(),
-			));
-			assert_ok!(TaskRegistry::approve_model(RuntimeOrigin::root(), 0));
-			let offer = pallet_compute_staking::Offer {
-				models: BoundedVec::try_from(vec![0u32]).unwrap(),
-				price: UNIT,
-				capacity: 4,
-				endpoint: BoundedVec::default(),
-				hardware: pallet_compute_staking::Hardware::Cpu,
-			};
-			let stake = crate::dynamic_params::protocol::MinProviderStake::get();
-			assert_ok!(ComputeStaking::register(RuntimeOrigin::signed(bob), stake, ferdie.clone(), offer));
+			let (alice, ferdie) = (Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Ferdie.to_account_id());
+			crate::tests::approved_model_with_provider([4; 32], RuntimeOrigin::root());
 			assert!(RegistryTasks::awaiting_result(&ferdie).is_empty());
 			assert_ok!(TaskRegistry::submit_task(
 				RuntimeOrigin::signed(alice.clone()),

@@ -5,7 +5,7 @@
 
 use crate::{
 	dynamic_params::protocol, governance::pallet_custom_origins, tests::ext_from_preset, AccountId, Balances,
-	ComputeStaking, ConvictionVoting, OriginCaller, Preimage, ProtocolParameters, Referenda, Runtime, RuntimeCall,
+	ConvictionVoting, OriginCaller, Preimage, ProtocolParameters, Referenda, Runtime, RuntimeCall,
 	RuntimeEvent, RuntimeOrigin, RuntimeParameters, Scheduler, System, TaskRegistry, UNIT,
 };
 use codec::Encode;
@@ -67,33 +67,7 @@ fn rejected(index: u32) -> bool {
 
 /// A model approved by the `model-registry` track, and Bob as its provider.
 fn model_and_provider() {
-	use pallet_compute_staking::{Hardware, Offer};
-	use pallet_task_registry::{InputKind, IoSpec};
-	let alice = account(Sr25519Keyring::Alice);
-	assert_ok!(TaskRegistry::register_model(
-		RuntimeOrigin::signed(alice),
-		Default::default(),
-		Default::default(),
-		Default::default(),
-		IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 },
-		1536,
-		0,
-		BoundedVec::default(),
-	));
-	assert_ok!(TaskRegistry::approve_model(RuntimeOrigin::from(pallet_custom_origins::Origin::ModelRegistry), 0));
-	let offer = Offer {
-		models: BoundedVec::try_from(vec![0u32]).unwrap(),
-		price: UNIT,
-		capacity: 8,
-		endpoint: BoundedVec::default(),
-		hardware: Hardware::Cpu,
-	};
-	assert_ok!(ComputeStaking::register(
-		RuntimeOrigin::signed(account(Sr25519Keyring::Bob)),
-		protocol::MinProviderStake::get(),
-		account(Sr25519Keyring::Ferdie),
-		offer,
-	));
+	crate::tests::approved_model_with_provider(Default::default(), RuntimeOrigin::from(pallet_custom_origins::Origin::ModelRegistry));
 }
 
 fn submit_task() -> u64 {
