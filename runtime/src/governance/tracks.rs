@@ -28,15 +28,32 @@ const fn percent(x: u64) -> sp_runtime::FixedI64 {
 // Approval: from 100 % down to 50 % over the decision period; support: from 50 % down to 0.5 %.
 const APP_ROOT: Curve = Curve::make_reciprocal(4, 28, percent(80), percent(50), percent(100));
 const SUP_ROOT: Curve = Curve::make_linear(28, 28, percent(0), percent(50));
-const APP_PARAMS: Curve = Curve::make_linear(10, 28, percent(50), percent(100));
-const SUP_PARAMS: Curve = Curve::make_reciprocal(1, 28, percent(4), percent(0), percent(50));
-const APP_MODELS: Curve = Curve::make_linear(10, 28, percent(50), percent(100));
-const SUP_MODELS: Curve = Curve::make_reciprocal(1, 28, percent(4), percent(0), percent(50));
+// protocol-parameters and model-registry share periods and curves; only the deposit differs.
+const APP_OPERATIONAL: Curve = Curve::make_linear(10, 28, percent(50), percent(100));
+const SUP_OPERATIONAL: Curve = Curve::make_reciprocal(1, 28, percent(4), percent(0), percent(50));
 
 /// Track ids.
 pub const ROOT: u16 = 0;
 pub const PROTOCOL_PARAMETERS: u16 = 1;
 pub const MODEL_REGISTRY: u16 = 2;
+
+/// A track deciding up to 10 referenda at once, 30 min / 7 days / 3 h / 1 h in production.
+const fn operational_track(id: u16, name: &str, decision_deposit: Balance) -> Track<u16, Balance, BlockNumber> {
+	Track {
+		id,
+		info: TrackInfo {
+			name: s(name),
+			max_deciding: 10,
+			decision_deposit,
+			prepare_period: period(30 * MINUTES, 2),
+			decision_period: period(7 * DAYS, 20),
+			confirm_period: period(3 * HOURS, 2),
+			min_enactment_period: period(HOURS, 1),
+			min_approval: APP_OPERATIONAL,
+			min_support: SUP_OPERATIONAL,
+		},
+	}
+}
 
 const TRACKS: [Track<u16, Balance, BlockNumber>; 3] = [
 	Track {
@@ -53,34 +70,8 @@ const TRACKS: [Track<u16, Balance, BlockNumber>; 3] = [
 			min_support: SUP_ROOT,
 		},
 	},
-	Track {
-		id: PROTOCOL_PARAMETERS,
-		info: TrackInfo {
-			name: s("protocol-parameters"),
-			max_deciding: 10,
-			decision_deposit: 1_000 * UNIT,
-			prepare_period: period(30 * MINUTES, 2),
-			decision_period: period(7 * DAYS, 20),
-			confirm_period: period(3 * HOURS, 2),
-			min_enactment_period: period(HOURS, 1),
-			min_approval: APP_PARAMS,
-			min_support: SUP_PARAMS,
-		},
-	},
-	Track {
-		id: MODEL_REGISTRY,
-		info: TrackInfo {
-			name: s("model-registry"),
-			max_deciding: 10,
-			decision_deposit: 500 * UNIT,
-			prepare_period: period(30 * MINUTES, 2),
-			decision_period: period(7 * DAYS, 20),
-			confirm_period: period(3 * HOURS, 2),
-			min_enactment_period: period(HOURS, 1),
-			min_approval: APP_MODELS,
-			min_support: SUP_MODELS,
-		},
-	},
+	operational_track(PROTOCOL_PARAMETERS, "protocol-parameters", 1_000 * UNIT),
+	operational_track(MODEL_REGISTRY, "model-registry", 500 * UNIT),
 ];
 
 /// Arbiter's referendum tracks.
