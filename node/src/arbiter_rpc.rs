@@ -39,7 +39,8 @@ pub struct TraceRowJson {
 	pub trace_root: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `0x`-prefixed lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
 	format!("0x{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 

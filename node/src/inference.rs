@@ -97,9 +97,9 @@ pub fn start(params: &InferenceParams, base_path: &Path) -> Result<JobService, S
 		let model = Model::load(&folder, &device).map_err(|e| e.to_string())?;
 		log::info!(
 			target: "arbiter-inference",
-			"loaded model {} (model root 0x{}) from {}",
+			"loaded model {} (model root {}) from {}",
 			model.name,
-			hex_of(&model.commitment.model_root),
+			crate::arbiter_rpc::hex(&model.commitment.model_root),
 			folder.display()
 		);
 		models.push(model);
@@ -111,10 +111,6 @@ pub fn start(params: &InferenceParams, base_path: &Path) -> Result<JobService, S
 	.map_err(|e| e.to_string())?;
 	let device_name = format!("{:?}", params.inference_device).to_lowercase();
 	Ok(JobService::start(models, store, 32, &device_name))
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-	bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The engine's counters as Prometheus metrics (read when scraped):
@@ -133,11 +129,12 @@ pub fn register_metrics(
 	impl MetricSource for Jobs {
 		type N = u64;
 		fn collect(&self, mut set: impl FnMut(&[&str], u64)) {
-			let status = self.0.engine_status();
-			set(&["queued"], status.queued);
-			set(&["running"], status.running);
-			set(&["done"], status.done);
-			set(&["failed"], status.failed);
+			// Counters only: the full status also lists the trace store on disk.
+			let m = self.0.metrics();
+			set(&["queued"], self.0.queued());
+			set(&["running"], m.running.load(Ordering::Relaxed));
+			set(&["done"], m.done.load(Ordering::Relaxed));
+			set(&["failed"], m.failed.load(Ordering::Relaxed));
 		}
 	}
 	#[derive(Clone)]

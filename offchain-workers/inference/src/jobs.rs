@@ -224,6 +224,11 @@ impl JobService {
 		&self.shared.metrics
 	}
 
+	/// Jobs waiting for the engine.
+	pub fn queued(&self) -> u64 {
+		self.shared.state.lock().map(|s| s.queue.len() as u64).unwrap_or(0)
+	}
+
 	/// A snapshot of the service.
 	pub fn engine_status(&self) -> EngineStatus {
 		let m = &self.shared.metrics;
@@ -237,7 +242,7 @@ impl JobService {
 			})
 			.collect();
 		models.sort_by(|a, b| a.model_root.cmp(&b.model_root));
-		let queued = self.shared.state.lock().map(|s| s.queue.len() as u64).unwrap_or(0);
+		let queued = self.queued();
 		EngineStatus {
 			device: self.shared.device.clone(),
 			models,
