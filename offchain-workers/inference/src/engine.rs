@@ -255,9 +255,20 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 		if out.dims() != dims.as_slice() {
 			return Err(EngineError::InvalidInput(format!("node {id}: computed shape {:?}, graph says {:?}", out.dims(), dims)));
 		}
+		let out = if model.fault == Some(id as NodeId) { perturb(&out)? } else { out };
 		values.push(out);
 	}
 	extract(model, inputs, &values, mode)
+}
+
+/// The test-only fault ([`Model::inject_fault`]): 1 to 7 (by row, cycling) added to the
+/// first column of every row. Not a constant: a shift every row shares can vanish downstream
+/// (keys shifted alike leave softmax unchanged); 7 is prime to every head count and width.
+fn perturb(out: &Tensor) -> Result<Tensor> {
+	let width = out.dim(D::Minus1)?.max(1);
+	let delta: Vec<f32> =
+		(0..out.elem_count()).map(|i| if i % width == 0 { 1.0 + ((i / width) % 7) as f32 } else { 0.0 }).collect();
+	Ok((out + Tensor::from_vec(delta, out.dims(), out.device())?)?)
 }
 
 /// `b` shaped to broadcast against `a`: same shape, or one row per batch item.

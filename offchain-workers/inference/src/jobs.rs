@@ -20,6 +20,7 @@ use crate::{
 	engine::{self, Mode},
 	error::{EngineError, Result},
 	model::Model,
+	service_thread::{ServiceThread, Stop},
 	trace::TraceRow,
 	trace_store::TraceStore,
 };
@@ -99,23 +100,15 @@ struct Shared {
 #[derive(Clone)]
 pub struct JobService {
 	shared: Arc<Shared>,
-	_worker: Arc<WorkerHandle>,
+	_worker: Arc<ServiceThread>,
 }
 
-struct WorkerHandle {
-	shared: Arc<Shared>,
-	thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-}
-
-impl Drop for WorkerHandle {
-	fn drop(&mut self) {
-		if let Ok(mut s) = self.shared.state.lock() {
+impl Stop for Shared {
+	fn request_stop(&self) {
+		if let Ok(mut s) = self.state.lock() {
 			s.stopping = true;
 		}
-		self.shared.wake.notify_all();
-		if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-			let _ = t.join();
-		}
+		self.wake.notify_all();
 	}
 }
 
@@ -132,13 +125,8 @@ impl JobService {
 			max_batch: max_batch.max(1),
 			device: device.to_string(),
 		});
-		let worker_shared = shared.clone();
-		let thread = std::thread::Builder::new()
-			.name("arbiter-inference".into())
-			.spawn(move || worker(worker_shared))
-			.ok();
-		let handle = Arc::new(WorkerHandle { shared: shared.clone(), thread: Mutex::new(thread) });
-		Self { shared, _worker: handle }
+		let thread = ServiceThread::spawn("arbiter-inference", shared.clone(), worker);
+		Self { shared, _worker: Arc::new(thread) }
 	}
 
 	/// The model committed as `model_id` (its `model_root`), if loaded.
@@ -355,35 +343,4 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 			Ok(JobStatus::Done { output: execution.output, trace_root: trace.root })
 		})
 		.collect()
-}
-
-/// The service as the engine behind the inference host functions.
-impl arbiter_inference_interface::InferenceHost for JobService {
-	fn start_job(&self, task: u64, model: [u8; 32], input: Vec<u8>) -> std::result::Result<(), arbiter_inference_interface::InferenceError> {
-		use arbiter_inference_interface::InferenceError;
-		if self.model(model).is_none() {
-			return Err(InferenceError::UnknownModel);
-		}
-		self.submit(task, model, input).map_err(|e| InferenceError::Failed(e.to_string().into_bytes()))
-	}
-
-	fn job_status(&self, task: u64, model: [u8; 32]) -> arbiter_inference_interface::JobStatus {
-		use arbiter_inference_interface::JobStatus as Js;
-		match self.status(task, model) {
-			JobStatus::Unknown => Js::Unknown,
-			JobStatus::Queued => Js::Queued,
-			JobStatus::Running => Js::Running,
-			JobStatus::Done { output, trace_root } => {
-				Js::Done { output: output.iter().flat_map(|v| v.to_le_bytes()).collect(), trace_root }
-			},
-			JobStatus::Failed(reason) => Js::Failed(reason.into_bytes()),
-		}
-	}
-
-	fn opening(&self, task: u64, model: [u8; 32], node: u32, row: u32, col: u32) -> std::result::Result<Vec<u8>, arbiter_inference_interface::InferenceError> {
-		use codec::Encode;
-		JobService::opening(self, task, model, node, row, col)
-			.map(|o| o.encode())
-			.map_err(|e| arbiter_inference_interface::InferenceError::Failed(e.to_string().into_bytes()))
-	}
 }

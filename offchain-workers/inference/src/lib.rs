@@ -5,6 +5,8 @@
 //! - [`engine`]: runs the graph with candle, batched, in plain or traced mode.
 //! - [`trace`] / [`trace_store`]: a trace, its root, rows with proofs and openings; traces of
 //!   recent tasks on disk.
+//! - [`jobs`] / [`host`]: the provider's job service behind the inference host functions.
+//! - [`watch`]: the watcher: re-execute committed results, find a provable wrong element.
 //! - [`generated`]: small random models for tests.
 //!
 //! Inference never runs inside block execution: the node calls this from its off-chain worker
@@ -15,11 +17,14 @@ pub mod commit;
 pub mod engine;
 pub mod error;
 pub mod generated;
+pub mod host;
 pub mod jobs;
 pub mod model;
+mod service_thread;
 pub mod tokenize;
 pub mod trace;
 pub mod trace_store;
+pub mod watch;
 
 pub use engine::{open_device, run, DeviceKind, Execution, Mode};
 pub use error::{EngineError, Result};

@@ -8,7 +8,7 @@ use arbiter_primitives::{
 	commitment::{model_commitment, weights_tree, ModelCommitment},
 	encoding::hash,
 	merkle::MerkleTree,
-	Graph, Hash, Op,
+	Graph, Hash, NodeId, Op,
 };
 use candle_core::{Device, Tensor};
 
@@ -107,6 +107,8 @@ pub struct Model {
 	pub(crate) device: Device,
 	/// Longest accepted text in bytes.
 	pub max_text_bytes: usize,
+	/// Test-only fault: this node's output is perturbed (see [`Model::inject_fault`]).
+	pub(crate) fault: Option<NodeId>,
 }
 
 fn sha256_hex(path: &Path) -> Result<String> {
@@ -286,7 +288,29 @@ impl Model {
 			device_weights,
 			device: device.clone(),
 			max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
+			fault: None,
 		})
+	}
+
+	/// Makes this model wrong on purpose, for exercising the fraud path end to end
+	/// (`arbiter-node --provider-fault NODE`, dev chains only): node `node`'s output gets 1 to 7
+	/// (cycling by row) added to the first column of every row, beyond any tolerance, and every
+	/// later node is computed from it, so the trace is consistent everywhere but at `node`.
+	/// (A shift every row shares could vanish in the next LayerNorm or softmax.)
+	pub fn inject_fault(&mut self, node: NodeId) -> Result<()> {
+		match self.template.node(node) {
+			Some(n) if n.op != Op::Input => {
+				self.fault = Some(node);
+				Ok(())
+			},
+			Some(_) => Err(EngineError::InvalidInput(format!("node {node} is a model input; inputs cannot be faulted"))),
+			None => Err(EngineError::InvalidInput(format!("model {} has no node {node} ({} nodes)", self.name, self.template.nodes.len()))),
+		}
+	}
+
+	/// The faulted node, if any.
+	pub fn fault(&self) -> Option<NodeId> {
+		self.fault
 	}
 
 	/// Weight tensor `i`, row-major.

@@ -1,7 +1,8 @@
 //! The inference host functions (DESIGN §8: inference never runs in block execution).
 //!
 //! The runtime's off-chain worker calls [`inference::start_job`], polls [`inference::job_status`]
-//! in later blocks, and fetches openings with [`inference::opening`]. On the native side each
+//! in later blocks, and answers challenges with [`inference::graph`] and [`inference::opening`];
+//! a watcher's worker asks [`inference::watch`] whether a committed result holds up. On the native side each
 //! call looks for the [`InferenceExt`] externalities extension, which the node registers only
 //! for off-chain workers and only with `--provider` / `--watcher`: during block import, in RPC
 //! calls, on nodes without the engine, every function returns [`InferenceError::Unavailable`], so
@@ -43,6 +44,39 @@ pub enum InferenceError {
 	Failed(Vec<u8>),
 }
 
+/// A committed result a watcher checks (SCALE-encoded through [`inference::watch`]).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct WatchRequest {
+	pub task: u64,
+	pub model_root: [u8; 32],
+	pub input: Vec<u8>,
+	/// The committed output bytes (f32 little-endian).
+	pub output: Vec<u8>,
+	pub trace_root: [u8; 32],
+	/// The provider's RPC endpoint, which serves its trace (`arbiter_traceRow`, `arbiter_opening`).
+	pub endpoint: Vec<u8>,
+	/// The model's registered tolerance slack (f32 bits) and widest row, as the runtime rules.
+	pub slack_bits: u32,
+	pub max_row_width: u32,
+}
+
+/// What a watcher found about a committed result.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub enum WatchStatus {
+	/// Not sampled (`--watch-sample-rate`): not checked.
+	Skipped,
+	/// Queued or being checked.
+	Running,
+	/// The output matches this node's re-execution.
+	Clean,
+	/// The provider's own trace breaks the bound at this element: `(node, row, col)` is what to
+	/// challenge (checked here with the runtime's own `verify_element`).
+	Fraud { node: u32, row: u32, col: u32 },
+	/// The output differs but no provable element was found (e.g. the endpoint is unreachable);
+	/// the reason (UTF-8). Nothing to challenge.
+	Inconclusive(Vec<u8>),
+}
+
 /// What the node's engine provides to the host functions.
 #[cfg(feature = "std")]
 pub trait InferenceHost: Send + Sync {
@@ -52,6 +86,15 @@ pub trait InferenceHost: Send + Sync {
 	fn job_status(&self, task: u64, model_root: [u8; 32]) -> JobStatus;
 	/// The SCALE-encoded `arbiter_primitives::Opening` of element `(node, row, col)`.
 	fn opening(&self, task: u64, model_root: [u8; 32], node: u32, row: u32, col: u32) -> Result<Vec<u8>, InferenceError>;
+	/// The SCALE-encoded graph (template) of the model committed as `model_root`: what
+	/// `challenges.respond` carries next to the opening.
+	fn graph(&self, model_root: [u8; 32]) -> Result<Vec<u8>, InferenceError>;
+	/// Starts checking `request` (idempotent per task) or reports how the check went.
+	/// Engines that run no watcher answer `Unavailable`.
+	fn watch(&self, request: WatchRequest) -> Result<WatchStatus, InferenceError> {
+		let _ = request;
+		Err(InferenceError::Unavailable)
+	}
 }
 
 #[cfg(feature = "std")]
@@ -110,6 +153,26 @@ pub trait Inference {
 			None => Err(InferenceError::Unavailable),
 		}
 	}
+
+	/// The SCALE-encoded graph of the model committed as `model_root`.
+	fn graph(&mut self, model_root: PassPointerAndReadCopy<[u8; 32], 32>) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
+		match self.extension::<InferenceExt>() {
+			Some(ext) => ext.0.graph(model_root),
+			None => Err(InferenceError::Unavailable),
+		}
+	}
+
+	/// Checks a committed result (a SCALE-encoded [`WatchRequest`]): starts the check on the
+	/// first call, reports its state on later ones.
+	fn watch(&mut self, request: PassFatPointerAndRead<&[u8]>) -> AllocateAndReturnByCodec<Result<WatchStatus, InferenceError>> {
+		let Ok(request) = WatchRequest::decode(&mut &request[..]) else {
+			return Err(InferenceError::Failed(b"undecodable watch request".to_vec()));
+		};
+		match self.extension::<InferenceExt>() {
+			Some(ext) => ext.0.watch(request),
+			None => Err(InferenceError::Unavailable),
+		}
+	}
 }
 
 #[cfg(test)]
@@ -139,6 +202,22 @@ mod tests {
 		fn opening(&self, _: u64, _: [u8; 32], node: u32, _: u32, _: u32) -> Result<Vec<u8>, InferenceError> {
 			Ok(node.encode())
 		}
+		fn graph(&self, model: [u8; 32]) -> Result<Vec<u8>, InferenceError> {
+			(model == MODEL).then(|| b"graph".to_vec()).ok_or(InferenceError::UnknownModel)
+		}
+	}
+
+	fn request() -> WatchRequest {
+		WatchRequest {
+			task: 1,
+			model_root: MODEL,
+			input: b"hi".to_vec(),
+			output: vec![0; 8],
+			trace_root: [1; 32],
+			endpoint: b"ws://127.0.0.1:9944".to_vec(),
+			slack_bits: 0,
+			max_row_width: 16,
+		}
 	}
 
 	#[test]
@@ -147,6 +226,8 @@ mod tests {
 			assert_eq!(inference::start_job(1, MODEL, b"hi"), Err(InferenceError::Unavailable));
 			assert_eq!(inference::job_status(1, MODEL), Err(InferenceError::Unavailable));
 			assert_eq!(inference::opening(1, MODEL, 1, 2, 3), Err(InferenceError::Unavailable));
+			assert_eq!(inference::graph(MODEL), Err(InferenceError::Unavailable));
+			assert_eq!(inference::watch(&request().encode()), Err(InferenceError::Unavailable));
 		});
 	}
 
@@ -161,6 +242,11 @@ mod tests {
 			assert_eq!(inference::start_job(5, [3; 32], b"hello"), Err(InferenceError::UnknownModel));
 			assert_eq!(inference::job_status(5, MODEL), Ok(JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] }));
 			assert_eq!(inference::opening(5, MODEL, 42, 0, 0), Ok(42u32.encode()));
+			assert_eq!(inference::graph(MODEL), Ok(b"graph".to_vec()));
+			assert_eq!(inference::graph([3; 32]), Err(InferenceError::UnknownModel));
+			// An engine without a watcher says so; garbage never reaches the engine.
+			assert_eq!(inference::watch(&request().encode()), Err(InferenceError::Unavailable));
+			assert!(matches!(inference::watch(b"\x01"), Err(InferenceError::Failed(_))));
 		});
 		assert_eq!(recorder.0.lock().unwrap().as_slice(), &[(5, MODEL, b"hello".to_vec())]);
 	}

@@ -1,0 +1,293 @@
+//! The watcher (`arbiter-node --watcher`): re-executes committed results and, when one is off,
+//! finds an element of the provider's *own* trace that the runtime will rule outside the bound.
+//!
+//! A wrong output alone proves nothing on chain: the runtime recomputes one element of one node
+//! from the provider's committed rows. So the watcher walks the provider's trace (served by the
+//! provider's node, `arbiter_traceRow` / `arbiter_opening`) in graph order, compares each row
+//! with its own execution, and for the columns that differ fetches the opening and runs the
+//! runtime's `verify_element` on it. The first element ruled outside the bound (or whose
+//! committed rows are invalid) is the one to challenge: its inputs are the provider's own rows,
+//! so the provider cannot answer it. Rows fetched only to compare are hints; nothing is
+//! challenged unless the opening itself verifies against the committed roots.
+
+use std::{
+	collections::{HashMap, VecDeque},
+	sync::{Arc, Condvar, Mutex},
+};
+
+use arbiter_inference_interface::{WatchRequest, WatchStatus};
+use arbiter_primitives::{opening::MalformedReason, verify_element, Hash, NodeId, Op, Opening, Verdict};
+
+use crate::{
+	engine::{self, Mode},
+	jobs::JobService,
+	model::Model,
+	service_thread::{ServiceThread, Stop},
+	trace::Trace,
+};
+
+/// Largest difference between a committed output and this node's, per element, still taken as
+/// honest (outputs of honest CPU and GPU runs differ by ~1e-6; MiniLM embeddings are unit-norm).
+/// Above it the watcher looks for a provable element; the ruling itself is `verify_element`'s.
+pub const OUTPUT_TOLERANCE: f32 = 1e-4;
+
+/// Differences below `ROW_TOLERANCE · (1 + |value|)` are rounding and not opened.
+const ROW_TOLERANCE: f32 = 1e-5;
+
+/// Columns opened per differing row (largest differences first).
+const COLUMNS_PER_ROW: usize = 3;
+
+/// Openings that verify within the bound before the walk gives up (an honest provider on other
+/// hardware differs everywhere, within the bound).
+const MAX_HONEST_OPENINGS: usize = 64;
+
+/// Results kept for the off-chain worker to poll.
+const MAX_RESULTS: usize = 4096;
+
+/// A provider's trace of one task, as its node serves it.
+pub trait RemoteTrace {
+	/// Row `row` of node `node` (values only; a hint, not trusted).
+	fn row(&self, node: NodeId, row: u32) -> Result<Vec<f32>, String>;
+	/// The opening of element `(node, row, col)`.
+	fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, String>;
+}
+
+/// Connects to a provider's endpoint for one task (the node implements it over JSON-RPC).
+pub type Connect = dyn Fn(&str, u64) -> Result<Box<dyn RemoteTrace>, String> + Send + Sync;
+
+/// Whether `committed` is `own` up to [`OUTPUT_TOLERANCE`] (same length, every element).
+pub fn outputs_agree(own: &[f32], committed: &[f32]) -> bool {
+	own.len() == committed.len() && own.iter().zip(committed).all(|(a, b)| (a - b).abs() <= OUTPUT_TOLERANCE)
+}
+
+/// The committed output bytes (f32 little-endian) as values; `None` if not a whole number of f32.
+pub fn output_values(bytes: &[u8]) -> Option<Vec<f32>> {
+	(bytes.len() % 4 == 0).then(|| bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+/// What the walk over a provider's trace found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+	/// This element is ruled against the provider by `verify_element`.
+	Fraud { node: NodeId, row: u32, col: u32 },
+	/// No provable element; why.
+	NoneFound(String),
+}
+
+/// Walks the provider's trace (`remote`) against this node's own `trace` of the same input and
+/// returns the first element the runtime would rule against the provider, with the model's
+/// registered `slack` and `max_row_width`.
+pub fn find_fault(model: &Model, own: &Trace, trace_root: &Hash, slack: f32, max_row_width: u32, remote: &dyn RemoteTrace) -> Finding {
+	let graph = model.template.instantiate(own.seq_len);
+	let mut honest = 0usize;
+	let mut unverifiable = 0usize;
+	for (id, node) in graph.nodes.iter().enumerate() {
+		if node.op == Op::Input {
+			continue;
+		}
+		let id = id as NodeId;
+		let width = node.shape.width() as usize;
+		let Some(mine) = own.outputs.get(id as usize) else { break };
+		for row in 0..node.shape.rows() as u32 {
+			let start = row as usize * width;
+			let Some(mine) = mine.get(start..start + width) else { break };
+			let theirs = match remote.row(id, row) {
+				Ok(v) => v,
+				Err(e) => return Finding::NoneFound(format!("the provider does not serve node {id} row {row}: {e}")),
+			};
+			for col in differing_columns(mine, &theirs) {
+				let opening = match remote.opening(id, row, col) {
+					Ok(o) => o,
+					Err(e) => return Finding::NoneFound(format!("the provider does not open ({id}, {row}, {col}): {e}")),
+				};
+				match verify_element(&model.template, &model.commitment.model_root, trace_root, (id, row, col), &opening, slack, max_row_width) {
+					Verdict::OutsideBound | Verdict::Malformed(MalformedReason::NonFinite { .. } | MalformedReason::InvalidTokenId) => {
+						return Finding::Fraud { node: id, row, col }
+					},
+					Verdict::WithinBound => honest += 1,
+					Verdict::Malformed(_) => unverifiable += 1,
+				}
+				if honest + unverifiable >= MAX_HONEST_OPENINGS {
+					return Finding::NoneFound(format!(
+						"{honest} differing elements verify within the bound and {unverifiable} openings do not verify; giving up"
+					));
+				}
+			}
+		}
+	}
+	Finding::NoneFound(format!(
+		"every element is consistent with the provider's own inputs ({honest} differing elements within the bound, {unverifiable} openings that do not verify)"
+	))
+}
+
+/// Columns of a row worth opening: those differing beyond rounding (or whose value is not
+/// finite), largest difference first; a row of the wrong width yields its first column.
+fn differing_columns(mine: &[f32], theirs: &[f32]) -> Vec<u32> {
+	if mine.len() != theirs.len() {
+		return Vec::from([0]);
+	}
+	let mut cols: Vec<(f32, u32)> = mine
+		.iter()
+		.zip(theirs)
+		.enumerate()
+		.filter_map(|(c, (a, b))| {
+			let diff = (a - b).abs();
+			let differs = !b.is_finite() || diff > ROW_TOLERANCE * (1.0 + a.abs());
+			differs.then_some((if diff.is_nan() { f32::INFINITY } else { diff }, c as u32))
+		})
+		.collect();
+	cols.sort_by(|x, y| y.0.total_cmp(&x.0));
+	cols.into_iter().take(COLUMNS_PER_ROW).map(|(_, c)| c).collect()
+}
+
+/// Checks one committed result: re-execute, compare, walk the provider's trace if needed.
+pub fn check(model: &Model, request: &WatchRequest, connect: &Connect) -> WatchStatus {
+	let inconclusive = |why: String| WatchStatus::Inconclusive(why.into_bytes());
+	let Ok(text) = std::str::from_utf8(&request.input) else { return inconclusive("the input is not UTF-8 text".into()) };
+	let input = match model.encode_text(text) {
+		Ok(i) => i,
+		Err(e) => return inconclusive(format!("the input cannot be run here: {e}")),
+	};
+	let own = match engine::run(model, &[input], Mode::Traced).map(|mut e| e.pop().and_then(|e| e.trace)) {
+		Ok(Some(trace)) => trace,
+		Ok(None) => return inconclusive("the engine returned no trace".into()),
+		Err(e) => return inconclusive(format!("re-execution failed: {e}")),
+	};
+	let own_output = own.outputs.last().cloned().unwrap_or_default();
+	match output_values(&request.output) {
+		Some(committed) if outputs_agree(&own_output, &committed) => return WatchStatus::Clean,
+		_ => {},
+	}
+	let endpoint = String::from_utf8_lossy(&request.endpoint).to_string();
+	let remote = match connect(&endpoint, request.task) {
+		Ok(r) => r,
+		Err(e) => return inconclusive(format!("cannot reach the provider at {endpoint}: {e}")),
+	};
+	match find_fault(model, &own, &request.trace_root, f32::from_bits(request.slack_bits), request.max_row_width, remote.as_ref()) {
+		Finding::Fraud { node, row, col } => WatchStatus::Fraud { node, row, col },
+		Finding::NoneFound(why) => inconclusive(format!("the output differs, but {why}")),
+	}
+}
+
+/// Whether `task` is in the sample: a hash of the task id and this node's salt, below `rate`.
+pub fn sampled(task: u64, salt: u64, rate: f64) -> bool {
+	if rate >= 1.0 {
+		return true;
+	}
+	let mut h = blake2b_simd::Params::new().hash_length(8).to_state();
+	h.update(&salt.to_le_bytes()).update(&task.to_le_bytes());
+	let bytes = h.finalize();
+	let mut x = [0u8; 8];
+	x.copy_from_slice(bytes.as_bytes().get(..8).unwrap_or(&[0; 8]));
+	(u64::from_le_bytes(x) as f64 / u64::MAX as f64) < rate
+}
+
+#[derive(Default)]
+struct State {
+	queue: VecDeque<(Arc<Model>, WatchRequest)>,
+	results: HashMap<u64, WatchStatus>,
+	/// Tasks in `results`, oldest first (for eviction).
+	order: VecDeque<u64>,
+	stopping: bool,
+}
+
+struct Shared {
+	state: Mutex<State>,
+	wake: Condvar,
+	connect: Box<Connect>,
+	sample_rate: f64,
+	salt: u64,
+}
+
+/// The watcher service: checks run on their own thread; the off-chain worker polls.
+#[derive(Clone)]
+pub struct Watcher {
+	shared: Arc<Shared>,
+	jobs: JobService,
+	_thread: Arc<ServiceThread>,
+}
+
+impl Stop for Shared {
+	fn request_stop(&self) {
+		if let Ok(mut s) = self.state.lock() {
+			s.stopping = true;
+		}
+		self.wake.notify_all();
+	}
+}
+
+impl Watcher {
+	/// A watcher over the models of `jobs`, checking a `sample_rate` share of tasks (chosen by a
+	/// hash with `salt`, so different watchers check different tasks), reaching providers with
+	/// `connect`.
+	pub fn start(jobs: JobService, sample_rate: f64, salt: u64, connect: Box<Connect>) -> Self {
+		let shared = Arc::new(Shared { state: Mutex::new(State::default()), wake: Condvar::new(), connect, sample_rate, salt });
+		let thread = ServiceThread::spawn("arbiter-watcher", shared.clone(), run);
+		Self { shared, jobs, _thread: Arc::new(thread) }
+	}
+
+	/// Starts checking `request` (once per task), or reports the check's state. `None`: the
+	/// model is not loaded here.
+	pub fn watch(&self, request: WatchRequest) -> Option<WatchStatus> {
+		let model = self.jobs.model(request.model_root)?;
+		let Ok(mut state) = self.shared.state.lock() else { return Some(WatchStatus::Inconclusive(b"watcher state poisoned".to_vec())) };
+		if let Some(s) = state.results.get(&request.task) {
+			return Some(s.clone());
+		}
+		let status = if sampled(request.task, self.shared.salt, self.shared.sample_rate) {
+			WatchStatus::Running
+		} else {
+			WatchStatus::Skipped
+		};
+		remember(&mut state, request.task, status.clone());
+		if status == WatchStatus::Running {
+			state.queue.push_back((model, request));
+			drop(state);
+			self.shared.wake.notify_one();
+		}
+		Some(status)
+	}
+}
+
+fn remember(state: &mut State, task: u64, status: WatchStatus) {
+	if state.results.insert(task, status).is_none() {
+		state.order.push_back(task);
+	}
+	while state.order.len() > MAX_RESULTS {
+		if let Some(old) = state.order.pop_front() {
+			state.results.remove(&old);
+		}
+	}
+}
+
+fn run(shared: Arc<Shared>) {
+	loop {
+		let (model, request) = {
+			let Ok(mut state) = shared.state.lock() else { return };
+			while state.queue.is_empty() && !state.stopping {
+				state = match shared.wake.wait(state) {
+					Ok(s) => s,
+					Err(_) => return,
+				};
+			}
+			if state.stopping {
+				return;
+			}
+			let Some(next) = state.queue.pop_front() else { continue };
+			next
+		};
+		let status = check(&model, &request, shared.connect.as_ref());
+		match &status {
+			WatchStatus::Fraud { node, row, col } => {
+				log::warn!(target: "arbiter::watcher", "task {}: fraud at element ({node}, {row}, {col})", request.task)
+			},
+			WatchStatus::Inconclusive(why) => {
+				log::warn!(target: "arbiter::watcher", "task {}: {}", request.task, String::from_utf8_lossy(why))
+			},
+			_ => log::debug!(target: "arbiter::watcher", "task {}: {status:?}", request.task),
+		}
+		if let Ok(mut state) = shared.state.lock() {
+			remember(&mut state, request.task, status);
+		}
+	}
+}

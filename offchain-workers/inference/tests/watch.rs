@@ -1,0 +1,180 @@
+//! The watcher's search for a provable fault: a provider running a faulted model (one node's
+//! output perturbed, the rest of the trace consistent with it) is caught at exactly that node by
+//! the runtime's own `verify_element`; an honest provider's trace yields nothing to challenge.
+//! On MiniLM (run `scripts/fetch-model.sh` first), the whole watcher service: job service of a
+//! faulty provider serving its trace, watcher re-executing and walking it.
+
+mod common;
+
+use std::time::Duration;
+
+use arbiter_inference::{
+	engine::{self, Mode},
+	generated::{tiny_bert, tiny_bert_input},
+	jobs::{JobService, JobStatus},
+	model::Model,
+	watch::{find_fault, outputs_agree, sampled, Finding, RemoteTrace, Watcher},
+	StoreLimits, Trace, TraceStore,
+};
+use arbiter_inference_interface::{WatchRequest, WatchStatus};
+use arbiter_primitives::{verify_element, NodeId, Op, Opening, Verdict};
+use candle_core::Device;
+
+/// A provider's trace held in memory (its rows and real openings).
+struct LocalTrace<'a> {
+	model: &'a Model,
+	trace: &'a Trace,
+}
+
+impl RemoteTrace for LocalTrace<'_> {
+	fn row(&self, node: NodeId, row: u32) -> Result<Vec<f32>, String> {
+		self.trace.row(&self.model.template, node, row).map(|r| r.values).map_err(|e| e.to_string())
+	}
+	fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, String> {
+		self.trace.opening(self.model, node, row, col).map_err(|e| e.to_string())
+	}
+}
+
+fn traced(model: &Model, seq: u32) -> Trace {
+	engine::run(model, &[tiny_bert_input(5, seq)], Mode::Traced).unwrap().pop().unwrap().trace.unwrap()
+}
+
+/// The `n`-th node of `op`'s kind.
+fn nth_node(model: &Model, pred: impl Fn(&Op) -> bool, n: usize) -> NodeId {
+	model.template.nodes.iter().enumerate().filter(|(_, node)| pred(&node.op)).nth(n).unwrap().0 as NodeId
+}
+
+#[test]
+fn a_faulted_node_is_found_and_ruled_outside_the_bound() {
+	let honest = tiny_bert(11, &Device::Cpu).unwrap();
+	let own = traced(&honest, 6);
+	let candidates = [
+		nth_node(&honest, |op| matches!(op, Op::Linear { .. }), 2),
+		nth_node(&honest, |op| matches!(op, Op::Softmax), 0),
+		nth_node(&honest, |op| matches!(op, Op::LayerNorm { .. }), 1),
+		(honest.template.nodes.len() - 1) as NodeId,
+	];
+	for fault in candidates {
+		let mut faulty = tiny_bert(11, &Device::Cpu).unwrap();
+		faulty.inject_fault(fault).unwrap();
+		let theirs = traced(&faulty, 6);
+		assert!(!outputs_agree(own.outputs.last().unwrap(), theirs.outputs.last().unwrap()), "fault at {fault} changes the output");
+		let remote = LocalTrace { model: &faulty, trace: &theirs };
+		let finding = find_fault(&honest, &own, &theirs.root, 0.0, 4096, &remote);
+		let Finding::Fraud { node, row, col } = finding else { panic!("fault at {fault}: {finding:?}") };
+		assert_eq!((node, row, col), (fault, 0, 0), "the first element of the faulted node");
+		// The provider's best answer — its own opening — loses on chain.
+		let opening = theirs.opening(&faulty, node, row, col).unwrap();
+		let v = verify_element(&honest.template, &honest.commitment.model_root, &theirs.root, (node, row, col), &opening, 0.0, 4096);
+		assert_eq!(v, Verdict::OutsideBound);
+	}
+}
+
+#[test]
+fn an_honest_trace_gives_nothing_to_challenge() {
+	let honest = tiny_bert(11, &Device::Cpu).unwrap();
+	let own = traced(&honest, 5);
+	let theirs = traced(&honest, 5);
+	let remote = LocalTrace { model: &honest, trace: &theirs };
+	let finding = find_fault(&honest, &own, &theirs.root, 0.0, 4096, &remote);
+	assert!(matches!(&finding, Finding::NoneFound(why) if why.contains("consistent")), "{finding:?}");
+}
+
+#[test]
+fn faults_on_inputs_or_missing_nodes_are_refused() {
+	let mut model = tiny_bert(11, &Device::Cpu).unwrap();
+	assert!(model.inject_fault(0).unwrap_err().to_string().contains("input"));
+	assert!(model.inject_fault(100_000).unwrap_err().to_string().contains("no node"));
+	assert_eq!(model.fault(), None);
+}
+
+#[test]
+fn sampling_takes_the_share_asked_for() {
+	assert!((0..1000).all(|t| sampled(t, 7, 1.0)));
+	assert!((0..1000).all(|t| !sampled(t, 7, 0.0)));
+	let half = (0..2000).filter(|t| sampled(*t, 7, 0.5)).count();
+	assert!((850..1150).contains(&half), "{half} of 2000 sampled at 0.5");
+	// Another salt samples other tasks.
+	assert!((0..200).any(|t| sampled(t, 7, 0.5) != sampled(t, 8, 0.5)));
+}
+
+/// A provider's job service as its node serves it.
+struct ServedTrace {
+	jobs: JobService,
+	task: u64,
+}
+
+impl RemoteTrace for ServedTrace {
+	fn row(&self, node: NodeId, row: u32) -> Result<Vec<f32>, String> {
+		let (model, trace) = self.jobs.trace(self.task).map_err(|e| e.to_string())?;
+		trace.row(&model.template, node, row).map(|r| r.values).map_err(|e| e.to_string())
+	}
+	fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, String> {
+		let (model, trace) = self.jobs.trace(self.task).map_err(|e| e.to_string())?;
+		trace.opening(&model, node, row, col).map_err(|e| e.to_string())
+	}
+}
+
+/// A MiniLM job service (faulted at `fault`) and the model root.
+fn minilm_service(dir: &std::path::Path, fault: Option<NodeId>) -> (JobService, [u8; 32]) {
+	let mut model = Model::load(&common::model_dir(), &Device::Cpu).unwrap();
+	if let Some(node) = fault {
+		model.inject_fault(node).unwrap();
+	}
+	let root = model.commitment.model_root;
+	(JobService::start(vec![model], TraceStore::open(dir, StoreLimits::default()).unwrap(), 4, "cpu"), root)
+}
+
+#[test]
+fn the_watcher_catches_a_faulty_minilm_provider() {
+	let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+	const FAULT: NodeId = 40;
+	let (provider, root) = minilm_service(a.path(), Some(FAULT));
+	let (own, own_root) = minilm_service(b.path(), None);
+	assert_eq!(root, own_root, "a fault changes results, not the model's commitment");
+	let text = "The watcher re-runs every result.";
+	let mut requests = Vec::new();
+	for task in [1u64, 2] {
+		provider.submit(task, root, text.as_bytes().to_vec()).unwrap();
+		let JobStatus::Done { output, trace_root } = provider.wait(task, root, Duration::from_secs(60)) else { panic!("job failed") };
+		requests.push(WatchRequest {
+			task,
+			model_root: root,
+			input: text.as_bytes().to_vec(),
+			output: output.iter().flat_map(|v| v.to_le_bytes()).collect(),
+			trace_root,
+			endpoint: b"in-process".to_vec(),
+			slack_bits: 0,
+			max_row_width: 1536,
+		});
+	}
+	// Task 2 claims the honest output (as a provider that fixed up only its final answer would):
+	// the trace behind it is still the faulty one, and the watcher re-checks the output first.
+	let honest_output = {
+		let m = own.model(root).unwrap();
+		engine::run(&m, &[m.encode_text(text).unwrap()], Mode::Plain).unwrap().pop().unwrap().output
+	};
+	requests[1].output = honest_output.iter().flat_map(|v| v.to_le_bytes()).collect();
+
+	let served = provider.clone();
+	let watcher = Watcher::start(own.clone(), 1.0, 1, Box::new(move |endpoint, task| {
+		assert_eq!(endpoint, "in-process");
+		Ok(Box::new(ServedTrace { jobs: served.clone(), task }) as Box<dyn RemoteTrace>)
+	}));
+	let wait = |req: &WatchRequest| -> WatchStatus {
+		for _ in 0..600 {
+			match watcher.watch(req.clone()).unwrap() {
+				WatchStatus::Running => std::thread::sleep(Duration::from_millis(50)),
+				done => return done,
+			}
+		}
+		panic!("the watcher did not finish");
+	};
+	let fraud = wait(&requests[0]);
+	assert!(matches!(fraud, WatchStatus::Fraud { node: FAULT, row: 0, col: 0 }), "{fraud:?}");
+	assert_eq!(wait(&requests[1]), WatchStatus::Clean, "an output that matches is not walked");
+	// Unknown models are refused; results are remembered per task.
+	assert!(watcher.watch(WatchRequest { model_root: [9; 32], ..requests[0].clone() }).is_none());
+	assert_eq!(watcher.watch(requests[0].clone()), Some(fraud));
+}
+
