@@ -1,12 +1,19 @@
-//! # Provider worker (off-chain)
+//! # Provider and watcher workers (off-chain)
 //!
 //! Every block, on a node whose keystore holds operator keys (`arbi`) and whose engine runs
 //! (`arbiter-node --provider`): for each task assigned to one of those operators and still
 //! waiting for a result, start the job on the native engine through the inference host
-//! functions, and once it is done submit `commit_result` signed by the operator key.
+//! functions, and once it is done submit `commit_result` signed by the operator key. For each
+//! dispute open against one of those operators' results, answer it: `respond` with the model's
+//! graph and the opening of the disputed element from the engine's trace store.
+//!
+//! With `--watcher`, the same block step checks committed results in their challenge window
+//! (not this node's own): the engine re-executes them and, when one is off, finds an element of
+//! the provider's trace the runtime will rule against it; the worker then sends `challenge`
+//! signed by this node's first operator key (which holds the bond).
 //!
 //! - Inference never blocks: `start_job` queues, later blocks poll `job_status`.
-//! - A result is committed once: the send is recorded in persistent off-chain storage with an
+//! - A result is committed (a dispute answered, a task challenged) once: the send is recorded in persistent off-chain storage with an
 //!   atomic compare-and-set, and repeated only if the task still waits `ResubmitAfter` blocks
 //!   later (the first transaction was dropped). After a restart the engine reports finished tasks
 //!   from its trace store, and offchain storage still holds the record of what was sent.
@@ -14,7 +21,8 @@
 //!   nothing.
 //!
 //! The pallet has no calls and no storage; the tasks come from the task registry through
-//! [`AssignedTasks`].
+//! [`AssignedTasks`] and [`WatchedTasks`], the disputes from the challenges pallet through
+//! [`ProviderDisputes`].
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -23,6 +31,9 @@ pub use pallet::*;
 
 pub mod crypto;
 mod provider;
+mod responder;
+mod send_once;
+mod watcher;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -48,6 +59,42 @@ pub trait AssignedTasks<AccountId, Call> {
 	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<Call>;
 }
 
+/// A dispute against one of this node's operators.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct OpenDispute {
+	pub dispute: u64,
+	pub task: u64,
+	pub model_root: [u8; 32],
+	/// The disputed element: node, row, column.
+	pub element: (u32, u32, u32),
+}
+
+/// The challenges pallet as the provider worker sees it.
+pub trait ProviderDisputes<AccountId, Call> {
+	/// Open disputes against results committed by `operator`.
+	fn disputes_against(operator: &AccountId) -> Vec<OpenDispute>;
+	/// The `respond` call from the SCALE-encoded graph and opening (`None` if they do not decode).
+	fn respond_call(dispute: u64, graph: &[u8], opening: &[u8]) -> Option<Call>;
+}
+
+/// A committed result in its challenge window.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct WatchedTask<AccountId> {
+	/// The operator that committed it (a watcher never checks its own).
+	pub operator: AccountId,
+	/// What the engine checks: the task, its input, the committed output and trace root, the
+	/// provider's endpoint, the model's tolerance slack and row bound.
+	pub request: arbiter_inference_interface::WatchRequest,
+}
+
+/// The task registry and challenges pallet as the watcher sees them.
+pub trait WatchedTasks<AccountId, Call> {
+	/// Committed, undisputed results whose challenge window is open.
+	fn challengeable() -> Vec<WatchedTask<AccountId>>;
+	/// The call challenging element `(node, row, col)` of `task`.
+	fn challenge_call(task: u64, node: u32, row: u32, col: u32) -> Call;
+}
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
@@ -68,7 +115,11 @@ pub mod pallet {
 		type OperatorKey: AppCrypto<Self::Public, Self::Signature>;
 		/// Where assigned tasks come from and how a commit is made.
 		type Tasks: AssignedTasks<Self::AccountId, <Self as frame_system::Config>::RuntimeCall>;
-		/// Blocks after which a commit that did not land is sent again.
+		/// Disputes against this node's operators and how to answer them.
+		type Disputes: ProviderDisputes<Self::AccountId, <Self as frame_system::Config>::RuntimeCall>;
+		/// Results a watcher checks and how to challenge them.
+		type Watched: WatchedTasks<Self::AccountId, <Self as frame_system::Config>::RuntimeCall>;
+		/// Blocks after which a commit or a response that did not land is sent again.
 		#[pallet::constant]
 		type ResubmitAfter: Get<BlockNumberFor<Self>>;
 	}
@@ -77,6 +128,8 @@ pub mod pallet {
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn offchain_worker(now: BlockNumberFor<T>) {
 			Self::run_provider(now);
+			Self::run_responder(now);
+			Self::run_watcher(now);
 		}
 	}
 }

@@ -2,8 +2,8 @@
 //! inference host functions (the real engine is tested in `offchain-workers/inference`).
 
 use crate as pallet_provider_worker;
-use crate::{AssignedTask, AssignedTasks};
-use arbiter_inference_interface::{InferenceError, InferenceHost, JobStatus};
+use crate::{AssignedTask, AssignedTasks, OpenDispute, ProviderDisputes, WatchedTask, WatchedTasks};
+use arbiter_inference_interface::{InferenceError, InferenceHost, JobStatus, WatchRequest, WatchStatus};
 use codec::Encode;
 use frame_support::{derive_impl, traits::ConstU64};
 use sp_core::sr25519::{Public, Signature};
@@ -62,6 +62,40 @@ where
 thread_local! {
 	/// Tasks waiting for a result, per operator.
 	pub static TASKS: RefCell<Vec<(Public, AssignedTask)>> = const { RefCell::new(Vec::new()) };
+	/// Open disputes, per operator.
+	pub static DISPUTES: RefCell<Vec<(Public, OpenDispute)>> = const { RefCell::new(Vec::new()) };
+	/// Committed results in their window.
+	pub static COMMITTED: RefCell<Vec<WatchedTask<Public>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The respond "call" in this runtime: a remark carrying (dispute, graph, opening).
+pub fn respond_remark(dispute: u64, graph: &[u8], opening: &[u8]) -> RuntimeCall {
+	RuntimeCall::System(frame_system::Call::remark { remark: (b"respond", dispute, graph, opening).encode() })
+}
+
+/// The challenge "call": a remark carrying (task, node, row, col).
+pub fn challenge_remark(task: u64, node: u32, row: u32, col: u32) -> RuntimeCall {
+	RuntimeCall::System(frame_system::Call::remark { remark: (b"challenge", task, node, row, col).encode() })
+}
+
+pub struct Disputes;
+impl ProviderDisputes<Public, RuntimeCall> for Disputes {
+	fn disputes_against(operator: &Public) -> Vec<OpenDispute> {
+		DISPUTES.with(|d| d.borrow().iter().filter(|(o, _)| o == operator).map(|(_, d)| d.clone()).collect())
+	}
+	fn respond_call(dispute: u64, graph: &[u8], opening: &[u8]) -> Option<RuntimeCall> {
+		(!graph.is_empty()).then(|| respond_remark(dispute, graph, opening))
+	}
+}
+
+pub struct Watched;
+impl WatchedTasks<Public, RuntimeCall> for Watched {
+	fn challengeable() -> Vec<WatchedTask<Public>> {
+		COMMITTED.with(|c| c.borrow().clone())
+	}
+	fn challenge_call(task: u64, node: u32, row: u32, col: u32) -> RuntimeCall {
+		challenge_remark(task, node, row, col)
+	}
 }
 
 /// The commit "call" in this runtime: a remark carrying (task, output, trace root).
@@ -82,14 +116,21 @@ impl AssignedTasks<Public, RuntimeCall> for Tasks {
 impl pallet_provider_worker::Config for Test {
 	type OperatorKey = crate::crypto::OperatorAuthId;
 	type Tasks = Tasks;
+	type Disputes = Disputes;
+	type Watched = Watched;
 	type ResubmitAfter = ConstU64<5>;
 }
 
-/// A fake engine: `start_job` queues; the test finishes jobs with `finish`.
+/// A fake engine: `start_job` queues; the test finishes jobs with `finish`. Openings of a
+/// task exist once it is finished; watch results are set with `found`.
 #[derive(Default)]
 pub struct FakeEngine {
 	pub jobs: Mutex<HashMap<u64, JobStatus>>,
 	pub started: Mutex<Vec<(u64, [u8; 32], Vec<u8>)>>,
+	pub watch_results: Mutex<HashMap<u64, WatchStatus>>,
+	pub watched: Mutex<Vec<WatchRequest>>,
+	/// Whether this engine runs a watcher.
+	pub watching: bool,
 }
 
 impl FakeEngine {
@@ -107,11 +148,35 @@ impl InferenceHost for FakeEngine {
 	fn job_status(&self, task: u64, _: [u8; 32]) -> JobStatus {
 		self.jobs.lock().unwrap().get(&task).cloned().unwrap_or(JobStatus::Unknown)
 	}
-	fn opening(&self, _: u64, _: [u8; 32], _: u32, _: u32, _: u32) -> Result<Vec<u8>, InferenceError> {
-		Err(InferenceError::Unavailable)
+	fn opening(&self, task: u64, _: [u8; 32], node: u32, row: u32, col: u32) -> Result<Vec<u8>, InferenceError> {
+		match self.jobs.lock().unwrap().get(&task) {
+			Some(JobStatus::Done { .. }) => Ok((task, node, row, col).encode()),
+			_ => Err(InferenceError::Failed(b"no trace".to_vec())),
+		}
+	}
+	fn graph(&self, model: [u8; 32]) -> Result<Vec<u8>, InferenceError> {
+		Ok(model.to_vec())
+	}
+	fn watch(&self, request: WatchRequest) -> Result<WatchStatus, InferenceError> {
+		if !self.watching {
+			return Err(InferenceError::Unavailable);
+		}
+		let task = request.task;
+		self.watched.lock().unwrap().push(request);
+		Ok(self.watch_results.lock().unwrap().get(&task).cloned().unwrap_or(WatchStatus::Running))
+	}
+}
+
+impl FakeEngine {
+	pub fn found(&self, task: u64, status: WatchStatus) {
+		self.watch_results.lock().unwrap().insert(task, status);
 	}
 }
 
 pub fn engine() -> Arc<FakeEngine> {
 	Arc::new(FakeEngine::default())
+}
+
+pub fn watching_engine() -> Arc<FakeEngine> {
+	Arc::new(FakeEngine { watching: true, ..Default::default() })
 }

@@ -1,39 +1,27 @@
-//! The provider worker's block step.
+//! The provider's block step: run assigned tasks on the engine, commit their results.
 
 use alloc::vec::Vec;
 use arbiter_inference_interface::{inference, InferenceError, JobStatus};
-use codec::Encode;
 use frame_support::traits::Get;
-use frame_system::{
-	offchain::{AppCrypto, SendSignedTransaction, Signer},
-	pallet_prelude::BlockNumberFor,
-};
-use sp_runtime::{
-	offchain::storage::{MutateStorageError, StorageRetrievalError, StorageValueRef},
-	traits::IdentifyAccount,
-	RuntimeAppPublic, Saturating,
-};
+use frame_system::pallet_prelude::BlockNumberFor;
 
-use crate::{AssignedTasks, Config, Pallet};
+use crate::{
+	send_once::{claim, key, operator_keys, send_signed},
+	AssignedTasks, Config, Pallet,
+};
 
 const LOG_TARGET: &str = "arbiter::provider";
 const SENT_PREFIX: &[u8] = b"arbiter/provider/commit-sent/";
 
 /// Key of the "commit sent at block" record of `task`.
 pub(crate) fn sent_key(task: u64) -> Vec<u8> {
-	let mut key = Vec::from(SENT_PREFIX);
-	key.extend_from_slice(&task.encode());
-	key
+	key(SENT_PREFIX, task)
 }
 
 impl<T: Config> Pallet<T> {
 	/// One block's work: start, poll and commit every task assigned to our operator keys.
 	pub(crate) fn run_provider(now: BlockNumberFor<T>) {
-		let keys = <<T::OperatorKey as AppCrypto<T::Public, T::Signature>>::RuntimeAppPublic as RuntimeAppPublic>::all();
-		for key in keys {
-			let generic: <T::OperatorKey as AppCrypto<T::Public, T::Signature>>::GenericPublic = key.into();
-			let public: T::Public = generic.into();
-			let operator = public.clone().into_account();
+		for (public, operator) in operator_keys::<T>() {
 			for task in T::Tasks::awaiting_result(&operator) {
 				match inference::job_status(task.task, task.model_root) {
 					// No engine on this node: nothing to do, now or for other tasks.
@@ -44,8 +32,7 @@ impl<T: Config> Pallet<T> {
 						Err(e) => log::warn!(target: LOG_TARGET, "task {}: cannot start: {:?}", task.task, e),
 					},
 					Ok(JobStatus::Queued) | Ok(JobStatus::Running) => {},
-					Ok(JobStatus::Done { output, trace_root }) =>
-						Self::commit(now, &public, task.task, output, trace_root),
+					Ok(JobStatus::Done { output, trace_root }) => Self::commit(now, &public, task.task, output, trace_root),
 					Ok(JobStatus::Failed(reason)) => log::warn!(
 						target: LOG_TARGET,
 						"task {}: inference failed: {}; the task will time out and be reassigned",
@@ -58,31 +45,20 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Sends `commit_result` signed by `public`, unless it was sent less than `ResubmitAfter`
-	/// blocks ago (an atomic compare-and-set in persistent off-chain storage, so two concurrent
-	/// off-chain workers never both send).
+	/// blocks ago.
 	fn commit(now: BlockNumberFor<T>, public: &T::Public, task: u64, output: Vec<u8>, trace_root: [u8; 32]) {
-		let key = sent_key(task);
-		let record = StorageValueRef::persistent(&key);
 		let resubmit = T::ResubmitAfter::get();
-		let claimed = record.mutate(|sent: Result<Option<BlockNumberFor<T>>, StorageRetrievalError>| match sent {
-			Ok(Some(at)) if now < at.saturating_add(resubmit) => Err(()),
-			_ => Ok(now),
-		});
-		match claimed {
-			Ok(_) => {},
-			Err(MutateStorageError::ValueFunctionFailed(())) => return,
-			Err(MutateStorageError::ConcurrentModification(_)) => return,
+		if !claim::<T>(&sent_key(task), now, Some(resubmit)) {
+			return;
 		}
 		let Some(call) = T::Tasks::commit_call(task, output, trace_root) else {
 			log::warn!(target: LOG_TARGET, "task {task}: the result does not fit a commit");
 			return;
 		};
-		let sent = Signer::<T, T::OperatorKey>::any_account()
-			.with_filter(Vec::from([public.clone()]))
-			.send_signed_transaction(|_| call.clone());
-		match sent {
-			Some((_, Ok(()))) => log::info!(target: LOG_TARGET, "task {task}: result committed (trace root 0x{})", hex32(&trace_root)),
-			_ => log::warn!(target: LOG_TARGET, "task {task}: could not send the commit; retrying in {resubmit:?} blocks"),
+		if send_signed::<T>(public, call) {
+			log::info!(target: LOG_TARGET, "task {task}: result committed (trace root 0x{})", hex32(&trace_root));
+		} else {
+			log::warn!(target: LOG_TARGET, "task {task}: could not send the commit; retrying in {resubmit:?} blocks");
 		}
 	}
 }

@@ -1,9 +1,11 @@
 //! The worker with the test off-chain, transaction-pool and keystore extensions and a fake
 //! engine: jobs start once, results are committed once (signed by the operator key), nothing
-//! happens without the engine, other operators' tasks are ignored.
+//! happens without the engine, other operators' tasks are ignored; disputes are answered once
+//! with the engine's opening; the watcher challenges what the engine found, once, never its own
+//! operators' results.
 
-use crate::{mock::*, AssignedTask};
-use arbiter_inference_interface::{InferenceExt, JobStatus};
+use crate::{mock::*, AssignedTask, OpenDispute, WatchedTask};
+use arbiter_inference_interface::{InferenceExt, JobStatus, WatchRequest, WatchStatus};
 use codec::Decode;
 use frame_support::traits::Hooks;
 use sp_core::{
@@ -36,6 +38,8 @@ fn setup(engine: Option<Arc<FakeEngine>>) -> Setup {
 		ext.register_extension(InferenceExt::new(e));
 	}
 	TASKS.with(|t| t.borrow_mut().clear());
+	DISPUTES.with(|t| t.borrow_mut().clear());
+	COMMITTED.with(|t| t.borrow_mut().clear());
 	Setup { ext, pool: pool_state, operator }
 }
 
@@ -122,6 +126,91 @@ fn an_output_the_registry_would_refuse_is_not_sent() {
 		assign(operator, 3, b"x");
 		engine.finish(3, JobStatus::Done { output: vec![0; 65], trace_root: [3; 32] });
 		run(1);
+		assert!(sent(&s.pool).is_empty());
+	});
+}
+
+#[test]
+fn a_dispute_against_our_operator_is_answered_once_with_the_engines_opening() {
+	let engine = engine();
+	let mut s = setup(Some(engine.clone()));
+	let operator = s.operator;
+	s.ext.execute_with(|| {
+		let dispute = |id, task| OpenDispute { dispute: id, task, model_root: MODEL, element: (40, 1, 2) };
+		DISPUTES.with(|d| {
+			d.borrow_mut().push((operator, dispute(3, 7)));
+			d.borrow_mut().push((Public::from_raw([42; 32]), dispute(4, 8)));
+			// A task whose trace this node does not have: no answer (another node may hold it).
+			d.borrow_mut().push((operator, dispute(5, 9)));
+		});
+		engine.finish(7, JobStatus::Done { output: vec![1], trace_root: [9; 32] });
+		engine.finish(8, JobStatus::Done { output: vec![1], trace_root: [9; 32] });
+		run(1);
+		let txs = sent(&s.pool);
+		assert_eq!(txs.len(), 1);
+		assert_eq!(txs[0].function, respond_remark(3, &MODEL, &codec::Encode::encode(&(7u64, 40u32, 1u32, 2u32))));
+		// Not again while the answer may still land.
+		run(2);
+		assert_eq!(sent(&s.pool).len(), 1);
+	});
+}
+
+fn watched(task: u64, operator: Public) -> WatchedTask<Public> {
+	WatchedTask {
+		operator,
+		request: WatchRequest {
+			task,
+			model_root: MODEL,
+			input: b"text".to_vec(),
+			output: vec![0; 4],
+			trace_root: [1; 32],
+			endpoint: b"ws://provider".to_vec(),
+			slack_bits: 0,
+			max_row_width: 64,
+		},
+	}
+}
+
+#[test]
+fn the_watcher_challenges_a_found_fault_once_and_never_its_own_results() {
+	let engine = watching_engine();
+	let mut s = setup(Some(engine.clone()));
+	let operator = s.operator;
+	s.ext.execute_with(|| {
+		let other = Public::from_raw([42; 32]);
+		COMMITTED.with(|c| {
+			c.borrow_mut().extend([watched(1, other), watched(2, other), watched(3, operator), watched(4, other)]);
+		});
+		run(1);
+		// Every other operator's result is checked; our own is not.
+		let asked: Vec<u64> = engine.watched.lock().unwrap().iter().map(|r| r.task).collect();
+		assert_eq!(asked, vec![1, 2, 4]);
+		assert_eq!(engine.watched.lock().unwrap()[0], watched(1, other).request);
+		assert!(sent(&s.pool).is_empty(), "nothing found yet");
+		engine.found(1, WatchStatus::Fraud { node: 12, row: 0, col: 3 });
+		engine.found(2, WatchStatus::Clean);
+		engine.found(4, WatchStatus::Inconclusive(b"unreachable".to_vec()));
+		run(2);
+		let txs = sent(&s.pool);
+		assert_eq!(txs.len(), 1);
+		assert_eq!(txs[0].function, challenge_remark(1, 12, 0, 3));
+		assert!(matches!(txs[0].preamble, sp_runtime::generic::Preamble::Signed(0, (), ())));
+		// Once: not again in later blocks (even after ResubmitAfter).
+		for b in 3..12 {
+			run(b);
+		}
+		assert_eq!(sent(&s.pool).len(), 1);
+	});
+}
+
+#[test]
+fn without_a_watcher_nothing_is_checked() {
+	let engine = engine();
+	let mut s = setup(Some(engine.clone()));
+	s.ext.execute_with(|| {
+		COMMITTED.with(|c| c.borrow_mut().push(watched(1, Public::from_raw([42; 32]))));
+		run(1);
+		assert!(engine.watched.lock().unwrap().is_empty());
 		assert!(sent(&s.pool).is_empty());
 	});
 }

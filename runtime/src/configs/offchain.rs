@@ -1,5 +1,6 @@
-//! Off-chain workers: how they sign transactions (operator keys, `arbi`) and the provider
-//! worker, which runs assigned tasks on the node's engine and commits their results.
+//! Off-chain workers: how they sign transactions (operator keys, `arbi`) and the provider /
+//! watcher worker, which runs assigned tasks on the node's engine and commits their results,
+//! answers disputes against them, and (with `--watcher`) checks and challenges others' results.
 
 use alloc::vec::Vec;
 use codec::Encode;
@@ -12,6 +13,8 @@ use crate::{
 	AccountId, Nonce, Runtime, RuntimeCall, Signature, SignedPayload, System, TaskRegistry,
 	TxExtension, UncheckedExtrinsic,
 };
+use frame_support::traits::Get;
+use pallet_task_registry::TaskStatus;
 
 impl frame_system::offchain::SigningTypes for Runtime {
 	type Public = <Signature as Verify>::Signer;
@@ -88,6 +91,78 @@ impl pallet_provider_worker::AssignedTasks<AccountId, RuntimeCall> for RegistryT
 	}
 }
 
+/// The operator of `provider` (the account its node signs with).
+fn operator_of(provider: &AccountId) -> Option<AccountId> {
+	pallet_compute_staking::Providers::<Runtime>::get(provider).map(|p| p.operator)
+}
+
+/// Open disputes against an operator's results, from the challenges pallet.
+pub struct ChallengeDisputes;
+impl pallet_provider_worker::ProviderDisputes<AccountId, RuntimeCall> for ChallengeDisputes {
+	fn disputes_against(operator: &AccountId) -> Vec<pallet_provider_worker::OpenDispute> {
+		// Off-chain only: iterating the open disputes costs no block weight.
+		pallet_challenges::Disputes::<Runtime>::iter()
+			.filter(|(_, d)| operator_of(&d.provider).as_ref() == Some(operator))
+			.filter_map(|(id, d)| {
+				let model = TaskRegistry::model(d.model)?;
+				Some(pallet_provider_worker::OpenDispute { dispute: id, task: d.task, model_root: model.model_root.0, element: d.element })
+			})
+			.collect()
+	}
+
+	fn respond_call(dispute: u64, graph: &[u8], opening: &[u8]) -> Option<RuntimeCall> {
+		use codec::Decode;
+		let graph = arbiter_primitives::Graph::decode(&mut &graph[..]).ok()?;
+		let opening = arbiter_primitives::Opening::decode(&mut &opening[..]).ok()?;
+		Some(RuntimeCall::Challenges(pallet_challenges::Call::respond { dispute, graph, opening }))
+	}
+}
+
+/// Committed results whose challenge window is open, for watchers.
+pub struct WatchableResults;
+impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableResults {
+	fn challengeable() -> Vec<pallet_provider_worker::WatchedTask<AccountId>> {
+		let now = System::block_number();
+		// Committed tasks are queued for the block after their window ends (the registry scans
+		// at most 1,024 blocks; later windows are seen as they come closer).
+		let last = now.saturating_add(<Runtime as pallet_task_registry::Config>::ChallengeWindow::get()).saturating_add(1);
+		let mut ids = TaskRegistry::tasks_due(now, last);
+		// A task can be queued twice (its assignment deadline, then its window).
+		ids.sort_unstable();
+		ids.dedup();
+		ids.into_iter()
+			.filter_map(|id| {
+				let task = pallet_task_registry::Tasks::<Runtime>::get(id)?;
+				let TaskStatus::Committed { provider, operator, output, trace_root, window_end, .. } = task.status else {
+					return None;
+				};
+				if window_end < now {
+					return None;
+				}
+				let model = TaskRegistry::model(task.model)?;
+				let endpoint = pallet_compute_staking::Providers::<Runtime>::get(&provider)?.offer.endpoint.into_inner();
+				Some(pallet_provider_worker::WatchedTask {
+					operator,
+					request: arbiter_inference_interface::WatchRequest {
+						task: id,
+						model_root: model.model_root.0,
+						input: task.input.into_inner(),
+						output: output.into_inner(),
+						trace_root: trace_root.0,
+						endpoint,
+						slack_bits: model.slack_bits,
+						max_row_width: model.max_row_width,
+					},
+				})
+			})
+			.collect()
+	}
+
+	fn challenge_call(task: u64, node: u32, row: u32, col: u32) -> RuntimeCall {
+		RuntimeCall::Challenges(pallet_challenges::Call::challenge { task, node, row, col })
+	}
+}
+
 parameter_types! {
 	/// A commit not in a block after this many blocks is sent again.
 	pub const ResubmitAfter: crate::BlockNumber = 5;
@@ -96,6 +171,8 @@ parameter_types! {
 impl pallet_provider_worker::Config for Runtime {
 	type OperatorKey = pallet_provider_worker::crypto::OperatorAuthId;
 	type Tasks = RegistryTasks;
+	type Disputes = ChallengeDisputes;
+	type Watched = WatchableResults;
 	type ResubmitAfter = ResubmitAfter;
 }
 
@@ -131,6 +208,41 @@ mod tests {
 			assert!(RegistryTasks::awaiting_result(&ferdie).is_empty());
 			// An output over the storage bound cannot become a call.
 			assert!(RegistryTasks::commit_call(0, vec![0u8; 64 * 1024 + 1], [7; 32]).is_none());
+		});
+	}
+
+	#[test]
+	fn watchers_see_committed_results_and_providers_see_disputes_against_them() {
+		use pallet_provider_worker::{ProviderDisputes, WatchedTasks};
+		crate::tests::ext_from_preset("development").execute_with(|| {
+			System::set_block_number(1);
+			let (alice, ferdie, dave) =
+				(Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Ferdie.to_account_id(), Sr25519Keyring::Dave.to_account_id());
+			crate::tests::approved_model_with_provider([4; 32], RuntimeOrigin::root());
+			assert_ok!(TaskRegistry::submit_task(
+				RuntimeOrigin::signed(alice.clone()),
+				0,
+				BoundedVec::try_from(b"hello".to_vec()).unwrap(),
+				10 * UNIT,
+			));
+			assert!(WatchableResults::challengeable().is_empty(), "assigned, not committed");
+			assert_ok!(RegistryTasks::commit_call(0, vec![1u8; 1536], [7; 32]).unwrap().dispatch(RuntimeOrigin::signed(ferdie.clone())));
+			let watched = WatchableResults::challengeable();
+			assert_eq!(watched.len(), 1);
+			assert_eq!(watched[0].operator, ferdie);
+			let r = &watched[0].request;
+			assert_eq!((r.task, r.model_root, r.input.as_slice(), r.trace_root), (0, [4; 32], &b"hello"[..], [7; 32]));
+			assert_eq!((r.output.len(), r.max_row_width, r.slack_bits), (1536, 1536, 0));
+			assert!(ChallengeDisputes::disputes_against(&ferdie).is_empty());
+
+			// Dave challenges: the result leaves the watch list, the dispute reaches the operator.
+			assert_ok!(WatchableResults::challenge_call(0, 12, 0, 3).dispatch(RuntimeOrigin::signed(dave.clone())));
+			assert!(WatchableResults::challengeable().is_empty());
+			let disputes = ChallengeDisputes::disputes_against(&ferdie);
+			assert_eq!(disputes, vec![pallet_provider_worker::OpenDispute { dispute: 0, task: 0, model_root: [4; 32], element: (12, 0, 3) }]);
+			assert!(ChallengeDisputes::disputes_against(&alice).is_empty());
+			// Answers are built only from bytes that decode.
+			assert!(ChallengeDisputes::respond_call(0, b"junk", b"junk").is_none());
 		});
 	}
 }

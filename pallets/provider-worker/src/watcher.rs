@@ -1,0 +1,48 @@
+//! The watcher's block step (`--watcher`): ask the engine to check every committed result in
+//! its challenge window that none of this node's operators committed, and challenge the element
+//! it finds, signed by this node's first operator key (the bond is held from that account).
+//! A task is challenged at most once by this node.
+
+use alloc::vec::Vec;
+use arbiter_inference_interface::{inference, InferenceError, WatchStatus};
+use codec::Encode;
+use frame_system::pallet_prelude::BlockNumberFor;
+
+use crate::{
+	send_once::{claim, key, operator_keys, send_signed},
+	Config, Pallet, WatchedTasks,
+};
+
+const LOG_TARGET: &str = "arbiter::watcher";
+const SENT_PREFIX: &[u8] = b"arbiter/watcher/challenge-sent/";
+
+impl<T: Config> Pallet<T> {
+	/// One block's work: start or poll the checks, challenge what they found.
+	pub(crate) fn run_watcher(now: BlockNumberFor<T>) {
+		let keys = operator_keys::<T>();
+		let Some((challenger, _)) = keys.first() else { return };
+		let ours: Vec<&T::AccountId> = keys.iter().map(|(_, account)| account).collect();
+		for watched in T::Watched::challengeable() {
+			if ours.contains(&&watched.operator) {
+				continue;
+			}
+			let task = watched.request.task;
+			match inference::watch(&watched.request.encode()) {
+				// No watcher on this node.
+				Err(InferenceError::Unavailable) => return,
+				Err(e) => log::debug!(target: LOG_TARGET, "task {task}: not checked: {e:?}"),
+				Ok(WatchStatus::Fraud { node, row, col }) => {
+					if !claim::<T>(&key(SENT_PREFIX, task), now, None) {
+						continue;
+					}
+					if send_signed::<T>(challenger, T::Watched::challenge_call(task, node, row, col)) {
+						log::info!(target: LOG_TARGET, "task {task}: challenged element ({node}, {row}, {col})");
+					} else {
+						log::warn!(target: LOG_TARGET, "task {task}: could not send the challenge");
+					}
+				},
+				Ok(_) => {},
+			}
+		}
+	}
+}
