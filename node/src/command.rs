@@ -166,7 +166,8 @@ pub fn run() -> sc_cli::Result<()> {
 				// The engine loads before the node starts, so a bad models folder is one clear error.
 				let engine = if inference.enabled() {
 					let base = config.base_path.path().to_path_buf();
-					Some(crate::inference::start(&inference, &base).map_err(sc_cli::Error::Input)?)
+					let chain = config.chain_spec.id().to_string();
+					Some(crate::inference::start(&inference, &base, &chain).map_err(sc_cli::Error::Input)?)
 				} else {
 					None
 				};

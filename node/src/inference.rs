@@ -1,10 +1,13 @@
 //! The node's inference engine: `--provider` / `--watcher` load the models in `--models-dir`
-//! and start the job service; the service is registered as the inference host-function
-//! extension for off-chain workers only (block import never sees it).
+//! and start the job service (and, with `--watcher`, the watcher); they are registered as the
+//! inference host-function extension for off-chain workers only (block import never sees it).
 
 use std::path::{Path, PathBuf};
 
-use arbiter_inference::{jobs::JobService, open_device, DeviceKind, Model, StoreLimits, TraceStore};
+use arbiter_inference::{
+	host::EngineHost, jobs::JobService, open_device, watch::Watcher, DeviceKind, Model, StoreLimits, TraceStore,
+};
+use arbiter_primitives::NodeId;
 
 /// Inference flags of `arbiter-node`.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,6 +37,11 @@ pub struct InferenceParams {
 	/// CPU threads for inference (default: all cores).
 	#[arg(long)]
 	pub inference_threads: Option<usize>,
+
+	/// TEST ONLY, development chains only: perturb this graph node's output (and so everything
+	/// computed from it) beyond the tolerance bound, to exercise the fraud path end to end.
+	#[arg(long, value_name = "NODE_ID")]
+	pub provider_fault: Option<NodeId>,
 
 	/// Traces kept for challenges (oldest evicted first).
 	#[arg(long, default_value_t = 1024)]
@@ -85,8 +93,23 @@ fn model_folders(dir: &Path) -> Result<Vec<PathBuf>, String> {
 	Ok(out)
 }
 
-/// Loads the models and starts the job service; traces go to `<base path>/traces`.
-pub fn start(params: &InferenceParams, base_path: &Path) -> Result<JobService, String> {
+/// The chain id of the development chain, the only one `--provider-fault` runs on.
+pub const DEV_CHAIN_ID: &str = "arbiter_dev";
+
+/// Loads the models and starts the job service (and the watcher); traces go to
+/// `<base path>/traces`. `chain_id` decides whether `--provider-fault` is allowed.
+pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Result<EngineHost, String> {
+	if let Some(node) = params.provider_fault {
+		if chain_id != DEV_CHAIN_ID {
+			return Err(format!(
+				"--provider-fault is a test switch for development chains only; this chain is {chain_id:?}"
+			));
+		}
+		if !params.provider {
+			return Err("--provider-fault needs --provider (it perturbs this node's own results)".into());
+		}
+		log::warn!(target: "arbiter-inference", "TEST FAULT: node {node}'s output is perturbed; this provider's results are wrong on purpose");
+	}
 	if let Some(n) = params.inference_threads {
 		// Read by candle's CPU kernels when they size their thread pools.
 		std::env::set_var("RAYON_NUM_THREADS", n.to_string());
@@ -94,7 +117,10 @@ pub fn start(params: &InferenceParams, base_path: &Path) -> Result<JobService, S
 	let device = open_device(params.inference_device).map_err(|e| e.to_string())?;
 	let mut models = Vec::new();
 	for folder in model_folders(&params.models_dir())? {
-		let model = Model::load(&folder, &device).map_err(|e| e.to_string())?;
+		let mut model = Model::load(&folder, &device).map_err(|e| e.to_string())?;
+		if let Some(node) = params.provider_fault {
+			model.inject_fault(node).map_err(|e| format!("--provider-fault: {e}"))?;
+		}
 		log::info!(
 			target: "arbiter-inference",
 			"loaded model {} (model root {}) from {}",
@@ -110,7 +136,19 @@ pub fn start(params: &InferenceParams, base_path: &Path) -> Result<JobService, S
 	)
 	.map_err(|e| e.to_string())?;
 	let device_name = format!("{:?}", params.inference_device).to_lowercase();
-	Ok(JobService::start(models, store, 32, &device_name))
+	let jobs = JobService::start(models, store, 32, &device_name);
+	let watcher = params.watcher.then(|| {
+		// Providers are reached over JSON-RPC from the watcher's thread, on the node's runtime.
+		let runtime = tokio::runtime::Handle::current();
+		let connect = move |endpoint: &str, task: u64| {
+			crate::watcher_client::RpcTrace::connect(runtime.clone(), endpoint, task)
+				.map(|t| Box::new(t) as Box<dyn arbiter_inference::watch::RemoteTrace>)
+		};
+		// A per-node salt: watchers sampling at the same rate check different tasks.
+		let salt = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+		Watcher::start(jobs.clone(), params.watch_sample_rate, salt, Box::new(connect))
+	});
+	Ok(EngineHost { jobs, watcher })
 }
 
 /// The engine's counters as Prometheus metrics (read when scraped):

@@ -8,6 +8,7 @@ mod command;
 mod inference;
 mod rpc;
 mod service;
+mod watcher_client;
 
 fn main() {
 	if let Err(error) = command::run() {

@@ -131,7 +131,7 @@ pub fn new_full<
 	N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
 	config: Configuration,
-	engine: Option<arbiter_inference::jobs::JobService>,
+	engine: Option<arbiter_inference::host::EngineHost>,
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -190,18 +190,21 @@ pub fn new_full<
 		})?;
 
 	if let (Some(engine), Some(registry)) = (&engine, config.prometheus_registry()) {
-		crate::inference::register_metrics(engine, registry)
+		crate::inference::register_metrics(&engine.jobs, registry)
 			.map_err(|e| ServiceError::Other(format!("cannot register the inference metrics: {e}")))?;
 	}
 
-	// `--dev --provider` serves out of the box: Alice's operator key (`arbi`, `//Alice`) goes
-	// into the keystore, matching the development chain's accounts.
-	if engine.is_some() && config.chain_spec.id() == "arbiter_dev" {
+	// `--dev --provider` serves out of the box: on the development chain, a node started as a
+	// well-known account (`--alice`, which `--dev` implies, `--bob`, ...) gets that account's
+	// operator key (`arbi`, `//Alice`, ...), matching the chain's endowed accounts.
+	if let (Some(_), Some(seed), true) =
+		(&engine, &config.dev_key_seed, config.chain_spec.id() == crate::inference::DEV_CHAIN_ID)
+	{
 		use sp_keystore::Keystore;
 		keystore_container
 			.keystore()
-			.sr25519_generate_new(sp_core::crypto::KeyTypeId(arbiter_primitives::OPERATOR_KEY_TYPE), Some("//Alice"))
-			.map_err(|e| ServiceError::Other(format!("cannot insert the dev operator key: {e}")))?;
+			.sr25519_generate_new(sp_core::crypto::KeyTypeId(arbiter_primitives::OPERATOR_KEY_TYPE), Some(seed))
+			.map_err(|e| ServiceError::Other(format!("cannot insert the dev operator key {seed}: {e}")))?;
 	}
 
 	if config.offchain_worker.enabled {
@@ -246,7 +249,7 @@ pub fn new_full<
 		let pool = transaction_pool.clone();
 
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone(), engine: engine.clone() };
+			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone(), engine: engine.as_ref().map(|e| e.jobs.clone()) };
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
 	};
@@ -350,3 +353,4 @@ pub fn new_full<
 
 	Ok(task_manager)
 }
+
