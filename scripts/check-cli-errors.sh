@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bad command-line input gives one clear line and a non-zero exit:
 # an unknown --chain, a malformed chain-spec file, a busy port, a bad --models-dir or
-# --watch-sample-rate.
+# --watch-sample-rate, the test-only --provider-fault outside a development chain.
 # Usage: check-cli-errors.sh NODE_BIN BUSY_PORT (a TCP port something already listens on)
 set -euo pipefail
 NODE_BIN="$1"
@@ -38,3 +38,9 @@ expect_error "provider with an empty models folder" "no model folder in" \
 	"$NODE_BIN" --dev --tmp --provider --models-dir "$tmp/empty-models" --rpc-port 0 --port 0 --no-prometheus
 expect_error "bad watcher sample rate" "outside 0..=1" \
 	"$NODE_BIN" --dev --tmp --watcher --watch-sample-rate 1.5 --rpc-port 0 --port 0 --no-prometheus
+expect_error "provider fault on a non-dev chain" "provider-fault is a test switch for development chains only" \
+	"$NODE_BIN" --chain local --tmp --provider --provider-fault 27 --rpc-port 0 --port 0 --no-prometheus
+expect_error "provider fault without --provider" "provider-fault needs --provider" \
+	"$NODE_BIN" --dev --tmp --watcher --provider-fault 27 --rpc-port 0 --port 0 --no-prometheus
+expect_error "provider fault on a model input" "provider-fault: node 0 is a model input" \
+	"$NODE_BIN" --dev --tmp --provider --provider-fault 0 --rpc-port 0 --port 0 --no-prometheus

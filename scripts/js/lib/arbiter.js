@@ -189,3 +189,44 @@ export async function waitForFinalized(api, target, { timeoutMs = 120_000 } = {}
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The id of an approved model whose commitments are `info` (`arbiter-infer model-info --json`):
+ * an existing one, or registered by `registrar` and approved through `sudo` (dev chains).
+ */
+export async function ensureApprovedModel(api, info, registrar, name) {
+  for (const [key, model] of await api.query.taskRegistry.models.entries()) {
+    const m = model.unwrap();
+    if (m.modelRoot.toHex() === info.model_root && m.status.isApproved) return key.args[0].toNumber();
+  }
+  const register = api.tx.taskRegistry.registerModel(
+    info.descriptor_hash, info.model_root, info.tokenizer_hash,
+    { input: 'Text', maxInputTokens: info.io.max_input_tokens, outputWidth: info.io.output_width },
+    info.max_row_width, 0, name,
+  );
+  const { events } = await signAndWait(api, register, registrar);
+  const id = findEvent(events, 'taskRegistry', 'ModelRegistered').data[0].toNumber();
+  await signAndWait(api, api.tx.sudo.sudo(api.tx.taskRegistry.approveModel(id)), registrar);
+  return id;
+}
+
+/** Collects the events of every new block until `stop()` is called (for events of calls the
+ *  off-chain workers send). */
+export async function recordEvents(api) {
+  const seen = [];
+  const unsub = await api.query.system.events((records) => {
+    for (const { event } of records) seen.push(event);
+  });
+  return { events: seen, stop: unsub };
+}
+
+/** Waits until `predicate()` resolves truthy, polling every `everyMs`; returns its value. */
+export async function waitFor(predicate, { timeoutMs = 300_000, everyMs = 2_000, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await predicate();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}

