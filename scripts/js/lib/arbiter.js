@@ -211,11 +211,15 @@ export async function ensureApprovedModel(api, info, registrar, name) {
 }
 
 /** Collects the events of every new block until `stop()` is called (for events of calls the
- *  off-chain workers send). */
+ *  off-chain workers send); each event gets `blockNumber`. */
 export async function recordEvents(api) {
   const seen = [];
-  const unsub = await api.query.system.events((records) => {
-    for (const { event } of records) seen.push(event);
+  const unsub = await api.rpc.chain.subscribeNewHeads(async (header) => {
+    const records = await (await api.at(header.hash)).query.system.events();
+    for (const { event } of records) {
+      event.blockNumber = header.number.toNumber();
+      seen.push(event);
+    }
   });
   return { events: seen, stop: unsub };
 }

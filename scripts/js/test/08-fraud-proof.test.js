@@ -33,7 +33,7 @@ const ALICE_PEER_ID = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp';
 const dir = mkdtempSync(join(tmpdir(), 'arbiter-fraud-'));
 const nodes = {
   a: { p2p: base + 33, rpc: base + 44, args: ['--alice', '--node-key', '0'.repeat(63) + '1', '--provider', '--provider-fault', String(FAULT)] },
-  b: { p2p: base + 34, rpc: base + 45, args: ['--bob', '--provider', '--watcher', '--bootnodes', `/ip4/127.0.0.1/tcp/${base + 33}/p2p/${ALICE_PEER_ID}`] },
+  b: { p2p: base + 34, rpc: base + 45, args: ['--bob', '--node-key', '0'.repeat(63) + '2', '--provider', '--watcher', '--bootnodes', `/ip4/127.0.0.1/tcp/${base + 33}/p2p/${ALICE_PEER_ID}`] },
 };
 const children = [];
 const apis = [];
@@ -64,19 +64,19 @@ function logTails() {
   }).join('\n');
 }
 
-test('a watcher catches a faulty provider; the runtime slashes it; an honest provider finishes the task', { timeout: 600_000 }, async () => {
+test('a watcher catches a faulty provider; the runtime slashes it; an honest provider finishes the task', { timeout: 600_000 }, async (t) => {
   assert.ok(NODE && INFER && MODEL_DIR, 'ARBITER_NODE, ARBITER_INFER and ARBITER_MINILM_DIR are set by scripts/test.sh');
   start('a');
   start('b');
   try {
-    await scenario();
+    await scenario(t);
   } catch (e) {
     e.message += `\n${logTails()}`;
     throw e;
   }
 });
 
-async function scenario() {
+async function scenario(t) {
   const api = await connect(`ws://127.0.0.1:${nodes.a.rpc}`, { timeoutMs: 120_000 });
   apis.push(api);
   const apiB = await connect(`ws://127.0.0.1:${nodes.b.rpc}`, { timeoutMs: 120_000 });
@@ -124,6 +124,14 @@ async function scenario() {
   assert.equal(done.provider.toString(), dave.address);
   assert.equal(done.traceRoot.toHex(), honest.trace_roots[0], 'the honest trace root');
   recorder.stop();
+  const at = (section, method) => recorder.events.find((e) => e.section === section && e.method === method && e.data[0].toNumber() === (section === 'challenges' && method !== 'Challenged' ? dispute : task))?.blockNumber;
+  const blocks = {
+    committed: wrong.blockNumber,
+    challenged: challenged.blockNumber,
+    ruled: lost.blockNumber,
+    finalized: at('taskRegistry', 'TaskFinalized'),
+  };
+  t.diagnostic(`blocks: ${JSON.stringify(blocks)}; challenge to verdict: ${blocks.ruled - blocks.challenged} blocks`);
   assert.equal(recorder.events.filter((e) => e.section === 'challenges' && e.method === 'Challenged').length, 1, 'one challenge');
 
   // Charlie paid the honest provider's price and his fee, nothing for the wrong result.
