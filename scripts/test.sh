@@ -55,10 +55,19 @@ setsid "$NODE_BIN" --dev --base-path "$WORK/dev" --rpc-port "$RPC_PORT" --port "
 pids+=($!)
 wait_for_rpc "$RPC_PORT" "${pids[0]}"
 
+# The fraud-proof (08) and restart (09) tests start their own dev-chain nodes on these ports.
+FRAUD_PORT_BASE="${ARBITER_FRAUD_PORT_BASE:-21000}"
+RESTART_PORT_BASE="${ARBITER_RESTART_PORT_BASE:-22000}"
+for port in $((FRAUD_PORT_BASE + 33)) $((FRAUD_PORT_BASE + 34)) $((FRAUD_PORT_BASE + 44)) $((FRAUD_PORT_BASE + 45)) \
+	$((RESTART_PORT_BASE + 33)) $((RESTART_PORT_BASE + 44)); do
+	require_free_port "$port"
+done
+
 log "end-to-end tests (node --test, scripts/js)"
 (cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" ARBITER_NODE="$NODE_BIN" ARBITER_INFER="$INFER_BIN" \
 	ARBITER_PROMETHEUS="http://127.0.0.1:$PROM_PORT/metrics" \
-	ARBITER_TESTNET_PORT_BASE="${ARBITER_TESTNET_PORT_BASE:-20000}" npm test)
+	ARBITER_TESTNET_PORT_BASE="${ARBITER_TESTNET_PORT_BASE:-20000}" ARBITER_FRAUD_PORT_BASE="$FRAUD_PORT_BASE" \
+	ARBITER_RESTART_PORT_BASE="$RESTART_PORT_BASE" npm test)
 
 log "command-line errors are one clear line"
 "$ROOT/scripts/check-cli-errors.sh" "$NODE_BIN" "$RPC_PORT"

@@ -17,6 +17,7 @@ pub mod commitment;
 pub mod encoding;
 pub mod evaluator;
 pub mod ir;
+pub mod known_models;
 pub mod merkle;
 pub mod opening;
 pub mod prover;

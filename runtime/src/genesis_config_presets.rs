@@ -1,6 +1,7 @@
-//! Genesis presets: `development` (Alice alone authors and finalizes) and `local_testnet`
-//! (Alice, Bob, Charlie and Dave; GRANDPA needs more than 2/3 of the votes, so four validators
-//! survive the loss of one).
+//! Genesis presets: `development` (Alice alone authors and finalizes; MiniLM is registered and
+//! approved, and Alice provides it with her own operator key, so `arbiter-node --dev --provider`
+//! serves tasks out of the box) and `local_testnet` (Alice, Bob, Charlie and Dave; GRANDPA needs
+//! more than 2/3 of the votes, so four validators survive the loss of one).
 
 use crate::{AccountId, BalancesConfig, RuntimeGenesisConfig, SudoConfig, UNIT};
 use alloc::{vec, vec::Vec};
@@ -12,6 +13,45 @@ use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
 /// Balance given to every endowed development account: one million ARBT.
 pub const ENDOWMENT: crate::Balance = 1_000_000 * UNIT;
+
+/// Alice's stake as the development chain's MiniLM provider.
+pub const DEV_PROVIDER_STAKE: crate::Balance = 10_000 * UNIT;
+/// Her price per task.
+pub const DEV_PROVIDER_PRICE: crate::Balance = 2 * UNIT;
+/// The endpoint she serves traces on: a dev node's default RPC address.
+pub const DEV_PROVIDER_ENDPOINT: &str = "http://127.0.0.1:9944";
+
+/// MiniLM (pinned commitments, `arbiter_primitives::known_models`), owned by Alice, approved.
+fn dev_models() -> Vec<pallet_task_registry::GenesisModel<AccountId>> {
+	let m = arbiter_primitives::known_models::MINILM_L6_V2;
+	vec![pallet_task_registry::GenesisModel {
+		owner: Sr25519Keyring::Alice.to_account_id(),
+		descriptor_hash: m.descriptor_hash.into(),
+		model_root: m.model_root.into(),
+		tokenizer_hash: m.tokenizer_hash.into(),
+		max_input_tokens: m.max_input_tokens,
+		output_width: m.output_width,
+		max_row_width: m.max_row_width,
+		slack_bits: 0,
+		metadata: m.name.as_bytes().to_vec(),
+	}]
+}
+
+/// Alice provides model 0 (MiniLM) with her own operator key (`//Alice`, which a dev node
+/// started with `--provider` inserts itself).
+fn dev_providers() -> Vec<pallet_compute_staking::GenesisProvider<AccountId, crate::Balance>> {
+	let alice = Sr25519Keyring::Alice.to_account_id();
+	vec![pallet_compute_staking::GenesisProvider {
+		stash: alice.clone(),
+		stake: DEV_PROVIDER_STAKE,
+		operator: alice,
+		models: vec![0],
+		price: DEV_PROVIDER_PRICE,
+		capacity: 8,
+		endpoint: DEV_PROVIDER_ENDPOINT.as_bytes().to_vec(),
+		gpu: false,
+	}]
+}
 
 fn authority_keys(who: Sr25519Keyring) -> (AuraId, GrandpaId) {
 	// Aura signs with sr25519, GRANDPA votes with ed25519, both from the same dev seed.
@@ -43,6 +83,8 @@ fn testnet_genesis(
 	initial_authorities: Vec<(AuraId, GrandpaId)>,
 	endowed_accounts: Vec<AccountId>,
 	root: Option<AccountId>,
+	models: Vec<pallet_task_registry::GenesisModel<AccountId>>,
+	providers: Vec<pallet_compute_staking::GenesisProvider<AccountId, crate::Balance>>,
 ) -> Value {
 	let config = RuntimeGenesisConfig {
 		balances: BalancesConfig {
@@ -57,6 +99,8 @@ fn testnet_genesis(
 			..Default::default()
 		},
 		sudo: SudoConfig { key: root },
+		task_registry: pallet_task_registry::GenesisConfig { models },
+		compute_staking: pallet_compute_staking::GenesisConfig { providers },
 		..Default::default()
 	};
 
@@ -65,12 +109,14 @@ fn testnet_genesis(
 	serde_json::to_value(config).unwrap_or(Value::Null)
 }
 
-/// The development preset: Alice is the only authority and the sudo key.
+/// The development preset: Alice is the only authority, the sudo key and MiniLM's provider.
 pub fn development_config_genesis() -> Value {
 	testnet_genesis(
 		vec![authority_keys(Sr25519Keyring::Alice)],
 		endowed_dev_accounts(),
 		Some(Sr25519Keyring::Alice.to_account_id()),
+		dev_models(),
+		dev_providers(),
 	)
 }
 
@@ -85,6 +131,8 @@ pub fn local_config_genesis() -> Value {
 		],
 		endowed_dev_accounts(),
 		None,
+		Vec::new(),
+		Vec::new(),
 	)
 }
 

@@ -205,11 +205,14 @@ mod runtime {
 	#[runtime::pallet_index(9)]
 	pub type ProtocolParameters = pallet_protocol_parameters;
 
+	// TaskRegistry's index is below ComputeStaking's so that its genesis (the models) is built
+	// first (genesis builds in index order): providers registered at genesis must serve
+	// approved models.
 	#[runtime::pallet_index(10)]
-	pub type ComputeStaking = pallet_compute_staking;
+	pub type TaskRegistry = pallet_task_registry;
 
 	#[runtime::pallet_index(11)]
-	pub type TaskRegistry = pallet_task_registry;
+	pub type ComputeStaking = pallet_compute_staking;
 
 	#[runtime::pallet_index(12)]
 	pub type Challenges = pallet_challenges;

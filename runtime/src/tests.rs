@@ -13,12 +13,13 @@ pub(crate) fn ext_from_preset(id: &str) -> sp_io::TestExternalities {
 	storage.into()
 }
 
-/// Model 0 (with `model_root`) registered by Alice and approved by `approver`, and Bob as its
-/// provider (capacity 8) with Ferdie as operator.
-pub(crate) fn approved_model_with_provider(model_root: [u8; 32], approver: RuntimeOrigin) {
+/// A new model (with `model_root`) registered by Alice and approved by `approver`, and Bob as
+/// its provider (capacity 8) with Ferdie as operator; the model's id.
+pub(crate) fn approved_model_with_provider(model_root: [u8; 32], approver: RuntimeOrigin) -> pallet_task_registry::ModelId {
 	use frame_support::{assert_ok, BoundedVec};
 	use pallet_compute_staking::{Hardware, Offer};
 	use pallet_task_registry::{InputKind, IoSpec};
+	let model = pallet_task_registry::NextModelId::<Runtime>::get();
 	assert_ok!(TaskRegistry::register_model(
 		RuntimeOrigin::signed(Sr25519Keyring::Alice.to_account_id()),
 		Default::default(),
@@ -29,9 +30,9 @@ pub(crate) fn approved_model_with_provider(model_root: [u8; 32], approver: Runti
 		0,
 		BoundedVec::default(),
 	));
-	assert_ok!(TaskRegistry::approve_model(approver, 0));
+	assert_ok!(TaskRegistry::approve_model(approver, model));
 	let offer = Offer {
-		models: BoundedVec::try_from(vec![0u32]).unwrap(),
+		models: BoundedVec::try_from(vec![model]).unwrap(),
 		price: UNIT,
 		capacity: 8,
 		endpoint: BoundedVec::default(),
@@ -43,6 +44,7 @@ pub(crate) fn approved_model_with_provider(model_root: [u8; 32], approver: Runti
 		Sr25519Keyring::Ferdie.to_account_id(),
 		offer,
 	));
+	model
 }
 
 #[test]
@@ -53,7 +55,55 @@ fn development_preset_has_alice_as_only_authority_and_sudo() {
 		assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), 1);
 		assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(Sr25519Keyring::Alice.to_account_id()));
 		let alice = Sr25519Keyring::Alice.to_account_id();
-		assert_eq!(Balances::free_balance(&alice), genesis_config_presets::ENDOWMENT);
+		// Alice's endowment, less her MiniLM provider stake and model deposit, which are held.
+		let deposit: Balance = <<Runtime as pallet_task_registry::Config>::ModelDeposit as Get<Balance>>::get();
+		let held = genesis_config_presets::DEV_PROVIDER_STAKE + deposit;
+		assert_eq!(Balances::free_balance(&alice), genesis_config_presets::ENDOWMENT - held);
+		assert_eq!(<Balances as frame_support::traits::fungible::Inspect<_>>::total_balance(&alice), genesis_config_presets::ENDOWMENT);
+	});
+}
+
+#[test]
+fn development_preset_serves_minilm_with_alice_as_provider() {
+	ext_from_preset("development").execute_with(|| {
+		let pinned = arbiter_primitives::known_models::MINILM_L6_V2;
+		let alice = Sr25519Keyring::Alice.to_account_id();
+		let model = TaskRegistry::model(0).expect("model 0 exists");
+		assert_eq!(model.status, pallet_task_registry::ModelStatus::Approved);
+		assert_eq!(
+			(model.descriptor_hash.0, model.model_root.0, model.tokenizer_hash.0),
+			(pinned.descriptor_hash, pinned.model_root, pinned.tokenizer_hash)
+		);
+		assert_eq!((model.io.max_input_tokens, model.io.output_width, model.max_row_width), (256, 384, 1536));
+		assert_eq!(model.owner, alice);
+		let provider = pallet_compute_staking::Providers::<Runtime>::get(&alice).expect("Alice provides");
+		assert_eq!(provider.operator, alice);
+		assert_eq!(provider.active, genesis_config_presets::DEV_PROVIDER_STAKE);
+		assert_eq!(provider.offer.models.into_inner(), vec![0]);
+		assert_eq!(provider.offer.endpoint.into_inner(), genesis_config_presets::DEV_PROVIDER_ENDPOINT.as_bytes());
+		assert_eq!(pallet_compute_staking::Operators::<Runtime>::get(&alice), Some(alice.clone()));
+		ComputeStaking::do_try_state().unwrap();
+		TaskRegistry::do_try_state().unwrap();
+		// A task for MiniLM is assigned to her at once.
+		System::set_block_number(1);
+		frame_support::assert_ok!(TaskRegistry::submit_task(
+			RuntimeOrigin::signed(Sr25519Keyring::Charlie.to_account_id()),
+			0,
+			frame_support::BoundedVec::try_from(b"A man is eating food.".to_vec()).unwrap(),
+			10 * UNIT,
+		));
+		assert!(matches!(
+			pallet_task_registry::Tasks::<Runtime>::get(0).unwrap().status,
+			pallet_task_registry::TaskStatus::Assigned { operator, .. } if operator == alice
+		));
+	});
+}
+
+#[test]
+fn local_testnet_preset_registers_no_models() {
+	ext_from_preset("local_testnet").execute_with(|| {
+		assert!(TaskRegistry::model(0).is_none());
+		assert_eq!(pallet_compute_staking::ProviderCount::<Runtime>::get(), 0);
 	});
 }
 
@@ -114,6 +164,7 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 		let alice = Sr25519Keyring::Alice.to_account_id();
 		let bob = Sr25519Keyring::Bob.to_account_id();
 		let ferdie = Sr25519Keyring::Ferdie.to_account_id();
+		let model = pallet_task_registry::NextModelId::<Runtime>::get();
 		assert_ok!(TaskRegistry::register_model(
 			RuntimeOrigin::signed(alice),
 			Default::default(),
@@ -125,7 +176,7 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 			BoundedVec::default(),
 		));
 		let offer = Offer {
-			models: BoundedVec::try_from(vec![0u32]).unwrap(),
+			models: BoundedVec::try_from(vec![model]).unwrap(),
 			price: UNIT,
 			capacity: 2,
 			endpoint: BoundedVec::default(),
@@ -136,7 +187,7 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 			ComputeStaking::register(RuntimeOrigin::signed(bob.clone()), stake, ferdie.clone(), offer.clone()),
 			pallet_compute_staking::Error::<Runtime>::UnknownModel
 		);
-		assert_ok!(TaskRegistry::approve_model(RuntimeOrigin::root(), 0));
+		assert_ok!(TaskRegistry::approve_model(RuntimeOrigin::root(), model));
 		assert_noop!(
 			ComputeStaking::register(RuntimeOrigin::signed(bob.clone()), stake - 1, ferdie.clone(), offer.clone()),
 			pallet_compute_staking::Error::<Runtime>::StakeBelowMinimum

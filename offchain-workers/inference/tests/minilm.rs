@@ -150,6 +150,24 @@ fn the_commitments_cover_the_weights_graph_and_tokenizer() {
 	assert_eq!(model.encode_text(&long).unwrap().seq_len, 256);
 }
 
+/// The development chain registers MiniLM at genesis with pinned commitments
+/// (`arbiter_primitives::known_models`); the engine must compute exactly those from the
+/// checksum-verified files, or the dev chain's provider could never answer a dispute.
+#[test]
+fn the_pinned_genesis_commitments_are_what_the_engine_computes() {
+	let model = minilm();
+	let pinned = arbiter_primitives::known_models::MINILM_L6_V2;
+	let c = &model.commitment;
+	assert_eq!(
+		(c.descriptor_hash, c.weights_root, c.tokenizer_hash, c.model_root),
+		(pinned.descriptor_hash, pinned.weights_root, pinned.tokenizer_hash, pinned.model_root)
+	);
+	assert_eq!(
+		(model.max_tokens(), model.output_width(), model.max_row_width(), model.template.nodes.len() as u32),
+		(pinned.max_input_tokens, pinned.output_width, pinned.max_row_width, pinned.nodes)
+	);
+}
+
 #[test]
 fn bad_model_folders_and_bad_text_get_clear_errors() {
 	let dir = model_dir();

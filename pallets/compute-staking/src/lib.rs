@@ -114,6 +114,32 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type ProviderCount<T: Config> = StorageValue<_, u32, ValueQuery>;
 
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// Providers registered at genesis (their models must be servable then: the model
+		/// registry's genesis is built first).
+		pub providers: alloc::vec::Vec<GenesisProvider<T::AccountId, BalanceOf<T>>>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			for p in &self.providers {
+				// Same checks and hold as `register`; a chain spec that breaks them must not start.
+				let offer = Offer {
+					models: BoundedVec::try_from(p.models.clone()).expect("genesis provider serves more than MaxModelsPerProvider models"),
+					price: p.price,
+					capacity: p.capacity,
+					endpoint: BoundedVec::try_from(p.endpoint.clone()).expect("genesis provider endpoint exceeds MaxEndpointLen"),
+					hardware: if p.gpu { Hardware::Gpu } else { Hardware::Cpu },
+				};
+				Pallet::<T>::do_register(p.stash.clone(), p.stake, p.operator.clone(), offer)
+					.expect("genesis provider refused by register's checks");
+			}
+		}
+	}
+
 	/// Providers that declare they serve a model, for selection.
 	#[pallet::storage]
 	pub type ModelProviders<T: Config> =

@@ -101,3 +101,19 @@ pub struct ProviderInfo<
 	pub open_disputes: u32,
 	pub reputation: Reputation,
 }
+
+/// A provider registered at genesis (its stake held from `stash`), e.g. the development chain's
+/// Alice serving the bundled model.
+#[derive(Clone, PartialEq, Eq, Debug, frame_support::Serialize, frame_support::Deserialize)]
+#[serde(crate = "frame_support::__private::serde", rename_all = "camelCase")]
+pub struct GenesisProvider<AccountId, Balance> {
+	pub stash: AccountId,
+	pub stake: Balance,
+	pub operator: AccountId,
+	/// The offer: models served, price per task, tasks at once, endpoint, GPU or CPU.
+	pub models: alloc::vec::Vec<ModelId>,
+	pub price: Balance,
+	pub capacity: u32,
+	pub endpoint: alloc::vec::Vec<u8>,
+	pub gpu: bool,
+}

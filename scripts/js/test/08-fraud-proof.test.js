@@ -5,12 +5,14 @@
 //          everything computed from it — a consistent, wrong trace;
 //   node B (`--bob --provider --watcher`): an honest provider (Bob's operator key) and a watcher.
 //
-// Charlie submits a text; only Eve's provider (operator Alice, node A) is registered, so A runs
-// it and commits a wrong embedding. B's watcher re-executes it, walks A's trace over A's RPC,
-// finds node 27, and challenges that element (Bob's bond). A's worker answers with its own
-// opening, which the runtime recomputes and rules outside the bound: Eve's stake is slashed
-// (half to Bob), the task is reassigned to Dave's provider (operator Bob, node B), which
-// commits the right embedding; it finalizes, and Charlie pays only the honest provider.
+// The dev genesis makes Alice MiniLM's only provider (operator Alice: node A); she points her
+// offer's endpoint at node A. Charlie submits a text, so A runs it and commits a wrong
+// embedding. Then Dave registers as a second provider (operator Bob: node B). B's watcher
+// re-executes the task, walks A's trace over A's RPC, finds node 27, and challenges that element
+// (Bob's bond). A's worker answers with its own opening, which the runtime recomputes and rules
+// outside the bound: Alice's stake is slashed (half to Bob), the task is reassigned to Dave's
+// provider, whose node B commits the right embedding; it finalizes, and Charlie pays only the
+// honest provider.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +21,7 @@ import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  connect, devAccounts, ensureApprovedModel, findEvent, recordEvents, signAndWait, waitFor,
+  connect, devAccounts, devMiniLm, findEvent, recordEvents, signAndWait, waitFor,
 } from '../lib/arbiter.js';
 
 const UNIT = 10n ** 12n;
@@ -81,25 +83,25 @@ async function scenario(t) {
   apis.push(api);
   const apiB = await connect(`ws://127.0.0.1:${nodes.b.rpc}`, { timeoutMs: 120_000 });
   apis.push(apiB);
-  const { alice, bob, charlie, dave, eve } = await devAccounts();
+  const { alice, bob, charlie, dave } = await devAccounts();
   const info = JSON.parse(execFileSync(INFER, ['model-info', '--model', MODEL_DIR, '--json'], { encoding: 'utf8' }));
   const text = 'Fraud proofs settle one element.';
   const honest = JSON.parse(execFileSync(INFER, ['embed', '--model', MODEL_DIR, '--text', text, '--json'], { encoding: 'utf8' }));
-  const model = await ensureApprovedModel(api, info, alice, 'all-MiniLM-L6-v2');
+  const model = await devMiniLm(api, info);
   const offer = (endpoint) => ({ models: [model], price: 2n * UNIT, capacity: 4, endpoint, hardware: 'Cpu' });
-  const stake = 2_000n * UNIT;
-  await signAndWait(api, api.tx.computeStaking.register(stake, alice.address, offer(`http://127.0.0.1:${nodes.a.rpc}`)), eve);
+  await signAndWait(api, api.tx.computeStaking.updateOffer(offer(`http://127.0.0.1:${nodes.a.rpc}`)), alice);
+  const stake = (await api.query.computeStaking.providers(alice.address)).unwrap().active.toBigInt();
 
   const recorder = await recordEvents(api);
   const charlieBefore = (await api.query.system.account(charlie.address)).data;
   const { events: sub, fee: submitFee } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, text, 10n * UNIT), charlie);
   const task = findEvent(sub, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
   // Only now the honest provider joins: the task went to the faulty one.
-  await signAndWait(api, api.tx.computeStaking.register(stake, bob.address, offer(`http://127.0.0.1:${nodes.b.rpc}`)), dave);
+  await signAndWait(api, api.tx.computeStaking.register(2_000n * UNIT, bob.address, offer(`http://127.0.0.1:${nodes.b.rpc}`)), dave);
 
   const has = (method, pred = () => true) => recorder.events.find((e) => e.section === 'challenges' && e.method === method && pred(e));
   const wrong = await waitFor(() => recorder.events.find((e) => e.section === 'taskRegistry' && e.method === 'ResultCommitted' && e.data[0].toNumber() === task), { what: 'the faulty commit' });
-  assert.equal(wrong.data[1].toString(), eve.address, 'committed by the faulty provider');
+  assert.equal(wrong.data[1].toString(), alice.address, 'committed by the faulty provider');
   assert.notEqual(wrong.data[2].toHex(), honest.trace_roots[0], 'a wrong trace root');
 
   const challenged = await waitFor(() => has('Challenged', (e) => e.data[1].toNumber() === task), { what: 'the watcher\'s challenge' });
@@ -112,9 +114,9 @@ async function scenario(t) {
   assert.equal(lost.data[2].toString(), 'OutsideBound', 'the provider answered; its own rows prove it wrong');
   const slashed = lost.data[3].toBigInt();
   assert.ok(slashed > 0n);
-  const eveProvider = (await api.query.computeStaking.providers(eve.address)).unwrap();
-  assert.equal(eveProvider.active.toBigInt(), stake - slashed, 'exactly the slash left the stake');
-  assert.ok(eveProvider.status.isJailed);
+  const faulty = (await api.query.computeStaking.providers(alice.address)).unwrap();
+  assert.equal(faulty.active.toBigInt(), stake - slashed, 'exactly the slash left the stake');
+  assert.ok(faulty.status.isJailed);
 
   // Reassigned to Dave's provider; node B commits the engine's honest result; it finalizes.
   const done = await waitFor(async () => {

