@@ -2,13 +2,18 @@
 # Benchmarks whose numbers docs/benchmarks.md records:
 #   - one dispute step (`verify_element`) for MiniLM's widest ops, natively and in wasm,
 #     with opening sizes;
+#   - the cost of one dispute for each kind of MiniLM op (respond payload size, native check
+#     time), on a real 256-token trace (MiniLM fetched first);
 #   - the fuzz harness for graph decoding/validation and verify_element (executions, no panic).
 # Usage: scripts/bench.sh [FUZZ_SECONDS]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 ensure_rust
+ensure_model
 cd "$ROOT"
 log "verify_element benchmark"
 cargo run --release --locked -q -p arbiter-primitives --example bench_verify
+log "dispute cost per MiniLM op"
+cargo run --release --locked -q -p arbiter-inference --example dispute_cost -- --model "$MINILM_DIR"
 log "fuzz harness (${1:-60} s)"
 cargo run --release --locked -q -p arbiter-primitives --example fuzz -- "${1:-60}"
