@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Provider throughput on this machine: a fresh dev node with the provider worker (MiniLM), one
-# task alone (blocks from submission to commit; target ≤ 2), then N tasks at once (sustained
-# tasks per minute). Prints one JSON line for docs/benchmarks.md.
+# task alone (blocks from submission to commit; target ≤ 2), then N tasks in waves of WAVE per
+# block (sustained tasks per minute). Prints one JSON line for docs/benchmarks.md.
 #
-#   scripts/bench-tasks.sh [N=120]
+#   scripts/bench-tasks.sh [N=240] [WAVE=48]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-N="${1:-120}"
+N="${1:-240}"
+WAVE="${2:-48}"
 ensure_rust
 ensure_npm_deps
 ensure_model
@@ -21,5 +22,5 @@ setsid "$NODE_BIN" --dev --base-path "$WORK/dev" --rpc-port "$RPC_PORT" --port "
 pid=$!
 trap 'kill -- "-$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 wait_for_rpc "$RPC_PORT" "$pid"
-log "submitting 1 task, then $N at once"
-(cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" node bench/tasks.js "$N")
+log "submitting 1 task, then $N in waves of $WAVE per block"
+(cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" node bench/tasks.js "$N" "$WAVE")
