@@ -146,7 +146,8 @@ pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Resu
 		};
 		// A per-node salt: watchers sampling at the same rate check different tasks.
 		let salt = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-		Watcher::start(jobs.clone(), params.watch_sample_rate, salt, Box::new(connect))
+		// An inconclusive check (the provider's node unreachable) is retried after a minute.
+		Watcher::start(jobs.clone(), params.watch_sample_rate, salt, std::time::Duration::from_secs(60), Box::new(connect))
 	});
 	Ok(EngineHost { jobs, watcher })
 }

@@ -44,6 +44,10 @@ const MAX_HONEST_OPENINGS: usize = 64;
 /// Results kept for the off-chain worker to poll.
 const MAX_RESULTS: usize = 4096;
 
+/// Checks of one task at most: an inconclusive check (the provider's node unreachable, say) is
+/// run again, after the watcher's retry interval, up to this many times in all.
+pub const MAX_ATTEMPTS: u32 = 3;
+
 /// A provider's trace of one task, as its node serves it.
 pub trait RemoteTrace {
 	/// Row `row` of node `node` (values only; a hint, not trusted).
@@ -182,10 +186,17 @@ pub fn sampled(task: u64, salt: u64, rate: f64) -> bool {
 	(u64::from_le_bytes(x) as f64 / u64::MAX as f64) < rate
 }
 
+/// A task's check: its latest status, when that was set, and how many checks ran.
+struct Checked {
+	status: WatchStatus,
+	at: std::time::Instant,
+	attempts: u32,
+}
+
 #[derive(Default)]
 struct State {
 	queue: VecDeque<(Arc<Model>, WatchRequest)>,
-	results: HashMap<u64, WatchStatus>,
+	results: HashMap<u64, Checked>,
 	/// Tasks in `results`, oldest first (for eviction).
 	order: VecDeque<u64>,
 	stopping: bool,
@@ -197,6 +208,7 @@ struct Shared {
 	connect: Box<Connect>,
 	sample_rate: f64,
 	salt: u64,
+	retry_after: std::time::Duration,
 }
 
 /// The watcher service: checks run on their own thread; the off-chain worker polls.
@@ -219,27 +231,39 @@ impl Stop for Shared {
 impl Watcher {
 	/// A watcher over the models of `jobs`, checking a `sample_rate` share of tasks (chosen by a
 	/// hash with `salt`, so different watchers check different tasks), reaching providers with
-	/// `connect`.
-	pub fn start(jobs: JobService, sample_rate: f64, salt: u64, connect: Box<Connect>) -> Self {
-		let shared = Arc::new(Shared { state: Mutex::new(State::default()), wake: Condvar::new(), connect, sample_rate, salt });
+	/// `connect`; an inconclusive check is retried after `retry_after` (at most
+	/// [`MAX_ATTEMPTS`] checks per task).
+	pub fn start(jobs: JobService, sample_rate: f64, salt: u64, retry_after: std::time::Duration, connect: Box<Connect>) -> Self {
+		let shared = Arc::new(Shared {
+			state: Mutex::new(State::default()),
+			wake: Condvar::new(),
+			connect,
+			sample_rate,
+			salt,
+			retry_after,
+		});
 		let thread = ServiceThread::spawn("arbiter-watcher", shared.clone(), run);
 		Self { shared, jobs, _thread: Arc::new(thread) }
 	}
 
-	/// Starts checking `request` (once per task), or reports the check's state. `None`: the
-	/// model is not loaded here.
+	/// Starts checking `request` (once per task, again if inconclusive: see [`Watcher::start`]),
+	/// or reports the check's state. `None`: the model is not loaded here.
 	pub fn watch(&self, request: WatchRequest) -> Option<WatchStatus> {
 		let model = self.jobs.model(request.model_root)?;
 		let Ok(mut state) = self.shared.state.lock() else { return Some(WatchStatus::Inconclusive(b"watcher state poisoned".to_vec())) };
-		if let Some(s) = state.results.get(&request.task) {
-			return Some(s.clone());
-		}
+		let attempts = match state.results.get(&request.task) {
+			Some(c) if matches!(c.status, WatchStatus::Inconclusive(_))
+				&& c.attempts < MAX_ATTEMPTS
+				&& c.at.elapsed() >= self.shared.retry_after => c.attempts,
+			Some(c) => return Some(c.status.clone()),
+			None => 0,
+		};
 		let status = if sampled(request.task, self.shared.salt, self.shared.sample_rate) {
 			WatchStatus::Running
 		} else {
 			WatchStatus::Skipped
 		};
-		remember(&mut state, request.task, status.clone());
+		remember(&mut state, request.task, status.clone(), attempts + u32::from(status == WatchStatus::Running));
 		if status == WatchStatus::Running {
 			state.queue.push_back((model, request));
 			drop(state);
@@ -249,8 +273,9 @@ impl Watcher {
 	}
 }
 
-fn remember(state: &mut State, task: u64, status: WatchStatus) {
-	if state.results.insert(task, status).is_none() {
+fn remember(state: &mut State, task: u64, status: WatchStatus, attempts: u32) {
+	let checked = Checked { status, at: std::time::Instant::now(), attempts };
+	if state.results.insert(task, checked).is_none() {
 		state.order.push_back(task);
 	}
 	while state.order.len() > MAX_RESULTS {
@@ -287,7 +312,8 @@ fn run(shared: Arc<Shared>) {
 			_ => log::debug!(target: "arbiter::watcher", "task {}: {status:?}", request.task),
 		}
 		if let Ok(mut state) = shared.state.lock() {
-			remember(&mut state, request.task, status);
+			let attempts = state.results.get(&request.task).map(|c| c.attempts).unwrap_or(1);
+			remember(&mut state, request.task, status, attempts);
 		}
 	}
 }

@@ -157,8 +157,14 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	requests[1].output = honest_output.iter().flat_map(|v| v.to_le_bytes()).collect();
 
 	let served = provider.clone();
-	let watcher = Watcher::start(own.clone(), 1.0, 1, Box::new(move |endpoint, task| {
+	// The provider's node is unreachable for the first two connections.
+	let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+	let counted = connections.clone();
+	let watcher = Watcher::start(own.clone(), 1.0, 1, Duration::ZERO, Box::new(move |endpoint, task| {
 		assert_eq!(endpoint, "in-process");
+		if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+			return Err("connection refused".into());
+		}
 		Ok(Box::new(ServedTrace { jobs: served.clone(), task }) as Box<dyn RemoteTrace>)
 	}));
 	let wait = |req: &WatchRequest| -> WatchStatus {
@@ -170,7 +176,10 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 		}
 		panic!("the watcher did not finish");
 	};
+	// Unreachable twice: each inconclusive check is retried when polled again (interval 0 here);
+	// the third finds the fault.
 	let fraud = wait(&requests[0]);
+	assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
 	assert!(matches!(fraud, WatchStatus::Fraud { node: FAULT, row: 0, col: 0 }), "{fraud:?}");
 	assert_eq!(wait(&requests[1]), WatchStatus::Clean, "an output that matches is not walked");
 	// Unknown models are refused; results are remembered per task.
@@ -178,3 +187,41 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	assert_eq!(watcher.watch(requests[0].clone()), Some(fraud));
 }
 
+
+#[test]
+fn an_unreachable_provider_is_retried_a_bounded_number_of_times() {
+	let dir = tempfile::tempdir().unwrap();
+	let (own, root) = minilm_service(dir.path(), None);
+	let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+	let counted = connections.clone();
+	let watcher = Watcher::start(own, 1.0, 1, Duration::ZERO, Box::new(move |_, _| {
+		counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+		Err("connection refused".into())
+	}));
+	// A committed output of zeros: wrong, so the watcher must reach the provider.
+	let request = WatchRequest {
+		task: 9,
+		model_root: root,
+		input: b"Unreachable providers are retried.".to_vec(),
+		output: vec![0; 384 * 4],
+		trace_root: [0; 32],
+		endpoint: b"ws://127.0.0.1:1".to_vec(),
+		slack_bits: 0,
+		max_row_width: 1536,
+	};
+	let mut last = WatchStatus::Running;
+	for _ in 0..600 {
+		last = watcher.watch(request.clone()).unwrap();
+		if last != WatchStatus::Running && connections.load(std::sync::atomic::Ordering::SeqCst) >= arbiter_inference::watch::MAX_ATTEMPTS {
+			break;
+		}
+		std::thread::sleep(Duration::from_millis(50));
+	}
+	assert!(matches!(&last, WatchStatus::Inconclusive(why) if String::from_utf8_lossy(why).contains("connection refused")), "{last:?}");
+	// No further attempts however often it is polled.
+	for _ in 0..5 {
+		assert_eq!(watcher.watch(request.clone()).unwrap(), last);
+	}
+	std::thread::sleep(Duration::from_millis(200));
+	assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), arbiter_inference::watch::MAX_ATTEMPTS);
+}
