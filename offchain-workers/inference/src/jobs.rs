@@ -20,7 +20,7 @@ use crate::{
 	engine::{self, Mode},
 	error::{EngineError, Result},
 	model::Model,
-	service_thread::{ServiceThread, Stop},
+	service_thread::{stop_and_wake, ServiceThread, Stop},
 	trace::TraceRow,
 	trace_store::TraceStore,
 };
@@ -105,10 +105,7 @@ pub struct JobService {
 
 impl Stop for Shared {
 	fn request_stop(&self) {
-		if let Ok(mut s) = self.state.lock() {
-			s.stopping = true;
-		}
-		self.wake.notify_all();
+		stop_and_wake(&self.state, &self.wake, |s| s.stopping = true);
 	}
 }
 

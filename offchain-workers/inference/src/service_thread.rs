@@ -1,12 +1,20 @@
 //! The background thread of a service (job runner, watcher): stopped and joined when the last
 //! handle of the service is dropped.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Shared state a service thread watches for a stop request.
 pub(crate) trait Stop: Send + Sync {
 	/// Asks the thread to finish (sets its flag and wakes it).
 	fn request_stop(&self);
+}
+
+/// What a [`Stop`] implementation does: `set_flag` under the state's lock, then wake the thread.
+pub(crate) fn stop_and_wake<S>(state: &Mutex<S>, wake: &Condvar, set_flag: impl FnOnce(&mut S)) {
+	if let Ok(mut s) = state.lock() {
+		set_flag(&mut s);
+	}
+	wake.notify_all();
 }
 
 pub(crate) struct ServiceThread {

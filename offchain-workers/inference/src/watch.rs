@@ -22,7 +22,7 @@ use crate::{
 	engine::{self, Mode},
 	jobs::JobService,
 	model::Model,
-	service_thread::{ServiceThread, Stop},
+	service_thread::{stop_and_wake, ServiceThread, Stop},
 	trace::Trace,
 };
 
@@ -221,10 +221,7 @@ pub struct Watcher {
 
 impl Stop for Shared {
 	fn request_stop(&self) {
-		if let Ok(mut s) = self.state.lock() {
-			s.stopping = true;
-		}
-		self.wake.notify_all();
+		stop_and_wake(&self.state, &self.wake, |s| s.stopping = true);
 	}
 }
 
