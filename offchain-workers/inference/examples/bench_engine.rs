@@ -8,6 +8,10 @@
 
 use std::time::Instant;
 
+// The allocator the node and arbiter-infer use.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use arbiter_inference::{engine, model::Model, Mode};
 use candle_core::Device;
 

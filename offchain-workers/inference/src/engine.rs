@@ -12,6 +12,7 @@ use arbiter_primitives::{ir::f32_of, Graph, NodeId, Op};
 use candle_core::{DType, Device, Tensor, D};
 
 use crate::{
+	cpu::{Gelu, PackedLinear},
 	error::{EngineError, Result},
 	model::{Model, ModelInput},
 	trace::Trace,
@@ -66,8 +67,11 @@ pub struct Execution {
 	pub trace: Option<Trace>,
 }
 
-/// Runs `model` on `inputs` in one batch per group of inputs that can share one (all of them
-/// when the model declares pad values). Results come back in input order.
+/// Runs `model` on `inputs`, batched, and returns the results in input order.
+///
+/// Inputs of one length always share a batch. When the model declares pad values, inputs of
+/// different lengths share one too, grouped so that little work is spent on padding
+/// ([`length_groups`]); without pad values each length runs on its own.
 pub fn run(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Execution>> {
 	if inputs.is_empty() {
 		return Err(EngineError::EmptyBatch);
@@ -75,22 +79,68 @@ pub fn run(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Execu
 	for input in inputs {
 		check_input(&model.template, input)?;
 	}
-	if model.input_pads.is_some() || inputs.iter().all(|i| i.seq_len == inputs[0].seq_len) {
+	let lengths: Vec<u32> = inputs.iter().map(|i| i.seq_len).collect();
+	let groups = length_groups(&lengths, model.input_pads.is_some().then_some(GROUP_OVERHEAD_ROWS));
+	if groups.len() == 1 {
 		return run_batch(model, inputs, mode);
 	}
-	// No pad values: one batch per length.
 	let mut out: Vec<Option<Execution>> = vec![None; inputs.len()];
-	let mut lengths: Vec<u32> = inputs.iter().map(|i| i.seq_len).collect();
-	lengths.sort_unstable();
-	lengths.dedup();
-	for len in lengths {
-		let idx: Vec<usize> = (0..inputs.len()).filter(|i| inputs[*i].seq_len == len).collect();
-		let group: Vec<ModelInput> = idx.iter().map(|i| inputs[*i].clone()).collect();
+	for idx in groups {
+		let group: Vec<ModelInput> = idx.iter().filter_map(|i| inputs.get(*i).cloned()).collect();
 		for (i, e) in idx.into_iter().zip(run_batch(model, &group, mode)?) {
-			out[i] = Some(e);
+			if let Some(slot) = out.get_mut(i) {
+				*slot = Some(e);
+			}
 		}
 	}
 	out.into_iter().map(|e| e.ok_or(EngineError::EmptyBatch)).collect()
+}
+
+/// What one more batch costs, in padded rows: the fixed cost of running the graph once
+/// (about 160 candle ops) against the per-row cost, measured on MiniLM (`bench_engine`).
+const GROUP_OVERHEAD_ROWS: u64 = 48;
+
+/// Splits inputs (by their lengths) into batches, as input indices per batch, longest first.
+/// Inputs of equal length always share a batch. Without padding (`overhead` `None`) that is
+/// all: one batch per length. With padding, the split minimises the padded rows computed,
+/// `Σ batch size × its longest length`, plus `overhead` rows per batch: inputs sorted by
+/// length are cut into runs, the cuts chosen by dynamic programming.
+fn length_groups(lengths: &[u32], overhead: Option<u64>) -> Vec<Vec<usize>> {
+	let mut order: Vec<usize> = (0..lengths.len()).collect();
+	order.sort_by_key(|i| core::cmp::Reverse(lengths.get(*i).copied().unwrap_or(0)));
+	let sorted: Vec<u64> = order.iter().map(|i| lengths.get(*i).copied().unwrap_or(0) as u64).collect();
+	let n = sorted.len();
+	// best[i]: the cheapest split of the first i sorted inputs; from[i]: where its last batch starts.
+	let mut best = vec![u64::MAX; n + 1];
+	let mut from = vec![0usize; n + 1];
+	best[0] = 0;
+	for i in 1..=n {
+		for j in 0..i {
+			// A batch may not split a run of equal lengths.
+			if j > 0 && sorted[j - 1] == sorted[j] {
+				continue;
+			}
+			let longest = sorted[j];
+			// Without padding, a batch holds one length only.
+			if overhead.is_none() && sorted[i - 1] != longest {
+				continue;
+			}
+			let cost = best[j].saturating_add((i - j) as u64 * longest).saturating_add(overhead.unwrap_or(0));
+			if (i == n || sorted[i - 1] != sorted[i]) && cost < best[i] {
+				best[i] = cost;
+				from[i] = j;
+			}
+		}
+	}
+	let mut groups = Vec::new();
+	let mut i = n;
+	while i > 0 {
+		let j = from[i];
+		groups.push(order[j..i].to_vec());
+		i = j;
+	}
+	groups.reverse();
+	groups
 }
 
 /// Checks an input against the graph instantiated at its length.
@@ -198,14 +248,22 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 			},
 			Op::Linear { weight, bias } => {
 				let xv = x(0)?;
-				let k = xv.dim(D::Minus1)?;
-				let rows = xv.elem_count() / k.max(1);
-				let flat = xv.reshape((rows, k))?;
-				let mut y = flat.matmul(&w(*weight)?.t()?)?;
-				if let Some(b) = bias {
-					y = y.broadcast_add(w(*b)?)?;
+				if let Some(Some(packed)) = model.packed.get(*weight as usize) {
+					let bias = match bias {
+						Some(b) => Some(model.weight_values(*b).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: weight {b} missing")))?),
+						None => None,
+					};
+					xv.contiguous()?.apply_op1_no_bwd(&PackedLinear { weight: packed, bias })?
+				} else {
+					let k = xv.dim(D::Minus1)?;
+					let rows = xv.elem_count() / k.max(1);
+					let flat = xv.reshape((rows, k))?;
+					let mut y = flat.matmul(&w(*weight)?.t()?)?;
+					if let Some(b) = bias {
+						y = y.broadcast_add(w(*b)?)?;
+					}
+					y.reshape(dims.clone())?
 				}
-				y.reshape(dims.clone())?
 			},
 			Op::MatMul => {
 				let b_t = x(1)?.transpose(D::Minus1, D::Minus2)?;
@@ -231,6 +289,7 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 				};
 				candle_nn::ops::softmax_last_dim(&summed)?
 			},
+			Op::Gelu if device.is_cpu() => x(0)?.contiguous()?.apply_op1_no_bwd(&Gelu)?,
 			Op::Gelu => x(0)?.gelu_erf()?,
 			Op::Silu => x(0)?.silu()?,
 			Op::Relu => x(0)?.relu()?,
@@ -321,4 +380,42 @@ fn extract(model: &Model, inputs: &[ModelInput], values: &[Tensor], mode: Mode) 
 		out.push(Execution { output, trace });
 	}
 	Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::length_groups;
+
+	fn lengths_of(groups: &[Vec<usize>], lengths: &[u32]) -> Vec<Vec<u32>> {
+		groups.iter().map(|g| g.iter().map(|i| lengths[*i]).collect()).collect()
+	}
+
+	#[test]
+	fn without_padding_one_batch_per_length() {
+		let lengths = [5, 3, 5, 7, 3, 3];
+		let groups = length_groups(&lengths, None);
+		assert_eq!(lengths_of(&groups, &lengths), vec![vec![7], vec![5, 5], vec![3, 3, 3]]);
+	}
+
+	#[test]
+	fn with_padding_cuts_where_padding_costs_more_than_a_batch() {
+		// The bench sentences' first batch: 8 long ones, then 24 of 26 tokens or fewer.
+		let lengths = [41, 40, 40, 40, 39, 39, 39, 37, 26, 26, 26, 24, 23, 23, 23, 22, 21, 21, 21, 21, 21, 20, 20, 20, 20, 20, 19, 19, 19, 19, 19, 19];
+		let groups = length_groups(&lengths, Some(48));
+		let by_len = lengths_of(&groups, &lengths);
+		assert_eq!(by_len.first().map(|g| g.len()), Some(8), "{by_len:?}");
+		let padded: u64 = by_len.iter().map(|g| g.len() as u64 * g[0] as u64).sum();
+		let cost = padded + 48 * by_len.len() as u64;
+		// One batch would pad to 32 × 41 = 1312 rows; the split costs less, overhead included.
+		assert!(cost < 32 * 41 + 48, "{cost}");
+		// Every input exactly once, and each batch sorted longest first.
+		let mut all: Vec<usize> = groups.concat();
+		all.sort_unstable();
+		assert_eq!(all, (0..lengths.len()).collect::<Vec<_>>());
+		// A huge overhead keeps one batch; equal lengths never split.
+		assert_eq!(length_groups(&lengths, Some(1 << 40)).len(), 1);
+		assert_eq!(length_groups(&[4, 4, 4, 4], Some(0)).len(), 1);
+		assert_eq!(length_groups(&[9, 1, 1, 1], Some(0)).len(), 2);
+		assert!(length_groups(&[], Some(1)).is_empty());
+	}
 }

@@ -14,6 +14,7 @@ use candle_core::{Device, Tensor};
 
 use crate::{
 	bert::{bert_graph, bert_inputs, BertConfig, BERT_INPUT_PADS},
+	cpu::PackedWeight,
 	error::{io_err, EngineError, Result},
 	tokenize::TextTokenizer,
 };
@@ -104,11 +105,29 @@ pub struct Model {
 	pub input_pads: Option<Vec<f32>>,
 	/// The weights as candle tensors on the engine's device.
 	pub(crate) device_weights: Vec<Tensor>,
+	/// Linear layers' weights packed for the CPU kernel ([`crate::cpu::linear`]), by weight
+	/// index; empty off the CPU or on CPUs without AVX-512 (candle's matmul runs instead).
+	pub(crate) packed: Vec<Option<PackedWeight>>,
 	pub(crate) device: Device,
 	/// Longest accepted text in bytes.
 	pub max_text_bytes: usize,
 	/// Test-only fault: this node's output is perturbed (see [`Model::inject_fault`]).
 	pub(crate) fault: Option<NodeId>,
+}
+
+/// Every weight a `Linear` node multiplies by, packed; `None` for the other weights.
+fn pack_linear_weights(template: &Graph, slices: &[&[f32]]) -> Vec<Option<PackedWeight>> {
+	let mut packed: Vec<Option<PackedWeight>> = (0..slices.len()).map(|_| None).collect();
+	for node in &template.nodes {
+		let Op::Linear { weight, .. } = node.op else { continue };
+		let (Some(slot), Some(data), Some(w)) = (packed.get_mut(weight as usize), slices.get(weight as usize), template.weight(weight)) else {
+			continue;
+		};
+		if slot.is_none() {
+			*slot = PackedWeight::pack(data, w.shape.rows() as usize, w.shape.width() as usize);
+		}
+	}
+	packed
 }
 
 fn sha256_hex(path: &Path) -> Result<String> {
@@ -273,6 +292,7 @@ impl Model {
 				Tensor::from_slice(data, dims, device)
 			})
 			.collect::<std::result::Result<Vec<_>, _>>()?;
+		let packed = if device.is_cpu() && PackedWeight::supported() { pack_linear_weights(&template, &slices) } else { Vec::new() };
 		let inputs = template.nodes.iter().filter(|n| n.op == Op::Input).count();
 		if input_pads.as_ref().is_some_and(|p| p.len() != inputs) {
 			return Err(EngineError::InvalidInput(format!("{inputs} inputs but pads for a different number")));
@@ -286,10 +306,17 @@ impl Model {
 			encoder,
 			input_pads,
 			device_weights,
+			packed,
 			device: device.clone(),
 			max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
 			fault: None,
 		})
+	}
+
+	/// The values of weight `index` (memory-mapped or owned).
+	pub(crate) fn weight_values(&self, index: u32) -> Option<&[f32]> {
+		let index = index as usize;
+		(index < self.template.weights.len()).then(|| self.weights.tensor(index))
 	}
 
 	/// Makes this model wrong on purpose, for exercising the fraud path end to end

@@ -12,6 +12,10 @@ use arbiter_primitives::{encoding::descriptor_bytes, verify_element, Op, Verdict
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+// Inference allocates tensor-sized buffers at every op: see the node's allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "arbiter-infer", version, about = "Arbiter's inference engine on the command line")]
 struct Cli {
