@@ -10,12 +10,12 @@ mod rpc;
 mod service;
 mod watcher_client;
 
-// The provider's inference allocates tensor-sized buffers at every op; mimalloc reuses them
-// where the system allocator returns them to the kernel (docs/benchmarks.md).
+// The allocator inference wants (see `arbiter_inference::allocator`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: arbiter_inference::allocator::Allocator = arbiter_inference::allocator::Allocator;
 
 fn main() {
+	arbiter_inference::allocator::keep_freed_memory();
 	if let Err(error) = command::run() {
 		// One line, so scripts and operators see the cause at once.
 		let text = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");

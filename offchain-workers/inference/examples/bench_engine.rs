@@ -2,18 +2,17 @@
 //! the process's peak memory. One configuration per process (so peak memory is its own);
 //! `scripts/bench-inference.sh` runs every configuration and the PyTorch baseline side by side.
 //!
-//!   bench_engine --model DIR --sentences FILE --batch N --mode plain|traced [--repeat R]
+//!   bench_engine --model DIR --sentences FILE --batch N --mode plain|traced [--repeat R] [--device cpu|cuda]
 //!
 //! Like sentence-transformers' `encode`, inputs are sorted by length before batching.
 
 use std::time::Instant;
 
-// The allocator the node and arbiter-infer use.
+// The allocator inference wants (see `arbiter_inference::allocator`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: arbiter_inference::allocator::Allocator = arbiter_inference::allocator::Allocator;
 
-use arbiter_inference::{engine, model::Model, Mode};
-use candle_core::Device;
+use arbiter_inference::{engine, model::Model, open_device, DeviceKind, Mode};
 
 fn arg(name: &str) -> Option<String> {
 	let args: Vec<String> = std::env::args().collect();
@@ -29,6 +28,7 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
+	arbiter_inference::allocator::keep_freed_memory();
 	let model_dir = arg("--model").expect("--model DIR");
 	let sentences = std::fs::read_to_string(arg("--sentences").expect("--sentences FILE")).expect("sentences file");
 	let batch: usize = arg("--batch").map(|b| b.parse().expect("--batch N")).unwrap_or(1);
@@ -37,7 +37,9 @@ fn main() {
 		_ => Mode::Plain,
 	};
 	let repeat: usize = arg("--repeat").map(|r| r.parse().expect("--repeat R")).unwrap_or(3);
-	let model = Model::load(std::path::Path::new(&model_dir), &Device::Cpu).expect("model");
+	let device_kind: DeviceKind = arg("--device").map(|d| d.parse().expect("--device cpu|cuda")).unwrap_or(DeviceKind::Cpu);
+	let device = open_device(device_kind).expect("device");
+	let model = Model::load(std::path::Path::new(&model_dir), &device).expect("model");
 	let mut inputs: Vec<_> = sentences.lines().filter(|l| !l.trim().is_empty()).map(|t| model.encode_text(t).expect("text")).collect();
 	inputs.sort_by_key(|i| std::cmp::Reverse(i.seq_len));
 	let tokens: u64 = inputs.iter().map(|i| i.seq_len as u64).sum();
@@ -60,7 +62,8 @@ fn main() {
 	let secs = start.elapsed().as_secs_f64();
 	let n = (inputs.len() * repeat) as f64;
 	println!(
-		"{{\"engine\":\"arbiter (candle)\",\"mode\":\"{}\",\"batch\":{batch},\"sentences\":{},\"mean_tokens\":{:.1},\"sentences_per_s\":{:.2},\"peak_rss_mib\":{:.0},\"threads\":\"{}\",\"checksum\":{checksum:.3}}}",
+		"{{\"engine\":\"arbiter (candle{})\",\"mode\":\"{}\",\"batch\":{batch},\"sentences\":{},\"mean_tokens\":{:.1},\"sentences_per_s\":{:.2},\"peak_rss_mib\":{:.0},\"threads\":\"{}\",\"checksum\":{checksum:.3}}}",
+		if device_kind == DeviceKind::Cuda { ", cuda" } else { "" },
 		if mode == Mode::Traced { "traced" } else { "plain" },
 		inputs.len(),
 		tokens as f64 / inputs.len() as f64,

@@ -10,6 +10,7 @@
 
 use arbiter_primitives::{ir::f32_of, Graph, NodeId, Op};
 use candle_core::{DType, Device, Tensor, D};
+use rayon::prelude::*;
 
 use crate::{
 	cpu::{Gelu, PackedLinear},
@@ -345,46 +346,124 @@ fn broadcast_row(b: &Tensor, a: &Tensor) -> Result<Tensor> {
 	Ok(b.reshape(shape)?)
 }
 
-/// Item `b`'s slice of a batched node output, with the symbolic dimensions narrowed to its
-/// length, row-major.
-fn item_values(template: &Graph, id: usize, value: &Tensor, b: usize, seq_len: u32, padded: bool) -> Result<Vec<f32>> {
-	let mut t = value.get(b)?;
-	if padded {
-		for d in template.seq_dims(id as NodeId) {
-			t = t.narrow(d, 0, seq_len as usize)?;
+/// Calls `f` with a node's batched output as row-major host values: borrowed from a contiguous
+/// CPU tensor, copied once (one transfer) from any other.
+fn with_host_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+	if t.device().is_cpu() && t.dtype() == DType::F32 {
+		let (storage, layout) = t.storage_and_layout();
+		if let (candle_core::Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
+			let all = cpu.as_slice::<f32>()?;
+			let values = all.get(start..end).ok_or_else(|| EngineError::InvalidInput("tensor layout outside its storage".into()))?;
+			return f(values);
 		}
 	}
-	Ok(t.flatten_all()?.to_vec1::<f32>()?)
+	let host = t.flatten_all()?.to_vec1::<f32>()?;
+	f(&host)
+}
+
+/// Item `b`'s part of a batched node output (`values`, shape `[batch] ++ dims`) with the
+/// dimensions in `seq_dims` cut to `seq_len`, row-major: the node's output for that item alone.
+fn item_slice(values: &[f32], dims: &[usize], b: usize, seq_dims: &[usize], seq_len: usize) -> Result<Vec<f32>> {
+	let item_len: usize = dims.iter().product();
+	let item = values.get(b * item_len..(b + 1) * item_len).ok_or_else(|| EngineError::InvalidInput("batch item outside the node output".into()))?;
+	let kept: Vec<usize> = dims.iter().enumerate().map(|(k, d)| if seq_dims.contains(&k) { seq_len.min(*d) } else { *d }).collect();
+	if kept == dims {
+		return Ok(item.to_vec());
+	}
+	// Copy runs of the last dimension, walking the kept index space of the others.
+	let rank = dims.len();
+	let Some((&run, lead)) = kept.split_last() else { return Ok(item.to_vec()) };
+	let mut strides = vec![1usize; rank];
+	for k in (0..rank.saturating_sub(1)).rev() {
+		strides[k] = strides[k + 1] * dims[k + 1];
+	}
+	let mut out = Vec::with_capacity(kept.iter().product());
+	let mut idx = vec![0usize; lead.len()];
+	if lead.iter().any(|d| *d == 0) || run == 0 {
+		return Ok(out);
+	}
+	loop {
+		let offset: usize = idx.iter().zip(&strides).map(|(i, s)| i * s).sum();
+		out.extend_from_slice(item.get(offset..offset + run).ok_or_else(|| EngineError::InvalidInput("row outside the node output".into()))?);
+		// Next index over the leading kept dimensions.
+		let mut k = lead.len();
+		loop {
+			if k == 0 {
+				return Ok(out);
+			}
+			k -= 1;
+			idx[k] += 1;
+			if idx[k] < lead[k] {
+				break;
+			}
+			idx[k] = 0;
+		}
+	}
 }
 
 fn extract(model: &Model, inputs: &[ModelInput], values: &[Tensor], mode: Mode) -> Result<Vec<Execution>> {
 	let template = &model.template;
-	let seq = inputs.iter().map(|i| i.seq_len).max().unwrap_or(1);
+	let seq = inputs.iter().map(|i| i.seq_len).max().unwrap_or(1) as usize;
 	let last = values.len().checked_sub(1).ok_or(EngineError::EmptyBatch)?;
-	let last_value = values.get(last).ok_or(EngineError::EmptyBatch)?;
-	let mut out = Vec::with_capacity(inputs.len());
-	for (b, input) in inputs.iter().enumerate() {
-		let padded = input.seq_len != seq;
-		let output = item_values(template, last, last_value, b, input.seq_len, padded)?;
-		let trace = match mode {
-			Mode::Plain => None,
-			Mode::Traced => {
-				let outputs = values
-					.iter()
-					.enumerate()
-					.map(|(id, v)| item_values(template, id, v, b, input.seq_len, padded))
-					.collect::<Result<Vec<_>>>()?;
-				Some(Trace::commit(template, input.seq_len, outputs)?)
-			},
-		};
-		out.push(Execution { output, trace });
+	let nodes: Vec<usize> = match mode {
+		Mode::Plain => Vec::from([last]),
+		Mode::Traced => (0..values.len()).collect(),
+	};
+	// per_item[b][k]: item b's output of node nodes[k]. Node by node (one transfer each off the
+	// CPU), the items of a node in parallel: copying the trace out of the batch is, with hashing
+	// it, most of what tracing costs.
+	let mut per_item: Vec<Vec<Vec<f32>>> = (0..inputs.len()).map(|_| Vec::with_capacity(nodes.len())).collect();
+	for &id in &nodes {
+		let value = values.get(id).ok_or(EngineError::EmptyBatch)?;
+		let dims = dims_at(template, id, seq as u32);
+		let seq_dims = template.seq_dims(id as NodeId);
+		let items = with_host_values(value, |host| {
+			inputs.par_iter().enumerate().map(|(b, input)| item_slice(host, &dims, b, &seq_dims, input.seq_len as usize)).collect::<Result<Vec<_>>>()
+		})?;
+		for (slot, item) in per_item.iter_mut().zip(items) {
+			slot.push(item);
+		}
 	}
-	Ok(out)
+	inputs
+		.par_iter()
+		.zip(per_item)
+		.map(|(input, mut outputs)| match mode {
+			Mode::Plain => Ok(Execution { output: outputs.pop().ok_or(EngineError::EmptyBatch)?, trace: None }),
+			Mode::Traced => {
+				let output = outputs.last().cloned().ok_or(EngineError::EmptyBatch)?;
+				Ok(Execution { output, trace: Some(Trace::commit(template, input.seq_len, outputs)?) })
+			},
+		})
+		.collect()
 }
 
 #[cfg(test)]
 mod tests {
-	use super::length_groups;
+	use super::{item_slice, length_groups};
+	use candle_core::{Device, Tensor};
+
+	/// `item_slice` equals candle's own narrowing, for sequence dimensions anywhere.
+	#[test]
+	fn item_slices_equal_narrowed_tensors() {
+		for (dims, seq_dims) in [(vec![6, 4], vec![0]), (vec![3, 6, 6], vec![1, 2]), (vec![6, 3, 5], vec![0]), (vec![4], vec![]), (vec![2, 6], vec![1])] {
+			let batch = 3;
+			let n: usize = batch * dims.iter().product::<usize>();
+			let values: Vec<f32> = (0..n).map(|i| i as f32).collect();
+			let mut shape = vec![batch];
+			shape.extend(&dims);
+			let t = Tensor::from_vec(values.clone(), shape, &Device::Cpu).expect("tensor");
+			for b in 0..batch {
+				for len in [1, 2, 6] {
+					let mut want = t.get(b).expect("item");
+					for d in &seq_dims {
+						want = want.narrow(*d, 0, len.min(dims[*d])).expect("narrow");
+					}
+					let want = want.flatten_all().expect("flat").to_vec1::<f32>().expect("values");
+					assert_eq!(item_slice(&values, &dims, b, &seq_dims, len).expect("slice"), want, "dims {dims:?} seq {seq_dims:?} item {b} len {len}");
+				}
+			}
+		}
+	}
 
 	fn lengths_of(groups: &[Vec<usize>], lengths: &[u32]) -> Vec<Vec<u32>> {
 		groups.iter().map(|g| g.iter().map(|i| lengths[*i]).collect()).collect()

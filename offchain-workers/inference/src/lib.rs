@@ -10,9 +10,12 @@
 //! - [`watch`]: the watcher: re-execute committed results, find a provable wrong element.
 //! - [`generated`]: small random models for tests.
 //!
+//! - [`allocator`]: the binaries' allocator and its setting.
+//!
 //! Inference never runs inside block execution: the node calls this from its off-chain worker
 //! threads only.
 
+pub mod allocator;
 pub mod bert;
 pub mod commit;
 pub mod cpu;

@@ -12,9 +12,9 @@ use arbiter_primitives::{encoding::descriptor_bytes, verify_element, Op, Verdict
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-// Inference allocates tensor-sized buffers at every op: see the node's allocator.
+// The allocator inference wants (see `arbiter_inference::allocator`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: arbiter_inference::allocator::Allocator = arbiter_inference::allocator::Allocator;
 
 #[derive(Parser)]
 #[command(name = "arbiter-infer", version, about = "Arbiter's inference engine on the command line")]
@@ -165,6 +165,7 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 }
 
 fn main() -> ExitCode {
+	arbiter_inference::allocator::keep_freed_memory();
 	let cli = Cli::parse();
 	if let Some(n) = cli.threads {
 		// Read by candle's CPU kernels when they size their thread pools.
