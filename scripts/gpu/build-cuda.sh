@@ -3,7 +3,8 @@
 # GPU or a CUDA toolkit: the CUDA 13.0 compiler, headers and libraries come from NVIDIA's PyPI
 # wheels (checked by pip), and the driver library the linker needs is a stub generated from
 # cudarc's bindings (the real libcuda.so.1 is the GPU machine's). Kernels are built for
-# CUDA_COMPUTE_CAP (default 90: H100/H200). Output: BIN_DIR/{arbiter-infer,bench_engine}.
+# CUDA_COMPUTE_CAP (default 90: H100/H200). Output: BIN_DIR/{arbiter-infer,bench_engine}.xz
+# (stripped, xz-compressed: the kernels make each binary 52 MB, 7 MB packed).
 #
 #   scripts/gpu/build-cuda.sh BIN_DIR
 #
@@ -42,5 +43,6 @@ export CARGO_TARGET_DIR="$HOME/.cache/arbiter/target-cuda" SKIP_WASM_BUILD=1
 mkdir -p "$OUT_BIN"
 for b in release/arbiter-infer release/examples/bench_engine; do
 	strip -o "$OUT_BIN/$(basename "$b")" "$CARGO_TARGET_DIR/$b"
+	xz -T0 -6 -f "$OUT_BIN/$(basename "$b")"
 done
 ls -la "$OUT_BIN"

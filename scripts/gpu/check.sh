@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The engine's CUDA path, checked on a machine with an NVIDIA GPU (run there; nothing is built
-# there): binaries built with `--features cuda` (scripts/gpu/build-cuda.sh) in BIN_DIR, the
+# there): binaries built with `--features cuda` (scripts/gpu/build-cuda.sh) in BIN_DIR (plain or
+# xz-compressed, as build-cuda.sh leaves them: 52 MB each with their kernels, 7 MB packed), the
 # model's small files (config.json, tokenizer.json and sentence-transformers' folder files) in
 # MODEL_FILES. The weights are MiniLM-shaped random ones (scripts/gpu/random_weights.py): the
 # real file (91 MB) need not travel, and every check here compares devices on the same weights.
@@ -17,11 +18,36 @@ OUT="$3"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SENTENCES="$ROOT/scripts/bench/sentences.txt"
 mkdir -p "$OUT"
+if ls "$BIN"/*.xz >/dev/null 2>&1; then
+	python3 - "$BIN" /tmp/arbiter-gpu-bin <<'EOF'
+import lzma, os, shutil, sys
+src, dst = sys.argv[1:3]
+os.makedirs(dst, exist_ok=True)
+for name in os.listdir(src):
+    if name.endswith(".xz"):
+        with lzma.open(os.path.join(src, name)) as f, open(os.path.join(dst, name[:-3]), "wb") as out:
+            shutil.copyfileobj(f, out)
+        os.chmod(os.path.join(dst, name[:-3]), 0o755)
+EOF
+	BIN=/tmp/arbiter-gpu-bin
+fi
 
-# cuBLAS, cuRAND and NVRTC (CUDA 13) from the machine's Python CUDA wheels, or its toolkit.
-for d in $(python3 -c 'import nvidia, os; [print(os.path.join(p, "cu13", "lib")) for p in nvidia.__path__]' 2>/dev/null) /usr/local/cuda/lib64; do
-	if [ -d "$d" ]; then LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"; fi
-done
+# cuBLAS, cuRAND, NVRTC and the CUDA runtime (CUDA 13) from the machine's Python CUDA wheels or
+# its toolkit; the driver's libcuda.so.1 is on the loader's path already.
+LIB_DIRS="$(python3 - <<'EOF'
+import os, site
+wanted = {"libcublas.so.13", "libcublasLt.so.13", "libcurand.so.10", "libnvrtc.so.13", "libcudart.so.13"}
+roots = [os.path.join(p, "nvidia") for p in site.getsitepackages()] + ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib"]
+dirs = []
+for root in roots:
+    for d, _, files in os.walk(root):
+        if wanted & set(files) and d not in dirs:
+            dirs.append(d)
+print(":".join(dirs))
+EOF
+)"
+LD_LIBRARY_PATH="$LIB_DIRS:${LD_LIBRARY_PATH:-}"
+echo "CUDA libraries from: $LIB_DIRS"
 export LD_LIBRARY_PATH
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores" | tee -a "$OUT/gpu.txt"
@@ -29,6 +55,7 @@ echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc
 MODEL=/tmp/arbiter-minilm-random
 rm -rf "$MODEL" && mkdir -p "$MODEL"
 cp -r "$FILES"/. "$MODEL"/
+mkdir -p "$MODEL/2_Normalize" # sentence-transformers' Normalize module has no files
 python3 "$ROOT/scripts/gpu/random_weights.py" "$ROOT/scripts/gpu/minilm_shapes.json" "$MODEL"
 (cd "$MODEL" && sha256sum model.safetensors config.json tokenizer.json >SHA256SUMS)
 

@@ -54,7 +54,8 @@ pub fn open_device(kind: DeviceKind) -> Result<Device> {
 		DeviceKind::Cuda => {
 			// A no-op without the `cuda` feature (candle's dummy backend), so this compiles everywhere.
 			candle_core::cuda::set_gemm_reduced_precision_f32(false);
-			Device::new_cuda(0).map_err(|e| EngineError::Device(format!("cuda: {e} (build with --features cuda)")))
+			let hint = if cfg!(feature = "cuda") { "" } else { " (build with --features cuda)" };
+			Device::new_cuda(0).map_err(|e| EngineError::Device(format!("cuda: {e}{hint}")))
 		},
 	}
 }

@@ -17,6 +17,7 @@
 
 pub mod allocator;
 pub mod bert;
+pub mod blake2b_x8;
 pub mod commit;
 pub mod cpu;
 pub mod engine;
