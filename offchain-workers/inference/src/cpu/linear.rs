@@ -107,7 +107,7 @@ impl PackedWeight {
 		let out_ptr = OutPtr(out.as_mut_ptr());
 		tasks.par_iter().for_each(|task| {
 			// SAFETY: AVX-512F was detected above; every task writes its own rows × columns
-			// rectangle of `out` (tasks never overlap) and reads inside `x`, `panels`, `bias_padded`,
+			// rectangle of `out` (tasks never overlap) and reads inside `xp`, `panels`, `bias_padded`,
 			// whose sizes were checked against m, n and k (xp holds whole groups of MR rows).
 			#[cfg(target_arch = "x86_64")]
 			unsafe {
