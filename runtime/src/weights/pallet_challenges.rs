@@ -54,7 +54,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `Challenges::NextDisputeId` (r:1 w:1)
 	/// Proof: `Challenges::NextDisputeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:1 w:1)
 	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(786), added: 3261, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::ResponseDeadlines` (r:1 w:1)
@@ -63,10 +63,10 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(156), added: 2631, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `893`
+		//  Measured:  `1038`
 		//  Estimated: `134742`
-		// Minimum execution time: 105_153_000 picoseconds.
-		Weight::from_parts(124_437_000, 0)
+		// Minimum execution time: 118_166_000 picoseconds.
+		Weight::from_parts(146_874_000, 0)
 			.saturating_add(Weight::from_parts(0, 134742))
 			.saturating_add(T::DbWeight::get().reads(10))
 			.saturating_add(T::DbWeight::get().writes(8))
@@ -80,7 +80,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `Parameters::Parameters` (r:1 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:1 w:1)
 	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(786), added: 3261, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
@@ -91,10 +91,10 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `Challenges::TaskDispute` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
 	fn respond() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1639`
+		//  Measured:  `1784`
 		//  Estimated: `134742`
-		// Minimum execution time: 256_816_000 picoseconds.
-		Weight::from_parts(290_074_000, 0)
+		// Minimum execution time: 306_583_000 picoseconds.
+		Weight::from_parts(350_698_000, 0)
 			.saturating_add(Weight::from_parts(0, 134742))
 			.saturating_add(T::DbWeight::get().reads(10))
 			.saturating_add(T::DbWeight::get().writes(9))
@@ -108,7 +108,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `ComputeStaking::Providers` (r:1 w:1)
 	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(786), added: 3261, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
 	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(131277), added: 133752, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
@@ -123,10 +123,10 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `Challenges::TaskDispute` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
 	fn settle() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1547`
+		//  Measured:  `1693`
 		//  Estimated: `134742`
-		// Minimum execution time: 188_118_000 picoseconds.
-		Weight::from_parts(207_065_000, 0)
+		// Minimum execution time: 192_533_000 picoseconds.
+		Weight::from_parts(264_549_000, 0)
 			.saturating_add(Weight::from_parts(0, 134742))
 			.saturating_add(T::DbWeight::get().reads(15))
 			.saturating_add(T::DbWeight::get().writes(11))
@@ -140,7 +140,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `ComputeStaking::Providers` (r:1 w:1)
 	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(786), added: 3261, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:3 w:3)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
@@ -158,13 +158,13 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// The range of component `d` is `[0, 64]`.
 	fn on_initialize(d: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1550 + d * (8 ±0)`
+		//  Measured:  `1696 + d * (8 ±0)`
 		//  Estimated: `134742`
-		// Minimum execution time: 5_456_000 picoseconds.
-		Weight::from_parts(182_305_685, 0)
+		// Minimum execution time: 6_311_000 picoseconds.
+		Weight::from_parts(223_405_225, 0)
 			.saturating_add(Weight::from_parts(0, 134742))
-			// Standard Error: 22_931
-			.saturating_add(Weight::from_parts(1_320_851, 0).saturating_mul(d.into()))
+			// Standard Error: 29_006
+			.saturating_add(Weight::from_parts(1_548_686, 0).saturating_mul(d.into()))
 			.saturating_add(T::DbWeight::get().reads(15))
 			.saturating_add(T::DbWeight::get().writes(11))
 	}

@@ -54,19 +54,19 @@ impl<T: frame_system::Config> pallet_compute_staking::WeightInfo for WeightInfo<
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::ModelProviders` (r:16 w:16)
 	/// Proof: `ComputeStaking::ModelProviders` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
 	/// The range of component `m` is `[1, 16]`.
 	fn register(m: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `348 + m * (47 ±0)`
+		//  Measured:  `951 + m * (47 ±0)`
 		//  Estimated: `6012 + m * (10681 ±0)`
-		// Minimum execution time: 74_172_000 picoseconds.
-		Weight::from_parts(86_598_629, 0)
+		// Minimum execution time: 81_727_000 picoseconds.
+		Weight::from_parts(102_796_383, 0)
 			.saturating_add(Weight::from_parts(0, 6012))
-			// Standard Error: 12_511
-			.saturating_add(Weight::from_parts(6_790_927, 0).saturating_mul(m.into()))
+			// Standard Error: 11_527
+			.saturating_add(Weight::from_parts(6_932_459, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(7))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(m.into())))
 			.saturating_add(T::DbWeight::get().writes(5))
@@ -78,13 +78,13 @@ impl<T: frame_system::Config> pallet_compute_staking::WeightInfo for WeightInfo<
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	fn bond_extra() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `759`
+		//  Measured:  `834`
 		//  Estimated: `4251`
-		// Minimum execution time: 59_786_000 picoseconds.
-		Weight::from_parts(74_053_000, 0)
+		// Minimum execution time: 64_659_000 picoseconds.
+		Weight::from_parts(85_477_000, 0)
 			.saturating_add(Weight::from_parts(0, 4251))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(3))
@@ -98,13 +98,13 @@ impl<T: frame_system::Config> pallet_compute_staking::WeightInfo for WeightInfo<
 	/// The range of component `m` is `[1, 16]`.
 	fn update_offer(m: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1982 + m * (48 ±0)`
+		//  Measured:  `2116 + m * (48 ±0)`
 		//  Estimated: `171886 + m * (10681 ±0)`
-		// Minimum execution time: 79_165_000 picoseconds.
-		Weight::from_parts(85_976_224, 0)
+		// Minimum execution time: 92_648_000 picoseconds.
+		Weight::from_parts(101_152_799, 0)
 			.saturating_add(Weight::from_parts(0, 171886))
-			// Standard Error: 19_285
-			.saturating_add(Weight::from_parts(6_911_404, 0).saturating_mul(m.into()))
+			// Standard Error: 15_675
+			.saturating_add(Weight::from_parts(7_376_987, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(17))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(m.into())))
 			.saturating_add(T::DbWeight::get().writes(17))
@@ -117,10 +117,10 @@ impl<T: frame_system::Config> pallet_compute_staking::WeightInfo for WeightInfo<
 	/// Proof: `ComputeStaking::Operators` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	fn set_operator() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `599`
+		//  Measured:  `622`
 		//  Estimated: `4251`
-		// Minimum execution time: 19_514_000 picoseconds.
-		Weight::from_parts(24_760_000, 0)
+		// Minimum execution time: 22_764_000 picoseconds.
+		Weight::from_parts(32_109_000, 0)
 			.saturating_add(Weight::from_parts(0, 4251))
 			.saturating_add(T::DbWeight::get().reads(2))
 			.saturating_add(T::DbWeight::get().writes(3))
@@ -129,10 +129,10 @@ impl<T: frame_system::Config> pallet_compute_staking::WeightInfo for WeightInfo<
 	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(786), added: 3261, mode: `MaxEncodedLen`)
 	fn pause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `530`
+		//  Measured:  `567`
 		//  Estimated: `4251`
-		// Minimum execution time: 13_952_000 picoseconds.
-		Weight::from_parts(21_560_000, 0)
+		// Minimum execution time: 15_550_000 picoseconds.
+		Weight::from_parts(21_797_000, 0)
 			.saturating_add(Weight::from_parts(0, 4251))
 			.saturating_add(T::DbWeight::get().reads(1))
 			.saturating_add(T::DbWeight::get().writes(1))
@@ -143,10 +143,10 @@ impl<T: frame_system::Config> pallet_compute_staking::WeightInfo for WeightInfo<
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	fn resume() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `534`
+		//  Measured:  `571`
 		//  Estimated: `4251`
-		// Minimum execution time: 16_636_000 picoseconds.
-		Weight::from_parts(23_785_000, 0)
+		// Minimum execution time: 18_381_000 picoseconds.
+		Weight::from_parts(26_277_000, 0)
 			.saturating_add(Weight::from_parts(0, 4251))
 			.saturating_add(T::DbWeight::get().reads(2))
 			.saturating_add(T::DbWeight::get().writes(1))
@@ -157,10 +157,10 @@ impl<T: frame_system::Config> pallet_compute_staking::WeightInfo for WeightInfo<
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	fn unbond() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `534`
+		//  Measured:  `571`
 		//  Estimated: `6012`
-		// Minimum execution time: 19_086_000 picoseconds.
-		Weight::from_parts(26_541_000, 0)
+		// Minimum execution time: 21_436_000 picoseconds.
+		Weight::from_parts(30_177_000, 0)
 			.saturating_add(Weight::from_parts(0, 6012))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(1))
@@ -170,17 +170,17 @@ impl<T: frame_system::Config> pallet_compute_staking::WeightInfo for WeightInfo<
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// The range of component `c` is `[1, 16]`.
 	fn withdraw_unbonded(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `759 + c * (20 ±0)`
+		//  Measured:  `834 + c * (20 ±0)`
 		//  Estimated: `4251`
-		// Minimum execution time: 47_558_000 picoseconds.
-		Weight::from_parts(58_363_397, 0)
+		// Minimum execution time: 50_990_000 picoseconds.
+		Weight::from_parts(66_978_462, 0)
 			.saturating_add(Weight::from_parts(0, 4251))
-			// Standard Error: 6_916
-			.saturating_add(Weight::from_parts(46_599, 0).saturating_mul(c.into()))
+			// Standard Error: 4_750
+			.saturating_add(Weight::from_parts(13_336, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(3))
 	}
@@ -195,13 +195,13 @@ impl<T: frame_system::Config> pallet_compute_staking::WeightInfo for WeightInfo<
 	/// The range of component `m` is `[1, 16]`.
 	fn deregister(m: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `517 + m * (51 ±0)`
+		//  Measured:  `591 + m * (51 ±0)`
 		//  Estimated: `4251 + m * (10681 ±0)`
-		// Minimum execution time: 18_614_000 picoseconds.
-		Weight::from_parts(19_794_387, 0)
+		// Minimum execution time: 22_548_000 picoseconds.
+		Weight::from_parts(28_142_536, 0)
 			.saturating_add(Weight::from_parts(0, 4251))
-			// Standard Error: 7_504
-			.saturating_add(Weight::from_parts(3_842_727, 0).saturating_mul(m.into()))
+			// Standard Error: 5_988
+			.saturating_add(Weight::from_parts(4_208_703, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(2))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(m.into())))
 			.saturating_add(T::DbWeight::get().writes(3))

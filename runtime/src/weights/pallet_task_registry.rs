@@ -48,19 +48,19 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Models` (r:0 w:1)
 	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1200), added: 3675, mode: `MaxEncodedLen`)
 	/// The range of component `m` is `[0, 1024]`.
 	fn register_model(m: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `113`
+		//  Measured:  `277`
 		//  Estimated: `6012`
-		// Minimum execution time: 53_613_000 picoseconds.
-		Weight::from_parts(65_539_881, 0)
+		// Minimum execution time: 57_524_000 picoseconds.
+		Weight::from_parts(74_333_847, 0)
 			.saturating_add(Weight::from_parts(0, 6012))
-			// Standard Error: 87
-			.saturating_add(Weight::from_parts(791, 0).saturating_mul(m.into()))
+			// Standard Error: 62
+			.saturating_add(Weight::from_parts(1_307, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(5))
 			.saturating_add(T::DbWeight::get().writes(4))
 	}
@@ -68,10 +68,10 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1200), added: 3675, mode: `MaxEncodedLen`)
 	fn approve_model() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `231`
+		//  Measured:  `305`
 		//  Estimated: `4665`
-		// Minimum execution time: 11_950_000 picoseconds.
-		Weight::from_parts(16_834_000, 0)
+		// Minimum execution time: 13_872_000 picoseconds.
+		Weight::from_parts(19_638_000, 0)
 			.saturating_add(Weight::from_parts(0, 4665))
 			.saturating_add(T::DbWeight::get().reads(1))
 			.saturating_add(T::DbWeight::get().writes(1))
@@ -81,13 +81,13 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	fn retire_model() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `389`
+		//  Measured:  `501`
 		//  Estimated: `4665`
-		// Minimum execution time: 45_284_000 picoseconds.
-		Weight::from_parts(60_428_000, 0)
+		// Minimum execution time: 44_662_000 picoseconds.
+		Weight::from_parts(63_070_000, 0)
 			.saturating_add(Weight::from_parts(0, 4665))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(3))
@@ -101,7 +101,7 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `TaskRegistry::NextTaskId` (r:1 w:1)
 	/// Proof: `TaskRegistry::NextTaskId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::ModelProviders` (r:1 w:0)
@@ -115,13 +115,15 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `TaskRegistry::Tasks` (r:0 w:1)
 	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(131277), added: 133752, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 65536]`.
-	fn submit_task(_l: u32, ) -> Weight {
+	fn submit_task(l: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `50453`
+		//  Measured:  `50622`
 		//  Estimated: `835806`
-		// Minimum execution time: 1_690_308_000 picoseconds.
-		Weight::from_parts(2_058_443_812, 0)
+		// Minimum execution time: 1_913_808_000 picoseconds.
+		Weight::from_parts(2_153_779_929, 0)
 			.saturating_add(Weight::from_parts(0, 835806))
+			// Standard Error: 177
+			.saturating_add(Weight::from_parts(2_609, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(267))
 			.saturating_add(T::DbWeight::get().writes(7))
 	}
@@ -130,15 +132,15 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
 	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(131277), added: 133752, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::PruneQueue` (r:1 w:1)
 	/// Proof: `TaskRegistry::PruneQueue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	fn cancel_task() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `379`
+		//  Measured:  `477`
 		//  Estimated: `134742`
-		// Minimum execution time: 66_775_000 picoseconds.
-		Weight::from_parts(78_784_000, 0)
+		// Minimum execution time: 65_873_000 picoseconds.
+		Weight::from_parts(93_130_000, 0)
 			.saturating_add(Weight::from_parts(0, 134742))
 			.saturating_add(T::DbWeight::get().reads(4))
 			.saturating_add(T::DbWeight::get().writes(4))
@@ -152,13 +154,13 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// The range of component `l` is `[1, 65536]`.
 	fn commit_result(l: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `346`
+		//  Measured:  `406`
 		//  Estimated: `134742`
-		// Minimum execution time: 21_396_000 picoseconds.
-		Weight::from_parts(31_222_634, 0)
+		// Minimum execution time: 25_293_000 picoseconds.
+		Weight::from_parts(38_394_863, 0)
 			.saturating_add(Weight::from_parts(0, 134742))
 			// Standard Error: 1
-			.saturating_add(Weight::from_parts(107, 0).saturating_mul(l.into()))
+			.saturating_add(Weight::from_parts(110, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(2))
 	}
@@ -169,7 +171,7 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `ComputeStaking::Providers` (r:256 w:2)
 	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(786), added: 3261, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:3 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
@@ -182,10 +184,10 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Proof: `TaskRegistry::OperatorTasks` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn finalize() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `51238`
+		//  Measured:  `51369`
 		//  Estimated: `835806`
-		// Minimum execution time: 1_798_052_000 picoseconds.
-		Weight::from_parts(2_008_190_000, 0)
+		// Minimum execution time: 2_080_983_000 picoseconds.
+		Weight::from_parts(2_261_971_000, 0)
 			.saturating_add(Weight::from_parts(0, 835806))
 			.saturating_add(T::DbWeight::get().reads(267))
 			.saturating_add(T::DbWeight::get().writes(10))
@@ -200,15 +202,15 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// The range of component `p` is `[0, 64]`.
 	fn on_initialize(d: u32, p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `876 + d * (67 ±0) + p * (8 ±0)`
+		//  Measured:  `935 + d * (67 ±0) + p * (8 ±0)`
 		//  Estimated: `3991 + d * (133753 ±0)`
-		// Minimum execution time: 192_371_000 picoseconds.
-		Weight::from_parts(30_029_518, 0)
+		// Minimum execution time: 202_563_000 picoseconds.
+		Weight::from_parts(209_044_000, 0)
 			.saturating_add(Weight::from_parts(0, 3991))
-			// Standard Error: 39_168
-			.saturating_add(Weight::from_parts(5_051_804, 0).saturating_mul(d.into()))
-			// Standard Error: 39_168
-			.saturating_add(Weight::from_parts(2_698_024, 0).saturating_mul(p.into()))
+			// Standard Error: 41_297
+			.saturating_add(Weight::from_parts(3_447_191, 0).saturating_mul(d.into()))
+			// Standard Error: 41_297
+			.saturating_add(Weight::from_parts(1_380_880, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(2))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(2))
