@@ -158,7 +158,7 @@ impl pallet_protocol_parameters::Config for Runtime {
 	>;
 	type Bounds = parameters::ProtocolBounds;
 	type Store = ParametersStore;
-	type WeightInfo = pallet_protocol_parameters::weights::SubstrateWeight<Runtime>;
+	type WeightInfo = crate::weights::pallet_protocol_parameters::WeightInfo<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkValue = BenchmarkParameter;
 }

@@ -4,4 +4,5 @@
 
 pub mod pallet_challenges;
 pub mod pallet_compute_staking;
+pub mod pallet_protocol_parameters;
 pub mod pallet_task_registry;
