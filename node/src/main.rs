@@ -15,7 +15,7 @@ mod watcher_client;
 static GLOBAL: arbiter_inference::allocator::Allocator = arbiter_inference::allocator::Allocator;
 
 fn main() {
-	arbiter_inference::allocator::keep_freed_memory();
+	arbiter_inference::process::configure();
 	if let Err(error) = command::run() {
 		// One line, so scripts and operators see the cause at once.
 		let text = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");

@@ -28,7 +28,7 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
-	arbiter_inference::allocator::keep_freed_memory();
+	arbiter_inference::process::configure();
 	let model_dir = arg("--model").expect("--model DIR");
 	let sentences = std::fs::read_to_string(arg("--sentences").expect("--sentences FILE")).expect("sentences file");
 	let batch: usize = arg("--batch").map(|b| b.parse().expect("--batch N")).unwrap_or(1);

@@ -16,8 +16,8 @@ pub use mimalloc::MiMalloc as Allocator;
 /// its default of 1000 ms.
 pub const PURGE_DELAY_OPTION: libmimalloc_sys::mi_option_t = 15;
 
-/// Tells the allocator never to return freed memory to the kernel. Call once, first thing in
-/// `main`.
+/// Tells the allocator never to return freed memory to the kernel. [`crate::process::configure`]
+/// calls it first thing in `main`.
 pub fn keep_freed_memory() {
 	// SAFETY: mi_option_set only stores the value; any option index and value is accepted.
 	unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY_OPTION, -1) }

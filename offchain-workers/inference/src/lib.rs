@@ -10,7 +10,7 @@
 //! - [`watch`]: the watcher: re-execute committed results, find a provable wrong element.
 //! - [`generated`]: small random models for tests.
 //!
-//! - [`allocator`]: the binaries' allocator and its setting.
+//! - [`allocator`] / [`process`]: the binaries' allocator and process-wide settings.
 //!
 //! Inference never runs inside block execution: the node calls this from its off-chain worker
 //! threads only.
@@ -26,6 +26,7 @@ pub mod generated;
 pub mod host;
 pub mod jobs;
 pub mod model;
+pub mod process;
 mod service_thread;
 pub mod tokenize;
 pub mod trace;

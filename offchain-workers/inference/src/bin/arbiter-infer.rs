@@ -165,7 +165,7 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 }
 
 fn main() -> ExitCode {
-	arbiter_inference::allocator::keep_freed_memory();
+	arbiter_inference::process::configure();
 	let cli = Cli::parse();
 	if let Some(n) = cli.threads {
 		// Read by candle's CPU kernels when they size their thread pools.

@@ -19,8 +19,11 @@ const NR: usize = 32;
 /// Rows per microkernel call: 8 rows × 2 vectors = 16 accumulators, leaving registers for the
 /// two weight vectors and the broadcast input.
 const MR: usize = 8;
-/// Rows per parallel task when there are many rows (each task reads all of W once).
-const ROW_BLOCK: usize = 128;
+/// Rows per parallel task. Up to this many rows the threads split the output by columns, so each
+/// core streams only its share of the weights from L3 (a 384×1536 matrix is more than an L2),
+/// once per call; its rows' KC slice of x (up to 512 KiB) stays in L2. 128 was 20 % slower on
+/// 300 rows (`bench_linear`).
+const ROW_BLOCK: usize = 512;
 /// Depth of one pass over a panel: a KC × NR slice of a panel is 32 KiB, inside L1.
 const KC: usize = 256;
 
@@ -79,41 +82,28 @@ impl PackedWeight {
 			return None;
 		}
 		let m = x.len() / self.k;
-		let mut out = vec![0f32; m.checked_mul(self.n)?];
+		let len = m.checked_mul(self.n)?;
+		// Not zeroed: the first pass over k stores every element (from the bias), see below.
+		let mut out: Vec<f32> = Vec::with_capacity(len);
 		let mut bias_padded = vec![0f32; self.n.div_ceil(NR) * NR];
 		if let Some(b) = bias {
 			bias_padded[..self.n].copy_from_slice(b);
-		}
-		// x's rows interleaved by groups of MR: for each group and each kk, the MR values side by
-		// side, so the microkernel reads one sequential stream (rows past m are zero; their
-		// results are not stored).
-		let mut xp = vec![0f32; m.div_ceil(MR) * MR * self.k];
-		let k = self.k;
-		let interleave = |(block, rows): (&mut [f32], &[f32])| {
-			for (i, row) in rows.chunks_exact(k).enumerate() {
-				for (kk, v) in row.iter().enumerate() {
-					if let Some(slot) = block.get_mut(kk * MR + i) {
-						*slot = *v;
-					}
-				}
-			}
-		};
-		if m > ROW_BLOCK {
-			xp.par_chunks_mut(k * MR).zip(x.par_chunks(k * MR)).for_each(interleave);
-		} else {
-			xp.chunks_mut(k * MR).zip(x.chunks(k * MR)).for_each(interleave);
 		}
 		let tasks = self.tasks(m);
 		let out_ptr = OutPtr(out.as_mut_ptr());
 		tasks.par_iter().for_each(|task| {
 			// SAFETY: AVX-512F was detected above; every task writes its own rows × columns
-			// rectangle of `out` (tasks never overlap) and reads inside `xp`, `panels`, `bias_padded`,
-			// whose sizes were checked against m, n and k (xp holds whole groups of MR rows).
+			// rectangle of `out` (tasks never overlap, all inside its m × n capacity) and reads
+			// rows of `x` below m, the panels and `bias_padded`, whose sizes were checked against
+			// m, n and k.
 			#[cfg(target_arch = "x86_64")]
 			unsafe {
-				self.run_task(&xp, &bias_padded, out_ptr, task)
+				self.run_task(x, &bias_padded, out_ptr, task)
 			}
 		});
+		// SAFETY: the tasks cover all m rows × n columns, and a task's first pass over k writes
+		// every element of its rectangle before any is read back.
+		unsafe { out.set_len(len) };
 		Some(out)
 	}
 
@@ -139,7 +129,7 @@ impl PackedWeight {
 
 	#[cfg(target_arch = "x86_64")]
 	#[target_feature(enable = "avx512f")]
-	unsafe fn run_task(&self, xp: &[f32], bias: &[f32], out: OutPtr, task: &Task) {
+	unsafe fn run_task(&self, x: &[f32], bias: &[f32], out: OutPtr, task: &Task) {
 		let k = self.k;
 		let groups = task.rows.len().div_ceil(MR);
 		// Blocked over k (Goto's GEMM loop order): one KC slice of a panel (32 KiB) stays in L1
@@ -157,10 +147,9 @@ impl PackedWeight {
 				for g in 0..groups {
 					let r = task.rows.start + g * MR;
 					let rows = (task.rows.end - r).min(MR);
-					// Task row ranges start at multiples of MR, so r / MR is this group's index.
-					let xr = xp.as_ptr().add((r / MR) * k * MR + k0 * MR);
+					let xr = x.as_ptr().add(r * k + k0);
 					let o = out.0.add(r * self.n + p * NR);
-					let block = Block { x: xr, panel, kc, bias: b, first, out: o, ldo: self.n, cols };
+					let block = Block { x: xr, ldx: k, panel, kc, bias: b, first, out: o, ldo: self.n, cols };
 					match rows {
 						8 => kernel::<8>(&block),
 						7 => kernel::<7>(&block),
@@ -191,11 +180,12 @@ struct OutPtr(*mut f32);
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
-/// One microkernel call: `R` rows of interleaved `x` (for each kk, [`MR`] values) times a KC
+/// One microkernel call: `R` rows of `x` (stride `ldx`) times a KC
 /// slice of one panel, into `cols ≤ NR` columns of `out` (stride `ldo`), starting from the bias
 /// (`first`) or from the partial sums already in `out`.
 struct Block {
 	x: *const f32,
+	ldx: usize,
 	panel: *const f32,
 	kc: usize,
 	bias: *const f32,
@@ -224,11 +214,14 @@ unsafe fn kernel<const R: usize>(b: &Block) {
 			acc1[r] = _mm512_maskz_loadu_ps(m1, b.out.add(r * b.ldo + 16));
 		}
 	}
+	// Each row read in place: R streams of broadcasts, which the prefetchers follow; copying x
+	// into an interleaved layout first cost 7 % of a MiniLM batch.
+	let rows: [*const f32; R] = core::array::from_fn(|r| b.x.add(r * b.ldx));
 	for kk in 0..b.kc {
 		let w0 = _mm512_loadu_ps(b.panel.add(kk * NR));
 		let w1 = _mm512_loadu_ps(b.panel.add(kk * NR + 16));
 		for r in 0..R {
-			let a = _mm512_set1_ps(*b.x.add(kk * MR + r));
+			let a = _mm512_set1_ps(*rows[r].add(kk));
 			acc0[r] = _mm512_fmadd_ps(a, w0, acc0[r]);
 			acc1[r] = _mm512_fmadd_ps(a, w1, acc1[r]);
 		}
