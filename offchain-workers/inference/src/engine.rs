@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Tensor, D};
 use rayon::prelude::*;
 
 use crate::{
-	cpu::{Gelu, PackedLinear, StridedCopy},
+	cpu::{batched_matmul, Gelu, MatMulTransposed, PackedLinear, StridedCopy},
 	error::{EngineError, Result},
 	model::{Model, ModelInput},
 	trace::Trace,
@@ -264,7 +264,7 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 						Some(b) => Some(model.weight_values(*b).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: weight {b} missing")))?),
 						None => None,
 					};
-					xv.contiguous()?.apply_op1_no_bwd(&PackedLinear { weight: packed, bias })?
+					contiguous(xv)?.apply_op1_no_bwd(&PackedLinear { weight: packed, bias })?
 				} else {
 					let k = xv.dim(D::Minus1)?;
 					let rows = xv.elem_count() / k.max(1);
@@ -276,6 +276,7 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 					y.reshape(dims.clone())?
 				}
 			},
+			Op::MatMul if device.is_cpu() && batched_matmul::supported(x(0)?.layout()) => x(0)?.apply_op2_no_bwd(x(1)?, &MatMulTransposed)?,
 			Op::MatMul => {
 				let b_t = x(1)?.transpose(D::Minus1, D::Minus2)?;
 				x(0)?.matmul(&b_t)?
@@ -290,8 +291,8 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 				}
 			},
 			Op::Scale { factor_bits } => (x(0)? * f32_of(*factor_bits) as f64)?,
-			Op::LayerNorm { gamma, beta, eps_bits } => candle_nn::ops::layer_norm(&x(0)?.contiguous()?, w(*gamma)?, w(*beta)?, f32_of(*eps_bits))?,
-			Op::RmsNorm { gamma, eps_bits } => candle_nn::ops::rms_norm(&x(0)?.contiguous()?, w(*gamma)?, f32_of(*eps_bits))?,
+			Op::LayerNorm { gamma, beta, eps_bits } => candle_nn::ops::layer_norm(&contiguous(x(0)?)?, w(*gamma)?, w(*beta)?, f32_of(*eps_bits))?,
+			Op::RmsNorm { gamma, eps_bits } => candle_nn::ops::rms_norm(&contiguous(x(0)?)?, w(*gamma)?, f32_of(*eps_bits))?,
 			Op::Softmax => {
 				let a = x(0)?;
 				let summed = match node.inputs.len() {
@@ -300,24 +301,20 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 				};
 				candle_nn::ops::softmax_last_dim(&summed)?
 			},
-			Op::Gelu if device.is_cpu() => x(0)?.contiguous()?.apply_op1_no_bwd(&Gelu)?,
+			Op::Gelu if device.is_cpu() => contiguous(x(0)?)?.apply_op1_no_bwd(&Gelu)?,
 			Op::Gelu => x(0)?.gelu_erf()?,
 			Op::Silu => x(0)?.silu()?,
 			Op::Relu => x(0)?.relu()?,
-			Op::Transpose { dim0, dim1 } => {
-				let view = x(0)?.transpose(*dim0 as usize + 1, *dim1 as usize + 1)?;
-				match view.is_contiguous() {
-					true => view,
-					false if device.is_cpu() => view.apply_op1_no_bwd(&StridedCopy)?,
-					false => view.contiguous()?,
-				}
-			},
-			Op::Reshape => x(0)?.reshape(dims.clone())?,
+			// On the CPU a transpose stays a view: the attention products read it in place, and
+			// the ops that need rows in order copy it first (`contiguous`), as does the trace.
+			Op::Transpose { dim0, dim1 } if device.is_cpu() => x(0)?.transpose(*dim0 as usize + 1, *dim1 as usize + 1)?,
+			Op::Transpose { dim0, dim1 } => x(0)?.transpose(*dim0 as usize + 1, *dim1 as usize + 1)?.contiguous()?,
+			Op::Reshape => contiguous(x(0)?)?.reshape(dims.clone())?,
 			Op::MeanPool => {
 				let xv = x(0)?;
 				let k = xv.dim(D::Minus1)?;
 				let rows = xv.elem_count() / (batch * k).max(1);
-				let xr = xv.reshape((batch, rows, k))?;
+				let xr = contiguous(xv)?.reshape((batch, rows, k))?;
 				let mask = x(1)?.reshape((batch, k, 1))?;
 				let sums = xr.matmul(&mask)?.reshape((batch, 1, rows))?;
 				let count = mask.sum_keepdim(1)?.reshape((batch, 1, 1))?.maximum(1e-9f64)?;
@@ -348,6 +345,16 @@ fn perturb(out: &Tensor) -> Result<Tensor> {
 	Ok((out + Tensor::from_vec(delta, out.dims(), out.device())?)?)
 }
 
+/// `t` with its elements in row-major order: itself when they are, else a copy (on the CPU with
+/// [`StridedCopy`], in parallel; candle's own copy walks a strided view one element at a time).
+fn contiguous(t: &Tensor) -> Result<Tensor> {
+	Ok(match t.is_contiguous() {
+		true => t.clone(),
+		false if t.device().is_cpu() && t.dtype() == DType::F32 => t.apply_op1_no_bwd(&StridedCopy)?,
+		false => t.contiguous()?,
+	})
+}
+
 /// `b` shaped to broadcast against `a`: same shape, or one row per batch item.
 fn broadcast_row(b: &Tensor, a: &Tensor) -> Result<Tensor> {
 	if b.dims() == a.dims() {
@@ -367,6 +374,8 @@ fn broadcast_row(b: &Tensor, a: &Tensor) -> Result<Tensor> {
 /// CPU tensor, copied once (one transfer) from any other.
 fn with_host_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
 	if t.device().is_cpu() && t.dtype() == DType::F32 {
+		// A view (a transpose) is copied in row-major order once.
+		let t = contiguous(t)?;
 		let (storage, layout) = t.storage_and_layout();
 		if let (candle_core::Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
 			let all = cpu.as_slice::<f32>()?;

@@ -129,9 +129,11 @@ fn sampled_elements_of_batched_sentence_traces_verify_and_roots_repeat() {
 	let inputs: Vec<_> = TEXTS.iter().map(|t| model.encode_text(t).unwrap()).collect();
 	let first = engine::run(&model, &inputs, Mode::Traced).unwrap();
 	let again = engine::run(&model, &inputs, Mode::Traced).unwrap();
-	for (a, b) in first.iter().zip(&again) {
+	let plain = engine::run(&model, &inputs, Mode::Plain).unwrap();
+	for ((a, b), p) in first.iter().zip(&again).zip(&plain) {
 		let (ta, tb) = (a.trace.as_ref().unwrap(), b.trace.as_ref().unwrap());
 		assert_eq!(ta.root, tb.root, "same input twice, same trace root");
+		assert_eq!(a.output, p.output, "plain mode gives the traced numbers, bit for bit");
 		verify_nodes(&model, ta, Some(6));
 	}
 }

@@ -15,10 +15,10 @@ use core::arch::x86_64::*;
 use rayon::prelude::*;
 
 /// Output columns per packed panel (two AVX-512 vectors).
-const NR: usize = 32;
+pub(crate) const NR: usize = 32;
 /// Rows per microkernel call: 8 rows × 2 vectors = 16 accumulators, leaving registers for the
 /// two weight vectors and the broadcast input.
-const MR: usize = 8;
+pub(crate) const MR: usize = 8;
 /// Rows per parallel task. Up to this many rows the threads split the output by columns, so each
 /// core streams only its share of the weights from L3 (a 384×1536 matrix is more than an L2),
 /// once per call; its rows' KC slice of x (up to 512 KiB) stays in L2. 128 was 20 % slower on
@@ -149,17 +149,8 @@ impl PackedWeight {
 					let rows = (task.rows.end - r).min(MR);
 					let xr = x.as_ptr().add(r * k + k0);
 					let o = out.0.add(r * self.n + p * NR);
-					let block = Block { x: xr, ldx: k, panel, kc, bias: b, first, out: o, ldo: self.n, cols };
-					match rows {
-						8 => kernel::<8>(&block),
-						7 => kernel::<7>(&block),
-						6 => kernel::<6>(&block),
-						5 => kernel::<5>(&block),
-						4 => kernel::<4>(&block),
-						3 => kernel::<3>(&block),
-						2 => kernel::<2>(&block),
-						_ => kernel::<1>(&block),
-					}
+					let block = Block { x: xr, ldx: k, panel, ldp: NR, kc, bias: b, first, out: o, ldo: self.n, cols };
+					kernel_rows(rows, &block);
 				}
 			}
 			k0 += kc;
@@ -180,19 +171,36 @@ struct OutPtr(*mut f32);
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
-/// One microkernel call: `R` rows of `x` (stride `ldx`) times a KC
-/// slice of one panel, into `cols ≤ NR` columns of `out` (stride `ldo`), starting from the bias
-/// (`first`) or from the partial sums already in `out`.
-struct Block {
-	x: *const f32,
-	ldx: usize,
-	panel: *const f32,
-	kc: usize,
-	bias: *const f32,
-	first: bool,
-	out: *mut f32,
-	ldo: usize,
-	cols: usize,
+/// One microkernel call: `R` rows of `x` (stride `ldx`) times `kc` rows of a panel (row `kk`
+/// is [`NR`] values at `panel + kk·ldp`), into `cols ≤ NR` columns of `out` (stride `ldo`),
+/// starting from the bias (`first`) or from the partial sums already in `out`.
+pub(crate) struct Block {
+	pub x: *const f32,
+	pub ldx: usize,
+	pub panel: *const f32,
+	pub ldp: usize,
+	pub kc: usize,
+	pub bias: *const f32,
+	pub first: bool,
+	pub out: *mut f32,
+	pub ldo: usize,
+	pub cols: usize,
+}
+
+/// [`kernel`] for `rows` (1 to [`MR`]) rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn kernel_rows(rows: usize, block: &Block) {
+	match rows {
+		8 => kernel::<8>(block),
+		7 => kernel::<7>(block),
+		6 => kernel::<6>(block),
+		5 => kernel::<5>(block),
+		4 => kernel::<4>(block),
+		3 => kernel::<3>(block),
+		2 => kernel::<2>(block),
+		_ => kernel::<1>(block),
+	}
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -218,8 +226,8 @@ unsafe fn kernel<const R: usize>(b: &Block) {
 	// into an interleaved layout first cost 7 % of a MiniLM batch.
 	let rows: [*const f32; R] = core::array::from_fn(|r| b.x.add(r * b.ldx));
 	for kk in 0..b.kc {
-		let w0 = _mm512_loadu_ps(b.panel.add(kk * NR));
-		let w1 = _mm512_loadu_ps(b.panel.add(kk * NR + 16));
+		let w0 = _mm512_loadu_ps(b.panel.add(kk * b.ldp));
+		let w1 = _mm512_loadu_ps(b.panel.add(kk * b.ldp + 16));
 		for r in 0..R {
 			let a = _mm512_set1_ps(*rows[r].add(kk));
 			acc0[r] = _mm512_fmadd_ps(a, w0, acc0[r]);

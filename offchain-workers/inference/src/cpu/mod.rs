@@ -1,12 +1,13 @@
 //! CPU kernels for the ops where candle's CPU backend leaves the most time on the table
-//! (MiniLM profile: the linear layers, GELU and the transposes of the attention heads), plugged
-//! in as candle custom ops. Other devices keep candle's own kernels.
+//! (MiniLM profile: the linear layers, GELU, the attention products and the transposes that
+//! split the heads), plugged in as candle custom ops. Other devices keep candle's own kernels.
 
+pub mod batched_matmul;
 pub mod copy;
 pub mod gelu;
 pub mod linear;
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Shape};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape};
 
 pub use linear::PackedWeight;
 
@@ -38,6 +39,21 @@ impl CustomOp1 for PackedLinear<'_> {
 			.weight
 			.apply(x, self.bias)
 			.ok_or_else(|| candle_core::Error::Msg("linear: packed kernel refused the sizes or this CPU".into()))?;
+		Ok((CpuStorage::F32(out), Shape::from(dims)))
+	}
+}
+
+/// `x · yᵀ` over the last two dimensions, per batch index, from views with any strides.
+pub struct MatMulTransposed;
+
+impl CustomOp2 for MatMulTransposed {
+	fn name(&self) -> &'static str {
+		"arbiter-matmul-abt"
+	}
+
+	fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, ys: &CpuStorage, yl: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+		let (out, dims) = batched_matmul::matmul_abt(xs.as_slice::<f32>()?, xl, ys.as_slice::<f32>()?, yl)
+			.ok_or_else(|| candle_core::Error::Msg(format!("matmul: shapes {:?} and {:?} or their layouts not supported", xl.dims(), yl.dims())))?;
 		Ok((CpuStorage::F32(out), Shape::from(dims)))
 	}
 }
