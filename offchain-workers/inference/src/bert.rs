@@ -57,7 +57,7 @@ impl BertConfig {
 		if dims.contains(&0) || config.intermediate_size == 0 || config.max_position_embeddings == 0 || config.type_vocab_size == 0 {
 			return Err(bad("a size is zero".into()));
 		}
-		if config.hidden_size % config.num_attention_heads != 0 {
+		if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
 			return Err(bad("hidden_size is not a multiple of num_attention_heads".into()));
 		}
 		if !(config.layer_norm_eps > 0.0 && config.layer_norm_eps.is_finite()) {

@@ -405,7 +405,7 @@ fn item_slice(values: &[f32], dims: &[usize], b: usize, seq_dims: &[usize], seq_
 	}
 	let mut out = Vec::with_capacity(kept.iter().product());
 	let mut idx = vec![0usize; lead.len()];
-	if lead.iter().any(|d| *d == 0) || run == 0 {
+	if lead.contains(&0) || run == 0 {
 		return Ok(out);
 	}
 	loop {

@@ -204,7 +204,7 @@ fn map_weights(path: &Path, graph: &Graph) -> Result<WeightStore> {
 			return Err(bad(format!("tensor {name:?} has shape {:?}, the graph expects {:?}", view.shape(), w.shape.dims())));
 		}
 		let offset = view.data().as_ptr() as usize - base;
-		aligned &= offset % 4 == 0;
+		aligned &= offset.is_multiple_of(4);
 		ranges.push((offset, numel));
 	}
 	drop(tensors);

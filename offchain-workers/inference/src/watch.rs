@@ -66,7 +66,7 @@ pub fn outputs_agree(own: &[f32], committed: &[f32]) -> bool {
 
 /// The committed output bytes (f32 little-endian) as values; `None` if not a whole number of f32.
 pub fn output_values(bytes: &[u8]) -> Option<Vec<f32>> {
-	(bytes.len() % 4 == 0).then(|| bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+	bytes.len().is_multiple_of(4).then(|| bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
 /// What the walk over a provider's trace found.

@@ -119,7 +119,7 @@ unsafe fn one_product(x: &[f32], xo: usize, y: &[f32], yo: usize, s: &Shape, out
 	// place when its rows (j) are contiguous and n fills whole panels (P·V: V's head columns);
 	// otherwise (Q·Kᵀ: K's rows) it is packed, n padded with zeros to whole panels.
 	let packed: Vec<f32>;
-	let (panel, ldp) = if s.y_row == 1 && s.n % NR == 0 {
+	let (panel, ldp) = if s.y_row == 1 && s.n.is_multiple_of(NR) {
 		(y.as_ptr().add(yo), s.y_col)
 	} else {
 		let width = s.n.div_ceil(NR) * NR;

@@ -78,7 +78,7 @@ impl PackedWeight {
 	/// `out = x·Wᵀ + bias` for the `m = x.len() / k` rows of `x`, into a new `m × n` buffer.
 	/// `None` if the sizes do not match or the CPU lacks AVX-512F.
 	pub fn apply(&self, x: &[f32], bias: Option<&[f32]>) -> Option<Vec<f32>> {
-		if !Self::supported() || x.len() % self.k != 0 || bias.is_some_and(|b| b.len() != self.n) {
+		if !Self::supported() || !x.len().is_multiple_of(self.k) || bias.is_some_and(|b| b.len() != self.n) {
 			return None;
 		}
 		let m = x.len() / self.k;
