@@ -115,6 +115,16 @@ pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Resu
 		std::env::set_var("RAYON_NUM_THREADS", n.to_string());
 	}
 	let device = open_device(params.inference_device).map_err(|e| e.to_string())?;
+	// The engine runs on rayon's global pool, sized when it first starts: say what it got, and
+	// whether `--inference-threads` came too late (something in the process started it first).
+	let threads = arbiter_inference::engine::threads();
+	match params.inference_threads {
+		Some(n) if n != threads => log::warn!(
+			target: "arbiter-inference",
+			"--inference-threads {n} not applied: the thread pool had already started with {threads} threads"
+		),
+		_ => log::info!(target: "arbiter-inference", "inference on {device_name}, CPU thread pool of {threads}", device_name = format!("{:?}", params.inference_device).to_lowercase()),
+	}
 	let mut models = Vec::new();
 	for folder in model_folders(&params.models_dir())? {
 		let mut model = Model::load(&folder, &device).map_err(|e| e.to_string())?;

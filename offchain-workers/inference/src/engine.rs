@@ -60,6 +60,12 @@ pub fn open_device(kind: DeviceKind) -> Result<Device> {
 	}
 }
 
+/// The CPU threads inference runs on: those of rayon's global pool, which starts (sized by
+/// `RAYON_NUM_THREADS`, else one per core) on first use.
+pub fn threads() -> usize {
+	rayon::current_num_threads()
+}
+
 /// The result of one input.
 #[derive(Clone, Debug)]
 pub struct Execution {
