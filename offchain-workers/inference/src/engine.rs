@@ -237,6 +237,9 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 	let seq = inputs.iter().map(|i| i.seq_len).max().unwrap_or(1);
 	let mut values: Vec<Tensor> = Vec::with_capacity(template.nodes.len());
 	let mut next_input = 0usize;
+	// A test fault perturbs one node's output; fused pairs would skip that, so none then.
+	let fuse_gelu = if model.fault.is_none() { gelu_fusions(template) } else { Vec::new() };
+	let mut fused_gelu: Option<Tensor> = None;
 	for (id, node) in template.nodes.iter().enumerate() {
 		let mut dims = Vec::from([batch]);
 		dims.extend(dims_at(template, id, seq));
@@ -270,7 +273,15 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 						Some(b) => Some(model.weight_values(*b).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: weight {b} missing")))?),
 						None => None,
 					};
-					contiguous(xv)?.apply_op1_no_bwd(&PackedLinear { weight: packed, bias })?
+					if fuse_gelu.get(id).copied().unwrap_or(false) {
+						// This linear layer and the GELU after it in one pass (the same numbers).
+						let refused = || EngineError::InvalidInput(format!("node {id}: the linear kernel refused its input"));
+						let (y, g) = with_host_values(&contiguous(xv)?, |xs| packed.apply_gelu(xs, bias).ok_or_else(refused))?;
+						fused_gelu = Some(Tensor::from_vec(g, dims.clone(), device)?);
+						Tensor::from_vec(y, dims.clone(), device)?
+					} else {
+						contiguous(xv)?.apply_op1_no_bwd(&PackedLinear { weight: packed, bias })?
+					}
 				} else {
 					let k = xv.dim(D::Minus1)?;
 					let rows = xv.elem_count() / k.max(1);
@@ -307,6 +318,7 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 				};
 				candle_nn::ops::softmax_last_dim(&summed)?
 			},
+			Op::Gelu if fused_gelu.is_some() => fused_gelu.take().ok_or(EngineError::EmptyBatch)?,
 			Op::Gelu if device.is_cpu() => contiguous(x(0)?)?.apply_op1_no_bwd(&Gelu)?,
 			Op::Gelu => x(0)?.gelu_erf()?,
 			Op::Silu => x(0)?.silu()?,
@@ -339,6 +351,23 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 		values.push(out);
 	}
 	extract(model, inputs, &values, mode)
+}
+
+/// For each node, whether it is a linear layer whose output only the next node, a GELU, reads:
+/// the engine computes the two in one pass (`PackedWeight::apply_gelu`) where the packed kernel
+/// runs.
+fn gelu_fusions(template: &Graph) -> Vec<bool> {
+	let nodes = &template.nodes;
+	nodes
+		.iter()
+		.enumerate()
+		.map(|(id, node)| {
+			let this = id as NodeId;
+			matches!(node.op, Op::Linear { .. })
+				&& nodes.get(id + 1).is_some_and(|next| next.op == Op::Gelu && next.inputs == [this])
+				&& nodes.iter().enumerate().all(|(j, n)| j == id + 1 || !n.inputs.contains(&this))
+		})
+		.collect()
 }
 
 /// The test-only fault ([`Model::inject_fault`]): 1 to 7 (by row, cycling) added to the
@@ -495,6 +524,25 @@ mod tests {
 				}
 			}
 		}
+	}
+
+	/// In a BERT graph the feed-forward up-projections, and only they, run fused with their GELU.
+	#[test]
+	fn gelu_fuses_with_each_feed_forward_up_projection() {
+		let template = crate::bert::bert_graph(&crate::generated::tiny_bert_config(), "");
+		let fused: Vec<usize> = super::gelu_fusions(&template).iter().enumerate().filter(|(_, f)| **f).map(|(id, _)| id).collect();
+		assert_eq!(fused.len(), 2, "one per layer");
+		for id in fused {
+			assert!(matches!(template.nodes[id].op, arbiter_primitives::Op::Linear { .. }));
+			assert_eq!(template.nodes[id + 1].op, arbiter_primitives::Op::Gelu);
+		}
+		// A second reader of the linear output stops the fusion.
+		let mut two_readers = template.clone();
+		let up = super::gelu_fusions(&template).iter().position(|f| *f).expect("fused");
+		if let Some(last) = two_readers.nodes.last_mut() {
+			last.inputs.push(up as arbiter_primitives::NodeId);
+		}
+		assert!(!super::gelu_fusions(&two_readers)[up]);
 	}
 
 	fn lengths_of(groups: &[Vec<usize>], lengths: &[u32]) -> Vec<Vec<u32>> {

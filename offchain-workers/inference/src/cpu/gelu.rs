@@ -36,7 +36,7 @@ fn gelu_slice(x: &[f32], out: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn gelu_avx512(x: &[f32], out: &mut [f32]) {
+pub(crate) unsafe fn gelu_avx512(x: &[f32], out: &mut [f32]) {
 	gelu_portable(x, out)
 }
 
