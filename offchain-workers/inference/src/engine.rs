@@ -276,7 +276,7 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 					if fuse_gelu.get(id).copied().unwrap_or(false) {
 						// This linear layer and the GELU after it in one pass (the same numbers).
 						let refused = || EngineError::InvalidInput(format!("node {id}: the linear kernel refused its input"));
-						let (y, g) = with_host_values(&contiguous(xv)?, |xs| packed.apply_gelu(xs, bias).ok_or_else(refused))?;
+						let (y, g) = with_host_values(xv, |xs| packed.apply_gelu(xs, bias).ok_or_else(refused))?;
 						fused_gelu = Some(Tensor::from_vec(g, dims.clone(), device)?);
 						Tensor::from_vec(y, dims.clone(), device)?
 					} else {

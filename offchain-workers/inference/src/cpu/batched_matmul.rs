@@ -48,11 +48,7 @@ impl View<'_> {
 
 	/// Whether every element the view reads lies inside its storage.
 	fn inside(&self) -> bool {
-		if self.dims.contains(&0) {
-			return true;
-		}
-		let last = self.dims.iter().zip(self.strides).try_fold(self.start, |acc, (d, s)| acc.checked_add((d - 1).checked_mul(*s)?));
-		last.is_some_and(|l| l < self.data.len())
+		super::copy::view_inside(self.data.len(), self.start, self.dims, self.strides)
 	}
 }
 

@@ -24,9 +24,7 @@ pub fn copy_strided(src: &[f32], start: usize, dims: &[usize], strides: &[usize]
 	if len == 0 {
 		return Some(Vec::new());
 	}
-	// The last element the view reads must lie inside `src`: then every index below does.
-	let last = dims.iter().zip(strides).try_fold(start, |acc, (d, s)| acc.checked_add((d - 1).checked_mul(*s)?))?;
-	if last >= src.len() {
+	if !view_inside(src.len(), start, dims, strides) {
 		return None;
 	}
 	// The view as blocks of its last two dimensions (`rows` runs of `run` elements): the outer
@@ -73,6 +71,17 @@ pub fn copy_strided(src: &[f32], start: usize, dims: &[usize], strides: &[usize]
 		out.chunks_mut(blocks_per_chunk * block_len).enumerate().for_each(copy_chunk);
 	}
 	Some(out)
+}
+
+/// Whether every element of the view (shape `dims`, element strides `strides`, first element
+/// `start`) lies below `len`: its last element does, then every other does too. An empty view
+/// reads nothing.
+pub fn view_inside(len: usize, start: usize, dims: &[usize], strides: &[usize]) -> bool {
+	if dims.contains(&0) {
+		return true;
+	}
+	let last = dims.iter().zip(strides).try_fold(start, |acc, (d, s)| acc.checked_add((d - 1).checked_mul(*s)?));
+	last.is_some_and(|l| l < len)
 }
 
 #[cfg(test)]
