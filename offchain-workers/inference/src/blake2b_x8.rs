@@ -1,8 +1,10 @@
 //! BLAKE2b-256 of eight equal-length messages at once with AVX-512 (RFC 7693; one message per
 //! 64-bit lane, so the rotations are single `vprorq` instructions). The trace tree hashes ~20k
-//! rows per MiniLM sentence, and every row of one node has the same length, as has every inner
-//! node: the case this covers. `blake2b_simd` (AVX2, four at a time) does the rest; the tests
-//! compare the two on every length up to a few blocks.
+//! rows per MiniLM sentence, and every row of one width has the same length, as has every inner
+//! node: the case this covers. A message is a short prefix (a leaf's header, an inner node's
+//! domain byte) and a body read where it lies (the row, the two child hashes). Without AVX-512,
+//! `blake2b_simd` (AVX2, four at a time) hashes the tree; the tests compare with the reference
+//! hash on every length up to a few blocks.
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
@@ -50,22 +52,51 @@ pub fn supported() -> bool {
 /// BLAKE2b-256 (no key) of the eight messages `buf[i·stride .. i·stride + len]`, `i` in 0..8.
 /// `None` if the CPU lacks AVX-512F or `buf` is too short.
 pub fn hash8(buf: &[u8], stride: usize, len: usize) -> Option<[Hash; 8]> {
-	if !supported() || stride < len || buf.len() < 7 * stride + len {
+	if stride < len || buf.len() < 7 * stride + len {
+		return None;
+	}
+	let body = |i: usize| buf.get(i * stride..i * stride + len).unwrap_or_default();
+	hash8_prefixed(&[&[]; 8], &[body(0), body(1), body(2), body(3), body(4), body(5), body(6), body(7)])
+}
+
+/// Longest prefix [`hash8_prefixed`] takes: it must fit the first block.
+pub const MAX_PREFIX: usize = BLOCK - 1;
+
+/// BLAKE2b-256 (no key) of the eight messages `prefixes[i] ‖ bodies[i]`, read where they lie
+/// (a tree leaf is a short header before a row of a node output: the row is not copied behind
+/// its header first). All prefixes must have one length (at most [`MAX_PREFIX`]) and all bodies
+/// one length. `None` if the CPU lacks AVX-512F or the lengths differ.
+pub fn hash8_prefixed(prefixes: &[&[u8]; 8], bodies: &[&[u8]; 8]) -> Option<[Hash; 8]> {
+	let (p, l) = (prefixes[0].len(), bodies[0].len());
+	if !supported() || p > MAX_PREFIX || prefixes.iter().any(|x| x.len() != p) || bodies.iter().any(|b| b.len() != l) {
 		return None;
 	}
 	#[cfg(target_arch = "x86_64")]
 	{
-		// SAFETY: AVX-512F is present and every read stays inside `buf` (checked above: full
-		// blocks are read only below `len` of each message, the tail through a copy).
-		Some(unsafe { hash8_avx512(buf, stride, len) })
+		// SAFETY: AVX-512F is present; every read stays inside the eight bodies (the first
+		// block and the last are assembled in copies; the blocks between lie inside each body:
+		// see `hash8_avx512`).
+		Some(unsafe { hash8_avx512(prefixes, bodies) })
 	}
 	#[cfg(not(target_arch = "x86_64"))]
 	None
 }
 
+/// Copies bytes `from..to` of the message `prefix ‖ body` to `dst`.
+fn copy_message(prefix: &[u8], body: &[u8], from: usize, to: usize, dst: &mut [u8]) {
+	let p = prefix.len();
+	let head = prefix.get(from.min(p)..to.min(p)).unwrap_or_default();
+	let tail = body.get(from.max(p) - p..to.max(p) - p).unwrap_or_default();
+	let (dh, dt) = dst.split_at_mut(head.len());
+	dh.copy_from_slice(head);
+	if let Some(d) = dt.get_mut(..tail.len()) {
+		d.copy_from_slice(tail);
+	}
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn hash8_avx512(buf: &[u8], stride: usize, len: usize) -> [Hash; 8] {
+unsafe fn hash8_avx512(prefixes: &[&[u8]; 8], bodies: &[&[u8]; 8]) -> [Hash; 8] {
 	let mut h = [_mm512_setzero_si512(); 8];
 	for (i, hv) in h.iter_mut().enumerate() {
 		let mut word = IV[i];
@@ -75,30 +106,46 @@ unsafe fn hash8_avx512(buf: &[u8], stride: usize, len: usize) -> [Hash; 8] {
 		}
 		*hv = _mm512_set1_epi64(word as i64);
 	}
-	// Lane i's message starts at i·stride: gather word w of a block from the eight messages.
-	let lanes = _mm512_set_epi64(7 * stride as i64, 6 * stride as i64, 5 * stride as i64, 4 * stride as i64, 3 * stride as i64, 2 * stride as i64, stride as i64, 0);
-	// Every block but the last is read in place; the last (partial or empty) is padded with
-	// zeros in a copy, one 128-byte row per lane.
+	let (p, l) = (prefixes[0].len(), bodies[0].len());
+	let len = p + l;
+	// Block b (b >= 1) of lane i is bytes `b·128 - p ..` of body i: gathered relative to body
+	// 0, lane i at body i's distance from it.
+	let base = bodies[0].as_ptr();
+	let at = |i: usize| (bodies[i].as_ptr() as i64).wrapping_sub(base as i64);
+	let lanes = _mm512_set_epi64(at(7), at(6), at(5), at(4), at(3), at(2), at(1), at(0));
+	// Eight copied blocks, one 128-byte row per lane: the first (holding the prefix) and the
+	// last (partial or empty, padded with zeros).
+	let copied_lanes = _mm512_set_epi64(7 * 128, 6 * 128, 5 * 128, 4 * 128, 3 * 128, 2 * 128, 128, 0);
+	let load_copied = |m: &mut [__m512i; 16], copy: &[u8; 8 * BLOCK]| {
+		for (w, mv) in m.iter_mut().enumerate() {
+			*mv = _mm512_i64gather_epi64::<1>(copied_lanes, copy.as_ptr().add(w * 8) as *const i64);
+		}
+	};
+	// Every block but the last is read in place (but the first, when there is a prefix).
 	let full_blocks = if len == 0 { 0 } else { (len - 1) / BLOCK };
 	let mut m = [_mm512_setzero_si512(); 16];
+	let mut copy = [0u8; 8 * BLOCK];
 	for blk in 0..full_blocks {
-		let base = buf.as_ptr().add(blk * BLOCK);
-		for (w, mv) in m.iter_mut().enumerate() {
-			*mv = _mm512_i64gather_epi64::<1>(lanes, base.add(w * 8) as *const i64);
+		if blk == 0 && p > 0 {
+			for lane in 0..8 {
+				copy_message(prefixes[lane], bodies[lane], 0, BLOCK, &mut copy[lane * BLOCK..(lane + 1) * BLOCK]);
+			}
+			load_copied(&mut m, &copy);
+		} else {
+			// blk·128 + 128 <= len - 1: the block lies inside each body.
+			let start = base.add(blk * BLOCK - p);
+			for (w, mv) in m.iter_mut().enumerate() {
+				*mv = _mm512_i64gather_epi64::<1>(lanes, start.add(w * 8) as *const i64);
+			}
 		}
 		compress(&mut h, &m, ((blk + 1) * BLOCK) as u64, false);
 	}
 	let tail_start = full_blocks * BLOCK;
-	let tail_len = len - tail_start;
-	let mut tail = [0u8; 8 * BLOCK];
+	copy = [0u8; 8 * BLOCK];
 	for lane in 0..8 {
-		let src = &buf[lane * stride + tail_start..lane * stride + len];
-		tail[lane * BLOCK..lane * BLOCK + tail_len].copy_from_slice(src);
+		copy_message(prefixes[lane], bodies[lane], tail_start, len, &mut copy[lane * BLOCK..(lane + 1) * BLOCK]);
 	}
-	let tail_lanes = _mm512_set_epi64(7 * 128, 6 * 128, 5 * 128, 4 * 128, 3 * 128, 2 * 128, 128, 0);
-	for (w, mv) in m.iter_mut().enumerate() {
-		*mv = _mm512_i64gather_epi64::<1>(tail_lanes, tail.as_ptr().add(w * 8) as *const i64);
-	}
+	load_copied(&mut m, &copy);
 	compress(&mut h, &m, len as u64, true);
 	// The first four words of each lane, little-endian.
 	let mut words = [[0u64; 8]; 4];
@@ -181,6 +228,42 @@ mod tests {
 				}
 			}
 		}
+	}
+
+	#[test]
+	fn prefixed_messages_equal_blake2_256_of_prefix_then_body() {
+		if !supported() {
+			eprintln!("no AVX-512F: the eight-way hash is not used on this CPU");
+			return;
+		}
+		for p in [0usize, 1, 10, 64, MAX_PREFIX] {
+			for l in (0..=300).chain([1536, 6144]) {
+				// Eight bodies in eight allocations, and prefixes that differ by lane.
+				let prefixes: Vec<Vec<u8>> = (0..8).map(|lane| (0..p).map(|i| (i * 7 + lane * 31) as u8).collect()).collect();
+				let bodies: Vec<Vec<u8>> = (0..8).map(|lane| (0..l).map(|i| (i * 131 % 251 + lane) as u8).collect()).collect();
+				let pre: [&[u8]; 8] = core::array::from_fn(|i| prefixes[i].as_slice());
+				let body: [&[u8]; 8] = core::array::from_fn(|i| bodies[i].as_slice());
+				let got = hash8_prefixed(&pre, &body).expect("supported, equal lengths");
+				for lane in 0..8 {
+					let msg = [prefixes[lane].as_slice(), bodies[lane].as_slice()].concat();
+					assert_eq!(got[lane], arbiter_primitives::encoding::hash(&msg), "prefix {p} body {l} lane {lane}");
+				}
+			}
+		}
+	}
+
+	#[test]
+	fn prefixed_refuses_unequal_lengths() {
+		let short = [0u8; 3];
+		let long = [0u8; 4];
+		let mut bodies: [&[u8]; 8] = [&long; 8];
+		assert!(hash8_prefixed(&[&[]; 8], &bodies).is_some() || !supported());
+		bodies[5] = &short;
+		assert!(hash8_prefixed(&[&[]; 8], &bodies).is_none(), "bodies of two lengths");
+		let mut prefixes: [&[u8]; 8] = [&short; 8];
+		prefixes[2] = &long;
+		assert!(hash8_prefixed(&prefixes, &[&long; 8]).is_none(), "prefixes of two lengths");
+		assert!(hash8_prefixed(&[&[0u8; MAX_PREFIX + 1]; 8], &[&long; 8]).is_none(), "prefix longer than a block");
 	}
 
 	#[test]

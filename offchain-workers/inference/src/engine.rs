@@ -8,15 +8,18 @@
 //! instantiated at that length. Padding is exact for BERT: padded keys get -1e9 before softmax
 //! (exp underflows to 0) and weight 0 in pooling, so real rows only ever add exact zeros.
 
-use arbiter_primitives::{ir::f32_of, Graph, NodeId, Op};
+use std::sync::Arc;
+
+use arbiter_primitives::{commitment::{trace_offsets, CommitError}, encoding::trace_root_of, ir::f32_of, Graph, Hash, NodeId, Op};
 use candle_core::{DType, Device, Tensor, D};
 use rayon::prelude::*;
 
 use crate::{
+	commit,
 	cpu::{batched_matmul, Gelu, MatMulTransposed, PackedLinear, StridedCopy},
 	error::{EngineError, Result},
 	model::{Model, ModelInput},
-	trace::Trace,
+	trace::{item_rows, BatchOutputs, Trace},
 };
 
 /// What the engine keeps of an execution.
@@ -425,78 +428,90 @@ fn with_host_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Resul
 /// Item `b`'s part of a batched node output (`values`, shape `[batch] ++ dims`) with the
 /// dimensions in `seq_dims` cut to `seq_len`, row-major: the node's output for that item alone.
 fn item_slice(values: &[f32], dims: &[usize], b: usize, seq_dims: &[usize], seq_len: usize) -> Result<Vec<f32>> {
-	let item_len: usize = dims.iter().product();
-	let item = values.get(b * item_len..(b + 1) * item_len).ok_or_else(|| EngineError::InvalidInput("batch item outside the node output".into()))?;
-	let kept: Vec<usize> = dims.iter().enumerate().map(|(k, d)| if seq_dims.contains(&k) { seq_len.min(*d) } else { *d }).collect();
-	if kept == dims {
-		return Ok(item.to_vec());
-	}
-	// Copy runs of the last dimension, walking the kept index space of the others.
-	let rank = dims.len();
-	let Some((&run, lead)) = kept.split_last() else { return Ok(item.to_vec()) };
-	let mut strides = vec![1usize; rank];
-	for k in (0..rank.saturating_sub(1)).rev() {
-		strides[k] = strides[k + 1] * dims[k + 1];
-	}
-	let mut out = Vec::with_capacity(kept.iter().product());
-	let mut idx = vec![0usize; lead.len()];
-	if lead.contains(&0) || run == 0 {
-		return Ok(out);
-	}
-	loop {
-		let offset: usize = idx.iter().zip(&strides).map(|(i, s)| i * s).sum();
-		out.extend_from_slice(item.get(offset..offset + run).ok_or_else(|| EngineError::InvalidInput("row outside the node output".into()))?);
-		// Next index over the leading kept dimensions.
-		let mut k = lead.len();
-		loop {
-			if k == 0 {
-				return Ok(out);
-			}
-			k -= 1;
-			idx[k] += 1;
-			if idx[k] < lead[k] {
-				break;
-			}
-			idx[k] = 0;
-		}
-	}
+	Ok(item_rows(values, dims, b, seq_dims, seq_len)?.concat())
 }
 
 fn extract(model: &Model, inputs: &[ModelInput], values: &[Tensor], mode: Mode) -> Result<Vec<Execution>> {
 	let template = &model.template;
-	let seq = inputs.iter().map(|i| i.seq_len).max().unwrap_or(1) as usize;
-	let last = values.len().checked_sub(1).ok_or(EngineError::EmptyBatch)?;
-	let nodes: Vec<usize> = match mode {
-		Mode::Plain => Vec::from([last]),
-		Mode::Traced => (0..values.len()).collect(),
+	let seq = inputs.iter().map(|i| i.seq_len).max().unwrap_or(1);
+	match mode {
+		Mode::Plain => {
+			let id = values.len().checked_sub(1).ok_or(EngineError::EmptyBatch)?;
+			let value = values.get(id).ok_or(EngineError::EmptyBatch)?;
+			let dims = dims_at(template, id, seq);
+			let seq_dims = template.seq_dims(id as NodeId);
+			with_host_values(value, |host| {
+				inputs
+					.par_iter()
+					.enumerate()
+					.map(|(b, input)| Ok(Execution { output: item_slice(host, &dims, b, &seq_dims, input.seq_len as usize)?, trace: None }))
+					.collect()
+			})
+		},
+		Mode::Traced => extract_traces(template, inputs, values, seq),
+	}
+}
+
+/// Each item's trace, its rows read from the batch's node outputs where they lie: hashed from
+/// there and kept there (the items' traces share the batch).
+fn extract_traces(template: &Graph, inputs: &[ModelInput], values: &[Tensor], seq: u32) -> Result<Vec<Execution>> {
+	let host = |t: &Tensor| -> Result<Tensor> {
+		let t = if t.device().is_cpu() { t.clone() } else { t.to_device(&Device::Cpu)? };
+		// A view (a transpose) is copied in row-major order once.
+		contiguous(&t.to_dtype(DType::F32)?)
 	};
-	// per_item[b][k]: item b's output of node nodes[k]. Node by node (one transfer each off the
-	// CPU), the items of a node in parallel: copying the trace out of the batch is, with hashing
-	// it, most of what tracing costs.
-	let mut per_item: Vec<Vec<Vec<f32>>> = (0..inputs.len()).map(|_| Vec::with_capacity(nodes.len())).collect();
-	for &id in &nodes {
-		let value = values.get(id).ok_or(EngineError::EmptyBatch)?;
-		let dims = dims_at(template, id, seq as u32);
-		let seq_dims = template.seq_dims(id as NodeId);
-		let items = with_host_values(value, |host| {
-			inputs.par_iter().enumerate().map(|(b, input)| item_slice(host, &dims, b, &seq_dims, input.seq_len as usize)).collect::<Result<Vec<_>>>()
-		})?;
-		for (slot, item) in per_item.iter_mut().zip(items) {
-			slot.push(item);
+	let nodes = values.iter().map(host).collect::<Result<Vec<_>>>()?;
+	let dims = (0..nodes.len()).map(|id| dims_at(template, id, seq)).collect();
+	let seq_dims = (0..nodes.len()).map(|id| template.seq_dims(id as NodeId)).collect();
+	let batch = Arc::new(BatchOutputs::new(nodes, dims, seq_dims)?);
+	// Leaf-hashing tasks of at most LEAF_TASK_ROWS rows of one node of one item, so that a batch
+	// of one item uses every core too.
+	let mut tasks = Vec::new();
+	for (b, input) in inputs.iter().enumerate() {
+		for id in 0..batch.len() {
+			let rows = batch.with_rows(id, b, input.seq_len, |rows| rows.len())?;
+			tasks.extend((0..rows).step_by(LEAF_TASK_ROWS).map(|first| (b, id, first, LEAF_TASK_ROWS.min(rows - first))));
+		}
+	}
+	let hashed = tasks
+		.par_iter()
+		.map(|&(b, id, first, count)| {
+			let seq_len = inputs.get(b).map_or(0, |i| i.seq_len);
+			batch.with_rows(id, b, seq_len, |rows| {
+				let rows = rows.get(first..first + count).unwrap_or_default();
+				if !rows.iter().all(|r| commit::all_finite(r)) {
+					return Err(EngineError::Commit(CommitError::NonFinite { index: id }));
+				}
+				Ok(commit::row_leaf_hashes(id as u32, first, rows))
+			})?
+		})
+		.collect::<Result<Vec<_>>>()?;
+	let mut leaves: Vec<Vec<Hash>> = vec![Vec::new(); inputs.len()];
+	for (&(b, ..), hashes) in tasks.iter().zip(hashed) {
+		if let Some(l) = leaves.get_mut(b) {
+			l.extend(hashes);
 		}
 	}
 	inputs
 		.par_iter()
-		.zip(per_item)
-		.map(|(input, mut outputs)| match mode {
-			Mode::Plain => Ok(Execution { output: outputs.pop().ok_or(EngineError::EmptyBatch)?, trace: None }),
-			Mode::Traced => {
-				let output = outputs.last().cloned().ok_or(EngineError::EmptyBatch)?;
-				Ok(Execution { output, trace: Some(Trace::commit(template, input.seq_len, outputs)?) })
-			},
+		.zip(leaves)
+		.enumerate()
+		.map(|(b, (input, leaves))| {
+			// The leaf count the graph at this length has: a tree of the wrong shape is refused.
+			let (_, expected) = trace_offsets(&template.instantiate(input.seq_len));
+			if leaves.len() as u64 != expected {
+				return Err(EngineError::InvalidInput(format!("item {b}: {} trace rows, the graph has {expected}", leaves.len())));
+			}
+			let tree = commit::tree_of_leaves(leaves);
+			let root = trace_root_of(input.seq_len, &tree.root());
+			let trace = Trace::of_batch_item(batch.clone(), b, input.seq_len, tree, root);
+			Ok(Execution { output: trace.output()?, trace: Some(trace) })
 		})
 		.collect()
 }
+
+/// Rows per leaf-hashing task.
+const LEAF_TASK_ROWS: usize = 256;
 
 #[cfg(test)]
 mod tests {

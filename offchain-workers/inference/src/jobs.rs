@@ -246,7 +246,7 @@ fn recover(store: &TraceStore, task: u64, model: &Model) -> Option<JobStatus> {
 		return None;
 	}
 	let trace = store.get(task, model).ok()?;
-	let output = trace.outputs.last()?.clone();
+	let output = trace.output().ok()?;
 	Some(JobStatus::Done { output, trace_root: trace.root })
 }
 

@@ -72,14 +72,13 @@ impl TraceStore {
 			write(MAGIC)?;
 			write(&model.commitment.model_root)?;
 			write(&trace.seq_len.to_le_bytes())?;
-			write(&(trace.outputs.len() as u32).to_le_bytes())?;
-			for node in &trace.outputs {
-				write(&(node.len() as u64).to_le_bytes())?;
-				let mut bytes = Vec::with_capacity(node.len() * 4);
-				for v in node {
-					bytes.extend_from_slice(&v.to_le_bytes());
-				}
-				write(&bytes)?;
+			write(&(trace.node_count() as u32).to_le_bytes())?;
+			for k in 0..trace.node_count() {
+				trace.with_node_rows(k, |rows| {
+					let len: usize = rows.iter().map(|r| r.len()).sum();
+					write(&(len as u64).to_le_bytes())?;
+					rows.iter().try_for_each(|row| write(&crate::commit::le_bytes(row)))
+				})??;
 			}
 			w.flush().map_err(|e| io_err(&tmp, e))?;
 		}

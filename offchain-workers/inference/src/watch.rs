@@ -91,7 +91,7 @@ pub fn find_fault(model: &Model, own: &Trace, trace_root: &Hash, slack: f32, max
 		}
 		let id = id as NodeId;
 		let width = node.shape.width() as usize;
-		let Some(mine) = own.outputs.get(id as usize) else { break };
+		let Ok(mine) = own.node_output(id as usize) else { break };
 		for row in 0..node.shape.rows() as u32 {
 			let start = row as usize * width;
 			let Some(mine) = mine.get(start..start + width) else { break };
@@ -157,7 +157,7 @@ pub fn check(model: &Model, request: &WatchRequest, connect: &Connect) -> WatchS
 		Ok(None) => return inconclusive("the engine returned no trace".into()),
 		Err(e) => return inconclusive(format!("re-execution failed: {e}")),
 	};
-	let own_output = own.outputs.last().cloned().unwrap_or_default();
+	let own_output = own.output().unwrap_or_default();
 	match output_values(&request.output) {
 		Some(committed) if outputs_agree(&own_output, &committed) => return WatchStatus::Clean,
 		_ => {},

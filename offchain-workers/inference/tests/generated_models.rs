@@ -43,7 +43,8 @@ fn every_element_of_a_tiny_bert_trace_verifies() {
 	let model = tiny_bert(1, &Device::Cpu).unwrap();
 	for seq in [1u32, 5, 9] {
 		let (_, trace) = traced(&model, &[tiny_bert_input(seq as u64, seq)]).pop().unwrap();
-		assert_eq!(trace.outputs.len(), model.template.nodes.len());
+		assert_eq!(trace.node_count(), model.template.nodes.len());
+		assert_eq!(trace.outputs().unwrap().len(), model.template.nodes.len());
 		assert!(verify_all(&model, &trace, None) > 100);
 	}
 }
@@ -58,10 +59,11 @@ fn every_element_of_a_gated_mlp_trace_verifies() {
 #[test]
 fn a_tampered_trace_element_is_caught() {
 	let model = tiny_bert(4, &Device::Cpu).unwrap();
-	let (_, mut trace) = traced(&model, &[tiny_bert_input(4, 6)]).pop().unwrap();
+	let (_, trace) = traced(&model, &[tiny_bert_input(4, 6)]).pop().unwrap();
 	let node = model.template.nodes.iter().position(|n| matches!(n.op, Op::Gelu)).unwrap();
-	trace.outputs[node][3] += 0.05;
-	let trace = Trace::commit(&model.template, trace.seq_len, trace.outputs).unwrap();
+	let mut outputs = trace.outputs().unwrap().into_owned();
+	outputs[node][3] += 0.05;
+	let trace = Trace::commit(&model.template, trace.seq_len, outputs).unwrap();
 	let o = trace.opening(&model, node as u32, 0, 3).unwrap();
 	let v = verify_element(&model.template, &model.commitment.model_root, &trace.root, (node as u32, 0, 3), &o, 0.0, MAX_WIDTH);
 	assert_eq!(v, Verdict::OutsideBound);
@@ -78,7 +80,8 @@ fn plain_and_traced_give_the_same_numbers_and_runs_repeat() {
 		assert!(p.trace.is_none());
 		assert_eq!(p.output, a.0, "plain and traced outputs are bit-identical");
 		assert_eq!(a.1.root, b.1.root, "same input, same trace root");
-		assert_eq!(a.0, *a.1.outputs.last().unwrap(), "the output is the last node");
+		assert_eq!(a.0, *a.1.outputs().unwrap().last().unwrap(), "the output is the last node");
+		assert_eq!(a.0, a.1.output().unwrap());
 	}
 	assert_eq!(model.output_width(), 16);
 }
@@ -93,11 +96,12 @@ fn batched_inputs_of_different_lengths_get_the_trace_of_their_own_length() {
 		let (single_out, single) = traced(&model, std::slice::from_ref(input)).pop().unwrap();
 		// The committed inputs are the unpadded ones.
 		for (k, t) in input.tensors.iter().enumerate() {
-			assert_eq!(&trace.outputs[k], t);
+			assert_eq!(&trace.outputs().unwrap()[k], t);
 		}
 		let diff = output.iter().zip(&single_out).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
 		assert!(diff <= 1e-5, "batched vs single output differ by {diff}");
-		assert_eq!(trace.outputs.iter().map(Vec::len).collect::<Vec<_>>(), single.outputs.iter().map(Vec::len).collect::<Vec<_>>());
+		assert_eq!(trace.outputs().unwrap().iter().map(Vec::len).collect::<Vec<_>>(), single.outputs().unwrap().iter().map(Vec::len).collect::<Vec<_>>());
+		assert_eq!(trace.size_bytes(), single.size_bytes());
 		verify_all(&model, trace, None);
 	}
 	// No pad values (gated MLP): lengths run in separate batches, results in input order.
@@ -106,7 +110,7 @@ fn batched_inputs_of_different_lengths_get_the_trace_of_their_own_length() {
 	let out = traced(&mlp, &inputs);
 	for (input, (_, trace)) in inputs.iter().zip(&out) {
 		assert_eq!(trace.seq_len, input.seq_len);
-		assert_eq!(trace.outputs[0], input.tensors[0]);
+		assert_eq!(trace.outputs().unwrap()[0], input.tensors[0]);
 		verify_all(&mlp, trace, Some(5));
 	}
 }
@@ -131,6 +135,30 @@ fn bad_inputs_are_refused_with_clear_errors() {
 	assert!(run(ModelInput { seq_len: 4, tensors: t }).contains("non-finite"));
 	// A text model API on a tensor model.
 	assert!(model.encode_text("hello").unwrap_err().to_string().contains("takes tensors"));
+}
+
+#[test]
+fn traces_of_a_padded_batch_store_and_serve_their_own_rows() {
+	// Items of a batch share its padded node outputs; each trace reads only its own rows.
+	let dir = tempfile::tempdir().unwrap();
+	let model = tiny_bert(12, &Device::Cpu).unwrap();
+	let inputs: Vec<ModelInput> = [(21u64, 9u32), (22, 2), (23, 6)].iter().map(|(s, q)| tiny_bert_input(*s, *q)).collect();
+	let traces: Vec<Trace> = traced(&model, &inputs).into_iter().map(|(_, t)| t).collect();
+	let store = TraceStore::open(dir.path(), StoreLimits::default()).unwrap();
+	let softmax = model.template.nodes.iter().position(|n| matches!(n.op, Op::Softmax)).unwrap() as u32;
+	for (k, (input, trace)) in inputs.iter().zip(&traces).enumerate() {
+		let (single_output, single) = traced(&model, std::slice::from_ref(input)).pop().unwrap();
+		assert_eq!(trace.size_bytes(), single.size_bytes(), "item {k}: its own length's rows only");
+		store.put(30 + k as u64, &model, trace).unwrap();
+		let back = store.get(30 + k as u64, &model).unwrap();
+		assert_eq!(back.root, trace.root, "item {k}: the stored trace hashes to the committed root");
+		assert_eq!(back.output().unwrap(), trace.output().unwrap());
+		let diff = single_output.iter().zip(&trace.output().unwrap()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+		assert!(diff <= 1e-5, "item {k}: batched vs single output differ by {diff}");
+		let last_row = input.seq_len - 1;
+		assert_eq!(store.row(30 + k as u64, &model, softmax, last_row).unwrap(), trace.row(&model.template, softmax, last_row).unwrap());
+		assert!(trace.row(&model.template, softmax, input.seq_len * 4).is_err(), "no row beyond the item's own");
+	}
 }
 
 #[test]
@@ -181,12 +209,13 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 #[test]
 fn the_parallel_trace_tree_equals_the_reference_one() {
 	let model = tiny_bert(11, &Device::Cpu).unwrap();
-	// One batch of mixed lengths: the engine hashes each item's leaves as it copies them out.
+	// One batch of mixed lengths: the engine hashes each item's rows where they lie in the batch.
 	let inputs: Vec<ModelInput> = [(11u64, 1u32), (12, 7), (13, 40), (14, 9), (15, 8)].iter().map(|(s, q)| tiny_bert_input(*s, *q)).collect();
 	for (input, (_, trace)) in inputs.iter().zip(traced(&model, &inputs)) {
 		let seq = input.seq_len;
-		let (fast_tree, fast_root) = arbiter_inference::commit::trace_commitment(&model.template, seq, &trace.outputs).unwrap();
-		let (tree, root) = arbiter_primitives::commitment::trace_commitment(&model.template, seq, &trace.outputs).unwrap();
+		let outputs = trace.outputs().unwrap();
+		let (fast_tree, fast_root) = arbiter_inference::commit::trace_commitment(&model.template, seq, &outputs).unwrap();
+		let (tree, root) = arbiter_primitives::commitment::trace_commitment(&model.template, seq, &outputs).unwrap();
 		assert_eq!(trace.root, root, "the engine's root, length {seq}");
 		assert_eq!(trace.tree.root(), tree.root());
 		assert_eq!(fast_root, root);
@@ -194,7 +223,7 @@ fn the_parallel_trace_tree_equals_the_reference_one() {
 		for i in [0, tree.leaf_count() / 2, tree.leaf_count() - 1] {
 			assert_eq!(fast_tree.prove(i), tree.prove(i));
 		}
-		let mut bad = trace.outputs.clone();
+		let mut bad = outputs.into_owned();
 		bad[9][0] = f32::INFINITY;
 		assert!(arbiter_inference::commit::trace_commitment(&model.template, seq, &bad).is_err());
 	}

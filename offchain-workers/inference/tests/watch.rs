@@ -58,7 +58,7 @@ fn a_faulted_node_is_found_and_ruled_outside_the_bound() {
 		let mut faulty = tiny_bert(11, &Device::Cpu).unwrap();
 		faulty.inject_fault(fault).unwrap();
 		let theirs = traced(&faulty, 6);
-		assert!(!outputs_agree(own.outputs.last().unwrap(), theirs.outputs.last().unwrap()), "fault at {fault} changes the output");
+		assert!(!outputs_agree(&own.output().unwrap(), &theirs.output().unwrap()), "fault at {fault} changes the output");
 		let remote = LocalTrace { model: &faulty, trace: &theirs };
 		let finding = find_fault(&honest, &own, &theirs.root, 0.0, 4096, &remote);
 		let Finding::Fraud { node, row, col } = finding else { panic!("fault at {fault}: {finding:?}") };
