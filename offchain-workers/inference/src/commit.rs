@@ -64,10 +64,11 @@ fn eight_way() -> bool {
 fn hash_prefixed<P: AsRef<[u8]>>(prefix: impl Fn(usize) -> P, bodies: &[&[u8]]) -> Vec<Hash> {
 	let mut out = Vec::with_capacity(bodies.len());
 	for (g, group) in bodies.chunks(8).enumerate() {
-		let index = |lane: usize| g * 8 + lane.min(group.len() - 1);
-		let prefixes: [P; 8] = core::array::from_fn(|lane| prefix(index(lane)));
+		// Lanes past the group's end repeat its last message.
+		let lane_of = |lane: usize| lane.min(group.len() - 1);
+		let prefixes: [P; 8] = core::array::from_fn(|lane| prefix(g * 8 + lane_of(lane)));
 		let pre: [&[u8]; 8] = core::array::from_fn(|lane| prefixes[lane].as_ref());
-		let body: [&[u8]; 8] = core::array::from_fn(|lane| group[lane.min(group.len() - 1)]);
+		let body: [&[u8]; 8] = core::array::from_fn(|lane| group[lane_of(lane)]);
 		match crate::blake2b_x8::hash8_prefixed(&pre, &body) {
 			Some(hashes) => out.extend(hashes.into_iter().take(group.len())),
 			None => out.extend(pre.iter().zip(body).take(group.len()).map(|(p, b)| arbiter_primitives::encoding::hash(&[*p, b].concat()))),

@@ -469,7 +469,7 @@ fn extract_traces(template: &Graph, inputs: &[ModelInput], values: &[Tensor], se
 	let mut tasks = Vec::new();
 	for (b, input) in inputs.iter().enumerate() {
 		for id in 0..batch.len() {
-			let rows = batch.with_rows(id, b, input.seq_len, |rows| rows.len())?;
+			let rows = batch.row_count(id, input.seq_len);
 			tasks.extend((0..rows).step_by(LEAF_TASK_ROWS).map(|first| (b, id, first, LEAF_TASK_ROWS.min(rows - first))));
 		}
 	}

@@ -80,10 +80,23 @@ impl BatchOutputs {
 		Ok(f(&rows))
 	}
 
+	/// How many rows an item's output of node `node` has at length `seq_len` (none for an unknown node).
+	pub(crate) fn row_count(&self, node: usize, seq_len: u32) -> usize {
+		match (self.dims.get(node), self.seq_dims.get(node)) {
+			(Some(dims), Some(seq_dims)) => kept_dims(dims, seq_dims, seq_len as usize).split_last().map_or(1, |(&run, lead)| if run == 0 { 0 } else { lead.iter().product() }),
+			_ => 0,
+		}
+	}
+
 	/// Node count.
 	pub(crate) fn len(&self) -> usize {
 		self.nodes.len()
 	}
+}
+
+/// `dims` with the dimensions in `seq_dims` cut to `seq_len`: an item's own shape.
+fn kept_dims(dims: &[usize], seq_dims: &[usize], seq_len: usize) -> Vec<usize> {
+	dims.iter().enumerate().map(|(k, d)| if seq_dims.contains(&k) { seq_len.min(*d) } else { *d }).collect()
 }
 
 /// Item `b`'s part of a batched node output (`values`, shape `[batch] ++ dims`) with the
@@ -92,7 +105,7 @@ impl BatchOutputs {
 pub(crate) fn item_rows<'a>(values: &'a [f32], dims: &[usize], b: usize, seq_dims: &[usize], seq_len: usize) -> Result<Vec<&'a [f32]>> {
 	let item_len: usize = dims.iter().product();
 	let item = values.get(b * item_len..(b + 1) * item_len).ok_or_else(|| EngineError::InvalidInput("batch item outside the node output".into()))?;
-	let kept: Vec<usize> = dims.iter().enumerate().map(|(k, d)| if seq_dims.contains(&k) { seq_len.min(*d) } else { *d }).collect();
+	let kept = kept_dims(dims, seq_dims, seq_len);
 	let Some((&run, lead)) = kept.split_last() else { return Ok(Vec::from([item])) };
 	if lead.contains(&0) || run == 0 {
 		return Ok(Vec::new());
