@@ -25,11 +25,21 @@ fi
 (cd "$ROOT" && cargo build --release --locked -q -p arbiter-inference --example bench_engine --example bench_commit)
 BENCH="$CARGO_TARGET_DIR/release/examples/bench_engine"
 
+# Every CPU path this machine runs (ARBITER_CPU_PATH lowers the detected one; see
+# docs/inference.md), fastest first; ARBITER_BENCH_PATHS="avx2" picks some.
+PATHS="${ARBITER_BENCH_PATHS:-avx512 avx2 portable}"
 results=()
 for batch in 1 32; do
-	for mode in plain traced; do
-		results+=("$(RAYON_NUM_THREADS="$THREADS" "$BENCH" --model "$MINILM_DIR" --sentences "$SENTENCES" \
-			--batch "$batch" --mode "$mode" --repeat "$REPEAT")")
+	for path in $PATHS; do
+		for mode in plain traced; do
+			if line="$(ARBITER_CPU_PATH="$path" RAYON_NUM_THREADS="$THREADS" "$BENCH" --model "$MINILM_DIR" \
+				--sentences "$SENTENCES" --batch "$batch" --mode "$mode" --repeat "$REPEAT" 2>/dev/null)"; then
+				results+=("$line")
+			else
+				log "the $path path does not run on this CPU: skipped"
+				break
+			fi
+		done
 	done
 	results+=("$(HF_HUB_OFFLINE=1 "$BASELINE_VENV/bin/python" "$ROOT/scripts/bench/baseline_sentence_transformers.py" \
 		--sentences "$SENTENCES" --batch "$batch" --threads "$THREADS" --repeat "$REPEAT" 2>/dev/null)")

@@ -36,6 +36,29 @@ trap cleanup EXIT INT TERM
 log "cargo test --release --workspace"
 (cd "$ROOT" && cargo test --release --locked --workspace)
 
+# Every CPU code path on this machine: the engine's tests again on the portable path (candle's
+# kernels), and on AVX2+FMA when the CPU has more; the same test binaries, nothing rebuilt.
+engine_tests="$(cd "$ROOT" && cargo test --release --locked --workspace --no-run --message-format=json 2>/dev/null |
+	python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable") \
+            and m["package_id"].split("#")[0].endswith("offchain-workers/inference"):
+        print(m["executable"])')"
+[ -n "$engine_tests" ] || die "no test binaries of arbiter-inference found"
+for path in portable avx2; do
+	if [ "$path" = avx2 ] && ! grep -qw avx512f /proc/cpuinfo; then
+		continue # the detected path above was AVX2 (or portable) already
+	fi
+	if [ "$path" = avx2 ] && ! { grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; }; then
+		continue
+	fi
+	log "the engine's tests on the $path CPU path (ARBITER_CPU_PATH=$path)"
+	for exe in $engine_tests; do
+		(cd "$ROOT/offchain-workers/inference" && ARBITER_CPU_PATH="$path" "$exe" --quiet)
+	done
+done
+
 build_node
 
 log "MiniLM embeddings vs an independent numpy implementation (scripts/reference)"

@@ -114,6 +114,9 @@ pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Resu
 		// Read by candle's CPU kernels when they size their thread pools.
 		std::env::set_var("RAYON_NUM_THREADS", n.to_string());
 	}
+	if let Some(e) = arbiter_inference::cpu::path_request_error() {
+		return Err(e);
+	}
 	let device = open_device(params.inference_device).map_err(|e| e.to_string())?;
 	// The engine runs on rayon's global pool, sized when it first starts: say what it got, and
 	// whether `--inference-threads` came too late (something in the process started it first).
@@ -123,7 +126,12 @@ pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Resu
 			target: "arbiter-inference",
 			"--inference-threads {n} not applied: the thread pool had already started with {threads} threads"
 		),
-		_ => log::info!(target: "arbiter-inference", "inference on {device_name}, CPU thread pool of {threads}", device_name = format!("{:?}", params.inference_device).to_lowercase()),
+		_ => log::info!(
+			target: "arbiter-inference",
+			"inference on {device_name}, CPU thread pool of {threads}, CPU kernels: {path} path",
+			device_name = format!("{:?}", params.inference_device).to_lowercase(),
+			path = arbiter_inference::cpu::path(),
+		),
 	}
 	let mut models = Vec::new();
 	for folder in model_folders(&params.models_dir())? {

@@ -29,6 +29,10 @@ fn peak_rss_mib() -> f64 {
 
 fn main() {
 	arbiter_inference::process::configure();
+	if let Some(e) = arbiter_inference::cpu::path_request_error() {
+		eprintln!("error: {e}");
+		std::process::exit(2);
+	}
 	let model_dir = arg("--model").expect("--model DIR");
 	let sentences = std::fs::read_to_string(arg("--sentences").expect("--sentences FILE")).expect("sentences file");
 	let batch: usize = arg("--batch").map(|b| b.parse().expect("--batch N")).unwrap_or(1);
@@ -62,8 +66,9 @@ fn main() {
 	let secs = start.elapsed().as_secs_f64();
 	let n = (inputs.len() * repeat) as f64;
 	println!(
-		"{{\"engine\":\"arbiter (candle{})\",\"mode\":\"{}\",\"batch\":{batch},\"sentences\":{},\"mean_tokens\":{:.1},\"sentences_per_s\":{:.2},\"peak_rss_mib\":{:.0},\"threads\":\"{}\",\"checksum\":{checksum:.3}}}",
+		"{{\"engine\":\"arbiter (candle{}, {} path)\",\"mode\":\"{}\",\"batch\":{batch},\"sentences\":{},\"mean_tokens\":{:.1},\"sentences_per_s\":{:.2},\"peak_rss_mib\":{:.0},\"threads\":\"{}\",\"checksum\":{checksum:.3}}}",
 		if device_kind == DeviceKind::Cuda { ", cuda" } else { "" },
+		arbiter_inference::cpu::path(),
 		if mode == Mode::Traced { "traced" } else { "plain" },
 		inputs.len(),
 		tokens as f64 / inputs.len() as f64,

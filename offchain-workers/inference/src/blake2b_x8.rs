@@ -37,16 +37,9 @@ const SIGMA: [[usize; 16]; 12] = [
 	[14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
 ];
 
-/// Whether this CPU runs the eight-way hash (AVX-512F).
+/// Whether this process runs the eight-way hash: its CPU path is AVX-512 ([`crate::cpu::path`]).
 pub fn supported() -> bool {
-	#[cfg(target_arch = "x86_64")]
-	{
-		std::arch::is_x86_feature_detected!("avx512f")
-	}
-	#[cfg(not(target_arch = "x86_64"))]
-	{
-		false
-	}
+	crate::cpu::path() == crate::cpu::CpuPath::Avx512
 }
 
 /// BLAKE2b-256 (no key) of the eight messages `buf[i·stride .. i·stride + len]`, `i` in 0..8.
@@ -94,6 +87,11 @@ fn copy_message(prefix: &[u8], body: &[u8], from: usize, to: usize, dst: &mut [u
 	}
 }
 
+/// The eight hashes, one message per 64-bit lane.
+///
+/// # Safety
+/// The CPU has AVX-512F; all prefixes have one length (at most [`MAX_PREFIX`]) and all bodies
+/// one length (what [`hash8_prefixed`] checks).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn hash8_avx512(prefixes: &[&[u8]; 8], bodies: &[&[u8]; 8]) -> [Hash; 8] {
@@ -161,6 +159,10 @@ unsafe fn hash8_avx512(prefixes: &[&[u8]; 8], bodies: &[&[u8]; 8]) -> [Hash; 8] 
 	out
 }
 
+/// BLAKE2b's mixing function G on every lane.
+///
+/// # Safety
+/// The CPU has AVX-512F; `a`, `b`, `c`, `d` are below 16.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -177,6 +179,9 @@ unsafe fn g(v: &mut [__m512i; 16], a: usize, b: usize, c: usize, d: usize, x: __
 
 /// One compression of every lane; `count` is the bytes hashed so far including this block
 /// (the same in every lane), `last` marks the final block.
+///
+/// # Safety
+/// The CPU has AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]

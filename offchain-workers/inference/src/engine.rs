@@ -298,8 +298,9 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 			},
 			Op::MatMul if device.is_cpu() && batched_matmul::supported(x(0)?.layout()) => x(0)?.apply_op2_no_bwd(x(1)?, &MatMulTransposed)?,
 			Op::MatMul => {
-				let b_t = x(1)?.transpose(D::Minus1, D::Minus2)?;
-				x(0)?.matmul(&b_t)?
+				// candle's matmul refuses most strided operands (the head-split views): copy them.
+				let b_t = contiguous(x(1)?)?.transpose(D::Minus1, D::Minus2)?;
+				contiguous(x(0)?)?.matmul(&b_t)?
 			},
 			Op::Add | Op::Mul => {
 				let a = x(0)?;

@@ -4,11 +4,14 @@
 //! (on MiniLM those copies and candle's small-matrix GEMM were 15 % of a batch of 32).
 //!
 //! Each output element is one dot product accumulated in k order with fused multiply-adds
-//! (the packed linear kernel, [`super::linear`]), whatever the strides: the same numbers from
-//! a strided view as from a contiguous copy of it.
+//! (the packed linear kernel, [`super::linear`], on AVX-512 or AVX2+FMA), whatever the strides:
+//! the same numbers from a strided view as from a contiguous copy of it, on either path. On the
+//! portable path the engine copies the views and uses candle's matmul.
 
 use candle_core::Layout;
 use rayon::prelude::*;
+
+use super::CpuPath;
 
 #[cfg(target_arch = "x86_64")]
 use super::linear::{kernel_rows, Block, MR, NR};
@@ -52,18 +55,28 @@ impl View<'_> {
 	}
 }
 
-/// Whether [`matmul_abt`] takes `x` with this layout: rank ≥ 2, rows of `x` contiguous.
+/// Whether [`matmul_abt`] takes `x` with this layout in this process: a vector path, rank ≥ 2,
+/// rows of `x` contiguous.
 pub fn supported(x: &Layout) -> bool {
-	super::linear::PackedWeight::supported() && x.dims().len() >= 2 && x.stride().last() == Some(&1)
+	supported_on(super::path(), x)
+}
+
+fn supported_on(path: CpuPath, x: &Layout) -> bool {
+	path.packed_kernels() && path <= CpuPath::detect() && x.dims().len() >= 2 && x.stride().last() == Some(&1)
 }
 
 /// `out[.., i, j] = Σ_k x[.., i, k] · y[.., j, k]` for `x` `[.., m, k]` and `y` `[.., n, k]`
 /// with equal batch dimensions; the output `[.., m, n]` row-major. `None` if the shapes do not
 /// match, a view reaches outside its storage or the layout is not [`supported`].
 pub fn matmul_abt(x: &[f32], xl: &Layout, y: &[f32], yl: &Layout) -> Option<(Vec<f32>, Vec<usize>)> {
+	matmul_abt_on(super::path(), x, xl, y, yl)
+}
+
+/// [`matmul_abt`] on a given path (`None` on the portable path or one this CPU lacks).
+pub fn matmul_abt_on(path: CpuPath, x: &[f32], xl: &Layout, y: &[f32], yl: &Layout) -> Option<(Vec<f32>, Vec<usize>)> {
 	let (xd, yd) = (xl.dims(), yl.dims());
 	let rank = xd.len();
-	if !supported(xl) || yd.len() != rank || xd.get(..rank - 2) != yd.get(..rank - 2) || xd.last() != yd.last() {
+	if !supported_on(path, xl) || yd.len() != rank || xd.get(..rank - 2) != yd.get(..rank - 2) || xd.last() != yd.last() {
 		return None;
 	}
 	let xv = View { data: x, dims: xd, strides: xl.stride(), start: xl.start_offset() };
@@ -85,14 +98,14 @@ pub fn matmul_abt(x: &[f32], xl: &Layout, y: &[f32], yl: &Layout) -> Option<(Vec
 	}
 	let shape = Shape { m, k, n, x_row, y_row, y_col };
 	out.par_chunks_mut(per_batch).zip(x_offsets.par_iter().zip(y_offsets.par_iter())).for_each(|(o, (xo, yo))| {
-		// SAFETY: AVX-512F is present (`supported`); both views lie inside their storage
+		// SAFETY: the CPU runs `path`, a vector path (`supported_on`); both views lie inside their storage
 		// (checked above), so every x row read (xo + i·x_row + 0..k) and every y element
 		// (yo + j·y_row + kk·y_col) is inside; the panel a block reads is either `y` itself
 		// (n a multiple of NR, columns contiguous) or a packed copy of NR-padded rows; `o` holds
 		// m × n values.
 		#[cfg(target_arch = "x86_64")]
 		unsafe {
-			one_product(x, *xo, y, *yo, &shape, o)
+			one_product(path, x, *xo, y, *yo, &shape, o)
 		}
 	});
 	Some((out, dims))
@@ -108,9 +121,14 @@ struct Shape {
 	y_col: usize,
 }
 
+/// One `[m, k] · [n, k]ᵀ` product into `out`.
+///
+/// # Safety
+/// The CPU runs `path`, a vector path; `x` holds row `i` of the product at `xo + i·x_row`
+/// (`k` contiguous values) for every `i < m`, `y` element `(j, kk)` at `yo + j·y_row + kk·y_col`;
+/// `out` holds `m × n` values.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn one_product(x: &[f32], xo: usize, y: &[f32], yo: usize, s: &Shape, out: &mut [f32]) {
+unsafe fn one_product(path: CpuPath, x: &[f32], xo: usize, y: &[f32], yo: usize, s: &Shape, out: &mut [f32]) {
 	// The microkernel reads y as panels: row kk holds NR consecutive columns j. `y` is read in
 	// place when its rows (j) are contiguous and n fills whole panels (P·V: V's head columns);
 	// otherwise (Q·Kᵀ: K's rows) it is packed, n padded with zeros to whole panels.
@@ -145,7 +163,7 @@ unsafe fn one_product(x: &[f32], xo: usize, y: &[f32], yo: usize, s: &Shape, out
 				ldo: s.n,
 				cols,
 			};
-			kernel_rows(rows, &block);
+			kernel_rows(path, rows, &block);
 			i += rows;
 		}
 	}
@@ -169,11 +187,20 @@ mod tests {
 	/// projections), on ragged sizes: equal to an f64 reference within the k-term rounding
 	/// bound, and bit-equal to the product of contiguous copies of the same views.
 	#[test]
-	fn attention_products_from_views_match_the_reference_and_copies() {
-		if !supported(&Layout::contiguous((1, 1))) {
-			eprintln!("no AVX-512F: candle's matmul is used on this CPU");
-			return;
+	fn attention_products_from_views_match_the_reference_and_copies_on_every_vector_path() {
+		let mut by_path = Vec::new();
+		for path in CpuPath::available().into_iter().filter(|p| p.packed_kernels()) {
+			by_path.push(attention_products(path));
 		}
+		// The vector paths give the same bits.
+		for other in by_path.iter().skip(1) {
+			assert!(other == &by_path[0]);
+		}
+	}
+
+	/// Checks the products on `path`; returns them all.
+	fn attention_products(path: CpuPath) -> Vec<Vec<f32>> {
+		let mut all = Vec::new();
 		let device = Device::Cpu;
 		for (b, seq, heads, d) in [(1usize, 1usize, 1usize, 1usize), (2, 7, 3, 32), (3, 33, 2, 32), (1, 40, 12, 32), (2, 5, 2, 9)] {
 			let proj = |seed| Tensor::from_vec(values(b * seq * heads * d, seed), (b, seq, heads, d), &device).expect("tensor");
@@ -187,13 +214,13 @@ mod tests {
 				let (xs, xl) = x.storage_and_layout();
 				let (ys, yl) = y.storage_and_layout();
 				let (candle_core::Storage::Cpu(xs), candle_core::Storage::Cpu(ys)) = (&*xs, &*ys) else { panic!("cpu") };
-				let (got, dims) = matmul_abt(xs.as_slice().expect("f32"), xl, ys.as_slice().expect("f32"), yl).expect("supported");
+				let (got, dims) = matmul_abt_on(path, xs.as_slice().expect("f32"), xl, ys.as_slice().expect("f32"), yl).expect("supported");
 				// The same product of contiguous copies: the same bits.
 				let (xc, yc) = (x.contiguous().expect("copy"), y.contiguous().expect("copy"));
 				let (xcs, xcl) = xc.storage_and_layout();
 				let (ycs, ycl) = yc.storage_and_layout();
 				let (candle_core::Storage::Cpu(xcs), candle_core::Storage::Cpu(ycs)) = (&*xcs, &*ycs) else { panic!("cpu") };
-				let (copied, _) = matmul_abt(xcs.as_slice().expect("f32"), xcl, ycs.as_slice().expect("f32"), ycl).expect("supported");
+				let (copied, _) = matmul_abt_on(path, xcs.as_slice().expect("f32"), xcl, ycs.as_slice().expect("f32"), ycl).expect("supported");
 				assert_eq!(got, copied, "({b}, {seq}, {heads}, {d})");
 				// Against f64.
 				let (xh, yh) = (host(&xc), host(&yc));
@@ -205,17 +232,20 @@ mod tests {
 							let terms = (0..kk).map(|t| xh[batch * m * kk + i * kk + t] as f64 * yh[batch * n * kk + j * kk + t] as f64);
 							let (sum, mag) = terms.fold((0f64, 0f64), |(s, a), p| (s + p, a + p.abs()));
 							let g = got[batch * m * n + i * n + j] as f64;
-							assert!((g - sum).abs() <= (kk as f64 + 1.0) * f64::from(f32::EPSILON) * mag + 1e-30, "({b}, {seq}, {heads}, {d}) batch {batch} ({i}, {j}): {g} vs {sum}");
+							assert!((g - sum).abs() <= (kk as f64 + 1.0) * f64::from(f32::EPSILON) * mag + 1e-30, "{path} ({b}, {seq}, {heads}, {d}) batch {batch} ({i}, {j}): {g} vs {sum}");
 						}
 					}
 				}
+				all.push(got);
 			}
 		}
+		all
 	}
 
 	#[test]
 	fn refuses_mismatched_or_outside_views() {
 		if !supported(&Layout::contiguous((1, 1))) {
+			assert!(matmul_abt(&[1f32; 24], &Layout::contiguous((2, 3, 4)), &[1f32; 24], &Layout::contiguous((2, 3, 4))).is_none());
 			return;
 		}
 		let data = [1f32; 24];

@@ -8,6 +8,8 @@
 
 use rayon::prelude::*;
 
+use super::CpuPath;
+
 /// Elements per parallel chunk.
 const CHUNK: usize = 4096;
 
@@ -18,28 +20,41 @@ pub fn gelu(x: &[f32]) -> Vec<f32> {
 	out
 }
 
-/// One chunk, with the widest vectors this CPU has.
+/// One chunk, with the vectors of the process's path.
 fn gelu_slice(x: &[f32], out: &mut [f32]) {
+	gelu_on(super::path(), x, out)
+}
+
+/// `out[i] = gelu(x[i])` with the vectors of `path` (portable code where the CPU lacks them).
+/// Every path gives the same bits: the code is the same, only its vector width differs, and
+/// nothing in it is contracted into fused multiply-adds.
+pub fn gelu_on(path: CpuPath, x: &[f32], out: &mut [f32]) {
 	#[cfg(target_arch = "x86_64")]
 	{
-		if std::arch::is_x86_feature_detected!("avx512f") {
-			// SAFETY: the CPU has AVX-512F (checked just above).
+		let best = CpuPath::detect();
+		if path == CpuPath::Avx512 && best >= CpuPath::Avx512 {
+			// SAFETY: the CPU has AVX-512F (it runs the AVX-512 path).
 			return unsafe { gelu_avx512(x, out) };
 		}
-		if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-			// SAFETY: the CPU has AVX2 and FMA (checked just above).
+		if path == CpuPath::Avx2Fma && best >= CpuPath::Avx2Fma {
+			// SAFETY: the CPU has AVX2 and FMA (it runs the AVX2 path).
 			return unsafe { gelu_avx2(x, out) };
 		}
 	}
+	let _ = path;
 	gelu_portable(x, out)
 }
 
+/// # Safety
+/// The CPU has AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn gelu_avx512(x: &[f32], out: &mut [f32]) {
+unsafe fn gelu_avx512(x: &[f32], out: &mut [f32]) {
 	gelu_portable(x, out)
 }
 
+/// # Safety
+/// The CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gelu_avx2(x: &[f32], out: &mut [f32]) {
@@ -138,6 +153,11 @@ mod tests {
 		let mut portable = vec![0f32; xs.len()];
 		gelu_portable(&xs, &mut portable);
 		assert_eq!(gelu(&xs), portable);
+		for path in CpuPath::available() {
+			let mut out = vec![0f32; xs.len()];
+			gelu_on(path, &xs, &mut out);
+			assert_eq!(out, portable, "{path}");
+		}
 		assert_eq!(gelu(&[]), Vec::<f32>::new());
 	}
 }
