@@ -13,7 +13,7 @@ use arbiter_primitives::{
 	builder::GraphBuilder,
 	commitment::{model_commitment, trace_tree, weights_tree},
 	ir::Graph,
-	opening::{verify_element, Verdict},
+	opening::{verify_element, RegisteredModel, TaskCommitments, Verdict},
 	prover::ProverData,
 };
 use codec::Encode;
@@ -92,16 +92,17 @@ fn main() {
 		let opening = prover.opening(case.node, 1, width - 1).unwrap();
 		let element = (opening.node, opening.row, opening.col);
 		let root = arbiter_primitives::encoding::trace_root_of(1, &tt.root());
-		assert_eq!(verify_element(&case.graph, &model_root, &root, element, &opening, 0.0, 4096), Verdict::WithinBound);
+		let output: Vec<u8> = outputs.last().map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default();
+		assert_eq!(verify_element(&RegisteredModel { graph: &case.graph, model_root: &model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &root, output: &output }, element, &opening), Verdict::WithinBound);
 
 		let n = 200;
 		let t = Instant::now();
 		for _ in 0..n {
-			std::hint::black_box(verify_element(&case.graph, &model_root, &root, element, &opening, 0.0, 4096));
+			std::hint::black_box(verify_element(&RegisteredModel { graph: &case.graph, model_root: &model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &root, output: &output }, element, &opening));
 		}
 		let native_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
 
-		let payload = (&case.graph, model_root, root, &opening, 0u32).encode();
+		let payload = (&case.graph, model_root, root, &opening, 0u32, &output).encode();
 		let mut store = Store::new(&engine, ());
 		let instance = Linker::<()>::new(&engine).instantiate(&mut store, &module).unwrap().start(&mut store).unwrap();
 		let memory = instance.get_memory(&store, "memory").unwrap();

@@ -11,7 +11,7 @@ mod common;
 use arbiter_primitives::{
 	commitment::{model_commitment, trace_tree, weights_tree},
 	ir::Graph,
-	opening::{verify_element, Opening},
+	opening::{verify_element, Opening, RegisteredModel, TaskCommitments},
 	prover::ProverData,
 };
 use codec::{Decode, Encode};
@@ -57,6 +57,7 @@ fn main() {
 	let tokenizer = [3u8; 32];
 	let model_root = model_commitment(&graph, &weights, tokenizer).unwrap().model_root;
 	let tt = trace_tree(&graph, &outputs).unwrap();
+	let output: Vec<u8> = outputs.last().map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default();
 	let wt = weights_tree(&graph, &weights).unwrap();
 	let prover = ProverData { graph: &graph, outputs: &outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: tokenizer, seq_len: 1 };
 	let graph_bytes = graph.encode();
@@ -91,7 +92,7 @@ fn main() {
 		let input = mutate(&mut rng, base, base);
 		if let Ok(o) = Opening::decode(&mut &input[..]) {
 			decoded += 1;
-			let _ = verify_element(&graph, &model_root, &arbiter_primitives::encoding::trace_root_of(1, &tt.root()), (o.node, o.row, o.col), &o, 0.0, 4096);
+			let _ = verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &arbiter_primitives::encoding::trace_root_of(1, &tt.root()), output: &output }, (o.node, o.row, o.col), &o);
 		}
 		verify_execs += 1;
 	}

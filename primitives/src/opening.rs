@@ -86,6 +86,10 @@ pub enum MalformedReason {
 	NonFinite { row: RowRef },
 	/// An embedding id is not an integer in the table's range.
 	InvalidTokenId,
+	/// The disputed element belongs to the final node and its committed trace value differs
+	/// (bitwise) from the committed output, or the committed output is not the final node's
+	/// size: the provider committed an output its trace does not hold.
+	OutputMismatch,
 }
 
 /// The ruling on one element.
@@ -95,8 +99,74 @@ pub enum Verdict {
 	WithinBound,
 	/// Every proof holds and the claim is outside the bound: the provider loses.
 	OutsideBound,
-	/// The opening is malformed: the provider loses.
+	/// The opening is malformed; [`Verdict::ruling`] says for whom.
 	Malformed(MalformedReason),
+}
+
+/// What a provider is convicted of.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fault {
+	/// The recomputed element is outside the bound.
+	OutsideBound,
+	/// Committed rows are themselves invalid (a non-finite value, an impossible token id).
+	InvalidCommittedData,
+	/// The committed output is not the committed trace's final node.
+	OutputMismatch,
+}
+
+/// Whom a verdict rules for (docs/protocol.md, "Rulings").
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Ruling {
+	/// The element is within its bound, or the challenge named an element that does not exist
+	/// or cannot be disputed: the challenge was wrong.
+	ProviderWins,
+	/// The provider's commitments are at fault.
+	ProviderLoses(Fault),
+	/// The answer proves nothing about the committed trace (a bad proof, rows that do not fit,
+	/// another element): refused without a ruling, so nobody can answer a challenge with garbage
+	/// in order to settle it.
+	Refused,
+}
+
+impl Verdict {
+	/// The ruling this verdict makes.
+	pub fn ruling(&self) -> Ruling {
+		match self {
+			Self::WithinBound => Ruling::ProviderWins,
+			Self::OutsideBound => Ruling::ProviderLoses(Fault::OutsideBound),
+			Self::Malformed(MalformedReason::NonFinite { .. } | MalformedReason::InvalidTokenId) => {
+				Ruling::ProviderLoses(Fault::InvalidCommittedData)
+			},
+			Self::Malformed(MalformedReason::OutputMismatch) => Ruling::ProviderLoses(Fault::OutputMismatch),
+			Self::Malformed(MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable) => {
+				Ruling::ProviderWins
+			},
+			Self::Malformed(_) => Ruling::Refused,
+		}
+	}
+}
+
+/// The registered model a dispute is checked against.
+#[derive(Clone, Copy, Debug)]
+pub struct RegisteredModel<'a> {
+	/// The graph template (hashes to the registered descriptor hash).
+	pub graph: &'a Graph,
+	pub model_root: &'a Hash,
+	/// The model's absolute tolerance slack.
+	pub slack: f32,
+	/// The registered widest row.
+	pub max_row_width: u32,
+}
+
+/// What the chain holds of the disputed task: the values the verifier does not recompute.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskCommitments<'a> {
+	/// The committed `trace_root`.
+	pub trace_root: &'a Hash,
+	/// The committed output: every element of the graph's final node, row-major, f32
+	/// little-endian. An element of the final node is ruled against it as well as against its
+	/// operands.
+	pub output: &'a [u8],
 }
 
 /// The rows element `(node, row, col)` reads besides weight rows chosen by data (an
@@ -229,6 +299,21 @@ pub fn embedding_table_row(ids_row: &[f32], ids_width: u32, out_row: u32, vocabu
 	Some(id as u32)
 }
 
+/// The committed output holds the final node's value at `(row, col)`, bit for bit, and is
+/// exactly the final node's size.
+fn check_output(shape: &Shape, row: u32, col: u32, claimed: f32, output: &[u8]) -> Result<(), MalformedReason> {
+	let size = shape.numel().checked_mul(4).ok_or(MalformedReason::OutputMismatch)?;
+	if output.len() as u64 != size {
+		return Err(MalformedReason::OutputMismatch);
+	}
+	let at = (row as u64 * shape.width() as u64 + col as u64) * 4;
+	let bytes = usize::try_from(at).ok().and_then(|at| output.get(at..at.checked_add(4)?)).ok_or(MalformedReason::OutputMismatch)?;
+	if bytes != claimed.to_le_bytes() {
+		return Err(MalformedReason::OutputMismatch);
+	}
+	Ok(())
+}
+
 /// The rows an opening holds, expanded and checked against the commitments.
 struct OpenedRows {
 	trace: Vec<(NodeId, u32, Vec<f32>)>,
@@ -296,23 +381,15 @@ fn open_rows(
 	Ok(out)
 }
 
-/// Rules on an opening for element `(node, row, col)` of the trace committed as `trace_root`,
-/// for the model committed as `model_root`. `slack` is the model's registered absolute slack.
+/// Rules on an opening for element `(node, row, col)` of the task's committed trace, for the
+/// registered model.
 ///
 /// The caller passes the element the dispute names; an opening for any other element is
 /// malformed.
-pub fn verify_element(
-	graph: &Graph,
-	model_root: &Hash,
-	trace_root: &Hash,
-	disputed: (NodeId, u32, u32),
-	opening: &Opening,
-	slack: f32,
-	max_row_width: u32,
-) -> Verdict {
-	match check_opening(graph, model_root, trace_root, disputed, opening, max_row_width) {
+pub fn verify_element(model: &RegisteredModel, task: &TaskCommitments, disputed: (NodeId, u32, u32), opening: &Opening) -> Verdict {
+	match check_opening(model, task, disputed, opening) {
 		Ok(check) => {
-			let slack = if slack.is_finite() { (slack as f64).abs() } else { 0.0 };
+			let slack = if model.slack.is_finite() { (model.slack as f64).abs() } else { 0.0 };
 			if check.passes(slack) {
 				Verdict::WithinBound
 			} else {
@@ -325,13 +402,12 @@ pub fn verify_element(
 
 /// Checks every proof of an opening and recomputes the element; the caller applies the slack.
 pub fn check_opening(
-	graph: &Graph,
-	model_root: &Hash,
-	trace_root: &Hash,
+	model: &RegisteredModel,
+	task: &TaskCommitments,
 	disputed: (NodeId, u32, u32),
 	opening: &Opening,
-	max_row_width: u32,
 ) -> Result<ElementCheck, MalformedReason> {
+	let (graph, model_root, trace_root, max_row_width) = (model.graph, model.model_root, task.trace_root, model.max_row_width);
 	let (node, row, col) = disputed;
 	if (opening.node, opening.row, opening.col) != disputed {
 		return Err(MalformedReason::WrongElement);
@@ -400,6 +476,9 @@ pub fn check_opening(
 	let elem = |k: usize, c: u32| -> f32 { at(k).get(c as usize).copied().unwrap_or(0.0) };
 	let claimed = elem(0, col);
 	let c = col as usize;
+	if node as usize + 1 == graph.nodes.len() {
+		check_output(&n.shape, row, col, claimed, task.output)?;
+	}
 
 	let check = match &n.op {
 		Op::Input => return Err(MalformedReason::NodeNotChallengeable),

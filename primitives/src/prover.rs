@@ -60,10 +60,18 @@ impl<T: AsRef<[f32]>, W: AsRef<[f32]>> ProverData<'_, T, W> {
 		Ok(RowsOpening { id: tensor, first_row: row, rows: Vec::from([to_bits(&values)]), proof })
 	}
 
-	/// The opening of element `(node, row, col)`.
+	/// The opening of element `(node, row, col)`. For an element that does not exist (a row or
+	/// column outside its node, a node outside the graph) or cannot be disputed, it is the
+	/// commitments alone, no rows: the runtime rules such a challenge for the provider
+	/// ([`crate::opening::Verdict::ruling`]), so an honest provider answers every challenge.
 	pub fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, ProveError> {
-		let mut required = required_rows(self.graph, node, row, col).map_err(ProveError::Element)?;
-		if let Some(Op::Embedding { table }) = self.graph.node(node).map(|n| &n.op) {
+		let mut required = match required_rows(self.graph, node, row, col) {
+			Ok(rows) => rows,
+			Err(MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable) => Vec::new(),
+			Err(e) => return Err(ProveError::Element(e)),
+		};
+		let embedding = self.graph.node(node).map(|n| &n.op).filter(|_| !required.is_empty());
+		if let Some(Op::Embedding { table }) = embedding {
 			let ids_ref = *required.get(1).ok_or(ProveError::Inconsistent)?;
 			let RowRef::Trace { node: ids, row: ids_row } = ids_ref else {
 				return Err(ProveError::Inconsistent);

@@ -9,12 +9,17 @@ use arbiter_primitives::{
 	evaluator::{gamma, U},
 	ir::{Graph, Op},
 	merkle::{MerkleTree, ProofError},
-	opening::{verify_element, MalformedReason, Opening, Verdict},
+	opening::{verify_element, Fault, MalformedReason, Opening, RegisteredModel, Ruling, TaskCommitments, Verdict},
 	prover::ProverData,
 	Hash,
 };
 
 const MAX_WIDTH: u32 = 4096;
+
+/// The output a provider commits for these node outputs: the final node, f32 little-endian.
+fn output_of(outputs: &[Vec<f32>]) -> Vec<u8> {
+	outputs.last().map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default()
+}
 const TOKENIZER: Hash = [7u8; 32];
 
 struct Fixture {
@@ -53,7 +58,7 @@ impl Fixture {
 	}
 
 	fn verify(&self, o: &Opening) -> Verdict {
-		verify_element(&self.graph, &self.model_root, &self.trace_root, (o.node, o.row, o.col), o, 0.0, MAX_WIDTH)
+		verify_element(&RegisteredModel { graph: &self.graph, model_root: &self.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &self.trace_root, output: &output_of(&self.outputs) }, (o.node, o.row, o.col), o)
 	}
 }
 
@@ -142,7 +147,7 @@ fn tampered_openings_are_malformed() {
 	o.weights_root = weights_tree(&other.graph, &other.weights).unwrap().root();
 	assert_eq!(f.verify(&o), Verdict::Malformed(MalformedReason::ModelRootMismatch));
 	// The opening checked against another trace root.
-	let v = verify_element(&f.graph, &f.model_root, &other.trace_root, (linear, 1, 2), &good, 0.0, MAX_WIDTH);
+	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &other.trace_root, output: &output_of(&f.outputs) }, (linear, 1, 2), &good);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::TraceRootMismatch));
 	// Another trace's tree root inside the opening.
 	let mut o = good.clone();
@@ -153,7 +158,7 @@ fn tampered_openings_are_malformed() {
 	o.trace_rows = other.open(linear, 1, 2).trace_rows;
 	assert!(matches!(f.verify(&o), Verdict::Malformed(MalformedReason::BadProof { error: ProofError::RootMismatch, .. })));
 	// Against another model root.
-	let v = verify_element(&f.graph, &other.model_root, &f.trace_root, (linear, 1, 2), &good, 0.0, MAX_WIDTH);
+	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &other.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs) }, (linear, 1, 2), &good);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::ModelRootMismatch));
 	// A missing weight row.
 	let mut o = good.clone();
@@ -164,7 +169,7 @@ fn tampered_openings_are_malformed() {
 	o.trace_rows.push(f.open(linear, 0, 2).trace_rows[1].clone());
 	assert!(matches!(f.verify(&o), Verdict::Malformed(MalformedReason::UnexpectedRow { .. })));
 	// An opening for another element than the disputed one.
-	let v = verify_element(&f.graph, &f.model_root, &f.trace_root, (linear, 1, 3), &good, 0.0, MAX_WIDTH);
+	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs) }, (linear, 1, 3), &good);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::WrongElement));
 	// A row of the wrong width.
 	let mut o = good.clone();
@@ -173,7 +178,7 @@ fn tampered_openings_are_malformed() {
 	// Inputs are not recomputed.
 	let mut o = good.clone();
 	(o.node, o.row, o.col) = (0, 0, 0);
-	let v = verify_element(&f.graph, &f.model_root, &f.trace_root, (0, 0, 0), &o, 0.0, MAX_WIDTH);
+	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs) }, (0, 0, 0), &o);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::NodeNotChallengeable));
 }
 
@@ -199,7 +204,7 @@ fn slack_widens_the_bound() {
 	let trace_root = trace_root_of(1, &trace_tree(&f.graph, &outputs).unwrap().root());
 	let f2 = Fixture { trees: Default::default(), outputs, trace_root, ..fixture(9) };
 	let o = f2.open(node, 1, 0);
-	let v = |slack| verify_element(&f2.graph, &f2.model_root, &f2.trace_root, (node, 1, 0), &o, slack, MAX_WIDTH);
+	let v = |slack| verify_element(&RegisteredModel { graph: &f2.graph, model_root: &f2.model_root, slack, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f2.trace_root, output: &output_of(&f2.outputs) }, (node, 1, 0), &o);
 	assert_eq!(v(0.0), Verdict::OutsideBound);
 	assert_eq!(v(0.02), Verdict::WithinBound);
 	// Sanity of the constants the bounds use.
@@ -238,7 +243,7 @@ fn templates_are_traced_at_the_input_length_and_the_length_is_committed() {
 			for row in 0..node.shape.rows() as u32 {
 				for col in 0..node.shape.width() {
 					let o = prover.opening(id as u32, row, col).unwrap();
-					let v = verify_element(&template, &model_root, &trace_root, (id as u32, row, col), &o, 0.0, MAX_WIDTH);
+					let v = verify_element(&RegisteredModel { graph: &template, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs) }, (id as u32, row, col), &o);
 					assert_eq!(v, Verdict::WithinBound, "seq {seq} node {id} row {row} col {col}");
 					checked += 1;
 				}
@@ -248,11 +253,11 @@ fn templates_are_traced_at_the_input_length_and_the_length_is_committed() {
 		// Claiming another length: the trace root no longer matches.
 		let mut o = prover.opening(graph.nodes.len() as u32 - 1, 0, 0).unwrap();
 		o.seq_len = seq + 1;
-		let v = verify_element(&template, &model_root, &trace_root, (o.node, o.row, o.col), &o, 0.0, MAX_WIDTH);
+		let v = verify_element(&RegisteredModel { graph: &template, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs) }, (o.node, o.row, o.col), &o);
 		assert_eq!(v, Verdict::Malformed(MalformedReason::TraceRootMismatch));
 		// The instantiated graph is not the registered descriptor.
 		let o = prover.opening(graph.nodes.len() as u32 - 1, 0, 0).unwrap();
-		let v = verify_element(&graph, &model_root, &trace_root, (o.node, o.row, o.col), &o, 0.0, MAX_WIDTH);
+		let v = verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs) }, (o.node, o.row, o.col), &o);
 		assert_eq!(v, Verdict::Malformed(MalformedReason::ModelRootMismatch));
 		roots.push((model_root, trace_root));
 	}
@@ -261,4 +266,74 @@ fn templates_are_traced_at_the_input_length_and_the_length_is_committed() {
 	// Length 0 instantiates to an invalid graph.
 	let (template, _, _) = common::tiny_encoder_template(21, 3, 8, 2, 11);
 	assert!(template.instantiate(0).validate(MAX_WIDTH).is_err());
+}
+
+/// The committed output must be the trace's final node: an operator that traces honestly and
+/// commits other output bytes loses a challenge of any output element that differs; one whose
+/// output has the wrong size loses a challenge of any output element.
+#[test]
+fn an_output_that_is_not_the_final_node_loses_any_challenge_of_an_output_element() {
+	let f = fixture(12);
+	let last = f.graph.nodes.len() as u32 - 1;
+	let shape = f.graph.nodes[last as usize].shape.clone();
+	let honest = output_of(&f.outputs);
+	let model = RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH };
+	let verdict = |output: &[u8], row: u32, col: u32| {
+		let o = f.open(last, row, col);
+		verify_element(&model, &TaskCommitments { trace_root: &f.trace_root, output }, (last, row, col), &o)
+	};
+	assert_eq!(verdict(&honest, 0, 0), Verdict::WithinBound);
+	// One element changed by one ulp: that element loses, the others still verify.
+	let mut wrong = honest.clone();
+	let (row, col) = (shape.rows() as u32 - 1, shape.width() - 1);
+	let at = ((row * shape.width() + col) * 4) as usize;
+	let bumped = f32::from_le_bytes(wrong[at..at + 4].try_into().unwrap()).to_bits() ^ 1;
+	wrong[at..at + 4].copy_from_slice(&bumped.to_le_bytes());
+	assert_eq!(verdict(&wrong, row, col), Verdict::Malformed(MalformedReason::OutputMismatch));
+	assert_eq!(verdict(&wrong, row, col).ruling(), Ruling::ProviderLoses(Fault::OutputMismatch));
+	assert_eq!(verdict(&wrong, 0, 0), Verdict::WithinBound);
+	// Any other output bytes: the element that differs loses.
+	let zeros = vec![0u8; honest.len()];
+	assert_eq!(verdict(&zeros, 0, 0).ruling(), Ruling::ProviderLoses(Fault::OutputMismatch));
+	// An output of the wrong size loses at every output element.
+	for short in [&honest[..honest.len() - 4], &[][..]] {
+		assert_eq!(verdict(short, 0, 0).ruling(), Ruling::ProviderLoses(Fault::OutputMismatch));
+	}
+	let mut long = honest.clone();
+	long.extend([0u8; 4]);
+	assert_eq!(verdict(&long, 0, 0).ruling(), Ruling::ProviderLoses(Fault::OutputMismatch));
+	// Elements of other nodes are ruled on their operands alone.
+	let gelu = f.graph.nodes.iter().position(|n| n.op == Op::Gelu).unwrap() as u32;
+	let o = f.open(gelu, 1, 1);
+	assert_eq!(verify_element(&model, &TaskCommitments { trace_root: &f.trace_root, output: &zeros }, (gelu, 1, 1), &o), Verdict::WithinBound);
+}
+
+/// Property: any challenge of an honest trace — an element of any node kind, an input, a row
+/// or column past the node, a node past the graph — is answered by the provider's prover, and
+/// the answer is ruled for the provider.
+#[test]
+fn every_challenge_of_an_honest_trace_is_answered_and_won() {
+	let mut rng = common::Rng(0x5eed_1234_9876_abcd);
+	for seed in [31u64, 32] {
+		let f = fixture(seed);
+		let model = RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH };
+		let output = output_of(&f.outputs);
+		let task = TaskCommitments { trace_root: &f.trace_root, output: &output };
+		let nodes = f.graph.nodes.len() as u64;
+		let mut kinds = std::collections::BTreeSet::new();
+		for _ in 0..600 {
+			// A third of the picks fall outside the graph, the node's rows or its columns.
+			let node = rng.below(nodes + 2) as u32;
+			let (rows, width) = f.graph.node(node).map(|n| (n.shape.rows(), n.shape.width() as u64)).unwrap_or((4, 4));
+			let row = rng.below(rows + rows / 2 + 1) as u32;
+			let col = rng.below(width + width / 2 + 1) as u32;
+			let o = f.open(node, row, col);
+			let v = verify_element(&model, &task, (node, row, col), &o);
+			assert_eq!(v.ruling(), Ruling::ProviderWins, "({node}, {row}, {col}): {v:?}");
+			if let Some(n) = f.graph.node(node) {
+				kinds.insert(format!("{:?}", core::mem::discriminant(&n.op)));
+			}
+		}
+		assert!(kinds.len() >= 8, "the picks reached {} node kinds", kinds.len());
+	}
 }

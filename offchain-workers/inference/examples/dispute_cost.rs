@@ -10,7 +10,7 @@
 use std::{collections::BTreeMap, time::Instant};
 
 use arbiter_inference::{engine, model::Model, Mode};
-use arbiter_primitives::{verify_element, Op, Verdict};
+use arbiter_primitives::{verify_element, Op, RegisteredModel, TaskCommitments, Verdict};
 use candle_core::Device;
 use codec::Encode;
 
@@ -69,7 +69,7 @@ fn main() {
 		let (row, col) = (rows / 2, width / 2);
 		let opening = trace.opening(&model, node, row, col).expect("opening");
 		let check = || {
-			verify_element(&model.template, &model.commitment.model_root, &trace.root, (node, row, col), &opening, 0.0, model.max_row_width())
+			verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &arbiter_primitives::encoding::row_bytes(&trace.output().expect("output")) }, (node, row, col), &opening)
 		};
 		assert_eq!(check(), Verdict::WithinBound, "{kind} node {node}");
 		let start = Instant::now();

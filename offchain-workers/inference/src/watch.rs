@@ -16,7 +16,7 @@ use std::{
 };
 
 use arbiter_inference_interface::{WatchRequest, WatchStatus};
-use arbiter_primitives::{opening::MalformedReason, verify_element, Hash, NodeId, Op, Opening, Verdict};
+use arbiter_primitives::{verify_element, NodeId, Op, Opening, RegisteredModel, Ruling, TaskCommitments};
 
 use crate::{
 	engine::{self, Mode},
@@ -81,10 +81,48 @@ pub enum Finding {
 /// Walks the provider's trace (`remote`) against this node's own `trace` of the same input and
 /// returns the first element the runtime would rule against the provider, with the model's
 /// registered `slack` and `max_row_width`.
-pub fn find_fault(model: &Model, own: &Trace, trace_root: &Hash, slack: f32, max_row_width: u32, remote: &dyn RemoteTrace) -> Finding {
+///
+/// First the final node against the committed output: an element whose committed trace value
+/// is not the committed output loses on its own (docs/protocol.md, "The output is the trace's
+/// final node"). Then every node in graph order against this node's own execution.
+pub fn find_fault(model: &Model, own: &Trace, task: &TaskCommitments, slack: f32, max_row_width: u32, remote: &dyn RemoteTrace) -> Finding {
 	let graph = model.template.instantiate(own.seq_len);
+	let registered = RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack, max_row_width };
 	let mut honest = 0usize;
 	let mut unverifiable = 0usize;
+	let mut judge = |id: NodeId, row: u32, col: u32| -> Option<Finding> {
+		let opening = match remote.opening(id, row, col) {
+			Ok(o) => o,
+			Err(e) => return Some(Finding::NoneFound(format!("the provider does not open ({id}, {row}, {col}): {e}"))),
+		};
+		match verify_element(&registered, task, (id, row, col), &opening).ruling() {
+			Ruling::ProviderLoses(_) => return Some(Finding::Fraud { node: id, row, col }),
+			Ruling::ProviderWins => honest += 1,
+			Ruling::Refused => unverifiable += 1,
+		}
+		(honest + unverifiable >= MAX_HONEST_OPENINGS).then(|| {
+			Finding::NoneFound(format!(
+				"{honest} differing elements verify within the bound and {unverifiable} openings do not verify; giving up"
+			))
+		})
+	};
+	let committed = output_values(task.output).unwrap_or_default();
+	if let Some(last) = graph.nodes.len().checked_sub(1) {
+		let width = graph.nodes[last].shape.width() as usize;
+		for row in 0..graph.nodes[last].shape.rows() as u32 {
+			let theirs = match remote.row(last as NodeId, row) {
+				Ok(v) => v,
+				Err(e) => return Finding::NoneFound(format!("the provider does not serve its output row {row}: {e}")),
+			};
+			let start = row as usize * width;
+			let committed_row = committed.get(start..start + width).unwrap_or_default();
+			for col in columns_not_committed(&theirs, committed_row) {
+				if let Some(found) = judge(last as NodeId, row, col) {
+					return found;
+				}
+			}
+		}
+	}
 	for (id, node) in graph.nodes.iter().enumerate() {
 		if node.op == Op::Input {
 			continue;
@@ -100,21 +138,8 @@ pub fn find_fault(model: &Model, own: &Trace, trace_root: &Hash, slack: f32, max
 				Err(e) => return Finding::NoneFound(format!("the provider does not serve node {id} row {row}: {e}")),
 			};
 			for col in differing_columns(mine, &theirs) {
-				let opening = match remote.opening(id, row, col) {
-					Ok(o) => o,
-					Err(e) => return Finding::NoneFound(format!("the provider does not open ({id}, {row}, {col}): {e}")),
-				};
-				match verify_element(&model.template, &model.commitment.model_root, trace_root, (id, row, col), &opening, slack, max_row_width) {
-					Verdict::OutsideBound | Verdict::Malformed(MalformedReason::NonFinite { .. } | MalformedReason::InvalidTokenId) => {
-						return Finding::Fraud { node: id, row, col }
-					},
-					Verdict::WithinBound => honest += 1,
-					Verdict::Malformed(_) => unverifiable += 1,
-				}
-				if honest + unverifiable >= MAX_HONEST_OPENINGS {
-					return Finding::NoneFound(format!(
-						"{honest} differing elements verify within the bound and {unverifiable} openings do not verify; giving up"
-					));
+				if let Some(found) = judge(id, row, col) {
+					return found;
 				}
 			}
 		}
@@ -122,6 +147,22 @@ pub fn find_fault(model: &Model, own: &Trace, trace_root: &Hash, slack: f32, max
 	Finding::NoneFound(format!(
 		"every element is consistent with the provider's own inputs ({honest} differing elements within the bound, {unverifiable} openings that do not verify)"
 	))
+}
+
+/// Columns of the provider's final row whose bits are not the committed output's (the first
+/// few); a row of another width than the committed one yields its first column.
+fn columns_not_committed(theirs: &[f32], committed: &[f32]) -> Vec<u32> {
+	if theirs.len() != committed.len() {
+		return Vec::from([0]);
+	}
+	theirs
+		.iter()
+		.zip(committed)
+		.enumerate()
+		.filter(|(_, (a, b))| a.to_bits() != b.to_bits())
+		.map(|(c, _)| c as u32)
+		.take(COLUMNS_PER_ROW)
+		.collect()
 }
 
 /// Columns of a row worth opening: those differing beyond rounding (or whose value is not
@@ -167,7 +208,8 @@ pub fn check(model: &Model, request: &WatchRequest, connect: &Connect) -> WatchS
 		Ok(r) => r,
 		Err(e) => return inconclusive(format!("cannot reach the provider at {endpoint}: {e}")),
 	};
-	match find_fault(model, &own, &request.trace_root, f32::from_bits(request.slack_bits), request.max_row_width, remote.as_ref()) {
+	let task = TaskCommitments { trace_root: &request.trace_root, output: &request.output };
+	match find_fault(model, &own, &task, f32::from_bits(request.slack_bits), request.max_row_width, remote.as_ref()) {
 		Finding::Fraud { node, row, col } => WatchStatus::Fraud { node, row, col },
 		Finding::NoneFound(why) => inconclusive(format!("the output differs, but {why}")),
 	}
@@ -193,12 +235,16 @@ struct Checked {
 	attempts: u32,
 }
 
+/// A check's key: the task and the trace root committed for it (a reassigned task's new result
+/// is checked afresh, never judged by a finding against the previous provider).
+type CheckKey = (u64, [u8; 32]);
+
 #[derive(Default)]
 struct State {
 	queue: VecDeque<(Arc<Model>, WatchRequest)>,
-	results: HashMap<u64, Checked>,
-	/// Tasks in `results`, oldest first (for eviction).
-	order: VecDeque<u64>,
+	results: HashMap<CheckKey, Checked>,
+	/// Keys in `results`, oldest first (for eviction).
+	order: VecDeque<CheckKey>,
 	stopping: bool,
 }
 
@@ -243,12 +289,14 @@ impl Watcher {
 		Self { shared, jobs, _thread: Arc::new(thread) }
 	}
 
-	/// Starts checking `request` (once per task, again if inconclusive: see [`Watcher::start`]),
-	/// or reports the check's state. `None`: the model is not loaded here.
+	/// Starts checking `request` (once per task and committed trace root, again if inconclusive:
+	/// see [`Watcher::start`]), or reports the check's state. `None`: the model is not loaded
+	/// here.
 	pub fn watch(&self, request: WatchRequest) -> Option<WatchStatus> {
 		let model = self.jobs.model(request.model_root)?;
 		let Ok(mut state) = self.shared.state.lock() else { return Some(WatchStatus::Inconclusive(b"watcher state poisoned".to_vec())) };
-		let attempts = match state.results.get(&request.task) {
+		let check_key = (request.task, request.trace_root);
+		let attempts = match state.results.get(&check_key) {
 			Some(c) if matches!(c.status, WatchStatus::Inconclusive(_))
 				&& c.attempts < MAX_ATTEMPTS
 				&& c.at.elapsed() >= self.shared.retry_after => c.attempts,
@@ -260,7 +308,7 @@ impl Watcher {
 		} else {
 			WatchStatus::Skipped
 		};
-		remember(&mut state, request.task, status.clone(), attempts + u32::from(status == WatchStatus::Running));
+		remember(&mut state, check_key, status.clone(), attempts + u32::from(status == WatchStatus::Running));
 		if status == WatchStatus::Running {
 			state.queue.push_back((model, request));
 			drop(state);
@@ -270,10 +318,10 @@ impl Watcher {
 	}
 }
 
-fn remember(state: &mut State, task: u64, status: WatchStatus, attempts: u32) {
+fn remember(state: &mut State, key: CheckKey, status: WatchStatus, attempts: u32) {
 	let checked = Checked { status, at: std::time::Instant::now(), attempts };
-	if state.results.insert(task, checked).is_none() {
-		state.order.push_back(task);
+	if state.results.insert(key, checked).is_none() {
+		state.order.push_back(key);
 	}
 	while state.order.len() > MAX_RESULTS {
 		if let Some(old) = state.order.pop_front() {
@@ -309,8 +357,9 @@ fn run(shared: Arc<Shared>) {
 			_ => log::debug!(target: "arbiter::watcher", "task {}: {status:?}", request.task),
 		}
 		if let Ok(mut state) = shared.state.lock() {
-			let attempts = state.results.get(&request.task).map(|c| c.attempts).unwrap_or(1);
-			remember(&mut state, request.task, status, attempts);
+			let key = (request.task, request.trace_root);
+			let attempts = state.results.get(&key).map(|c| c.attempts).unwrap_or(1);
+			remember(&mut state, key, status, attempts);
 		}
 	}
 }

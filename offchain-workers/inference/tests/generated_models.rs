@@ -8,7 +8,7 @@ use arbiter_inference::{
 	model::{Model, ModelInput},
 	EngineError, StoreLimits, Trace, TraceStore,
 };
-use arbiter_primitives::{encoding::trace_root_of, merkle::verify_range, commitment::trace_leaf, encoding::to_bits, verify_element, Op, Verdict};
+use arbiter_primitives::{encoding::trace_root_of, merkle::verify_range, commitment::trace_leaf, encoding::{row_bytes, to_bits}, verify_element, Op, RegisteredModel, TaskCommitments, Verdict};
 use candle_core::Device;
 
 const MAX_WIDTH: u32 = 4096;
@@ -25,7 +25,7 @@ fn verify_all(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
 		while flat < numel {
 			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
 			let o = trace.opening(model, id as u32, row, col).unwrap();
-			let v = verify_element(&model.template, &model.commitment.model_root, &trace.root, (id as u32, row, col), &o, 0.0, MAX_WIDTH);
+			let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()) }, (id as u32, row, col), &o);
 			assert_eq!(v, Verdict::WithinBound, "node {id} ({:?}) row {row} col {col}", node.op);
 			checked += 1;
 			flat += step;
@@ -65,7 +65,7 @@ fn a_tampered_trace_element_is_caught() {
 	outputs[node][3] += 0.05;
 	let trace = Trace::commit(&model.template, trace.seq_len, outputs).unwrap();
 	let o = trace.opening(&model, node as u32, 0, 3).unwrap();
-	let v = verify_element(&model.template, &model.commitment.model_root, &trace.root, (node as u32, 0, 3), &o, 0.0, MAX_WIDTH);
+	let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()) }, (node as u32, 0, 3), &o);
 	assert_eq!(v, Verdict::OutsideBound);
 }
 
@@ -187,7 +187,7 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	let leaf = trace_leaf(node, 2, &to_bits(&row.values));
 	verify_range(&row.trace_tree_root, row.leaf_count, row.leaf_index, &[leaf], &row.proof).unwrap();
 	let o = store.opening(12, &model, node, 2, 1).unwrap();
-	let v = verify_element(&model.template, &model.commitment.model_root, &traces[2].root, (node, 2, 1), &o, 0.0, MAX_WIDTH);
+	let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &traces[2].root, output: &row_bytes(&traces[2].output().unwrap()) }, (node, 2, 1), &o);
 	assert_eq!(v, Verdict::WithinBound);
 	assert!(store.row(12, &model, node, 10_000).is_err());
 

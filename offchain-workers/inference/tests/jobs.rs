@@ -13,7 +13,7 @@ use arbiter_inference::{
 	model::Model,
 	StoreLimits, TraceStore,
 };
-use arbiter_primitives::{verify_element, Verdict};
+use arbiter_primitives::{encoding::row_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict};
 use candle_core::Device;
 
 
@@ -44,16 +44,18 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 		let model = svc.model(m).unwrap();
 		let direct = engine::run(&model, &[model.encode_text(texts[0]).unwrap(), model.encode_text(texts[2]).unwrap()], Mode::Traced).unwrap();
 		let mut got = Vec::new();
+		let mut outputs = Vec::new();
 		for (status, d) in [&statuses[0], &statuses[2]].into_iter().zip(&direct) {
 			let JobStatus::Done { output, trace_root } = status else { panic!("{status:?}") };
 			let diff = output.iter().zip(&d.output).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
 			assert!(diff <= 1e-5);
 			got.push(*trace_root);
+			outputs.push(row_bytes(output));
 		}
 		// Openings served by the service verify against the committed root.
 		let node = (model.template.nodes.len() - 3) as u32;
 		let o = svc.opening(100, m, node, 0, 5).unwrap();
-		let v = verify_element(&model.template, &model.commitment.model_root, &got[0], (node, 0, 5), &o, 0.0, model.max_row_width());
+		let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &got[0], output: &outputs[0] }, (node, 0, 5), &o);
 		assert_eq!(v, Verdict::WithinBound);
 		let row = svc.trace_row(102, m, node, 0).unwrap();
 		assert_eq!(arbiter_primitives::encoding::trace_root_of(row.seq_len, &row.trace_tree_root), got[1]);

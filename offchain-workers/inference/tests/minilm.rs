@@ -16,7 +16,7 @@ use arbiter_inference::{
 	model::Model,
 	EngineError, Trace,
 };
-use arbiter_primitives::{verify_element, Op, Verdict};
+use arbiter_primitives::{encoding::row_bytes, verify_element, Op, RegisteredModel, TaskCommitments, Verdict};
 use candle_core::{DType, Device, Tensor};
 
 
@@ -103,7 +103,7 @@ fn verify_nodes(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
 		for flat in picks {
 			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
 			let o = trace.opening(model, id as u32, row, col).unwrap();
-			let v = verify_element(&model.template, &model.commitment.model_root, &trace.root, (id as u32, row, col), &o, 0.0, model.max_row_width());
+			let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()) }, (id as u32, row, col), &o);
 			assert_eq!(v, Verdict::WithinBound, "node {id} ({:?}) row {row} col {col}", node.op);
 			checked += 1;
 		}

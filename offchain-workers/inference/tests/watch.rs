@@ -17,7 +17,7 @@ use arbiter_inference::{
 	StoreLimits, Trace, TraceStore,
 };
 use arbiter_inference_interface::{WatchRequest, WatchStatus};
-use arbiter_primitives::{verify_element, NodeId, Op, Opening, Verdict};
+use arbiter_primitives::{encoding::row_bytes, verify_element, Fault, NodeId, Op, Opening, RegisteredModel, Ruling, TaskCommitments, Verdict};
 use candle_core::Device;
 
 /// A provider's trace held in memory (its rows and real openings).
@@ -60,12 +60,12 @@ fn a_faulted_node_is_found_and_ruled_outside_the_bound() {
 		let theirs = traced(&faulty, 6);
 		assert!(!outputs_agree(&own.output().unwrap(), &theirs.output().unwrap()), "fault at {fault} changes the output");
 		let remote = LocalTrace { model: &faulty, trace: &theirs };
-		let finding = find_fault(&honest, &own, &theirs.root, 0.0, 4096, &remote);
+		let finding = find_fault(&honest, &own, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()) }, 0.0, 4096, &remote);
 		let Finding::Fraud { node, row, col } = finding else { panic!("fault at {fault}: {finding:?}") };
 		assert_eq!((node, row, col), (fault, 0, 0), "the first element of the faulted node");
 		// The provider's best answer — its own opening — loses on chain.
 		let opening = theirs.opening(&faulty, node, row, col).unwrap();
-		let v = verify_element(&honest.template, &honest.commitment.model_root, &theirs.root, (node, row, col), &opening, 0.0, 4096);
+		let v = verify_element(&RegisteredModel { graph: &honest.template, model_root: &honest.commitment.model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()) }, (node, row, col), &opening);
 		assert_eq!(v, Verdict::OutsideBound);
 	}
 }
@@ -76,8 +76,29 @@ fn an_honest_trace_gives_nothing_to_challenge() {
 	let own = traced(&honest, 5);
 	let theirs = traced(&honest, 5);
 	let remote = LocalTrace { model: &honest, trace: &theirs };
-	let finding = find_fault(&honest, &own, &theirs.root, 0.0, 4096, &remote);
+	let finding = find_fault(&honest, &own, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()) }, 0.0, 4096, &remote);
 	assert!(matches!(&finding, Finding::NoneFound(why) if why.contains("consistent")), "{finding:?}");
+}
+
+/// An operator that traces honestly and commits other output bytes: the walk finds the output
+/// element its trace does not hold, and the provider's own opening of it loses on chain.
+#[test]
+fn an_output_that_is_not_the_traced_one_is_found_at_the_output() {
+	let honest = tiny_bert(11, &Device::Cpu).unwrap();
+	let own = traced(&honest, 5);
+	let theirs = traced(&honest, 5);
+	let last = (honest.template.nodes.len() - 1) as NodeId;
+	let mut output = theirs.output().unwrap();
+	output[2] = -output[2] + 0.25;
+	let committed = row_bytes(&output);
+	let task = TaskCommitments { trace_root: &theirs.root, output: &committed };
+	let remote = LocalTrace { model: &honest, trace: &theirs };
+	let finding = find_fault(&honest, &own, &task, 0.0, 4096, &remote);
+	assert_eq!(finding, Finding::Fraud { node: last, row: 0, col: 2 });
+	let opening = theirs.opening(&honest, last, 0, 2).unwrap();
+	let model = RegisteredModel { graph: &honest.template, model_root: &honest.commitment.model_root, slack: 0.0, max_row_width: 4096 };
+	let v = verify_element(&model, &task, (last, 0, 2), &opening);
+	assert_eq!(v.ruling(), Ruling::ProviderLoses(Fault::OutputMismatch));
 }
 
 #[test]

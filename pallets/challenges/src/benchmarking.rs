@@ -54,7 +54,14 @@ fn prepare<T: Config>() -> Prepared<T> {
 	let wt = weights_tree(&graph, &weights).expect("weights");
 	let prover = ProverData { graph: &graph, outputs: &outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: tokenizer, seq_len: 1 };
 	let opening = prover.opening(1, 0, 1).expect("opening");
-	let task = T::BenchmarkHelper::committed_task(descriptor_hash(&graph), commitment.model_root, width, arbiter_primitives::encoding::trace_root_of(1, &tt.root()));
+	let output = outputs.last().map(|o| arbiter_primitives::encoding::row_bytes(o)).unwrap_or_default();
+	let task = T::BenchmarkHelper::committed_task(
+		descriptor_hash(&graph),
+		commitment.model_root,
+		width,
+		arbiter_primitives::encoding::trace_root_of(1, &tt.root()),
+		output,
+	);
 	Prepared { graph, opening, task, _t: Default::default() }
 }
 
@@ -73,7 +80,7 @@ mod benchmarks {
 		let p = prepare::<T>();
 		#[extrinsic_call]
 		_(RawOrigin::Signed(challenger::<T>()), p.task, 1, 0, 1);
-		assert!(TaskDispute::<T>::contains_key(p.task));
+		assert!(OpenDisputes::<T>::contains_key(p.task));
 	}
 
 	#[benchmark]

@@ -1,6 +1,6 @@
 //! Challenge, respond, settle.
 
-use arbiter_primitives::{encoding::descriptor_hash, opening::MalformedReason, verify_element, Graph, Opening, Verdict};
+use arbiter_primitives::{encoding::descriptor_hash, verify_element, Fault, Graph, Opening, RegisteredModel, Ruling, TaskCommitments};
 use frame_support::{
 	ensure,
 	pallet_prelude::*,
@@ -14,7 +14,7 @@ use frame_system::pallet_prelude::BlockNumberFor;
 use pallet_compute_staking::{DisputeTracking, ProviderSlashing};
 use pallet_task_registry::{ModelId, TaskDisputes, TaskId};
 use sp_runtime::{
-	traits::{Saturating, Zero},
+	traits::{Saturating, UniqueSaturatedInto, Zero},
 	Perbill,
 };
 
@@ -45,7 +45,7 @@ impl<T: Config> Pallet<T> {
 
 	pub(crate) fn do_challenge(who: T::AccountId, task: TaskId, node: u32, row: u32, col: u32) -> DispatchResult {
 		let subject = T::Tasks::subject(task).ok_or(Error::<T>::NotChallengeable)?;
-		ensure!(!TaskDispute::<T>::contains_key(task), Error::<T>::NotChallengeable);
+		ensure!(OpenDisputes::<T>::decode_len(task).unwrap_or(0) < T::MaxOpenDisputesPerTask::get() as usize, Error::<T>::TooManyDisputes);
 		ensure!(T::Models::commitment(subject.model).is_some(), Error::<T>::UnknownModel);
 		let bond = T::ChallengerBond::get();
 		let holdable = T::Currency::reducible_balance(&who, Preservation::Preserve, Fortitude::Polite);
@@ -75,7 +75,8 @@ impl<T: Config> Pallet<T> {
 		})
 		.map(|deadline| {
 			NextDisputeId::<T>::put(next);
-			TaskDispute::<T>::insert(task, id);
+			// Cannot fail: the length was checked above, in this call.
+			let _ = OpenDisputes::<T>::try_mutate(task, |open| open.try_push(id));
 			Disputes::<T>::insert(
 				id,
 				Dispute {
@@ -99,27 +100,23 @@ impl<T: Config> Pallet<T> {
 		ensure!(now <= dispute.deadline, Error::<T>::ResponseTooLate);
 		let model = T::Models::commitment(dispute.model).ok_or(Error::<T>::UnknownModel)?;
 		ensure!(descriptor_hash(&graph) == model.descriptor_hash, Error::<T>::GraphMismatch);
-		let verdict = verify_element(
-			&graph,
-			&model.model_root,
-			&dispute.trace_root.0,
-			dispute.element,
-			&opening,
-			f32::from_bits(model.slack_bits),
-			model.max_row_width,
-		);
-		match verdict {
-			Verdict::WithinBound => Self::provider_won(id, dispute),
-			Verdict::OutsideBound => Self::provider_lost(id, dispute, LossReason::OutsideBound),
-			// Proven rows that are themselves invalid: the provider's committed trace is at fault.
-			Verdict::Malformed(MalformedReason::NonFinite { .. } | MalformedReason::InvalidTokenId) => {
+		let output = T::Tasks::committed_output(dispute.task).ok_or(Error::<T>::UnknownDispute)?;
+		let registered = RegisteredModel {
+			graph: &graph,
+			model_root: &model.model_root,
+			slack: f32::from_bits(model.slack_bits),
+			max_row_width: model.max_row_width,
+		};
+		let task = TaskCommitments { trace_root: &dispute.trace_root.0, output: &output };
+		// Rulings: docs/protocol.md, "Rulings".
+		match verify_element(&registered, &task, dispute.element, &opening).ruling() {
+			Ruling::ProviderWins => Self::provider_won(id, dispute),
+			Ruling::ProviderLoses(Fault::OutsideBound) => Self::provider_lost(id, dispute, LossReason::OutsideBound),
+			Ruling::ProviderLoses(Fault::InvalidCommittedData) => {
 				Self::provider_lost(id, dispute, LossReason::InvalidCommittedData)
 			},
-			// An element that cannot exist in this graph: the challenge itself was invalid.
-			Verdict::Malformed(MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable) => {
-				Self::provider_won(id, dispute)
-			},
-			Verdict::Malformed(_) => Err(Error::<T>::InvalidOpening.into()),
+			Ruling::ProviderLoses(Fault::OutputMismatch) => Self::provider_lost(id, dispute, LossReason::OutputMismatch),
+			Ruling::Refused => Err(Error::<T>::InvalidOpening.into()),
 		}
 	}
 
@@ -132,8 +129,26 @@ impl<T: Config> Pallet<T> {
 
 	fn close(id: DisputeId, dispute: &DisputeOf<T>) {
 		Disputes::<T>::remove(id);
-		TaskDispute::<T>::remove(dispute.task);
+		OpenDisputes::<T>::mutate_exists(dispute.task, |open| {
+			if let Some(list) = open {
+				list.retain(|d| *d != id);
+				if list.is_empty() {
+					*open = None;
+				}
+			}
+		});
 		T::Providers::dispute_closed(&dispute.provider);
+	}
+
+	/// Closes the task's other open disputes without a ruling, their bonds back in full.
+	fn dismiss_others(task: TaskId) -> DispatchResult {
+		for other in OpenDisputes::<T>::take(task) {
+			let Some(d) = Disputes::<T>::take(other) else { continue };
+			T::Currency::release(&Self::bond_reason(), &d.challenger, d.bond, Precision::Exact)?;
+			T::Providers::dispute_closed(&d.provider);
+			Self::deposit_event(Event::DisputeDismissed { dispute: other, task, challenger: d.challenger, bond: d.bond });
+		}
+		Ok(())
 	}
 
 	fn provider_won(id: DisputeId, dispute: DisputeOf<T>) -> DispatchResult {
@@ -146,7 +161,8 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		Self::close(id, &dispute);
-		T::Tasks::resolve(dispute.task, true)?;
+		let reopen_for: u32 = T::ResponseWindow::get().unique_saturated_into();
+		T::Tasks::resolve(dispute.task, true, reopen_for)?;
 		Self::deposit_event(Event::ProviderWon { dispute: id, task: dispute.task, bond_to_provider: to_provider, bond_to_treasury: to_treasury });
 		Ok(())
 	}
@@ -158,7 +174,8 @@ impl<T: Config> Pallet<T> {
 		let slashed = T::Providers::slash(&dispute.provider, T::SlashFraction::get(), &beneficiaries)?;
 		T::Currency::release(&Self::bond_reason(), &dispute.challenger, dispute.bond, Precision::Exact)?;
 		Self::close(id, &dispute);
-		T::Tasks::resolve(dispute.task, false)?;
+		Self::dismiss_others(dispute.task)?;
+		T::Tasks::resolve(dispute.task, false, 0)?;
 		Self::deposit_event(Event::ProviderLost { dispute: id, task: dispute.task, reason: why, slashed });
 		Ok(())
 	}
@@ -184,13 +201,13 @@ impl<T: Config> Pallet<T> {
 	/// Bonds held == open disputes' bonds, for every challenger (try-runtime and tests).
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use frame_support::traits::fungible::InspectHold;
-		for (_, d) in Disputes::<T>::iter() {
+		for (id, d) in Disputes::<T>::iter() {
 			let expected = Disputes::<T>::iter_values()
 				.filter(|x| x.challenger == d.challenger)
 				.fold(BalanceOf::<T>::zero(), |acc, x| acc.saturating_add(x.bond));
 			ensure!(T::Currency::balance_on_hold(&Self::bond_reason(), &d.challenger) == expected, "bonds differ from holds");
-			ensure!(TaskDispute::<T>::get(d.task).is_some(), "dispute index broken");
-			ensure!(T::Tasks::subject(d.task).is_none(), "a disputed task is challengeable or final");
+			ensure!(OpenDisputes::<T>::get(d.task).contains(&id), "dispute index broken");
+			ensure!(T::Tasks::committed_output(d.task).is_some(), "a disputed task is no longer committed");
 		}
 		Ok(())
 	}

@@ -3,8 +3,9 @@
 //! Element-level fraud proofs settled by the runtime (DESIGN §5).
 //!
 //! - `challenge(task, node, row, col)`: a bonded challenger names one output element of one node
-//!   of a committed task's trace, inside its challenge window. The task is frozen (one open
-//!   dispute per task), the provider's stake cannot leave.
+//!   of a committed task's trace, inside its challenge window. The task is frozen until every
+//!   dispute on it is resolved; up to `MaxOpenDisputesPerTask` are heard at once, so a decoy
+//!   challenge of a correct element cannot shield a wrong one. The provider's stake cannot leave.
 //! - `respond(dispute, graph, opening)`: the provider's operator — or anyone holding the data —
 //!   answers within `ResponseWindow` with the opening of that element. The runtime checks every
 //!   Merkle proof against the registered `model_root` and the committed `trace_root`, recomputes
@@ -13,6 +14,11 @@
 //!   the window resumes); outside bound → provider loses (`SlashFraction` of its stake to the
 //!   challenger and the treasury, the task reassigned or refunded).
 //! - No valid answer in time → provider loses (settled by the hook, or `settle` by anyone).
+//! - When the provider loses one dispute, the task's other open disputes are dismissed: their
+//!   bonds go back in full (the result they challenged is thrown out already).
+//! - Rulings follow `arbiter_primitives::Verdict::ruling` (docs/protocol.md, "Rulings"): an
+//!   element that does not exist is won by the provider, an output element whose committed
+//!   trace value is not the committed output is lost by it.
 //!
 //! A response whose proofs do not verify against the commitments is refused without a ruling:
 //! it proves nothing about the provider's committed trace, and otherwise a challenger could
@@ -106,6 +112,9 @@ pub mod pallet {
 		/// Most response deadlines queued for one block (bounds the hook's work).
 		#[pallet::constant]
 		type MaxDeadlinesPerBlock: Get<u32>;
+		/// Most disputes open on one task at once.
+		#[pallet::constant]
+		type MaxOpenDisputesPerTask: Get<u32>;
 		/// Weights of the calls.
 		type WeightInfo: WeightInfo;
 		/// Creates committed tasks for the benchmarks.
@@ -116,8 +125,14 @@ pub mod pallet {
 	/// Sets up what the benchmarks need from other pallets.
 	#[cfg(feature = "runtime-benchmarks")]
 	pub trait BenchmarkHelper {
-		/// A committed task of a registered, approved model with these commitments.
-		fn committed_task(descriptor_hash: [u8; 32], model_root: [u8; 32], max_row_width: u32, trace_root: [u8; 32]) -> TaskId;
+		/// A committed task of a registered, approved model with these commitments and output.
+		fn committed_task(
+			descriptor_hash: [u8; 32],
+			model_root: [u8; 32],
+			max_row_width: u32,
+			trace_root: [u8; 32],
+			output: alloc::vec::Vec<u8>,
+		) -> TaskId;
 		/// The widest row models may register (the registry's bound).
 		fn max_row_width() -> u32;
 	}
@@ -138,9 +153,10 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Disputes<T: Config> = StorageMap<_, Twox64Concat, DisputeId, DisputeOf<T>>;
 
-	/// The open dispute of a task (at most one).
+	/// The open disputes of a task.
 	#[pallet::storage]
-	pub type TaskDispute<T: Config> = StorageMap<_, Twox64Concat, TaskId, DisputeId>;
+	pub type OpenDisputes<T: Config> =
+		StorageMap<_, Twox64Concat, TaskId, BoundedVec<DisputeId, T::MaxOpenDisputesPerTask>, ValueQuery>;
 
 	/// Disputes whose response deadline ends in a block.
 	#[pallet::storage]
@@ -154,9 +170,22 @@ pub mod pallet {
 		Challenged { dispute: DisputeId, task: TaskId, challenger: T::AccountId, element: (u32, u32, u32), deadline: BlockNumberFor<T> },
 		/// The opening verified and the claim is within the bound: the provider won.
 		ProviderWon { dispute: DisputeId, task: TaskId, bond_to_provider: BalanceOf<T>, bond_to_treasury: BalanceOf<T> },
-		/// The provider lost (claim outside the bound, invalid committed data, or no answer):
-		/// `slashed` of its stake went to the challenger and the treasury.
+		/// The provider lost (claim outside the bound, invalid committed data, an output its trace
+		/// does not hold, or no answer): `slashed` of its stake went to the challenger and the
+		/// treasury.
 		ProviderLost { dispute: DisputeId, task: TaskId, reason: LossReason, slashed: BalanceOf<T> },
+		/// Another dispute on the task convicted the provider: this one is closed without a
+		/// ruling and its whole bond went back to the challenger.
+		DisputeDismissed {
+			/// The dismissed dispute.
+			dispute: DisputeId,
+			/// Its task.
+			task: TaskId,
+			/// Who gets the bond back.
+			challenger: T::AccountId,
+			/// The bond released.
+			bond: BalanceOf<T>,
+		},
 	}
 
 	/// Why a provider lost.
@@ -166,14 +195,18 @@ pub mod pallet {
 		OutsideBound,
 		/// The committed rows themselves are invalid (non-finite value, impossible token id).
 		InvalidCommittedData,
+		/// The committed output is not the committed trace's final node.
+		OutputMismatch,
 		/// No valid response within the response window.
 		NoResponse,
 	}
 
 	#[pallet::error]
 	pub enum Error<T> {
-		/// The task is not committed inside its challenge window (or is already disputed).
+		/// The task is not committed inside its challenge window.
 		NotChallengeable,
+		/// `MaxOpenDisputesPerTask` disputes are open on the task already.
+		TooManyDisputes,
 		/// The element does not exist or cannot be disputed (a model input).
 		BadElement,
 		/// The challenger cannot hold the bond.

@@ -109,6 +109,7 @@ impl pallet_challenges::Config for Test {
 	type ChallengerRewardShare = RewardShare;
 	type TreasuryAccount = Treasury;
 	type MaxDeadlinesPerBlock = ConstU32<8>;
+	type MaxOpenDisputesPerTask = ConstU32<3>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = RegistryTasks;
@@ -118,12 +119,13 @@ impl pallet_challenges::Config for Test {
 pub struct RegistryTasks;
 #[cfg(feature = "runtime-benchmarks")]
 impl crate::BenchmarkHelper for RegistryTasks {
-	fn committed_task(descriptor_hash: [u8; 32], model_root: [u8; 32], max_row_width: u32, trace_root: [u8; 32]) -> u64 {
+	fn committed_task(descriptor_hash: [u8; 32], model_root: [u8; 32], max_row_width: u32, trace_root: [u8; 32], output: Vec<u8>) -> u64 {
 		pallet_task_registry::Pallet::<Test>::benchmark_committed_task(
 			sp_core::H256(descriptor_hash),
 			sp_core::H256(model_root),
 			max_row_width,
 			sp_core::H256(trace_root),
+			output,
 		)
 		.expect("benchmark task")
 	}

@@ -59,8 +59,15 @@ struct Fixture {
 	task: u64,
 }
 
-/// Registers the model and a provider, submits a task, commits the (possibly cheated) trace.
+/// Registers the model and a provider, submits a task, commits the (possibly cheated) trace
+/// with its final node as the output.
 fn setup(cheat: Option<f32>) -> Fixture {
+	let output = arbiter_primitives::encoding::row_bytes(&trace(cheat)[1]);
+	setup_with_output(cheat, output)
+}
+
+/// [`setup`], committing `output` as the task's output.
+fn setup_with_output(cheat: Option<f32>, output: Vec<u8>) -> Fixture {
 	let (graph, weights, _) = model();
 	let commitment = model_commitment(&graph, &weights, TOKENIZER).unwrap();
 	assert_ok!(Registry::register_model(
@@ -88,7 +95,7 @@ fn setup(cheat: Option<f32>) -> Fixture {
 	assert_ok!(Registry::commit_result(
 		RuntimeOrigin::signed(OPERATOR),
 		0,
-		BoundedVec::try_from(vec![1u8]).unwrap(),
+		BoundedVec::try_from(output).unwrap(),
 		H256(root)
 	));
 	Fixture { graph, outputs, task: 0 }
@@ -199,11 +206,15 @@ fn challenge_refusals() {
 		assert_noop!(Challenges::challenge(RuntimeOrigin::signed(11), f.task, 1, 0, 0), Error::<Test>::InsufficientBond);
 		// Unknown task.
 		assert_noop!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), 9, 1, 0, 0), Error::<Test>::NotChallengeable);
-		// Twice at once.
+		// Up to MaxOpenDisputesPerTask (3 here) at once.
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 0, 0));
-		assert_noop!(Challenges::challenge(RuntimeOrigin::signed(6), f.task, 1, 0, 1), Error::<Test>::NotChallengeable);
-		// A challenge of a model input is invalid: the provider wins it.
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)));
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(6), f.task, 1, 0, 1));
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(6), f.task, 1, 1, 1));
+		assert_noop!(Challenges::challenge(RuntimeOrigin::signed(8), f.task, 1, 0, 2), Error::<Test>::TooManyDisputes);
+		for (dispute, (row, col)) in [(0, 0), (0, 1), (1, 1)].into_iter().enumerate() {
+			assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), dispute as u64, f.graph.clone(), opening(&f, 1, row, col)));
+		}
+		assert!(OpenDisputes::<Test>::get(f.task).is_empty());
 		// Outside the window (and on a final task).
 		run_to_block(40);
 		assert!(matches!(Tasks::<Test>::get(f.task).unwrap().status, TaskStatus::Finalized { .. }));
@@ -217,10 +228,97 @@ fn a_challenge_of_an_input_node_is_won_by_the_provider() {
 	new_test_ext().execute_with(|| {
 		let f = setup(None);
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 0, 0, 0));
-		let mut o = opening(&f, 1, 0, 0);
-		(o.node, o.row, o.col) = (0, 0, 0);
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), o));
+		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 0, 0, 0)));
 		assert!(matches!(System::events().last().unwrap().event, RuntimeEvent::Challenges(Event::ProviderWon { .. })));
+		assert_accounting();
+	});
+}
+
+/// Elements that do not exist (a row past the node, a column past its width, a node past the
+/// graph) are answered by the provider's prover with its commitments alone, and it wins: nobody
+/// can get an honest provider slashed by naming an element it cannot open.
+#[test]
+fn a_challenge_of_an_element_that_does_not_exist_is_answered_and_won() {
+	for (node, row, col) in [(1, 999, 0), (1, 0, 3), (7, 0, 0), (u32::MAX, u32::MAX, u32::MAX)] {
+		new_test_ext().execute_with(|| {
+			let f = setup(None);
+			let provider_free = Balances::balance(&PROVIDER);
+			assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, node, row, col));
+			assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, node, row, col)));
+			System::assert_last_event(Event::ProviderWon { dispute: 0, task: f.task, bond_to_provider: 150, bond_to_treasury: 150 }.into());
+			assert_eq!(Balances::balance(&PROVIDER) - provider_free, 150, "({node}, {row}, {col})");
+			assert_accounting();
+		});
+	}
+}
+
+/// An operator that traces honestly but commits other output bytes loses a challenge of an
+/// output element that differs; the challenger is rewarded, the submitter refunded.
+#[test]
+fn an_output_that_is_not_the_traces_final_node_loses() {
+	new_test_ext().execute_with(|| {
+		let honest = trace(None);
+		let mut wrong = honest[1].clone();
+		wrong[4] += 3.0;
+		let f = setup_with_output(None, arbiter_primitives::encoding::row_bytes(&wrong));
+		let submitter_free = Balances::balance(&SUBMITTER);
+		// An element where output and trace agree is ruled on its operands: the provider wins.
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(6), f.task, 1, 0, 0));
+		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)));
+		assert!(matches!(System::events().last().unwrap().event, RuntimeEvent::Challenges(Event::ProviderWon { .. })));
+		// The element that differs: the provider's own opening loses.
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 1, 1));
+		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 1, f.graph.clone(), opening(&f, 1, 1, 1)));
+		System::assert_last_event(Event::ProviderLost { dispute: 1, task: f.task, reason: LossReason::OutputMismatch, slashed: 2_000 }.into());
+		assert_eq!(Balances::balance(&CHALLENGER), ENDOWMENT + 1_000, "bond back plus the reward");
+		assert!(matches!(Tasks::<Test>::get(f.task).unwrap().status, TaskStatus::Refunded { .. }));
+		assert_eq!(Balances::balance(&SUBMITTER) - submitter_free, 50);
+		assert_accounting();
+	});
+}
+
+/// A decoy (a challenge of a correct element, e.g. by the provider's own sock-puppet) does not
+/// shield a wrong result: the real challenge is heard at the same time, the provider loses it,
+/// and the decoy is dismissed with its bond back.
+#[test]
+fn a_decoy_challenge_does_not_shield_a_wrong_result() {
+	new_test_ext().execute_with(|| {
+		let f = setup(Some(0.01));
+		let decoy = 6;
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(decoy), f.task, 1, 0, 0));
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 1, 1));
+		assert_eq!(OpenDisputes::<Test>::get(f.task).into_inner(), vec![0, 1]);
+		assert_eq!(pallet_compute_staking::Providers::<Test>::get(PROVIDER).unwrap().open_disputes, 2);
+		// The real one is ruled first: the provider loses, the decoy is dismissed.
+		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 1, f.graph.clone(), opening(&f, 1, 1, 1)));
+		System::assert_has_event(Event::DisputeDismissed { dispute: 0, task: f.task, challenger: decoy, bond: 300 }.into());
+		System::assert_last_event(Event::ProviderLost { dispute: 1, task: f.task, reason: LossReason::OutsideBound, slashed: 2_000 }.into());
+		assert_eq!(Balances::balance(&decoy), ENDOWMENT, "the decoy's bond is back in full");
+		assert_eq!(Balances::balance(&CHALLENGER), ENDOWMENT + 1_000);
+		assert!(Disputes::<Test>::get(0).is_none() && OpenDisputes::<Test>::get(f.task).is_empty());
+		assert_eq!(pallet_compute_staking::Providers::<Test>::get(PROVIDER).unwrap().open_disputes, 0);
+		assert_noop!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)), Error::<Test>::UnknownDispute);
+		assert_accounting();
+	});
+}
+
+/// A decoy answered in the provider's favour leaves the real challenge standing; a dispute
+/// opened in the window's last block still leaves a response window of challenges after its
+/// ruling.
+#[test]
+fn a_ruling_leaves_a_response_window_of_challenges() {
+	new_test_ext().execute_with(|| {
+		let f = setup(Some(0.01));
+		let TaskStatus::Committed { window_end, .. } = Tasks::<Test>::get(f.task).unwrap().status else { panic!("committed") };
+		System::set_block_number(window_end);
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(6), f.task, 1, 0, 0));
+		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)));
+		let TaskStatus::Committed { window_end: reopened, .. } = Tasks::<Test>::get(f.task).unwrap().status else { panic!("committed") };
+		assert_eq!(reopened, window_end + 4, "ResponseWindow (4) blocks after the ruling");
+		run_to_block(reopened);
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 1, 1));
+		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 1, f.graph.clone(), opening(&f, 1, 1, 1)));
+		System::assert_last_event(Event::ProviderLost { dispute: 1, task: f.task, reason: LossReason::OutsideBound, slashed: 2_000 }.into());
 		assert_accounting();
 	});
 }

@@ -184,6 +184,9 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_withdraw_unbonded(who: T::AccountId) -> DispatchResult {
 		let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotProvider)?;
 		ensure!(info.open_disputes == 0, Error::<T>::DisputeOpen);
+		// Stake answers for every task it took: an assigned, committed or disputed task can
+		// still be challenged and slashed (docs/protocol.md, "Stake").
+		ensure!(info.tasks_in_flight == 0, Error::<T>::TasksInFlight);
 		let now = frame_system::Pallet::<T>::block_number();
 		let mut ready = BalanceOf::<T>::zero();
 		info.unlocking.retain(|c| {

@@ -210,7 +210,7 @@ pub mod pallet {
 		NothingToWithdraw,
 		/// A dispute is open against the provider: its stake cannot leave.
 		DisputeOpen,
-		/// Tasks are still assigned to the provider.
+		/// Tasks are still assigned to the provider, committed or disputed: their stake must stay.
 		TasksInFlight,
 		/// Stake is still bonded or unlocking: unbond and withdraw it first.
 		StakeRemaining,

@@ -190,6 +190,24 @@ fn open_dispute_blocks_withdrawal_and_deregistration() {
 	});
 }
 
+/// Stake that backs a task still assigned, committed or disputed cannot leave: unbonding then
+/// withdrawing before the task's window closes would leave nothing to slash.
+#[test]
+fn stake_behind_a_task_in_flight_cannot_be_withdrawn() {
+	new_test_ext().execute_with(|| {
+		register(1, 3_000, 101, &[1]);
+		assert_ok!(<Staking as CapacityAccounting<u64>>::reserve(&1));
+		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 3_000));
+		run_to_block(20);
+		assert_noop!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)), Error::<Test>::TasksInFlight);
+		assert_eq!(held(1), 3_000);
+		<Staking as CapacityAccounting<u64>>::release(&1);
+		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)));
+		assert_eq!(held(1), 0);
+		assert_accounting();
+	});
+}
+
 #[test]
 fn capacity_is_reserved_and_released() {
 	new_test_ext().execute_with(|| {

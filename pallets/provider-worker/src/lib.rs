@@ -85,11 +85,14 @@ pub struct WatchedTask<AccountId> {
 	/// What the engine checks: the task, its input, the committed output and trace root, the
 	/// provider's endpoint, the model's tolerance slack and row bound.
 	pub request: arbiter_inference_interface::WatchRequest,
+	/// Challengers of the disputes open on the task (a watcher whose challenge landed does not
+	/// send it again).
+	pub challengers: Vec<AccountId>,
 }
 
 /// The task registry and challenges pallet as the watcher sees them.
 pub trait WatchedTasks<AccountId, Call> {
-	/// Committed, undisputed results whose challenge window is open.
+	/// Committed results (disputed or not) whose challenge window is open.
 	fn challengeable() -> Vec<WatchedTask<AccountId>>;
 	/// The call challenging element `(node, row, col)` of `task`.
 	fn challenge_call(task: u64, node: u32, row: u32, col: u32) -> Call;

@@ -17,7 +17,7 @@ use sp_runtime::{
 use crate::Config;
 
 /// Offchain storage key of the record for `subject` under `prefix`.
-pub(crate) fn key(prefix: &[u8], subject: u64) -> Vec<u8> {
+pub(crate) fn key(prefix: &[u8], subject: impl Encode) -> Vec<u8> {
 	let mut key = Vec::from(prefix);
 	key.extend_from_slice(&subject.encode());
 	key

@@ -168,6 +168,7 @@ fn watched(task: u64, operator: Public) -> WatchedTask<Public> {
 			slack_bits: 0,
 			max_row_width: 64,
 		},
+		challengers: Vec::new(),
 	}
 }
 
@@ -195,11 +196,41 @@ fn the_watcher_challenges_a_found_fault_once_and_never_its_own_results() {
 		assert_eq!(txs.len(), 1);
 		assert_eq!(txs[0].function, challenge_remark(1, 12, 0, 3));
 		assert!(matches!(txs[0].preamble, sp_runtime::generic::Preamble::Signed(0, (), ())));
-		// Once: not again in later blocks (even after ResubmitAfter).
-		for b in 3..12 {
+		// Not again while it may still land; again after ResubmitAfter if it did not.
+		run(3);
+		assert_eq!(sent(&s.pool).len(), 1);
+		let resubmit = <<Test as crate::Config>::ResubmitAfter as frame_support::traits::Get<u64>>::get();
+		run(2 + resubmit);
+		assert_eq!(sent(&s.pool).len(), 2, "the challenge did not land: sent again");
+		// Once it stands on chain, never again.
+		let challenger = crate::send_once::operator_keys::<Test>()[0].1;
+		COMMITTED.with(|c| c.borrow_mut()[0].challengers.push(challenger));
+		for b in 3 + resubmit..30 {
 			run(b);
 		}
+		assert_eq!(sent(&s.pool).len(), 2);
+	});
+}
+
+/// A finding is keyed by the committed trace root: after a reassignment the new provider's
+/// result (another root) is challenged on its own finding.
+#[test]
+fn the_watcher_keys_its_challenges_by_trace_root() {
+	let engine = watching_engine();
+	let mut s = setup(Some(engine.clone()));
+	s.ext.execute_with(|| {
+		let other = Public::from_raw([42; 32]);
+		COMMITTED.with(|c| c.borrow_mut().push(watched(1, other)));
+		run(1);
+		engine.found(1, WatchStatus::Fraud { node: 12, row: 0, col: 3 });
+		run(2);
 		assert_eq!(sent(&s.pool).len(), 1);
+		// Reassigned and committed again by another operator, with another root.
+		let mut again = watched(1, Public::from_raw([43; 32]));
+		again.request.trace_root = [2; 32];
+		COMMITTED.with(|c| *c.borrow_mut() = vec![again]);
+		run(3);
+		assert_eq!(sent(&s.pool).len(), 2);
 	});
 }
 

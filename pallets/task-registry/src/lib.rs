@@ -236,9 +236,10 @@ pub mod pallet {
 		TaskRefunded { task: TaskId, submitter: T::AccountId, amount: BalanceOf<T> },
 		/// The submitter cancelled the task before assignment.
 		TaskCancelled { task: TaskId },
-		/// A dispute froze the task.
+		/// A dispute froze the task: it cannot finalize until every dispute on it is resolved.
 		TaskFrozen { task: TaskId },
-		/// A dispute ended in the provider's favour; the window resumes until `window_end`.
+		/// The task's last open dispute ended in the provider's favour; challenges are accepted
+		/// until `window_end`.
 		TaskUnfrozen { task: TaskId, window_end: BlockNumberFor<T> },
 		/// A finished task was removed from storage.
 		TaskPruned { task: TaskId },

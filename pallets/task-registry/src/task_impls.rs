@@ -35,15 +35,21 @@ pub struct DisputeSubject<AccountId> {
 	pub trace_root: H256,
 }
 
-/// Freezing and resolving tasks under dispute.
+/// Freezing and resolving tasks under dispute. Several disputes may be open on one task at once
+/// (the challenges pallet bounds how many): a decoy challenge cannot shield a wrong result.
 pub trait TaskDisputes<AccountId> {
-	/// The task's parties and commitments, if it is committed and inside its window.
+	/// The task's parties and commitments, if it is committed (disputed or not) and inside its
+	/// window.
 	fn subject(task: TaskId) -> Option<DisputeSubject<AccountId>>;
-	/// Stops the window: the task cannot finalize while disputed.
+	/// The output committed for the task, while it is committed or disputed.
+	fn committed_output(task: TaskId) -> Option<alloc::vec::Vec<u8>>;
+	/// One more dispute is open: the task cannot finalize until every one is resolved.
 	fn freeze(task: TaskId) -> DispatchResult;
-	/// Ends the dispute. Provider won: the window resumes with the blocks it had left.
-	/// Provider lost: its slot is freed and the task is reassigned or refunded.
-	fn resolve(task: TaskId, provider_won: bool) -> DispatchResult;
+	/// Ends one dispute. Provider won: when it was the last one open, the task is committed
+	/// again with its window extended, if need be, to `reopen_for` blocks after now.
+	/// Provider lost: its slot is freed and the task is reassigned or refunded (the caller
+	/// dismisses the task's other disputes).
+	fn resolve(task: TaskId, provider_won: bool, reopen_for: u32) -> DispatchResult;
 }
 
 impl<T: Config> Pallet<T> {
@@ -306,9 +312,17 @@ impl<T: Config> TaskDisputes<T::AccountId> for Pallet<T> {
 		let task = Tasks::<T>::get(id)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		match task.status {
-			TaskStatus::Committed { provider, operator, trace_root, window_end, .. } if now <= window_end => {
-				Some(DisputeSubject { provider, operator, submitter: task.submitter, model: task.model, trace_root })
-			},
+			TaskStatus::Committed { provider, operator, trace_root, window_end, .. } |
+			TaskStatus::Disputed { provider, operator, trace_root, window_end, .. }
+				if now <= window_end =>
+				Some(DisputeSubject { provider, operator, submitter: task.submitter, model: task.model, trace_root }),
+			_ => None,
+		}
+	}
+
+	fn committed_output(id: TaskId) -> Option<alloc::vec::Vec<u8>> {
+		match Tasks::<T>::get(id)?.status {
+			TaskStatus::Committed { output, .. } | TaskStatus::Disputed { output, .. } => Some(output.into_inner()),
 			_ => None,
 		}
 	}
@@ -316,25 +330,40 @@ impl<T: Config> TaskDisputes<T::AccountId> for Pallet<T> {
 	fn freeze(id: TaskId) -> DispatchResult {
 		let mut task = Tasks::<T>::get(id).ok_or(Error::<T>::UnknownTask)?;
 		let now = frame_system::Pallet::<T>::block_number();
-		let TaskStatus::Committed { provider, operator, price, output, trace_root, window_end } = task.status.clone() else {
-			return Err(Error::<T>::NotChallengeable.into());
-		};
-		ensure!(now <= window_end, Error::<T>::NotChallengeable);
-		task.status = TaskStatus::Disputed { provider, operator, price, output, trace_root, window_left: window_end.saturating_sub(now) };
+		match task.status.clone() {
+			TaskStatus::Committed { provider, operator, price, output, trace_root, window_end } if now <= window_end => {
+				task.status = TaskStatus::Disputed { provider, operator, price, output, trace_root, window_end, open: 1 };
+				Self::deposit_event(Event::TaskFrozen { task: id });
+			},
+			TaskStatus::Disputed { provider, operator, price, output, trace_root, window_end, open } if now <= window_end => {
+				let open = open.checked_add(1).ok_or(Error::<T>::Overflow)?;
+				task.status = TaskStatus::Disputed { provider, operator, price, output, trace_root, window_end, open };
+			},
+			_ => return Err(Error::<T>::NotChallengeable.into()),
+		}
 		Tasks::<T>::insert(id, task);
-		Self::deposit_event(Event::TaskFrozen { task: id });
 		Ok(())
 	}
 
-	fn resolve(id: TaskId, provider_won: bool) -> DispatchResult {
+	fn resolve(id: TaskId, provider_won: bool, reopen_for: u32) -> DispatchResult {
 		let mut task = Tasks::<T>::get(id).ok_or(Error::<T>::UnknownTask)?;
 		let now = frame_system::Pallet::<T>::block_number();
-		let TaskStatus::Disputed { provider, operator, price, output, trace_root, window_left } = task.status.clone() else {
+		let TaskStatus::Disputed { provider, operator, price, output, trace_root, window_end, open } = task.status.clone() else {
 			return Err(Error::<T>::NotDisputed.into());
 		};
-		if provider_won {
-			let queued = Self::enqueue(now.saturating_add(window_left).saturating_add(1u32.into()), id)?;
-			let window_end = queued.saturating_sub(1u32.into());
+		if provider_won && open > 1 {
+			T::Providers::record(&provider, Outcome::DisputeWon);
+			task.status = TaskStatus::Disputed { provider, operator, price, output, trace_root, window_end, open: open - 1 };
+		} else if provider_won {
+			// At least `reopen_for` blocks after the ruling: a challenge that did not land
+			// before it (a decoy took the last blocks, a transaction was dropped) can be sent again.
+			let wanted = window_end.max(now.saturating_add(reopen_for.into()));
+			let window_end = if wanted == window_end && window_end >= now {
+				// Its finalization is still queued for `window_end + 1`.
+				window_end
+			} else {
+				Self::enqueue(wanted.saturating_add(1u32.into()), id)?.saturating_sub(1u32.into())
+			};
 			T::Providers::record(&provider, Outcome::DisputeWon);
 			task.status = TaskStatus::Committed { provider, operator, price, output, trace_root, window_end };
 			Self::deposit_event(Event::TaskUnfrozen { task: id, window_end });
@@ -377,6 +406,7 @@ impl<T: Config> Pallet<T> {
 		model_root: H256,
 		max_row_width: u32,
 		trace_root: H256,
+		output: alloc::vec::Vec<u8>,
 	) -> Result<TaskId, DispatchError> {
 		use frame_support::traits::fungible::Mutate;
 		use sp_runtime::traits::Bounded;
@@ -399,7 +429,8 @@ impl<T: Config> Pallet<T> {
 		let task = NextTaskId::<T>::get();
 		let input = BoundedVec::truncate_from(alloc::vec![b'a'; 8]);
 		Self::do_submit_task(owner, model, input, 1_000_000u32.into())?;
-		Self::do_commit_result(operator, task, BoundedVec::truncate_from(alloc::vec![1u8]), trace_root)?;
+		let output = BoundedVec::try_from(output).map_err(|_| Error::<T>::BadOutputLength)?;
+		Self::do_commit_result(operator, task, output, trace_root)?;
 		Ok(task)
 	}
 }

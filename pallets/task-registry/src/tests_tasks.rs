@@ -208,7 +208,7 @@ fn no_provider_then_retry_then_cancel() {
 fn dispute_freezes_and_both_resolutions() {
 	new_test_ext().execute_with(|| {
 		setup(&[2, 3]);
-		// Provider wins: the window resumes with the blocks it had left.
+		// Provider wins every dispute: the window is heard again for a while after the last ruling.
 		let id = submit(50);
 		let (provider, operator, _) = assigned(id);
 		assert_ok!(Registry::commit_result(RuntimeOrigin::signed(operator), id, output(), H256::zero()));
@@ -216,13 +216,20 @@ fn dispute_freezes_and_both_resolutions() {
 		let subject = <Registry as TaskDisputes<u64>>::subject(id).unwrap();
 		assert_eq!((subject.provider, subject.submitter, subject.model), (provider, SUBMITTER, 0));
 		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
-		assert!(<Registry as TaskDisputes<u64>>::subject(id).is_none(), "one dispute at a time");
+		assert!(<Registry as TaskDisputes<u64>>::subject(id).is_some(), "more challenges are heard while the window runs");
+		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
 		run_to_block(20);
-		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Disputed { .. }), "no finality while disputed");
+		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Disputed { open: 2, .. }), "no finality while disputed");
+		assert!(<Registry as TaskDisputes<u64>>::subject(id).is_none(), "the window has passed");
 		assert_noop!(Registry::finalize(RuntimeOrigin::signed(7), id), Error::<Test>::NotFinalizable);
-		assert_ok!(<Registry as TaskDisputes<u64>>::resolve(id, true));
+		// One of two resolved: still disputed.
+		assert_ok!(<Registry as TaskDisputes<u64>>::resolve(id, true, 3));
+		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Disputed { open: 1, .. }));
+		// The last one: challenges are heard again for 3 blocks after the ruling.
+		assert_ok!(<Registry as TaskDisputes<u64>>::resolve(id, true, 3));
 		System::assert_has_event(Event::TaskUnfrozen { task: id, window_end: 23 }.into());
-		assert_eq!(StakingProviders::<Test>::get(provider).unwrap().reputation.disputes_won, 1);
+		assert!(<Registry as TaskDisputes<u64>>::subject(id).is_some());
+		assert_eq!(StakingProviders::<Test>::get(provider).unwrap().reputation.disputes_won, 2);
 		run_to_block(24);
 		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Finalized { .. }));
 
@@ -231,9 +238,10 @@ fn dispute_freezes_and_both_resolutions() {
 		let (loser, operator, _) = assigned(id);
 		assert_ok!(Registry::commit_result(RuntimeOrigin::signed(operator), id, output(), H256::zero()));
 		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
+		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
+		assert_ok!(<Registry as TaskDisputes<u64>>::resolve(id, false, 3));
+		assert_noop!(<Registry as TaskDisputes<u64>>::resolve(id, false, 3), Error::<Test>::NotDisputed);
 		assert_noop!(<Registry as TaskDisputes<u64>>::freeze(id), Error::<Test>::NotChallengeable);
-		assert_ok!(<Registry as TaskDisputes<u64>>::resolve(id, false));
-		assert_noop!(<Registry as TaskDisputes<u64>>::resolve(id, false), Error::<Test>::NotDisputed);
 		let (next, _, _) = assigned(id);
 		assert_ne!(next, loser);
 		assert_eq!(in_flight(loser), 0);

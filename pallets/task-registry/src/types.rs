@@ -88,15 +88,19 @@ pub enum TaskStatus<
 		trace_root: H256,
 		window_end: BlockNumber,
 	},
-	/// A dispute is open; the window resumes when it resolves in the provider's favour.
+	/// Disputes are open: the task cannot finalize. The window keeps running (more challenges
+	/// may come while it is open); when the last dispute resolves in the provider's favour, it
+	/// is extended to leave at least a response window after the ruling.
 	Disputed {
 		provider: AccountId,
 		operator: AccountId,
 		price: Balance,
 		output: BoundedVec<u8, MaxOutputLen>,
 		trace_root: H256,
-		/// Blocks of challenge window left when the dispute opened.
-		window_left: BlockNumber,
+		/// Last block a challenge is accepted in.
+		window_end: BlockNumber,
+		/// Disputes open on the task.
+		open: u32,
 	},
 	/// Final: the provider was paid; the output stays readable until pruned.
 	Finalized { provider: AccountId, output: BoundedVec<u8, MaxOutputLen>, trace_root: H256, at: BlockNumber },

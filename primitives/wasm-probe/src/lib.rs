@@ -2,6 +2,8 @@
 //! evaluator; `out` receives reference, deviation and bound as three f64.
 #![no_std]
 
+extern crate alloc;
+
 use arbiter_primitives::evaluator::{ops, ElementCheck};
 use core::slice;
 
@@ -84,22 +86,22 @@ pub extern "C" fn eval(
 	}
 }
 
-/// Decodes `(graph, model_root, trace_root, opening, slack)` (SCALE) and runs `verify_element`
+/// Decodes `(graph, model_root, trace_root, opening, slack, output)` (SCALE) and runs `verify_element`
 /// `repeat` times; returns 0 within bound, 1 outside, 2 malformed, 3 undecodable input.
 #[no_mangle]
 pub extern "C" fn verify(ptr: *const u8, len: usize, repeat: u32) -> u32 {
-	use arbiter_primitives::{opening::verify_element, Graph, Opening, Verdict};
+	use arbiter_primitives::{opening::verify_element, Graph, Opening, RegisteredModel, TaskCommitments, Verdict};
 	use codec::Decode;
 	let mut input = unsafe { slice::from_raw_parts(ptr, len) };
-	let Ok((graph, model_root, trace_root, opening, slack_bits)) =
-		<(Graph, [u8; 32], [u8; 32], Opening, u32)>::decode(&mut input)
+	let Ok((graph, model_root, trace_root, opening, slack_bits, output)) =
+		<(Graph, [u8; 32], [u8; 32], Opening, u32, alloc::vec::Vec<u8>)>::decode(&mut input)
 	else {
 		return 3;
 	};
 	let mut verdict = 3;
 	for _ in 0..repeat.max(1) {
 		let element = (opening.node, opening.row, opening.col);
-		verdict = match verify_element(&graph, &model_root, &trace_root, element, &opening, f32::from_bits(slack_bits), 4096) {
+		verdict = match verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: f32::from_bits(slack_bits), max_row_width: 4096 }, &TaskCommitments { trace_root: &trace_root, output: &output }, element, &opening) {
 			Verdict::WithinBound => 0,
 			Verdict::OutsideBound => 1,
 			Verdict::Malformed(_) => 2,

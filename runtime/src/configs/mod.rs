@@ -234,6 +234,8 @@ impl pallet_challenges::Config for Runtime {
 	type ChallengerRewardShare = protocol::ChallengerRewardShare;
 	type TreasuryAccount = TreasuryAccount;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
+	// A decoy challenge cannot shield a wrong result: several are heard at once.
+	type MaxOpenDisputesPerTask = ConstU32<8>;
 	type WeightInfo = crate::weights::pallet_challenges::WeightInfo<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = RegistryBenchmarkHelper;
@@ -244,13 +246,20 @@ impl pallet_challenges::Config for Runtime {
 pub struct RegistryBenchmarkHelper;
 #[cfg(feature = "runtime-benchmarks")]
 impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
-	fn committed_task(descriptor_hash: [u8; 32], model_root: [u8; 32], max_row_width: u32, trace_root: [u8; 32]) -> u64 {
+	fn committed_task(
+		descriptor_hash: [u8; 32],
+		model_root: [u8; 32],
+		max_row_width: u32,
+		trace_root: [u8; 32],
+		output: alloc::vec::Vec<u8>,
+	) -> u64 {
 		// Benchmark setup cannot fail silently: a broken setup would measure nothing.
 		pallet_task_registry::Pallet::<Runtime>::benchmark_committed_task(
 			descriptor_hash.into(),
 			model_root.into(),
 			max_row_width,
 			trace_root.into(),
+			output,
 		)
 		.unwrap_or_default()
 	}

@@ -133,7 +133,9 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 		ids.into_iter()
 			.filter_map(|id| {
 				let task = pallet_task_registry::Tasks::<Runtime>::get(id)?;
-				let TaskStatus::Committed { provider, operator, output, trace_root, window_end, .. } = task.status else {
+				let (TaskStatus::Committed { provider, operator, output, trace_root, window_end, .. } |
+				TaskStatus::Disputed { provider, operator, output, trace_root, window_end, .. }) = task.status
+				else {
 					return None;
 				};
 				if window_end < now {
@@ -153,6 +155,10 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 						slack_bits: model.slack_bits,
 						max_row_width: model.max_row_width,
 					},
+					challengers: pallet_challenges::OpenDisputes::<Runtime>::get(id)
+						.into_iter()
+						.filter_map(|d| pallet_challenges::Disputes::<Runtime>::get(d).map(|d| d.challenger))
+						.collect(),
 				})
 			})
 			.collect()

@@ -4,11 +4,14 @@
 //! - `model-info --model DIR [--json]`: what `taskRegistry.registerModel` needs;
 //! - `check --model DIR --text T --samples N`: re-verifies sampled elements of every node of the
 //!   trace with the on-chain check (`verify_element`) and reports how many passed.
+//!
+//! `ARBITER_CPU_PATH=portable|avx2|avx512` runs a slower CPU path than the CPU allows (tests run
+//! every path on one machine); `model-info` prints the path that runs.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use arbiter_inference::{engine, generated::Rng, model::Model, open_device, DeviceKind, EngineError, Mode, StoreLimits, TraceStore};
-use arbiter_primitives::{encoding::descriptor_bytes, verify_element, Op, Verdict};
+use arbiter_primitives::{encoding::descriptor_bytes, verify_element, Op, RegisteredModel, TaskCommitments, Verdict};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -122,11 +125,12 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 				"weights": model.template.weights.len(),
 				"parameters": model.template.weights.iter().map(|w| w.shape.numel()).sum::<u64>(),
 				"graph": format!("0x{}", hex::encode(descriptor_bytes(&model.template))),
+				"cpu_path": arbiter_inference::cpu::path().name(),
 			});
 			if json {
 				println!("{info}");
 			} else {
-				for key in ["name", "descriptor_hash", "model_root", "weights_root", "tokenizer_hash", "io", "max_row_width", "nodes", "weights", "parameters"] {
+				for key in ["name", "descriptor_hash", "model_root", "weights_root", "tokenizer_hash", "io", "max_row_width", "nodes", "weights", "parameters", "cpu_path"] {
 					println!("{key}: {}", info[key]);
 				}
 			}
@@ -137,6 +141,7 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 			let execution = engine::run(&model, &[input], Mode::Traced)?.pop().ok_or(EngineError::EmptyBatch)?;
 			let trace = execution.trace.ok_or(EngineError::EmptyBatch)?;
 			let graph = model.template.instantiate(trace.seq_len);
+			let output = arbiter_primitives::encoding::row_bytes(&trace.output()?);
 			let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
 			let (mut passed, mut failed) = (0u64, 0u64);
 			for (id, node) in graph.nodes.iter().enumerate().filter(|(_, n)| n.op != Op::Input) {
@@ -146,7 +151,7 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 				for flat in picks {
 					let (row, col) = ((flat / width) as u32, (flat % width) as u32);
 					let opening = trace.opening(&model, id as u32, row, col)?;
-					let verdict = verify_element(&model.template, &model.commitment.model_root, &trace.root, (id as u32, row, col), &opening, 0.0, model.max_row_width());
+					let verdict = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &output }, (id as u32, row, col), &opening);
 					if verdict == Verdict::WithinBound {
 						passed += 1;
 					} else {
@@ -170,6 +175,10 @@ fn main() -> ExitCode {
 	if let Some(n) = cli.threads {
 		// Read by candle's CPU kernels when they size their thread pools.
 		std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+	}
+	if let Some(e) = arbiter_inference::cpu::path_request_error() {
+		eprintln!("error: {e}");
+		return ExitCode::FAILURE;
 	}
 	match run(cli) {
 		Ok(()) => ExitCode::SUCCESS,
