@@ -45,7 +45,6 @@ impl<T: Config> Pallet<T> {
 
 	pub(crate) fn do_challenge(who: T::AccountId, task: TaskId, node: u32, row: u32, col: u32) -> DispatchResult {
 		let subject = T::Tasks::subject(task).ok_or(Error::<T>::NotChallengeable)?;
-		ensure!(OpenDisputes::<T>::decode_len(task).unwrap_or(0) < T::MaxOpenDisputesPerTask::get() as usize, Error::<T>::TooManyDisputes);
 		ensure!(T::Models::commitment(subject.model).is_some(), Error::<T>::UnknownModel);
 		let bond = T::ChallengerBond::get();
 		let holdable = T::Currency::reducible_balance(&who, Preservation::Preserve, Fortitude::Polite);
@@ -55,6 +54,7 @@ impl<T: Config> Pallet<T> {
 		let now = frame_system::Pallet::<T>::block_number();
 		with_transaction(|| {
 			let r = (|| -> Result<BlockNumberFor<T>, DispatchError> {
+				OpenDisputes::<T>::try_mutate(task, |open| open.try_push(id)).map_err(|_| Error::<T>::TooManyDisputes)?;
 				T::Currency::hold(&Self::bond_reason(), &who, bond)?;
 				T::Tasks::freeze(task)?;
 				T::Providers::dispute_opened(&subject.provider)?;
@@ -75,8 +75,6 @@ impl<T: Config> Pallet<T> {
 		})
 		.map(|deadline| {
 			NextDisputeId::<T>::put(next);
-			// Cannot fail: the length was checked above, in this call.
-			let _ = OpenDisputes::<T>::try_mutate(task, |open| open.try_push(id));
 			Disputes::<T>::insert(
 				id,
 				Dispute {

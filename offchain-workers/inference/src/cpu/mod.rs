@@ -46,8 +46,13 @@ impl CpuPath {
 		[Self::Portable, Self::Avx2Fma, Self::Avx512].into_iter().find(|p| p.name() == name.trim())
 	}
 
-	/// The fastest path this CPU can run.
+	/// The fastest path this CPU can run (detected once: the kernels ask on every call).
 	pub fn detect() -> Self {
+		static DETECTED: OnceLock<CpuPath> = OnceLock::new();
+		*DETECTED.get_or_init(Self::probe)
+	}
+
+	fn probe() -> Self {
 		#[cfg(target_arch = "x86_64")]
 		{
 			if std::arch::is_x86_feature_detected!("avx512f") {
