@@ -241,9 +241,13 @@ mod tests {
 			assert_eq!((r.output.len(), r.max_row_width, r.slack_bits), (1536, 1536, 0));
 			assert!(ChallengeDisputes::disputes_against(&ferdie).is_empty());
 
-			// Dave challenges: the result leaves the watch list, the dispute reaches the operator.
+			// Dave challenges: the result stays on the watch list (other watchers may still
+			// challenge it while the window runs, docs/protocol.md "Concurrent disputes") with
+			// Dave among its challengers, and the dispute reaches the operator.
 			assert_ok!(WatchableResults::challenge_call(0, 12, 0, 3).dispatch(RuntimeOrigin::signed(dave.clone())));
-			assert!(WatchableResults::challengeable().is_empty());
+			let watched = WatchableResults::challengeable();
+			assert_eq!(watched.len(), 1);
+			assert_eq!(watched[0].challengers, vec![dave.clone()]);
 			let disputes = ChallengeDisputes::disputes_against(&ferdie);
 			assert_eq!(disputes, vec![pallet_provider_worker::OpenDispute { dispute: 0, task: 0, model_root: [4; 32], element: (12, 0, 3) }]);
 			assert!(ChallengeDisputes::disputes_against(&alice).is_empty());
