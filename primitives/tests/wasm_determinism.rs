@@ -11,10 +11,13 @@ use std::{path::PathBuf, process::Command};
 use wasmi::{Engine, Linker, Memory, Module, Store, TypedFunc};
 
 fn build_probe() -> Vec<u8> {
-	let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("wasm-probe/Cargo.toml");
+	// `cargo test` sets the crate's folder at run time too: a test binary built in another
+	// clone (one target directory serves several) still finds this clone's probe.
+	let crate_dir = std::env::var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+	let manifest = crate_dir.join("wasm-probe/Cargo.toml");
 	let target_dir = std::env::var("CARGO_TARGET_DIR")
 		.map(PathBuf::from)
-		.unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+		.unwrap_or_else(|_| crate_dir.join("../target"))
 		.join("wasm-probe");
 	let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
 	let status = Command::new(cargo)

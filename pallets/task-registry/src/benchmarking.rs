@@ -17,13 +17,14 @@ fn owner<T: Config>() -> T::AccountId {
 	who
 }
 
-fn io() -> IoSpec {
-	IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 }
+/// A model taking the longest inputs the pallet stores.
+fn io<T: Config>() -> IoSpec {
+	IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: T::MaxInputTokens::get(), output_width: 384 }
 }
 
 fn registered<T: Config>() -> ModelId {
 	let id = NextModelId::<T>::get();
-	Pallet::<T>::do_register_model(owner::<T>(), H256::zero(), H256::zero(), H256::zero(), io(), 1, 0, BoundedVec::default())
+	Pallet::<T>::do_register_model(owner::<T>(), H256::zero(), H256::zero(), H256::zero(), io::<T>(), 1, 0, BoundedVec::default())
 		.expect("registers");
 	id
 }
@@ -40,7 +41,7 @@ mod benchmarks {
 		let who = owner::<T>();
 		let metadata = BoundedVec::truncate_from(alloc::vec![b'm'; m as usize]);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who), H256::zero(), H256::zero(), H256::zero(), io(), 1, 0, metadata);
+		_(RawOrigin::Signed(who), H256::zero(), H256::zero(), H256::zero(), io::<T>(), 1, 0, metadata);
 	}
 
 	#[benchmark]
@@ -71,7 +72,7 @@ mod benchmarks {
 
 	fn submitted<T: Config>(model: ModelId, len: u32) -> TaskId {
 		let id = NextTaskId::<T>::get();
-		let input = BoundedVec::truncate_from(alloc::vec![b'a'; len.max(1) as usize]);
+		let input = BoundedVec::truncate_from(alloc::vec![7u32; len.max(1) as usize]);
 		Pallet::<T>::do_submit_task(owner::<T>(), model, input, 1_000_000u32.into()).expect("submits");
 		id
 	}
@@ -84,12 +85,11 @@ mod benchmarks {
 	}
 
 	#[benchmark]
-	fn submit_task(l: Linear<1, { T::MaxInputLen::get() }>) {
+	fn submit_task(l: Linear<1, { T::MaxInputTokens::get() }>) {
 		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES);
 		let who = owner::<T>();
-		// Up to the storage bound, clamped to the current governable limit.
-		let len = l.min(T::MaxInputBytes::get()).max(1);
-		let input = BoundedVec::truncate_from(alloc::vec![b'a'; len as usize]);
+		// Every id is checked against the vocabulary: the worst case is the longest input.
+		let input = BoundedVec::truncate_from(alloc::vec![30_521u32; l as usize]);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who), model, input, 1_000_000u32.into());
 	}

@@ -251,6 +251,7 @@ impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
 		model_root: [u8; 32],
 		max_row_width: u32,
 		trace_root: [u8; 32],
+		input: alloc::vec::Vec<u32>,
 		output: alloc::vec::Vec<u8>,
 	) -> u64 {
 		// Benchmark setup cannot fail silently: a broken setup would measure nothing.
@@ -259,6 +260,7 @@ impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
 			model_root.into(),
 			max_row_width,
 			trace_root.into(),
+			input,
 			output,
 		)
 		.unwrap_or_default()
