@@ -332,7 +332,13 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 			let execution = executions.next().ok_or(EngineError::EmptyBatch)?;
 			let trace = execution.trace.ok_or(EngineError::EmptyBatch)?;
 			shared.store.put(job.task, model, &trace)?;
-			Ok(JobStatus::Done { output: execution.output, trace_root: trace.root })
+			let mut output = execution.output;
+			if model.output_fault() {
+				if let Some(first) = output.first_mut() {
+					*first += 0.5;
+				}
+			}
+			Ok(JobStatus::Done { output, trace_root: trace.root })
 		})
 		.collect()
 }

@@ -116,6 +116,9 @@ pub struct Model {
 	pub max_text_bytes: usize,
 	/// Test-only fault: this node's output is perturbed (see [`Model::inject_fault`]).
 	pub(crate) fault: Option<NodeId>,
+	/// Test-only fault: the output committed is not the traced one (see
+	/// [`Model::inject_output_fault`]).
+	pub(crate) output_fault: bool,
 }
 
 /// Every weight a `Linear` node multiplies by, packed; `None` for the other weights.
@@ -313,6 +316,7 @@ impl Model {
 			device: device.clone(),
 			max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
 			fault: None,
+			output_fault: false,
 		})
 	}
 
@@ -341,6 +345,19 @@ impl Model {
 	/// The faulted node, if any.
 	pub fn fault(&self) -> Option<NodeId> {
 		self.fault
+	}
+
+	/// Makes the job service commit a wrong output over an honest trace, for exercising the
+	/// output rule end to end (`arbiter-node --provider-output-fault`, dev chains only): the
+	/// first output value gets 0.5 added after tracing, so the trace's final node no longer
+	/// holds the committed output (docs/protocol.md, "The output is the trace's final node").
+	pub fn inject_output_fault(&mut self) {
+		self.output_fault = true;
+	}
+
+	/// Whether [`Model::inject_output_fault`] was called.
+	pub fn output_fault(&self) -> bool {
+		self.output_fault
 	}
 
 	/// Weight tensor `i`, row-major.

@@ -47,7 +47,8 @@ pub struct AssignedTask {
 	pub task: u64,
 	/// The model's commitment: how the engine finds the model.
 	pub model_root: [u8; 32],
-	pub input: Vec<u8>,
+	/// The task's token ids.
+	pub input: Vec<u32>,
 }
 
 /// The task registry as the worker sees it.

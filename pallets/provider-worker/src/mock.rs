@@ -126,7 +126,7 @@ impl pallet_provider_worker::Config for Test {
 #[derive(Default)]
 pub struct FakeEngine {
 	pub jobs: Mutex<HashMap<u64, JobStatus>>,
-	pub started: Mutex<Vec<(u64, [u8; 32], Vec<u8>)>>,
+	pub started: Mutex<Vec<(u64, [u8; 32], Vec<u32>)>>,
 	pub watch_results: Mutex<HashMap<u64, WatchStatus>>,
 	pub watched: Mutex<Vec<WatchRequest>>,
 	/// Whether this engine runs a watcher.
@@ -140,7 +140,7 @@ impl FakeEngine {
 }
 
 impl InferenceHost for FakeEngine {
-	fn start_job(&self, task: u64, model_root: [u8; 32], input: Vec<u8>) -> Result<(), InferenceError> {
+	fn start_job(&self, task: u64, model_root: [u8; 32], input: Vec<u32>) -> Result<(), InferenceError> {
 		self.started.lock().unwrap().push((task, model_root, input));
 		self.jobs.lock().unwrap().entry(task).or_insert(JobStatus::Queued);
 		Ok(())

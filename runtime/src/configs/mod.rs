@@ -172,9 +172,9 @@ impl pallet_task_registry::Config for Runtime {
 	type MaxToleranceSlackBits = protocol::MaxToleranceSlackBits;
 	type MaxMetadataLen = ConstU32<1024>;
 	type Providers = ComputeStaking;
-	type MaxInputBytes = protocol::MaxInputBytes;
 	type MaxOutputBytes = protocol::MaxOutputBytes;
-	type MaxInputLen = ConstU32<{ 64 * 1024 }>;
+	// 16 KiB of ids: a model's own `max_input_tokens` (256 for MiniLM) is the working limit.
+	type MaxInputTokens = ConstU32<4096>;
 	type MaxOutputLen = ConstU32<{ 64 * 1024 }>;
 	type ChallengeWindow = protocol::ChallengeWindow;
 	type AssignmentTimeout = protocol::AssignmentTimeout;

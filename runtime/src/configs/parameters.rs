@@ -54,9 +54,8 @@ pub mod dynamic_params {
 		/// How often a timed-out task is reassigned before it is refunded.
 		#[codec(index = 10)]
 		pub static MaxReassignments: u32 = 3;
-		/// Largest task input, in bytes.
-		#[codec(index = 11)]
-		pub static MaxInputBytes: u32 = 4 * 1024;
+		// Index 11 was `MaxInputBytes`: inputs are token ids now, bounded by each model's
+		// registered `max_input_tokens` (docs/protocol.md, "Inputs are the task's").
 		/// Largest task output, in bytes.
 		#[codec(index = 12)]
 		pub static MaxOutputBytes: u32 = 16 * 1024;
@@ -81,7 +80,7 @@ fn within<T: PartialOrd>(value: T, min: T, max: T) -> Result<(), OutOfBounds> {
 }
 
 /// The bounds of every protocol parameter. Storage bounds fixed by the runtime (the 64 KiB task
-/// input/output, the 4096-wide rows `respond` is benchmarked with) cap the governable limits.
+/// output, the 4096-wide rows `respond` is benchmarked with) cap the governable limits.
 pub struct ProtocolBounds;
 impl ParameterBounds<RuntimeParameters> for ProtocolBounds {
 	fn check(key_value: &RuntimeParameters) -> Result<(), OutOfBounds> {
@@ -99,7 +98,6 @@ impl ParameterBounds<RuntimeParameters> for ProtocolBounds {
 			P::ProtocolFee(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(50)),
 			P::AssignmentTimeout(_, Some(v)) => within(*v, 2, DAYS),
 			P::MaxReassignments(_, Some(v)) => within(*v, 0, 10),
-			P::MaxInputBytes(_, Some(v)) => within(*v, 64, 64 * 1024),
 			P::MaxOutputBytes(_, Some(v)) => within(*v, 64, 64 * 1024),
 			P::MaxModelRowWidth(_, Some(v)) => within(*v, 16, 4_096),
 			// A finite slack in [0, 1e-3]; f32 bit patterns of non-negative floats order like the floats.

@@ -75,7 +75,7 @@ fn submit_task(model: pallet_task_registry::ModelId) -> u64 {
 	assert_ok!(TaskRegistry::submit_task(
 		RuntimeOrigin::signed(account(Sr25519Keyring::Eve)),
 		model,
-		BoundedVec::try_from(b"hello".to_vec()).unwrap(),
+		BoundedVec::try_from(vec![101, 7592, 102]).unwrap(),
 		10 * UNIT,
 	));
 	id
@@ -148,7 +148,7 @@ fn parameter_bounds_and_origins() {
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::ResponseWindow(protocol::ResponseWindow, Some(1)))), Error::<Runtime>::BelowMinimum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::ProtocolFee(protocol::ProtocolFee, Some(Perbill::from_percent(51))))), Error::<Runtime>::AboveMaximum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MaxModelRowWidth(protocol::MaxModelRowWidth, Some(4097)))), Error::<Runtime>::AboveMaximum);
-		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MaxInputBytes(protocol::MaxInputBytes, Some(64 * 1024 + 1)))), Error::<Runtime>::AboveMaximum);
+		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MaxOutputBytes(protocol::MaxOutputBytes, Some(64 * 1024 + 1)))), Error::<Runtime>::AboveMaximum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::SlashFraction(protocol::SlashFraction, Some(Perbill::zero())))), Error::<Runtime>::BelowMinimum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MinProviderStake(protocol::MinProviderStake, Some(0)))), Error::<Runtime>::BelowMinimum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MaxToleranceSlackBits(protocol::MaxToleranceSlackBits, Some(f32::NAN.to_bits())))), Error::<Runtime>::AboveMaximum);
