@@ -73,6 +73,8 @@ impl pallet_compute_staking::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	type MinProviderStake = ConstU64<1_000>;
+	type MinPrice = ConstU64<1>;
+	type MinJailPeriod = ConstU64<5>;
 	type UnbondingPeriod = ConstU64<10>;
 	type MaxProviders = ConstU32<8>;
 	type MaxModelsPerProvider = ConstU32<4>;

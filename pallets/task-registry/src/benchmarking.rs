@@ -11,6 +11,12 @@ use sp_core::H256;
 use sp_runtime::traits::{Bounded, Saturating};
 use crate::BenchmarkHelper;
 
+/// A task's `max_fee`: above any provider's price (benchmark providers ask the minimum), far
+/// below the owner's balance.
+fn max_fee<T: Config>() -> BalanceOf<T> {
+	BalanceOf::<T>::max_value() / 1_000_000_000u32.into()
+}
+
 fn owner<T: Config>() -> T::AccountId {
 	let who: T::AccountId = account("owner", 0, 0);
 	let _ = T::Currency::set_balance(&who, BalanceOf::<T>::max_value() / 1_000_000u32.into());
@@ -73,7 +79,7 @@ mod benchmarks {
 	fn submitted<T: Config>(model: ModelId, len: u32) -> TaskId {
 		let id = NextTaskId::<T>::get();
 		let input = BoundedVec::truncate_from(alloc::vec![7u32; len.max(1) as usize]);
-		Pallet::<T>::do_submit_task(owner::<T>(), model, input, 1_000_000u32.into()).expect("submits");
+		Pallet::<T>::do_submit_task(owner::<T>(), model, input, max_fee::<T>()).expect("submits");
 		id
 	}
 
@@ -91,7 +97,7 @@ mod benchmarks {
 		// Every id is checked against the vocabulary: the worst case is the longest input.
 		let input = BoundedVec::truncate_from(alloc::vec![30_521u32; l as usize]);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who), model, input, 1_000_000u32.into());
+		_(RawOrigin::Signed(who), model, input, max_fee::<T>());
 	}
 
 	#[benchmark]

@@ -445,7 +445,7 @@ impl<T: Config> Pallet<T> {
 		let (_, operator) = <T::BenchmarkHelper as crate::BenchmarkHelper<_, _>>::provider(model, 0, 1u32.into());
 		let task = NextTaskId::<T>::get();
 		let input = BoundedVec::try_from(input).map_err(|_| Error::<T>::BadInputLength)?;
-		Self::do_submit_task(owner, model, input, 1_000_000u32.into())?;
+		Self::do_submit_task(owner, model, input, BalanceOf::<T>::max_value() / 1_000_000_000u32.into())?;
 		let output = BoundedVec::try_from(output).map_err(|_| Error::<T>::BadOutputLength)?;
 		Self::do_commit_result(operator, task, output, trace_root)?;
 		Ok(task)

@@ -112,6 +112,11 @@ impl pallet_balances::Config for Runtime {
 
 parameter_types! {
 	pub FeeMultiplier: Multiplier = Multiplier::one();
+	/// Fee per byte of an extrinsic. Weight costs 1 planck per picosecond, so a block full of
+	/// computation (2 s) costs 2 ARBT; at this rate a block full of bytes (5 MiB) costs about the
+	/// same, and block space is priced like block time (1 planck a byte made a 16 KB dispute
+	/// answer cost 1.6e-8 ARBT; now 0.0066 ARBT).
+	pub const TransactionByteFee: Balance = UNIT / 2_500_000;
 }
 
 impl pallet_transaction_payment::Config for Runtime {
@@ -119,7 +124,7 @@ impl pallet_transaction_payment::Config for Runtime {
 	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
 	type OperationalFeeMultiplier = ConstU8<5>;
 	type WeightToFee = IdentityFee<Balance>;
-	type LengthToFee = IdentityFee<Balance>;
+	type LengthToFee = frame_support::weights::ConstantMultiplier<Balance, TransactionByteFee>;
 	type FeeMultiplierUpdate = ConstFeeMultiplier<FeeMultiplier>;
 	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
 }
@@ -152,6 +157,8 @@ impl pallet_compute_staking::Config for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	type MinProviderStake = protocol::MinProviderStake;
+	type MinPrice = protocol::MinTaskPrice;
+	type MinJailPeriod = protocol::MinJailPeriod;
 	type UnbondingPeriod = protocol::UnbondingPeriod;
 	type MaxProviders = protocol::MaxProviders;
 	type MaxModelsPerProvider = ConstU32<16>;
