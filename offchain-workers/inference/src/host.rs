@@ -28,6 +28,10 @@ impl InferenceHost for EngineHost {
 		self.jobs.submit(task, model, input).map_err(failed)
 	}
 
+	fn retain(&self, tasks: Vec<u64>) {
+		self.jobs.retain(tasks);
+	}
+
 	fn job_status(&self, task: u64, model: [u8; 32]) -> HostJobStatus {
 		match self.jobs.status(task, model) {
 			JobStatus::Unknown => HostJobStatus::Unknown,

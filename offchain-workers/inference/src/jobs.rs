@@ -132,6 +132,11 @@ impl JobService {
 		self.shared.models.get(&model_id).cloned()
 	}
 
+	/// Keeps the traces of `tasks` whatever the store's limits ([`TraceStore::retain`]).
+	pub fn retain(&self, tasks: Vec<u64>) {
+		self.shared.store.retain(tasks);
+	}
+
 	/// Queues `task` (idempotent: a known or stored task is not queued again).
 	pub fn submit(&self, task: u64, model_id: ModelKey, input: Vec<u32>) -> Result<()> {
 		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id))))?;

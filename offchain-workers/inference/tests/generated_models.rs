@@ -210,6 +210,19 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 		std::thread::sleep(std::time::Duration::from_millis(20));
 	}
 	assert_eq!(small.tasks().unwrap(), vec![22, 23]);
+
+	// Traces of tasks a challenge may still ask for are never evicted: the limits give way.
+	let kept = TraceStore::open(&dir.path().join("kept"), StoreLimits { max_traces: 2, max_bytes: 100 * per_trace }).unwrap();
+	kept.retain(vec![40, 41]);
+	for (k, t) in traces.iter().enumerate() {
+		kept.put(40 + k as u64, &model, t).unwrap();
+		std::thread::sleep(std::time::Duration::from_millis(20));
+	}
+	assert_eq!(kept.tasks().unwrap(), vec![40, 41, 43], "42 evicted; the retained two and the newest kept");
+	// Once those tasks end (the worker's next set), the store shrinks back to its limit.
+	kept.retain(vec![43]);
+	kept.put(44, &model, &traces[0]).unwrap();
+	assert_eq!(kept.tasks().unwrap(), vec![43, 44]);
 }
 
 #[test]

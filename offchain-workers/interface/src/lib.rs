@@ -91,6 +91,12 @@ pub trait InferenceHost: Send + Sync {
 	/// The SCALE-encoded graph (template) of the model committed as `model_root`: what
 	/// `challenges.respond` carries next to the opening.
 	fn graph(&self, model_root: [u8; 32]) -> Result<Vec<u8>, InferenceError>;
+	/// Keeps the traces of `tasks` (the operators' tasks still assigned, committed or disputed)
+	/// whatever the trace store's limits: a challenge may still ask for them. Replaces the
+	/// previous set. Engines without a trace store ignore it.
+	fn retain(&self, tasks: Vec<u64>) {
+		let _ = tasks;
+	}
 	/// Starts checking `request` (idempotent per task) or reports how the check went.
 	/// Engines that run no watcher answer `Unavailable`.
 	fn watch(&self, request: WatchRequest) -> Result<WatchStatus, InferenceError> {
@@ -153,6 +159,18 @@ pub trait Inference {
 	) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
 		match self.extension::<InferenceExt>() {
 			Some(ext) => ext.0.opening(task, model_root, node, row, col),
+			None => Err(InferenceError::Unavailable),
+		}
+	}
+
+	/// Keeps the traces of `tasks` whatever the trace store's limits (see
+	/// [`InferenceHost::retain`]).
+	fn retain(&mut self, tasks: PassFatPointerAndDecodeSlice<&[u64]>) -> AllocateAndReturnByCodec<Result<(), InferenceError>> {
+		match self.extension::<InferenceExt>() {
+			Some(ext) => {
+				ext.0.retain(tasks.to_vec());
+				Ok(())
+			},
 			None => Err(InferenceError::Unavailable),
 		}
 	}
@@ -230,6 +248,7 @@ mod tests {
 			assert_eq!(inference::job_status(1, MODEL), Err(InferenceError::Unavailable));
 			assert_eq!(inference::opening(1, MODEL, 1, 2, 3), Err(InferenceError::Unavailable));
 			assert_eq!(inference::graph(MODEL), Err(InferenceError::Unavailable));
+			assert_eq!(inference::retain(&[1, 2]), Err(InferenceError::Unavailable));
 			assert_eq!(inference::watch(&request().encode()), Err(InferenceError::Unavailable));
 		});
 	}

@@ -55,6 +55,9 @@ pub struct AssignedTask {
 pub trait AssignedTasks<AccountId, Call> {
 	/// Tasks assigned to `operator` that wait for a result.
 	fn awaiting_result(operator: &AccountId) -> Vec<AssignedTask>;
+	/// Tasks of `operator` still assigned, committed or disputed: a challenge may still ask for
+	/// their traces.
+	fn open_tasks(operator: &AccountId) -> Vec<u64>;
 	/// The call committing `output` and `trace_root` for `task` (`None` if it cannot be built,
 	/// e.g. an output longer than the registry accepts).
 	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<Call>;

@@ -111,6 +111,10 @@ impl AssignedTasks<Public, RuntimeCall> for Tasks {
 	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
 		(output.len() <= 64).then(|| commit_remark(task, output, trace_root))
 	}
+	fn open_tasks(operator: &Public) -> Vec<u64> {
+		// Assigned tasks and those committed (still in the list, with a result): all of them.
+		TASKS.with(|t| t.borrow().iter().filter(|(o, _)| o == operator).map(|(_, a)| a.task).collect())
+	}
 }
 
 impl pallet_provider_worker::Config for Test {
@@ -129,6 +133,8 @@ pub struct FakeEngine {
 	pub started: Mutex<Vec<(u64, [u8; 32], Vec<u32>)>>,
 	pub watch_results: Mutex<HashMap<u64, WatchStatus>>,
 	pub watched: Mutex<Vec<WatchRequest>>,
+	/// The last set of tasks whose traces the worker asked to keep.
+	pub retained: Mutex<Vec<u64>>,
 	/// Whether this engine runs a watcher.
 	pub watching: bool,
 }
@@ -156,6 +162,9 @@ impl InferenceHost for FakeEngine {
 	}
 	fn graph(&self, model: [u8; 32]) -> Result<Vec<u8>, InferenceError> {
 		Ok(model.to_vec())
+	}
+	fn retain(&self, tasks: Vec<u64>) {
+		*self.retained.lock().unwrap() = tasks;
 	}
 	fn watch(&self, request: WatchRequest) -> Result<WatchStatus, InferenceError> {
 		if !self.watching {

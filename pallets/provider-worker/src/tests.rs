@@ -63,8 +63,11 @@ fn a_task_is_started_then_committed_once_signed_by_the_operator() {
 	let operator = s.operator;
 	s.ext.execute_with(|| {
 		assign(operator, 7, &[101, 7592, 102]);
+		assign(Public::from_raw([42; 32]), 8, &[101, 102]);
 		run(1);
 		assert_eq!(engine.started.lock().unwrap().as_slice(), &[(7, MODEL, vec![101, 7592, 102])]);
+		// The trace store keeps the traces of our operator's open tasks, not others'.
+		assert_eq!(engine.retained.lock().unwrap().as_slice(), &[7]);
 		assert!(sent(&s.pool).is_empty());
 		// Still queued: polled, not started again.
 		run(2);

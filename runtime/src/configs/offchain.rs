@@ -82,6 +82,11 @@ impl pallet_provider_worker::AssignedTasks<AccountId, RuntimeCall> for RegistryT
 			.collect()
 	}
 
+	fn open_tasks(operator: &AccountId) -> Vec<u64> {
+		// The registry indexes an operator's tasks from assignment until they end.
+		TaskRegistry::operator_tasks(operator)
+	}
+
 	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
 		Some(RuntimeCall::TaskRegistry(pallet_task_registry::Call::commit_result {
 			task,
