@@ -136,6 +136,9 @@ pub mod pallet {
 		) -> TaskId;
 		/// The widest row models may register (the registry's bound).
 		fn max_row_width() -> u32;
+		/// Registers more providers of `task`'s model, up to the most a model can have, so
+		/// that a reassignment selects among all of them (the worst case).
+		fn fill_providers(task: TaskId);
 	}
 
 	/// Why this pallet holds funds.

@@ -131,6 +131,9 @@ impl crate::BenchmarkHelper for RegistryTasks {
 		)
 		.expect("benchmark task")
 	}
+	fn fill_providers(task: u64) {
+		pallet_task_registry::Pallet::<Test>::benchmark_add_providers(task, 5);
+	}
 	fn max_row_width() -> u32 {
 		4096
 	}

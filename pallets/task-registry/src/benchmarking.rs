@@ -134,7 +134,7 @@ mod benchmarks {
 
 	#[benchmark]
 	fn on_initialize(d: Linear<0, { T::MaxDeadlinesPerBlock::get() }>, p: Linear<0, { T::MaxDeadlinesPerBlock::get() }>) {
-		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES.min(8));
+		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES);
 		let now = frame_system::Pallet::<T>::block_number();
 		let due = now.saturating_add(10u32.into());
 		for _ in 0..d {

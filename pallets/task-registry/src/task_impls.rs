@@ -450,4 +450,13 @@ impl<T: Config> Pallet<T> {
 		Self::do_commit_result(operator, task, output, trace_root)?;
 		Ok(task)
 	}
+
+	/// Registers `count` more providers of `task`'s model (benchmarks of other pallets).
+	#[cfg(feature = "runtime-benchmarks")]
+	pub fn benchmark_add_providers(task: TaskId, count: u32) {
+		let Some(model) = Tasks::<T>::get(task).map(|t| t.model) else { return };
+		for index in 1..=count {
+			let _ = <T::BenchmarkHelper as crate::BenchmarkHelper<_, _>>::provider(model, index, 1u32.into());
+		}
+	}
 }

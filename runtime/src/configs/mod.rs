@@ -272,6 +272,11 @@ impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
 		)
 		.unwrap_or_default()
 	}
+	fn fill_providers(task: u64) {
+		// The task's first provider is registered already.
+		let more = <<Runtime as pallet_compute_staking::Config>::MaxProvidersPerModel as frame_support::traits::Get<u32>>::get().saturating_sub(1);
+		pallet_task_registry::Pallet::<Runtime>::benchmark_add_providers(task, more);
+	}
 	fn max_row_width() -> u32 {
 		<protocol::MaxModelRowWidth as frame_support::traits::Get<u32>>::get()
 	}
