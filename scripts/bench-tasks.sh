@@ -23,4 +23,4 @@ pid=$!
 trap 'kill -- "-$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 wait_for_rpc "$RPC_PORT" "$pid"
 log "submitting 1 task, then $N in waves of $WAVE per block"
-(cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" node bench/tasks.js "$N" "$WAVE")
+(cd "$ROOT/scripts/js" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" ARBITER_MINILM_DIR="$MINILM_DIR" node bench/tasks.js "$N" "$WAVE")

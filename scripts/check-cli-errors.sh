@@ -42,5 +42,7 @@ expect_error "provider fault on a non-dev chain" "provider-fault is a test switc
 	"$NODE_BIN" --chain local --tmp --provider --provider-fault 27 --rpc-port 0 --port 0 --no-prometheus
 expect_error "provider fault without --provider" "provider-fault needs --provider" \
 	"$NODE_BIN" --dev --tmp --watcher --provider-fault 27 --rpc-port 0 --port 0 --no-prometheus
+expect_error "output fault on a non-dev chain" "provider-output-fault is a test switch for development chains only" \
+	"$NODE_BIN" --chain local --tmp --provider --provider-output-fault --rpc-port 0 --port 0 --no-prometheus
 expect_error "provider fault on a model input" "provider-fault: .*node 0 is a model input" \
 	"$NODE_BIN" --dev --tmp --provider --provider-fault 0 --rpc-port 0 --port 0 --no-prometheus

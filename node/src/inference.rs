@@ -43,6 +43,11 @@ pub struct InferenceParams {
 	#[arg(long, value_name = "NODE_ID")]
 	pub provider_fault: Option<NodeId>,
 
+	/// TEST ONLY, development chains only: commit a wrong output (its first value plus 0.5)
+	/// with the honest trace, to exercise the output rule end to end.
+	#[arg(long)]
+	pub provider_output_fault: bool,
+
 	/// Traces kept for challenges (oldest evicted first).
 	#[arg(long, default_value_t = 1024)]
 	pub trace_store_max_traces: usize,
@@ -99,16 +104,22 @@ pub const DEV_CHAIN_ID: &str = "arbiter_dev";
 /// Loads the models and starts the job service (and the watcher); traces go to
 /// `<base path>/traces`. `chain_id` decides whether `--provider-fault` is allowed.
 pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Result<EngineHost, String> {
-	if let Some(node) = params.provider_fault {
+	for (switch, set) in [("--provider-fault", params.provider_fault.is_some()), ("--provider-output-fault", params.provider_output_fault)] {
+		if !set {
+			continue;
+		}
 		if chain_id != DEV_CHAIN_ID {
-			return Err(format!(
-				"--provider-fault is a test switch for development chains only; this chain is {chain_id:?}"
-			));
+			return Err(format!("{switch} is a test switch for development chains only; this chain is {chain_id:?}"));
 		}
 		if !params.provider {
-			return Err("--provider-fault needs --provider (it perturbs this node's own results)".into());
+			return Err(format!("{switch} needs --provider (it perturbs this node's own results)"));
 		}
+	}
+	if let Some(node) = params.provider_fault {
 		log::warn!(target: "arbiter-inference", "TEST FAULT: node {node}'s output is perturbed; this provider's results are wrong on purpose");
+	}
+	if params.provider_output_fault {
+		log::warn!(target: "arbiter-inference", "TEST FAULT: committed outputs differ from the traces; this provider's results are wrong on purpose");
 	}
 	if let Some(n) = params.inference_threads {
 		// Read by candle's CPU kernels when they size their thread pools.
@@ -138,6 +149,9 @@ pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Resu
 		let mut model = Model::load(&folder, &device).map_err(|e| e.to_string())?;
 		if let Some(node) = params.provider_fault {
 			model.inject_fault(node).map_err(|e| format!("--provider-fault: {e}"))?;
+		}
+		if params.provider_output_fault {
+			model.inject_output_fault();
 		}
 		log::info!(
 			target: "arbiter-inference",

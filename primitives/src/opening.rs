@@ -62,7 +62,7 @@ pub enum RowRef {
 pub enum MalformedReason {
 	/// The graph itself is invalid.
 	InvalidGraph(GraphError),
-	/// The disputed node does not exist or is a model input (inputs are not recomputed).
+	/// The disputed node does not exist.
 	NodeNotChallengeable,
 	/// Row or column outside the node's output.
 	ElementOutOfRange,
@@ -90,6 +90,9 @@ pub enum MalformedReason {
 	/// (bitwise) from the committed output, or the committed output is not the final node's
 	/// size: the provider committed an output its trace does not hold.
 	OutputMismatch,
+	/// The trace is not of the task's input: its committed length is not the number of token
+	/// ids, or a committed input row differs (bitwise) from the values the task's ids give.
+	InputMismatch,
 }
 
 /// The ruling on one element.
@@ -112,13 +115,15 @@ pub enum Fault {
 	InvalidCommittedData,
 	/// The committed output is not the committed trace's final node.
 	OutputMismatch,
+	/// The committed trace is not of the task's input.
+	InputMismatch,
 }
 
 /// Whom a verdict rules for (docs/protocol.md, "Rulings").
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Ruling {
-	/// The element is within its bound, or the challenge named an element that does not exist
-	/// or cannot be disputed: the challenge was wrong.
+	/// The element is within its bound, or the challenge named an element that does not
+	/// exist: the challenge was wrong.
 	ProviderWins,
 	/// The provider's commitments are at fault.
 	ProviderLoses(Fault),
@@ -138,6 +143,7 @@ impl Verdict {
 				Ruling::ProviderLoses(Fault::InvalidCommittedData)
 			},
 			Self::Malformed(MalformedReason::OutputMismatch) => Ruling::ProviderLoses(Fault::OutputMismatch),
+			Self::Malformed(MalformedReason::InputMismatch) => Ruling::ProviderLoses(Fault::InputMismatch),
 			Self::Malformed(MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable) => {
 				Ruling::ProviderWins
 			},
@@ -167,6 +173,9 @@ pub struct TaskCommitments<'a> {
 	/// little-endian. An element of the final node is ruled against it as well as against its
 	/// operands.
 	pub output: &'a [u8],
+	/// The task's input: its token ids. The trace must be of their number, and every input
+	/// row the element reads must hold the values they give ([`crate::ir::InputKind`]).
+	pub input: &'a [u32],
 }
 
 /// The rows element `(node, row, col)` reads besides weight rows chosen by data (an
@@ -174,9 +183,6 @@ pub struct TaskCommitments<'a> {
 /// `(node, row)` comes first.
 pub fn required_rows(graph: &Graph, node: NodeId, row: u32, col: u32) -> Result<Vec<RowRef>, MalformedReason> {
 	let n = graph.node(node).ok_or(MalformedReason::NodeNotChallengeable)?;
-	if n.op == Op::Input {
-		return Err(MalformedReason::NodeNotChallengeable);
-	}
 	if row as u64 >= n.shape.rows() || col >= n.shape.width() {
 		return Err(MalformedReason::ElementOutOfRange);
 	}
@@ -192,7 +198,8 @@ pub fn required_rows(graph: &Graph, node: NodeId, row: u32, col: u32) -> Result<
 	let mut rows = Vec::from([RowRef::Trace { node, row }]);
 	let r = row as u64;
 	match &n.op {
-		Op::Input => return Err(MalformedReason::NodeNotChallengeable),
+		// An input element is ruled against the task's input: the output row alone.
+		Op::Input { .. } => {},
 		Op::Embedding { .. } => {
 			let (ids, shape) = input(0)?;
 			rows.push(trace(ids, r / shape.width().max(1) as u64)?);
@@ -419,6 +426,11 @@ pub fn check_opening(
 	if &trace_root_of(opening.seq_len, &opening.trace_tree_root) != trace_root {
 		return Err(MalformedReason::TraceRootMismatch);
 	}
+	// The provider committed to this length; a trace of any other than the task's is not of
+	// the task's input, whatever element is named.
+	if opening.seq_len as u64 != task.input.len() as u64 {
+		return Err(MalformedReason::InputMismatch);
+	}
 	// The trace is of the registered template at the committed length.
 	let graph = &graph.instantiate(opening.seq_len);
 	graph.validate(max_row_width).map_err(MalformedReason::InvalidGraph)?;
@@ -446,6 +458,13 @@ pub fn check_opening(
 		|tensor, row| RowRef::Weight { tensor, row },
 	)?;
 	let opened = OpenedRows { trace, weights };
+	// Input rows are not the provider's to choose: each must be what the task's ids give.
+	for (input, row, values) in opened.trace.iter().filter(|(id, _, _)| graph.is_input(*id)) {
+		let expected = graph.input_row(*input, *row, task.input).ok_or(MalformedReason::InvalidGraph(GraphError::ShapeMismatch { node: *input }))?;
+		if !values.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()) {
+			return Err(MalformedReason::InputMismatch);
+		}
+	}
 
 	// An embedding's table row is chosen by the token id the trace holds.
 	if let Op::Embedding { table } = &n.op {
@@ -481,7 +500,8 @@ pub fn check_opening(
 	}
 
 	let check = match &n.op {
-		Op::Input => return Err(MalformedReason::NodeNotChallengeable),
+		// The row was compared with the task's input above.
+		Op::Input { .. } => ops::copy(claimed, claimed),
 		Op::Embedding { .. } => ops::copy(elem(2, col), claimed),
 		Op::Linear { bias, .. } => ops::linear(at(1), at(2), bias.map(|_| elem(3, col)), claimed),
 		Op::MatMul => ops::matmul(at(1), at(2), claimed),

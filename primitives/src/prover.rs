@@ -61,8 +61,7 @@ impl<T: AsRef<[f32]>, W: AsRef<[f32]>> ProverData<'_, T, W> {
 	}
 
 	/// The opening of element `(node, row, col)`. For an element that does not exist (a row or
-	/// column outside its node, a node outside the graph) or cannot be disputed, it is the
-	/// commitments alone, no rows: the runtime rules such a challenge for the provider
+	/// column outside its node, a node outside the graph), it is the commitments alone, no rows: the runtime rules such a challenge for the provider
 	/// ([`crate::opening::Verdict::ruling`]), so an honest provider answers every challenge.
 	pub fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, ProveError> {
 		let mut required = match required_rows(self.graph, node, row, col) {

@@ -3,7 +3,7 @@
 use arbiter_primitives::{
 	builder::GraphBuilder,
 	encoding::descriptor_hash,
-	ir::{Graph, GraphError, Node, Op, Shape, WeightTensor, MAX_NODES},
+	ir::{Graph, GraphError, InputKind, Node, Op, Shape, WeightTensor, MAX_NODES},
 };
 use codec::{Decode, Encode};
 
@@ -19,7 +19,7 @@ fn linear_graph() -> Graph {
 	let mut g = GraphBuilder::new();
 	let w = g.weight("w", &[3, 4]);
 	let b = g.weight("b", &[3]);
-	let x = g.input(&[2, 4]);
+	let x = g.input(InputKind::Constant { value_bits: 0 }, &[2, 4]);
 	g.linear(x, w, Some(b));
 	g.build()
 }
@@ -32,9 +32,9 @@ fn a_valid_graph_validates_and_round_trips() {
 	assert_eq!(decoded, g);
 	assert_eq!(descriptor_hash(&decoded), descriptor_hash(&g));
 	assert_eq!(g.max_row_width(), 4);
-	assert!(g.is_challengeable(1));
-	assert!(!g.is_challengeable(0));
-	assert!(!g.is_challengeable(2));
+	assert!(g.is_input(0));
+	assert!(!g.is_input(1));
+	assert!(!g.is_input(2));
 }
 
 #[test]
@@ -110,19 +110,57 @@ fn each_rule_has_its_error() {
 	assert_eq!(check(&g), Err(GraphError::TooManyElements { node: None, weight: Some(0) }));
 
 	let mut g = ok.clone();
-	g.nodes = (0..=MAX_NODES).map(|_| node(Op::Input, &[], &[1])).collect();
+	g.nodes = (0..=MAX_NODES).map(|_| node(Op::Input { kind: InputKind::Constant { value_bits: 0 } }, &[], &[1])).collect();
 	assert_eq!(check(&g), Err(GraphError::TooLarge));
+}
+
+#[test]
+fn id_and_position_inputs_are_one_row_and_constants_finite() {
+	let graph = |kind: InputKind, dims: &[u32]| {
+		let mut g = GraphBuilder::new();
+		let x = g.input(kind, dims);
+		g.relu(x);
+		g.build()
+	};
+	assert_eq!(graph(InputKind::TokenIds, &[1, 5]).validate(64), Ok(()));
+	assert_eq!(graph(InputKind::Positions, &[5]).validate(64), Ok(()));
+	assert_eq!(graph(InputKind::TokenIds, &[2, 5]).validate(64), Err(GraphError::ShapeMismatch { node: 0 }));
+	assert_eq!(graph(InputKind::Positions, &[5, 1]).validate(64), Err(GraphError::ShapeMismatch { node: 0 }));
+	assert_eq!(graph(InputKind::Constant { value_bits: f32::NAN.to_bits() }, &[1, 5]).validate(64), Err(GraphError::BadScalar { node: 0 }));
+	assert_eq!(graph(InputKind::Constant { value_bits: (-1e9f32).to_bits() }, &[3, 5]).validate(64), Ok(()));
+}
+
+#[test]
+fn inputs_are_derived_from_the_task_ids_alone() {
+	let mut g = GraphBuilder::new();
+	let ids = g.token_ids();
+	let positions = g.positions();
+	let mask = g.constant_row(1.0);
+	let e = g.add(ids, positions);
+	g.mul(e, mask);
+	let template = g.build();
+	let graph = template.instantiate(3);
+	assert_eq!(
+		graph.input_values(&[101, 7, 102]),
+		Some(vec![vec![101.0, 7.0, 102.0], vec![0.0, 1.0, 2.0], vec![1.0, 1.0, 1.0]])
+	);
+	assert_eq!(graph.input_row(1, 0, &[101, 7, 102]), Some(vec![0.0, 1.0, 2.0]));
+	assert_eq!(graph.input_row(3, 0, &[101, 7, 102]), None, "not an input");
+	assert_eq!(graph.input_row(0, 1, &[101, 7, 102]), None, "no such row");
+	// A trace of another length than the ids has no input values.
+	assert_eq!(graph.input_values(&[101, 102]), None);
+	assert_eq!(graph.input_row(0, 0, &[101, 7, 8, 102]), None);
 }
 
 #[test]
 fn op_specific_shape_rules() {
 	let mut g = GraphBuilder::new();
-	let a = g.input(&[2, 3, 4]);
-	let b = g.input(&[2, 5, 4]);
+	let a = g.input(InputKind::Constant { value_bits: 0 }, &[2, 3, 4]);
+	let b = g.input(InputKind::Constant { value_bits: 0 }, &[2, 5, 4]);
 	let m = g.matmul(a, b);
 	let t = g.transpose(m, 1, 2);
 	let r = g.reshape(t, &[10, 3]);
-	let mask = g.input(&[1, 5]);
+	let mask = g.input(InputKind::Constant { value_bits: 0 }, &[1, 5]);
 	let s = g.softmax(m, Some(mask));
 	let _ = (r, s);
 	let ok = g.build();

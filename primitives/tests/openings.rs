@@ -21,6 +21,8 @@ fn output_of(outputs: &[Vec<f32>]) -> Vec<u8> {
 	outputs.last().map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default()
 }
 const TOKENIZER: Hash = [7u8; 32];
+/// The fixture's input length (its graph has fixed shapes for this many tokens).
+const SEQ: u32 = 6;
 
 struct Fixture {
 	trees: std::cell::OnceCell<(MerkleTree, MerkleTree)>,
@@ -29,15 +31,17 @@ struct Fixture {
 	outputs: Vec<Vec<f32>>,
 	model_root: Hash,
 	trace_root: Hash,
+	/// The task's token ids.
+	ids: Vec<u32>,
 }
 
 fn fixture(seed: u64) -> Fixture {
-	let (graph, weights, inputs) = common::tiny_encoder(seed, 6, 8, 2, 11);
+	let (graph, weights, inputs) = common::tiny_encoder(seed, SEQ, 8, 2, 11);
 	graph.validate(MAX_WIDTH).expect("generated graph is valid");
 	let outputs = common::run(&graph, &weights, &inputs);
 	let model_root = model_commitment(&graph, &weights, TOKENIZER).unwrap().model_root;
-	let trace_root = trace_root_of(1, &trace_tree(&graph, &outputs).unwrap().root());
-	Fixture { trees: Default::default(), graph, weights, outputs, model_root, trace_root }
+	let trace_root = trace_root_of(SEQ, &trace_tree(&graph, &outputs).unwrap().root());
+	Fixture { trees: Default::default(), graph, weights, outputs, model_root, trace_root, ids: common::task_ids(&inputs) }
 }
 
 impl Fixture {
@@ -52,13 +56,22 @@ impl Fixture {
 			weights: &self.weights,
 			weights_tree: wt,
 			tokenizer_hash: TOKENIZER,
-			seq_len: 1,
+			seq_len: SEQ,
 		};
 		prover.opening(node, row, col).unwrap()
 	}
 
 	fn verify(&self, o: &Opening) -> Verdict {
-		verify_element(&RegisteredModel { graph: &self.graph, model_root: &self.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &self.trace_root, output: &output_of(&self.outputs) }, (o.node, o.row, o.col), o)
+		self.verify_for(&self.ids, o)
+	}
+
+	/// Rules on `o` as if the task's input were `ids`.
+	fn verify_for(&self, ids: &[u32], o: &Opening) -> Verdict {
+		verify_element(&self.model(), &TaskCommitments { trace_root: &self.trace_root, output: &output_of(&self.outputs), input: ids }, (o.node, o.row, o.col), o)
+	}
+
+	fn model(&self) -> RegisteredModel<'_> {
+		RegisteredModel { graph: &self.graph, model_root: &self.model_root, slack: 0.0, max_row_width: MAX_WIDTH }
 	}
 }
 
@@ -68,9 +81,6 @@ fn every_element_of_an_honest_trace_passes() {
 		let f = fixture(seed);
 		let mut checked = 0;
 		for (id, node) in f.graph.nodes.iter().enumerate() {
-			if node.op == Op::Input {
-				continue;
-			}
 			for row in 0..node.shape.rows() as u32 {
 				for col in 0..node.shape.width() {
 					let o = f.open(id as u32, row, col);
@@ -89,7 +99,7 @@ fn sample_nodes(f: &Fixture) -> Vec<(u32, u32, u32)> {
 	let mut out = Vec::new();
 	for (id, node) in f.graph.nodes.iter().enumerate() {
 		let d = std::mem::discriminant(&node.op);
-		if node.op == Op::Input || seen.contains(&d) {
+		if node.op.is_input() || seen.contains(&d) {
 			continue;
 		}
 		seen.push(d);
@@ -111,7 +121,7 @@ fn a_claim_off_by_a_few_bounds_fails_for_every_op() {
 		let mut f2 = fixture(4);
 		let width = f2.graph.nodes[node as usize].shape.width() as usize;
 		f2.outputs[node as usize][row as usize * width + col as usize] = cheat;
-		f2.trace_root = trace_root_of(1, &trace_tree(&f2.graph, &f2.outputs).unwrap().root());
+		f2.trace_root = trace_root_of(SEQ, &trace_tree(&f2.graph, &f2.outputs).unwrap().root());
 		o = f2.open(node, row, col);
 		assert_eq!(f2.verify(&o), Verdict::OutsideBound, "node {node} op {:?}", f2.graph.nodes[node as usize].op);
 	}
@@ -147,7 +157,7 @@ fn tampered_openings_are_malformed() {
 	o.weights_root = weights_tree(&other.graph, &other.weights).unwrap().root();
 	assert_eq!(f.verify(&o), Verdict::Malformed(MalformedReason::ModelRootMismatch));
 	// The opening checked against another trace root.
-	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &other.trace_root, output: &output_of(&f.outputs) }, (linear, 1, 2), &good);
+	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &other.trace_root, output: &output_of(&f.outputs), input: &f.ids }, (linear, 1, 2), &good);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::TraceRootMismatch));
 	// Another trace's tree root inside the opening.
 	let mut o = good.clone();
@@ -158,7 +168,7 @@ fn tampered_openings_are_malformed() {
 	o.trace_rows = other.open(linear, 1, 2).trace_rows;
 	assert!(matches!(f.verify(&o), Verdict::Malformed(MalformedReason::BadProof { error: ProofError::RootMismatch, .. })));
 	// Against another model root.
-	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &other.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs) }, (linear, 1, 2), &good);
+	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &other.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs), input: &f.ids }, (linear, 1, 2), &good);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::ModelRootMismatch));
 	// A missing weight row.
 	let mut o = good.clone();
@@ -169,17 +179,16 @@ fn tampered_openings_are_malformed() {
 	o.trace_rows.push(f.open(linear, 0, 2).trace_rows[1].clone());
 	assert!(matches!(f.verify(&o), Verdict::Malformed(MalformedReason::UnexpectedRow { .. })));
 	// An opening for another element than the disputed one.
-	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs) }, (linear, 1, 3), &good);
+	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs), input: &f.ids }, (linear, 1, 3), &good);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::WrongElement));
 	// A row of the wrong width.
 	let mut o = good.clone();
 	o.trace_rows[0].rows[0].pop();
 	assert!(matches!(f.verify(&o), Verdict::Malformed(MalformedReason::RowWidth { .. })));
-	// Inputs are not recomputed.
+	// Another element's opening presented for an input element.
 	let mut o = good.clone();
 	(o.node, o.row, o.col) = (0, 0, 0);
-	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs) }, (0, 0, 0), &o);
-	assert_eq!(v, Verdict::Malformed(MalformedReason::NodeNotChallengeable));
+	assert!(matches!(f.verify(&o), Verdict::Malformed(MalformedReason::UnexpectedRow { .. })));
 }
 
 #[test]
@@ -201,10 +210,10 @@ fn slack_widens_the_bound() {
 	let mut outputs = f.outputs.clone();
 	let width = f.graph.nodes[node as usize].shape.width() as usize;
 	outputs[node as usize][width] += 0.01;
-	let trace_root = trace_root_of(1, &trace_tree(&f.graph, &outputs).unwrap().root());
+	let trace_root = trace_root_of(SEQ, &trace_tree(&f.graph, &outputs).unwrap().root());
 	let f2 = Fixture { trees: Default::default(), outputs, trace_root, ..fixture(9) };
 	let o = f2.open(node, 1, 0);
-	let v = |slack| verify_element(&RegisteredModel { graph: &f2.graph, model_root: &f2.model_root, slack, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f2.trace_root, output: &output_of(&f2.outputs) }, (node, 1, 0), &o);
+	let v = |slack| verify_element(&RegisteredModel { graph: &f2.graph, model_root: &f2.model_root, slack, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f2.trace_root, output: &output_of(&f2.outputs), input: &f2.ids }, (node, 1, 0), &o);
 	assert_eq!(v(0.0), Verdict::OutsideBound);
 	assert_eq!(v(0.02), Verdict::WithinBound);
 	// Sanity of the constants the bounds use.
@@ -220,6 +229,7 @@ fn templates_are_traced_at_the_input_length_and_the_length_is_committed() {
 	let mut roots = Vec::new();
 	for seq in [3u32, 7] {
 		let (template, weights, inputs) = common::tiny_encoder_template(21, seq, 8, 2, 11);
+		let ids = common::task_ids(&inputs);
 		assert!(template.is_template());
 		assert_eq!(template.seq_dims(0), vec![1]);
 		let graph = template.instantiate(seq);
@@ -239,11 +249,11 @@ fn templates_are_traced_at_the_input_length_and_the_length_is_committed() {
 			tokenizer_hash: TOKENIZER,
 		};
 		let mut checked = 0;
-		for (id, node) in graph.nodes.iter().enumerate().filter(|(_, n)| n.op != Op::Input) {
+		for (id, node) in graph.nodes.iter().enumerate() {
 			for row in 0..node.shape.rows() as u32 {
 				for col in 0..node.shape.width() {
 					let o = prover.opening(id as u32, row, col).unwrap();
-					let v = verify_element(&RegisteredModel { graph: &template, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs) }, (id as u32, row, col), &o);
+					let v = verify_element(&RegisteredModel { graph: &template, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs), input: &ids }, (id as u32, row, col), &o);
 					assert_eq!(v, Verdict::WithinBound, "seq {seq} node {id} row {row} col {col}");
 					checked += 1;
 				}
@@ -253,11 +263,11 @@ fn templates_are_traced_at_the_input_length_and_the_length_is_committed() {
 		// Claiming another length: the trace root no longer matches.
 		let mut o = prover.opening(graph.nodes.len() as u32 - 1, 0, 0).unwrap();
 		o.seq_len = seq + 1;
-		let v = verify_element(&RegisteredModel { graph: &template, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs) }, (o.node, o.row, o.col), &o);
+		let v = verify_element(&RegisteredModel { graph: &template, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs), input: &ids }, (o.node, o.row, o.col), &o);
 		assert_eq!(v, Verdict::Malformed(MalformedReason::TraceRootMismatch));
 		// The instantiated graph is not the registered descriptor.
 		let o = prover.opening(graph.nodes.len() as u32 - 1, 0, 0).unwrap();
-		let v = verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs) }, (o.node, o.row, o.col), &o);
+		let v = verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs), input: &ids }, (o.node, o.row, o.col), &o);
 		assert_eq!(v, Verdict::Malformed(MalformedReason::ModelRootMismatch));
 		roots.push((model_root, trace_root));
 	}
@@ -280,7 +290,7 @@ fn an_output_that_is_not_the_final_node_loses_any_challenge_of_an_output_element
 	let model = RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH };
 	let verdict = |output: &[u8], row: u32, col: u32| {
 		let o = f.open(last, row, col);
-		verify_element(&model, &TaskCommitments { trace_root: &f.trace_root, output }, (last, row, col), &o)
+		verify_element(&model, &TaskCommitments { trace_root: &f.trace_root, output, input: &f.ids }, (last, row, col), &o)
 	};
 	assert_eq!(verdict(&honest, 0, 0), Verdict::WithinBound);
 	// One element changed by one ulp: that element loses, the others still verify.
@@ -305,7 +315,7 @@ fn an_output_that_is_not_the_final_node_loses_any_challenge_of_an_output_element
 	// Elements of other nodes are ruled on their operands alone.
 	let gelu = f.graph.nodes.iter().position(|n| n.op == Op::Gelu).unwrap() as u32;
 	let o = f.open(gelu, 1, 1);
-	assert_eq!(verify_element(&model, &TaskCommitments { trace_root: &f.trace_root, output: &zeros }, (gelu, 1, 1), &o), Verdict::WithinBound);
+	assert_eq!(verify_element(&model, &TaskCommitments { trace_root: &f.trace_root, output: &zeros, input: &f.ids }, (gelu, 1, 1), &o), Verdict::WithinBound);
 }
 
 /// Property: any challenge of an honest trace — an element of any node kind, an input, a row
@@ -318,7 +328,7 @@ fn every_challenge_of_an_honest_trace_is_answered_and_won() {
 		let f = fixture(seed);
 		let model = RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH };
 		let output = output_of(&f.outputs);
-		let task = TaskCommitments { trace_root: &f.trace_root, output: &output };
+		let task = TaskCommitments { trace_root: &f.trace_root, output: &output, input: &f.ids };
 		let nodes = f.graph.nodes.len() as u64;
 		let mut kinds = std::collections::BTreeSet::new();
 		for _ in 0..600 {
@@ -336,4 +346,62 @@ fn every_challenge_of_an_honest_trace_is_answered_and_won() {
 		}
 		assert!(kinds.len() >= 8, "the picks reached {} node kinds", kinds.len());
 	}
+}
+
+/// A trace with input rows of the provider's choosing: another task's ids (one trace reused for
+/// every task), or masks that widen the bounds (an attention mask of 1e20, a pooling mask of
+/// [1, -1, ..]). Each is consistent downstream, so every op's bound holds; what catches it is
+/// that input rows must be what the task's ids give. Fails on the old code, which ruled such a
+/// trace for the provider at every element.
+#[test]
+fn a_trace_whose_inputs_are_not_the_tasks_loses() {
+	let honest = fixture(41);
+	let input_nodes: Vec<u32> = (0..honest.graph.nodes.len() as u32).filter(|n| honest.graph.is_input(*n)).collect();
+	assert_eq!(input_nodes.len(), 3, "ids, additive mask, pooling mask");
+	let tampered_inputs = [
+		// Another task's ids.
+		vec![honest.ids.iter().map(|id| ((id + 1) % 11) as f32).collect(), vec![0.0; SEQ as usize], vec![1.0; SEQ as usize]],
+		// An attention mask that makes the softmax bound useless.
+		vec![honest.outputs[0].clone(), vec![1e20; SEQ as usize], vec![1.0; SEQ as usize]],
+		// A pooling mask that cancels tokens out.
+		vec![honest.outputs[0].clone(), vec![0.0; SEQ as usize], (0..SEQ).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect()],
+	];
+	for (case, inputs) in tampered_inputs.iter().enumerate() {
+		let outputs = common::run(&honest.graph, &honest.weights, inputs);
+		let trace_root = trace_root_of(SEQ, &trace_tree(&honest.graph, &outputs).unwrap().root());
+		let f = Fixture { trees: Default::default(), outputs, trace_root, ..fixture(41) };
+		// The tampered input node, and every node reading it, loses for the task's input...
+		let tampered = input_nodes[if case == 0 { 0 } else { case }];
+		let readers: Vec<u32> = (0..f.graph.nodes.len() as u32).filter(|n| f.graph.nodes[*n as usize].inputs.contains(&tampered)).collect();
+		assert!(!readers.is_empty());
+		for node in std::iter::once(tampered).chain(readers) {
+			let o = f.open(node, 0, 0);
+			assert_eq!(f.verify(&o), Verdict::Malformed(MalformedReason::InputMismatch), "case {case} node {node}");
+			assert_eq!(f.verify(&o).ruling(), Ruling::ProviderLoses(Fault::InputMismatch));
+		}
+		// ...and every element of that trace is within its op's bound: nothing else would catch it.
+		let last = f.graph.nodes.len() as u32 - 1;
+		assert_eq!(f.verify(&f.open(last, 0, 1)), Verdict::WithinBound, "case {case}");
+	}
+	// The honest trace's input elements are ruled for the provider.
+	for node in input_nodes {
+		assert_eq!(honest.verify(&honest.open(node, 0, SEQ - 1)), Verdict::WithinBound);
+	}
+}
+
+/// A trace of another length than the task's ids loses at any element, even one that exists
+/// only at the committed length, and even one that exists at neither.
+#[test]
+fn a_trace_of_another_length_than_the_input_loses() {
+	let f = fixture(43);
+	let last = f.graph.nodes.len() as u32 - 1;
+	let shorter = &f.ids[..SEQ as usize - 1];
+	let longer: Vec<u32> = f.ids.iter().copied().chain([3]).collect();
+	for ids in [shorter, &longer[..]] {
+		for (node, row, col) in [(last, 0, 0), (1, 0, 0), (2, SEQ - 1, 3), (last, 9, 0), (999, 0, 0)] {
+			let o = f.open(node, row, col);
+			assert_eq!(f.verify_for(ids, &o), Verdict::Malformed(MalformedReason::InputMismatch), "({node}, {row}, {col})");
+		}
+	}
+	assert_eq!(f.verify(&f.open(last, 0, 0)), Verdict::WithinBound);
 }

@@ -30,6 +30,7 @@ fn dev_models() -> Vec<pallet_task_registry::GenesisModel<AccountId>> {
 		model_root: m.model_root.into(),
 		tokenizer_hash: m.tokenizer_hash.into(),
 		max_input_tokens: m.max_input_tokens,
+		vocabulary: m.vocabulary,
 		output_width: m.output_width,
 		max_row_width: m.max_row_width,
 		slack_bits: 0,

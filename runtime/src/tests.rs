@@ -25,7 +25,7 @@ pub(crate) fn approved_model_with_provider(model_root: [u8; 32], approver: Runti
 		Default::default(),
 		sp_core::H256(model_root),
 		Default::default(),
-		IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 },
+		IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: 256, output_width: 384 },
 		1536,
 		0,
 		BoundedVec::default(),
@@ -89,7 +89,8 @@ fn development_preset_serves_minilm_with_alice_as_provider() {
 		frame_support::assert_ok!(TaskRegistry::submit_task(
 			RuntimeOrigin::signed(Sr25519Keyring::Charlie.to_account_id()),
 			0,
-			frame_support::BoundedVec::try_from(b"A man is eating food.".to_vec()).unwrap(),
+			// "A man is eating food." as MiniLM's tokenizer gives it.
+			frame_support::BoundedVec::try_from(vec![101, 1037, 2158, 2003, 5983, 2833, 1012, 102]).unwrap(),
 			10 * UNIT,
 		));
 		assert!(matches!(
@@ -170,7 +171,7 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 			Default::default(),
 			Default::default(),
 			Default::default(),
-			IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 },
+			IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: 256, output_width: 384 },
 			1536,
 			0,
 			BoundedVec::default(),

@@ -21,7 +21,7 @@ fn arg(name: &str) -> Option<String> {
 
 fn op_kind(op: &Op) -> &'static str {
 	match op {
-		Op::Input => "Input",
+		Op::Input { .. } => "Input",
 		Op::Embedding { .. } => "Embedding",
 		Op::Linear { .. } => "Linear",
 		Op::MatMul => "MatMul",
@@ -45,7 +45,8 @@ fn main() {
 	let model = Model::load(std::path::Path::new(&arg("--model").expect("--model DIR")), &Device::Cpu).expect("model loads");
 	let repeat: u32 = arg("--repeat").map(|r| r.parse().expect("--repeat R")).unwrap_or(200);
 	let text = "verifiable inference ".repeat(150);
-	let input = model.encode_text(&text).expect("text encodes");
+	let ids = model.tokenize(&text).expect("text tokenizes");
+	let input = model.input_of_ids(&ids).expect("ids run");
 	let seq = input.seq_len;
 	let trace = engine::run(&model, &[input], Mode::Traced).expect("runs").pop().and_then(|e| e.trace).expect("traced");
 	let graph = model.template.instantiate(seq);
@@ -53,7 +54,7 @@ fn main() {
 	// The widest node of each op kind (the first one when several are as wide).
 	let mut widest: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new();
 	for (id, node) in graph.nodes.iter().enumerate() {
-		if node.op == Op::Input {
+		if node.op.is_input() {
 			continue;
 		}
 		let (width, rows) = (node.shape.width(), node.shape.rows() as u32);
@@ -69,7 +70,7 @@ fn main() {
 		let (row, col) = (rows / 2, width / 2);
 		let opening = trace.opening(&model, node, row, col).expect("opening");
 		let check = || {
-			verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &arbiter_primitives::encoding::row_bytes(&trace.output().expect("output")) }, (node, row, col), &opening)
+			verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &arbiter_primitives::encoding::row_bytes(&trace.output().expect("output")), input: &ids }, (node, row, col), &opening)
 		};
 		assert_eq!(check(), Verdict::WithinBound, "{kind} node {node}");
 		let start = Instant::now();

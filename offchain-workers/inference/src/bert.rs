@@ -73,24 +73,14 @@ impl BertConfig {
 }
 
 /// The model inputs of a BERT template, in node order (nodes 0..5): token ids, position ids,
-/// token-type ids, the additive attention mask and the pooling mask, each `[1, SEQ]`.
+/// token-type ids (0), the additive attention mask (0) and the pooling mask (1), each
+/// `[1, SEQ]` and each derived from the task's token ids ([`arbiter_primitives::InputKind`]):
+/// one sequence, no padding, so nothing is masked.
 pub const BERT_INPUTS: usize = 5;
 /// Value a padded position takes in each input when sequences of different lengths share a
 /// batch: padded keys are masked out of attention (exp underflows to exactly 0) and out of
 /// pooling, so the rows of the real tokens are those of the unpadded graph.
 pub const BERT_INPUT_PADS: [f32; BERT_INPUTS] = [0.0, 0.0, 0.0, -1.0e9, 0.0];
-
-/// The inputs for token ids `ids` (one sequence, no padding).
-pub fn bert_inputs(ids: &[u32]) -> Vec<Vec<f32>> {
-	let n = ids.len();
-	Vec::from([
-		ids.iter().map(|id| *id as f32).collect(),
-		(0..n).map(|p| p as f32).collect(),
-		vec![0.0; n],
-		vec![0.0; n],
-		vec![1.0; n],
-	])
-}
 
 /// Builds the graph template; `prefix` is prepended to every weight name (`""` or `"bert."`).
 pub fn bert_graph(config: &BertConfig, prefix: &str) -> Graph {
@@ -104,11 +94,11 @@ pub fn bert_graph(config: &BertConfig, prefix: &str) -> Graph {
 	let emb_ln_g = g.weight(&name("embeddings.LayerNorm.weight"), &[h]);
 	let emb_ln_b = g.weight(&name("embeddings.LayerNorm.bias"), &[h]);
 
-	let ids = g.input(&[1, SEQ_DIM]);
-	let positions = g.input(&[1, SEQ_DIM]);
-	let types = g.input(&[1, SEQ_DIM]);
-	let attention_mask = g.input(&[1, SEQ_DIM]);
-	let pooling_mask = g.input(&[1, SEQ_DIM]);
+	let ids = g.token_ids();
+	let positions = g.positions();
+	let types = g.constant_row(0.0);
+	let attention_mask = g.constant_row(0.0);
+	let pooling_mask = g.constant_row(1.0);
 
 	let e_word = g.embedding(ids, word);
 	let e_pos = g.embedding(positions, position);

@@ -169,7 +169,7 @@ fn check_input(template: &Graph, input: &ModelInput) -> Result<()> {
 		return Err(EngineError::InvalidInput("sequence length 0".into()));
 	}
 	let graph = template.instantiate(input.seq_len);
-	let shapes: Vec<u64> = graph.nodes.iter().filter(|n| n.op == Op::Input).map(|n| n.shape.numel()).collect();
+	let shapes: Vec<u64> = graph.nodes.iter().filter(|n| n.op.is_input()).map(|n| n.shape.numel()).collect();
 	if shapes.len() != input.tensors.len() {
 		return Err(EngineError::InvalidInput(format!("{} input tensors for {} model inputs", input.tensors.len(), shapes.len())));
 	}
@@ -197,10 +197,10 @@ fn check_input(template: &Graph, input: &ModelInput) -> Result<()> {
 
 /// Index among the `Input` nodes of node `id`, if it is one.
 fn input_position(graph: &Graph, id: NodeId) -> Option<usize> {
-	if graph.node(id)?.op != Op::Input {
+	if !graph.node(id)?.op.is_input() {
 		return None;
 	}
-	Some(graph.nodes.iter().take(id as usize).filter(|n| n.op == Op::Input).count())
+	Some(graph.nodes.iter().take(id as usize).filter(|n| n.op.is_input()).count())
 }
 
 /// Dimensions of node `id` at length `seq`, as usize.
@@ -254,7 +254,7 @@ fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Exe
 			model.device_weights.get(i as usize).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: weight {i} missing")))
 		};
 		let out = match &node.op {
-			Op::Input => {
+			Op::Input { .. } => {
 				let pad = model.input_pads.as_ref().and_then(|p| p.get(next_input).copied()).unwrap_or(0.0);
 				let mut data = Vec::with_capacity(dims.iter().product());
 				for input in inputs {

@@ -30,6 +30,10 @@ pub enum EngineError {
 	TextTooLong { len: usize, limit: usize },
 	#[error("invalid model input: {0}")]
 	InvalidInput(String),
+	#[error("the input has {len} tokens; the model takes 1 to {max}")]
+	BadTokenCount { len: usize, max: u32 },
+	#[error("token id {id} at position {position} is not below the vocabulary size {vocabulary}")]
+	TokenIdOutOfRange { id: u32, position: usize, vocabulary: u32 },
 	#[error("the batch is empty")]
 	EmptyBatch,
 	#[error("device {0}")]

@@ -2,7 +2,7 @@
 //! BERT (the real MiniLM graph at toy sizes) and a gated MLP that uses the ops BERT does not
 //! (RmsNorm, SiLU, ReLU, Mul, unmasked Softmax).
 
-use arbiter_primitives::{builder::GraphBuilder, ir::SEQ_DIM};
+use arbiter_primitives::builder::GraphBuilder;
 use candle_core::Device;
 
 use crate::{
@@ -71,22 +71,40 @@ pub fn tiny_bert(seed: u64, device: &Device) -> Result<Model> {
 }
 
 /// Random token ids (`[CLS]`-like 1 first) of length `seq` for the tiny BERT.
-pub fn tiny_bert_input(seed: u64, seq: u32) -> ModelInput {
+pub fn tiny_bert_ids(seed: u64, seq: u32) -> Vec<u32> {
 	let mut rng = Rng(seed | 1);
-	let ids: Vec<u32> = (0..seq).map(|i| if i == 0 { 1 } else { 2 + rng.below(48) as u32 }).collect();
-	ModelInput { seq_len: seq, tensors: crate::bert::bert_inputs(&ids) }
+	(0..seq).map(|i| if i == 0 { 1 } else { 2 + rng.below(48) as u32 }).collect()
 }
 
-/// A gated MLP over `[SEQ, 8]` activations: RmsNorm → (SiLU(gate) * ReLU(up)) → down →
-/// softmax (no mask) over the features. No pad values: lengths run in separate batches.
+/// The tiny BERT's inputs for [`tiny_bert_ids`].
+pub fn tiny_bert_input(seed: u64, seq: u32) -> ModelInput {
+	let ids = tiny_bert_ids(seed, seq);
+	let tensors = bert_graph(&tiny_bert_config(), "").instantiate(seq).input_values(&ids).expect("one value per token");
+	ModelInput { seq_len: seq, tensors }
+}
+
+/// Rows of the gated MLP's activation table (its vocabulary).
+pub const GATED_MLP_VOCABULARY: u32 = 16;
+
+/// A gated MLP over `[SEQ, 8]` activations (the rows of a random table its token ids pick):
+/// RmsNorm → (SiLU(gate) * ReLU(up)) → down → softmax (no mask) over the features. No pad
+/// values: lengths run in separate batches.
 pub fn gated_mlp(seed: u64, device: &Device) -> Result<Model> {
+	let graph = gated_mlp_graph();
+	let weights = random_weights(&graph, &mut Rng(seed | 1));
+	Model::from_parts("gated-mlp", graph, weights, [2u8; 32], None, device)
+}
+
+fn gated_mlp_graph() -> arbiter_primitives::Graph {
 	let mut g = GraphBuilder::new();
+	let table = g.weight("activations", &[GATED_MLP_VOCABULARY, 8]);
 	let norm = g.weight("norm.g", &[8]);
 	let gate = g.weight("gate.w", &[16, 8]);
 	let up = g.weight("up.w", &[16, 8]);
 	let up_b = g.weight("up.b", &[16]);
 	let down = g.weight("down.w", &[8, 16]);
-	let x = g.input(&[SEQ_DIM, 8]);
+	let ids = g.token_ids();
+	let x = g.embedding(ids, table);
 	let n = g.rms_norm(x, norm, 1e-6);
 	let gt = g.linear(n, gate, None);
 	let gs = g.silu(gt);
@@ -96,13 +114,13 @@ pub fn gated_mlp(seed: u64, device: &Device) -> Result<Model> {
 	let d = g.linear(h, down, None);
 	let r = g.add(d, x);
 	g.softmax(r, None);
-	let graph = g.build();
-	let weights = random_weights(&graph, &mut Rng(seed | 1));
-	Model::from_parts("gated-mlp", graph, weights, [2u8; 32], None, device)
+	g.build()
 }
 
-/// Random activations for the gated MLP.
+/// Random token ids for the gated MLP, and its inputs for them.
 pub fn gated_mlp_input(seed: u64, seq: u32) -> ModelInput {
 	let mut rng = Rng(seed | 1);
-	ModelInput { seq_len: seq, tensors: Vec::from([(0..seq * 8).map(|_| rng.uniform() * 2.0).collect()]) }
+	let ids: Vec<u32> = (0..seq).map(|_| rng.below(GATED_MLP_VOCABULARY as u64) as u32).collect();
+	let tensors = gated_mlp_graph().instantiate(seq).input_values(&ids).expect("one value per token");
+	ModelInput { seq_len: seq, tensors }
 }

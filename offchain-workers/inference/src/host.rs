@@ -21,11 +21,15 @@ fn failed(e: impl ToString) -> InferenceError {
 }
 
 impl InferenceHost for EngineHost {
-	fn start_job(&self, task: u64, model: [u8; 32], input: Vec<u8>) -> Result<(), InferenceError> {
+	fn start_job(&self, task: u64, model: [u8; 32], input: Vec<u32>) -> Result<(), InferenceError> {
 		if self.jobs.model(model).is_none() {
 			return Err(InferenceError::UnknownModel);
 		}
 		self.jobs.submit(task, model, input).map_err(failed)
+	}
+
+	fn retain(&self, tasks: Vec<u64>) {
+		self.jobs.retain(tasks);
 	}
 
 	fn job_status(&self, task: u64, model: [u8; 32]) -> HostJobStatus {

@@ -8,12 +8,12 @@ use arbiter_primitives::{
 	commitment::{model_commitment, weights_tree, ModelCommitment},
 	encoding::hash,
 	merkle::MerkleTree,
-	Graph, Hash, NodeId, Op,
+	Graph, Hash, InputKind, NodeId, Op,
 };
 use candle_core::{Device, Tensor};
 
 use crate::{
-	bert::{bert_graph, bert_inputs, BertConfig, BERT_INPUT_PADS},
+	bert::{bert_graph, BertConfig, BERT_INPUT_PADS},
 	cpu::PackedWeight,
 	error::{io_err, EngineError, Result},
 	tokenize::TextTokenizer,
@@ -45,6 +45,8 @@ pub fn default_minilm_dir() -> PathBuf {
 pub const DEFAULT_MAX_TEXT_BYTES: usize = 4096;
 /// Longest input in tokens; longer inputs are truncated (sentence-transformers' max_seq_length).
 pub const MAX_TOKENS: usize = 256;
+/// Longest input of a model without a tokenizer (generated test models).
+pub const GENERATED_MAX_TOKENS: u32 = 64;
 
 /// Weight tensors, row-major f32, one per graph weight.
 enum WeightStore {
@@ -74,16 +76,17 @@ impl WeightStore {
 	}
 }
 
-/// How raw text becomes the graph's inputs.
+/// How raw text becomes token ids (clients tokenize; the engine does for its command line).
 pub enum InputEncoder {
-	/// A BERT tokenizer; inputs as [`bert_inputs`].
+	/// A BERT tokenizer.
 	BertText(TextTokenizer),
-	/// No text path: inputs are given as tensors (generated test models).
+	/// No text path: inputs are token ids (generated test models).
 	Tensors,
 }
 
 /// The inputs of one execution: the sequence length the graph is instantiated at, and one
-/// row-major tensor per `Input` node.
+/// row-major tensor per `Input` node ([`Model::input_of_ids`] derives them from token ids, as
+/// the chain does; tests may build others to exercise the engine's own checks).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelInput {
 	pub seq_len: u32,
@@ -113,6 +116,9 @@ pub struct Model {
 	pub max_text_bytes: usize,
 	/// Test-only fault: this node's output is perturbed (see [`Model::inject_fault`]).
 	pub(crate) fault: Option<NodeId>,
+	/// Test-only fault: the output committed is not the traced one (see
+	/// [`Model::inject_output_fault`]).
+	pub(crate) output_fault: bool,
 }
 
 /// Every weight a `Linear` node multiplies by, packed; `None` for the other weights.
@@ -293,7 +299,7 @@ impl Model {
 			})
 			.collect::<std::result::Result<Vec<_>, _>>()?;
 		let packed = if device.is_cpu() && PackedWeight::supported() { pack_linear_weights(&template, &slices) } else { Vec::new() };
-		let inputs = template.nodes.iter().filter(|n| n.op == Op::Input).count();
+		let inputs = template.nodes.iter().filter(|n| n.op.is_input()).count();
 		if input_pads.as_ref().is_some_and(|p| p.len() != inputs) {
 			return Err(EngineError::InvalidInput(format!("{inputs} inputs but pads for a different number")));
 		}
@@ -310,6 +316,7 @@ impl Model {
 			device: device.clone(),
 			max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
 			fault: None,
+			output_fault: false,
 		})
 	}
 
@@ -326,7 +333,7 @@ impl Model {
 	/// (A shift every row shares could vanish in the next LayerNorm or softmax.)
 	pub fn inject_fault(&mut self, node: NodeId) -> Result<()> {
 		match self.template.node(node) {
-			Some(n) if n.op != Op::Input => {
+			Some(n) if !n.op.is_input() => {
 				self.fault = Some(node);
 				Ok(())
 			},
@@ -338,6 +345,19 @@ impl Model {
 	/// The faulted node, if any.
 	pub fn fault(&self) -> Option<NodeId> {
 		self.fault
+	}
+
+	/// Makes the job service commit a wrong output over an honest trace, for exercising the
+	/// output rule end to end (`arbiter-node --provider-output-fault`, dev chains only): the
+	/// first output value gets 0.5 added after tracing, so the trace's final node no longer
+	/// holds the committed output (docs/protocol.md, "The output is the trace's final node").
+	pub fn inject_output_fault(&mut self) {
+		self.output_fault = true;
+	}
+
+	/// Whether [`Model::inject_output_fault`] was called.
+	pub fn output_fault(&self) -> bool {
+		self.output_fault
 	}
 
 	/// Weight tensor `i`, row-major.
@@ -363,9 +383,10 @@ impl Model {
 		}
 	}
 
-	/// Text → graph inputs: checks the text (not empty, at most `max_text_bytes`), tokenizes
-	/// (special tokens added, truncated to the model's token limit).
-	pub fn encode_text(&self, text: &str) -> Result<ModelInput> {
+	/// Text → token ids, as a client does before submitting: checks the text (not empty, at
+	/// most `max_text_bytes`), tokenizes (special tokens added, truncated to the model's token
+	/// limit).
+	pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
 		if text.trim().is_empty() {
 			return Err(EngineError::EmptyText);
 		}
@@ -373,10 +394,42 @@ impl Model {
 			return Err(EngineError::TextTooLong { len: text.len(), limit: self.max_text_bytes });
 		}
 		let InputEncoder::BertText(tokenizer) = &self.encoder else {
-			return Err(EngineError::InvalidInput(format!("model {} takes tensors, not text", self.name)));
+			return Err(EngineError::InvalidInput(format!("model {} takes token ids, not text", self.name)));
 		};
-		let ids = tokenizer.encode(text)?;
-		Ok(ModelInput { seq_len: ids.len() as u32, tensors: bert_inputs(&ids) })
+		tokenizer.encode(text)
+	}
+
+	/// Text → graph inputs ([`Model::tokenize`], then [`Model::input_of_ids`]).
+	pub fn encode_text(&self, text: &str) -> Result<ModelInput> {
+		self.input_of_ids(&self.tokenize(text)?)
+	}
+
+	/// Token ids → graph inputs, every input node derived from the ids as a dispute derives it
+	/// (docs/protocol.md, "Inputs are the task's"). Refuses exactly what the chain refuses at
+	/// submission: no ids, more than [`Model::max_tokens`], an id not below
+	/// [`Model::vocabulary`]; every other input runs.
+	pub fn input_of_ids(&self, ids: &[u32]) -> Result<ModelInput> {
+		let max = self.max_tokens();
+		if ids.is_empty() || ids.len() > max as usize {
+			return Err(EngineError::BadTokenCount { len: ids.len(), max });
+		}
+		let vocabulary = self.vocabulary();
+		if let Some((position, id)) = ids.iter().enumerate().find(|(_, id)| **id >= vocabulary) {
+			return Err(EngineError::TokenIdOutOfRange { id: *id, position, vocabulary });
+		}
+		let seq_len = ids.len() as u32;
+		let tensors = self
+			.template
+			.instantiate(seq_len)
+			.input_values(ids)
+			.ok_or_else(|| EngineError::InvalidInput(format!("model {}'s inputs are not one value per token", self.name)))?;
+		Ok(ModelInput { seq_len, tensors })
+	}
+
+	/// Token ids must be below this: the rows of the table the token-id input is embedded
+	/// with (0 when the graph embeds no token ids).
+	pub fn vocabulary(&self) -> u32 {
+		self.embedded_rows(InputKind::TokenIds).unwrap_or(0)
 	}
 
 	/// Width of the model's output (the last node's row).
@@ -384,9 +437,26 @@ impl Model {
 		self.template.nodes.last().map(|n| n.shape.width()).unwrap_or(0)
 	}
 
-	/// The longest input in tokens (text models), else 1.
+	/// The longest input in tokens: the tokenizer's limit (text models), else
+	/// [`GENERATED_MAX_TOKENS`], and never more positions than the position table has.
 	pub fn max_tokens(&self) -> u32 {
-		self.tokenizer().map(|t| t.max_tokens() as u32).unwrap_or(1)
+		let limit = self.tokenizer().map(|t| t.max_tokens() as u32).unwrap_or(GENERATED_MAX_TOKENS);
+		self.embedded_rows(InputKind::Positions).map_or(limit, |rows| limit.min(rows))
+	}
+
+	/// The fewest rows of any table an input of `kind` is embedded with.
+	fn embedded_rows(&self, kind: InputKind) -> Option<u32> {
+		let template = &self.template;
+		let reads = |id: NodeId| matches!(template.node(id).map(|n| &n.op), Some(Op::Input { kind: k }) if *k == kind);
+		template
+			.nodes
+			.iter()
+			.filter_map(|n| match n.op {
+				Op::Embedding { table } if n.inputs.first().is_some_and(|i| reads(*i)) => template.weight(table),
+				_ => None,
+			})
+			.map(|w| u32::try_from(w.shape.rows()).unwrap_or(u32::MAX))
+			.min()
 	}
 
 	/// Widest row of the graph at its longest input: what the registry's row-width bound and a

@@ -1,5 +1,7 @@
 //! Traces of recent tasks on disk, so a provider can answer a challenge long after it ran the
-//! task (and after a restart). Bounded by count and bytes; the oldest traces are evicted first.
+//! task (and after a restart). Bounded by count and bytes; the oldest traces are evicted first,
+//! except those of tasks a challenge may still ask for ([`TraceStore::retain`]): the limits give
+//! way before an open window does (docs/protocol.md, "Prices, jail and fees").
 //! A trace is stored as its node outputs and rebuilt (hashed again) when read; the few most
 //! recently read stay in memory.
 //!
@@ -8,7 +10,7 @@
 //! temporary file and renamed, so a crash never leaves a half trace under a task's name.
 
 use std::{
-	collections::VecDeque,
+	collections::{HashSet, VecDeque},
 	io::{Read, Write},
 	path::{Path, PathBuf},
 	sync::{Arc, Mutex},
@@ -44,6 +46,8 @@ pub struct TraceStore {
 	dir: PathBuf,
 	limits: StoreLimits,
 	cache: Mutex<VecDeque<(u64, Arc<Trace>)>>,
+	/// Tasks whose traces are never evicted (still assigned, committed or disputed).
+	retained: Mutex<HashSet<u64>>,
 }
 
 fn file_name(task: u64) -> String {
@@ -54,7 +58,15 @@ impl TraceStore {
 	/// Opens (creating) the store in `dir`.
 	pub fn open(dir: &Path, limits: StoreLimits) -> Result<Self> {
 		std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-		Ok(Self { dir: dir.to_path_buf(), limits, cache: Mutex::new(VecDeque::new()) })
+		Ok(Self { dir: dir.to_path_buf(), limits, cache: Mutex::new(VecDeque::new()), retained: Mutex::new(HashSet::new()) })
+	}
+
+	/// Never evicts the traces of `tasks` (replacing the previous set): the provider's worker
+	/// passes its tasks that are still assigned, committed or disputed every block.
+	pub fn retain(&self, tasks: Vec<u64>) {
+		if let Ok(mut retained) = self.retained.lock() {
+			*retained = tasks.into_iter().collect();
+		}
 	}
 
 	fn path(&self, task: u64) -> PathBuf {
@@ -109,8 +121,16 @@ impl TraceStore {
 	fn evict(&self, keep: u64) -> Result<()> {
 		let mut entries = self.entries()?;
 		let mut bytes: u64 = entries.iter().map(|e| e.1).sum();
+		let retained = self.retained.lock().map(|r| r.clone()).unwrap_or_default();
 		while entries.len() > self.limits.max_traces || bytes > self.limits.max_bytes {
-			let Some(pos) = entries.iter().position(|e| e.0 != keep) else { break };
+			let Some(pos) = entries.iter().position(|e| e.0 != keep && !retained.contains(&e.0)) else {
+				log::warn!(
+					target: "arbiter-inference",
+					"trace store over its limits ({} traces, {bytes} bytes): every trace left belongs to a task a challenge may still ask for",
+					entries.len()
+				);
+				break;
+			};
 			let (id, size, _) = entries.remove(pos);
 			let path = self.path(id);
 			std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;

@@ -16,7 +16,7 @@ use std::{
 };
 
 use arbiter_inference_interface::{WatchRequest, WatchStatus};
-use arbiter_primitives::{verify_element, NodeId, Op, Opening, RegisteredModel, Ruling, TaskCommitments};
+use arbiter_primitives::{verify_element, NodeId, Opening, RegisteredModel, Ruling, TaskCommitments};
 
 use crate::{
 	engine::{self, Mode},
@@ -123,10 +123,8 @@ pub fn find_fault(model: &Model, own: &Trace, task: &TaskCommitments, slack: f32
 			}
 		}
 	}
+	// Inputs included: a trace of another input breaks first at an input node.
 	for (id, node) in graph.nodes.iter().enumerate() {
-		if node.op == Op::Input {
-			continue;
-		}
 		let id = id as NodeId;
 		let width = node.shape.width() as usize;
 		let Ok(mine) = own.node_output(id as usize) else { break };
@@ -188,8 +186,7 @@ fn differing_columns(mine: &[f32], theirs: &[f32]) -> Vec<u32> {
 /// Checks one committed result: re-execute, compare, walk the provider's trace if needed.
 pub fn check(model: &Model, request: &WatchRequest, connect: &Connect) -> WatchStatus {
 	let inconclusive = |why: String| WatchStatus::Inconclusive(why.into_bytes());
-	let Ok(text) = std::str::from_utf8(&request.input) else { return inconclusive("the input is not UTF-8 text".into()) };
-	let input = match model.encode_text(text) {
+	let input = match model.input_of_ids(&request.input) {
 		Ok(i) => i,
 		Err(e) => return inconclusive(format!("the input cannot be run here: {e}")),
 	};
@@ -208,7 +205,7 @@ pub fn check(model: &Model, request: &WatchRequest, connect: &Connect) -> WatchS
 		Ok(r) => r,
 		Err(e) => return inconclusive(format!("cannot reach the provider at {endpoint}: {e}")),
 	};
-	let task = TaskCommitments { trace_root: &request.trace_root, output: &request.output };
+	let task = TaskCommitments { trace_root: &request.trace_root, output: &request.output, input: &request.input };
 	match find_fault(model, &own, &task, f32::from_bits(request.slack_bits), request.max_row_width, remote.as_ref()) {
 		Finding::Fraud { node, row, col } => WatchStatus::Fraud { node, row, col },
 		Finding::NoneFound(why) => inconclusive(format!("the output differs, but {why}")),

@@ -41,6 +41,7 @@ fn embed_and_model_info_agree_and_roots_do_not_depend_on_threads() {
 	assert_eq!(info["model_root"], roots[0].1);
 	assert_eq!(info["io"]["output_width"], 384);
 	assert_eq!(info["io"]["max_input_tokens"], 256);
+	assert_eq!(info["io"]["input"]["TokenIds"]["vocabulary"], 30_522);
 	assert_eq!(info["max_row_width"], 1536);
 	assert!(info["graph"].as_str().unwrap().starts_with("0x"));
 }
@@ -50,8 +51,9 @@ fn check_verifies_sampled_elements() {
 	let dir = model_dir();
 	let (ok, out, err) = infer(&["check", "--model", dir.to_str().unwrap(), "--text", "Checking the trace.", "--samples", "10"]);
 	assert!(ok, "{err}");
-	// 10 samples for each of the 153 non-input nodes.
-	assert!(out.starts_with("1530 of 1530 sampled elements passed"), "{out}");
+	// 10 samples for each of the 153 computed nodes, and all 6 elements of each of the 5
+	// inputs (ruled against the task's ids).
+	assert!(out.starts_with("1560 of 1560 sampled elements passed"), "{out}");
 }
 
 #[test]
@@ -64,6 +66,9 @@ fn bad_input_gives_one_line_errors() {
 		(vec!["embed", "--model", m, "--text", ""], "input text is empty"),
 		(vec!["embed", "--model", m, "--text", long.as_str()], "longer than the limit of 4096 bytes"),
 		(vec!["--device", "tpu", "model-info", "--model", m], "unknown inference device"),
+		(vec!["embed", "--model", m, "--ids", "101,30522,102"], "token id 30522 at position 1 is not below the vocabulary size 30522"),
+		(vec!["embed", "--model", m, "--ids", "101,x,102"], "\"x\" is not a token id"),
+		(vec!["embed", "--model", m, "--ids", "101", "--text", "both"], "cannot be used with"),
 	] {
 		let (ok, _, err) = infer(&args);
 		assert!(!ok, "{args:?} must fail");
@@ -71,4 +76,23 @@ fn bad_input_gives_one_line_errors() {
 		let first = err.lines().next().unwrap_or_default();
 		assert!(first.starts_with("error: ") && first.contains(expected), "{args:?}: {err}");
 	}
+}
+
+/// Tokenizing and embedding ids give what embedding the text gives: a client that tokenizes and
+/// submits ids gets the text's embedding.
+#[test]
+fn tokenize_then_embed_ids_is_embedding_the_text() {
+	let dir = model_dir();
+	let m = dir.to_str().unwrap();
+	let text = "Clients submit token ids.";
+	let tokens = json(&["tokenize", "--model", m, "--text", text, "--json"]);
+	let ids: Vec<String> = tokens["ids"][0].as_array().unwrap().iter().map(|v| v.to_string()).collect();
+	assert_eq!(ids.first().map(String::as_str), Some("101"), "[CLS] first");
+	let by_text = json(&["embed", "--model", m, "--text", text, "--json"]);
+	let by_ids = json(&["embed", "--model", m, "--ids", &ids.join(","), "--json"]);
+	assert_eq!(by_text["trace_roots"], by_ids["trace_roots"]);
+	assert_eq!(by_text["embeddings"], by_ids["embeddings"]);
+	assert_eq!(by_text["ids"], tokens["ids"]);
+	let info = json(&["model-info", "--model", m, "--json"]);
+	assert_eq!(tokens["tokenizer_hash"], info["tokenizer_hash"]);
 }

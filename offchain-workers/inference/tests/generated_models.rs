@@ -13,11 +13,17 @@ use candle_core::Device;
 
 const MAX_WIDTH: u32 = 4096;
 
-/// Verifies every element of every non-input node of `trace` (or `per_node` samples).
+/// The token ids an honest trace is of (both generated models read them as their first input).
+fn ids_of(trace: &Trace) -> Vec<u32> {
+	trace.outputs().unwrap()[0].iter().map(|v| *v as u32).collect()
+}
+
+/// Verifies every element of every node of `trace` (or `per_node` samples), inputs included.
 fn verify_all(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
 	let graph = model.template.instantiate(trace.seq_len);
+	let ids = ids_of(trace);
 	let mut checked = 0;
-	for (id, node) in graph.nodes.iter().enumerate().filter(|(_, n)| n.op != Op::Input) {
+	for (id, node) in graph.nodes.iter().enumerate() {
 		let numel = node.shape.numel();
 		let width = node.shape.width() as u64;
 		let step = per_node.map(|n| (numel / n.max(1)).max(1)).unwrap_or(1);
@@ -25,7 +31,7 @@ fn verify_all(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
 		while flat < numel {
 			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
 			let o = trace.opening(model, id as u32, row, col).unwrap();
-			let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()) }, (id as u32, row, col), &o);
+			let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()), input: &ids }, (id as u32, row, col), &o);
 			assert_eq!(v, Verdict::WithinBound, "node {id} ({:?}) row {row} col {col}", node.op);
 			checked += 1;
 			flat += step;
@@ -65,7 +71,7 @@ fn a_tampered_trace_element_is_caught() {
 	outputs[node][3] += 0.05;
 	let trace = Trace::commit(&model.template, trace.seq_len, outputs).unwrap();
 	let o = trace.opening(&model, node as u32, 0, 3).unwrap();
-	let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()) }, (node as u32, 0, 3), &o);
+	let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()), input: &ids_of(&trace) }, (node as u32, 0, 3), &o);
 	assert_eq!(v, Verdict::OutsideBound);
 }
 
@@ -133,8 +139,8 @@ fn bad_inputs_are_refused_with_clear_errors() {
 	let mut t = good.tensors.clone();
 	t[3][0] = f32::NAN;
 	assert!(run(ModelInput { seq_len: 4, tensors: t }).contains("non-finite"));
-	// A text model API on a tensor model.
-	assert!(model.encode_text("hello").unwrap_err().to_string().contains("takes tensors"));
+	// A text model API on a model without a tokenizer.
+	assert!(model.encode_text("hello").unwrap_err().to_string().contains("takes token ids"));
 }
 
 #[test]
@@ -187,7 +193,7 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	let leaf = trace_leaf(node, 2, &to_bits(&row.values));
 	verify_range(&row.trace_tree_root, row.leaf_count, row.leaf_index, &[leaf], &row.proof).unwrap();
 	let o = store.opening(12, &model, node, 2, 1).unwrap();
-	let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &traces[2].root, output: &row_bytes(&traces[2].output().unwrap()) }, (node, 2, 1), &o);
+	let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &traces[2].root, output: &row_bytes(&traces[2].output().unwrap()), input: &ids_of(&traces[2]) }, (node, 2, 1), &o);
 	assert_eq!(v, Verdict::WithinBound);
 	assert!(store.row(12, &model, node, 10_000).is_err());
 
@@ -204,6 +210,19 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 		std::thread::sleep(std::time::Duration::from_millis(20));
 	}
 	assert_eq!(small.tasks().unwrap(), vec![22, 23]);
+
+	// Traces of tasks a challenge may still ask for are never evicted: the limits give way.
+	let kept = TraceStore::open(&dir.path().join("kept"), StoreLimits { max_traces: 2, max_bytes: 100 * per_trace }).unwrap();
+	kept.retain(vec![40, 41]);
+	for (k, t) in traces.iter().enumerate() {
+		kept.put(40 + k as u64, &model, t).unwrap();
+		std::thread::sleep(std::time::Duration::from_millis(20));
+	}
+	assert_eq!(kept.tasks().unwrap(), vec![40, 41, 43], "42 evicted; the retained two and the newest kept");
+	// Once those tasks end (the worker's next set), the store shrinks back to its limit.
+	kept.retain(vec![43]);
+	kept.put(44, &model, &traces[0]).unwrap();
+	assert_eq!(kept.tasks().unwrap(), vec![43, 44]);
 }
 
 #[test]

@@ -27,22 +27,25 @@ fn service(store: &std::path::Path) -> (JobService, [u8; 32]) {
 #[test]
 fn jobs_run_in_the_background_and_survive_a_restart() {
 	let dir = tempfile::tempdir().unwrap();
-	let texts = ["A man is eating food.", "", "Verifiable inference."];
+	let model = Model::load(&model_dir(), &Device::Cpu).unwrap();
+	// Token ids as a client submits them; the middle one is out of the vocabulary (the chain
+	// refuses it at submission; the engine fails it alone, the others of the batch run).
+	let inputs = [model.tokenize("A man is eating food.").unwrap(), vec![101, 40_000, 102], model.tokenize("Verifiable inference.").unwrap()];
 	let roots;
 	{
 		let (svc, m) = service(dir.path());
-		for (k, t) in texts.iter().enumerate() {
-			svc.submit(100 + k as u64, m, t.as_bytes().to_vec()).unwrap();
+		for (k, ids) in inputs.iter().enumerate() {
+			svc.submit(100 + k as u64, m, ids.clone()).unwrap();
 		}
 		// Submitting again changes nothing.
-		svc.submit(100, m, texts[0].as_bytes().to_vec()).unwrap();
-		assert!(svc.submit(1, [99; 32], b"x".to_vec()).is_err(), "unknown model");
+		svc.submit(100, m, inputs[0].clone()).unwrap();
+		assert!(svc.submit(1, [99; 32], vec![101, 102]).is_err(), "unknown model");
 		let statuses: Vec<JobStatus> = (0..3).map(|k| svc.wait(100 + k, m, Duration::from_secs(60))).collect();
-		assert!(matches!(&statuses[1], JobStatus::Failed(reason) if reason.contains("empty")), "{:?}", statuses[1]);
+		assert!(matches!(&statuses[1], JobStatus::Failed(reason) if reason.contains("vocabulary")), "{:?}", statuses[1]);
 
 		// Results equal a direct engine run.
 		let model = svc.model(m).unwrap();
-		let direct = engine::run(&model, &[model.encode_text(texts[0]).unwrap(), model.encode_text(texts[2]).unwrap()], Mode::Traced).unwrap();
+		let direct = engine::run(&model, &[model.input_of_ids(&inputs[0]).unwrap(), model.input_of_ids(&inputs[2]).unwrap()], Mode::Traced).unwrap();
 		let mut got = Vec::new();
 		let mut outputs = Vec::new();
 		for (status, d) in [&statuses[0], &statuses[2]].into_iter().zip(&direct) {
@@ -55,7 +58,7 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 		// Openings served by the service verify against the committed root.
 		let node = (model.template.nodes.len() - 3) as u32;
 		let o = svc.opening(100, m, node, 0, 5).unwrap();
-		let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &got[0], output: &outputs[0] }, (node, 0, 5), &o);
+		let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &got[0], output: &outputs[0], input: &inputs[0] }, (node, 0, 5), &o);
 		assert_eq!(v, Verdict::WithinBound);
 		let row = svc.trace_row(102, m, node, 0).unwrap();
 		assert_eq!(arbiter_primitives::encoding::trace_root_of(row.seq_len, &row.trace_tree_root), got[1]);
@@ -72,7 +75,7 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 	let (svc, m) = service(dir.path());
 	let JobStatus::Done { trace_root, .. } = svc.status(100, m) else { panic!("task 100 not recovered") };
 	assert_eq!(trace_root, roots[0]);
-	svc.submit(102, m, texts[2].as_bytes().to_vec()).unwrap();
+	svc.submit(102, m, inputs[2].clone()).unwrap();
 	let JobStatus::Done { trace_root, .. } = svc.wait(102, m, Duration::from_secs(60)) else { panic!() };
 	assert_eq!(trace_root, roots[1]);
 	assert_eq!(svc.metrics().done.load(Ordering::Relaxed), 0, "nothing ran twice");

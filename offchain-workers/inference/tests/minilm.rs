@@ -16,7 +16,7 @@ use arbiter_inference::{
 	model::Model,
 	EngineError, Trace,
 };
-use arbiter_primitives::{encoding::row_bytes, verify_element, Op, RegisteredModel, TaskCommitments, Verdict};
+use arbiter_primitives::{encoding::row_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict};
 use candle_core::{DType, Device, Tensor};
 
 
@@ -86,7 +86,9 @@ fn verify_nodes(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
 	let graph = model.template.instantiate(trace.seq_len);
 	let mut checked = 0;
 	let mut seed = 0x243f_6a88_85a3_08d3u64;
-	for (id, node) in graph.nodes.iter().enumerate().filter(|(_, n)| n.op != Op::Input) {
+	// The honest trace's token ids (node 0).
+	let ids: Vec<u32> = trace.outputs().unwrap()[0].iter().map(|v| *v as u32).collect();
+	for (id, node) in graph.nodes.iter().enumerate() {
 		let numel = node.shape.numel();
 		let width = node.shape.width() as u64;
 		let picks: Vec<u64> = match per_node {
@@ -103,7 +105,7 @@ fn verify_nodes(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
 		for flat in picks {
 			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
 			let o = trace.opening(model, id as u32, row, col).unwrap();
-			let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()) }, (id as u32, row, col), &o);
+			let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()), input: &ids }, (id as u32, row, col), &o);
 			assert_eq!(v, Verdict::WithinBound, "node {id} ({:?}) row {row} col {col}", node.op);
 			checked += 1;
 		}
@@ -118,7 +120,7 @@ fn every_element_of_a_short_sentence_trace_verifies() {
 	assert_eq!(input.seq_len, 3, "[CLS] ok [SEP]");
 	let trace = engine::run(&model, &[input], Mode::Traced).unwrap().pop().unwrap().trace.unwrap();
 	let checked = verify_nodes(&model, &trace, None);
-	let expected: u64 = model.template.instantiate(3).nodes.iter().filter(|n| n.op != Op::Input).map(|n| n.shape.numel()).sum();
+	let expected: u64 = model.template.instantiate(3).nodes.iter().map(|n| n.shape.numel()).sum();
 	assert_eq!(checked, expected);
 	assert!(checked > 100_000, "{checked} elements");
 }
@@ -165,8 +167,8 @@ fn the_pinned_genesis_commitments_are_what_the_engine_computes() {
 		(pinned.descriptor_hash, pinned.weights_root, pinned.tokenizer_hash, pinned.model_root)
 	);
 	assert_eq!(
-		(model.max_tokens(), model.output_width(), model.max_row_width(), model.template.nodes.len() as u32),
-		(pinned.max_input_tokens, pinned.output_width, pinned.max_row_width, pinned.nodes)
+		(model.max_tokens(), model.vocabulary(), model.output_width(), model.max_row_width(), model.template.nodes.len() as u32),
+		(pinned.max_input_tokens, pinned.vocabulary, pinned.output_width, pinned.max_row_width, pinned.nodes)
 	);
 }
 
@@ -198,4 +200,9 @@ fn bad_model_folders_and_bad_text_get_clear_errors() {
 	assert!(matches!(model.encode_text(" \n\t "), Err(EngineError::EmptyText)));
 	let e = model.encode_text(&"x".repeat(5000)).unwrap_err();
 	assert!(matches!(e, EngineError::TextTooLong { len: 5000, limit: 4096 }), "{e}");
+	// Token ids are checked as the chain checks them: the vocabulary and the length.
+	assert_eq!(model.tokenize("ok").unwrap(), vec![101, 7929, 102]);
+	assert!(model.input_of_ids(&[101, 30_521, 102]).is_ok());
+	assert!(matches!(model.input_of_ids(&[101, 30_522, 102]), Err(EngineError::TokenIdOutOfRange { id: 30_522, position: 1, vocabulary: 30_522 })));
+	assert!(matches!(model.input_of_ids(&[101; 257]), Err(EngineError::BadTokenCount { len: 257, max: 256 })));
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use arbiter_inference::{
 	engine::{self, Mode},
-	generated::{tiny_bert, tiny_bert_input},
+	generated::{tiny_bert, tiny_bert_ids, tiny_bert_input},
 	jobs::{JobService, JobStatus},
 	model::Model,
 	watch::{find_fault, outputs_agree, sampled, Finding, RemoteTrace, Watcher},
@@ -39,6 +39,11 @@ fn traced(model: &Model, seq: u32) -> Trace {
 	engine::run(model, &[tiny_bert_input(5, seq)], Mode::Traced).unwrap().pop().unwrap().trace.unwrap()
 }
 
+/// The task's token ids behind [`traced`].
+fn ids(seq: u32) -> Vec<u32> {
+	tiny_bert_ids(5, seq)
+}
+
 /// The `n`-th node of `op`'s kind.
 fn nth_node(model: &Model, pred: impl Fn(&Op) -> bool, n: usize) -> NodeId {
 	model.template.nodes.iter().enumerate().filter(|(_, node)| pred(&node.op)).nth(n).unwrap().0 as NodeId
@@ -60,12 +65,12 @@ fn a_faulted_node_is_found_and_ruled_outside_the_bound() {
 		let theirs = traced(&faulty, 6);
 		assert!(!outputs_agree(&own.output().unwrap(), &theirs.output().unwrap()), "fault at {fault} changes the output");
 		let remote = LocalTrace { model: &faulty, trace: &theirs };
-		let finding = find_fault(&honest, &own, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()) }, 0.0, 4096, &remote);
+		let finding = find_fault(&honest, &own, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()), input: &ids(6) }, 0.0, 4096, &remote);
 		let Finding::Fraud { node, row, col } = finding else { panic!("fault at {fault}: {finding:?}") };
 		assert_eq!((node, row, col), (fault, 0, 0), "the first element of the faulted node");
 		// The provider's best answer — its own opening — loses on chain.
 		let opening = theirs.opening(&faulty, node, row, col).unwrap();
-		let v = verify_element(&RegisteredModel { graph: &honest.template, model_root: &honest.commitment.model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()) }, (node, row, col), &opening);
+		let v = verify_element(&RegisteredModel { graph: &honest.template, model_root: &honest.commitment.model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()), input: &ids(6) }, (node, row, col), &opening);
 		assert_eq!(v, Verdict::OutsideBound);
 	}
 }
@@ -76,7 +81,7 @@ fn an_honest_trace_gives_nothing_to_challenge() {
 	let own = traced(&honest, 5);
 	let theirs = traced(&honest, 5);
 	let remote = LocalTrace { model: &honest, trace: &theirs };
-	let finding = find_fault(&honest, &own, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()) }, 0.0, 4096, &remote);
+	let finding = find_fault(&honest, &own, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()), input: &ids(5) }, 0.0, 4096, &remote);
 	assert!(matches!(&finding, Finding::NoneFound(why) if why.contains("consistent")), "{finding:?}");
 }
 
@@ -91,7 +96,7 @@ fn an_output_that_is_not_the_traced_one_is_found_at_the_output() {
 	let mut output = theirs.output().unwrap();
 	output[2] = -output[2] + 0.25;
 	let committed = row_bytes(&output);
-	let task = TaskCommitments { trace_root: &theirs.root, output: &committed };
+	let task = TaskCommitments { trace_root: &theirs.root, output: &committed, input: &ids(5) };
 	let remote = LocalTrace { model: &honest, trace: &theirs };
 	let finding = find_fault(&honest, &own, &task, 0.0, 4096, &remote);
 	assert_eq!(finding, Finding::Fraud { node: last, row: 0, col: 2 });
@@ -99,6 +104,50 @@ fn an_output_that_is_not_the_traced_one_is_found_at_the_output() {
 	let model = RegisteredModel { graph: &honest.template, model_root: &honest.commitment.model_root, slack: 0.0, max_row_width: 4096 };
 	let v = verify_element(&model, &task, (last, 0, 2), &opening);
 	assert_eq!(v.ruling(), Ruling::ProviderLoses(Fault::OutputMismatch));
+}
+
+/// A provider that runs another input than the task's (one trace reused for every task): its
+/// trace is honest for that input, so every op's bound holds; the walk finds the first input
+/// row that is not the task's, and the provider's own opening of it loses on chain.
+#[test]
+fn a_trace_of_another_input_is_found_at_its_token_ids() {
+	let honest = tiny_bert(11, &Device::Cpu).unwrap();
+	let task_ids = ids(6);
+	let own = traced(&honest, 6);
+	let other_ids: Vec<u32> = task_ids.iter().map(|i| if *i == 1 { 1 } else { 2 + (i - 2 + 7) % 48 }).collect();
+	assert_ne!(other_ids, task_ids);
+	let theirs = engine::run(&honest, &[honest.input_of_ids(&other_ids).unwrap()], Mode::Traced).unwrap().pop().unwrap().trace.unwrap();
+	let committed = row_bytes(&theirs.output().unwrap());
+	let task = TaskCommitments { trace_root: &theirs.root, output: &committed, input: &task_ids };
+	let finding = find_fault(&honest, &own, &task, 0.0, 4096, &LocalTrace { model: &honest, trace: &theirs });
+	let Finding::Fraud { node, row, col } = finding else { panic!("{finding:?}") };
+	assert_eq!((node, row), (0, 0), "the token-id input");
+	assert_ne!(task_ids[col as usize], other_ids[col as usize]);
+	let model = RegisteredModel { graph: &honest.template, model_root: &honest.commitment.model_root, slack: 0.0, max_row_width: 4096 };
+	let v = verify_element(&model, &task, (node, row, col), &theirs.opening(&honest, node, row, col).unwrap());
+	assert_eq!(v.ruling(), Ruling::ProviderLoses(Fault::InputMismatch));
+	// A trace of a longer input loses at whatever element is named.
+	let longer: Vec<u32> = task_ids.iter().copied().chain([3]).collect();
+	let theirs = engine::run(&honest, &[honest.input_of_ids(&longer).unwrap()], Mode::Traced).unwrap().pop().unwrap().trace.unwrap();
+	let task = TaskCommitments { trace_root: &theirs.root, output: &committed, input: &task_ids };
+	let v = verify_element(&model, &task, (5, 0, 0), &theirs.opening(&honest, 5, 0, 0).unwrap());
+	assert_eq!(v.ruling(), Ruling::ProviderLoses(Fault::InputMismatch));
+}
+
+/// Every token-id list the chain accepts runs; the engine refuses exactly what the chain
+/// refuses (no ids, too many, an id outside the vocabulary).
+#[test]
+fn the_engine_runs_every_input_the_chain_accepts() {
+	let model = tiny_bert(11, &Device::Cpu).unwrap();
+	assert_eq!((model.vocabulary(), model.max_tokens()), (50, 64));
+	for ids in [vec![0], vec![49; 64], (0..50).collect::<Vec<u32>>()] {
+		let input = model.input_of_ids(&ids).unwrap();
+		assert_eq!(input.seq_len as usize, ids.len());
+		assert!(engine::run(&model, &[input], Mode::Traced).unwrap()[0].output.iter().all(|v| v.is_finite()));
+	}
+	assert!(model.input_of_ids(&[]).unwrap_err().to_string().contains("1 to 64"));
+	assert!(model.input_of_ids(&[1; 65]).unwrap_err().to_string().contains("65 tokens"));
+	assert!(model.input_of_ids(&[1, 50]).unwrap_err().to_string().contains("token id 50 at position 1"));
 }
 
 #[test]
@@ -154,14 +203,15 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	let (own, own_root) = minilm_service(b.path(), None);
 	assert_eq!(root, own_root, "a fault changes results, not the model's commitment");
 	let text = "The watcher re-runs every result.";
+	let ids = own.model(root).unwrap().tokenize(text).unwrap();
 	let mut requests = Vec::new();
 	for task in [1u64, 2] {
-		provider.submit(task, root, text.as_bytes().to_vec()).unwrap();
+		provider.submit(task, root, ids.clone()).unwrap();
 		let JobStatus::Done { output, trace_root } = provider.wait(task, root, Duration::from_secs(60)) else { panic!("job failed") };
 		requests.push(WatchRequest {
 			task,
 			model_root: root,
-			input: text.as_bytes().to_vec(),
+			input: ids.clone(),
 			output: output.iter().flat_map(|v| v.to_le_bytes()).collect(),
 			trace_root,
 			endpoint: b"in-process".to_vec(),
@@ -215,6 +265,7 @@ fn an_unreachable_provider_is_retried_a_bounded_number_of_times() {
 	let (own, root) = minilm_service(dir.path(), None);
 	let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
 	let counted = connections.clone();
+	let ids = own.model(root).unwrap().tokenize("Unreachable providers are retried.").unwrap();
 	let watcher = Watcher::start(own, 1.0, 1, Duration::ZERO, Box::new(move |_, _| {
 		counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 		Err("connection refused".into())
@@ -223,7 +274,7 @@ fn an_unreachable_provider_is_retried_a_bounded_number_of_times() {
 	let request = WatchRequest {
 		task: 9,
 		model_root: root,
-		input: b"Unreachable providers are retried.".to_vec(),
+		input: ids,
 		output: vec![0; 384 * 4],
 		trace_root: [0; 32],
 		endpoint: b"ws://127.0.0.1:1".to_vec(),

@@ -15,7 +15,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
 use scale_info::TypeInfo;
-use sp_runtime_interface::pass_by::{AllocateAndReturnByCodec, PassFatPointerAndRead, PassPointerAndReadCopy};
+use sp_runtime_interface::pass_by::{AllocateAndReturnByCodec, PassFatPointerAndDecodeSlice, PassFatPointerAndRead, PassPointerAndReadCopy};
 use sp_runtime_interface::runtime_interface;
 #[cfg(feature = "std")]
 use sp_externalities::ExternalitiesExt;
@@ -49,7 +49,8 @@ pub enum InferenceError {
 pub struct WatchRequest {
 	pub task: u64,
 	pub model_root: [u8; 32],
-	pub input: Vec<u8>,
+	/// The task's token ids.
+	pub input: Vec<u32>,
 	/// The committed output bytes (f32 little-endian).
 	pub output: Vec<u8>,
 	pub trace_root: [u8; 32],
@@ -80,8 +81,9 @@ pub enum WatchStatus {
 /// What the node's engine provides to the host functions.
 #[cfg(feature = "std")]
 pub trait InferenceHost: Send + Sync {
-	/// Queues `task` of the model committed as `model_root` with `input` (idempotent).
-	fn start_job(&self, task: u64, model_root: [u8; 32], input: Vec<u8>) -> Result<(), InferenceError>;
+	/// Queues `task` of the model committed as `model_root` with its token ids `input`
+	/// (idempotent).
+	fn start_job(&self, task: u64, model_root: [u8; 32], input: Vec<u32>) -> Result<(), InferenceError>;
 	/// The job's state.
 	fn job_status(&self, task: u64, model_root: [u8; 32]) -> JobStatus;
 	/// The SCALE-encoded `arbiter_primitives::Opening` of element `(node, row, col)`.
@@ -89,6 +91,12 @@ pub trait InferenceHost: Send + Sync {
 	/// The SCALE-encoded graph (template) of the model committed as `model_root`: what
 	/// `challenges.respond` carries next to the opening.
 	fn graph(&self, model_root: [u8; 32]) -> Result<Vec<u8>, InferenceError>;
+	/// Keeps the traces of `tasks` (the operators' tasks still assigned, committed or disputed)
+	/// whatever the trace store's limits: a challenge may still ask for them. Replaces the
+	/// previous set. Engines without a trace store ignore it.
+	fn retain(&self, tasks: Vec<u64>) {
+		let _ = tasks;
+	}
 	/// Starts checking `request` (idempotent per task) or reports how the check went.
 	/// Engines that run no watcher answer `Unavailable`.
 	fn watch(&self, request: WatchRequest) -> Result<WatchStatus, InferenceError> {
@@ -114,12 +122,13 @@ impl InferenceExt {
 /// The host functions (`arbiter_inference_interface::inference::*` in the runtime).
 #[runtime_interface]
 pub trait Inference {
-	/// Queues a job for the model committed as `model_root`; returns at once.
+	/// Queues a job for the model committed as `model_root` on the task's token ids; returns
+	/// at once.
 	fn start_job(
 		&mut self,
 		task: u64,
 		model_root: PassPointerAndReadCopy<[u8; 32], 32>,
-		input: PassFatPointerAndRead<&[u8]>,
+		input: PassFatPointerAndDecodeSlice<&[u32]>,
 	) -> AllocateAndReturnByCodec<Result<(), InferenceError>> {
 		match self.extension::<InferenceExt>() {
 			Some(ext) => ext.0.start_job(task, model_root, input.to_vec()),
@@ -154,6 +163,18 @@ pub trait Inference {
 		}
 	}
 
+	/// Keeps the traces of `tasks` whatever the trace store's limits (see
+	/// [`InferenceHost::retain`]).
+	fn retain(&mut self, tasks: PassFatPointerAndDecodeSlice<&[u64]>) -> AllocateAndReturnByCodec<Result<(), InferenceError>> {
+		match self.extension::<InferenceExt>() {
+			Some(ext) => {
+				ext.0.retain(tasks.to_vec());
+				Ok(())
+			},
+			None => Err(InferenceError::Unavailable),
+		}
+	}
+
 	/// The SCALE-encoded graph of the model committed as `model_root`.
 	fn graph(&mut self, model_root: PassPointerAndReadCopy<[u8; 32], 32>) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
 		match self.extension::<InferenceExt>() {
@@ -182,10 +203,10 @@ mod tests {
 
 	/// An engine that records calls.
 	#[derive(Default)]
-	struct Recorder(Mutex<Vec<(u64, [u8; 32], Vec<u8>)>>);
+	struct Recorder(Mutex<Vec<(u64, [u8; 32], Vec<u32>)>>);
 	const MODEL: [u8; 32] = [7; 32];
 	impl InferenceHost for Recorder {
-		fn start_job(&self, task: u64, model: [u8; 32], input: Vec<u8>) -> Result<(), InferenceError> {
+		fn start_job(&self, task: u64, model: [u8; 32], input: Vec<u32>) -> Result<(), InferenceError> {
 			if model != MODEL {
 				return Err(InferenceError::UnknownModel);
 			}
@@ -211,7 +232,7 @@ mod tests {
 		WatchRequest {
 			task: 1,
 			model_root: MODEL,
-			input: b"hi".to_vec(),
+			input: vec![101, 7592, 102],
 			output: vec![0; 8],
 			trace_root: [1; 32],
 			endpoint: b"ws://127.0.0.1:9944".to_vec(),
@@ -223,10 +244,11 @@ mod tests {
 	#[test]
 	fn without_the_extension_every_call_is_unavailable() {
 		sp_io::TestExternalities::default().execute_with(|| {
-			assert_eq!(inference::start_job(1, MODEL, b"hi"), Err(InferenceError::Unavailable));
+			assert_eq!(inference::start_job(1, MODEL, &[101, 102]), Err(InferenceError::Unavailable));
 			assert_eq!(inference::job_status(1, MODEL), Err(InferenceError::Unavailable));
 			assert_eq!(inference::opening(1, MODEL, 1, 2, 3), Err(InferenceError::Unavailable));
 			assert_eq!(inference::graph(MODEL), Err(InferenceError::Unavailable));
+			assert_eq!(inference::retain(&[1, 2]), Err(InferenceError::Unavailable));
 			assert_eq!(inference::watch(&request().encode()), Err(InferenceError::Unavailable));
 		});
 	}
@@ -238,8 +260,8 @@ mod tests {
 		ext.register_extension(InferenceExt::new(recorder.clone()));
 		ext.execute_with(|| {
 			assert_eq!(inference::job_status(5, MODEL), Ok(JobStatus::Unknown));
-			assert_eq!(inference::start_job(5, MODEL, b"hello"), Ok(()));
-			assert_eq!(inference::start_job(5, [3; 32], b"hello"), Err(InferenceError::UnknownModel));
+			assert_eq!(inference::start_job(5, MODEL, &[101, 7592, 102]), Ok(()));
+			assert_eq!(inference::start_job(5, [3; 32], &[101, 7592, 102]), Err(InferenceError::UnknownModel));
 			assert_eq!(inference::job_status(5, MODEL), Ok(JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] }));
 			assert_eq!(inference::opening(5, MODEL, 42, 0, 0), Ok(42u32.encode()));
 			assert_eq!(inference::graph(MODEL), Ok(b"graph".to_vec()));
@@ -248,6 +270,6 @@ mod tests {
 			assert_eq!(inference::watch(&request().encode()), Err(InferenceError::Unavailable));
 			assert!(matches!(inference::watch(b"\x01"), Err(InferenceError::Failed(_))));
 		});
-		assert_eq!(recorder.0.lock().unwrap().as_slice(), &[(5, MODEL, b"hello".to_vec())]);
+		assert_eq!(recorder.0.lock().unwrap().as_slice(), &[(5, MODEL, vec![101, 7592, 102])]);
 	}
 }

@@ -17,22 +17,28 @@ use frame_system::RawOrigin;
 use sp_runtime::traits::{Bounded, Saturating};
 
 /// A Linear op with `width` input columns: 2 output columns suffice, the work per element
-/// depends only on the row width.
-fn widest_linear(width: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+/// depends only on the row width. Its input is a constant row (every input is derived from the
+/// task's token ids; the verifier compares the opened row with it, which costs the same for
+/// any value). With `cheat`, output column 1 is off by 1.0: the provider's own opening of it is
+/// ruled outside the bound.
+fn widest_linear(width: u32, cheat: bool) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
 	let mut g = GraphBuilder::new();
 	let w = g.weight("w", &[2, width]);
 	let b = g.weight("b", &[2]);
-	let x = g.input(&[1, width]);
+	let x = g.input(arbiter_primitives::InputKind::Constant { value_bits: 0.75f32.to_bits() }, &[1, width]);
 	g.linear(x, w, Some(b));
 	let graph = g.build();
 	let pseudo = |i: u32, scale: f32| ((i.wrapping_mul(2_654_435_761) >> 8) as f32 / 16_777_216.0 - 0.5) * scale;
 	let weights = alloc::vec![(0..2 * width).map(|i| pseudo(i, 0.1)).collect(), alloc::vec![0.25, -0.5]];
-	let input: Vec<f32> = (0..width).map(|i| pseudo(i + 7, 2.0)).collect();
+	let input: Vec<f32> = alloc::vec![0.75; width as usize];
 	let mut out = Vec::new();
 	for c in 0..2usize {
 		let row = weights[0].get(c * width as usize..(c + 1) * width as usize).unwrap_or(&[]);
 		let dot: f32 = input.iter().zip(row).map(|(a, b)| a * b).sum();
 		out.push(dot + weights[1][c]);
+	}
+	if cheat {
+		out[1] += 1.0;
 	}
 	(graph, weights, alloc::vec![input, out])
 }
@@ -44,9 +50,9 @@ struct Prepared<T: Config> {
 	_t: core::marker::PhantomData<T>,
 }
 
-fn prepare<T: Config>() -> Prepared<T> {
+fn prepare<T: Config>(cheat: bool) -> Prepared<T> {
 	let width = T::BenchmarkHelper::max_row_width();
-	let (graph, weights, outputs) = widest_linear(width);
+	let (graph, weights, outputs) = widest_linear(width, cheat);
 	let tokenizer = [0u8; 32];
 	// The registry gets the zero tokenizer hash, as its benchmark helper registers.
 	let commitment = model_commitment(&graph, &weights, tokenizer).expect("commits");
@@ -60,15 +66,35 @@ fn prepare<T: Config>() -> Prepared<T> {
 		commitment.model_root,
 		width,
 		arbiter_primitives::encoding::trace_root_of(1, &tt.root()),
+		alloc::vec![101],
 		output,
 	);
 	Prepared { graph, opening, task, _t: Default::default() }
 }
 
 fn challenger<T: Config>() -> T::AccountId {
-	let who: T::AccountId = account("challenger", 0, 0);
+	challenger_n::<T>(0)
+}
+
+fn challenger_n<T: Config>(n: u32) -> T::AccountId {
+	let who: T::AccountId = account("challenger", n, 0);
 	let _ = T::Currency::set_balance(&who, BalanceOf::<T>::max_value() / 1_000_000u32.into());
 	who
+}
+
+/// The costliest ruling to set up: a cheating provider's task with the most providers a model
+/// can have (a loss reassigns over all of them) and every other dispute slot taken by another
+/// challenger (a loss dismisses them all). Returns the dispute of element (1, 0, 1), whose
+/// provider opening is ruled outside the bound.
+fn worst_case<T: Config>() -> (Prepared<T>, DisputeId) {
+	let p = prepare::<T>(true);
+	T::BenchmarkHelper::fill_providers(p.task);
+	for n in 1..T::MaxOpenDisputesPerTask::get() {
+		Pallet::<T>::do_challenge(challenger_n::<T>(n), p.task, 1, 0, 0).expect("a decoy challenges");
+	}
+	Pallet::<T>::do_challenge(challenger::<T>(), p.task, 1, 0, 1).expect("challenges");
+	let dispute = NextDisputeId::<T>::get().saturating_sub(1);
+	(p, dispute)
 }
 
 #[benchmarks]
@@ -77,27 +103,28 @@ mod benchmarks {
 
 	#[benchmark]
 	fn challenge() {
-		let p = prepare::<T>();
+		let p = prepare::<T>(false);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(challenger::<T>()), p.task, 1, 0, 1);
 		assert!(OpenDisputes::<T>::contains_key(p.task));
 	}
 
+	/// The worst path: the provider's answer convicts it (verify, slash, dismiss every other
+	/// dispute, reassign over the most providers).
 	#[benchmark]
 	fn respond() {
-		let p = prepare::<T>();
-		Pallet::<T>::do_challenge(challenger::<T>(), p.task, 1, 0, 1).expect("challenges");
-		let dispute = NextDisputeId::<T>::get().saturating_sub(1);
+		let (p, dispute) = worst_case::<T>();
 		#[extrinsic_call]
 		_(RawOrigin::Signed(challenger::<T>()), dispute, p.graph, p.opening);
 		assert!(!Disputes::<T>::contains_key(dispute), "ruled");
+		assert!(OpenDisputes::<T>::get(p.task).is_empty(), "the others dismissed");
 	}
 
+	/// The worst path: no answer (slash, dismiss every other dispute, reassign over the most
+	/// providers).
 	#[benchmark]
 	fn settle() {
-		let p = prepare::<T>();
-		Pallet::<T>::do_challenge(challenger::<T>(), p.task, 1, 0, 1).expect("challenges");
-		let dispute = NextDisputeId::<T>::get().saturating_sub(1);
+		let (_, dispute) = worst_case::<T>();
 		let late = frame_system::Pallet::<T>::block_number().saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
 		frame_system::Pallet::<T>::set_block_number(late);
 		#[extrinsic_call]
@@ -106,9 +133,7 @@ mod benchmarks {
 
 	#[benchmark]
 	fn on_initialize(d: Linear<0, { T::MaxDeadlinesPerBlock::get() }>) {
-		let p = prepare::<T>();
-		Pallet::<T>::do_challenge(challenger::<T>(), p.task, 1, 0, 1).expect("challenges");
-		let first = NextDisputeId::<T>::get().saturating_sub(1);
+		let (_, first) = worst_case::<T>();
 		let now = frame_system::Pallet::<T>::block_number();
 		let due = now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
 		// The same dispute queued `d` times: the first settles it, the rest find it gone;

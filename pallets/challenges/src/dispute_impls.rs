@@ -98,14 +98,14 @@ impl<T: Config> Pallet<T> {
 		ensure!(now <= dispute.deadline, Error::<T>::ResponseTooLate);
 		let model = T::Models::commitment(dispute.model).ok_or(Error::<T>::UnknownModel)?;
 		ensure!(descriptor_hash(&graph) == model.descriptor_hash, Error::<T>::GraphMismatch);
-		let output = T::Tasks::committed_output(dispute.task).ok_or(Error::<T>::UnknownDispute)?;
+		let committed = T::Tasks::committed_result(dispute.task).ok_or(Error::<T>::UnknownDispute)?;
 		let registered = RegisteredModel {
 			graph: &graph,
 			model_root: &model.model_root,
 			slack: f32::from_bits(model.slack_bits),
 			max_row_width: model.max_row_width,
 		};
-		let task = TaskCommitments { trace_root: &dispute.trace_root.0, output: &output };
+		let task = TaskCommitments { trace_root: &dispute.trace_root.0, output: &committed.output, input: &committed.input };
 		// Rulings: docs/protocol.md, "Rulings".
 		match verify_element(&registered, &task, dispute.element, &opening).ruling() {
 			Ruling::ProviderWins => Self::provider_won(id, dispute),
@@ -114,6 +114,7 @@ impl<T: Config> Pallet<T> {
 				Self::provider_lost(id, dispute, LossReason::InvalidCommittedData)
 			},
 			Ruling::ProviderLoses(Fault::OutputMismatch) => Self::provider_lost(id, dispute, LossReason::OutputMismatch),
+			Ruling::ProviderLoses(Fault::InputMismatch) => Self::provider_lost(id, dispute, LossReason::InputMismatch),
 			Ruling::Refused => Err(Error::<T>::InvalidOpening.into()),
 		}
 	}
@@ -205,7 +206,7 @@ impl<T: Config> Pallet<T> {
 				.fold(BalanceOf::<T>::zero(), |acc, x| acc.saturating_add(x.bond));
 			ensure!(T::Currency::balance_on_hold(&Self::bond_reason(), &d.challenger) == expected, "bonds differ from holds");
 			ensure!(OpenDisputes::<T>::get(d.task).contains(&id), "dispute index broken");
-			ensure!(T::Tasks::committed_output(d.task).is_some(), "a disputed task is no longer committed");
+			ensure!(T::Tasks::committed_result(d.task).is_some(), "a disputed task is no longer committed");
 		}
 		Ok(())
 	}

@@ -131,10 +131,14 @@ pub mod pallet {
 			model_root: [u8; 32],
 			max_row_width: u32,
 			trace_root: [u8; 32],
+			input: alloc::vec::Vec<u32>,
 			output: alloc::vec::Vec<u8>,
 		) -> TaskId;
 		/// The widest row models may register (the registry's bound).
 		fn max_row_width() -> u32;
+		/// Registers more providers of `task`'s model, up to the most a model can have, so
+		/// that a reassignment selects among all of them (the worst case).
+		fn fill_providers(task: TaskId);
 	}
 
 	/// Why this pallet holds funds.
@@ -197,6 +201,8 @@ pub mod pallet {
 		InvalidCommittedData,
 		/// The committed output is not the committed trace's final node.
 		OutputMismatch,
+		/// The committed trace is not of the task's input (its length or an input row).
+		InputMismatch,
 		/// No valid response within the response window.
 		NoResponse,
 	}

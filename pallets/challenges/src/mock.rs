@@ -53,9 +53,8 @@ impl pallet_task_registry::Config for Test {
 	type MaxToleranceSlackBits = ConstU32<0x3727_c5ac>;
 	type MaxMetadataLen = ConstU32<64>;
 	type Providers = Staking;
-	type MaxInputBytes = ConstU32<64>;
 	type MaxOutputBytes = ConstU32<128>;
-	type MaxInputLen = ConstU32<64>;
+	type MaxInputTokens = ConstU32<64>;
 	type MaxOutputLen = ConstU32<128>;
 	type ChallengeWindow = ConstU64<10>;
 	type AssignmentTimeout = ConstU64<5>;
@@ -74,6 +73,8 @@ impl pallet_compute_staking::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	type MinProviderStake = ConstU64<1_000>;
+	type MinPrice = ConstU64<1>;
+	type MinJailPeriod = ConstU64<5>;
 	type UnbondingPeriod = ConstU64<10>;
 	type MaxProviders = ConstU32<8>;
 	type MaxModelsPerProvider = ConstU32<4>;
@@ -119,15 +120,19 @@ impl pallet_challenges::Config for Test {
 pub struct RegistryTasks;
 #[cfg(feature = "runtime-benchmarks")]
 impl crate::BenchmarkHelper for RegistryTasks {
-	fn committed_task(descriptor_hash: [u8; 32], model_root: [u8; 32], max_row_width: u32, trace_root: [u8; 32], output: Vec<u8>) -> u64 {
+	fn committed_task(descriptor_hash: [u8; 32], model_root: [u8; 32], max_row_width: u32, trace_root: [u8; 32], input: Vec<u32>, output: Vec<u8>) -> u64 {
 		pallet_task_registry::Pallet::<Test>::benchmark_committed_task(
 			sp_core::H256(descriptor_hash),
 			sp_core::H256(model_root),
 			max_row_width,
 			sp_core::H256(trace_root),
+			input,
 			output,
 		)
 		.expect("benchmark task")
+	}
+	fn fill_providers(task: u64) {
+		pallet_task_registry::Pallet::<Test>::benchmark_add_providers(task, 5);
 	}
 	fn max_row_width() -> u32 {
 		4096

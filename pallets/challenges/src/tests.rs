@@ -5,6 +5,7 @@
 use crate::{mock::*, pallet::*, Error, Event};
 use arbiter_primitives::{
 	builder::GraphBuilder,
+	ir::InputKind as GraphInput,
 	commitment::{model_commitment, trace_tree, weights_tree},
 	encoding::descriptor_hash,
 	ir::Graph,
@@ -26,20 +27,32 @@ const OPERATOR: u64 = 7;
 const CHALLENGER: u64 = 5;
 const TOKENIZER: [u8; 32] = [9; 32];
 
-/// A model of one Linear layer (x [2,4] · W [3,4]ᵀ + b), its weights and an input.
+/// The value of the model's one input, a constant `[2, 4]` (derived on chain, like every
+/// model input; the graph has fixed shapes, so a task is one token long).
+const X: f32 = 1.5;
+/// The task's token ids: one token (any id of the vocabulary).
+const TASK_INPUT: [u32; 1] = [101];
+
+/// A model of one Linear layer (x [2,4] · W [3,4]ᵀ + b), its weights and its input.
 fn model() -> (Graph, Vec<Vec<f32>>, Vec<f32>) {
 	let mut g = GraphBuilder::new();
 	let w = g.weight("w", &[3, 4]);
 	let b = g.weight("b", &[3]);
-	let x = g.input(&[2, 4]);
+	let x = g.input(GraphInput::Constant { value_bits: X.to_bits() }, &[2, 4]);
 	g.linear(x, w, Some(b));
 	let weights = vec![vec![0.5, -1.25, 2.0, 0.75, 1.5, 0.25, -0.5, 1.0, -2.0, 0.125, 0.5, 3.0], vec![0.1, -0.2, 0.3]];
-	(g.build(), weights, vec![1.0, 2.0, -1.0, 0.5, -0.25, 4.0, 1.5, -2.0])
+	(g.build(), weights, vec![X; 8])
 }
 
 /// The trace the provider computes (optionally with one element of the output cheated).
 fn trace(cheat: Option<f32>) -> Vec<Vec<f32>> {
-	let (_, w, x) = model();
+	let (_, _, x) = model();
+	trace_of(x, cheat)
+}
+
+/// The trace of input rows `x` (the model's own, or any a provider made up).
+fn trace_of(x: Vec<f32>, cheat: Option<f32>) -> Vec<Vec<f32>> {
+	let (_, w, _) = model();
 	let mut out = Vec::new();
 	for r in 0..2 {
 		for c in 0..3 {
@@ -57,6 +70,8 @@ struct Fixture {
 	graph: Graph,
 	outputs: Vec<Vec<f32>>,
 	task: u64,
+	/// The length the trace is committed at.
+	seq_len: u32,
 }
 
 /// Registers the model and a provider, submits a task, commits the (possibly cheated) trace
@@ -68,6 +83,12 @@ fn setup(cheat: Option<f32>) -> Fixture {
 
 /// [`setup`], committing `output` as the task's output.
 fn setup_with_output(cheat: Option<f32>, output: Vec<u8>) -> Fixture {
+	setup_with(trace(cheat), 1, output, &TASK_INPUT)
+}
+
+/// Registers the model and a provider, submits `task_input`, commits `outputs` as a trace of
+/// `seq_len` tokens with `output` as the output.
+fn setup_with(outputs: Vec<Vec<f32>>, seq_len: u32, output: Vec<u8>, task_input: &[u32]) -> Fixture {
 	let (graph, weights, _) = model();
 	let commitment = model_commitment(&graph, &weights, TOKENIZER).unwrap();
 	assert_ok!(Registry::register_model(
@@ -75,7 +96,7 @@ fn setup_with_output(cheat: Option<f32>, output: Vec<u8>) -> Fixture {
 		H256(descriptor_hash(&graph)),
 		H256(commitment.model_root),
 		H256(TOKENIZER),
-		IoSpec { input: InputKind::Text, max_input_tokens: 8, output_width: 3 },
+		IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: 8, output_width: 3 },
 		4,
 		0,
 		BoundedVec::default(),
@@ -89,23 +110,22 @@ fn setup_with_output(cheat: Option<f32>, output: Vec<u8>) -> Fixture {
 		hardware: Hardware::Cpu,
 	};
 	assert_ok!(Staking::register(RuntimeOrigin::signed(PROVIDER), 10_000, OPERATOR, offer));
-	assert_ok!(Registry::submit_task(RuntimeOrigin::signed(SUBMITTER), 0, BoundedVec::try_from(b"x".to_vec()).unwrap(), 50));
-	let outputs = trace(cheat);
-	let root = arbiter_primitives::encoding::trace_root_of(1, &trace_tree(&graph, &outputs).unwrap().root());
+	assert_ok!(Registry::submit_task(RuntimeOrigin::signed(SUBMITTER), 0, BoundedVec::try_from(task_input.to_vec()).unwrap(), 50));
+	let root = arbiter_primitives::encoding::trace_root_of(seq_len, &trace_tree(&graph, &outputs).unwrap().root());
 	assert_ok!(Registry::commit_result(
 		RuntimeOrigin::signed(OPERATOR),
 		0,
 		BoundedVec::try_from(output).unwrap(),
 		H256(root)
 	));
-	Fixture { graph, outputs, task: 0 }
+	Fixture { graph, outputs, task: 0, seq_len }
 }
 
 fn opening(f: &Fixture, node: u32, row: u32, col: u32) -> Opening {
 	let (_, weights, _) = model();
 	let tt = trace_tree(&f.graph, &f.outputs).unwrap();
 	let wt = weights_tree(&f.graph, &weights).unwrap();
-	let prover = ProverData { graph: &f.graph, outputs: &f.outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: TOKENIZER, seq_len: 1 };
+	let prover = ProverData { graph: &f.graph, outputs: &f.outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: TOKENIZER, seq_len: f.seq_len };
 	prover.opening(node, row, col).unwrap()
 }
 
@@ -166,6 +186,41 @@ fn cheating_provider_loses_and_the_submitter_is_refunded() {
 		assert_eq!(Balances::balance(&SUBMITTER) - submitter_free, 50);
 		assert_accounting();
 	});
+}
+
+/// A provider that runs the model on inputs of its own choosing (here a larger constant, and
+/// a trace of another length) is consistent everywhere downstream, so every op's bound holds;
+/// its own answer to any challenge reading an input row, or to any challenge at all when the
+/// length is not the task's, proves it ran something else, and it is slashed. Fails on the
+/// old code, which ruled such traces for the provider.
+#[test]
+fn a_provider_whose_trace_is_not_of_the_task_input_loses() {
+	// Input rows of its own choosing.
+	new_test_ext().execute_with(|| {
+		let outputs = trace_of(vec![1e6; 8], None);
+		let output = arbiter_primitives::encoding::row_bytes(&outputs[1]);
+		let f = setup_with(outputs, 1, output, &TASK_INPUT);
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 0, 2));
+		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 2)));
+		System::assert_last_event(Event::ProviderLost { dispute: 0, task: f.task, reason: LossReason::InputMismatch, slashed: 2_000 }.into());
+		assert_eq!(Balances::balance(&CHALLENGER), ENDOWMENT + 1_000, "bond back plus the reward");
+		assert_accounting();
+	});
+	// A trace committed at another length than the task's two tokens: any element loses, even
+	// one that does not exist.
+	for (node, row, col) in [(1, 0, 0), (0, 1, 3), (1, 999, 0), (9, 0, 0)] {
+		new_test_ext().execute_with(|| {
+			let outputs = trace(None);
+			let output = arbiter_primitives::encoding::row_bytes(&outputs[1]);
+			let f = setup_with(outputs, 1, output, &[101, 102]);
+			assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, node, row, col));
+			assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, node, row, col)));
+			System::assert_last_event(
+				Event::ProviderLost { dispute: 0, task: f.task, reason: LossReason::InputMismatch, slashed: 2_000 }.into(),
+			);
+			assert_accounting();
+		});
+	}
 }
 
 #[test]

@@ -32,7 +32,7 @@ fn offer<T: Config>(m: u32) -> OfferOf<T> {
 	let endpoint = alloc::vec![b'x'; T::MaxEndpointLen::get() as usize];
 	Offer {
 		models: BoundedVec::truncate_from(models),
-		price: 1u32.into(),
+		price: T::MinPrice::get(),
 		capacity: 4,
 		endpoint: BoundedVec::truncate_from(endpoint),
 		hardware: Hardware::Gpu,

@@ -26,6 +26,7 @@ impl<T: Config> Pallet<T> {
 	fn check_offer(offer: &OfferOf<T>) -> DispatchResult {
 		ensure!(!offer.models.is_empty(), Error::<T>::NoModels);
 		ensure!(offer.capacity > 0, Error::<T>::ZeroCapacity);
+		ensure!(offer.price >= T::MinPrice::get(), Error::<T>::PriceBelowMinimum);
 		for (i, m) in offer.models.iter().enumerate() {
 			ensure!(T::Models::is_servable(*m), Error::<T>::UnknownModel);
 			ensure!(!offer.models.iter().take(i).any(|x| x == m), Error::<T>::DuplicateModel);
@@ -99,6 +100,7 @@ impl<T: Config> Pallet<T> {
 				tasks_in_flight: 0,
 				open_disputes: 0,
 				reputation: Reputation::default(),
+				jailed_until: Zero::zero(),
 			},
 		);
 		Self::deposit_event(Event::Registered { provider: who, operator, stake });
@@ -155,6 +157,9 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_resume(who: T::AccountId) -> DispatchResult {
 		let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotProvider)?;
 		ensure!(info.status != ProviderStatus::Active, Error::<T>::NotPaused);
+		if info.status == ProviderStatus::Jailed {
+			ensure!(frame_system::Pallet::<T>::block_number() >= info.jailed_until, Error::<T>::StillJailed);
+		}
 		ensure!(info.active >= T::MinProviderStake::get(), Error::<T>::StakeBelowMinimum);
 		info.status = ProviderStatus::Active;
 		Providers::<T>::insert(&who, info);
@@ -226,7 +231,7 @@ impl<T: Config> Pallet<T> {
 		T::Models::make_servable(model);
 		let offer = Offer {
 			models: BoundedVec::truncate_from(alloc::vec![model]),
-			price,
+			price: price.max(T::MinPrice::get()),
 			capacity: 64,
 			endpoint: BoundedVec::default(),
 			hardware: Hardware::Gpu,

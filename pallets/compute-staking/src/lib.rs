@@ -72,6 +72,11 @@ pub mod pallet {
 			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 		/// Least active stake of an active provider (governable).
 		type MinProviderStake: Get<BalanceOf<Self>>;
+		/// Least price per task an offer may ask (governable): self-dealt tasks that farm
+		/// reputation cost at least the protocol fee on it (docs/protocol.md, "Stake").
+		type MinPrice: Get<BalanceOf<Self>>;
+		/// Blocks a slashed provider stays jailed before it may resume (governable).
+		type MinJailPeriod: Get<BlockNumberFor<Self>>;
 		/// Blocks from `unbond` to withdrawable (governable).
 		type UnbondingPeriod: Get<BlockNumberFor<Self>>;
 		/// Most registered providers (governable).
@@ -218,6 +223,10 @@ pub mod pallet {
 		NotActive,
 		/// Only a paused or jailed provider can resume.
 		NotPaused,
+		/// Jailed until a later block (`MinJailPeriod` after the slash).
+		StillJailed,
+		/// The offer's price is below `MinPrice`.
+		PriceBelowMinimum,
 		/// No free capacity.
 		NoCapacity,
 		/// Beneficiary shares do not add up to 100 %.

@@ -32,6 +32,7 @@ impl pallet_balances::Config for Test {
 
 parameter_types! {
 	pub static MinStake: u64 = 1_000;
+	pub static MinPrice: u64 = 1;
 	pub static MaxProviders: u32 = 8;
 }
 
@@ -55,6 +56,8 @@ impl pallet_compute_staking::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	type MinProviderStake = MinStake;
+	type MinPrice = MinPrice;
+	type MinJailPeriod = ConstU64<5>;
 	type UnbondingPeriod = ConstU64<10>;
 	type MaxProviders = MaxProviders;
 	type MaxModelsPerProvider = ConstU32<4>;

@@ -75,6 +75,7 @@ impl<T: Config> Pallet<T> {
 		}
 		Self::debit_ledger(&mut info, amount);
 		info.status = ProviderStatus::Jailed;
+		info.jailed_until = frame_system::Pallet::<T>::block_number().saturating_add(T::MinJailPeriod::get());
 		Providers::<T>::insert(provider, info);
 		Self::deposit_event(Event::Slashed { provider: provider.clone(), amount });
 		Self::deposit_event(Event::Jailed { provider: provider.clone() });
@@ -109,7 +110,9 @@ impl<T: Config> ProviderSelection<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			.filter(|p| !exclude.contains(p))
 			.filter_map(|p| Providers::<T>::get(&p).map(|info| (p, info)))
 			.filter(|(_, info)| {
-				Self::takes_tasks(info) && info.tasks_in_flight < info.offer.capacity && info.offer.price <= max_price
+				// An offer priced below a raised minimum takes nothing until it is updated.
+				let priced = info.offer.price >= T::MinPrice::get() && info.offer.price <= max_price;
+				Self::takes_tasks(info) && info.tasks_in_flight < info.offer.capacity && priced
 			})
 			.map(|(p, info)| {
 				let w = Self::selection_weight(&info);

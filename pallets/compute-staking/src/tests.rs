@@ -74,6 +74,8 @@ fn register_refusals_change_nothing() {
 		assert_noop!(r(2, 5_000, 102, o(&[1, 1])), Error::<Test>::DuplicateModel);
 		assert_noop!(r(2, 5_000, 102, o(&[])), Error::<Test>::NoModels);
 		assert_noop!(r(2, 5_000, 102, offer(&[1], 10, 0)), Error::<Test>::ZeroCapacity);
+		// Free tasks would let a provider feed itself reputation at no cost.
+		assert_noop!(r(2, 5_000, 102, offer(&[1], 0, 1)), Error::<Test>::PriceBelowMinimum);
 		assert_noop!(r(2, ENDOWMENT, 102, o(&[1])), Error::<Test>::InsufficientBalance);
 		MaxProviders::set(1);
 		assert_noop!(r(2, 5_000, 102, o(&[1])), Error::<Test>::TooManyProviders);
@@ -247,7 +249,12 @@ fn slash_splits_exactly_and_jails() {
 		assert!(!<Staking as ProviderRegistry<u64>>::is_active(&1));
 		assert_accounting();
 
-		// Jail ends with resume once above the minimum.
+		// Jail lasts at least `MinJailPeriod` (5 blocks in the mock), then ends with resume once
+		// above the minimum.
+		assert_eq!(info.jailed_until, System::block_number() + 5);
+		run_to_block(System::block_number() + 4);
+		assert_noop!(Staking::resume(RuntimeOrigin::signed(1)), Error::<Test>::StillJailed);
+		run_to_block(System::block_number() + 1);
 		assert_ok!(Staking::resume(RuntimeOrigin::signed(1)));
 		assert!(<Staking as ProviderRegistry<u64>>::is_active(&1));
 	});
@@ -314,6 +321,10 @@ fn selection_is_stake_weighted_and_deterministic() {
 		// Too expensive for the task's max fee (all three ask 10).
 		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], 9).is_none());
 		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], 10).is_some());
+		// Governance raises the minimum price: offers below it take nothing until updated.
+		MinPrice::set(11);
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], u64::MAX).is_none());
+		MinPrice::set(1);
 		// Excluded, paused and unknown-model cases.
 		let s = [1u8; 32];
 		let only = <Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2], u64::MAX).unwrap();

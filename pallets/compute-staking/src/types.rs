@@ -100,6 +100,8 @@ pub struct ProviderInfo<
 	/// Disputes open against it.
 	pub open_disputes: u32,
 	pub reputation: Reputation,
+	/// While jailed: the first block it may `resume` in (`MinJailPeriod` after the slash).
+	pub jailed_until: BlockNumber,
 }
 
 /// A provider registered at genesis (its stake held from `stash`), e.g. the development chain's

@@ -47,13 +47,17 @@ pub struct AssignedTask {
 	pub task: u64,
 	/// The model's commitment: how the engine finds the model.
 	pub model_root: [u8; 32],
-	pub input: Vec<u8>,
+	/// The task's token ids.
+	pub input: Vec<u32>,
 }
 
 /// The task registry as the worker sees it.
 pub trait AssignedTasks<AccountId, Call> {
 	/// Tasks assigned to `operator` that wait for a result.
 	fn awaiting_result(operator: &AccountId) -> Vec<AssignedTask>;
+	/// Tasks of `operator` still assigned, committed or disputed: a challenge may still ask for
+	/// their traces.
+	fn open_tasks(operator: &AccountId) -> Vec<u64>;
 	/// The call committing `output` and `trace_root` for `task` (`None` if it cannot be built,
 	/// e.g. an output longer than the registry accepts).
 	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<Call>;

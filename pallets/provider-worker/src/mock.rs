@@ -111,6 +111,10 @@ impl AssignedTasks<Public, RuntimeCall> for Tasks {
 	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
 		(output.len() <= 64).then(|| commit_remark(task, output, trace_root))
 	}
+	fn open_tasks(operator: &Public) -> Vec<u64> {
+		// Assigned tasks and those committed (still in the list, with a result): all of them.
+		TASKS.with(|t| t.borrow().iter().filter(|(o, _)| o == operator).map(|(_, a)| a.task).collect())
+	}
 }
 
 impl pallet_provider_worker::Config for Test {
@@ -126,9 +130,11 @@ impl pallet_provider_worker::Config for Test {
 #[derive(Default)]
 pub struct FakeEngine {
 	pub jobs: Mutex<HashMap<u64, JobStatus>>,
-	pub started: Mutex<Vec<(u64, [u8; 32], Vec<u8>)>>,
+	pub started: Mutex<Vec<(u64, [u8; 32], Vec<u32>)>>,
 	pub watch_results: Mutex<HashMap<u64, WatchStatus>>,
 	pub watched: Mutex<Vec<WatchRequest>>,
+	/// The last set of tasks whose traces the worker asked to keep.
+	pub retained: Mutex<Vec<u64>>,
 	/// Whether this engine runs a watcher.
 	pub watching: bool,
 }
@@ -140,7 +146,7 @@ impl FakeEngine {
 }
 
 impl InferenceHost for FakeEngine {
-	fn start_job(&self, task: u64, model_root: [u8; 32], input: Vec<u8>) -> Result<(), InferenceError> {
+	fn start_job(&self, task: u64, model_root: [u8; 32], input: Vec<u32>) -> Result<(), InferenceError> {
 		self.started.lock().unwrap().push((task, model_root, input));
 		self.jobs.lock().unwrap().entry(task).or_insert(JobStatus::Queued);
 		Ok(())
@@ -156,6 +162,9 @@ impl InferenceHost for FakeEngine {
 	}
 	fn graph(&self, model: [u8; 32]) -> Result<Vec<u8>, InferenceError> {
 		Ok(model.to_vec())
+	}
+	fn retain(&self, tasks: Vec<u64>) {
+		*self.retained.lock().unwrap() = tasks;
 	}
 	fn watch(&self, request: WatchRequest) -> Result<WatchStatus, InferenceError> {
 		if !self.watching {

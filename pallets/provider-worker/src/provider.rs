@@ -19,9 +19,15 @@ pub(crate) fn sent_key(task: u64) -> Vec<u8> {
 }
 
 impl<T: Config> Pallet<T> {
-	/// One block's work: start, poll and commit every task assigned to our operator keys.
+	/// One block's work: start, poll and commit every task assigned to our operator keys, and
+	/// keep the traces of every task still open.
 	pub(crate) fn run_provider(now: BlockNumberFor<T>) {
-		for (public, operator) in operator_keys::<T>() {
+		let keys = operator_keys::<T>();
+		let open: Vec<u64> = keys.iter().flat_map(|(_, operator)| T::Tasks::open_tasks(operator)).collect();
+		if inference::retain(&open) == Err(InferenceError::Unavailable) {
+			return;
+		}
+		for (public, operator) in keys {
 			for task in T::Tasks::awaiting_result(&operator) {
 				match inference::job_status(task.task, task.model_root) {
 					// No engine on this node: nothing to do, now or for other tasks.

@@ -43,7 +43,7 @@ fn setup(engine: Option<Arc<FakeEngine>>) -> Setup {
 	Setup { ext, pool: pool_state, operator }
 }
 
-fn assign(operator: Public, task: u64, input: &[u8]) {
+fn assign(operator: Public, task: u64, input: &[u32]) {
 	TASKS.with(|t| t.borrow_mut().push((operator, AssignedTask { task, model_root: MODEL, input: input.to_vec() })));
 }
 
@@ -62,9 +62,12 @@ fn a_task_is_started_then_committed_once_signed_by_the_operator() {
 	let mut s = setup(Some(engine.clone()));
 	let operator = s.operator;
 	s.ext.execute_with(|| {
-		assign(operator, 7, b"hello");
+		assign(operator, 7, &[101, 7592, 102]);
+		assign(Public::from_raw([42; 32]), 8, &[101, 102]);
 		run(1);
-		assert_eq!(engine.started.lock().unwrap().as_slice(), &[(7, MODEL, b"hello".to_vec())]);
+		assert_eq!(engine.started.lock().unwrap().as_slice(), &[(7, MODEL, vec![101, 7592, 102])]);
+		// The trace store keeps the traces of our operator's open tasks, not others'.
+		assert_eq!(engine.retained.lock().unwrap().as_slice(), &[7]);
 		assert!(sent(&s.pool).is_empty());
 		// Still queued: polled, not started again.
 		run(2);
@@ -91,7 +94,7 @@ fn without_the_engine_nothing_happens() {
 	let mut s = setup(None);
 	let operator = s.operator;
 	s.ext.execute_with(|| {
-		assign(operator, 7, b"hello");
+		assign(operator, 7, &[101, 7592, 102]);
 		for b in 1..4 {
 			run(b);
 		}
@@ -105,10 +108,10 @@ fn other_operators_tasks_and_failed_jobs_are_not_committed() {
 	let mut s = setup(Some(engine.clone()));
 	let operator = s.operator;
 	s.ext.execute_with(|| {
-		assign(Public::from_raw([42; 32]), 1, b"not ours");
-		assign(operator, 2, b"bad input");
+		assign(Public::from_raw([42; 32]), 1, &[101, 102]);
+		assign(operator, 2, &[101, 999_999, 102]);
 		engine.finish(1, JobStatus::Done { output: vec![1], trace_root: [1; 32] });
-		engine.finish(2, JobStatus::Failed(b"input text is empty".to_vec()));
+		engine.finish(2, JobStatus::Failed(b"token id 999999 at position 1 is not below the vocabulary size 30522".to_vec()));
 		for b in 1..4 {
 			run(b);
 		}
@@ -123,7 +126,7 @@ fn an_output_the_registry_would_refuse_is_not_sent() {
 	let mut s = setup(Some(engine.clone()));
 	let operator = s.operator;
 	s.ext.execute_with(|| {
-		assign(operator, 3, b"x");
+		assign(operator, 3, &[101, 102]);
 		engine.finish(3, JobStatus::Done { output: vec![0; 65], trace_root: [3; 32] });
 		run(1);
 		assert!(sent(&s.pool).is_empty());
@@ -161,7 +164,7 @@ fn watched(task: u64, operator: Public) -> WatchedTask<Public> {
 		request: WatchRequest {
 			task,
 			model_root: MODEL,
-			input: b"text".to_vec(),
+			input: vec![101, 3793, 102],
 			output: vec![0; 4],
 			trace_root: [1; 32],
 			endpoint: b"ws://provider".to_vec(),

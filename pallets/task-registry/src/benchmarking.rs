@@ -11,19 +11,26 @@ use sp_core::H256;
 use sp_runtime::traits::{Bounded, Saturating};
 use crate::BenchmarkHelper;
 
+/// A task's `max_fee`: above any provider's price (benchmark providers ask the minimum), far
+/// below the owner's balance.
+fn max_fee<T: Config>() -> BalanceOf<T> {
+	BalanceOf::<T>::max_value() / 1_000_000_000u32.into()
+}
+
 fn owner<T: Config>() -> T::AccountId {
 	let who: T::AccountId = account("owner", 0, 0);
 	let _ = T::Currency::set_balance(&who, BalanceOf::<T>::max_value() / 1_000_000u32.into());
 	who
 }
 
-fn io() -> IoSpec {
-	IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 }
+/// A model taking the longest inputs the pallet stores.
+fn io<T: Config>() -> IoSpec {
+	IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: T::MaxInputTokens::get(), output_width: 384 }
 }
 
 fn registered<T: Config>() -> ModelId {
 	let id = NextModelId::<T>::get();
-	Pallet::<T>::do_register_model(owner::<T>(), H256::zero(), H256::zero(), H256::zero(), io(), 1, 0, BoundedVec::default())
+	Pallet::<T>::do_register_model(owner::<T>(), H256::zero(), H256::zero(), H256::zero(), io::<T>(), 1, 0, BoundedVec::default())
 		.expect("registers");
 	id
 }
@@ -40,7 +47,7 @@ mod benchmarks {
 		let who = owner::<T>();
 		let metadata = BoundedVec::truncate_from(alloc::vec![b'm'; m as usize]);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who), H256::zero(), H256::zero(), H256::zero(), io(), 1, 0, metadata);
+		_(RawOrigin::Signed(who), H256::zero(), H256::zero(), H256::zero(), io::<T>(), 1, 0, metadata);
 	}
 
 	#[benchmark]
@@ -71,8 +78,8 @@ mod benchmarks {
 
 	fn submitted<T: Config>(model: ModelId, len: u32) -> TaskId {
 		let id = NextTaskId::<T>::get();
-		let input = BoundedVec::truncate_from(alloc::vec![b'a'; len.max(1) as usize]);
-		Pallet::<T>::do_submit_task(owner::<T>(), model, input, 1_000_000u32.into()).expect("submits");
+		let input = BoundedVec::truncate_from(alloc::vec![7u32; len.max(1) as usize]);
+		Pallet::<T>::do_submit_task(owner::<T>(), model, input, max_fee::<T>()).expect("submits");
 		id
 	}
 
@@ -84,14 +91,13 @@ mod benchmarks {
 	}
 
 	#[benchmark]
-	fn submit_task(l: Linear<1, { T::MaxInputLen::get() }>) {
+	fn submit_task(l: Linear<1, { T::MaxInputTokens::get() }>) {
 		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES);
 		let who = owner::<T>();
-		// Up to the storage bound, clamped to the current governable limit.
-		let len = l.min(T::MaxInputBytes::get()).max(1);
-		let input = BoundedVec::truncate_from(alloc::vec![b'a'; len as usize]);
+		// Every id is checked against the vocabulary: the worst case is the longest input.
+		let input = BoundedVec::truncate_from(alloc::vec![30_521u32; l as usize]);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who), model, input, 1_000_000u32.into());
+		_(RawOrigin::Signed(who), model, input, max_fee::<T>());
 	}
 
 	#[benchmark]
@@ -128,7 +134,7 @@ mod benchmarks {
 
 	#[benchmark]
 	fn on_initialize(d: Linear<0, { T::MaxDeadlinesPerBlock::get() }>, p: Linear<0, { T::MaxDeadlinesPerBlock::get() }>) {
-		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES.min(8));
+		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES);
 		let now = frame_system::Pallet::<T>::block_number();
 		let due = now.saturating_add(10u32.into());
 		for _ in 0..d {

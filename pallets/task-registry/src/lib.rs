@@ -44,7 +44,7 @@ pub use pallet_compute_staking::{
 	CapacityAccounting, ModelCatalog, Outcome, ProviderRegistry, ProviderSelection, ProviderSlashing,
 	ReputationRecorder,
 };
-pub use task_impls::{DisputeSubject, TaskDisputes};
+pub use task_impls::{CommittedResult, DisputeSubject, TaskDisputes};
 pub use types::*;
 pub use weights::WeightInfo;
 
@@ -68,7 +68,7 @@ pub mod pallet {
 		<T as frame_system::Config>::AccountId,
 		BalanceOf<T>,
 		BlockNumberFor<T>,
-		<T as Config>::MaxInputLen,
+		<T as Config>::MaxInputTokens,
 		<T as Config>::MaxOutputLen,
 	>;
 	/// A task's status.
@@ -105,13 +105,12 @@ pub mod pallet {
 			+ ReputationRecorder<Self::AccountId>
 			+ ProviderSlashing<Self::AccountId, BalanceOf<Self>>
 			+ ProviderRegistry<Self::AccountId>;
-		/// Largest task input, in bytes (governable, at most `MaxInputLen`).
-		type MaxInputBytes: Get<u32>;
 		/// Largest task output, in bytes (governable, at most `MaxOutputLen`).
 		type MaxOutputBytes: Get<u32>;
-		/// Storage bound on inputs.
+		/// Most token ids a task input may have (the storage bound); a model's
+		/// `max_input_tokens` is at most this.
 		#[pallet::constant]
-		type MaxInputLen: Get<u32>;
+		type MaxInputTokens: Get<u32>;
 		/// Storage bound on outputs.
 		#[pallet::constant]
 		type MaxOutputLen: Get<u32>;
@@ -203,7 +202,11 @@ pub mod pallet {
 				// not start (genesis panics are the chain-spec author's error, not an input's).
 				let metadata = BoundedVec::try_from(m.metadata.clone()).expect("genesis model metadata exceeds MaxMetadataLen");
 				let id = NextModelId::<T>::get();
-				let io = IoSpec { input: InputKind::Text, max_input_tokens: m.max_input_tokens, output_width: m.output_width };
+				let io = IoSpec {
+					input: InputKind::TokenIds { vocabulary: m.vocabulary },
+					max_input_tokens: m.max_input_tokens,
+					output_width: m.output_width,
+				};
 				Pallet::<T>::do_register_model(m.owner.clone(), m.descriptor_hash, m.model_root, m.tokenizer_hash, io, m.max_row_width, m.slack_bits, metadata)
 					.expect("genesis model refused by register_model's checks");
 				Pallet::<T>::do_approve_model(id).expect("a model registered at genesis is proposed");
@@ -257,7 +260,8 @@ pub mod pallet {
 		RowWidthOutOfBounds,
 		/// The slack is not a finite non-negative f32 at most `MaxToleranceSlackBits`.
 		SlackOutOfBounds,
-		/// The io spec has a zero width or token limit.
+		/// The io spec has a zero width, vocabulary or token limit, or a token limit above
+		/// `MaxInputTokens`.
 		BadIoSpec,
 		/// The owner cannot hold the deposit.
 		InsufficientBalance,
@@ -265,8 +269,10 @@ pub mod pallet {
 		Overflow,
 		/// The model is not approved.
 		ModelNotApproved,
-		/// The input is empty or longer than `MaxInputBytes`.
+		/// The input has no token ids or more than the model's `max_input_tokens`.
 		BadInputLength,
+		/// A token id is not below the model's vocabulary size.
+		TokenIdOutOfRange,
 		/// The output is empty or longer than `MaxOutputBytes`.
 		BadOutputLength,
 		/// The submitter cannot hold `max_fee`.
@@ -341,14 +347,15 @@ pub mod pallet {
 			Self::do_retire_model(model)
 		}
 
-		/// Submits `input` for `model`, holding `max_fee`; a provider is assigned at once if one
-		/// is free.
+		/// Submits the token ids `input` for `model`, holding `max_fee`; a provider is assigned
+		/// at once if one is free. The ids must fit the model's io spec (1 to
+		/// `max_input_tokens` ids, each below `vocabulary`): every accepted input runs.
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::submit_task(input.len() as u32))]
 		pub fn submit_task(
 			origin: OriginFor<T>,
 			model: ModelId,
-			input: BoundedVec<u8, T::MaxInputLen>,
+			input: BoundedVec<u32, T::MaxInputTokens>,
 			max_fee: BalanceOf<T>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;

@@ -34,7 +34,6 @@ impl pallet_balances::Config for Test {
 }
 
 parameter_types! {
-	pub static MaxInputBytes: u32 = 64;
 	pub static MaxOutputBytes: u32 = 128;
 	pub static ChallengeWindow: u64 = 5;
 	pub static AssignmentTimeout: u64 = 3;
@@ -56,9 +55,8 @@ impl pallet_task_registry::Config for Test {
 	type MaxToleranceSlackBits = MaxSlackBits;
 	type MaxMetadataLen = ConstU32<64>;
 	type Providers = Staking;
-	type MaxInputBytes = MaxInputBytes;
 	type MaxOutputBytes = MaxOutputBytes;
-	type MaxInputLen = ConstU32<64>;
+	type MaxInputTokens = ConstU32<64>;
 	type MaxOutputLen = ConstU32<128>;
 	type ChallengeWindow = ChallengeWindow;
 	type AssignmentTimeout = AssignmentTimeout;
@@ -86,6 +84,8 @@ impl pallet_compute_staking::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	type MinProviderStake = ConstU64<1_000>;
+	type MinPrice = ConstU64<1>;
+	type MinJailPeriod = ConstU64<5>;
 	type UnbondingPeriod = ConstU64<10>;
 	type MaxProviders = ConstU32<8>;
 	type MaxModelsPerProvider = ConstU32<4>;

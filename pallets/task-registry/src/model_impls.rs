@@ -31,7 +31,9 @@ impl<T: Config> Pallet<T> {
 		let max_slack = f32::from_bits(T::MaxToleranceSlackBits::get());
 		// `!(slack <= max)` also refuses NaN.
 		ensure!(slack.is_finite() && slack >= 0.0 && slack <= max_slack, Error::<T>::SlackOutOfBounds);
-		ensure!(io.output_width > 0 && io.max_input_tokens > 0, Error::<T>::BadIoSpec);
+		let InputKind::TokenIds { vocabulary } = io.input;
+		let tokens_ok = io.max_input_tokens > 0 && io.max_input_tokens <= T::MaxInputTokens::get();
+		ensure!(io.output_width > 0 && vocabulary > 0 && tokens_ok, Error::<T>::BadIoSpec);
 		let id = NextModelId::<T>::get();
 		let next = id.checked_add(1).ok_or(Error::<T>::Overflow)?;
 		let deposit = T::ModelDeposit::get();
@@ -133,7 +135,11 @@ impl<T: Config> ModelCatalog for Pallet<T> {
 				descriptor_hash: H256::zero(),
 				model_root: H256::zero(),
 				tokenizer_hash: H256::zero(),
-				io: IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 },
+				io: IoSpec {
+					input: InputKind::TokenIds { vocabulary: 30_522 },
+					max_input_tokens: T::MaxInputTokens::get(),
+					output_width: 384,
+				},
 				max_row_width: T::MaxModelRowWidth::get().max(1),
 				slack_bits: 0,
 				metadata: BoundedVec::default(),

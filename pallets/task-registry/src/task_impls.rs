@@ -18,12 +18,22 @@ use sp_runtime::{
 };
 
 use crate::{
-	pallet::*, types::*, CapacityAccounting, ModelCatalog, Outcome, ProviderSelection, ProviderSlashing, ReputationRecorder,
+	pallet::*, types::*, CapacityAccounting, Outcome, ProviderSelection, ProviderSlashing, ReputationRecorder,
 	WeightInfo,
 };
 
 /// How far past its block a deadline may be queued when that block's queue is full.
 const QUEUE_SPILL: u32 = 8;
+
+/// What a committed task's disputes are ruled against besides the trace root: the values the
+/// verifier does not recompute.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CommittedResult {
+	/// The task's token ids.
+	pub input: alloc::vec::Vec<u32>,
+	/// The committed output bytes.
+	pub output: alloc::vec::Vec<u8>,
+}
 
 /// What the challenges pallet needs to know about a committed task.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -41,8 +51,8 @@ pub trait TaskDisputes<AccountId> {
 	/// The task's parties and commitments, if it is committed (disputed or not) and inside its
 	/// window.
 	fn subject(task: TaskId) -> Option<DisputeSubject<AccountId>>;
-	/// The output committed for the task, while it is committed or disputed.
-	fn committed_output(task: TaskId) -> Option<alloc::vec::Vec<u8>>;
+	/// The task's input and committed output, while it is committed or disputed.
+	fn committed_result(task: TaskId) -> Option<CommittedResult>;
 	/// One more dispute is open: the task cannot finalize until every one is resolved.
 	fn freeze(task: TaskId) -> DispatchResult;
 	/// Ends one dispute. Provider won: when it was the last one open, the task is committed
@@ -117,11 +127,14 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_submit_task(
 		who: T::AccountId,
 		model: ModelId,
-		input: BoundedVec<u8, T::MaxInputLen>,
+		input: BoundedVec<u32, T::MaxInputTokens>,
 		max_fee: BalanceOf<T>,
 	) -> DispatchResult {
-		ensure!(Self::is_servable(model), Error::<T>::ModelNotApproved);
-		ensure!(!input.is_empty() && input.len() as u32 <= T::MaxInputBytes::get(), Error::<T>::BadInputLength);
+		let io = Models::<T>::get(model).filter(|m| m.status == ModelStatus::Approved).ok_or(Error::<T>::ModelNotApproved)?.io;
+		// Exactly what the engine runs (docs/protocol.md, "Inputs are the task's").
+		let InputKind::TokenIds { vocabulary } = io.input;
+		ensure!(!input.is_empty() && input.len() as u32 <= io.max_input_tokens, Error::<T>::BadInputLength);
+		ensure!(input.iter().all(|id| *id < vocabulary), Error::<T>::TokenIdOutOfRange);
 		let holdable = T::Currency::reducible_balance(&who, Preservation::Preserve, Fortitude::Polite);
 		ensure!(holdable >= max_fee, Error::<T>::CannotPayFee);
 		let id = NextTaskId::<T>::get();
@@ -320,9 +333,12 @@ impl<T: Config> TaskDisputes<T::AccountId> for Pallet<T> {
 		}
 	}
 
-	fn committed_output(id: TaskId) -> Option<alloc::vec::Vec<u8>> {
-		match Tasks::<T>::get(id)?.status {
-			TaskStatus::Committed { output, .. } | TaskStatus::Disputed { output, .. } => Some(output.into_inner()),
+	fn committed_result(id: TaskId) -> Option<CommittedResult> {
+		let task = Tasks::<T>::get(id)?;
+		match task.status {
+			TaskStatus::Committed { output, .. } | TaskStatus::Disputed { output, .. } => {
+				Some(CommittedResult { input: task.input.into_inner(), output: output.into_inner() })
+			},
 			_ => None,
 		}
 	}
@@ -406,6 +422,7 @@ impl<T: Config> Pallet<T> {
 		model_root: H256,
 		max_row_width: u32,
 		trace_root: H256,
+		input: alloc::vec::Vec<u32>,
 		output: alloc::vec::Vec<u8>,
 	) -> Result<TaskId, DispatchError> {
 		use frame_support::traits::fungible::Mutate;
@@ -419,7 +436,7 @@ impl<T: Config> Pallet<T> {
 			descriptor_hash,
 			model_root,
 			H256::zero(),
-			IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 },
+			IoSpec { input: InputKind::TokenIds { vocabulary: u32::MAX }, max_input_tokens: T::MaxInputTokens::get(), output_width: 384 },
 			width,
 			0,
 			BoundedVec::default(),
@@ -427,10 +444,19 @@ impl<T: Config> Pallet<T> {
 		Self::do_approve_model(model)?;
 		let (_, operator) = <T::BenchmarkHelper as crate::BenchmarkHelper<_, _>>::provider(model, 0, 1u32.into());
 		let task = NextTaskId::<T>::get();
-		let input = BoundedVec::truncate_from(alloc::vec![b'a'; 8]);
-		Self::do_submit_task(owner, model, input, 1_000_000u32.into())?;
+		let input = BoundedVec::try_from(input).map_err(|_| Error::<T>::BadInputLength)?;
+		Self::do_submit_task(owner, model, input, BalanceOf::<T>::max_value() / 1_000_000_000u32.into())?;
 		let output = BoundedVec::try_from(output).map_err(|_| Error::<T>::BadOutputLength)?;
 		Self::do_commit_result(operator, task, output, trace_root)?;
 		Ok(task)
+	}
+
+	/// Registers `count` more providers of `task`'s model (benchmarks of other pallets).
+	#[cfg(feature = "runtime-benchmarks")]
+	pub fn benchmark_add_providers(task: TaskId, count: u32) {
+		let Some(model) = Tasks::<T>::get(task).map(|t| t.model) else { return };
+		for index in 1..=count {
+			let _ = <T::BenchmarkHelper as crate::BenchmarkHelper<_, _>>::provider(model, index, 1u32.into());
+		}
 	}
 }

@@ -7,7 +7,7 @@ use sp_core::H256;
 use sp_runtime::DispatchError;
 
 fn io() -> IoSpec {
-	IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 }
+	IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: 64, output_width: 384 }
 }
 
 fn register(owner: u64, width: u32, slack: f32) -> Result<(), DispatchError> {
@@ -63,17 +63,14 @@ fn registration_bounds() {
 		assert_noop!(register(1, 384, -1e-7), Error::<Test>::SlackOutOfBounds);
 		assert_noop!(register(1, 384, f32::NAN), Error::<Test>::SlackOutOfBounds);
 		assert_noop!(register(1, 384, f32::INFINITY), Error::<Test>::SlackOutOfBounds);
-		let bad_io = Registry::register_model(
-			RuntimeOrigin::signed(1),
-			H256::zero(),
-			H256::zero(),
-			H256::zero(),
-			IoSpec { input: InputKind::Text, max_input_tokens: 0, output_width: 384 },
-			384,
-			0,
-			BoundedVec::default(),
-		);
-		assert_noop!(bad_io, Error::<Test>::BadIoSpec);
+		let register_io = |io: IoSpec| {
+			Registry::register_model(RuntimeOrigin::signed(1), H256::zero(), H256::zero(), H256::zero(), io, 384, 0, BoundedVec::default())
+		};
+		// No tokens, more than the pallet stores (64 in the mock), no vocabulary, no output.
+		for (max_input_tokens, vocabulary, output_width) in [(0, 100, 384), (65, 100, 384), (64, 0, 384), (64, 100, 0)] {
+			let io = IoSpec { input: InputKind::TokenIds { vocabulary }, max_input_tokens, output_width };
+			assert_noop!(register_io(io), Error::<Test>::BadIoSpec);
+		}
 		// Governance lowers the widest row: larger models are refused.
 		MaxRowWidth::set(1024);
 		assert_noop!(register(1, 1536, 0.0), Error::<Test>::RowWidthOutOfBounds);

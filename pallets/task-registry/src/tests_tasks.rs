@@ -30,13 +30,18 @@ fn assert_accounting() {
 	}
 }
 
-fn input() -> BoundedVec<u8, <Test as Config>::MaxInputLen> {
-	BoundedVec::try_from(b"hello world".to_vec()).unwrap()
+/// Token ids of a short text (`[CLS] hello world [SEP]` in BERT's vocabulary).
+fn input() -> BoundedVec<u32, <Test as Config>::MaxInputTokens> {
+	BoundedVec::try_from(vec![101, 7592, 2088, 102]).unwrap()
 }
 
 fn output() -> BoundedVec<u8, <Test as Config>::MaxOutputLen> {
 	BoundedVec::try_from(vec![1u8; 16]).unwrap()
 }
+
+/// Model 0's io spec: token ids below this, at most `MAX_TOKENS` of them.
+const VOCABULARY: u32 = 30_522;
+const MAX_TOKENS: u32 = 16;
 
 /// Model 0 approved; providers 2 and 3 (operators 102, 103) serve it at `PRICE`.
 fn setup(providers: &[u64]) {
@@ -45,7 +50,7 @@ fn setup(providers: &[u64]) {
 		H256::zero(),
 		H256::zero(),
 		H256::zero(),
-		IoSpec { input: InputKind::Text, max_input_tokens: 256, output_width: 384 },
+		IoSpec { input: InputKind::TokenIds { vocabulary: VOCABULARY }, max_input_tokens: MAX_TOKENS, output_width: 384 },
 		384,
 		0,
 		BoundedVec::default(),
@@ -254,17 +259,20 @@ fn dispute_freezes_and_both_resolutions() {
 fn refusals_change_nothing() {
 	new_test_ext().execute_with(|| {
 		setup(&[2]);
-		let submit_as = |who: u64, model: u32, input: Vec<u8>, fee: u64| {
+		let submit_as = |who: u64, model: u32, input: Vec<u32>, fee: u64| {
 			Registry::submit_task(RuntimeOrigin::signed(who), model, BoundedVec::try_from(input).unwrap(), fee)
 		};
-		assert_noop!(submit_as(SUBMITTER, 7, b"x".to_vec(), 50), Error::<Test>::ModelNotApproved);
+		assert_noop!(submit_as(SUBMITTER, 7, vec![101, 102], 50), Error::<Test>::ModelNotApproved);
+		// Inputs the engine could not run are refused here, not timed out on providers.
 		assert_noop!(submit_as(SUBMITTER, 0, vec![], 50), Error::<Test>::BadInputLength);
-		MaxInputBytes::set(4);
-		assert_noop!(submit_as(SUBMITTER, 0, b"too long".to_vec(), 50), Error::<Test>::BadInputLength);
-		MaxInputBytes::set(64);
-		assert_noop!(submit_as(SUBMITTER, 0, b"x".to_vec(), ENDOWMENT), Error::<Test>::CannotPayFee);
+		assert_noop!(submit_as(SUBMITTER, 0, vec![101; MAX_TOKENS as usize + 1], 50), Error::<Test>::BadInputLength);
+		assert_noop!(submit_as(SUBMITTER, 0, vec![101, VOCABULARY, 102], 50), Error::<Test>::TokenIdOutOfRange);
+		assert_noop!(submit_as(SUBMITTER, 0, vec![101, u32::MAX, 102], 50), Error::<Test>::TokenIdOutOfRange);
+		// The largest accepted input: the model's token limit, the last id of its vocabulary.
+		assert_ok!(submit_as(SUBMITTER, 0, vec![VOCABULARY - 1; MAX_TOKENS as usize], 50));
+		assert_noop!(submit_as(SUBMITTER, 0, vec![101, 102], ENDOWMENT), Error::<Test>::CannotPayFee);
 		assert_ok!(Registry::retire_model(RuntimeOrigin::root(), 0));
-		assert_noop!(submit_as(SUBMITTER, 0, b"x".to_vec(), 50), Error::<Test>::ModelNotApproved);
+		assert_noop!(submit_as(SUBMITTER, 0, vec![101, 102], 50), Error::<Test>::ModelNotApproved);
 	});
 	new_test_ext().execute_with(|| {
 		setup(&[2]);

@@ -12,15 +12,17 @@ pub use pallet_compute_staking::ModelId;
 /// What a model takes as input.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
 pub enum InputKind {
-	/// UTF-8 text, tokenized off-chain with the committed tokenizer.
-	Text,
+	/// Token ids, each below `vocabulary`: clients tokenize text with the committed tokenizer
+	/// (its hash is `tokenizer_hash`), and every model input is derived from the ids on chain
+	/// (docs/protocol.md, "Inputs are the task's").
+	TokenIds { vocabulary: u32 },
 }
 
 /// A model's inputs and outputs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
 pub struct IoSpec {
 	pub input: InputKind,
-	/// Longest input in tokens (longer inputs are truncated by the tokenizer).
+	/// Longest input in tokens (at most the pallet's `MaxInputTokens`).
 	pub max_input_tokens: u32,
 	/// Width of the output vector (e.g. 384 for MiniLM embeddings).
 	pub output_width: u32,
@@ -112,18 +114,19 @@ pub enum TaskStatus<
 
 /// A task.
 #[derive(CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen)]
-#[scale_info(skip_type_params(MaxInputLen, MaxOutputLen))]
+#[scale_info(skip_type_params(MaxInputTokens, MaxOutputLen))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
 pub struct TaskInfo<
 	AccountId: Clone + PartialEq + Eq + Debug,
 	Balance: Clone + PartialEq + Eq + Debug,
 	BlockNumber: Clone + PartialEq + Eq + Debug,
-	MaxInputLen: Get<u32>,
+	MaxInputTokens: Get<u32>,
 	MaxOutputLen: Get<u32>,
 > {
 	pub submitter: AccountId,
 	pub model: ModelId,
-	pub input: BoundedVec<u8, MaxInputLen>,
+	/// The token ids the model runs on (checked against the model's io spec at submission).
+	pub input: BoundedVec<u32, MaxInputTokens>,
 	/// Held from the submitter until the task ends.
 	pub max_fee: Balance,
 	pub submitted_at: BlockNumber,
@@ -144,8 +147,9 @@ pub struct GenesisModel<AccountId> {
 	pub descriptor_hash: sp_core::H256,
 	pub model_root: sp_core::H256,
 	pub tokenizer_hash: sp_core::H256,
-	/// Text input: longest input in tokens; width of the output vector.
+	/// Token-id input: longest input in tokens, ids below `vocabulary`; width of the output.
 	pub max_input_tokens: u32,
+	pub vocabulary: u32,
 	pub output_width: u32,
 	pub max_row_width: u32,
 	pub slack_bits: u32,

@@ -4,7 +4,7 @@
 
 use arbiter_primitives::{
 	builder::GraphBuilder,
-	ir::{f32_of, Graph, Op},
+	ir::{f32_of, Graph, InputKind, Op},
 };
 
 /// A small deterministic RNG (xorshift64*), so tests need no extra crates and repeat exactly.
@@ -43,7 +43,7 @@ pub fn run(graph: &Graph, weights: &[Vec<f32>], inputs: &[Vec<f32>]) -> Vec<Vec<
 		let x = |k: usize| -> &Vec<f32> { &outs[node.inputs[k] as usize] };
 		let x_width = |k: usize| graph.nodes[node.inputs[k] as usize].shape.width() as usize;
 		let out: Vec<f32> = match &node.op {
-			Op::Input => next_input.next().expect("an input per Input node").clone(),
+			Op::Input { .. } => next_input.next().expect("an input per Input node").clone(),
 			Op::Embedding { table } => {
 				let t = &weights[*table as usize];
 				x(0).iter().flat_map(|id| t[*id as usize * w..(*id as usize + 1) * w].to_vec()).collect()
@@ -208,9 +208,9 @@ fn encoder(seed: u64, seq_dim: u32, seq: u32, hidden: u32, heads: u32, vocab: u3
 	let w_gate = g.weight("gate.w", &[hidden, hidden]);
 	let w_rms = g.weight("rms.g", &[hidden]);
 
-	let ids = g.input(&[1, seq_dim]);
-	let mask_add = g.input(&[1, seq_dim]);
-	let mask_keep = g.input(&[1, seq_dim]);
+	let ids = g.input(InputKind::TokenIds, &[1, seq_dim]);
+	let mask_add = g.input(InputKind::Constant { value_bits: 0f32.to_bits() }, &[1, seq_dim]);
+	let mask_keep = g.input(InputKind::Constant { value_bits: 1f32.to_bits() }, &[1, seq_dim]);
 	let emb = g.embedding(ids, w_emb);
 	let h = g.layer_norm(emb, w_ln_g, w_ln_b, 1e-12);
 	let q = g.linear(h, w_q, Some(w_qb));
@@ -256,10 +256,13 @@ fn encoder(seed: u64, seq_dim: u32, seq: u32, hidden: u32, heads: u32, vocab: u3
 			}
 		})
 		.collect();
-	// The last two positions are padding.
-	let valid = seq.saturating_sub(2).max(1) as usize;
-	let ids_v: Vec<f32> = (0..seq as usize).map(|i| if i < valid { rng.below(vocab as u64) as f32 } else { 0.0 }).collect();
-	let mask_add_v: Vec<f32> = (0..seq as usize).map(|i| if i < valid { 0.0 } else { -1.0e9 }).collect();
-	let mask_keep_v: Vec<f32> = (0..seq as usize).map(|i| if i < valid { 1.0 } else { 0.0 }).collect();
-	(graph, weights, vec![ids_v, mask_add_v, mask_keep_v])
+	// Every input is what the task's ids give (nothing else can be committed).
+	let ids: Vec<u32> = (0..seq).map(|_| rng.below(vocab as u64) as u32).collect();
+	let inputs = graph.instantiate(seq).input_values(&ids).expect("inputs fit the ids");
+	(graph, weights, inputs)
+}
+
+/// The task's token ids behind inputs made by [`tiny_encoder`] (its first input).
+pub fn task_ids(inputs: &[Vec<f32>]) -> Vec<u32> {
+	inputs[0].iter().map(|v| *v as u32).collect()
 }

@@ -86,22 +86,22 @@ pub extern "C" fn eval(
 	}
 }
 
-/// Decodes `(graph, model_root, trace_root, opening, slack, output)` (SCALE) and runs `verify_element`
+/// Decodes `(graph, model_root, trace_root, opening, slack, output, input ids)` (SCALE) and runs `verify_element`
 /// `repeat` times; returns 0 within bound, 1 outside, 2 malformed, 3 undecodable input.
 #[no_mangle]
 pub extern "C" fn verify(ptr: *const u8, len: usize, repeat: u32) -> u32 {
 	use arbiter_primitives::{opening::verify_element, Graph, Opening, RegisteredModel, TaskCommitments, Verdict};
 	use codec::Decode;
 	let mut input = unsafe { slice::from_raw_parts(ptr, len) };
-	let Ok((graph, model_root, trace_root, opening, slack_bits, output)) =
-		<(Graph, [u8; 32], [u8; 32], Opening, u32, alloc::vec::Vec<u8>)>::decode(&mut input)
+	let Ok((graph, model_root, trace_root, opening, slack_bits, output, ids)) =
+		<(Graph, [u8; 32], [u8; 32], Opening, u32, alloc::vec::Vec<u8>, alloc::vec::Vec<u32>)>::decode(&mut input)
 	else {
 		return 3;
 	};
 	let mut verdict = 3;
 	for _ in 0..repeat.max(1) {
 		let element = (opening.node, opening.row, opening.col);
-		verdict = match verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: f32::from_bits(slack_bits), max_row_width: 4096 }, &TaskCommitments { trace_root: &trace_root, output: &output }, element, &opening) {
+		verdict = match verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: f32::from_bits(slack_bits), max_row_width: 4096 }, &TaskCommitments { trace_root: &trace_root, output: &output, input: &ids }, element, &opening) {
 			Verdict::WithinBound => 0,
 			Verdict::OutsideBound => 1,
 			Verdict::Malformed(_) => 2,

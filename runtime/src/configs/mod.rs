@@ -112,6 +112,11 @@ impl pallet_balances::Config for Runtime {
 
 parameter_types! {
 	pub FeeMultiplier: Multiplier = Multiplier::one();
+	/// Fee per byte of an extrinsic. Weight costs 1 planck per picosecond, so a block full of
+	/// computation (2 s) costs 2 ARBT; at this rate a block full of bytes (5 MiB) costs about the
+	/// same, and block space is priced like block time (1 planck a byte made a 16 KB dispute
+	/// answer cost 1.6e-8 ARBT; now 0.0066 ARBT).
+	pub const TransactionByteFee: Balance = UNIT / 2_500_000;
 }
 
 impl pallet_transaction_payment::Config for Runtime {
@@ -119,7 +124,7 @@ impl pallet_transaction_payment::Config for Runtime {
 	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
 	type OperationalFeeMultiplier = ConstU8<5>;
 	type WeightToFee = IdentityFee<Balance>;
-	type LengthToFee = IdentityFee<Balance>;
+	type LengthToFee = frame_support::weights::ConstantMultiplier<Balance, TransactionByteFee>;
 	type FeeMultiplierUpdate = ConstFeeMultiplier<FeeMultiplier>;
 	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
 }
@@ -152,6 +157,8 @@ impl pallet_compute_staking::Config for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	type MinProviderStake = protocol::MinProviderStake;
+	type MinPrice = protocol::MinTaskPrice;
+	type MinJailPeriod = protocol::MinJailPeriod;
 	type UnbondingPeriod = protocol::UnbondingPeriod;
 	type MaxProviders = protocol::MaxProviders;
 	type MaxModelsPerProvider = ConstU32<16>;
@@ -172,9 +179,9 @@ impl pallet_task_registry::Config for Runtime {
 	type MaxToleranceSlackBits = protocol::MaxToleranceSlackBits;
 	type MaxMetadataLen = ConstU32<1024>;
 	type Providers = ComputeStaking;
-	type MaxInputBytes = protocol::MaxInputBytes;
 	type MaxOutputBytes = protocol::MaxOutputBytes;
-	type MaxInputLen = ConstU32<{ 64 * 1024 }>;
+	// 16 KiB of ids: a model's own `max_input_tokens` (256 for MiniLM) is the working limit.
+	type MaxInputTokens = ConstU32<4096>;
 	type MaxOutputLen = ConstU32<{ 64 * 1024 }>;
 	type ChallengeWindow = protocol::ChallengeWindow;
 	type AssignmentTimeout = protocol::AssignmentTimeout;
@@ -251,6 +258,7 @@ impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
 		model_root: [u8; 32],
 		max_row_width: u32,
 		trace_root: [u8; 32],
+		input: alloc::vec::Vec<u32>,
 		output: alloc::vec::Vec<u8>,
 	) -> u64 {
 		// Benchmark setup cannot fail silently: a broken setup would measure nothing.
@@ -259,9 +267,15 @@ impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
 			model_root.into(),
 			max_row_width,
 			trace_root.into(),
+			input,
 			output,
 		)
 		.unwrap_or_default()
+	}
+	fn fill_providers(task: u64) {
+		// The task's first provider is registered already.
+		let more = <<Runtime as pallet_compute_staking::Config>::MaxProvidersPerModel as frame_support::traits::Get<u32>>::get().saturating_sub(1);
+		pallet_task_registry::Pallet::<Runtime>::benchmark_add_providers(task, more);
 	}
 	fn max_row_width() -> u32 {
 		<protocol::MaxModelRowWidth as frame_support::traits::Get<u32>>::get()

@@ -82,6 +82,11 @@ impl pallet_provider_worker::AssignedTasks<AccountId, RuntimeCall> for RegistryT
 			.collect()
 	}
 
+	fn open_tasks(operator: &AccountId) -> Vec<u64> {
+		// The registry indexes an operator's tasks from assignment until they end.
+		TaskRegistry::operator_tasks(operator)
+	}
+
 	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
 		Some(RuntimeCall::TaskRegistry(pallet_task_registry::Call::commit_result {
 			task,
@@ -201,11 +206,11 @@ mod tests {
 			assert_ok!(TaskRegistry::submit_task(
 				RuntimeOrigin::signed(alice.clone()),
 				model,
-				BoundedVec::try_from(b"hello".to_vec()).unwrap(),
+				BoundedVec::try_from(vec![101, 7592, 102]).unwrap(),
 				10 * UNIT,
 			));
 			let tasks = RegistryTasks::awaiting_result(&ferdie);
-			assert_eq!(tasks, vec![pallet_provider_worker::AssignedTask { task: 0, model_root: [4; 32], input: b"hello".to_vec() }]);
+			assert_eq!(tasks, vec![pallet_provider_worker::AssignedTask { task: 0, model_root: [4; 32], input: vec![101, 7592, 102] }]);
 			assert!(RegistryTasks::awaiting_result(&alice).is_empty());
 			// The commit the worker sends is the operator's commit_result; once committed the
 			// task no longer waits.
@@ -228,7 +233,7 @@ mod tests {
 			assert_ok!(TaskRegistry::submit_task(
 				RuntimeOrigin::signed(alice.clone()),
 				model,
-				BoundedVec::try_from(b"hello".to_vec()).unwrap(),
+				BoundedVec::try_from(vec![101, 7592, 102]).unwrap(),
 				10 * UNIT,
 			));
 			assert!(WatchableResults::challengeable().is_empty(), "assigned, not committed");
@@ -237,7 +242,7 @@ mod tests {
 			assert_eq!(watched.len(), 1);
 			assert_eq!(watched[0].operator, ferdie);
 			let r = &watched[0].request;
-			assert_eq!((r.task, r.model_root, r.input.as_slice(), r.trace_root), (0, [4; 32], &b"hello"[..], [7; 32]));
+			assert_eq!((r.task, r.model_root, r.input.as_slice(), r.trace_root), (0, [4; 32], &[101, 7592, 102][..], [7; 32]));
 			assert_eq!((r.output.len(), r.max_row_width, r.slack_bits), (1536, 1536, 0));
 			assert!(ChallengeDisputes::disputes_against(&ferdie).is_empty());
 

@@ -6,7 +6,10 @@
 //! them through `pallet-protocol-parameters` on the `protocol-parameters` referendum track, which
 //! refuses any value outside the bounds in [`ProtocolBounds`] (docs/governance.md lists them).
 
-use frame_support::dynamic_params::{dynamic_pallet_params, dynamic_params};
+use frame_support::{
+	dynamic_params::{dynamic_pallet_params, dynamic_params},
+	traits::Get,
+};
 
 use sp_runtime::Perbill;
 
@@ -26,16 +29,17 @@ pub mod dynamic_params {
 		pub static MinProviderStake: Balance = 1_000 * UNIT;
 		/// Blocks between `unbond` and the stake becoming withdrawable.
 		#[codec(index = 1)]
-		pub static UnbondingPeriod: BlockNumber = 20;
+		pub static UnbondingPeriod: BlockNumber = 100;
 		/// Upper bound on registered providers.
 		#[codec(index = 2)]
 		pub static MaxProviders: u32 = 1_000;
 		/// Blocks after `commit_result` during which anyone bonded may challenge.
 		#[codec(index = 3)]
 		pub static ChallengeWindow: BlockNumber = 10;
-		/// Blocks the provider has to answer a challenge with its openings.
+		/// Blocks the provider has to answer a challenge with its openings (two minutes: an
+		/// answer survives a one-minute outage of the provider's node).
 		#[codec(index = 4)]
-		pub static ResponseWindow: BlockNumber = 10;
+		pub static ResponseWindow: BlockNumber = 20;
 		/// Bond held from a challenger while its dispute is open.
 		#[codec(index = 5)]
 		pub static ChallengerBond: Balance = 100 * UNIT;
@@ -54,9 +58,8 @@ pub mod dynamic_params {
 		/// How often a timed-out task is reassigned before it is refunded.
 		#[codec(index = 10)]
 		pub static MaxReassignments: u32 = 3;
-		/// Largest task input, in bytes.
-		#[codec(index = 11)]
-		pub static MaxInputBytes: u32 = 4 * 1024;
+		// Index 11 was `MaxInputBytes`: inputs are token ids now, bounded by each model's
+		// registered `max_input_tokens` (docs/protocol.md, "Inputs are the task's").
 		/// Largest task output, in bytes.
 		#[codec(index = 12)]
 		pub static MaxOutputBytes: u32 = 16 * 1024;
@@ -66,6 +69,13 @@ pub mod dynamic_params {
 		/// Largest per-model tolerance slack a model may register, as f32 bits.
 		#[codec(index = 14)]
 		pub static MaxToleranceSlackBits: u32 = 0x3727_c5ac; // 1.0e-5_f32
+		/// Least price per task a provider may ask: farming reputation with self-dealt tasks
+		/// costs at least `ProtocolFee` of it per task.
+		#[codec(index = 15)]
+		pub static MinTaskPrice: Balance = UNIT / 1_000;
+		/// Blocks a slashed provider stays jailed before it may resume (one hour).
+		#[codec(index = 16)]
+		pub static MinJailPeriod: BlockNumber = 600;
 	}
 }
 
@@ -81,7 +91,7 @@ fn within<T: PartialOrd>(value: T, min: T, max: T) -> Result<(), OutOfBounds> {
 }
 
 /// The bounds of every protocol parameter. Storage bounds fixed by the runtime (the 64 KiB task
-/// input/output, the 4096-wide rows `respond` is benchmarked with) cap the governable limits.
+/// output, the 4096-wide rows `respond` is benchmarked with) cap the governable limits.
 pub struct ProtocolBounds;
 impl ParameterBounds<RuntimeParameters> for ProtocolBounds {
 	fn check(key_value: &RuntimeParameters) -> Result<(), OutOfBounds> {
@@ -89,21 +99,33 @@ impl ParameterBounds<RuntimeParameters> for ProtocolBounds {
 		let RuntimeParameters::Protocol(p) = key_value;
 		match p {
 			P::MinProviderStake(_, Some(v)) => within(*v, UNIT, 10_000_000 * UNIT),
-			P::UnbondingPeriod(_, Some(v)) => within(*v, 1, 90 * DAYS),
+			// Stake unbonds no faster than one challenge and its answer can be heard (withdrawal
+			// also waits for every task in flight and every open dispute).
+			P::UnbondingPeriod(_, Some(v)) => {
+				within(*v, 1, 90 * DAYS)?;
+				within(*v, dynamic_params::protocol::ChallengeWindow::get().saturating_add(dynamic_params::protocol::ResponseWindow::get()), BlockNumber::MAX)
+			},
 			P::MaxProviders(_, Some(v)) => within(*v, 1, 100_000),
-			P::ChallengeWindow(_, Some(v)) => within(*v, 2, 30 * DAYS),
-			P::ResponseWindow(_, Some(v)) => within(*v, 2, 7 * DAYS),
+			P::ChallengeWindow(_, Some(v)) => {
+				within(*v, 2, 30 * DAYS)?;
+				within(v.saturating_add(dynamic_params::protocol::ResponseWindow::get()), 0, dynamic_params::protocol::UnbondingPeriod::get())
+			},
+			P::ResponseWindow(_, Some(v)) => {
+				within(*v, 20, 7 * DAYS)?;
+				within(dynamic_params::protocol::ChallengeWindow::get().saturating_add(*v), 0, dynamic_params::protocol::UnbondingPeriod::get())
+			},
 			P::ChallengerBond(_, Some(v)) => within(*v, UNIT, 1_000_000 * UNIT),
 			P::SlashFraction(_, Some(v)) => within(*v, Perbill::from_percent(1), Perbill::from_percent(100)),
 			P::ChallengerRewardShare(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(100)),
 			P::ProtocolFee(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(50)),
 			P::AssignmentTimeout(_, Some(v)) => within(*v, 2, DAYS),
 			P::MaxReassignments(_, Some(v)) => within(*v, 0, 10),
-			P::MaxInputBytes(_, Some(v)) => within(*v, 64, 64 * 1024),
 			P::MaxOutputBytes(_, Some(v)) => within(*v, 64, 64 * 1024),
 			P::MaxModelRowWidth(_, Some(v)) => within(*v, 16, 4_096),
 			// A finite slack in [0, 1e-3]; f32 bit patterns of non-negative floats order like the floats.
 			P::MaxToleranceSlackBits(_, Some(v)) => within(*v, 0, 0x3a83_126f),
+			P::MinTaskPrice(_, Some(v)) => within(*v, 1, 1_000 * UNIT),
+			P::MinJailPeriod(_, Some(v)) => within(*v, 10, 30 * DAYS),
 			// Removing a value restores its (in-bounds) default.
 			_ => Ok(()),
 		}

@@ -75,7 +75,7 @@ fn submit_task(model: pallet_task_registry::ModelId) -> u64 {
 	assert_ok!(TaskRegistry::submit_task(
 		RuntimeOrigin::signed(account(Sr25519Keyring::Eve)),
 		model,
-		BoundedVec::try_from(b"hello".to_vec()).unwrap(),
+		BoundedVec::try_from(vec![101, 7592, 102]).unwrap(),
 		10 * UNIT,
 	));
 	id
@@ -148,11 +148,22 @@ fn parameter_bounds_and_origins() {
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::ResponseWindow(protocol::ResponseWindow, Some(1)))), Error::<Runtime>::BelowMinimum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::ProtocolFee(protocol::ProtocolFee, Some(Perbill::from_percent(51))))), Error::<Runtime>::AboveMaximum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MaxModelRowWidth(protocol::MaxModelRowWidth, Some(4097)))), Error::<Runtime>::AboveMaximum);
-		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MaxInputBytes(protocol::MaxInputBytes, Some(64 * 1024 + 1)))), Error::<Runtime>::AboveMaximum);
+		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MaxOutputBytes(protocol::MaxOutputBytes, Some(64 * 1024 + 1)))), Error::<Runtime>::AboveMaximum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::SlashFraction(protocol::SlashFraction, Some(Perbill::zero())))), Error::<Runtime>::BelowMinimum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MinProviderStake(protocol::MinProviderStake, Some(0)))), Error::<Runtime>::BelowMinimum);
 		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MaxToleranceSlackBits(protocol::MaxToleranceSlackBits, Some(f32::NAN.to_bits())))), Error::<Runtime>::AboveMaximum);
 		assert_ok!(ProtocolParameters::set_parameter(track(), set(P::MaxModelRowWidth(protocol::MaxModelRowWidth, Some(4096)))));
+		// An answer must survive a one-minute outage: at least 20 blocks (2 minutes).
+		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::ResponseWindow(protocol::ResponseWindow, Some(19)))), Error::<Runtime>::BelowMinimum);
+		// Free tasks and instant release from jail are refused.
+		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MinTaskPrice(protocol::MinTaskPrice, Some(0)))), Error::<Runtime>::BelowMinimum);
+		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::MinJailPeriod(protocol::MinJailPeriod, Some(9)))), Error::<Runtime>::BelowMinimum);
+		// The windows stay consistent: stake unbonds no faster than a challenge window (2, set
+		// above) and a response window (20) pass, whichever of the three changes.
+		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::UnbondingPeriod(protocol::UnbondingPeriod, Some(21)))), Error::<Runtime>::BelowMinimum);
+		assert_ok!(ProtocolParameters::set_parameter(track(), set(P::UnbondingPeriod(protocol::UnbondingPeriod, Some(22)))));
+		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::ChallengeWindow(protocol::ChallengeWindow, Some(3)))), Error::<Runtime>::AboveMaximum);
+		assert_noop!(ProtocolParameters::set_parameter(track(), set(P::ResponseWindow(protocol::ResponseWindow, Some(21)))), Error::<Runtime>::AboveMaximum);
 		// Signed accounts and the model-registry track cannot set parameters; pallet-parameters
 		// itself takes Root only.
 		let bob = RuntimeOrigin::signed(account(Sr25519Keyring::Bob));

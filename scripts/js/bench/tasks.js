@@ -6,10 +6,12 @@
 // stay below it. Alice, MiniLM's genesis provider, first raises her capacity so the measurement
 // is of the node, not of the offer.
 //
-//   ARBITER_WS=ws://127.0.0.1:9944 node bench/tasks.js [N=240] [WAVE=48]
+//   ARBITER_WS=ws://127.0.0.1:9944 ARBITER_MINILM_DIR=… node bench/tasks.js [N=240] [WAVE=48]
 
 import { readFileSync } from 'node:fs';
-import { connect, devAccounts, signAndWait, sleep } from '../lib/arbiter.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { connect, devAccounts, loadTokenizer, signAndWait, sleep } from '../lib/arbiter.js';
 
 const N = Number(process.argv[2] || 240);
 const WAVE = Number(process.argv[3] || 48);
@@ -17,6 +19,9 @@ const UNIT = 10n ** 12n;
 const sentences = readFileSync(new URL('../../bench/sentences.txt', import.meta.url), 'utf8').trim().split('\n');
 
 const api = await connect();
+const modelDir = process.env.ARBITER_MINILM_DIR || join(homedir(), '.cache/arbiter/models/all-minilm-l6-v2');
+const tokenizer = await loadTokenizer(api, 0, readFileSync(join(modelDir, 'tokenizer.json')));
+const inputs = sentences.map((s) => tokenizer.encode(s));
 const accounts = await devAccounts();
 const { alice } = accounts;
 const senders = [accounts.bob, accounts.charlie, accounts.dave, accounts.eve, accounts.ferdie];
@@ -53,7 +58,7 @@ async function waitCommitted(tasks, timeoutMs) {
 
 // One task alone.
 const first = Number(await api.query.taskRegistry.nextTaskId());
-await signAndWait(api, api.tx.taskRegistry.submitTask(0, sentences[0], 10n * UNIT), senders[0]);
+await signAndWait(api, api.tx.taskRegistry.submitTask(0, inputs[0], 10n * UNIT), senders[0]);
 await waitCommitted([first], 120_000);
 const single = committed.get(first).block - submitted.get(first).block;
 
@@ -65,7 +70,7 @@ for (let i = 0; i < N; i += WAVE) {
   for (let j = i; j < Math.min(N, i + WAVE); j += 1) {
     const k = j % senders.length;
     const nonce = nonces[k].toNumber() + Math.floor(j / senders.length);
-    sends.push(api.tx.taskRegistry.submitTask(0, sentences[j % sentences.length], 10n * UNIT).signAndSend(senders[k], { nonce }));
+    sends.push(api.tx.taskRegistry.submitTask(0, inputs[j % inputs.length], 10n * UNIT).signAndSend(senders[k], { nonce }));
   }
   await Promise.all(sends);
   const seen = best;

@@ -1,6 +1,8 @@
 // A small client library for Arbiter over @polkadot/api: connect, sign and wait, read balances,
-// follow finality. The end-to-end tests and the guides in docs/ use it.
+// follow finality, tokenize and submit text, decode embeddings. The end-to-end tests and the
+// guides in docs/ use it.
 
+import { Tokenizer } from '@huggingface/tokenizers';
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
 import { hexToU8a, u8aConcat, u8aToHex, stringToU8a } from '@polkadot/util';
@@ -225,4 +227,61 @@ export async function waitFor(predicate, { timeoutMs = 300_000, everyMs = 2_000,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * A registered model's tokenizer, for submitting text (tasks take token ids, docs/tasks.md).
+ * `tokenizerJson` is the model's `tokenizer.json` (bytes, e.g. from `readFileSync` or `fetch`):
+ * its blake2-256 must be the model's registered `tokenizerHash`, so the ids are the ones the
+ * model was registered with. The returned `encode(text)` adds the special tokens and truncates
+ * to the model's `maxInputTokens` like the engine's tokenizer (the last special token kept).
+ */
+export async function loadTokenizer(api, model, tokenizerJson) {
+  const info = (await api.query.taskRegistry.models(model)).unwrapOr(null);
+  if (!info) throw new Error(`no model ${model} is registered`);
+  const bytes = tokenizerJson instanceof Uint8Array ? tokenizerJson : new TextEncoder().encode(String(tokenizerJson));
+  const hash = u8aToHex(blake2AsU8a(bytes, 256));
+  if (hash !== info.tokenizerHash.toHex()) {
+    throw new Error(`this tokenizer.json (blake2-256 ${hash}) is not model ${model}'s (${info.tokenizerHash.toHex()})`);
+  }
+  if (!info.io.input.isTokenIds) throw new Error(`model ${model} does not take token ids`);
+  const vocabulary = info.io.input.asTokenIds.vocabulary.toNumber();
+  const maxTokens = info.io.maxInputTokens.toNumber();
+  const tokenizer = new Tokenizer(JSON.parse(new TextDecoder().decode(bytes)), {});
+  // The special tokens the post-processor puts before and after the text ([CLS] … [SEP]).
+  const specials = tokenizer.encode('').ids;
+  return {
+    model,
+    vocabulary,
+    maxTokens,
+    encode(text) {
+      if (typeof text !== 'string' || text.trim() === '') throw new Error('the text is empty');
+      const ids = tokenizer.encode(text).ids;
+      if (ids.length <= maxTokens) return ids;
+      const lead = specials.findIndex((id, k) => ids[k] !== id);
+      const tail = specials.length - (lead < 0 ? specials.length : lead);
+      return [...ids.slice(0, maxTokens - tail), ...ids.slice(ids.length - tail)];
+    },
+  };
+}
+
+/**
+ * Submits `text` for the tokenizer's model as one call: tokenizes it (`loadTokenizer`) and sends
+ * `taskRegistry.submitTask(model, ids, maxFee)`; resolves as `signAndWait` does, with the task id
+ * and the ids submitted.
+ */
+export async function submitText(api, tokenizer, text, maxFee, signer, options) {
+  const ids = tokenizer.encode(text);
+  const result = await signAndWait(api, api.tx.taskRegistry.submitTask(tokenizer.model, ids, maxFee), signer, options);
+  const task = findEvent(result.events, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
+  return { ...result, task, ids };
+}
+
+/** A committed output as numbers: `4 · n` bytes, n f32 little-endian (an embedding: 384 for
+ *  MiniLM, unit length). */
+export function decodeOutput(output) {
+  const bytes = output instanceof Uint8Array ? output : hexToU8a(output.toHex ? output.toHex() : output);
+  if (bytes.length % 4 !== 0) throw new Error(`an output of ${bytes.length} bytes is not f32 values`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Float32Array.from({ length: bytes.length / 4 }, (_, k) => view.getFloat32(4 * k, true));
 }

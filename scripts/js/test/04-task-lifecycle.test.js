@@ -38,7 +38,7 @@ test('submit, assign, commit, finalize, with exact payouts', { timeout: 300_000 
 
   const h = (b) => '0x' + b.repeat(64);
   const { events: reg } = await signAndWait(api, api.tx.taskRegistry.registerModel(
-    h('a'), h('b'), h('c'), { input: 'Text', maxInputTokens: 256, outputWidth: 384 }, 1536, 0, 'lifecycle model'), alice);
+    h('a'), h('b'), h('c'), { input: { TokenIds: { vocabulary: 30522 } }, maxInputTokens: 256, outputWidth: 384 }, 1536, 0, 'lifecycle model'), alice);
   const model = event(reg, 'taskRegistry', 'ModelRegistered').data[0].toNumber();
   await signAndWait(api, api.tx.sudo.sudo(api.tx.taskRegistry.approveModel(model)), alice);
 
@@ -50,7 +50,7 @@ test('submit, assign, commit, finalize, with exact payouts', { timeout: 300_000 
   const maxFee = 5n * UNIT;
   const bobStart = await free(bob.address);
   const { events: sub, fee: submitFee } = await signAndWait(
-    api, api.tx.taskRegistry.submitTask(model, '0x' + Buffer.from('hello arbiter').toString('hex'), maxFee), bob);
+    api, api.tx.taskRegistry.submitTask(model, [101, 7592, 12098, 17062, 102], maxFee), bob);
   const submitted = event(sub, 'taskRegistry', 'TaskSubmitted');
   const task = submitted.data[0].toNumber();
   const assigned = event(sub, 'taskRegistry', 'TaskAssigned');

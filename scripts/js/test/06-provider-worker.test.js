@@ -1,14 +1,18 @@
 // Against the dev node started with `--provider` (scripts/test.sh), nothing registered by the
 // test: the development genesis registers MiniLM with its pinned commitments (which must be what
 // `arbiter-infer model-info` computes) and Alice as its provider with her own operator key
-// (which `--dev --provider` puts in the node's keystore). A text task is submitted, the node's
-// off-chain worker runs it on the engine and commits; the embedding and trace root on chain equal
-// `arbiter-infer embed` for the same text, and the task finalizes.
+// (which `--dev --provider` puts in the node's keystore). A text is submitted through the client
+// library (tokenized in JS with the model's tokenizer.json, checked against its registered hash);
+// the node's off-chain worker runs the ids on the engine and commits; the embedding and trace
+// root on chain equal `arbiter-infer embed` for the same text, and the task finalizes. The JS
+// tokenizer gives the engine's ids for every text tried.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { connect, devAccounts, findEvent, signAndWait, verifyTraceRow } from '../lib/arbiter.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, decodeOutput, devAccounts, loadTokenizer, signAndWait, submitText, verifyTraceRow } from '../lib/arbiter.js';
 
 const UNIT = 10n ** 12n;
 const INFER = process.env.ARBITER_INFER;
@@ -51,15 +55,19 @@ test('the provider off-chain worker runs a MiniLM task and commits the engine\'s
   assert.equal(genesisModel.descriptorHash.toHex(), info.descriptor_hash);
   assert.equal(genesisModel.tokenizerHash.toHex(), info.tokenizer_hash);
   assert.equal(genesisModel.maxRowWidth.toNumber(), info.max_row_width);
+  assert.equal(genesisModel.io.input.asTokenIds.vocabulary.toNumber(), info.io.input.TokenIds.vocabulary);
+  assert.equal(genesisModel.io.maxInputTokens.toNumber(), info.io.max_input_tokens);
   assert.ok(genesisModel.status.isApproved);
   const model = 0;
   const provider = (await api.query.computeStaking.providers(alice.address)).unwrap();
   assert.equal(provider.operator.toString(), alice.address);
   assert.deepEqual(provider.offer.models.toJSON(), [model]);
 
-  // Charlie submits the text.
-  const { events: sub } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, text, 10n * UNIT), charlie);
-  const task = findEvent(sub, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
+  // Charlie submits the text: one call of the client library (tokenize, then submitTask).
+  const tokenizer = await loadTokenizer(api, model, readFileSync(join(MODEL_DIR, 'tokenizer.json')));
+  const { task, ids } = await submitText(api, tokenizer, text, 10n * UNIT, charlie);
+  assert.deepEqual(ids, expected.ids[0], 'the client\'s ids are the engine\'s');
+  assert.deepEqual((await api.call.taskRegistryApi.task(task)).unwrap().input.toJSON(), ids, 'the task holds the ids');
 
   // The worker commits within a few blocks.
   let record;
@@ -73,6 +81,11 @@ test('the provider off-chain worker runs a MiniLM task and commits the engine\'s
   assert.equal(committed.operator?.toString?.() ?? alice.address, alice.address);
   assert.equal(committed.output.toHex(), f32Hex(expected.embeddings[0]), 'the embedding on chain is the engine\'s');
   assert.equal(committed.traceRoot.toHex(), expected.trace_roots[0], 'the trace root on chain is the engine\'s');
+  // A client reads the embedding as 384 f32 little-endian values of unit length.
+  const embedding = decodeOutput(committed.output);
+  assert.equal(embedding.length, 384);
+  assert.ok(Math.abs(embedding.reduce((s, v) => s + v * v, 0) - 1) < 1e-5);
+  assert.deepEqual(Array.from(embedding), expected.embeddings[0].map((v) => Math.fround(v)));
 
   // The node serves the trace: rows verify against the committed root, openings decode.
   const status = (await api.rpc.arbiter.engineStatus()).toJSON();
@@ -107,4 +120,36 @@ test('the provider off-chain worker runs a MiniLM task and commits the engine\'s
     record = (await api.call.taskRegistryApi.task(task)).unwrap();
   }
   assert.ok(record.status.isFinalized, `task finalized (status ${record.status.type})`);
+});
+
+test('the client tokenizes as the engine does and the chain refuses what the engine could not run', { timeout: 120_000 }, async () => {
+  assert.ok(INFER && MODEL_DIR, 'ARBITER_INFER and ARBITER_MINILM_DIR are set by scripts/test.sh');
+  const { charlie } = accounts;
+  const model = 0;
+  const file = readFileSync(join(MODEL_DIR, 'tokenizer.json'));
+  const tokenizer = await loadTokenizer(api, model, file);
+  assert.deepEqual([tokenizer.vocabulary, tokenizer.maxTokens], [30522, 256]);
+  const texts = [
+    'A man is eating food.',
+    'Ünïcödé — naïve café, 東京, emoji 🤖 and CAPS!',
+    '  leading and trailing spaces  ',
+    'verifiable inference '.repeat(150), // past the 256-token limit: truncated, [SEP] kept
+  ];
+  const engine = infer(['tokenize', '--model', MODEL_DIR, ...texts.flatMap((t) => ['--text', t]), '--json']);
+  texts.forEach((t, k) => assert.deepEqual(tokenizer.encode(t), engine.ids[k], `ids of text ${k}`));
+  assert.equal(engine.ids[3].length, 256);
+  assert.equal(engine.tokenizer_hash, (await api.query.taskRegistry.models(model)).unwrap().tokenizerHash.toHex());
+
+  // Another tokenizer file than the registered one is refused before anything is sent.
+  const edited = Buffer.from(file.toString('utf8').replace('"[UNK]"', '"[UNKNOWN]"'));
+  await assert.rejects(loadTokenizer(api, model, edited), /is not model 0's/);
+  assert.throws(() => tokenizer.encode('   '), /empty/);
+
+  // The chain refuses token ids the engine could not run, with a clear error, and holds nothing.
+  const before = (await api.query.system.account(charlie.address)).data.reserved.toBigInt();
+  const submit = (ids) => signAndWait(api, api.tx.taskRegistry.submitTask(model, ids, 10n * UNIT), charlie);
+  await assert.rejects(submit([101, 30522, 102]), /taskRegistry\.TokenIdOutOfRange/);
+  await assert.rejects(submit(new Array(257).fill(1012)), /taskRegistry\.BadInputLength/);
+  await assert.rejects(submit([]), /taskRegistry\.BadInputLength/);
+  assert.equal((await api.query.system.account(charlie.address)).data.reserved.toBigInt(), before, 'no escrow held');
 });

@@ -54,7 +54,8 @@ test('an honest provider answers a false challenge and wins the bond', { timeout
   // MiniLM and its provider, Alice (operator Alice, the node's key), come with the dev genesis.
   const model = await devMiniLm(api, info);
 
-  const { events: sub } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, 'Challenges are cheap to settle.', 10n * UNIT), charlie);
+  const { ids: [ids] } = JSON.parse(execFileSync(INFER, ['tokenize', '--model', MODEL_DIR, '--text', 'Challenges are cheap to settle.', '--json'], { encoding: 'utf8' }));
+  const { events: sub } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, ids, 10n * UNIT), charlie);
   const task = findEvent(sub, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
   const committed = await waitFor(async () => {
     const t = (await api.call.taskRegistryApi.task(task)).unwrap();
@@ -102,5 +103,35 @@ test('an honest provider answers a false challenge and wins the bond', { timeout
   assert.ok((await api.query.challenges.disputes(dispute)).isNone, 'the dispute is closed');
 
   // The window resumes and the task finalizes.
+  await waitFor(async () => (await api.call.taskRegistryApi.task(task)).unwrap().status.isFinalized, { what: `task ${task} finalized` });
+});
+
+test('challenges of an input element and of an element beyond the trace never cost an honest provider', { timeout: 400_000 }, async () => {
+  const { alice, charlie, dave, eve } = accounts;
+  const info = JSON.parse(execFileSync(INFER, ['model-info', '--model', MODEL_DIR, '--json'], { encoding: 'utf8' }));
+  const model = await devMiniLm(api, info);
+  const { ids: [ids] } = JSON.parse(execFileSync(INFER, ['tokenize', '--model', MODEL_DIR, '--text', 'Inputs are the task\'s own.', '--json'], { encoding: 'utf8' }));
+  const { events: sub } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, ids, 10n * UNIT), charlie);
+  const task = findEvent(sub, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
+  await waitFor(async () => (await api.call.taskRegistryApi.task(task)).unwrap().status.isCommitted, { what: `task ${task} committed` });
+  const stake = (await api.query.computeStaking.providers(alice.address)).unwrap().active.toBigInt();
+
+  // Dave names the third token id (node 0 is the token-id input); Eve a row far past the trace
+  // of a feed-forward node. Both disputes are open on the task at once.
+  const recorder = await recordEvents(api);
+  const elements = [[dave, [0, 0, 2]], [eve, [info.nodes - 5, 999, 0]]];
+  const disputes = [];
+  for (const [who, [node, row, col]] of elements) {
+    const { events } = await signAndWait(api, api.tx.challenges.challenge(task, node, row, col), who);
+    disputes.push(findEvent(events, 'challenges', 'Challenged').data[0].toNumber());
+  }
+  for (const dispute of disputes) {
+    const ruled = await waitFor(() => recorder.events.find((e) => e.section === 'challenges' && ['ProviderWon', 'ProviderLost'].includes(e.method) && e.data[0].toNumber() === dispute), { what: `the ruling on dispute ${dispute}` });
+    assert.equal(ruled.method, 'ProviderWon', `dispute ${dispute}: the provider answered and won`);
+  }
+  recorder.stop();
+  const provider = (await api.query.computeStaking.providers(alice.address)).unwrap();
+  assert.equal(provider.active.toBigInt(), stake, 'not slashed');
+  assert.ok(provider.status.isActive, 'not jailed');
   await waitFor(async () => (await api.call.taskRegistryApi.task(task)).unwrap().status.isFinalized, { what: `task ${task} finalized` });
 });

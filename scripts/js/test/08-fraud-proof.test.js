@@ -1,143 +1,19 @@
-// The whole fraud path, end to end, on a two-node development chain this test starts itself:
-//
-//   node A (`--alice --provider --provider-fault 27`): authors blocks and provides MiniLM with
-//          Alice's operator key, but perturbs graph node 27 (layer 0's attention output) and
-//          everything computed from it — a consistent, wrong trace;
-//   node B (`--bob --provider --watcher`): an honest provider (Bob's operator key) and a watcher.
-//
-// The dev genesis makes Alice MiniLM's only provider (operator Alice: node A); she points her
-// offer's endpoint at node A. Charlie submits a text, so A runs it and commits a wrong
-// embedding. Then Dave registers as a second provider (operator Bob: node B). B's watcher
-// re-executes the task, walks A's trace over A's RPC, finds node 27, and challenges that element
-// (Bob's bond). A's worker answers with its own opening, which the runtime recomputes and rules
-// outside the bound: Alice's stake is slashed (half to Bob), the task is reassigned to Dave's
-// provider, whose node B commits the right embedding; it finalizes, and Charlie pays only the
-// honest provider.
+// A faulty provider is caught and slashed (lib/fraud.js has the whole scenario): node A runs
+// with `--provider-fault 27`, which perturbs graph node 27 (layer 0's attention output) and
+// everything computed from it — a consistent, wrong trace. B's watcher finds node 27 and
+// challenges its first element; A's own opening of it is ruled outside the bound.
 
-import { test, after } from 'node:test';
-import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  connect, devAccounts, devMiniLm, findEvent, recordEvents, signAndWait, waitFor,
-} from '../lib/arbiter.js';
+import { test } from 'node:test';
+import { fraudScenario } from '../lib/fraud.js';
 
-const UNIT = 10n ** 12n;
-const NODE = process.env.ARBITER_NODE;
-const INFER = process.env.ARBITER_INFER;
-const MODEL_DIR = process.env.ARBITER_MINILM_DIR;
 const FAULT = 27;
 const base = Number(process.env.ARBITER_FRAUD_PORT_BASE || 21000);
-// Alice's fixed node key (0x..01) gives her this peer id, so B can bootstrap from her.
-const ALICE_PEER_ID = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp';
-const dir = mkdtempSync(join(tmpdir(), 'arbiter-fraud-'));
-const nodes = {
-  a: { p2p: base + 33, rpc: base + 44, args: ['--alice', '--node-key', '0'.repeat(63) + '1', '--provider', '--provider-fault', String(FAULT)] },
-  b: { p2p: base + 34, rpc: base + 45, args: ['--bob', '--node-key', '0'.repeat(63) + '2', '--provider', '--watcher', '--bootnodes', `/ip4/127.0.0.1/tcp/${base + 33}/p2p/${ALICE_PEER_ID}`] },
-};
-const children = [];
-const apis = [];
-
-function start(name) {
-  const n = nodes[name];
-  const log = openSync(join(dir, `${name}.log`), 'a');
-  const child = spawn(NODE, [
-    '--chain', 'dev', '--base-path', join(dir, name), '--port', String(n.p2p), '--rpc-port', String(n.rpc),
-    '--no-prometheus', '--no-mdns', '--allow-private-ip', '--models-dir', MODEL_DIR, ...n.args,
-  ], { stdio: ['ignore', log, log], detached: true });
-  children.push(child);
-}
-
-after(async () => {
-  for (const a of apis) await a.disconnect().catch(() => {});
-  for (const c of children) {
-    try { process.kill(-c.pid, 'SIGKILL'); } catch {}
-  }
-  if (!process.env.ARBITER_KEEP_FRAUD) rmSync(dir, { recursive: true, force: true });
-});
-
-function logTails() {
-  return Object.keys(nodes).map((n) => {
-    let text = '';
-    try { text = readFileSync(join(dir, `${n}.log`), 'utf8').trim().split('\n').filter((l) => /arbiter|rror|WARN/.test(l)).slice(-12).join('\n'); } catch {}
-    return `--- node ${n} ---\n${text}`;
-  }).join('\n');
-}
 
 test('a watcher catches a faulty provider; the runtime slashes it; an honest provider finishes the task', { timeout: 600_000 }, async (t) => {
-  assert.ok(NODE && INFER && MODEL_DIR, 'ARBITER_NODE, ARBITER_INFER and ARBITER_MINILM_DIR are set by scripts/test.sh');
-  start('a');
-  start('b');
-  try {
-    await scenario(t);
-  } catch (e) {
-    e.message += `\n${logTails()}`;
-    throw e;
-  }
+  await fraudScenario(t, {
+    faultArgs: ['--provider-fault', String(FAULT)],
+    ports: { p2pA: base + 33, p2pB: base + 34, rpcA: base + 44, rpcB: base + 45 },
+    text: 'Fraud proofs settle one element.',
+    expected: () => ({ element: [FAULT, 0, 0], reason: 'OutsideBound', honestTraceRoot: false }),
+  });
 });
-
-async function scenario(t) {
-  const api = await connect(`ws://127.0.0.1:${nodes.a.rpc}`, { timeoutMs: 120_000 });
-  apis.push(api);
-  const apiB = await connect(`ws://127.0.0.1:${nodes.b.rpc}`, { timeoutMs: 120_000 });
-  apis.push(apiB);
-  const { alice, bob, charlie, dave } = await devAccounts();
-  const info = JSON.parse(execFileSync(INFER, ['model-info', '--model', MODEL_DIR, '--json'], { encoding: 'utf8' }));
-  const text = 'Fraud proofs settle one element.';
-  const honest = JSON.parse(execFileSync(INFER, ['embed', '--model', MODEL_DIR, '--text', text, '--json'], { encoding: 'utf8' }));
-  const model = await devMiniLm(api, info);
-  const offer = (endpoint) => ({ models: [model], price: 2n * UNIT, capacity: 4, endpoint, hardware: 'Cpu' });
-  await signAndWait(api, api.tx.computeStaking.updateOffer(offer(`http://127.0.0.1:${nodes.a.rpc}`)), alice);
-  const stake = (await api.query.computeStaking.providers(alice.address)).unwrap().active.toBigInt();
-
-  const recorder = await recordEvents(api);
-  const charlieBefore = (await api.query.system.account(charlie.address)).data;
-  const { events: sub, fee: submitFee } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, text, 10n * UNIT), charlie);
-  const task = findEvent(sub, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
-  // Only now the honest provider joins: the task went to the faulty one.
-  await signAndWait(api, api.tx.computeStaking.register(2_000n * UNIT, bob.address, offer(`http://127.0.0.1:${nodes.b.rpc}`)), dave);
-
-  const has = (method, pred = () => true) => recorder.events.find((e) => e.section === 'challenges' && e.method === method && pred(e));
-  const wrong = await waitFor(() => recorder.events.find((e) => e.section === 'taskRegistry' && e.method === 'ResultCommitted' && e.data[0].toNumber() === task), { what: 'the faulty commit' });
-  assert.equal(wrong.data[1].toString(), alice.address, 'committed by the faulty provider');
-  assert.notEqual(wrong.data[2].toHex(), honest.trace_roots[0], 'a wrong trace root');
-
-  const challenged = await waitFor(() => has('Challenged', (e) => e.data[1].toNumber() === task), { what: 'the watcher\'s challenge' });
-  assert.equal(challenged.data[2].toString(), bob.address, 'the watcher (Bob\'s key) challenged');
-  assert.deepEqual(challenged.data[3].toJSON(), [FAULT, 0, 0], 'at the faulted node\'s first element');
-  const dispute = challenged.data[0].toNumber();
-
-  const lost = await waitFor(() => has('ProviderLost', (e) => e.data[0].toNumber() === dispute) || has('ProviderWon', (e) => e.data[0].toNumber() === dispute), { what: 'the ruling' });
-  assert.equal(lost.method, 'ProviderLost');
-  assert.equal(lost.data[2].toString(), 'OutsideBound', 'the provider answered; its own rows prove it wrong');
-  const slashed = lost.data[3].toBigInt();
-  assert.ok(slashed > 0n);
-  const faulty = (await api.query.computeStaking.providers(alice.address)).unwrap();
-  assert.equal(faulty.active.toBigInt(), stake - slashed, 'exactly the slash left the stake');
-  assert.ok(faulty.status.isJailed);
-
-  // Reassigned to Dave's provider; node B commits the engine's honest result; it finalizes.
-  const done = await waitFor(async () => {
-    const t = (await api.call.taskRegistryApi.task(task)).unwrap();
-    return t.status.isFinalized ? t.status.asFinalized : null;
-  }, { what: `task ${task} finalized`, timeoutMs: 400_000 });
-  assert.equal(done.provider.toString(), dave.address);
-  assert.equal(done.traceRoot.toHex(), honest.trace_roots[0], 'the honest trace root');
-  recorder.stop();
-  const at = (section, method) => recorder.events.find((e) => e.section === section && e.method === method && e.data[0].toNumber() === (section === 'challenges' && method !== 'Challenged' ? dispute : task))?.blockNumber;
-  const blocks = {
-    committed: wrong.blockNumber,
-    challenged: challenged.blockNumber,
-    ruled: lost.blockNumber,
-    finalized: at('taskRegistry', 'TaskFinalized'),
-  };
-  t.diagnostic(`blocks: ${JSON.stringify(blocks)}; challenge to verdict: ${blocks.ruled - blocks.challenged} blocks`);
-  assert.equal(recorder.events.filter((e) => e.section === 'challenges' && e.method === 'Challenged').length, 1, 'one challenge');
-
-  // Charlie paid the honest provider's price and his fee, nothing for the wrong result.
-  const charlieAfter = (await api.query.system.account(charlie.address)).data;
-  const spent = charlieBefore.free.toBigInt() + charlieBefore.reserved.toBigInt() - charlieAfter.free.toBigInt() - charlieAfter.reserved.toBigInt();
-  assert.equal(spent, 2n * UNIT + submitFee);
-}

@@ -67,7 +67,7 @@ async function scenario() {
   start();
   let api = await connect(`ws://127.0.0.1:${rpc}`, { timeoutMs: 120_000 });
   const model = await devMiniLm(api, info);
-  const { events, blockHash } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, text, 10n * UNIT), charlie);
+  const { events, blockHash } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, expected.ids[0], 10n * UNIT), charlie);
   const killedAt = (await api.rpc.chain.getHeader(blockHash)).number.toNumber();
   await api.disconnect();
   await kill();

@@ -1,6 +1,9 @@
 //! `arbiter-infer`: run a model from the command line the way a provider node does.
 //!
-//! - `embed --model DIR --text T [--text T ...] [--json]`: embeddings, trace roots, model root;
+//! - `tokenize --model DIR --text T [--text T ...] [--json]`: the token ids a client submits
+//!   (`taskRegistry.submitTask` takes ids, not text);
+//! - `embed --model DIR (--text T | --ids 101,7592,102) ... [--json]`: embeddings, trace roots,
+//!   model root;
 //! - `model-info --model DIR [--json]`: what `taskRegistry.registerModel` needs;
 //! - `check --model DIR --text T --samples N`: re-verifies sampled elements of every node of the
 //!   trace with the on-chain check (`verify_element`) and reports how many passed.
@@ -11,7 +14,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use arbiter_inference::{engine, generated::Rng, model::Model, open_device, DeviceKind, EngineError, Mode, StoreLimits, TraceStore};
-use arbiter_primitives::{encoding::descriptor_bytes, verify_element, Op, RegisteredModel, TaskCommitments, Verdict};
+use arbiter_primitives::{encoding::descriptor_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -34,13 +37,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-	/// Embeds texts; prints embeddings, trace roots and the model root.
-	Embed {
+	/// Token ids of texts, as a client submits them (special tokens added, truncated to the
+	/// model's limit).
+	Tokenize {
 		#[arg(long)]
 		model: PathBuf,
 		#[arg(long = "text", required = true)]
 		texts: Vec<String>,
-		/// Print JSON: {"embeddings": [[..]], "trace_roots": ["0x.."], "model_root": "0x.."}.
+		/// Print JSON: {"ids": [[..]], "tokenizer_hash": "0x.."}.
+		#[arg(long)]
+		json: bool,
+	},
+	/// Embeds texts or token-id lists; prints embeddings, trace roots and the model root.
+	Embed {
+		#[arg(long)]
+		model: PathBuf,
+		#[arg(long = "text", required_unless_present = "ids")]
+		texts: Vec<String>,
+		/// Token ids, comma-separated (repeat for a batch), instead of text.
+		#[arg(long = "ids", conflicts_with = "texts")]
+		ids: Vec<String>,
+		/// Print JSON: {"embeddings": [[..]], "trace_roots": ["0x.."], "model_root": "0x..", "ids": [[..]]}.
 		#[arg(long)]
 		json: bool,
 		/// Also store the traces (task ids 0, 1, ... or from --first-task) in this trace store.
@@ -70,6 +87,18 @@ enum Command {
 	},
 }
 
+/// `--ids` values, one list per occurrence: `101,7592,102`.
+fn parse_id_lists(values: &[String]) -> Result<Vec<Vec<u32>>, EngineError> {
+	values
+		.iter()
+		.map(|v| {
+			v.split(',')
+				.map(|s| s.trim().parse::<u32>().map_err(|_| EngineError::InvalidInput(format!("--ids {v:?}: {s:?} is not a token id"))))
+				.collect()
+		})
+		.collect()
+}
+
 fn hex32(h: &[u8; 32]) -> String {
 	format!("0x{}", hex::encode(h))
 }
@@ -80,9 +109,26 @@ fn load(model: &std::path::Path, device: DeviceKind) -> Result<Model, EngineErro
 
 fn run(cli: Cli) -> Result<(), EngineError> {
 	match cli.command {
-		Command::Embed { model, texts, json, trace_store, first_task } => {
+		Command::Tokenize { model, texts, json } => {
 			let model = load(&model, cli.device)?;
-			let inputs = texts.iter().map(|t| model.encode_text(t)).collect::<Result<Vec<_>, _>>()?;
+			let ids = texts.iter().map(|t| model.tokenize(t)).collect::<Result<Vec<_>, _>>()?;
+			if json {
+				println!("{}", json!({ "ids": ids, "tokenizer_hash": hex32(&model.commitment.tokenizer_hash) }));
+			} else {
+				for (text, ids) in texts.iter().zip(&ids) {
+					println!("{text:?}: {ids:?}");
+				}
+			}
+		},
+		Command::Embed { model, texts, ids, json, trace_store, first_task } => {
+			let model = load(&model, cli.device)?;
+			let id_lists: Vec<Vec<u32>> = if texts.is_empty() {
+				parse_id_lists(&ids)?
+			} else {
+				texts.iter().map(|t| model.tokenize(t)).collect::<Result<Vec<_>, _>>()?
+			};
+			let labels: Vec<String> = if texts.is_empty() { id_lists.iter().map(|i| format!("{i:?}")).collect() } else { texts.iter().map(|t| format!("{t:?}")).collect() };
+			let inputs = id_lists.iter().map(|i| model.input_of_ids(i)).collect::<Result<Vec<_>, _>>()?;
 			let executions = engine::run(&model, &inputs, Mode::Traced)?;
 			if let Some(dir) = trace_store {
 				let store = TraceStore::open(&dir, StoreLimits::default())?;
@@ -101,12 +147,13 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 					"trace_roots": roots,
 					"model_root": hex32(&model.commitment.model_root),
 					"tokens": tokens,
+					"ids": id_lists,
 				});
 				println!("{out}");
 			} else {
-				for ((text, e), root) in texts.iter().zip(&executions).zip(&roots) {
+				for ((label, e), root) in labels.iter().zip(&executions).zip(&roots) {
 					let head: Vec<String> = e.output.iter().take(4).map(|v| format!("{v:.6}")).collect();
-					println!("{text:?}: [{} ...] ({} values) trace root {root}", head.join(", "), e.output.len());
+					println!("{label}: [{} ...] ({} values) trace root {root}", head.join(", "), e.output.len());
 				}
 			}
 		},
@@ -119,7 +166,7 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 				"model_root": hex32(&c.model_root),
 				"weights_root": hex32(&c.weights_root),
 				"tokenizer_hash": hex32(&c.tokenizer_hash),
-				"io": { "input": "Text", "max_input_tokens": model.max_tokens(), "output_width": model.output_width() },
+				"io": { "input": { "TokenIds": { "vocabulary": model.vocabulary() } }, "max_input_tokens": model.max_tokens(), "output_width": model.output_width() },
 				"max_row_width": model.max_row_width(),
 				"nodes": model.template.nodes.len(),
 				"weights": model.template.weights.len(),
@@ -137,21 +184,23 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 		},
 		Command::Check { model, text, samples, seed } => {
 			let model = load(&model, cli.device)?;
-			let input = model.encode_text(&text)?;
+			let ids = model.tokenize(&text)?;
+			let input = model.input_of_ids(&ids)?;
 			let execution = engine::run(&model, &[input], Mode::Traced)?.pop().ok_or(EngineError::EmptyBatch)?;
 			let trace = execution.trace.ok_or(EngineError::EmptyBatch)?;
 			let graph = model.template.instantiate(trace.seq_len);
 			let output = arbiter_primitives::encoding::row_bytes(&trace.output()?);
 			let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
 			let (mut passed, mut failed) = (0u64, 0u64);
-			for (id, node) in graph.nodes.iter().enumerate().filter(|(_, n)| n.op != Op::Input) {
+			for (id, node) in graph.nodes.iter().enumerate() {
 				let numel = node.shape.numel();
 				let width = node.shape.width() as u64;
 				let picks: Vec<u64> = if numel <= samples { (0..numel).collect() } else { (0..samples).map(|_| rng.below(numel)).collect() };
 				for flat in picks {
 					let (row, col) = ((flat / width) as u32, (flat % width) as u32);
 					let opening = trace.opening(&model, id as u32, row, col)?;
-					let verdict = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &output }, (id as u32, row, col), &opening);
+					let task = TaskCommitments { trace_root: &trace.root, output: &output, input: &ids };
+					let verdict = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &task, (id as u32, row, col), &opening);
 					if verdict == Verdict::WithinBound {
 						passed += 1;
 					} else {

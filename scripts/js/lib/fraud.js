@@ -1,0 +1,135 @@
+// The fraud path end to end, on a two-node development chain the caller's test starts:
+//
+//   node A (`--alice --provider` plus a test fault switch): authors blocks and provides MiniLM
+//          with Alice's operator key, but its results are wrong in the way the switch says;
+//   node B (`--bob --provider --watcher`): an honest provider (Bob's operator key) and a watcher.
+//
+// The dev genesis makes Alice MiniLM's only provider (operator Alice: node A); she points her
+// offer's endpoint at node A. Charlie submits a text, so A runs it and commits a wrong result.
+// Then Dave registers as a second provider (operator Bob: node B). B's watcher re-executes the
+// task, walks A's trace over A's RPC, finds the element A's own rows convict it of, and
+// challenges it (Bob's bond). A's worker answers with its own opening, which the runtime rules
+// against it: Alice's stake is slashed (half to Bob), the task is reassigned to Dave's provider,
+// whose node B commits the right embedding; it finalizes, and Charlie pays only the honest
+// provider. Used by test/08 (a faulted graph node) and test/10 (a wrong output over an honest
+// trace).
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, devAccounts, devMiniLm, findEvent, recordEvents, signAndWait, waitFor } from './arbiter.js';
+
+const UNIT = 10n ** 12n;
+// Alice's fixed node key (0x..01) gives her this peer id, so B can bootstrap from her.
+const ALICE_PEER_ID = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp';
+
+/**
+ * Runs the scenario. `faultArgs`: node A's fault switch; `ports`: { p2pA, p2pB, rpcA, rpcB };
+ * `expected(info)`: { element: [node, row, col] the watcher challenges, reason: the
+ * `LossReason`, honestTraceRoot: whether A commits the honest trace root }.
+ */
+export async function fraudScenario(t, { faultArgs, ports, text, expected }) {
+  const NODE = process.env.ARBITER_NODE;
+  const INFER = process.env.ARBITER_INFER;
+  const MODEL_DIR = process.env.ARBITER_MINILM_DIR;
+  assert.ok(NODE && INFER && MODEL_DIR, 'ARBITER_NODE, ARBITER_INFER and ARBITER_MINILM_DIR are set by scripts/test.sh');
+  const dir = mkdtempSync(join(tmpdir(), 'arbiter-fraud-'));
+  const nodes = {
+    a: { p2p: ports.p2pA, rpc: ports.rpcA, args: ['--alice', '--node-key', '0'.repeat(63) + '1', '--provider', ...faultArgs] },
+    b: { p2p: ports.p2pB, rpc: ports.rpcB, args: ['--bob', '--node-key', '0'.repeat(63) + '2', '--provider', '--watcher', '--bootnodes', `/ip4/127.0.0.1/tcp/${ports.p2pA}/p2p/${ALICE_PEER_ID}`] },
+  };
+  const children = [];
+  const apis = [];
+  const start = (name) => {
+    const n = nodes[name];
+    const log = openSync(join(dir, `${name}.log`), 'a');
+    children.push(spawn(NODE, [
+      '--chain', 'dev', '--base-path', join(dir, name), '--port', String(n.p2p), '--rpc-port', String(n.rpc),
+      '--no-prometheus', '--no-mdns', '--allow-private-ip', '--models-dir', MODEL_DIR, ...n.args,
+    ], { stdio: ['ignore', log, log], detached: true }));
+  };
+  const logTails = () => Object.keys(nodes).map((n) => {
+    let lines = '';
+    try { lines = readFileSync(join(dir, `${n}.log`), 'utf8').trim().split('\n').filter((l) => /arbiter|rror|WARN/.test(l)).slice(-12).join('\n'); } catch {}
+    return `--- node ${n} ---\n${lines}`;
+  }).join('\n');
+  start('a');
+  start('b');
+  try {
+    await scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR });
+  } catch (e) {
+    e.message += `\n${logTails()}`;
+    throw e;
+  } finally {
+    for (const a of apis) await a.disconnect().catch(() => {});
+    for (const c of children) {
+      try { process.kill(-c.pid, 'SIGKILL'); } catch {}
+    }
+    if (!process.env.ARBITER_KEEP_FRAUD) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR }) {
+  const api = await connect(`ws://127.0.0.1:${nodes.a.rpc}`, { timeoutMs: 120_000 });
+  apis.push(api);
+  const apiB = await connect(`ws://127.0.0.1:${nodes.b.rpc}`, { timeoutMs: 120_000 });
+  apis.push(apiB);
+  const { alice, bob, charlie, dave } = await devAccounts();
+  const info = JSON.parse(execFileSync(INFER, ['model-info', '--model', MODEL_DIR, '--json'], { encoding: 'utf8' }));
+  const honest = JSON.parse(execFileSync(INFER, ['embed', '--model', MODEL_DIR, '--text', text, '--json'], { encoding: 'utf8' }));
+  const { element, reason, honestTraceRoot } = expected(info);
+  const model = await devMiniLm(api, info);
+  const offer = (endpoint) => ({ models: [model], price: 2n * UNIT, capacity: 4, endpoint, hardware: 'Cpu' });
+  await signAndWait(api, api.tx.computeStaking.updateOffer(offer(`http://127.0.0.1:${nodes.a.rpc}`)), alice);
+  const stake = (await api.query.computeStaking.providers(alice.address)).unwrap().active.toBigInt();
+
+  const recorder = await recordEvents(api);
+  const charlieBefore = (await api.query.system.account(charlie.address)).data;
+  const { events: sub, fee: submitFee } = await signAndWait(api, api.tx.taskRegistry.submitTask(model, honest.ids[0], 10n * UNIT), charlie);
+  const task = findEvent(sub, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
+  // Only now the honest provider joins: the task went to the faulty one.
+  await signAndWait(api, api.tx.computeStaking.register(2_000n * UNIT, bob.address, offer(`http://127.0.0.1:${nodes.b.rpc}`)), dave);
+
+  const has = (method, pred = () => true) => recorder.events.find((e) => e.section === 'challenges' && e.method === method && pred(e));
+  const wrong = await waitFor(() => recorder.events.find((e) => e.section === 'taskRegistry' && e.method === 'ResultCommitted' && e.data[0].toNumber() === task), { what: 'the faulty commit' });
+  assert.equal(wrong.data[1].toString(), alice.address, 'committed by the faulty provider');
+  if (honestTraceRoot) {
+    assert.equal(wrong.data[2].toHex(), honest.trace_roots[0], 'the honest trace root (only the output is wrong)');
+  } else {
+    assert.notEqual(wrong.data[2].toHex(), honest.trace_roots[0], 'a wrong trace root');
+  }
+
+  const challenged = await waitFor(() => has('Challenged', (e) => e.data[1].toNumber() === task), { what: 'the watcher\'s challenge' });
+  assert.equal(challenged.data[2].toString(), bob.address, 'the watcher (Bob\'s key) challenged');
+  assert.deepEqual(challenged.data[3].toJSON(), element, 'at the element the provider\'s rows convict it of');
+  const dispute = challenged.data[0].toNumber();
+
+  const lost = await waitFor(() => has('ProviderLost', (e) => e.data[0].toNumber() === dispute) || has('ProviderWon', (e) => e.data[0].toNumber() === dispute), { what: 'the ruling' });
+  assert.equal(lost.method, 'ProviderLost');
+  assert.equal(lost.data[2].toString(), reason, 'the provider answered; its own rows prove it wrong');
+  const slashed = lost.data[3].toBigInt();
+  assert.ok(slashed > 0n);
+  const faulty = (await api.query.computeStaking.providers(alice.address)).unwrap();
+  assert.equal(faulty.active.toBigInt(), stake - slashed, 'exactly the slash left the stake');
+  assert.ok(faulty.status.isJailed);
+
+  // Reassigned to Dave's provider; node B commits the engine's honest result; it finalizes.
+  const done = await waitFor(async () => {
+    const record = (await api.call.taskRegistryApi.task(task)).unwrap();
+    return record.status.isFinalized ? record.status.asFinalized : null;
+  }, { what: `task ${task} finalized`, timeoutMs: 400_000 });
+  assert.equal(done.provider.toString(), dave.address);
+  assert.equal(done.traceRoot.toHex(), honest.trace_roots[0], 'the honest trace root');
+  recorder.stop();
+  const at = (section, method) => recorder.events.find((e) => e.section === section && e.method === method && e.data[0].toNumber() === task)?.blockNumber;
+  const blocks = { committed: wrong.blockNumber, challenged: challenged.blockNumber, ruled: lost.blockNumber, finalized: at('taskRegistry', 'TaskFinalized') };
+  t.diagnostic(`blocks: ${JSON.stringify(blocks)}; challenge to verdict: ${blocks.ruled - blocks.challenged} blocks`);
+  assert.equal(recorder.events.filter((e) => e.section === 'challenges' && e.method === 'Challenged').length, 1, 'one challenge');
+
+  // Charlie paid the honest provider's price and his fee, nothing for the wrong result.
+  const charlieAfter = (await api.query.system.account(charlie.address)).data;
+  const spent = charlieBefore.free.toBigInt() + charlieBefore.reserved.toBigInt() - charlieAfter.free.toBigInt() - charlieAfter.reserved.toBigInt();
+  assert.equal(spent, 2n * UNIT + submitFee);
+}
