@@ -12,7 +12,11 @@ use arbiter_primitives::{
 	Graph, Opening,
 };
 use frame_benchmarking::v2::*;
-use frame_support::traits::{fungible::Mutate, Get};
+use codec::Encode;
+use frame_support::{
+	traits::{fungible::Mutate, Get},
+	BoundedVec,
+};
 use frame_system::RawOrigin;
 use sp_runtime::traits::{Bounded, Saturating};
 
@@ -21,21 +25,32 @@ use sp_runtime::traits::{Bounded, Saturating};
 /// task's token ids; the verifier compares the opened row with it, which costs the same for
 /// any value). With `cheat`, output column 1 is off by 1.0: the provider's own opening of it is
 /// ruled outside the bound.
-fn widest_linear(width: u32, cheat: bool) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+fn widest_linear(width: u32, cheat: bool, graph_bytes: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
 	let mut g = GraphBuilder::new();
+	// Unused one-value weights with 100-byte names (107 bytes each, encoded) fill the graph to
+	// about `graph_bytes` (decoding, hashing and validating the graph grow with its bytes).
+	let padding = graph_bytes.saturating_sub(256) / 110;
+	for k in 0..padding {
+		let mut name = alloc::format!("pad.{k}");
+		name.extend(core::iter::repeat_n('.', 100usize.saturating_sub(name.len())));
+		g.weight(&name, &[1]);
+	}
 	let w = g.weight("w", &[2, width]);
 	let b = g.weight("b", &[2]);
 	let x = g.input(arbiter_primitives::InputKind::Constant { value_bits: 0.75f32.to_bits() }, &[1, width]);
 	g.linear(x, w, Some(b));
 	let graph = g.build();
 	let pseudo = |i: u32, scale: f32| ((i.wrapping_mul(2_654_435_761) >> 8) as f32 / 16_777_216.0 - 0.5) * scale;
-	let weights = alloc::vec![(0..2 * width).map(|i| pseudo(i, 0.1)).collect(), alloc::vec![0.25, -0.5]];
+	let mut weights: Vec<Vec<f32>> = (0..padding).map(|_| alloc::vec![0.5]).collect();
+	weights.push((0..2 * width).map(|i| pseudo(i, 0.1)).collect());
+	weights.push(alloc::vec![0.25, -0.5]);
+	let (w_data, b_data) = (&weights[padding as usize], &weights[padding as usize + 1]);
 	let input: Vec<f32> = alloc::vec![0.75; width as usize];
 	let mut out = Vec::new();
 	for c in 0..2usize {
-		let row = weights[0].get(c * width as usize..(c + 1) * width as usize).unwrap_or(&[]);
+		let row = w_data.get(c * width as usize..(c + 1) * width as usize).unwrap_or(&[]);
 		let dot: f32 = input.iter().zip(row).map(|(a, b)| a * b).sum();
-		out.push(dot + weights[1][c]);
+		out.push(dot + b_data[c]);
 	}
 	if cheat {
 		out[1] += 1.0;
@@ -50,9 +65,9 @@ struct Prepared<T: Config> {
 	_t: core::marker::PhantomData<T>,
 }
 
-fn prepare<T: Config>(cheat: bool) -> Prepared<T> {
+fn prepare<T: Config>(cheat: bool, graph_bytes: u32) -> Prepared<T> {
 	let width = T::BenchmarkHelper::max_row_width();
-	let (graph, weights, outputs) = widest_linear(width, cheat);
+	let (graph, weights, outputs) = widest_linear(width, cheat, graph_bytes);
 	let tokenizer = [0u8; 32];
 	// The registry gets the zero tokenizer hash, as its benchmark helper registers.
 	let commitment = model_commitment(&graph, &weights, tokenizer).expect("commits");
@@ -86,8 +101,8 @@ fn challenger_n<T: Config>(n: u32) -> T::AccountId {
 /// can have (a loss reassigns over all of them) and every other dispute slot taken by another
 /// challenger (a loss dismisses them all). Returns the dispute of element (1, 0, 1), whose
 /// provider opening is ruled outside the bound.
-fn worst_case<T: Config>() -> (Prepared<T>, DisputeId) {
-	let p = prepare::<T>(true);
+fn worst_case<T: Config>(graph_bytes: u32) -> (Prepared<T>, DisputeId) {
+	let p = prepare::<T>(true, graph_bytes);
 	T::BenchmarkHelper::fill_providers(p.task);
 	for n in 1..T::MaxOpenDisputesPerTask::get() {
 		Pallet::<T>::do_challenge(challenger_n::<T>(n), p.task, 1, 0, 0).expect("a decoy challenges");
@@ -103,19 +118,21 @@ mod benchmarks {
 
 	#[benchmark]
 	fn challenge() {
-		let p = prepare::<T>(false);
+		let p = prepare::<T>(false, 0);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(challenger::<T>()), p.task, 1, 0, 1);
 		assert!(OpenDisputes::<T>::contains_key(p.task));
 	}
 
-	/// The worst path: the provider's answer convicts it (verify, slash, dismiss every other
-	/// dispute, reassign over the most providers).
+	/// The worst path: the provider's answer convicts it (decode, verify, slash, dismiss every
+	/// other dispute, reassign over the most providers), with a graph of `g` bytes.
 	#[benchmark]
-	fn respond() {
-		let (p, dispute) = worst_case::<T>();
+	fn respond(g: Linear<0, { T::MaxGraphBytes::get() }>) {
+		let (p, dispute) = worst_case::<T>(g);
+		let graph = BoundedVec::try_from(p.graph.encode()).expect("the padded graph fits MaxGraphBytes");
+		let opening = BoundedVec::try_from(p.opening.encode()).expect("the opening fits MaxOpeningBytes");
 		#[extrinsic_call]
-		_(RawOrigin::Signed(challenger::<T>()), dispute, p.graph, p.opening);
+		_(RawOrigin::Signed(challenger::<T>()), dispute, graph, opening);
 		assert!(!Disputes::<T>::contains_key(dispute), "ruled");
 		assert!(OpenDisputes::<T>::get(p.task).is_empty(), "the others dismissed");
 	}
@@ -124,7 +141,7 @@ mod benchmarks {
 	/// providers).
 	#[benchmark]
 	fn settle() {
-		let (_, dispute) = worst_case::<T>();
+		let (_, dispute) = worst_case::<T>(0);
 		let late = frame_system::Pallet::<T>::block_number().saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
 		frame_system::Pallet::<T>::set_block_number(late);
 		#[extrinsic_call]
@@ -133,7 +150,7 @@ mod benchmarks {
 
 	#[benchmark]
 	fn on_initialize(d: Linear<0, { T::MaxDeadlinesPerBlock::get() }>) {
-		let (_, first) = worst_case::<T>();
+		let (_, first) = worst_case::<T>(0);
 		let now = frame_system::Pallet::<T>::block_number();
 		let due = now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
 		// The same dispute queued `d` times: the first settles it, the rest find it gone;

@@ -44,10 +44,14 @@ mod tests;
 pub use dispute_impls::{ModelCommitment, ModelCommitments};
 pub use weights::WeightInfo;
 
+/// Deepest nesting `respond` decodes a graph or an opening to (theirs is at most 4).
+const DECODE_DEPTH: u32 = 16;
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
 	use arbiter_primitives::{Graph, Opening};
+	use codec::DecodeLimit;
 	use frame_support::{
 		pallet_prelude::*,
 		traits::fungible::{Inspect, InspectHold, Mutate, MutateHold},
@@ -115,6 +119,14 @@ pub mod pallet {
 		/// Most disputes open on one task at once.
 		#[pallet::constant]
 		type MaxOpenDisputesPerTask: Get<u32>;
+		/// Largest SCALE-encoded graph `respond` takes (checked before it is decoded; the
+		/// weight grows with the bytes given).
+		#[pallet::constant]
+		type MaxGraphBytes: Get<u32>;
+		/// Largest SCALE-encoded opening `respond` takes (checked before it is decoded; charged
+		/// at this size: a valid opening of the widest row fits well within it).
+		#[pallet::constant]
+		type MaxOpeningBytes: Get<u32>;
 		/// Weights of the calls.
 		type WeightInfo: WeightInfo;
 		/// Creates committed tasks for the benchmarks.
@@ -225,6 +237,10 @@ pub mod pallet {
 		ResponseWindowOpen,
 		/// The graph given does not hash to the model's registered descriptor.
 		GraphMismatch,
+		/// The graph bytes are not one SCALE-encoded graph.
+		UndecodableGraph,
+		/// The opening bytes are not one SCALE-encoded opening.
+		UndecodableOpening,
 		/// The opening's proofs do not verify against the commitments (nothing was ruled).
 		InvalidOpening,
 		/// The model is not registered.
@@ -258,12 +274,20 @@ pub mod pallet {
 			Self::do_challenge(who, task, node, row, col)
 		}
 
-		/// Answers a dispute with the graph and the opening of the disputed element; the runtime
-		/// verifies it and rules.
+		/// Answers a dispute with the graph and the opening of the disputed element, each
+		/// SCALE-encoded (`arbiter_primitives::{Graph, Opening}`); the runtime verifies it and
+		/// rules. Both are bounded before decoding; the weight grows with the graph's bytes.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::respond())]
-		pub fn respond(origin: OriginFor<T>, dispute: DisputeId, graph: Graph, opening: Opening) -> DispatchResult {
+		#[pallet::weight(T::WeightInfo::respond(graph.len() as u32))]
+		pub fn respond(
+			origin: OriginFor<T>,
+			dispute: DisputeId,
+			graph: BoundedVec<u8, T::MaxGraphBytes>,
+			opening: BoundedVec<u8, T::MaxOpeningBytes>,
+		) -> DispatchResult {
 			ensure_signed(origin)?;
+			let graph = Graph::decode_all_with_depth_limit(DECODE_DEPTH, &mut &graph[..]).map_err(|_| Error::<T>::UndecodableGraph)?;
+			let opening = Opening::decode_all_with_depth_limit(DECODE_DEPTH, &mut &opening[..]).map_err(|_| Error::<T>::UndecodableOpening)?;
 			Self::do_respond(dispute, graph, opening)
 		}
 

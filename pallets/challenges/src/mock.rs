@@ -111,6 +111,8 @@ impl pallet_challenges::Config for Test {
 	type TreasuryAccount = Treasury;
 	type MaxDeadlinesPerBlock = ConstU32<8>;
 	type MaxOpenDisputesPerTask = ConstU32<3>;
+	type MaxGraphBytes = ConstU32<{ 64 * 1024 }>;
+	type MaxOpeningBytes = ConstU32<{ 64 * 1024 }>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = RegistryTasks;

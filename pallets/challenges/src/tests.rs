@@ -129,6 +129,12 @@ fn opening(f: &Fixture, node: u32, row: u32, col: u32) -> Opening {
 	prover.opening(node, row, col).unwrap()
 }
 
+/// `challenges.respond` with the graph and the opening SCALE-encoded, as callers send them.
+fn respond(origin: RuntimeOrigin, dispute: u64, graph: Graph, opening: Opening) -> frame_support::dispatch::DispatchResult {
+	use codec::Encode;
+	Challenges::respond(origin, dispute, BoundedVec::try_from(graph.encode()).unwrap(), BoundedVec::try_from(opening.encode()).unwrap())
+}
+
 fn accounts() -> Vec<u64> {
 	(1..=10).chain([TREASURY]).collect()
 }
@@ -155,7 +161,7 @@ fn honest_provider_wins_a_false_challenge() {
 		let provider_free = Balances::balance(&PROVIDER);
 		let treasury = Balances::balance(&TREASURY);
 		// Anyone may submit the provider's opening.
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(8), 0, f.graph.clone(), opening(&f, 1, 1, 1)));
+		assert_ok!(respond(RuntimeOrigin::signed(8), 0, f.graph.clone(), opening(&f, 1, 1, 1)));
 		System::assert_last_event(Event::ProviderWon { dispute: 0, task: f.task, bond_to_provider: 150, bond_to_treasury: 150 }.into());
 		assert_eq!(bond_held(CHALLENGER), 0);
 		assert_eq!(Balances::balance(&CHALLENGER), ENDOWMENT - 300, "the false challenge cost the bond");
@@ -173,7 +179,7 @@ fn cheating_provider_loses_and_the_submitter_is_refunded() {
 		let f = setup(Some(0.01));
 		let submitter_free = Balances::balance(&SUBMITTER);
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 1, 1));
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 1, 1)));
+		assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 1, 1)));
 		// 20 % of 10_000 slashed: half to the challenger, half to the treasury.
 		System::assert_last_event(Event::ProviderLost { dispute: 0, task: f.task, reason: LossReason::OutsideBound, slashed: 2_000 }.into());
 		assert_eq!(Balances::balance(&CHALLENGER), ENDOWMENT + 1_000, "bond back plus the reward");
@@ -201,7 +207,7 @@ fn a_provider_whose_trace_is_not_of_the_task_input_loses() {
 		let output = arbiter_primitives::encoding::row_bytes(&outputs[1]);
 		let f = setup_with(outputs, 1, output, &TASK_INPUT);
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 0, 2));
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 2)));
+		assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 2)));
 		System::assert_last_event(Event::ProviderLost { dispute: 0, task: f.task, reason: LossReason::InputMismatch, slashed: 2_000 }.into());
 		assert_eq!(Balances::balance(&CHALLENGER), ENDOWMENT + 1_000, "bond back plus the reward");
 		assert_accounting();
@@ -214,7 +220,7 @@ fn a_provider_whose_trace_is_not_of_the_task_input_loses() {
 			let output = arbiter_primitives::encoding::row_bytes(&outputs[1]);
 			let f = setup_with(outputs, 1, output, &[101, 102]);
 			assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, node, row, col));
-			assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, node, row, col)));
+			assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, node, row, col)));
 			System::assert_last_event(
 				Event::ProviderLost { dispute: 0, task: f.task, reason: LossReason::InputMismatch, slashed: 2_000 }.into(),
 			);
@@ -232,19 +238,19 @@ fn malformed_answers_are_refused_and_silence_loses() {
 		// A flipped value: the proof no longer verifies, nothing is ruled.
 		let mut bad = good.clone();
 		bad.trace_rows[1].rows[0][0] ^= 1;
-		assert_noop!(Challenges::respond(RuntimeOrigin::signed(CHALLENGER), 0, f.graph.clone(), bad), Error::<Test>::InvalidOpening);
+		assert_noop!(respond(RuntimeOrigin::signed(CHALLENGER), 0, f.graph.clone(), bad), Error::<Test>::InvalidOpening);
 		// Another element than the disputed one.
 		let other = opening(&f, 1, 0, 1);
-		assert_noop!(Challenges::respond(RuntimeOrigin::signed(CHALLENGER), 0, f.graph.clone(), other), Error::<Test>::InvalidOpening);
+		assert_noop!(respond(RuntimeOrigin::signed(CHALLENGER), 0, f.graph.clone(), other), Error::<Test>::InvalidOpening);
 		// Another model's graph.
 		let mut g2 = f.graph.clone();
 		g2.weights[0].name = b"other".to_vec();
-		assert_noop!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, g2, good.clone()), Error::<Test>::GraphMismatch);
+		assert_noop!(respond(RuntimeOrigin::signed(OPERATOR), 0, g2, good.clone()), Error::<Test>::GraphMismatch);
 		// Settling early is refused; after the window the provider loses.
 		assert_noop!(Challenges::settle(RuntimeOrigin::signed(8), 0), Error::<Test>::ResponseWindowOpen);
 		let deadline = Disputes::<Test>::get(0).unwrap().deadline;
 		System::set_block_number(deadline + 1);
-		assert_noop!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), good), Error::<Test>::ResponseTooLate);
+		assert_noop!(respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), good), Error::<Test>::ResponseTooLate);
 		// The hook of block deadline + 1 settles it.
 		<Challenges as frame_support::traits::Hooks<u64>>::on_initialize(deadline + 1);
 		assert!(Disputes::<Test>::get(0).is_none());
@@ -267,7 +273,7 @@ fn challenge_refusals() {
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(6), f.task, 1, 1, 1));
 		assert_noop!(Challenges::challenge(RuntimeOrigin::signed(8), f.task, 1, 0, 2), Error::<Test>::TooManyDisputes);
 		for (dispute, (row, col)) in [(0, 0), (0, 1), (1, 1)].into_iter().enumerate() {
-			assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), dispute as u64, f.graph.clone(), opening(&f, 1, row, col)));
+			assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), dispute as u64, f.graph.clone(), opening(&f, 1, row, col)));
 		}
 		assert!(OpenDisputes::<Test>::get(f.task).is_empty());
 		// Outside the window (and on a final task).
@@ -283,7 +289,7 @@ fn a_challenge_of_an_input_node_is_won_by_the_provider() {
 	new_test_ext().execute_with(|| {
 		let f = setup(None);
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 0, 0, 0));
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 0, 0, 0)));
+		assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 0, 0, 0)));
 		assert!(matches!(System::events().last().unwrap().event, RuntimeEvent::Challenges(Event::ProviderWon { .. })));
 		assert_accounting();
 	});
@@ -299,7 +305,7 @@ fn a_challenge_of_an_element_that_does_not_exist_is_answered_and_won() {
 			let f = setup(None);
 			let provider_free = Balances::balance(&PROVIDER);
 			assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, node, row, col));
-			assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, node, row, col)));
+			assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, node, row, col)));
 			System::assert_last_event(Event::ProviderWon { dispute: 0, task: f.task, bond_to_provider: 150, bond_to_treasury: 150 }.into());
 			assert_eq!(Balances::balance(&PROVIDER) - provider_free, 150, "({node}, {row}, {col})");
 			assert_accounting();
@@ -319,11 +325,11 @@ fn an_output_that_is_not_the_traces_final_node_loses() {
 		let submitter_free = Balances::balance(&SUBMITTER);
 		// An element where output and trace agree is ruled on its operands: the provider wins.
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(6), f.task, 1, 0, 0));
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)));
+		assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)));
 		assert!(matches!(System::events().last().unwrap().event, RuntimeEvent::Challenges(Event::ProviderWon { .. })));
 		// The element that differs: the provider's own opening loses.
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 1, 1));
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 1, f.graph.clone(), opening(&f, 1, 1, 1)));
+		assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 1, f.graph.clone(), opening(&f, 1, 1, 1)));
 		System::assert_last_event(Event::ProviderLost { dispute: 1, task: f.task, reason: LossReason::OutputMismatch, slashed: 2_000 }.into());
 		assert_eq!(Balances::balance(&CHALLENGER), ENDOWMENT + 1_000, "bond back plus the reward");
 		assert!(matches!(Tasks::<Test>::get(f.task).unwrap().status, TaskStatus::Refunded { .. }));
@@ -345,14 +351,14 @@ fn a_decoy_challenge_does_not_shield_a_wrong_result() {
 		assert_eq!(OpenDisputes::<Test>::get(f.task).into_inner(), vec![0, 1]);
 		assert_eq!(pallet_compute_staking::Providers::<Test>::get(PROVIDER).unwrap().open_disputes, 2);
 		// The real one is ruled first: the provider loses, the decoy is dismissed.
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 1, f.graph.clone(), opening(&f, 1, 1, 1)));
+		assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 1, f.graph.clone(), opening(&f, 1, 1, 1)));
 		System::assert_has_event(Event::DisputeDismissed { dispute: 0, task: f.task, challenger: decoy, bond: 300 }.into());
 		System::assert_last_event(Event::ProviderLost { dispute: 1, task: f.task, reason: LossReason::OutsideBound, slashed: 2_000 }.into());
 		assert_eq!(Balances::balance(&decoy), ENDOWMENT, "the decoy's bond is back in full");
 		assert_eq!(Balances::balance(&CHALLENGER), ENDOWMENT + 1_000);
 		assert!(Disputes::<Test>::get(0).is_none() && OpenDisputes::<Test>::get(f.task).is_empty());
 		assert_eq!(pallet_compute_staking::Providers::<Test>::get(PROVIDER).unwrap().open_disputes, 0);
-		assert_noop!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)), Error::<Test>::UnknownDispute);
+		assert_noop!(respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)), Error::<Test>::UnknownDispute);
 		assert_accounting();
 	});
 }
@@ -367,13 +373,44 @@ fn a_ruling_leaves_a_response_window_of_challenges() {
 		let TaskStatus::Committed { window_end, .. } = Tasks::<Test>::get(f.task).unwrap().status else { panic!("committed") };
 		System::set_block_number(window_end);
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(6), f.task, 1, 0, 0));
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)));
+		assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 0, f.graph.clone(), opening(&f, 1, 0, 0)));
 		let TaskStatus::Committed { window_end: reopened, .. } = Tasks::<Test>::get(f.task).unwrap().status else { panic!("committed") };
 		assert_eq!(reopened, window_end + 4, "ResponseWindow (4) blocks after the ruling");
 		run_to_block(reopened);
 		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 1, 1));
-		assert_ok!(Challenges::respond(RuntimeOrigin::signed(OPERATOR), 1, f.graph.clone(), opening(&f, 1, 1, 1)));
+		assert_ok!(respond(RuntimeOrigin::signed(OPERATOR), 1, f.graph.clone(), opening(&f, 1, 1, 1)));
 		System::assert_last_event(Event::ProviderLost { dispute: 1, task: f.task, reason: LossReason::OutsideBound, slashed: 2_000 }.into());
+		assert_accounting();
+	});
+}
+
+/// `respond` takes bytes bounded before decoding: more than the bound does not even decode as a
+/// call, and bytes that are not exactly one graph or one opening are refused without a ruling.
+#[test]
+fn answers_are_bounded_and_must_decode() {
+	use codec::{Decode, Encode};
+	new_test_ext().execute_with(|| {
+		let f = setup(None);
+		assert_ok!(Challenges::challenge(RuntimeOrigin::signed(CHALLENGER), f.task, 1, 1, 1));
+		let graph = f.graph.encode();
+		let opening = opening(&f, 1, 1, 1).encode();
+		let bytes = |v: &[u8]| BoundedVec::try_from(v.to_vec()).unwrap();
+		let answer = |g: &[u8], o: &[u8]| Challenges::respond(RuntimeOrigin::signed(OPERATOR), 0, bytes(g), bytes(o));
+		assert_noop!(answer(b"junk", &opening), Error::<Test>::UndecodableGraph);
+		assert_noop!(answer(&[&graph[..], &[0]].concat(), &opening), Error::<Test>::UndecodableGraph);
+		assert_noop!(answer(&graph, &opening[..opening.len() - 1]), Error::<Test>::UndecodableOpening);
+		// A graph past MaxGraphBytes (64 KiB in the mock): the call itself does not decode.
+		let mut call = crate::Call::<Test>::respond { dispute: 0, graph: bytes(&graph), opening: bytes(&opening) }.encode();
+		assert!(crate::Call::<Test>::decode(&mut &call[..]).is_ok());
+		call.truncate(9); // the call index and the dispute id
+		call.extend(vec![0u8; 64 * 1024 + 1].encode());
+		call.extend(opening.encode());
+		assert!(crate::Call::<Test>::decode(&mut &call[..]).is_err());
+		// The weight grows with the graph's bytes.
+		use crate::WeightInfo;
+		assert!(<() as WeightInfo>::respond(64 * 1024).ref_time() > <() as WeightInfo>::respond(0).ref_time());
+		// The honest answer still rules.
+		assert_ok!(answer(&graph, &opening));
 		assert_accounting();
 	});
 }

@@ -10,7 +10,8 @@ use frame_support::weights::{constants::ParityDbWeight, Weight};
 /// Weight functions of the pallet's calls.
 pub trait WeightInfo {
 	fn challenge() -> Weight;
-	fn respond() -> Weight;
+	/// `g`: bytes of the SCALE-encoded graph.
+	fn respond(g: u32) -> Weight;
 	fn settle() -> Weight;
 	fn on_initialize(d: u32) -> Weight;
 }
@@ -21,8 +22,10 @@ impl<T> WeightInfo for SubstrateWeight<T> {
 	fn challenge() -> Weight {
 		Weight::from_parts(80_000_000, 20_000).saturating_add(ParityDbWeight::get().reads_writes(8, 8))
 	}
-	fn respond() -> Weight {
-		Weight::from_parts(5_000_000_000, 65_536).saturating_add(ParityDbWeight::get().reads_writes(12, 12))
+	fn respond(g: u32) -> Weight {
+		Weight::from_parts(5_000_000_000, 65_536)
+			.saturating_add(Weight::from_parts(100_000, 0).saturating_mul(g as u64))
+			.saturating_add(ParityDbWeight::get().reads_writes(12, 12))
 	}
 	fn settle() -> Weight {
 		Weight::from_parts(150_000_000, 20_000).saturating_add(ParityDbWeight::get().reads_writes(12, 12))
@@ -36,8 +39,8 @@ impl WeightInfo for () {
 	fn challenge() -> Weight {
 		SubstrateWeight::<()>::challenge()
 	}
-	fn respond() -> Weight {
-		SubstrateWeight::<()>::respond()
+	fn respond(g: u32) -> Weight {
+		SubstrateWeight::<()>::respond(g)
 	}
 	fn settle() -> Weight {
 		SubstrateWeight::<()>::settle()

@@ -243,6 +243,10 @@ impl pallet_challenges::Config for Runtime {
 	type MaxDeadlinesPerBlock = ConstU32<64>;
 	// A decoy challenge cannot shield a wrong result: several are heard at once.
 	type MaxOpenDisputesPerTask = ConstU32<8>;
+	// MiniLM's graph is 8 KB; SmolLM2-360M's about 40 KB.
+	type MaxGraphBytes = ConstU32<{ 256 * 1024 }>;
+	// An opening of the widest row (4,096) is about 50 KB.
+	type MaxOpeningBytes = ConstU32<{ 64 * 1024 }>;
 	type WeightInfo = crate::weights::pallet_challenges::WeightInfo<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = RegistryBenchmarkHelper;

@@ -116,10 +116,15 @@ impl pallet_provider_worker::ProviderDisputes<AccountId, RuntimeCall> for Challe
 	}
 
 	fn respond_call(dispute: u64, graph: &[u8], opening: &[u8]) -> Option<RuntimeCall> {
-		use codec::Decode;
-		let graph = arbiter_primitives::Graph::decode(&mut &graph[..]).ok()?;
-		let opening = arbiter_primitives::Opening::decode(&mut &opening[..]).ok()?;
-		Some(RuntimeCall::Challenges(pallet_challenges::Call::respond { dispute, graph, opening }))
+		use codec::DecodeAll;
+		// Sent only when both decode and fit (the runtime checks again).
+		arbiter_primitives::Graph::decode_all(&mut &graph[..]).ok()?;
+		arbiter_primitives::Opening::decode_all(&mut &opening[..]).ok()?;
+		Some(RuntimeCall::Challenges(pallet_challenges::Call::respond {
+			dispute,
+			graph: graph.to_vec().try_into().ok()?,
+			opening: opening.to_vec().try_into().ok()?,
+		}))
 	}
 }
 

@@ -89,7 +89,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::TaskDispute` (r:0 w:1)
 	/// Proof: `Challenges::TaskDispute` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
-	fn respond() -> Weight {
+	fn respond(_g: u32) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1784`
 		//  Estimated: `134742`

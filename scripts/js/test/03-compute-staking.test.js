@@ -98,4 +98,11 @@ test('register a model, approve it, register a provider, unbond and withdraw', {
   assert.equal(b0.reserved - b1.reserved, part, 'and leaves the hold');
   const left = (await api.query.computeStaking.providers(charlie.address)).unwrap();
   assert.equal(left.active.toBigInt(), stake - part);
+
+  // Back to the default unbonding period (later tests change the windows through governance,
+  // whose bounds keep the unbonding period at least a challenge and a response window).
+  const restore = api.tx.parameters.setParameter({ Protocol: { UnbondingPeriod: [null, null] } });
+  await signAndWait(api, api.tx.sudo.sudo(restore), alice);
+  const keys = (await api.query.parameters.parameters.entries()).map(([key]) => key.args[0]);
+  assert.ok(!keys.some((k) => k.isProtocol && k.asProtocol.isUnbondingPeriod), 'the default is back');
 });
