@@ -56,11 +56,11 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `277`
 		//  Estimated: `6012`
-		// Minimum execution time: 66_969_000 picoseconds.
-		Weight::from_parts(69_949_919, 0)
+		// Minimum execution time: 66_339_000 picoseconds.
+		Weight::from_parts(69_184_214, 0)
 			.saturating_add(Weight::from_parts(0, 6012))
-			// Standard Error: 24
-			.saturating_add(Weight::from_parts(637, 0).saturating_mul(m.into()))
+			// Standard Error: 23
+			.saturating_add(Weight::from_parts(466, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(5))
 			.saturating_add(T::DbWeight::get().writes(4))
 	}
@@ -70,8 +70,8 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `309`
 		//  Estimated: `4669`
-		// Minimum execution time: 13_440_000 picoseconds.
-		Weight::from_parts(14_722_000, 0)
+		// Minimum execution time: 13_300_000 picoseconds.
+		Weight::from_parts(14_412_000, 0)
 			.saturating_add(Weight::from_parts(0, 4669))
 			.saturating_add(T::DbWeight::get().reads(1))
 			.saturating_add(T::DbWeight::get().writes(1))
@@ -86,8 +86,8 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `505`
 		//  Estimated: `4669`
-		// Minimum execution time: 53_089_000 picoseconds.
-		Weight::from_parts(56_084_000, 0)
+		// Minimum execution time: 52_358_000 picoseconds.
+		Weight::from_parts(55_192_000, 0)
 			.saturating_add(Weight::from_parts(0, 4669))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(3))
@@ -115,13 +115,15 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `TaskRegistry::Tasks` (r:0 w:1)
 	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 4096]`.
-	fn submit_task(_l: u32, ) -> Weight {
+	fn submit_task(l: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `51650`
 		//  Estimated: `836830`
-		// Minimum execution time: 2_334_161_000 picoseconds.
-		Weight::from_parts(2_483_716_186, 0)
+		// Minimum execution time: 2_264_327_000 picoseconds.
+		Weight::from_parts(2_449_735_572, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
+			// Standard Error: 3_228
+			.saturating_add(Weight::from_parts(6_949, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(267))
 			.saturating_add(T::DbWeight::get().writes(7))
 	}
@@ -137,8 +139,8 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `501`
 		//  Estimated: `85592`
-		// Minimum execution time: 77_245_000 picoseconds.
-		Weight::from_parts(80_669_000, 0)
+		// Minimum execution time: 77_275_000 picoseconds.
+		Weight::from_parts(80_409_000, 0)
 			.saturating_add(Weight::from_parts(0, 85592))
 			.saturating_add(T::DbWeight::get().reads(4))
 			.saturating_add(T::DbWeight::get().writes(4))
@@ -154,11 +156,11 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `430`
 		//  Estimated: `85592`
-		// Minimum execution time: 22_964_000 picoseconds.
-		Weight::from_parts(29_205_403, 0)
+		// Minimum execution time: 22_864_000 picoseconds.
+		Weight::from_parts(29_053_456, 0)
 			.saturating_add(Weight::from_parts(0, 85592))
 			// Standard Error: 1
-			.saturating_add(Weight::from_parts(109, 0).saturating_mul(l.into()))
+			.saturating_add(Weight::from_parts(108, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(2))
 	}
@@ -184,36 +186,49 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `52417`
 		//  Estimated: `836830`
-		// Minimum execution time: 2_391_736_000 picoseconds.
-		Weight::from_parts(2_528_719_000, 0)
+		// Minimum execution time: 2_327_000_000 picoseconds.
+		Weight::from_parts(2_533_256_000, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
 			.saturating_add(T::DbWeight::get().reads(269))
 			.saturating_add(T::DbWeight::get().writes(10))
 	}
-	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
+	/// Storage: `TaskRegistry::Deadlines` (r:2 w:2)
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::PruneQueue` (r:1 w:1)
 	/// Proof: `TaskRegistry::PruneQueue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
-	/// Storage: `TaskRegistry::Tasks` (r:64 w:64)
+	/// Storage: `TaskRegistry::Tasks` (r:64 w:128)
 	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Storage: `ComputeStaking::Providers` (r:256 w:107)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:58 w:58)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:59 w:59)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:5 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `System::ParentHash` (r:1 w:0)
+	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
+	/// Storage: `ComputeStaking::ModelProviders` (r:1 w:0)
+	/// Proof: `ComputeStaking::ModelProviders` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::OperatorTasks` (r:0 w:128)
+	/// Proof: `TaskRegistry::OperatorTasks` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `d` is `[0, 64]`.
 	/// The range of component `p` is `[0, 64]`.
 	fn on_initialize(d: u32, p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `480 + d * (197 ±0) + p * (8 ±0)`
-		//  Estimated: `3991 + d * (84605 ±1) + p * (1 ±1)`
-		// Minimum execution time: 208_139_000 picoseconds.
-		Weight::from_parts(28_377_124, 0)
-			.saturating_add(Weight::from_parts(0, 3991))
-			// Standard Error: 49_110
-			.saturating_add(Weight::from_parts(5_824_741, 0).saturating_mul(d.into()))
-			// Standard Error: 49_110
-			.saturating_add(Weight::from_parts(3_197_232, 0).saturating_mul(p.into()))
-			.saturating_add(T::DbWeight::get().reads(2))
-			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(d.into())))
-			.saturating_add(T::DbWeight::get().writes(2))
+		//  Measured:  `59208 + d * (367 ±0) + p * (8 ±0)`
+		//  Estimated: `836830 + d * (84605 ±4) + p * (21 ±4)`
+		// Minimum execution time: 212_236_000 picoseconds.
+		Weight::from_parts(2_707_746_302, 0)
+			.saturating_add(Weight::from_parts(0, 836830))
+			// Standard Error: 7_925_053
+			.saturating_add(Weight::from_parts(1_510_130_715, 0).saturating_mul(d.into()))
+			.saturating_add(T::DbWeight::get().reads(209))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(d.into())))
+			.saturating_add(T::DbWeight::get().writes(6))
+			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(p.into())))
 			.saturating_add(Weight::from_parts(0, 84605).saturating_mul(d.into()))
-			.saturating_add(Weight::from_parts(0, 1).saturating_mul(p.into()))
+			.saturating_add(Weight::from_parts(0, 21).saturating_mul(p.into()))
 	}
 }
