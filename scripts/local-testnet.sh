@@ -60,7 +60,16 @@ fi
 [ -x "$NODE_BIN" ] || { ensure_apt_packages; ensure_rust; build_node; }
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+# Ctrl-C (or a TERM) is how the testnet is meant to stop: stop the validators and exit 0. Any
+# other exit (a validator that dies) still stops the rest and reports the failure.
+stop() {
+	log "stopping the validators"
+	trap - EXIT
+	cleanup
+	exit 0
+}
+trap cleanup EXIT
+trap stop INT TERM
 for i in "${!NAMES[@]}"; do
 	read -r p2p rpc prom <<<"$(ports "$i")"
 	require_free_port "$rpc"

@@ -61,7 +61,7 @@ ensure_npm_deps() {
 }
 
 build_node() {
-	log "building arbiter-node and arbiter-infer (release; the first build takes about an hour on 2 cores)"
+	log "building arbiter-node and arbiter-infer (release; the first build takes 35 to 60 minutes on 2 cores)"
 	(cd "$ROOT" && cargo build --release --locked -p arbiter-node -p arbiter-inference)
 }
 

@@ -135,20 +135,29 @@ mod benchmarks {
 	#[benchmark]
 	fn on_initialize(d: Linear<0, { T::MaxDeadlinesPerBlock::get() }>, p: Linear<0, { T::MaxDeadlinesPerBlock::get() }>) {
 		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES);
-		let now = frame_system::Pallet::<T>::block_number();
-		let due = now.saturating_add(10u32.into());
+		// Past every assignment deadline (a commit is accepted up to the deadline, the timeout
+		// runs after it), so each queued task times out and is reassigned.
+		let due = frame_system::Pallet::<T>::block_number()
+			.saturating_add(T::AssignmentTimeout::get())
+			.saturating_add(2u32.into());
+		let mut queued = alloc::vec::Vec::new();
 		for _ in 0..d {
 			let id = submitted::<T>(model, 8);
 			let _ = Deadlines::<T>::try_mutate(due, |q| q.try_push(id));
+			queued.push(id);
 		}
 		for k in 0..p {
 			let _ = PruneQueue::<T>::try_mutate(due, |q| q.try_push(1_000_000 + k as u64));
 		}
-		// Every queued task is past its assignment deadline: timeouts with reassignment.
 		frame_system::Pallet::<T>::set_block_number(due);
 		#[block]
 		{
 			Pallet::<T>::process_deadlines(due);
+		}
+		// Every queued task timed out: reassigned (or refunded when no provider is left).
+		for id in queued {
+			let task = Tasks::<T>::get(id).expect("queued tasks exist");
+			assert!(task.assignments >= 2 || matches!(task.status, TaskStatus::Refunded { .. }), "task {id} timed out");
 		}
 	}
 

@@ -23,6 +23,9 @@ unsafe extern "C" {
 
 unsafe impl core::alloc::GlobalAlloc for Bump {
 	unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+		// SAFETY: the probe is single-threaded wasm, so nothing else reads or writes `NEXT`;
+		// only the address of the linker's `__heap_base` is taken, never its value; the memory
+		// handed out lies past every static and the stack, and below the grown memory's end.
 		unsafe {
 			if NEXT == 0 {
 				NEXT = core::ptr::addr_of!(__heap_base) as usize;
@@ -47,6 +50,8 @@ static ALLOC: Bump = Bump;
 /// Reserves `len` bytes for the host to write into.
 #[no_mangle]
 pub extern "C" fn reserve(len: usize) -> *mut u8 {
+	// SAFETY: 8 is a power of two and a wasm32 `len` rounded up to it cannot overflow `isize`,
+	// so the layout is valid; the allocator returns null or a block of at least `len` bytes.
 	unsafe { core::alloc::GlobalAlloc::alloc(&ALLOC, core::alloc::Layout::from_size_align_unchecked(len.max(1), 8)) }
 }
 
@@ -63,6 +68,8 @@ pub extern "C" fn eval(
 	claimed: f32,
 	out: *mut f64,
 ) {
+	// SAFETY: the host wrote `a_len`, `b_len` and `c_len` f32 values at these addresses, in
+	// blocks it got from `reserve` (aligned to 8), and does not touch them during the call.
 	let (a, b, c) = unsafe {
 		(slice::from_raw_parts(a, a_len), slice::from_raw_parts(b, b_len), slice::from_raw_parts(c, c_len))
 	};
@@ -79,6 +86,8 @@ pub extern "C" fn eval(
 		8 => ops::add(first(a), first(b), claimed),
 		_ => ops::mul(first(a), first(b), claimed),
 	};
+	// SAFETY: `out` is a block of three f64 from `reserve` (aligned to 8) the host reads after
+	// the call.
 	unsafe {
 		*out = check.reference;
 		*out.add(1) = check.deviation;
@@ -92,6 +101,8 @@ pub extern "C" fn eval(
 pub extern "C" fn verify(ptr: *const u8, len: usize, repeat: u32) -> u32 {
 	use arbiter_primitives::{opening::verify_element, Graph, Opening, RegisteredModel, TaskCommitments, Verdict};
 	use codec::Decode;
+	// SAFETY: the host wrote `len` bytes at `ptr`, a block from `reserve`, and does not touch
+	// them during the call.
 	let mut input = unsafe { slice::from_raw_parts(ptr, len) };
 	let Ok((graph, model_root, trace_root, opening, slack_bits, output, ids)) =
 		<(Graph, [u8; 32], [u8; 32], Opening, u32, alloc::vec::Vec<u8>, alloc::vec::Vec<u32>)>::decode(&mut input)
