@@ -260,8 +260,8 @@ pub mod pallet {
 		RowWidthOutOfBounds,
 		/// The slack is not a finite non-negative f32 at most `MaxToleranceSlackBits`.
 		SlackOutOfBounds,
-		/// The io spec has a zero width, vocabulary or token limit, or a token limit above
-		/// `MaxInputTokens`.
+		/// The io spec has a zero width, vocabulary or token limit, a token limit above
+		/// `MaxInputTokens`, or a vocabulary above 2^24 (`MAX_VOCABULARY`).
 		BadIoSpec,
 		/// The owner cannot hold the deposit.
 		InsufficientBalance,

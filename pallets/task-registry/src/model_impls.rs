@@ -33,7 +33,9 @@ impl<T: Config> Pallet<T> {
 		ensure!(slack.is_finite() && slack >= 0.0 && slack <= max_slack, Error::<T>::SlackOutOfBounds);
 		let InputKind::TokenIds { vocabulary } = io.input;
 		let tokens_ok = io.max_input_tokens > 0 && io.max_input_tokens <= T::MaxInputTokens::get();
-		ensure!(io.output_width > 0 && vocabulary > 0 && tokens_ok, Error::<T>::BadIoSpec);
+		// Traces hold ids as f32, exact up to 2^24: a larger id could stand for another.
+		let vocabulary_ok = vocabulary > 0 && vocabulary <= MAX_VOCABULARY;
+		ensure!(io.output_width > 0 && vocabulary_ok && tokens_ok, Error::<T>::BadIoSpec);
 		let id = NextModelId::<T>::get();
 		let next = id.checked_add(1).ok_or(Error::<T>::Overflow)?;
 		let deposit = T::ModelDeposit::get();

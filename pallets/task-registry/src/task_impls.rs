@@ -436,7 +436,7 @@ impl<T: Config> Pallet<T> {
 			descriptor_hash,
 			model_root,
 			H256::zero(),
-			IoSpec { input: InputKind::TokenIds { vocabulary: u32::MAX }, max_input_tokens: T::MaxInputTokens::get(), output_width: 384 },
+			IoSpec { input: InputKind::TokenIds { vocabulary: MAX_VOCABULARY }, max_input_tokens: T::MaxInputTokens::get(), output_width: 384 },
 			width,
 			0,
 			BoundedVec::default(),

@@ -66,8 +66,11 @@ fn registration_bounds() {
 		let register_io = |io: IoSpec| {
 			Registry::register_model(RuntimeOrigin::signed(1), H256::zero(), H256::zero(), H256::zero(), io, 384, 0, BoundedVec::default())
 		};
-		// No tokens, more than the pallet stores (64 in the mock), no vocabulary, no output.
-		for (max_input_tokens, vocabulary, output_width) in [(0, 100, 384), (65, 100, 384), (64, 0, 384), (64, 100, 0)] {
+		// No tokens, more than the pallet stores (64 in the mock), no vocabulary, no output, a
+		// vocabulary past 2^24 (ids would not be exact as f32 in a trace).
+		for (max_input_tokens, vocabulary, output_width) in
+			[(0, 100, 384), (65, 100, 384), (64, 0, 384), (64, 100, 0), (64, MAX_VOCABULARY + 1, 384)]
+		{
 			let io = IoSpec { input: InputKind::TokenIds { vocabulary }, max_input_tokens, output_width };
 			assert_noop!(register_io(io), Error::<Test>::BadIoSpec);
 		}

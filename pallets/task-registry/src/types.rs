@@ -9,6 +9,10 @@ use sp_runtime::traits::Get;
 
 pub use pallet_compute_staking::ModelId;
 
+/// Largest vocabulary a model may register: traces hold token ids as f32, which is exact for
+/// every integer up to 2^24 (SmolLM2's 49,152 and BERT's 30,522 are far below it).
+pub const MAX_VOCABULARY: u32 = 1 << 24;
+
 /// What a model takes as input.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
 pub enum InputKind {
