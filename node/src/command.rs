@@ -6,6 +6,7 @@ use crate::{
 	service,
 };
 use arbiter_runtime::opaque::Block;
+#[cfg(feature = "runtime-benchmarks")]
 use frame_benchmarking_cli::{BenchmarkCmd, SUBSTRATE_REFERENCE_HARDWARE};
 use sc_cli::SubstrateCli;
 use sc_service::PartialComponents;
@@ -53,7 +54,8 @@ fn check_ports_free(config: &sc_service::Configuration) -> sc_cli::Result<()> {
 	};
 	let mut wanted: Vec<(&str, SocketAddr)> = Vec::new();
 	for endpoint in config.rpc.addr.iter().flatten() {
-		// Port 0 lets the OS choose; a second endpoint may reuse the first one's port on another IP.
+		// Port 0 lets the OS choose; a second endpoint may reuse the first one's port on another
+		// IP.
 		if endpoint.listen_addr.port() != 0 {
 			wanted.push(("RPC", endpoint.listen_addr));
 		}
@@ -130,28 +132,24 @@ pub fn run() -> sc_cli::Result<()> {
 				Ok((cmd.run(client, backend, Some(aux_revert)), task_manager))
 			})
 		},
+		#[cfg(feature = "runtime-benchmarks")]
 		Some(Subcommand::Benchmark(cmd)) => {
 			let runner = cli.create_runner(cmd)?;
 			runner.sync_run(|config| match cmd {
-				BenchmarkCmd::Pallet(cmd) => {
-					if !cfg!(feature = "runtime-benchmarks") {
-						return Err("runtime benchmarking is not compiled in: build the node with \
-						            `--features runtime-benchmarks`"
-							.into());
-					}
-					cmd.run_with_spec::<sp_runtime::traits::HashingFor<Block>, service::HostFunctions>(
+				BenchmarkCmd::Pallet(cmd) => cmd
+					.run_with_spec::<sp_runtime::traits::HashingFor<Block>, service::HostFunctions>(
 						Some(config.chain_spec),
-					)
-				},
+					),
 				BenchmarkCmd::Block(cmd) => {
 					let PartialComponents { client, .. } = service::new_partial(&config)?;
 					cmd.run(client)
 				},
 				BenchmarkCmd::Machine(cmd) =>
 					cmd.run(&config, SUBSTRATE_REFERENCE_HARDWARE.clone()),
-				_ => Err("this benchmark is not supported by arbiter-node; use `benchmark pallet`, \
+				_ =>
+					Err("this benchmark is not supported by arbiter-node; use `benchmark pallet`, \
 				          `benchmark block` or `benchmark machine`"
-					.into()),
+						.into()),
 			})
 		},
 		Some(Subcommand::ChainInfo(cmd)) => {
@@ -163,17 +161,24 @@ pub fn run() -> sc_cli::Result<()> {
 			let inference = cli.inference.clone();
 			runner.run_node_until_exit(|config| async move {
 				check_ports_free(&config)?;
-				// The engine loads before the node starts, so a bad models folder is one clear error.
+				// The engine loads before the node starts, so a bad models folder is one clear
+				// error.
 				let engine = if inference.enabled() {
 					let base = config.base_path.path().to_path_buf();
 					let chain = config.chain_spec.id().to_string();
-					Some(crate::inference::start(&inference, &base, &chain).map_err(sc_cli::Error::Input)?)
+					Some(
+						crate::inference::start(&inference, &base, &chain)
+							.map_err(sc_cli::Error::Input)?,
+					)
 				} else {
 					None
 				};
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
-						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
+						sc_network::NetworkWorker<
+							Block,
+							<Block as sp_runtime::traits::Block>::Hash,
+						>,
 					>(config, engine)
 					.map_err(sc_cli::Error::Service),
 					sc_network::config::NetworkBackendType::Litep2p =>

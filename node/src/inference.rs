@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use arbiter_inference::{
-	host::EngineHost, jobs::JobService, open_device, watch::Watcher, DeviceKind, Model, StoreLimits, TraceStore,
+	host::EngineHost, jobs::JobService, open_device, watch::Watcher, DeviceKind, Model,
+	StoreLimits, TraceStore,
 };
 use arbiter_primitives::NodeId;
 
@@ -74,14 +75,19 @@ impl InferenceParams {
 
 	/// `--models-dir`, or `$ARBITER_MODELS_DIR`, or `~/.cache/arbiter/models`.
 	pub fn models_dir(&self) -> PathBuf {
-		self.models_dir.clone().unwrap_or_else(arbiter_inference::model::default_models_dir)
+		self.models_dir
+			.clone()
+			.unwrap_or_else(arbiter_inference::model::default_models_dir)
 	}
 }
 
 /// The model folders under `dir` (or `dir` itself when it is one).
 fn model_folders(dir: &Path) -> Result<Vec<PathBuf>, String> {
 	if !dir.is_dir() {
-		return Err(format!("models folder {} does not exist (run scripts/fetch-model.sh)", dir.display()));
+		return Err(format!(
+			"models folder {} does not exist (run scripts/fetch-model.sh)",
+			dir.display()
+		));
 	}
 	if dir.join(arbiter_inference::model::WEIGHTS_FILE).is_file() {
 		return Ok(vec![dir.to_path_buf()]);
@@ -103,13 +109,22 @@ pub const DEV_CHAIN_ID: &str = "arbiter_dev";
 
 /// Loads the models and starts the job service (and the watcher); traces go to
 /// `<base path>/traces`. `chain_id` decides whether `--provider-fault` is allowed.
-pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Result<EngineHost, String> {
-	for (switch, set) in [("--provider-fault", params.provider_fault.is_some()), ("--provider-output-fault", params.provider_output_fault)] {
+pub fn start(
+	params: &InferenceParams,
+	base_path: &Path,
+	chain_id: &str,
+) -> Result<EngineHost, String> {
+	for (switch, set) in [
+		("--provider-fault", params.provider_fault.is_some()),
+		("--provider-output-fault", params.provider_output_fault),
+	] {
 		if !set {
 			continue;
 		}
 		if chain_id != DEV_CHAIN_ID {
-			return Err(format!("{switch} is a test switch for development chains only; this chain is {chain_id:?}"));
+			return Err(format!(
+				"{switch} is a test switch for development chains only; this chain is {chain_id:?}"
+			));
 		}
 		if !params.provider {
 			return Err(format!("{switch} needs --provider (it perturbs this node's own results)"));
@@ -164,7 +179,10 @@ pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Resu
 	}
 	let store = TraceStore::open(
 		&base_path.join("traces"),
-		StoreLimits { max_traces: params.trace_store_max_traces, max_bytes: params.trace_store_max_bytes },
+		StoreLimits {
+			max_traces: params.trace_store_max_traces,
+			max_bytes: params.trace_store_max_bytes,
+		},
 	)
 	.map_err(|e| e.to_string())?;
 	let device_name = format!("{:?}", params.inference_device).to_lowercase();
@@ -177,9 +195,18 @@ pub fn start(params: &InferenceParams, base_path: &Path, chain_id: &str) -> Resu
 				.map(|t| Box::new(t) as Box<dyn arbiter_inference::watch::RemoteTrace>)
 		};
 		// A per-node salt: watchers sampling at the same rate check different tasks.
-		let salt = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+		let salt = std::time::SystemTime::now()
+			.duration_since(std::time::UNIX_EPOCH)
+			.map(|d| d.as_nanos() as u64)
+			.unwrap_or(0);
 		// An inconclusive check (the provider's node unreachable) is retried after a minute.
-		Watcher::start(jobs.clone(), params.watch_sample_rate, salt, std::time::Duration::from_secs(60), Box::new(connect))
+		Watcher::start(
+			jobs.clone(),
+			params.watch_sample_rate,
+			salt,
+			std::time::Duration::from_secs(60),
+			Box::new(connect),
+		)
 	});
 	Ok(EngineHost { jobs, watcher })
 }
@@ -192,8 +219,10 @@ pub fn register_metrics(
 	engine: &JobService,
 	registry: &substrate_prometheus_endpoint::Registry,
 ) -> Result<(), substrate_prometheus_endpoint::PrometheusError> {
-	use substrate_prometheus_endpoint::{register, MetricSource, Opts, SourcedCounter, SourcedGauge};
 	use std::sync::atomic::Ordering;
+	use substrate_prometheus_endpoint::{
+		register, MetricSource, Opts, SourcedCounter, SourcedGauge,
+	};
 
 	#[derive(Clone)]
 	struct Jobs(JobService);
@@ -222,27 +251,43 @@ pub fn register_metrics(
 		type N = u64;
 		fn collect(&self, mut set: impl FnMut(&[&str], u64)) {
 			let m = self.0.metrics();
-			let v = if self.1 { m.latency_us_sum.load(Ordering::Relaxed) } else { m.latency_count.load(Ordering::Relaxed) };
+			let v = if self.1 {
+				m.latency_us_sum.load(Ordering::Relaxed)
+			} else {
+				m.latency_count.load(Ordering::Relaxed)
+			};
 			set(&[], v);
 		}
 	}
 	register(
-		SourcedGauge::new(&Opts::new("arbiter_inference_jobs", "Inference jobs by state").variable_label("state"), Jobs(engine.clone()))?,
+		SourcedGauge::new(
+			&Opts::new("arbiter_inference_jobs", "Inference jobs by state").variable_label("state"),
+			Jobs(engine.clone()),
+		)?,
 		registry,
 	)?;
 	register(
-		SourcedGauge::new(&Opts::new("arbiter_inference_traces_stored", "Traces kept for challenges"), Traces(engine.clone()))?,
+		SourcedGauge::new(
+			&Opts::new("arbiter_inference_traces_stored", "Traces kept for challenges"),
+			Traces(engine.clone()),
+		)?,
 		registry,
 	)?;
 	register(
 		SourcedCounter::new(
-			&Opts::new("arbiter_inference_job_latency_microseconds_total", "Summed job latency, queued to done"),
+			&Opts::new(
+				"arbiter_inference_job_latency_microseconds_total",
+				"Summed job latency, queued to done",
+			),
 			Latency(engine.clone(), true),
 		)?,
 		registry,
 	)?;
 	register(
-		SourcedCounter::new(&Opts::new("arbiter_inference_jobs_timed_total", "Jobs whose latency is summed"), Latency(engine.clone(), false))?,
+		SourcedCounter::new(
+			&Opts::new("arbiter_inference_jobs_timed_total", "Jobs whose latency is summed"),
+			Latency(engine.clone(), false),
+		)?,
 		registry,
 	)?;
 	Ok(())

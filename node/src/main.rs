@@ -1,5 +1,8 @@
 //! The Arbiter node.
 #![warn(missing_docs)]
+// sc-cli and sc-service return their large `Error` by value throughout; the node's commands
+// pass it on.
+#![allow(clippy::result_large_err)]
 
 mod arbiter_rpc;
 mod chain_spec;

@@ -1,6 +1,7 @@
 //! The node's service: client, import queue, networking, Aura authoring, GRANDPA finality,
 //! off-chain workers and RPC.
 
+use arbiter_runtime::{self, opaque::Block, RuntimeApi};
 use futures::FutureExt;
 use sc_client_api::{Backend, BlockBackend};
 use sc_consensus_aura::{ImportQueueParams, SlotProportion, StartAuraParams};
@@ -8,13 +9,13 @@ use sc_consensus_grandpa::SharedVoterState;
 use sc_service::{error::Error as ServiceError, Configuration, TaskManager, WarpSyncConfig};
 use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
-use arbiter_runtime::{self, opaque::Block, RuntimeApi};
 use sp_consensus_aura::sr25519::AuthorityPair as AuraPair;
 use std::{sync::Arc, time::Duration};
 
 /// Host functions the node provides to the runtime: the standard set and Arbiter's inference
 /// interface (which does anything only inside off-chain workers of `--provider`/`--watcher` nodes).
-pub type HostFunctions = (sp_io::SubstrateHostFunctions, arbiter_inference_interface::inference::HostFunctions);
+pub type HostFunctions =
+	(sp_io::SubstrateHostFunctions, arbiter_inference_interface::inference::HostFunctions);
 
 pub(crate) type FullClient =
 	sc_service::TFullClient<Block, RuntimeApi, sc_executor::WasmExecutor<HostFunctions>>;
@@ -190,8 +191,9 @@ pub fn new_full<
 		})?;
 
 	if let (Some(engine), Some(registry)) = (&engine, config.prometheus_registry()) {
-		crate::inference::register_metrics(&engine.jobs, registry)
-			.map_err(|e| ServiceError::Other(format!("cannot register the inference metrics: {e}")))?;
+		crate::inference::register_metrics(&engine.jobs, registry).map_err(|e| {
+			ServiceError::Other(format!("cannot register the inference metrics: {e}"))
+		})?;
 	}
 
 	// `--dev --provider` serves out of the box: on the development chain, a node started as a
@@ -203,8 +205,13 @@ pub fn new_full<
 		use sp_keystore::Keystore;
 		keystore_container
 			.keystore()
-			.sr25519_generate_new(sp_core::crypto::KeyTypeId(arbiter_primitives::OPERATOR_KEY_TYPE), Some(seed))
-			.map_err(|e| ServiceError::Other(format!("cannot insert the dev operator key {seed}: {e}")))?;
+			.sr25519_generate_new(
+				sp_core::crypto::KeyTypeId(arbiter_primitives::OPERATOR_KEY_TYPE),
+				Some(seed),
+			)
+			.map_err(|e| {
+				ServiceError::Other(format!("cannot insert the dev operator key {seed}: {e}"))
+			})?;
 	}
 
 	if config.offchain_worker.enabled {
@@ -224,7 +231,8 @@ pub fn new_full<
 					let engine = engine.clone();
 					move |_| match &engine {
 						Some(e) => vec![Box::new(arbiter_inference_interface::InferenceExt::new(
-							Arc::new(e.clone()) as Arc<dyn arbiter_inference_interface::InferenceHost>,
+							Arc::new(e.clone())
+								as Arc<dyn arbiter_inference_interface::InferenceHost>,
 						)) as Box<_>],
 						None => vec![],
 					}
@@ -249,7 +257,11 @@ pub fn new_full<
 		let pool = transaction_pool.clone();
 
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone(), engine: engine.as_ref().map(|e| e.jobs.clone()) };
+			let deps = crate::rpc::FullDeps {
+				client: client.clone(),
+				pool: pool.clone(),
+				engine: engine.as_ref().map(|e| e.jobs.clone()),
+			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
 	};
@@ -353,4 +365,3 @@ pub fn new_full<
 
 	Ok(task_manager)
 }
-

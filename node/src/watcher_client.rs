@@ -17,7 +17,9 @@ use jsonrpsee::{
 /// The WebSocket URL of a registered endpoint.
 pub fn ws_url(endpoint: &str) -> Result<String, String> {
 	let endpoint = endpoint.trim();
-	for (from, to) in [("http://", "ws://"), ("https://", "wss://"), ("ws://", "ws://"), ("wss://", "wss://")] {
+	for (from, to) in
+		[("http://", "ws://"), ("https://", "wss://"), ("ws://", "ws://"), ("wss://", "wss://")]
+	{
 		if let Some(rest) = endpoint.strip_prefix(from) {
 			if rest.is_empty() {
 				break;
@@ -37,7 +39,11 @@ pub struct RpcTrace {
 
 impl RpcTrace {
 	/// Connects to `endpoint` (blocking the calling thread, which is the watcher's own).
-	pub fn connect(runtime: tokio::runtime::Handle, endpoint: &str, task: u64) -> Result<Self, String> {
+	pub fn connect(
+		runtime: tokio::runtime::Handle,
+		endpoint: &str,
+		task: u64,
+	) -> Result<Self, String> {
 		let url = ws_url(endpoint)?;
 		let client = runtime
 			.block_on(
@@ -68,9 +74,12 @@ impl RemoteTrace for RpcTrace {
 	fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, String> {
 		let hex: String = self
 			.runtime
-			.block_on(self.client.request("arbiter_opening", rpc_params![self.task, node, row, col]))
+			.block_on(
+				self.client.request("arbiter_opening", rpc_params![self.task, node, row, col]),
+			)
 			.map_err(|e| e.to_string())?;
-		let bytes = sp_core::bytes::from_hex(&hex).map_err(|e| format!("the opening is not hex: {e}"))?;
+		let bytes =
+			sp_core::bytes::from_hex(&hex).map_err(|e| format!("the opening is not hex: {e}"))?;
 		Opening::decode(&mut &bytes[..]).map_err(|e| format!("the opening does not decode: {e}"))
 	}
 }

@@ -22,7 +22,10 @@ use wasmi::{Engine, Linker, Module, Store};
 
 fn build_probe() -> Vec<u8> {
 	let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-	let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| dir.join("../target")).join("wasm-probe");
+	let target = std::env::var("CARGO_TARGET_DIR")
+		.map(PathBuf::from)
+		.unwrap_or_else(|_| dir.join("../target"))
+		.join("wasm-probe");
 	let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 		.args(["build", "--release", "--target", "wasm32v1-none", "--manifest-path"])
 		.arg(dir.join("wasm-probe/Cargo.toml"))
@@ -49,7 +52,11 @@ struct Case {
 /// Rows of random activations of shape `dims` (the benchmarked op's operand). Every input is
 /// the task's (its ids, or constants), so activations come from an embedding of random ids
 /// over a random 16-row table (weight 0), reshaped.
-fn activations(g: &mut GraphBuilder, dims: &[u32], rng: &mut common::Rng) -> (NodeId, Vec<f32>, Vec<u32>) {
+fn activations(
+	g: &mut GraphBuilder,
+	dims: &[u32],
+	rng: &mut common::Rng,
+) -> (NodeId, Vec<f32>, Vec<u32>) {
 	let width = *dims.last().unwrap();
 	let rows: u32 = dims[..dims.len() - 1].iter().product();
 	let table = g.weight("activations", &[16, width]);
@@ -73,7 +80,10 @@ fn linear_case(name: &'static str, d_in: u32, d_out: u32, rng: &mut common::Rng)
 
 fn main() {
 	let mut rng = common::Rng(42);
-	let mut cases = vec![linear_case("Linear 1536->384", 1536, 384, &mut rng), linear_case("Linear 384->1536", 384, 1536, &mut rng)];
+	let mut cases = vec![
+		linear_case("Linear 1536->384", 1536, 384, &mut rng),
+		linear_case("Linear 384->1536", 384, 1536, &mut rng),
+	];
 	{
 		let mut g = GraphBuilder::new();
 		let (x, table, ids) = activations(&mut g, &[12, 128, 128], &mut rng);
@@ -89,7 +99,13 @@ fn main() {
 		let bw = g.weight("b", &[384]);
 		let node = g.layer_norm(x, gw, bw, 1e-12);
 		let graph = g.build();
-		cases.push(Case { name: "LayerNorm 384", graph, weights: vec![table, rng.vec(384, 1.0), rng.vec(384, 0.1)], ids, node });
+		cases.push(Case {
+			name: "LayerNorm 384",
+			graph,
+			weights: vec![table, rng.vec(384, 1.0), rng.vec(384, 0.1)],
+			ids,
+			node,
+		});
 	}
 
 	let wasm = build_probe();
@@ -102,37 +118,86 @@ fn main() {
 		let outputs = common::run(&case.graph, &case.weights, &inputs);
 		let seq_len = case.ids.len() as u32;
 		let tokenizer = [1u8; 32];
-		let model_root = model_commitment(&case.graph, &case.weights, tokenizer).unwrap().model_root;
+		let model_root =
+			model_commitment(&case.graph, &case.weights, tokenizer).unwrap().model_root;
 		let tt = trace_tree(&case.graph, &outputs).unwrap();
 		let wt = weights_tree(&case.graph, &case.weights).unwrap();
-		let prover = ProverData { graph: &case.graph, outputs: &outputs, trace_tree: &tt, weights: &case.weights, weights_tree: &wt, tokenizer_hash: tokenizer, seq_len };
+		let prover = ProverData {
+			graph: &case.graph,
+			outputs: &outputs,
+			trace_tree: &tt,
+			weights: &case.weights,
+			weights_tree: &wt,
+			tokenizer_hash: tokenizer,
+			seq_len,
+		};
 		let width = case.graph.nodes[case.node as usize].shape.width();
 		let opening = prover.opening(case.node, 1, width - 1).unwrap();
 		let element = (opening.node, opening.row, opening.col);
 		let root = arbiter_primitives::encoding::trace_root_of(seq_len, &tt.root());
-		let output: Vec<u8> = outputs.last().map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default();
-		assert_eq!(verify_element(&RegisteredModel { graph: &case.graph, model_root: &model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &root, output: &output, input: &case.ids }, element, &opening), Verdict::WithinBound);
+		let output: Vec<u8> = outputs
+			.last()
+			.map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect())
+			.unwrap_or_default();
+		assert_eq!(
+			verify_element(
+				&RegisteredModel {
+					graph: &case.graph,
+					model_root: &model_root,
+					slack: 0.0,
+					max_row_width: 4096
+				},
+				&TaskCommitments { trace_root: &root, output: &output, input: &case.ids },
+				element,
+				&opening
+			),
+			Verdict::WithinBound
+		);
 
 		let n = 200;
 		let t = Instant::now();
 		for _ in 0..n {
-			std::hint::black_box(verify_element(&RegisteredModel { graph: &case.graph, model_root: &model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &root, output: &output, input: &case.ids }, element, &opening));
+			std::hint::black_box(verify_element(
+				&RegisteredModel {
+					graph: &case.graph,
+					model_root: &model_root,
+					slack: 0.0,
+					max_row_width: 4096,
+				},
+				&TaskCommitments { trace_root: &root, output: &output, input: &case.ids },
+				element,
+				&opening,
+			));
 		}
 		let native_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
 
 		let payload = (&case.graph, model_root, root, &opening, 0u32, &output, &case.ids).encode();
 		let mut store = Store::new(&engine, ());
-		let instance = Linker::<()>::new(&engine).instantiate(&mut store, &module).unwrap().start(&mut store).unwrap();
+		let instance = Linker::<()>::new(&engine)
+			.instantiate(&mut store, &module)
+			.unwrap()
+			.start(&mut store)
+			.unwrap();
 		let memory = instance.get_memory(&store, "memory").unwrap();
 		let reserve = instance.get_typed_func::<i32, i32>(&store, "reserve").unwrap();
 		let verify = instance.get_typed_func::<(i32, i32, i32), i32>(&store, "verify").unwrap();
 		let ptr = reserve.call(&mut store, payload.len() as i32).unwrap();
 		memory.write(&mut store, ptr as usize, &payload).unwrap();
-		assert_eq!(verify.call(&mut store, (ptr, payload.len() as i32, 1)).unwrap(), 0, "wasm verdict");
+		assert_eq!(
+			verify.call(&mut store, (ptr, payload.len() as i32, 1)).unwrap(),
+			0,
+			"wasm verdict"
+		);
 		let reps = 5;
 		let t = Instant::now();
 		verify.call(&mut store, (ptr, payload.len() as i32, reps)).unwrap();
 		let wasm_us = t.elapsed().as_secs_f64() * 1e6 / reps as f64;
-		println!("| {} | {} | {:.1} | {:.0} |", case.name, opening.encode().len(), native_us, wasm_us);
+		println!(
+			"| {} | {} | {:.1} | {:.0} |",
+			case.name,
+			opening.encode().len(),
+			native_us,
+			wasm_us
+		);
 	}
 }

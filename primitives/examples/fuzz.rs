@@ -58,9 +58,20 @@ fn main() {
 	let tokenizer = [3u8; 32];
 	let model_root = model_commitment(&graph, &weights, tokenizer).unwrap().model_root;
 	let tt = trace_tree(&graph, &outputs).unwrap();
-	let output: Vec<u8> = outputs.last().map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default();
+	let output: Vec<u8> = outputs
+		.last()
+		.map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect())
+		.unwrap_or_default();
 	let wt = weights_tree(&graph, &weights).unwrap();
-	let prover = ProverData { graph: &graph, outputs: &outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: tokenizer, seq_len: 5 };
+	let prover = ProverData {
+		graph: &graph,
+		outputs: &outputs,
+		trace_tree: &tt,
+		weights: &weights,
+		weights_tree: &wt,
+		tokenizer_hash: tokenizer,
+		seq_len: 5,
+	};
 	let graph_bytes = graph.encode();
 	let openings: Vec<Vec<u8>> = (3..graph.nodes.len() as u32)
 		.filter_map(|n| prover.opening(n, 0, 0).ok())
@@ -93,9 +104,26 @@ fn main() {
 		let input = mutate(&mut rng, base, base);
 		if let Ok(o) = Opening::decode(&mut &input[..]) {
 			decoded += 1;
-			let _ = verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &arbiter_primitives::encoding::trace_root_of(5, &tt.root()), output: &output, input: &ids }, (o.node, o.row, o.col), &o);
+			let _ = verify_element(
+				&RegisteredModel {
+					graph: &graph,
+					model_root: &model_root,
+					slack: 0.0,
+					max_row_width: 4096,
+				},
+				&TaskCommitments {
+					trace_root: &arbiter_primitives::encoding::trace_root_of(5, &tt.root()),
+					output: &output,
+					input: &ids,
+				},
+				(o.node, o.row, o.col),
+				&o,
+			);
 		}
 		verify_execs += 1;
 	}
-	println!("verify_element: {verify_execs} executions in {:.1} s ({decoded} decoded)", budget.as_secs_f64());
+	println!(
+		"verify_element: {verify_execs} executions in {:.1} s ({decoded} decoded)",
+		budget.as_secs_f64()
+	);
 }

@@ -19,7 +19,9 @@ impl GraphBuilder {
 
 	/// Declares a weight tensor.
 	pub fn weight(&mut self, name: &str, dims: &[u32]) -> WeightId {
-		self.graph.weights.push(WeightTensor { name: name.as_bytes().to_vec(), shape: Shape(dims.to_vec()) });
+		self.graph
+			.weights
+			.push(WeightTensor { name: name.as_bytes().to_vec(), shape: Shape(dims.to_vec()) });
 		(self.graph.weights.len() - 1) as WeightId
 	}
 

@@ -6,7 +6,10 @@
 use alloc::vec::Vec;
 
 use crate::{
-	encoding::{descriptor_hash, leaf_data, model_root_of, to_bits, trace_root_of, ACTIVATION_LEAF_TAG, WEIGHT_LEAF_TAG},
+	encoding::{
+		descriptor_hash, leaf_data, model_root_of, to_bits, trace_root_of, ACTIVATION_LEAF_TAG,
+		WEIGHT_LEAF_TAG,
+	},
 	ir::{Graph, NodeId, WeightId},
 	merkle::{leaf_hash, MerkleTree},
 	Hash,
@@ -82,13 +85,23 @@ fn build_tree<T: AsRef<[f32]>>(
 }
 
 /// The weights tree: `weights[t]` holds tensor `t` of the graph, row-major.
-pub fn weights_tree<T: AsRef<[f32]>>(graph: &Graph, weights: &[T]) -> Result<MerkleTree, CommitError> {
-	build_tree(weights, graph.weights.iter().map(|w| (w.shape.rows(), w.shape.width())), weight_leaf)
+pub fn weights_tree<T: AsRef<[f32]>>(
+	graph: &Graph,
+	weights: &[T],
+) -> Result<MerkleTree, CommitError> {
+	build_tree(
+		weights,
+		graph.weights.iter().map(|w| (w.shape.rows(), w.shape.width())),
+		weight_leaf,
+	)
 }
 
 /// The trace tree: `outputs[n]` holds node `n`'s output, row-major; `graph` is the instantiated
 /// graph (see [`Graph::instantiate`]).
-pub fn trace_tree<T: AsRef<[f32]>>(graph: &Graph, outputs: &[T]) -> Result<MerkleTree, CommitError> {
+pub fn trace_tree<T: AsRef<[f32]>>(
+	graph: &Graph,
+	outputs: &[T],
+) -> Result<MerkleTree, CommitError> {
 	build_tree(outputs, graph.nodes.iter().map(|n| (n.shape.rows(), n.shape.width())), trace_leaf)
 }
 

@@ -242,7 +242,15 @@ impl Graph {
 	/// Positions of the symbolic dimensions in node `id`'s template shape.
 	pub fn seq_dims(&self, id: NodeId) -> Vec<usize> {
 		self.node(id)
-			.map(|n| n.shape.dims().iter().enumerate().filter(|(_, d)| **d == SEQ_DIM).map(|(i, _)| i).collect())
+			.map(|n| {
+				n.shape
+					.dims()
+					.iter()
+					.enumerate()
+					.filter(|(_, d)| **d == SEQ_DIM)
+					.map(|(i, _)| i)
+					.collect()
+			})
 			.unwrap_or_default()
 	}
 
@@ -329,7 +337,9 @@ impl Graph {
 	}
 
 	fn weight_shape(&self, id: NodeId, w: WeightId) -> Result<&Shape, GraphError> {
-		self.weight(w).map(|t| &t.shape).ok_or(GraphError::UnknownWeight { node: id, weight: w })
+		self.weight(w)
+			.map(|t| &t.shape)
+			.ok_or(GraphError::UnknownWeight { node: id, weight: w })
 	}
 
 	fn check_op(&self, id: NodeId, node: &Node) -> Result<(), GraphError> {
@@ -348,7 +358,8 @@ impl Graph {
 				match kind {
 					// One row of one value per token.
 					InputKind::TokenIds | InputKind::Positions if out.rows() != 1 => Err(mismatch),
-					InputKind::Constant { value_bits } if !f32_of(*value_bits).is_finite() => Err(GraphError::BadScalar { node: id }),
+					InputKind::Constant { value_bits } if !f32_of(*value_bits).is_finite() =>
+						Err(GraphError::BadScalar { node: id }),
 					_ => Ok(()),
 				}
 			},
@@ -368,7 +379,8 @@ impl Graph {
 				if w.rank() != 2 || x.width() != w.width() || out.rank() != x.rank() {
 					return Err(mismatch);
 				}
-				let lead_ok = out.dims().iter().zip(x.dims()).take(x.rank() - 1).all(|(a, b)| a == b);
+				let lead_ok =
+					out.dims().iter().zip(x.dims()).take(x.rank() - 1).all(|(a, b)| a == b);
 				let rows_out = w.rows();
 				if !lead_ok || out.width() as u64 != rows_out {
 					return Err(mismatch);

@@ -63,7 +63,10 @@ mod tests {
 	#[test]
 	fn the_model_root_is_the_hash_of_the_other_commitments() {
 		let m = MINILM_L6_V2;
-		assert_eq!(crate::encoding::model_root_of(&m.weights_root, &m.descriptor_hash, &m.tokenizer_hash), m.model_root);
+		assert_eq!(
+			crate::encoding::model_root_of(&m.weights_root, &m.descriptor_hash, &m.tokenizer_hash),
+			m.model_root
+		);
 		assert_eq!(m.model_root[0], 0xee);
 		assert_eq!(m.model_root[31], 0xee);
 	}

@@ -30,4 +30,7 @@ pub type Hash = [u8; 32];
 pub const OPERATOR_KEY_TYPE: [u8; 4] = *b"arbi";
 
 pub use ir::{Graph, GraphError, InputKind, Node, NodeId, Op, Shape, WeightId};
-pub use opening::{verify_element, Fault, MalformedReason, Opening, RegisteredModel, Ruling, TaskCommitments, Verdict};
+pub use opening::{
+	verify_element, Fault, MalformedReason, Opening, RegisteredModel, Ruling, TaskCommitments,
+	Verdict,
+};

@@ -1,13 +1,13 @@
 //! Binary Merkle tree over leaves, blake2-256, with domain-separated leaf and inner hashing.
 //!
 //! - leaf hash: `H(0x00 ‖ leaf data)`; inner hash: `H(0x01 ‖ left ‖ right)`.
-//! - A level with an odd number of nodes promotes its last node unchanged to the next level
-//!   (no duplication, so no second preimage by repeating a leaf).
-//! - A proof opens a contiguous range of leaves `[start, start + count)` with the sibling
-//!   hashes needed to rebuild the root, level by level (left sibling before right). A single
-//!   leaf is a range of one; adjacent rows share one proof.
-//! - Verification takes the leaf count: the positions, and so the shape of the tree, are fixed
-//!   by the graph, so a leaf can only be opened at the one position it was committed at.
+//! - A level with an odd number of nodes promotes its last node unchanged to the next level (no
+//!   duplication, so no second preimage by repeating a leaf).
+//! - A proof opens a contiguous range of leaves `[start, start + count)` with the sibling hashes
+//!   needed to rebuild the root, level by level (left sibling before right). A single leaf is a
+//!   range of one; adjacent rows share one proof.
+//! - Verification takes the leaf count: the positions, and so the shape of the tree, are fixed by
+//!   the graph, so a leaf can only be opened at the one position it was committed at.
 
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode};
@@ -89,7 +89,10 @@ impl MerkleTree {
 	/// [`MerkleTree::from_leaf_hashes`] with the inner hashes of each level computed by
 	/// `hash_pairs`, which gets the level's nodes two by two (an even count) and must return
 	/// `inner_hash` of each pair, in order (a native caller hashes them in parallel).
-	pub fn from_leaf_hashes_with(leaves: Vec<Hash>, hash_pairs: impl Fn(&[Hash]) -> Vec<Hash>) -> Self {
+	pub fn from_leaf_hashes_with(
+		leaves: Vec<Hash>,
+		hash_pairs: impl Fn(&[Hash]) -> Vec<Hash>,
+	) -> Self {
 		let mut levels = Vec::new();
 		let mut current = leaves;
 		while current.len() > 1 {
@@ -231,7 +234,13 @@ mod tests {
 			for start in 0..n {
 				for count in 1..=(n - start) {
 					let proof = tree.prove_range(start, count).unwrap();
-					let got = verify_range(&root, n as u64, start as u64, &l[start..start + count], &proof);
+					let got = verify_range(
+						&root,
+						n as u64,
+						start as u64,
+						&l[start..start + count],
+						&proof,
+					);
 					assert_eq!(got, Ok(()), "n={n} start={start} count={count}");
 				}
 			}

@@ -68,7 +68,8 @@ pub enum MalformedReason {
 	ElementOutOfRange,
 	/// The opening names another element than the one disputed.
 	WrongElement,
-	/// `weights_root`, the graph's descriptor hash and `tokenizer_hash` do not hash to `model_root`.
+	/// `weights_root`, the graph's descriptor hash and `tokenizer_hash` do not hash to
+	/// `model_root`.
 	ModelRootMismatch,
 	/// `seq_len` and `trace_tree_root` do not hash to the committed `trace_root`.
 	TraceRootMismatch,
@@ -139,14 +140,16 @@ impl Verdict {
 		match self {
 			Self::WithinBound => Ruling::ProviderWins,
 			Self::OutsideBound => Ruling::ProviderLoses(Fault::OutsideBound),
-			Self::Malformed(MalformedReason::NonFinite { .. } | MalformedReason::InvalidTokenId) => {
-				Ruling::ProviderLoses(Fault::InvalidCommittedData)
-			},
-			Self::Malformed(MalformedReason::OutputMismatch) => Ruling::ProviderLoses(Fault::OutputMismatch),
-			Self::Malformed(MalformedReason::InputMismatch) => Ruling::ProviderLoses(Fault::InputMismatch),
-			Self::Malformed(MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable) => {
-				Ruling::ProviderWins
-			},
+			Self::Malformed(
+				MalformedReason::NonFinite { .. } | MalformedReason::InvalidTokenId,
+			) => Ruling::ProviderLoses(Fault::InvalidCommittedData),
+			Self::Malformed(MalformedReason::OutputMismatch) =>
+				Ruling::ProviderLoses(Fault::OutputMismatch),
+			Self::Malformed(MalformedReason::InputMismatch) =>
+				Ruling::ProviderLoses(Fault::InputMismatch),
+			Self::Malformed(
+				MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable,
+			) => Ruling::ProviderWins,
 			Self::Malformed(_) => Ruling::Refused,
 		}
 	}
@@ -181,7 +184,12 @@ pub struct TaskCommitments<'a> {
 /// The rows element `(node, row, col)` reads besides weight rows chosen by data (an
 /// embedding's table row depends on the token id, see [`embedding_table_row`]). The output row
 /// `(node, row)` comes first.
-pub fn required_rows(graph: &Graph, node: NodeId, row: u32, col: u32) -> Result<Vec<RowRef>, MalformedReason> {
+pub fn required_rows(
+	graph: &Graph,
+	node: NodeId,
+	row: u32,
+	col: u32,
+) -> Result<Vec<RowRef>, MalformedReason> {
 	let n = graph.node(node).ok_or(MalformedReason::NodeNotChallengeable)?;
 	if row as u64 >= n.shape.rows() || col >= n.shape.width() {
 		return Err(MalformedReason::ElementOutOfRange);
@@ -216,7 +224,8 @@ pub fn required_rows(graph: &Graph, node: NodeId, row: u32, col: u32) -> Result<
 			let (b, b_shape) = input(1)?;
 			let dims = n.shape.dims();
 			let m = dims.get(dims.len().saturating_sub(2)).copied().unwrap_or(1).max(1) as u64;
-			let b_rows_per_batch = b_shape.dims().get(b_shape.rank().saturating_sub(2)).copied().unwrap_or(1) as u64;
+			let b_rows_per_batch =
+				b_shape.dims().get(b_shape.rank().saturating_sub(2)).copied().unwrap_or(1) as u64;
 			rows.push(trace(a, r)?);
 			rows.push(trace(b, (r / m) * b_rows_per_batch + col as u64)?);
 		},
@@ -297,7 +306,12 @@ pub fn source_position(
 
 /// The table row an embedding output row reads: the token id at that position, checked to be
 /// an integer in `[0, vocabulary)`.
-pub fn embedding_table_row(ids_row: &[f32], ids_width: u32, out_row: u32, vocabulary: u64) -> Option<u32> {
+pub fn embedding_table_row(
+	ids_row: &[f32],
+	ids_width: u32,
+	out_row: u32,
+	vocabulary: u64,
+) -> Option<u32> {
 	let pos = (out_row as u64 % ids_width.max(1) as u64) as usize;
 	let id = *ids_row.get(pos)?;
 	if id < 0.0 || libm::truncf(id) != id || (id as u64) >= vocabulary {
@@ -308,13 +322,22 @@ pub fn embedding_table_row(ids_row: &[f32], ids_width: u32, out_row: u32, vocabu
 
 /// The committed output holds the final node's value at `(row, col)`, bit for bit, and is
 /// exactly the final node's size.
-fn check_output(shape: &Shape, row: u32, col: u32, claimed: f32, output: &[u8]) -> Result<(), MalformedReason> {
+fn check_output(
+	shape: &Shape,
+	row: u32,
+	col: u32,
+	claimed: f32,
+	output: &[u8],
+) -> Result<(), MalformedReason> {
 	let size = shape.numel().checked_mul(4).ok_or(MalformedReason::OutputMismatch)?;
 	if output.len() as u64 != size {
 		return Err(MalformedReason::OutputMismatch);
 	}
 	let at = (row as u64 * shape.width() as u64 + col as u64) * 4;
-	let bytes = usize::try_from(at).ok().and_then(|at| output.get(at..at.checked_add(4)?)).ok_or(MalformedReason::OutputMismatch)?;
+	let bytes = usize::try_from(at)
+		.ok()
+		.and_then(|at| output.get(at..at.checked_add(4)?))
+		.ok_or(MalformedReason::OutputMismatch)?;
 	if bytes != claimed.to_le_bytes() {
 		return Err(MalformedReason::OutputMismatch);
 	}
@@ -329,10 +352,16 @@ struct OpenedRows {
 
 impl OpenedRows {
 	fn trace(&self, node: NodeId, row: u32) -> Option<&[f32]> {
-		self.trace.iter().find(|(n, r, _)| *n == node && *r == row).map(|(_, _, v)| v.as_slice())
+		self.trace
+			.iter()
+			.find(|(n, r, _)| *n == node && *r == row)
+			.map(|(_, _, v)| v.as_slice())
 	}
 	fn weight(&self, tensor: WeightId, row: u32) -> Option<&[f32]> {
-		self.weights.iter().find(|(t, r, _)| *t == tensor && *r == row).map(|(_, _, v)| v.as_slice())
+		self.weights
+			.iter()
+			.find(|(t, r, _)| *t == tensor && *r == row)
+			.map(|(_, _, v)| v.as_slice())
 	}
 	fn get(&self, r: RowRef) -> Result<&[f32], MalformedReason> {
 		match r {
@@ -393,7 +422,12 @@ fn open_rows(
 ///
 /// The caller passes the element the dispute names; an opening for any other element is
 /// malformed.
-pub fn verify_element(model: &RegisteredModel, task: &TaskCommitments, disputed: (NodeId, u32, u32), opening: &Opening) -> Verdict {
+pub fn verify_element(
+	model: &RegisteredModel,
+	task: &TaskCommitments,
+	disputed: (NodeId, u32, u32),
+	opening: &Opening,
+) -> Verdict {
 	match check_opening(model, task, disputed, opening) {
 		Ok(check) => {
 			let slack = if model.slack.is_finite() { (model.slack as f64).abs() } else { 0.0 };
@@ -414,12 +448,14 @@ pub fn check_opening(
 	disputed: (NodeId, u32, u32),
 	opening: &Opening,
 ) -> Result<ElementCheck, MalformedReason> {
-	let (graph, model_root, trace_root, max_row_width) = (model.graph, model.model_root, task.trace_root, model.max_row_width);
+	let (graph, model_root, trace_root, max_row_width) =
+		(model.graph, model.model_root, task.trace_root, model.max_row_width);
 	let (node, row, col) = disputed;
 	if (opening.node, opening.row, opening.col) != disputed {
 		return Err(MalformedReason::WrongElement);
 	}
-	let expected_root = model_root_of(&opening.weights_root, &descriptor_hash(graph), &opening.tokenizer_hash);
+	let expected_root =
+		model_root_of(&opening.weights_root, &descriptor_hash(graph), &opening.tokenizer_hash);
 	if &expected_root != model_root {
 		return Err(MalformedReason::ModelRootMismatch);
 	}
@@ -460,7 +496,9 @@ pub fn check_opening(
 	let opened = OpenedRows { trace, weights };
 	// Input rows are not the provider's to choose: each must be what the task's ids give.
 	for (input, row, values) in opened.trace.iter().filter(|(id, _, _)| graph.is_input(*id)) {
-		let expected = graph.input_row(*input, *row, task.input).ok_or(MalformedReason::InvalidGraph(GraphError::ShapeMismatch { node: *input }))?;
+		let expected = graph
+			.input_row(*input, *row, task.input)
+			.ok_or(MalformedReason::InvalidGraph(GraphError::ShapeMismatch { node: *input }))?;
 		if !values.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()) {
 			return Err(MalformedReason::InputMismatch);
 		}
@@ -470,7 +508,11 @@ pub fn check_opening(
 	if let Op::Embedding { table } = &n.op {
 		let ids_ref = *required.get(1).ok_or(MalformedReason::NodeNotChallengeable)?;
 		let ids_row = opened.get(ids_ref)?;
-		let ids_node = n.inputs.first().and_then(|id| graph.node(*id)).ok_or(MalformedReason::NodeNotChallengeable)?;
+		let ids_node = n
+			.inputs
+			.first()
+			.and_then(|id| graph.node(*id))
+			.ok_or(MalformedReason::NodeNotChallengeable)?;
 		let vocabulary = graph.weight(*table).map(|w| w.shape.rows()).unwrap_or(0);
 		let table_row = embedding_table_row(ids_row, ids_node.shape.width(), row, vocabulary)
 			.ok_or(MalformedReason::InvalidTokenId)?;
@@ -480,13 +522,17 @@ pub fn check_opening(
 	// Exactly the required rows, nothing more.
 	for (node, row, _) in &opened.trace {
 		let r = RowRef::Trace { node: *node, row: *row };
-		if !required.contains(&r) || opened.trace.iter().filter(|(n, w, _)| n == node && w == row).count() > 1 {
+		if !required.contains(&r) ||
+			opened.trace.iter().filter(|(n, w, _)| n == node && w == row).count() > 1
+		{
 			return Err(MalformedReason::UnexpectedRow { row: r });
 		}
 	}
 	for (tensor, row, _) in &opened.weights {
 		let r = RowRef::Weight { tensor: *tensor, row: *row };
-		if !required.contains(&r) || opened.weights.iter().filter(|(t, w, _)| t == tensor && w == row).count() > 1 {
+		if !required.contains(&r) ||
+			opened.weights.iter().filter(|(t, w, _)| t == tensor && w == row).count() > 1
+		{
 			return Err(MalformedReason::UnexpectedRow { row: r });
 		}
 	}
@@ -508,13 +554,18 @@ pub fn check_opening(
 		Op::Add | Op::Mul => {
 			let a = elem(1, col);
 			let b = elem(2, col);
-			if n.op == Op::Add { ops::add(a, b, claimed) } else { ops::mul(a, b, claimed) }
+			if n.op == Op::Add {
+				ops::add(a, b, claimed)
+			} else {
+				ops::mul(a, b, claimed)
+			}
 		},
 		Op::Scale { factor_bits } => ops::scale(elem(1, col), f32_of(*factor_bits), claimed),
 		Op::Gelu => ops::gelu(elem(1, col), claimed),
 		Op::Silu => ops::silu(elem(1, col), claimed),
 		Op::Relu => ops::relu(elem(1, col), claimed),
-		Op::LayerNorm { eps_bits, .. } => ops::layer_norm(at(1), at(2), at(3), f32_of(*eps_bits), c, claimed),
+		Op::LayerNorm { eps_bits, .. } =>
+			ops::layer_norm(at(1), at(2), at(3), f32_of(*eps_bits), c, claimed),
 		Op::RmsNorm { eps_bits, .. } => ops::rms_norm(at(1), at(2), f32_of(*eps_bits), c, claimed),
 		Op::Softmax => {
 			let mask = if n.inputs.len() == 2 { Some(at(2)) } else { None };
@@ -522,7 +573,11 @@ pub fn check_opening(
 		},
 		Op::L2Normalize { eps_bits } => ops::l2_normalize(at(1), f32_of(*eps_bits), c, claimed),
 		Op::Transpose { .. } | Op::Reshape => {
-			let x_shape = n.inputs.first().and_then(|id| graph.node(*id)).map(|x| &x.shape)
+			let x_shape = n
+				.inputs
+				.first()
+				.and_then(|id| graph.node(*id))
+				.map(|x| &x.shape)
 				.ok_or(MalformedReason::NodeNotChallengeable)?;
 			let (_, src_col) = source_position(&n.op, &n.shape, x_shape, row, col)?;
 			ops::copy(elem(1, src_col), claimed)

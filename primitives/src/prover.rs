@@ -61,12 +61,14 @@ impl<T: AsRef<[f32]>, W: AsRef<[f32]>> ProverData<'_, T, W> {
 	}
 
 	/// The opening of element `(node, row, col)`. For an element that does not exist (a row or
-	/// column outside its node, a node outside the graph), it is the commitments alone, no rows: the runtime rules such a challenge for the provider
-	/// ([`crate::opening::Verdict::ruling`]), so an honest provider answers every challenge.
+	/// column outside its node, a node outside the graph), it is the commitments alone, no rows:
+	/// the runtime rules such a challenge for the provider ([`crate::opening::Verdict::ruling`]),
+	/// so an honest provider answers every challenge.
 	pub fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, ProveError> {
 		let mut required = match required_rows(self.graph, node, row, col) {
 			Ok(rows) => rows,
-			Err(MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable) => Vec::new(),
+			Err(MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable) =>
+				Vec::new(),
 			Err(e) => return Err(ProveError::Element(e)),
 		};
 		let embedding = self.graph.node(node).map(|n| &n.op).filter(|_| !required.is_empty());
@@ -76,7 +78,8 @@ impl<T: AsRef<[f32]>, W: AsRef<[f32]>> ProverData<'_, T, W> {
 				return Err(ProveError::Inconsistent);
 			};
 			let ids_width = self.graph.node(ids).ok_or(ProveError::Inconsistent)?.shape.width();
-			let values = row_of(self.outputs, ids, ids_row, ids_width).ok_or(ProveError::Inconsistent)?;
+			let values =
+				row_of(self.outputs, ids, ids_row, ids_width).ok_or(ProveError::Inconsistent)?;
 			let vocabulary = self.graph.weight(*table).map(|w| w.shape.rows()).unwrap_or(0);
 			let table_row = embedding_table_row(&values, ids_width, row, vocabulary)
 				.ok_or(ProveError::Element(MalformedReason::InvalidTokenId))?;
@@ -87,12 +90,16 @@ impl<T: AsRef<[f32]>, W: AsRef<[f32]>> ProverData<'_, T, W> {
 		for r in required {
 			match r {
 				RowRef::Trace { node, row } => {
-					if !trace_rows.iter().any(|o: &RowsOpening| o.id == node && o.first_row == row) {
+					if !trace_rows.iter().any(|o: &RowsOpening| o.id == node && o.first_row == row)
+					{
 						trace_rows.push(self.trace_row(node, row)?);
 					}
 				},
 				RowRef::Weight { tensor, row } => {
-					if !weight_rows.iter().any(|o: &RowsOpening| o.id == tensor && o.first_row == row) {
+					if !weight_rows
+						.iter()
+						.any(|o: &RowsOpening| o.id == tensor && o.first_row == row)
+					{
 						weight_rows.push(self.weight_row(tensor, row)?);
 					}
 				},

@@ -17,7 +17,12 @@ fn assert_all(label: &str, got: &[f32], check: impl Fn(usize, f32) -> ElementChe
 	let mut worst = 0.0f64;
 	for (i, c) in got.iter().enumerate() {
 		let r = check(i, *c);
-		assert!(r.passes(0.0), "{label}: element {i}: candle {c} vs reference {} (bound {})", r.reference, r.bound);
+		assert!(
+			r.passes(0.0),
+			"{label}: element {i}: candle {c} vs reference {} (bound {})",
+			r.reference,
+			r.bound
+		);
 		if r.bound > 0.0 {
 			worst = worst.max(r.deviation / r.bound);
 		}
@@ -49,7 +54,9 @@ fn candle_softmax_with_mask() {
 	let mask: Vec<f32> = (0..w).map(|k| if k < 200 { 0.0 } else { -1.0e9 }).collect();
 	let summed = t(&x, &[rows, w]).broadcast_add(&t(&mask, &[1, w])).unwrap();
 	let out = flat(&candle_nn::ops::softmax_last_dim(&summed).unwrap());
-	assert_all("softmax", &out, |i, c| ops::softmax(&x[(i / w) * w..(i / w + 1) * w], Some(&mask), i % w, c));
+	assert_all("softmax", &out, |i, c| {
+		ops::softmax(&x[(i / w) * w..(i / w + 1) * w], Some(&mask), i % w, c)
+	});
 }
 
 #[test]
@@ -59,14 +66,30 @@ fn candle_norms() {
 	let x: Vec<f32> = rng.vec(rows * w, 2.0).into_iter().map(|v| v + 0.7).collect();
 	let g: Vec<f32> = rng.vec(w, 0.2).into_iter().map(|v| v + 1.0).collect();
 	let b = rng.vec(w, 0.1);
-	let ln = flat(&candle_nn::ops::layer_norm(&t(&x, &[rows, w]), &t(&g, &[w]), &t(&b, &[w]), 1e-12).unwrap());
-	assert_all("layer_norm", &ln, |i, c| ops::layer_norm(&x[(i / w) * w..(i / w + 1) * w], &g, &b, 1e-12, i % w, c));
+	let ln = flat(
+		&candle_nn::ops::layer_norm(&t(&x, &[rows, w]), &t(&g, &[w]), &t(&b, &[w]), 1e-12).unwrap(),
+	);
+	assert_all("layer_norm", &ln, |i, c| {
+		ops::layer_norm(&x[(i / w) * w..(i / w + 1) * w], &g, &b, 1e-12, i % w, c)
+	});
 	let rms = flat(&candle_nn::ops::rms_norm(&t(&x, &[rows, w]), &t(&g, &[w]), 1e-6).unwrap());
-	assert_all("rms_norm", &rms, |i, c| ops::rms_norm(&x[(i / w) * w..(i / w + 1) * w], &g, 1e-6, i % w, c));
+	assert_all("rms_norm", &rms, |i, c| {
+		ops::rms_norm(&x[(i / w) * w..(i / w + 1) * w], &g, 1e-6, i % w, c)
+	});
 	let xt = t(&x, &[rows, w]);
-	let norm = xt.sqr().unwrap().sum_keepdim(D::Minus1).unwrap().sqrt().unwrap().clamp(1e-12f32, f32::MAX).unwrap();
+	let norm = xt
+		.sqr()
+		.unwrap()
+		.sum_keepdim(D::Minus1)
+		.unwrap()
+		.sqrt()
+		.unwrap()
+		.clamp(1e-12f32, f32::MAX)
+		.unwrap();
 	let l2 = flat(&xt.broadcast_div(&norm).unwrap());
-	assert_all("l2_normalize", &l2, |i, c| ops::l2_normalize(&x[(i / w) * w..(i / w + 1) * w], 1e-12, i % w, c));
+	assert_all("l2_normalize", &l2, |i, c| {
+		ops::l2_normalize(&x[(i / w) * w..(i / w + 1) * w], 1e-12, i % w, c)
+	});
 }
 
 #[test]
@@ -78,7 +101,9 @@ fn candle_elementwise_and_activations() {
 	let (xt, yt) = (t(&x, &[n]), t(&y, &[n]));
 	assert_all("add", &flat(&(&xt + &yt).unwrap()), |i, c| ops::add(x[i], y[i], c));
 	assert_all("mul", &flat(&(&xt * &yt).unwrap()), |i, c| ops::mul(x[i], y[i], c));
-	assert_all("scale", &flat(&xt.affine(0.176_776_7, 0.0).unwrap()), |i, c| ops::scale(x[i], 0.176_776_7, c));
+	assert_all("scale", &flat(&xt.affine(0.176_776_7, 0.0).unwrap()), |i, c| {
+		ops::scale(x[i], 0.176_776_7, c)
+	});
 	assert_all("gelu_erf", &flat(&xt.gelu_erf().unwrap()), |i, c| ops::gelu(x[i], c));
 	assert_all("silu", &flat(&xt.silu().unwrap()), |i, c| ops::silu(x[i], c));
 	assert_all("relu", &flat(&xt.relu().unwrap()), |i, c| ops::relu(x[i], c));

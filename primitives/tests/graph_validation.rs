@@ -90,7 +90,10 @@ fn each_rule_has_its_error() {
 	let mut g = ok.clone();
 	g.weights[0].shape = Shape(vec![3, 5000]);
 	assert_eq!(check(&g), Err(GraphError::RowTooWide { node: None, weight: Some(0), width: 5000 }));
-	assert_eq!(ok.validate(3), Err(GraphError::RowTooWide { node: None, weight: Some(0), width: 4 }));
+	assert_eq!(
+		ok.validate(3),
+		Err(GraphError::RowTooWide { node: None, weight: Some(0), width: 4 })
+	);
 
 	let mut g = ok.clone();
 	g.weights[0].name = vec![b'n'; 200];
@@ -102,7 +105,11 @@ fn each_rule_has_its_error() {
 
 	let mut g = ok.clone();
 	g.weights.push(weight(&[3]));
-	g.nodes.push(node(Op::LayerNorm { gamma: 1, beta: 2, eps_bits: 0f32.to_bits() }, &[1], &[2, 3]));
+	g.nodes.push(node(
+		Op::LayerNorm { gamma: 1, beta: 2, eps_bits: 0f32.to_bits() },
+		&[1],
+		&[2, 3],
+	));
 	assert_eq!(check(&g), Err(GraphError::BadScalar { node: 2 }));
 
 	let mut g = ok.clone();
@@ -110,7 +117,9 @@ fn each_rule_has_its_error() {
 	assert_eq!(check(&g), Err(GraphError::TooManyElements { node: None, weight: Some(0) }));
 
 	let mut g = ok.clone();
-	g.nodes = (0..=MAX_NODES).map(|_| node(Op::Input { kind: InputKind::Constant { value_bits: 0 } }, &[], &[1])).collect();
+	g.nodes = (0..=MAX_NODES)
+		.map(|_| node(Op::Input { kind: InputKind::Constant { value_bits: 0 } }, &[], &[1]))
+		.collect();
 	assert_eq!(check(&g), Err(GraphError::TooLarge));
 }
 
@@ -124,10 +133,22 @@ fn id_and_position_inputs_are_one_row_and_constants_finite() {
 	};
 	assert_eq!(graph(InputKind::TokenIds, &[1, 5]).validate(64), Ok(()));
 	assert_eq!(graph(InputKind::Positions, &[5]).validate(64), Ok(()));
-	assert_eq!(graph(InputKind::TokenIds, &[2, 5]).validate(64), Err(GraphError::ShapeMismatch { node: 0 }));
-	assert_eq!(graph(InputKind::Positions, &[5, 1]).validate(64), Err(GraphError::ShapeMismatch { node: 0 }));
-	assert_eq!(graph(InputKind::Constant { value_bits: f32::NAN.to_bits() }, &[1, 5]).validate(64), Err(GraphError::BadScalar { node: 0 }));
-	assert_eq!(graph(InputKind::Constant { value_bits: (-1e9f32).to_bits() }, &[3, 5]).validate(64), Ok(()));
+	assert_eq!(
+		graph(InputKind::TokenIds, &[2, 5]).validate(64),
+		Err(GraphError::ShapeMismatch { node: 0 })
+	);
+	assert_eq!(
+		graph(InputKind::Positions, &[5, 1]).validate(64),
+		Err(GraphError::ShapeMismatch { node: 0 })
+	);
+	assert_eq!(
+		graph(InputKind::Constant { value_bits: f32::NAN.to_bits() }, &[1, 5]).validate(64),
+		Err(GraphError::BadScalar { node: 0 })
+	);
+	assert_eq!(
+		graph(InputKind::Constant { value_bits: (-1e9f32).to_bits() }, &[3, 5]).validate(64),
+		Ok(())
+	);
 }
 
 #[test]

@@ -9,7 +9,10 @@ use arbiter_primitives::{
 	evaluator::{gamma, U},
 	ir::{Graph, Op},
 	merkle::{MerkleTree, ProofError},
-	opening::{verify_element, Fault, MalformedReason, Opening, RegisteredModel, Ruling, TaskCommitments, Verdict},
+	opening::{
+		verify_element, Fault, MalformedReason, Opening, RegisteredModel, Ruling, TaskCommitments,
+		Verdict,
+	},
 	prover::ProverData,
 	Hash,
 };
@@ -18,7 +21,10 @@ const MAX_WIDTH: u32 = 4096;
 
 /// The output a provider commits for these node outputs: the final node, f32 little-endian.
 fn output_of(outputs: &[Vec<f32>]) -> Vec<u8> {
-	outputs.last().map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default()
+	outputs
+		.last()
+		.map(|o| o.iter().flat_map(|v| v.to_le_bytes()).collect())
+		.unwrap_or_default()
 }
 const TOKENIZER: Hash = [7u8; 32];
 /// The fixture's input length (its graph has fixed shapes for this many tokens).
@@ -41,13 +47,24 @@ fn fixture(seed: u64) -> Fixture {
 	let outputs = common::run(&graph, &weights, &inputs);
 	let model_root = model_commitment(&graph, &weights, TOKENIZER).unwrap().model_root;
 	let trace_root = trace_root_of(SEQ, &trace_tree(&graph, &outputs).unwrap().root());
-	Fixture { trees: Default::default(), graph, weights, outputs, model_root, trace_root, ids: common::task_ids(&inputs) }
+	Fixture {
+		trees: Default::default(),
+		graph,
+		weights,
+		outputs,
+		model_root,
+		trace_root,
+		ids: common::task_ids(&inputs),
+	}
 }
 
 impl Fixture {
 	fn open(&self, node: u32, row: u32, col: u32) -> Opening {
 		let (tt, wt) = self.trees.get_or_init(|| {
-			(trace_tree(&self.graph, &self.outputs).unwrap(), weights_tree(&self.graph, &self.weights).unwrap())
+			(
+				trace_tree(&self.graph, &self.outputs).unwrap(),
+				weights_tree(&self.graph, &self.weights).unwrap(),
+			)
 		});
 		let prover = ProverData {
 			graph: &self.graph,
@@ -67,11 +84,25 @@ impl Fixture {
 
 	/// Rules on `o` as if the task's input were `ids`.
 	fn verify_for(&self, ids: &[u32], o: &Opening) -> Verdict {
-		verify_element(&self.model(), &TaskCommitments { trace_root: &self.trace_root, output: &output_of(&self.outputs), input: ids }, (o.node, o.row, o.col), o)
+		verify_element(
+			&self.model(),
+			&TaskCommitments {
+				trace_root: &self.trace_root,
+				output: &output_of(&self.outputs),
+				input: ids,
+			},
+			(o.node, o.row, o.col),
+			o,
+		)
 	}
 
 	fn model(&self) -> RegisteredModel<'_> {
-		RegisteredModel { graph: &self.graph, model_root: &self.model_root, slack: 0.0, max_row_width: MAX_WIDTH }
+		RegisteredModel {
+			graph: &self.graph,
+			model_root: &self.model_root,
+			slack: 0.0,
+			max_row_width: MAX_WIDTH,
+		}
 	}
 }
 
@@ -84,7 +115,12 @@ fn every_element_of_an_honest_trace_passes() {
 			for row in 0..node.shape.rows() as u32 {
 				for col in 0..node.shape.width() {
 					let o = f.open(id as u32, row, col);
-					assert_eq!(f.verify(&o), Verdict::WithinBound, "seed {seed} node {id} ({:?}) row {row} col {col}", node.op);
+					assert_eq!(
+						f.verify(&o),
+						Verdict::WithinBound,
+						"seed {seed} node {id} ({:?}) row {row} col {col}",
+						node.op
+					);
 					checked += 1;
 				}
 			}
@@ -123,7 +159,12 @@ fn a_claim_off_by_a_few_bounds_fails_for_every_op() {
 		f2.outputs[node as usize][row as usize * width + col as usize] = cheat;
 		f2.trace_root = trace_root_of(SEQ, &trace_tree(&f2.graph, &f2.outputs).unwrap().root());
 		o = f2.open(node, row, col);
-		assert_eq!(f2.verify(&o), Verdict::OutsideBound, "node {node} op {:?}", f2.graph.nodes[node as usize].op);
+		assert_eq!(
+			f2.verify(&o),
+			Verdict::OutsideBound,
+			"node {node} op {:?}",
+			f2.graph.nodes[node as usize].op
+		);
 	}
 }
 
@@ -131,7 +172,12 @@ fn a_claim_off_by_a_few_bounds_fails_for_every_op() {
 fn tampered_openings_are_malformed() {
 	let f = fixture(5);
 	// A Linear node: output row, input row, weight row and bias row.
-	let linear = f.graph.nodes.iter().position(|n| matches!(n.op, Op::Linear { bias: Some(_), .. })).unwrap() as u32;
+	let linear = f
+		.graph
+		.nodes
+		.iter()
+		.position(|n| matches!(n.op, Op::Linear { bias: Some(_), .. }))
+		.unwrap() as u32;
 	let good = f.open(linear, 1, 2);
 	assert_eq!(f.verify(&good), Verdict::WithinBound);
 
@@ -157,7 +203,21 @@ fn tampered_openings_are_malformed() {
 	o.weights_root = weights_tree(&other.graph, &other.weights).unwrap().root();
 	assert_eq!(f.verify(&o), Verdict::Malformed(MalformedReason::ModelRootMismatch));
 	// The opening checked against another trace root.
-	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &other.trace_root, output: &output_of(&f.outputs), input: &f.ids }, (linear, 1, 2), &good);
+	let v = verify_element(
+		&RegisteredModel {
+			graph: &f.graph,
+			model_root: &f.model_root,
+			slack: 0.0,
+			max_row_width: MAX_WIDTH,
+		},
+		&TaskCommitments {
+			trace_root: &other.trace_root,
+			output: &output_of(&f.outputs),
+			input: &f.ids,
+		},
+		(linear, 1, 2),
+		&good,
+	);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::TraceRootMismatch));
 	// Another trace's tree root inside the opening.
 	let mut o = good.clone();
@@ -166,9 +226,26 @@ fn tampered_openings_are_malformed() {
 	// Another trace's rows (and proofs) under the committed tree root.
 	let mut o = good.clone();
 	o.trace_rows = other.open(linear, 1, 2).trace_rows;
-	assert!(matches!(f.verify(&o), Verdict::Malformed(MalformedReason::BadProof { error: ProofError::RootMismatch, .. })));
+	assert!(matches!(
+		f.verify(&o),
+		Verdict::Malformed(MalformedReason::BadProof { error: ProofError::RootMismatch, .. })
+	));
 	// Against another model root.
-	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &other.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs), input: &f.ids }, (linear, 1, 2), &good);
+	let v = verify_element(
+		&RegisteredModel {
+			graph: &f.graph,
+			model_root: &other.model_root,
+			slack: 0.0,
+			max_row_width: MAX_WIDTH,
+		},
+		&TaskCommitments {
+			trace_root: &f.trace_root,
+			output: &output_of(&f.outputs),
+			input: &f.ids,
+		},
+		(linear, 1, 2),
+		&good,
+	);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::ModelRootMismatch));
 	// A missing weight row.
 	let mut o = good.clone();
@@ -179,7 +256,21 @@ fn tampered_openings_are_malformed() {
 	o.trace_rows.push(f.open(linear, 0, 2).trace_rows[1].clone());
 	assert!(matches!(f.verify(&o), Verdict::Malformed(MalformedReason::UnexpectedRow { .. })));
 	// An opening for another element than the disputed one.
-	let v = verify_element(&RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f.trace_root, output: &output_of(&f.outputs), input: &f.ids }, (linear, 1, 3), &good);
+	let v = verify_element(
+		&RegisteredModel {
+			graph: &f.graph,
+			model_root: &f.model_root,
+			slack: 0.0,
+			max_row_width: MAX_WIDTH,
+		},
+		&TaskCommitments {
+			trace_root: &f.trace_root,
+			output: &output_of(&f.outputs),
+			input: &f.ids,
+		},
+		(linear, 1, 3),
+		&good,
+	);
 	assert_eq!(v, Verdict::Malformed(MalformedReason::WrongElement));
 	// A row of the wrong width.
 	let mut o = good.clone();
@@ -213,7 +304,23 @@ fn slack_widens_the_bound() {
 	let trace_root = trace_root_of(SEQ, &trace_tree(&f.graph, &outputs).unwrap().root());
 	let f2 = Fixture { trees: Default::default(), outputs, trace_root, ..fixture(9) };
 	let o = f2.open(node, 1, 0);
-	let v = |slack| verify_element(&RegisteredModel { graph: &f2.graph, model_root: &f2.model_root, slack, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &f2.trace_root, output: &output_of(&f2.outputs), input: &f2.ids }, (node, 1, 0), &o);
+	let v = |slack| {
+		verify_element(
+			&RegisteredModel {
+				graph: &f2.graph,
+				model_root: &f2.model_root,
+				slack,
+				max_row_width: MAX_WIDTH,
+			},
+			&TaskCommitments {
+				trace_root: &f2.trace_root,
+				output: &output_of(&f2.outputs),
+				input: &f2.ids,
+			},
+			(node, 1, 0),
+			&o,
+		)
+	};
 	assert_eq!(v(0.0), Verdict::OutsideBound);
 	assert_eq!(v(0.02), Verdict::WithinBound);
 	// Sanity of the constants the bounds use.
@@ -253,7 +360,21 @@ fn templates_are_traced_at_the_input_length_and_the_length_is_committed() {
 			for row in 0..node.shape.rows() as u32 {
 				for col in 0..node.shape.width() {
 					let o = prover.opening(id as u32, row, col).unwrap();
-					let v = verify_element(&RegisteredModel { graph: &template, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs), input: &ids }, (id as u32, row, col), &o);
+					let v = verify_element(
+						&RegisteredModel {
+							graph: &template,
+							model_root: &model_root,
+							slack: 0.0,
+							max_row_width: MAX_WIDTH,
+						},
+						&TaskCommitments {
+							trace_root: &trace_root,
+							output: &output_of(&outputs),
+							input: &ids,
+						},
+						(id as u32, row, col),
+						&o,
+					);
 					assert_eq!(v, Verdict::WithinBound, "seq {seq} node {id} row {row} col {col}");
 					checked += 1;
 				}
@@ -263,11 +384,31 @@ fn templates_are_traced_at_the_input_length_and_the_length_is_committed() {
 		// Claiming another length: the trace root no longer matches.
 		let mut o = prover.opening(graph.nodes.len() as u32 - 1, 0, 0).unwrap();
 		o.seq_len = seq + 1;
-		let v = verify_element(&RegisteredModel { graph: &template, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs), input: &ids }, (o.node, o.row, o.col), &o);
+		let v = verify_element(
+			&RegisteredModel {
+				graph: &template,
+				model_root: &model_root,
+				slack: 0.0,
+				max_row_width: MAX_WIDTH,
+			},
+			&TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs), input: &ids },
+			(o.node, o.row, o.col),
+			&o,
+		);
 		assert_eq!(v, Verdict::Malformed(MalformedReason::TraceRootMismatch));
 		// The instantiated graph is not the registered descriptor.
 		let o = prover.opening(graph.nodes.len() as u32 - 1, 0, 0).unwrap();
-		let v = verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs), input: &ids }, (o.node, o.row, o.col), &o);
+		let v = verify_element(
+			&RegisteredModel {
+				graph: &graph,
+				model_root: &model_root,
+				slack: 0.0,
+				max_row_width: MAX_WIDTH,
+			},
+			&TaskCommitments { trace_root: &trace_root, output: &output_of(&outputs), input: &ids },
+			(o.node, o.row, o.col),
+			&o,
+		);
 		assert_eq!(v, Verdict::Malformed(MalformedReason::ModelRootMismatch));
 		roots.push((model_root, trace_root));
 	}
@@ -287,10 +428,20 @@ fn an_output_that_is_not_the_final_node_loses_any_challenge_of_an_output_element
 	let last = f.graph.nodes.len() as u32 - 1;
 	let shape = f.graph.nodes[last as usize].shape.clone();
 	let honest = output_of(&f.outputs);
-	let model = RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH };
+	let model = RegisteredModel {
+		graph: &f.graph,
+		model_root: &f.model_root,
+		slack: 0.0,
+		max_row_width: MAX_WIDTH,
+	};
 	let verdict = |output: &[u8], row: u32, col: u32| {
 		let o = f.open(last, row, col);
-		verify_element(&model, &TaskCommitments { trace_root: &f.trace_root, output, input: &f.ids }, (last, row, col), &o)
+		verify_element(
+			&model,
+			&TaskCommitments { trace_root: &f.trace_root, output, input: &f.ids },
+			(last, row, col),
+			&o,
+		)
 	};
 	assert_eq!(verdict(&honest, 0, 0), Verdict::WithinBound);
 	// One element changed by one ulp: that element loses, the others still verify.
@@ -315,7 +466,15 @@ fn an_output_that_is_not_the_final_node_loses_any_challenge_of_an_output_element
 	// Elements of other nodes are ruled on their operands alone.
 	let gelu = f.graph.nodes.iter().position(|n| n.op == Op::Gelu).unwrap() as u32;
 	let o = f.open(gelu, 1, 1);
-	assert_eq!(verify_element(&model, &TaskCommitments { trace_root: &f.trace_root, output: &zeros, input: &f.ids }, (gelu, 1, 1), &o), Verdict::WithinBound);
+	assert_eq!(
+		verify_element(
+			&model,
+			&TaskCommitments { trace_root: &f.trace_root, output: &zeros, input: &f.ids },
+			(gelu, 1, 1),
+			&o
+		),
+		Verdict::WithinBound
+	);
 }
 
 /// Property: any challenge of an honest trace — an element of any node kind, an input, a row
@@ -326,7 +485,12 @@ fn every_challenge_of_an_honest_trace_is_answered_and_won() {
 	let mut rng = common::Rng(0x5eed_1234_9876_abcd);
 	for seed in [31u64, 32] {
 		let f = fixture(seed);
-		let model = RegisteredModel { graph: &f.graph, model_root: &f.model_root, slack: 0.0, max_row_width: MAX_WIDTH };
+		let model = RegisteredModel {
+			graph: &f.graph,
+			model_root: &f.model_root,
+			slack: 0.0,
+			max_row_width: MAX_WIDTH,
+		};
 		let output = output_of(&f.outputs);
 		let task = TaskCommitments { trace_root: &f.trace_root, output: &output, input: &f.ids };
 		let nodes = f.graph.nodes.len() as u64;
@@ -334,7 +498,11 @@ fn every_challenge_of_an_honest_trace_is_answered_and_won() {
 		for _ in 0..600 {
 			// A third of the picks fall outside the graph, the node's rows or its columns.
 			let node = rng.below(nodes + 2) as u32;
-			let (rows, width) = f.graph.node(node).map(|n| (n.shape.rows(), n.shape.width() as u64)).unwrap_or((4, 4));
+			let (rows, width) = f
+				.graph
+				.node(node)
+				.map(|n| (n.shape.rows(), n.shape.width() as u64))
+				.unwrap_or((4, 4));
 			let row = rng.below(rows + rows / 2 + 1) as u32;
 			let col = rng.below(width + width / 2 + 1) as u32;
 			let o = f.open(node, row, col);
@@ -356,15 +524,25 @@ fn every_challenge_of_an_honest_trace_is_answered_and_won() {
 #[test]
 fn a_trace_whose_inputs_are_not_the_tasks_loses() {
 	let honest = fixture(41);
-	let input_nodes: Vec<u32> = (0..honest.graph.nodes.len() as u32).filter(|n| honest.graph.is_input(*n)).collect();
+	let input_nodes: Vec<u32> = (0..honest.graph.nodes.len() as u32)
+		.filter(|n| honest.graph.is_input(*n))
+		.collect();
 	assert_eq!(input_nodes.len(), 3, "ids, additive mask, pooling mask");
 	let tampered_inputs = [
 		// Another task's ids.
-		vec![honest.ids.iter().map(|id| ((id + 1) % 11) as f32).collect(), vec![0.0; SEQ as usize], vec![1.0; SEQ as usize]],
+		vec![
+			honest.ids.iter().map(|id| ((id + 1) % 11) as f32).collect(),
+			vec![0.0; SEQ as usize],
+			vec![1.0; SEQ as usize],
+		],
 		// An attention mask that makes the softmax bound useless.
 		vec![honest.outputs[0].clone(), vec![1e20; SEQ as usize], vec![1.0; SEQ as usize]],
 		// A pooling mask that cancels tokens out.
-		vec![honest.outputs[0].clone(), vec![0.0; SEQ as usize], (0..SEQ).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect()],
+		vec![
+			honest.outputs[0].clone(),
+			vec![0.0; SEQ as usize],
+			(0..SEQ).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect(),
+		],
 	];
 	for (case, inputs) in tampered_inputs.iter().enumerate() {
 		let outputs = common::run(&honest.graph, &honest.weights, inputs);
@@ -372,11 +550,17 @@ fn a_trace_whose_inputs_are_not_the_tasks_loses() {
 		let f = Fixture { trees: Default::default(), outputs, trace_root, ..fixture(41) };
 		// The tampered input node, and every node reading it, loses for the task's input...
 		let tampered = input_nodes[if case == 0 { 0 } else { case }];
-		let readers: Vec<u32> = (0..f.graph.nodes.len() as u32).filter(|n| f.graph.nodes[*n as usize].inputs.contains(&tampered)).collect();
+		let readers: Vec<u32> = (0..f.graph.nodes.len() as u32)
+			.filter(|n| f.graph.nodes[*n as usize].inputs.contains(&tampered))
+			.collect();
 		assert!(!readers.is_empty());
 		for node in std::iter::once(tampered).chain(readers) {
 			let o = f.open(node, 0, 0);
-			assert_eq!(f.verify(&o), Verdict::Malformed(MalformedReason::InputMismatch), "case {case} node {node}");
+			assert_eq!(
+				f.verify(&o),
+				Verdict::Malformed(MalformedReason::InputMismatch),
+				"case {case} node {node}"
+			);
 			assert_eq!(f.verify(&o).ruling(), Ruling::ProviderLoses(Fault::InputMismatch));
 		}
 		// ...and every element of that trace is within its op's bound: nothing else would catch it.
@@ -398,9 +582,15 @@ fn a_trace_of_another_length_than_the_input_loses() {
 	let shorter = &f.ids[..SEQ as usize - 1];
 	let longer: Vec<u32> = f.ids.iter().copied().chain([3]).collect();
 	for ids in [shorter, &longer[..]] {
-		for (node, row, col) in [(last, 0, 0), (1, 0, 0), (2, SEQ - 1, 3), (last, 9, 0), (999, 0, 0)] {
+		for (node, row, col) in
+			[(last, 0, 0), (1, 0, 0), (2, SEQ - 1, 3), (last, 9, 0), (999, 0, 0)]
+		{
 			let o = f.open(node, row, col);
-			assert_eq!(f.verify_for(ids, &o), Verdict::Malformed(MalformedReason::InputMismatch), "({node}, {row}, {col})");
+			assert_eq!(
+				f.verify_for(ids, &o),
+				Verdict::Malformed(MalformedReason::InputMismatch),
+				"({node}, {row}, {col})"
+			);
 		}
 	}
 	assert_eq!(f.verify(&f.open(last, 0, 0)), Verdict::WithinBound);

@@ -63,7 +63,11 @@ fn cheat(check: &ElementCheck, factor: f64) -> f32 {
 	c
 }
 
-fn assert_sound(label: &str, honest: &[f32], eval: impl Fn(f32) -> ElementCheck) -> Result<(), TestCaseError> {
+fn assert_sound(
+	label: &str,
+	honest: &[f32],
+	eval: impl Fn(f32) -> ElementCheck,
+) -> Result<(), TestCaseError> {
 	for (i, c) in honest.iter().enumerate() {
 		let check = eval(*c);
 		prop_assert!(check.passes(0.0), "{label}: honest variant {i} = {c} fails: {check:?}");
@@ -72,7 +76,10 @@ fn assert_sound(label: &str, honest: &[f32], eval: impl Fn(f32) -> ElementCheck)
 	for factor in [3.0, -3.0, 10.0] {
 		let bad = cheat(&reference, factor);
 		let check = eval(bad);
-		prop_assert!(!check.passes(0.0), "{label}: claim {bad} ({factor} bounds off) passes: {check:?}");
+		prop_assert!(
+			!check.passes(0.0),
+			"{label}: claim {bad} ({factor} bounds off) passes: {check:?}"
+		);
 	}
 	Ok(())
 }

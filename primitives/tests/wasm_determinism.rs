@@ -13,7 +13,9 @@ use wasmi::{Engine, Linker, Memory, Module, Store, TypedFunc};
 fn build_probe() -> Vec<u8> {
 	// `cargo test` sets the crate's folder at run time too: a test binary built in another
 	// clone (one target directory serves several) still finds this clone's probe.
-	let crate_dir = std::env::var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+	let crate_dir = std::env::var("CARGO_MANIFEST_DIR")
+		.map(PathBuf::from)
+		.unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
 	let manifest = crate_dir.join("wasm-probe/Cargo.toml");
 	let target_dir = std::env::var("CARGO_TARGET_DIR")
 		.map(PathBuf::from)
@@ -31,14 +33,20 @@ fn build_probe() -> Vec<u8> {
 		.status()
 		.expect("cargo runs");
 	assert!(status.success(), "building the wasm probe failed");
-	std::fs::read(target_dir.join("wasm32v1-none/release/arbiter_wasm_probe.wasm")).expect("probe built")
+	std::fs::read(target_dir.join("wasm32v1-none/release/arbiter_wasm_probe.wasm"))
+		.expect("probe built")
 }
+
+/// The probe's `eval` export: op, the three operand pointers and lengths, column, claimed, out.
+type EvalArgs = (i32, i32, i32, i32, i32, i32, i32, i32, f32, i32);
+/// One case: op code, the native check, its three operands.
+type Case = (i32, ElementCheck, Vec<f32>, Vec<f32>, Vec<f32>);
 
 struct Probe {
 	store: Store<()>,
 	memory: Memory,
 	reserve: TypedFunc<i32, i32>,
-	eval: TypedFunc<(i32, i32, i32, i32, i32, i32, i32, i32, f32, i32), ()>,
+	eval: TypedFunc<EvalArgs, ()>,
 }
 
 impl Probe {
@@ -46,7 +54,11 @@ impl Probe {
 		let engine = Engine::default();
 		let module = Module::new(&engine, wasm).unwrap();
 		let mut store = Store::new(&engine, ());
-		let instance = Linker::<()>::new(&engine).instantiate(&mut store, &module).unwrap().start(&mut store).unwrap();
+		let instance = Linker::<()>::new(&engine)
+			.instantiate(&mut store, &module)
+			.unwrap()
+			.start(&mut store)
+			.unwrap();
 		let memory = instance.get_memory(&store, "memory").unwrap();
 		let reserve = instance.get_typed_func(&store, "reserve").unwrap();
 		let eval = instance.get_typed_func(&store, "eval").unwrap();
@@ -60,10 +72,29 @@ impl Probe {
 		ptr
 	}
 
-	fn eval(&mut self, op: i32, a: &[f32], b: &[f32], c: &[f32], col: usize, claimed: f32) -> [u64; 3] {
+	fn eval(
+		&mut self,
+		op: i32,
+		a: &[f32],
+		b: &[f32],
+		c: &[f32],
+		col: usize,
+		claimed: f32,
+	) -> [u64; 3] {
 		let (pa, pb, pc) = (self.put(a), self.put(b), self.put(c));
 		let out = self.reserve.call(&mut self.store, 24).unwrap();
-		let args = (op, pa, a.len() as i32, pb, b.len() as i32, pc, c.len() as i32, col as i32, claimed, out);
+		let args = (
+			op,
+			pa,
+			a.len() as i32,
+			pb,
+			b.len() as i32,
+			pc,
+			c.len() as i32,
+			col as i32,
+			claimed,
+			out,
+		);
 		self.eval.call(&mut self.store, args).unwrap();
 		let mut buf = [0u8; 24];
 		self.memory.read(&self.store, out as usize, &mut buf).unwrap();
@@ -93,7 +124,7 @@ fn evaluator_is_bit_identical_in_wasm() {
 		let claimed = rng.uniform() * scale;
 		let mask: Vec<f32> = (0..w).map(|k| if k % 5 == 4 { -1.0e9 } else { 0.0 }).collect();
 		let keep: Vec<f32> = (0..w).map(|k| if k % 3 == 0 { 0.0 } else { 1.0 }).collect();
-		let cases: Vec<(i32, ElementCheck, Vec<f32>, Vec<f32>, Vec<f32>)> = vec![
+		let cases: Vec<Case> = vec![
 			(0, ops::linear(&a, &b, Some(0.25), claimed), a.clone(), b.clone(), vec![0.25]),
 			(1, ops::softmax(&a, Some(&mask), col, claimed), a.clone(), mask.clone(), vec![]),
 			(2, ops::layer_norm(&a, &g, &b, 1e-12, col, claimed), a.clone(), g.clone(), b.clone()),

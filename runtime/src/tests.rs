@@ -15,7 +15,10 @@ pub(crate) fn ext_from_preset(id: &str) -> sp_io::TestExternalities {
 
 /// A new model (with `model_root`) registered by Alice and approved by `approver`, and Bob as
 /// its provider (capacity 8) with Ferdie as operator; the model's id.
-pub(crate) fn approved_model_with_provider(model_root: [u8; 32], approver: RuntimeOrigin) -> pallet_task_registry::ModelId {
+pub(crate) fn approved_model_with_provider(
+	model_root: [u8; 32],
+	approver: RuntimeOrigin,
+) -> pallet_task_registry::ModelId {
 	use frame_support::{assert_ok, BoundedVec};
 	use pallet_compute_staking::{Hardware, Offer};
 	use pallet_task_registry::{InputKind, IoSpec};
@@ -25,7 +28,11 @@ pub(crate) fn approved_model_with_provider(model_root: [u8; 32], approver: Runti
 		Default::default(),
 		sp_core::H256(model_root),
 		Default::default(),
-		IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: 256, output_width: 384 },
+		IoSpec {
+			input: InputKind::TokenIds { vocabulary: 30_522 },
+			max_input_tokens: 256,
+			output_width: 384
+		},
 		1536,
 		0,
 		BoundedVec::default(),
@@ -56,10 +63,14 @@ fn development_preset_has_alice_as_only_authority_and_sudo() {
 		assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(Sr25519Keyring::Alice.to_account_id()));
 		let alice = Sr25519Keyring::Alice.to_account_id();
 		// Alice's endowment, less her MiniLM provider stake and model deposit, which are held.
-		let deposit: Balance = <<Runtime as pallet_task_registry::Config>::ModelDeposit as Get<Balance>>::get();
+		let deposit: Balance =
+			<<Runtime as pallet_task_registry::Config>::ModelDeposit as Get<Balance>>::get();
 		let held = genesis_config_presets::DEV_PROVIDER_STAKE + deposit;
 		assert_eq!(Balances::free_balance(&alice), genesis_config_presets::ENDOWMENT - held);
-		assert_eq!(<Balances as frame_support::traits::fungible::Inspect<_>>::total_balance(&alice), genesis_config_presets::ENDOWMENT);
+		assert_eq!(
+			<Balances as frame_support::traits::fungible::Inspect<_>>::total_balance(&alice),
+			genesis_config_presets::ENDOWMENT
+		);
 	});
 }
 
@@ -74,13 +85,20 @@ fn development_preset_serves_minilm_with_alice_as_provider() {
 			(model.descriptor_hash.0, model.model_root.0, model.tokenizer_hash.0),
 			(pinned.descriptor_hash, pinned.model_root, pinned.tokenizer_hash)
 		);
-		assert_eq!((model.io.max_input_tokens, model.io.output_width, model.max_row_width), (256, 384, 1536));
+		assert_eq!(
+			(model.io.max_input_tokens, model.io.output_width, model.max_row_width),
+			(256, 384, 1536)
+		);
 		assert_eq!(model.owner, alice);
-		let provider = pallet_compute_staking::Providers::<Runtime>::get(&alice).expect("Alice provides");
+		let provider =
+			pallet_compute_staking::Providers::<Runtime>::get(&alice).expect("Alice provides");
 		assert_eq!(provider.operator, alice);
 		assert_eq!(provider.active, genesis_config_presets::DEV_PROVIDER_STAKE);
 		assert_eq!(provider.offer.models.into_inner(), vec![0]);
-		assert_eq!(provider.offer.endpoint.into_inner(), genesis_config_presets::DEV_PROVIDER_ENDPOINT.as_bytes());
+		assert_eq!(
+			provider.offer.endpoint.into_inner(),
+			genesis_config_presets::DEV_PROVIDER_ENDPOINT.as_bytes()
+		);
 		assert_eq!(pallet_compute_staking::Operators::<Runtime>::get(&alice), Some(alice.clone()));
 		ComputeStaking::do_try_state().unwrap();
 		TaskRegistry::do_try_state().unwrap();
@@ -90,7 +108,8 @@ fn development_preset_serves_minilm_with_alice_as_provider() {
 			RuntimeOrigin::signed(Sr25519Keyring::Charlie.to_account_id()),
 			0,
 			// "A man is eating food." as MiniLM's tokenizer gives it.
-			frame_support::BoundedVec::try_from(vec![101, 1037, 2158, 2003, 5983, 2833, 1012, 102]).unwrap(),
+			frame_support::BoundedVec::try_from(vec![101, 1037, 2158, 2003, 5983, 2833, 1012, 102])
+				.unwrap(),
 			10 * UNIT,
 		));
 		assert!(matches!(
@@ -116,7 +135,10 @@ fn local_testnet_preset_has_four_authorities() {
 		// No sudo outside the development preset: referenda govern.
 		assert_eq!(pallet_sudo::Key::<Runtime>::get(), None);
 		for who in [Sr25519Keyring::Bob, Sr25519Keyring::Charlie, Sr25519Keyring::Dave] {
-			assert_eq!(Balances::free_balance(&who.to_account_id()), genesis_config_presets::ENDOWMENT);
+			assert_eq!(
+				Balances::free_balance(who.to_account_id()),
+				genesis_config_presets::ENDOWMENT
+			);
 		}
 	});
 }
@@ -132,7 +154,8 @@ fn block_time_and_token_are_as_documented() {
 	assert_eq!(MILLI_SECS_PER_BLOCK, 6000);
 	assert_eq!(UNIT, 10u128.pow(TOKEN_DECIMALS as u32));
 	assert_eq!(TOKEN_SYMBOL, "ARBT");
-	let minimum_period: u64 = <<Runtime as pallet_timestamp::Config>::MinimumPeriod as Get<u64>>::get();
+	let minimum_period: u64 =
+		<<Runtime as pallet_timestamp::Config>::MinimumPeriod as Get<u64>>::get();
 	assert_eq!(minimum_period * 2, SLOT_DURATION);
 }
 
@@ -171,7 +194,11 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 			Default::default(),
 			Default::default(),
 			Default::default(),
-			IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: 256, output_width: 384 },
+			IoSpec {
+				input: InputKind::TokenIds { vocabulary: 30_522 },
+				max_input_tokens: 256,
+				output_width: 384
+			},
 			1536,
 			0,
 			BoundedVec::default(),
@@ -185,15 +212,30 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 		};
 		let stake = protocol::MinProviderStake::get();
 		assert_noop!(
-			ComputeStaking::register(RuntimeOrigin::signed(bob.clone()), stake, ferdie.clone(), offer.clone()),
+			ComputeStaking::register(
+				RuntimeOrigin::signed(bob.clone()),
+				stake,
+				ferdie.clone(),
+				offer.clone()
+			),
 			pallet_compute_staking::Error::<Runtime>::UnknownModel
 		);
 		assert_ok!(TaskRegistry::approve_model(RuntimeOrigin::root(), model));
 		assert_noop!(
-			ComputeStaking::register(RuntimeOrigin::signed(bob.clone()), stake - 1, ferdie.clone(), offer.clone()),
+			ComputeStaking::register(
+				RuntimeOrigin::signed(bob.clone()),
+				stake - 1,
+				ferdie.clone(),
+				offer.clone()
+			),
 			pallet_compute_staking::Error::<Runtime>::StakeBelowMinimum
 		);
-		assert_ok!(ComputeStaking::register(RuntimeOrigin::signed(bob.clone()), stake, ferdie.clone(), offer));
+		assert_ok!(ComputeStaking::register(
+			RuntimeOrigin::signed(bob.clone()),
+			stake,
+			ferdie.clone(),
+			offer
+		));
 		assert_eq!(pallet_compute_staking::Operators::<Runtime>::get(&ferdie), Some(bob));
 		ComputeStaking::do_try_state().unwrap();
 	});

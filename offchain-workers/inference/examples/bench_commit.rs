@@ -7,10 +7,10 @@
 //! Runs the sentences once traced to have their node outputs in hand, then times, on the same
 //! thread pool (`RAYON_NUM_THREADS`):
 //! - `plain`: the plain forward pass (batches of N, as `bench_engine`);
-//! - `commit`: the trace tree of every sentence from its outputs already in memory (every leaf
-//!   and inner node hashed), the sentences in parallel;
-//! - `hash`: the compressions alone: the same number of BLAKE2b blocks, eight messages at a
-//!   time, over one buffer already laid out (no leaf headers, no tree).
+//! - `commit`: the trace tree of every sentence from its outputs already in memory (every leaf and
+//!   inner node hashed), the sentences in parallel;
+//! - `hash`: the compressions alone: the same number of BLAKE2b blocks, eight messages at a time,
+//!   over one buffer already laid out (no leaf headers, no tree).
 //!
 //! and prints the commitment's size (leaf bytes, compressions) and each cost per sentence.
 
@@ -35,12 +35,17 @@ fn blocks(len: u64) -> u64 {
 fn main() {
 	arbiter_inference::process::configure();
 	let model_dir = arg("--model").expect("--model DIR");
-	let sentences = std::fs::read_to_string(arg("--sentences").expect("--sentences FILE")).expect("sentences file");
+	let sentences = std::fs::read_to_string(arg("--sentences").expect("--sentences FILE"))
+		.expect("sentences file");
 	let batch: usize = arg("--batch").map(|b| b.parse().expect("--batch N")).unwrap_or(32);
 	let repeat: usize = arg("--repeat").map(|r| r.parse().expect("--repeat R")).unwrap_or(3);
 	let device = open_device(DeviceKind::Cpu).expect("device");
 	let model = Model::load(std::path::Path::new(&model_dir), &device).expect("model");
-	let mut inputs: Vec<_> = sentences.lines().filter(|l| !l.trim().is_empty()).map(|t| model.encode_text(t).expect("text")).collect();
+	let mut inputs: Vec<_> = sentences
+		.lines()
+		.filter(|l| !l.trim().is_empty())
+		.map(|t| model.encode_text(t).expect("text"))
+		.collect();
 	inputs.sort_by_key(|i| std::cmp::Reverse(i.seq_len));
 	let n = inputs.len();
 
@@ -50,7 +55,8 @@ fn main() {
 		.map(|e| e.trace.expect("a traced run keeps the trace"))
 		.collect();
 	// Each trace's node outputs in vectors of its own, as `commit::trace_commitment` takes them.
-	let outputs: Vec<Vec<Vec<f32>>> = traces.iter().map(|t| t.outputs().expect("outputs").into_owned()).collect();
+	let outputs: Vec<Vec<Vec<f32>>> =
+		traces.iter().map(|t| t.outputs().expect("outputs").into_owned()).collect();
 
 	// The commitment's size: leaf messages (domain, tag, node, row, row bytes) and inner nodes.
 	let (mut leaf_bytes, mut value_bytes, mut compressions, mut leaves) = (0u64, 0u64, 0u64, 0u64);
@@ -84,9 +90,14 @@ fn main() {
 		let roots: Vec<_> = traces
 			.par_iter()
 			.zip(&outputs)
-			.map(|(t, o)| commit::trace_commitment(&model.template, t.seq_len, o).expect("commitment").1)
+			.map(|(t, o)| {
+				commit::trace_commitment(&model.template, t.seq_len, o).expect("commitment").1
+			})
 			.collect();
-		assert!(roots.iter().zip(&traces).all(|(r, t)| *r == t.root), "same root as the traced run");
+		assert!(
+			roots.iter().zip(&traces).all(|(r, t)| *r == t.root),
+			"same root as the traced run"
+		);
 	});
 	// The same number of compressions over one laid-out buffer: eight one-block messages per
 	// call, the sentences split over the pool.
@@ -95,7 +106,11 @@ fn main() {
 	let hash_ms = time(&|| {
 		(0..n).into_par_iter().for_each(|_| {
 			for _ in 0..per_sentence_blocks / 8 {
-				std::hint::black_box(arbiter_inference::blake2b_x8::hash8(std::hint::black_box(&buf), 128, 128));
+				std::hint::black_box(arbiter_inference::blake2b_x8::hash8(
+					std::hint::black_box(&buf),
+					128,
+					128,
+				));
 			}
 		})
 	});

@@ -2,7 +2,8 @@
 //! the process's peak memory. One configuration per process (so peak memory is its own);
 //! `scripts/bench-inference.sh` runs every configuration and the PyTorch baseline side by side.
 //!
-//!   bench_engine --model DIR --sentences FILE --batch N --mode plain|traced [--repeat R] [--device cpu|cuda]
+//!   bench_engine --model DIR --sentences FILE --batch N --mode plain|traced [--repeat R] [--device
+//! cpu|cuda]
 //!
 //! Like sentence-transformers' `encode`, inputs are sorted by length before batching.
 
@@ -22,7 +23,12 @@ fn arg(name: &str) -> Option<String> {
 fn peak_rss_mib() -> f64 {
 	std::fs::read_to_string("/proc/self/status")
 		.ok()
-		.and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()))
+		.and_then(|s| {
+			s.lines()
+				.find(|l| l.starts_with("VmHWM:"))
+				.and_then(|l| l.split_whitespace().nth(1))
+				.and_then(|v| v.parse::<f64>().ok())
+		})
 		.map(|kib| kib / 1024.0)
 		.unwrap_or(0.0)
 }
@@ -34,17 +40,24 @@ fn main() {
 		std::process::exit(2);
 	}
 	let model_dir = arg("--model").expect("--model DIR");
-	let sentences = std::fs::read_to_string(arg("--sentences").expect("--sentences FILE")).expect("sentences file");
+	let sentences = std::fs::read_to_string(arg("--sentences").expect("--sentences FILE"))
+		.expect("sentences file");
 	let batch: usize = arg("--batch").map(|b| b.parse().expect("--batch N")).unwrap_or(1);
 	let mode = match arg("--mode").as_deref() {
 		Some("traced") => Mode::Traced,
 		_ => Mode::Plain,
 	};
 	let repeat: usize = arg("--repeat").map(|r| r.parse().expect("--repeat R")).unwrap_or(3);
-	let device_kind: DeviceKind = arg("--device").map(|d| d.parse().expect("--device cpu|cuda")).unwrap_or(DeviceKind::Cpu);
+	let device_kind: DeviceKind = arg("--device")
+		.map(|d| d.parse().expect("--device cpu|cuda"))
+		.unwrap_or(DeviceKind::Cpu);
 	let device = open_device(device_kind).expect("device");
 	let model = Model::load(std::path::Path::new(&model_dir), &device).expect("model");
-	let mut inputs: Vec<_> = sentences.lines().filter(|l| !l.trim().is_empty()).map(|t| model.encode_text(t).expect("text")).collect();
+	let mut inputs: Vec<_> = sentences
+		.lines()
+		.filter(|l| !l.trim().is_empty())
+		.map(|t| model.encode_text(t).expect("text"))
+		.collect();
 	inputs.sort_by_key(|i| std::cmp::Reverse(i.seq_len));
 	let tokens: u64 = inputs.iter().map(|i| i.seq_len as u64).sum();
 	// Warm-up pass.

@@ -42,13 +42,19 @@ fn op_kind(op: &Op) -> &'static str {
 }
 
 fn main() {
-	let model = Model::load(std::path::Path::new(&arg("--model").expect("--model DIR")), &Device::Cpu).expect("model loads");
+	let model =
+		Model::load(std::path::Path::new(&arg("--model").expect("--model DIR")), &Device::Cpu)
+			.expect("model loads");
 	let repeat: u32 = arg("--repeat").map(|r| r.parse().expect("--repeat R")).unwrap_or(200);
 	let text = "verifiable inference ".repeat(150);
 	let ids = model.tokenize(&text).expect("text tokenizes");
 	let input = model.input_of_ids(&ids).expect("ids run");
 	let seq = input.seq_len;
-	let trace = engine::run(&model, &[input], Mode::Traced).expect("runs").pop().and_then(|e| e.trace).expect("traced");
+	let trace = engine::run(&model, &[input], Mode::Traced)
+		.expect("runs")
+		.pop()
+		.and_then(|e| e.trace)
+		.expect("traced");
 	let graph = model.template.instantiate(seq);
 	let graph_bytes = model.template.encoded_size();
 	// The widest node of each op kind (the first one when several are as wide).
@@ -63,14 +69,34 @@ fn main() {
 			*entry = (id as u32, width, rows);
 		}
 	}
-	println!("MiniLM, {seq} tokens; graph {graph_bytes} bytes SCALE; {repeat} verifications each\n");
-	println!("| op | node | row width | opening bytes | respond payload bytes | native µs/verify |");
+	println!(
+		"MiniLM, {seq} tokens; graph {graph_bytes} bytes SCALE; {repeat} verifications each\n"
+	);
+	println!(
+		"| op | node | row width | opening bytes | respond payload bytes | native µs/verify |"
+	);
 	println!("|---|---|---|---|---|---|");
 	for (kind, (node, width, rows)) in widest {
 		let (row, col) = (rows / 2, width / 2);
 		let opening = trace.opening(&model, node, row, col).expect("opening");
 		let check = || {
-			verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &arbiter_primitives::encoding::row_bytes(&trace.output().expect("output")), input: &ids }, (node, row, col), &opening)
+			verify_element(
+				&RegisteredModel {
+					graph: &model.template,
+					model_root: &model.commitment.model_root,
+					slack: 0.0,
+					max_row_width: model.max_row_width(),
+				},
+				&TaskCommitments {
+					trace_root: &trace.root,
+					output: &arbiter_primitives::encoding::row_bytes(
+						&trace.output().expect("output"),
+					),
+					input: &ids,
+				},
+				(node, row, col),
+				&opening,
+			)
 		};
 		assert_eq!(check(), Verdict::WithinBound, "{kind} node {node}");
 		let start = Instant::now();

@@ -45,16 +45,34 @@ impl BertConfig {
 		let text = std::fs::read_to_string(path).map_err(|e| crate::error::io_err(path, e))?;
 		let config: BertConfig = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
 		if !config.model_type.is_empty() && config.model_type != "bert" {
-			return Err(EngineError::Unsupported(format!("model_type {:?} (only \"bert\")", config.model_type)));
+			return Err(EngineError::Unsupported(format!(
+				"model_type {:?} (only \"bert\")",
+				config.model_type
+			)));
 		}
 		if config.hidden_act != "gelu" {
-			return Err(EngineError::Unsupported(format!("hidden_act {:?} (only \"gelu\", erf form)", config.hidden_act)));
+			return Err(EngineError::Unsupported(format!(
+				"hidden_act {:?} (only \"gelu\", erf form)",
+				config.hidden_act
+			)));
 		}
 		if config.position_embedding_type != "absolute" {
-			return Err(EngineError::Unsupported(format!("position_embedding_type {:?}", config.position_embedding_type)));
+			return Err(EngineError::Unsupported(format!(
+				"position_embedding_type {:?}",
+				config.position_embedding_type
+			)));
 		}
-		let dims = [config.vocab_size, config.hidden_size, config.num_hidden_layers, config.num_attention_heads];
-		if dims.contains(&0) || config.intermediate_size == 0 || config.max_position_embeddings == 0 || config.type_vocab_size == 0 {
+		let dims = [
+			config.vocab_size,
+			config.hidden_size,
+			config.num_hidden_layers,
+			config.num_attention_heads,
+		];
+		if dims.contains(&0) ||
+			config.intermediate_size == 0 ||
+			config.max_position_embeddings == 0 ||
+			config.type_vocab_size == 0
+		{
 			return Err(bad("a size is zero".into()));
 		}
 		if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
@@ -84,13 +102,22 @@ pub const BERT_INPUT_PADS: [f32; BERT_INPUTS] = [0.0, 0.0, 0.0, -1.0e9, 0.0];
 
 /// Builds the graph template; `prefix` is prepended to every weight name (`""` or `"bert."`).
 pub fn bert_graph(config: &BertConfig, prefix: &str) -> Graph {
-	let (h, ffn, heads, hd) = (config.hidden_size, config.intermediate_size, config.num_attention_heads, config.head_dim());
+	let (h, ffn, heads, hd) = (
+		config.hidden_size,
+		config.intermediate_size,
+		config.num_attention_heads,
+		config.head_dim(),
+	);
 	let eps = config.layer_norm_eps as f32;
 	let mut g = GraphBuilder::new();
 	let name = |s: &str| format!("{prefix}{s}");
 	let word = g.weight(&name("embeddings.word_embeddings.weight"), &[config.vocab_size, h]);
-	let position = g.weight(&name("embeddings.position_embeddings.weight"), &[config.max_position_embeddings, h]);
-	let token_type = g.weight(&name("embeddings.token_type_embeddings.weight"), &[config.type_vocab_size, h]);
+	let position = g.weight(
+		&name("embeddings.position_embeddings.weight"),
+		&[config.max_position_embeddings, h],
+	);
+	let token_type =
+		g.weight(&name("embeddings.token_type_embeddings.weight"), &[config.type_vocab_size, h]);
 	let emb_ln_g = g.weight(&name("embeddings.LayerNorm.weight"), &[h]);
 	let emb_ln_b = g.weight(&name("embeddings.LayerNorm.bias"), &[h]);
 
@@ -108,7 +135,9 @@ pub fn bert_graph(config: &BertConfig, prefix: &str) -> Graph {
 	let mut x: NodeId = g.layer_norm(e_sum, emb_ln_g, emb_ln_b, eps);
 
 	for l in 0..config.num_hidden_layers {
-		let w = |g: &mut GraphBuilder, s: &str, dims: &[u32]| g.weight(&name(&format!("encoder.layer.{l}.{s}")), dims);
+		let w = |g: &mut GraphBuilder, s: &str, dims: &[u32]| {
+			g.weight(&name(&format!("encoder.layer.{l}.{s}")), dims)
+		};
 		let q_w = w(&mut g, "attention.self.query.weight", &[h, h]);
 		let q_b = w(&mut g, "attention.self.query.bias", &[h]);
 		let k_w = w(&mut g, "attention.self.key.weight", &[h, h]);

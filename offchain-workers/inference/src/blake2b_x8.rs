@@ -49,7 +49,10 @@ pub fn hash8(buf: &[u8], stride: usize, len: usize) -> Option<[Hash; 8]> {
 		return None;
 	}
 	let body = |i: usize| buf.get(i * stride..i * stride + len).unwrap_or_default();
-	hash8_prefixed(&[&[]; 8], &[body(0), body(1), body(2), body(3), body(4), body(5), body(6), body(7)])
+	hash8_prefixed(
+		&[&[]; 8],
+		&[body(0), body(1), body(2), body(3), body(4), body(5), body(6), body(7)],
+	)
 }
 
 /// Longest prefix [`hash8_prefixed`] takes: it must fit the first block.
@@ -61,7 +64,11 @@ pub const MAX_PREFIX: usize = BLOCK - 1;
 /// one length. `None` if the CPU lacks AVX-512F or the lengths differ.
 pub fn hash8_prefixed(prefixes: &[&[u8]; 8], bodies: &[&[u8]; 8]) -> Option<[Hash; 8]> {
 	let (p, l) = (prefixes[0].len(), bodies[0].len());
-	if !supported() || p > MAX_PREFIX || prefixes.iter().any(|x| x.len() != p) || bodies.iter().any(|b| b.len() != l) {
+	if !supported() ||
+		p > MAX_PREFIX ||
+		prefixes.iter().any(|x| x.len() != p) ||
+		bodies.iter().any(|b| b.len() != l)
+	{
 		return None;
 	}
 	#[cfg(target_arch = "x86_64")]
@@ -113,7 +120,8 @@ unsafe fn hash8_avx512(prefixes: &[&[u8]; 8], bodies: &[&[u8]; 8]) -> [Hash; 8] 
 	let lanes = _mm512_set_epi64(at(7), at(6), at(5), at(4), at(3), at(2), at(1), at(0));
 	// Eight copied blocks, one 128-byte row per lane: the first (holding the prefix) and the
 	// last (partial or empty, padded with zeros).
-	let copied_lanes = _mm512_set_epi64(7 * 128, 6 * 128, 5 * 128, 4 * 128, 3 * 128, 2 * 128, 128, 0);
+	let copied_lanes =
+		_mm512_set_epi64(7 * 128, 6 * 128, 5 * 128, 4 * 128, 3 * 128, 2 * 128, 128, 0);
 	let load_copied = |m: &mut [__m512i; 16], copy: &[u8; 8 * BLOCK]| {
 		for (w, mv) in m.iter_mut().enumerate() {
 			*mv = _mm512_i64gather_epi64::<1>(copied_lanes, copy.as_ptr().add(w * 8) as *const i64);
@@ -126,7 +134,13 @@ unsafe fn hash8_avx512(prefixes: &[&[u8]; 8], bodies: &[&[u8]; 8]) -> [Hash; 8] 
 	for blk in 0..full_blocks {
 		if blk == 0 && p > 0 {
 			for lane in 0..8 {
-				copy_message(prefixes[lane], bodies[lane], 0, BLOCK, &mut copy[lane * BLOCK..(lane + 1) * BLOCK]);
+				copy_message(
+					prefixes[lane],
+					bodies[lane],
+					0,
+					BLOCK,
+					&mut copy[lane * BLOCK..(lane + 1) * BLOCK],
+				);
 			}
 			load_copied(&mut m, &copy);
 		} else {
@@ -141,7 +155,13 @@ unsafe fn hash8_avx512(prefixes: &[&[u8]; 8], bodies: &[&[u8]; 8]) -> [Hash; 8] 
 	let tail_start = full_blocks * BLOCK;
 	copy = [0u8; 8 * BLOCK];
 	for lane in 0..8 {
-		copy_message(prefixes[lane], bodies[lane], tail_start, len, &mut copy[lane * BLOCK..(lane + 1) * BLOCK]);
+		copy_message(
+			prefixes[lane],
+			bodies[lane],
+			tail_start,
+			len,
+			&mut copy[lane * BLOCK..(lane + 1) * BLOCK],
+		);
 	}
 	load_copied(&mut m, &copy);
 	compress(&mut h, &m, len as u64, true);
@@ -229,7 +249,11 @@ mod tests {
 				let got = hash8(&buf, stride, len).expect("supported and long enough");
 				for (lane, hash) in got.iter().enumerate() {
 					let msg = &buf[lane * stride..lane * stride + len];
-					assert_eq!(*hash, arbiter_primitives::encoding::hash(msg), "len {len} stride {stride} lane {lane}");
+					assert_eq!(
+						*hash,
+						arbiter_primitives::encoding::hash(msg),
+						"len {len} stride {stride} lane {lane}"
+					);
 				}
 			}
 		}
@@ -244,14 +268,22 @@ mod tests {
 		for p in [0usize, 1, 10, 64, MAX_PREFIX] {
 			for l in (0..=300).chain([1536, 6144]) {
 				// Eight bodies in eight allocations, and prefixes that differ by lane.
-				let prefixes: Vec<Vec<u8>> = (0..8).map(|lane| (0..p).map(|i| (i * 7 + lane * 31) as u8).collect()).collect();
-				let bodies: Vec<Vec<u8>> = (0..8).map(|lane| (0..l).map(|i| (i * 131 % 251 + lane) as u8).collect()).collect();
+				let prefixes: Vec<Vec<u8>> = (0..8)
+					.map(|lane| (0..p).map(|i| (i * 7 + lane * 31) as u8).collect())
+					.collect();
+				let bodies: Vec<Vec<u8>> = (0..8)
+					.map(|lane| (0..l).map(|i| (i * 131 % 251 + lane) as u8).collect())
+					.collect();
 				let pre: [&[u8]; 8] = core::array::from_fn(|i| prefixes[i].as_slice());
 				let body: [&[u8]; 8] = core::array::from_fn(|i| bodies[i].as_slice());
 				let got = hash8_prefixed(&pre, &body).expect("supported, equal lengths");
 				for lane in 0..8 {
 					let msg = [prefixes[lane].as_slice(), bodies[lane].as_slice()].concat();
-					assert_eq!(got[lane], arbiter_primitives::encoding::hash(&msg), "prefix {p} body {l} lane {lane}");
+					assert_eq!(
+						got[lane],
+						arbiter_primitives::encoding::hash(&msg),
+						"prefix {p} body {l} lane {lane}"
+					);
 				}
 			}
 		}
@@ -268,7 +300,10 @@ mod tests {
 		let mut prefixes: [&[u8]; 8] = [&short; 8];
 		prefixes[2] = &long;
 		assert!(hash8_prefixed(&prefixes, &[&long; 8]).is_none(), "prefixes of two lengths");
-		assert!(hash8_prefixed(&[&[0u8; MAX_PREFIX + 1]; 8], &[&long; 8]).is_none(), "prefix longer than a block");
+		assert!(
+			hash8_prefixed(&[&[0u8; MAX_PREFIX + 1]; 8], &[&long; 8]).is_none(),
+			"prefix longer than a block"
+		);
 	}
 
 	#[test]

@@ -26,7 +26,8 @@ fn params() -> Params {
 /// the path for CPUs without AVX-512.
 fn hash_all(buf: &[u8], stride: usize) -> Vec<Hash> {
 	let params = params();
-	let mut jobs: Vec<HashManyJob> = buf.chunks_exact(stride.max(1)).map(|m| HashManyJob::new(&params, m)).collect();
+	let mut jobs: Vec<HashManyJob> =
+		buf.chunks_exact(stride.max(1)).map(|m| HashManyJob::new(&params, m)).collect();
 	blake2b_simd::many::hash_many(jobs.iter_mut());
 	jobs.iter()
 		.map(|j| {
@@ -42,7 +43,9 @@ fn hash_all(buf: &[u8], stride: usize) -> Vec<Hash> {
 fn as_le_bytes(values: &[f32]) -> &[u8] {
 	// SAFETY: f32 has no padding and any alignment of u8 is valid; on a little-endian host its
 	// in-memory bytes are its little-endian encoding.
-	unsafe { std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values)) }
+	unsafe {
+		std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values))
+	}
 }
 
 /// The little-endian bytes of `values`: borrowed on a little-endian host, else a copy.
@@ -71,7 +74,12 @@ fn hash_prefixed<P: AsRef<[u8]>>(prefix: impl Fn(usize) -> P, bodies: &[&[u8]]) 
 		let body: [&[u8]; 8] = core::array::from_fn(|lane| group[lane_of(lane)]);
 		match crate::blake2b_x8::hash8_prefixed(&pre, &body) {
 			Some(hashes) => out.extend(hashes.into_iter().take(group.len())),
-			None => out.extend(pre.iter().zip(body).take(group.len()).map(|(p, b)| arbiter_primitives::encoding::hash(&[*p, b].concat()))),
+			None => out.extend(
+				pre.iter()
+					.zip(body)
+					.take(group.len())
+					.map(|(p, b)| arbiter_primitives::encoding::hash(&[*p, b].concat())),
+			),
 		}
 	}
 	out
@@ -137,7 +145,9 @@ pub fn tree_of_leaves(leaves: Vec<Hash>) -> MerkleTree {
 /// Whether every value is finite. Without an early exit, so the compiler vectorises it (a
 /// short-circuiting `any` ran one value at a time: 7 % of a traced batch).
 pub fn all_finite(values: &[f32]) -> bool {
-	values.chunks(4096).all(|chunk| chunk.iter().fold(true, |ok, v| ok & v.is_finite()))
+	values
+		.chunks(4096)
+		.all(|chunk| chunk.iter().fold(true, |ok, v| ok & v.is_finite()))
 }
 
 /// The trace tree of `outputs` for the instantiated `graph` (one row-major tensor per node).
@@ -163,7 +173,10 @@ pub fn trace_tree(graph: &Graph, outputs: &[Vec<f32>]) -> Result<MerkleTree, Com
 	let chunks: Vec<Result<Vec<Hash>, CommitError>> = tasks
 		.par_iter()
 		.map(|(index, width, first, count)| {
-			let data = outputs.get(*index).and_then(|o| o.get(first * width..(first + count) * width)).unwrap_or_default();
+			let data = outputs
+				.get(*index)
+				.and_then(|o| o.get(first * width..(first + count) * width))
+				.unwrap_or_default();
 			if !all_finite(data) {
 				return Err(CommitError::NonFinite { index: *index });
 			}
@@ -178,7 +191,11 @@ pub fn trace_tree(graph: &Graph, outputs: &[Vec<f32>]) -> Result<MerkleTree, Com
 }
 
 /// The trace tree and `trace_root` of a trace of `template` at `seq_len`.
-pub fn trace_commitment(template: &Graph, seq_len: u32, outputs: &[Vec<f32>]) -> Result<(MerkleTree, Hash), CommitError> {
+pub fn trace_commitment(
+	template: &Graph,
+	seq_len: u32,
+	outputs: &[Vec<f32>],
+) -> Result<(MerkleTree, Hash), CommitError> {
 	let tree = trace_tree(&template.instantiate(seq_len), outputs)?;
 	let root = trace_root_of(seq_len, &tree.root());
 	Ok((tree, root))

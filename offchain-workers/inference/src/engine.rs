@@ -10,7 +10,12 @@
 
 use std::sync::Arc;
 
-use arbiter_primitives::{commitment::{trace_offsets, CommitError}, encoding::trace_root_of, ir::f32_of, Graph, Hash, NodeId, Op};
+use arbiter_primitives::{
+	commitment::{trace_offsets, CommitError},
+	encoding::trace_root_of,
+	ir::f32_of,
+	Graph, Hash, Node, NodeId, Op,
+};
 use candle_core::{DType, Device, Tensor, D};
 use rayon::prelude::*;
 
@@ -55,7 +60,8 @@ pub fn open_device(kind: DeviceKind) -> Result<Device> {
 	match kind {
 		DeviceKind::Cpu => Ok(Device::Cpu),
 		DeviceKind::Cuda => {
-			// A no-op without the `cuda` feature (candle's dummy backend), so this compiles everywhere.
+			// A no-op without the `cuda` feature (candle's dummy backend), so this compiles
+			// everywhere.
 			candle_core::cuda::set_gemm_reduced_precision_f32(false);
 			let hint = if cfg!(feature = "cuda") { "" } else { " (build with --features cuda)" };
 			Device::new_cuda(0).map_err(|e| EngineError::Device(format!("cuda: {e}{hint}")))
@@ -113,7 +119,10 @@ fn run_grouped(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<E
 			}
 		}
 	}
-	out.into_iter().map(|e| e.ok_or(EngineError::EmptyBatch)).collect()
+	out.into_iter()
+		.enumerate()
+		.map(|(i, e)| e.ok_or_else(|| EngineError::Internal(format!("input {i} was in no batch"))))
+		.collect()
 }
 
 /// What one more batch costs, in padded rows: the fixed cost of running the graph once
@@ -128,9 +137,11 @@ const GROUP_OVERHEAD_ROWS: u64 = 48;
 fn length_groups(lengths: &[u32], overhead: Option<u64>) -> Vec<Vec<usize>> {
 	let mut order: Vec<usize> = (0..lengths.len()).collect();
 	order.sort_by_key(|i| core::cmp::Reverse(lengths.get(*i).copied().unwrap_or(0)));
-	let sorted: Vec<u64> = order.iter().map(|i| lengths.get(*i).copied().unwrap_or(0) as u64).collect();
+	let sorted: Vec<u64> =
+		order.iter().map(|i| lengths.get(*i).copied().unwrap_or(0) as u64).collect();
 	let n = sorted.len();
-	// best[i]: the cheapest split of the first i sorted inputs; from[i]: where its last batch starts.
+	// best[i]: the cheapest split of the first i sorted inputs; from[i]: where its last batch
+	// starts.
 	let mut best = vec![u64::MAX; n + 1];
 	let mut from = vec![0usize; n + 1];
 	best[0] = 0;
@@ -145,7 +156,9 @@ fn length_groups(lengths: &[u32], overhead: Option<u64>) -> Vec<Vec<usize>> {
 			if overhead.is_none() && sorted[i - 1] != longest {
 				continue;
 			}
-			let cost = best[j].saturating_add((i - j) as u64 * longest).saturating_add(overhead.unwrap_or(0));
+			let cost = best[j]
+				.saturating_add((i - j) as u64 * longest)
+				.saturating_add(overhead.unwrap_or(0));
 			if (i == n || sorted[i - 1] != sorted[i]) && cost < best[i] {
 				best[i] = cost;
 				from[i] = j;
@@ -169,13 +182,25 @@ fn check_input(template: &Graph, input: &ModelInput) -> Result<()> {
 		return Err(EngineError::InvalidInput("sequence length 0".into()));
 	}
 	let graph = template.instantiate(input.seq_len);
-	let shapes: Vec<u64> = graph.nodes.iter().filter(|n| n.op.is_input()).map(|n| n.shape.numel()).collect();
+	let shapes: Vec<u64> = graph
+		.nodes
+		.iter()
+		.filter(|n| n.op.is_input())
+		.map(|n| n.shape.numel())
+		.collect();
 	if shapes.len() != input.tensors.len() {
-		return Err(EngineError::InvalidInput(format!("{} input tensors for {} model inputs", input.tensors.len(), shapes.len())));
+		return Err(EngineError::InvalidInput(format!(
+			"{} input tensors for {} model inputs",
+			input.tensors.len(),
+			shapes.len()
+		)));
 	}
 	for (k, (t, n)) in input.tensors.iter().zip(&shapes).enumerate() {
 		if t.len() as u64 != *n {
-			return Err(EngineError::InvalidInput(format!("input {k} has {} values, expected {n}", t.len())));
+			return Err(EngineError::InvalidInput(format!(
+				"input {k} has {} values, expected {n}",
+				t.len()
+			)));
 		}
 		if t.iter().any(|v| !v.is_finite()) {
 			return Err(EngineError::InvalidInput(format!("input {k} holds a non-finite value")));
@@ -184,11 +209,19 @@ fn check_input(template: &Graph, input: &ModelInput) -> Result<()> {
 	// Embedding ids must be integers inside the table.
 	for node in &graph.nodes {
 		if let Op::Embedding { table } = node.op {
-			let (Some(ids_node), Some(w)) = (node.inputs.first(), graph.weight(table)) else { continue };
+			let (Some(ids_node), Some(w)) = (node.inputs.first(), graph.weight(table)) else {
+				continue
+			};
 			let Some(pos) = input_position(&graph, *ids_node) else { continue };
 			let rows = w.shape.rows() as f32;
-			if input.tensors.get(pos).is_some_and(|t| t.iter().any(|v| *v < 0.0 || *v >= rows || v.fract() != 0.0)) {
-				return Err(EngineError::InvalidInput(format!("input {pos} holds an id outside 0..{rows}")));
+			if input
+				.tensors
+				.get(pos)
+				.is_some_and(|t| t.iter().any(|v| *v < 0.0 || *v >= rows || v.fract() != 0.0))
+			{
+				return Err(EngineError::InvalidInput(format!(
+					"input {pos} holds an id outside 0..{rows}"
+				)));
 			}
 		}
 	}
@@ -205,7 +238,17 @@ fn input_position(graph: &Graph, id: NodeId) -> Option<usize> {
 
 /// Dimensions of node `id` at length `seq`, as usize.
 fn dims_at(template: &Graph, id: usize, seq: u32) -> Vec<usize> {
-	template.nodes.get(id).map(|n| n.shape.dims().iter().map(|d| if *d == 0 { seq as usize } else { *d as usize }).collect()).unwrap_or_default()
+	template
+		.nodes
+		.get(id)
+		.map(|n| {
+			n.shape
+				.dims()
+				.iter()
+				.map(|d| if *d == 0 { seq as usize } else { *d as usize })
+				.collect()
+		})
+		.unwrap_or_default()
 }
 
 /// Copies `data` (shape `from`) into a buffer of shape `to` (each dimension ≥), filled with `pad`.
@@ -234,127 +277,260 @@ fn pad_into(data: &[f32], from: &[usize], to: &[usize], pad: f32) -> Vec<f32> {
 }
 
 fn run_batch(model: &Model, inputs: &[ModelInput], mode: Mode) -> Result<Vec<Execution>> {
-	let template = &model.template;
-	let device = &model.device;
-	let batch = inputs.len();
-	let seq = inputs.iter().map(|i| i.seq_len).max().unwrap_or(1);
-	let mut values: Vec<Tensor> = Vec::with_capacity(template.nodes.len());
-	let mut next_input = 0usize;
-	// A test fault perturbs one node's output; fused pairs would skip that, so none then.
-	let fuse_gelu = if model.fault.is_none() { gelu_fusions(template) } else { Vec::new() };
-	let mut fused_gelu: Option<Tensor> = None;
-	for (id, node) in template.nodes.iter().enumerate() {
-		let mut dims = Vec::from([batch]);
-		dims.extend(dims_at(template, id, seq));
-		let x = |k: usize| -> Result<&Tensor> {
-			let i = *node.inputs.get(k).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: input {k} missing")))?;
-			values.get(i as usize).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: input {i} not computed")))
-		};
-		let w = |i: u32| -> Result<&Tensor> {
-			model.device_weights.get(i as usize).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: weight {i} missing")))
-		};
-		let out = match &node.op {
-			Op::Input { .. } => {
-				let pad = model.input_pads.as_ref().and_then(|p| p.get(next_input).copied()).unwrap_or(0.0);
-				let mut data = Vec::with_capacity(dims.iter().product());
-				for input in inputs {
-					let t = input.tensors.get(next_input).ok_or_else(|| EngineError::InvalidInput("missing input".into()))?;
-					let from = dims_at(template, id, input.seq_len);
-					data.extend(pad_into(t, &from, dims.get(1..).unwrap_or(&[]), pad));
-				}
-				next_input += 1;
-				Tensor::from_vec(data, dims.clone(), device)?
-			},
+	let values = BatchExecutor::new(model, inputs).run()?;
+	extract(model, inputs, &values, mode)
+}
+
+/// One batch of one model through its graph, node by node, on the model's device. Each op
+/// family has a method; every node's output stays in `values` (the trace reads them all).
+struct BatchExecutor<'a> {
+	model: &'a Model,
+	inputs: &'a [ModelInput],
+	/// Items in the batch.
+	batch: usize,
+	/// The batch's sequence length (the longest item's; shorter ones are padded).
+	seq: u32,
+	/// Outputs of the nodes run so far, `[batch] ++ node dims` each.
+	values: Vec<Tensor>,
+	/// The next model input to read from the items.
+	next_input: usize,
+	/// Per node, whether it is a linear layer computed together with the GELU after it.
+	fuse_gelu: Vec<bool>,
+	/// The GELU a fused linear layer computed, for the next node.
+	fused_gelu: Option<Tensor>,
+}
+
+impl<'a> BatchExecutor<'a> {
+	fn new(model: &'a Model, inputs: &'a [ModelInput]) -> Self {
+		let template = &model.template;
+		// A test fault perturbs one node's output; fused pairs would skip that, so none then.
+		let fuse_gelu = if model.fault.is_none() { gelu_fusions(template) } else { Vec::new() };
+		Self {
+			model,
+			inputs,
+			batch: inputs.len(),
+			seq: inputs.iter().map(|i| i.seq_len).max().unwrap_or(1),
+			values: Vec::with_capacity(template.nodes.len()),
+			next_input: 0,
+			fuse_gelu,
+			fused_gelu: None,
+		}
+	}
+
+	/// Runs every node; returns their outputs.
+	fn run(mut self) -> Result<Vec<Tensor>> {
+		let model = self.model;
+		for (id, node) in model.template.nodes.iter().enumerate() {
+			let mut dims = Vec::from([self.batch]);
+			dims.extend(dims_at(&model.template, id, self.seq));
+			let out = self.node(id, node, &dims)?;
+			if out.dims() != dims.as_slice() {
+				return Err(EngineError::Internal(format!(
+					"node {id}: computed shape {:?}, graph says {dims:?}",
+					out.dims()
+				)));
+			}
+			let out = if model.fault == Some(id as NodeId) { perturb(&out)? } else { out };
+			self.values.push(out);
+		}
+		Ok(self.values)
+	}
+
+	/// Node `id`'s output, of shape `dims`.
+	fn node(&mut self, id: usize, node: &Node, dims: &[usize]) -> Result<Tensor> {
+		let cpu = self.model.device.is_cpu();
+		match &node.op {
+			Op::Input { .. } => self.input(id, dims),
 			Op::Embedding { table } => {
-				let ids = x(0)?.flatten_all()?.to_dtype(DType::U32)?;
-				w(*table)?.index_select(&ids, 0)?.reshape(dims.clone())?
+				let ids = self.operand(id, node, 0)?.flatten_all()?.to_dtype(DType::U32)?;
+				Ok(self.weight(id, *table)?.index_select(&ids, 0)?.reshape(dims)?)
 			},
-			Op::Linear { weight, bias } => {
-				let xv = x(0)?;
-				if let Some(Some(packed)) = model.packed.get(*weight as usize) {
-					let bias = match bias {
-						Some(b) => Some(model.weight_values(*b).ok_or_else(|| EngineError::InvalidInput(format!("node {id}: weight {b} missing")))?),
-						None => None,
-					};
-					if fuse_gelu.get(id).copied().unwrap_or(false) {
-						// This linear layer and the GELU after it in one pass (the same numbers).
-						let refused = || EngineError::InvalidInput(format!("node {id}: the linear kernel refused its input"));
-						let (y, g) = with_host_values(xv, |xs| packed.apply_gelu(xs, bias).ok_or_else(refused))?;
-						fused_gelu = Some(Tensor::from_vec(g, dims.clone(), device)?);
-						Tensor::from_vec(y, dims.clone(), device)?
-					} else {
-						contiguous(xv)?.apply_op1_no_bwd(&PackedLinear { weight: packed, bias })?
-					}
-				} else {
-					let k = xv.dim(D::Minus1)?;
-					let rows = xv.elem_count() / k.max(1);
-					let flat = xv.reshape((rows, k))?;
-					let mut y = flat.matmul(&w(*weight)?.t()?)?;
-					if let Some(b) = bias {
-						y = y.broadcast_add(w(*b)?)?;
-					}
-					y.reshape(dims.clone())?
-				}
-			},
-			Op::MatMul if device.is_cpu() && batched_matmul::supported(x(0)?.layout()) => x(0)?.apply_op2_no_bwd(x(1)?, &MatMulTransposed)?,
-			Op::MatMul => {
-				// candle's matmul refuses most strided operands (the head-split views): copy them.
-				let b_t = contiguous(x(1)?)?.transpose(D::Minus1, D::Minus2)?;
-				contiguous(x(0)?)?.matmul(&b_t)?
-			},
-			Op::Add | Op::Mul => {
-				let a = x(0)?;
-				let b = broadcast_row(x(1)?, a)?;
-				if node.op == Op::Add {
-					a.broadcast_add(&b)?
-				} else {
-					a.broadcast_mul(&b)?
-				}
-			},
-			Op::Scale { factor_bits } => (x(0)? * f32_of(*factor_bits) as f64)?,
-			Op::LayerNorm { gamma, beta, eps_bits } => candle_nn::ops::layer_norm(&contiguous(x(0)?)?, w(*gamma)?, w(*beta)?, f32_of(*eps_bits))?,
-			Op::RmsNorm { gamma, eps_bits } => candle_nn::ops::rms_norm(&contiguous(x(0)?)?, w(*gamma)?, f32_of(*eps_bits))?,
-			Op::Softmax => {
-				let a = x(0)?;
-				let summed = match node.inputs.len() {
-					2 => a.broadcast_add(&broadcast_row(x(1)?, a)?)?,
-					_ => a.clone(),
-				};
-				candle_nn::ops::softmax_last_dim(&summed)?
-			},
-			Op::Gelu if fused_gelu.is_some() => fused_gelu.take().ok_or(EngineError::EmptyBatch)?,
-			Op::Gelu if device.is_cpu() => contiguous(x(0)?)?.apply_op1_no_bwd(&Gelu)?,
-			Op::Gelu => x(0)?.gelu_erf()?,
-			Op::Silu => x(0)?.silu()?,
-			Op::Relu => x(0)?.relu()?,
+			Op::Linear { weight, bias } => self.linear(id, node, *weight, *bias, dims),
+			Op::MatMul => self.matmul(id, node),
+			Op::Add | Op::Mul => self.elementwise(id, node),
+			Op::Scale { factor_bits } =>
+				Ok((self.operand(id, node, 0)? * f32_of(*factor_bits) as f64)?),
+			Op::LayerNorm { .. } | Op::RmsNorm { .. } => self.norm(id, node),
+			Op::Softmax => self.softmax(id, node),
+			Op::Gelu | Op::Silu | Op::Relu => self.activation(id, node),
 			// On the CPU a transpose stays a view: the attention products read it in place, and
 			// the ops that need rows in order copy it first (`contiguous`), as does the trace.
-			Op::Transpose { dim0, dim1 } if device.is_cpu() => x(0)?.transpose(*dim0 as usize + 1, *dim1 as usize + 1)?,
-			Op::Transpose { dim0, dim1 } => x(0)?.transpose(*dim0 as usize + 1, *dim1 as usize + 1)?.contiguous()?,
-			Op::Reshape => contiguous(x(0)?)?.reshape(dims.clone())?,
+			Op::Transpose { dim0, dim1 } => {
+				let t =
+					self.operand(id, node, 0)?.transpose(*dim0 as usize + 1, *dim1 as usize + 1)?;
+				Ok(if cpu { t } else { t.contiguous()? })
+			},
+			Op::Reshape => Ok(contiguous(&self.operand(id, node, 0)?)?.reshape(dims)?),
+			Op::MeanPool | Op::L2Normalize { .. } => self.pool(id, node),
+		}
+	}
+
+	/// Operand `k` of node `id` (a cheap handle: tensors share their storage).
+	fn operand(&self, id: usize, node: &Node, k: usize) -> Result<Tensor> {
+		let i = *node
+			.inputs
+			.get(k)
+			.ok_or_else(|| EngineError::Internal(format!("node {id}: operand {k} missing")))?;
+		self.values
+			.get(i as usize)
+			.cloned()
+			.ok_or_else(|| EngineError::Internal(format!("node {id}: operand {i} not computed")))
+	}
+
+	/// Weight `i` on the device.
+	fn weight(&self, id: usize, i: u32) -> Result<&Tensor> {
+		self.model
+			.device_weights
+			.get(i as usize)
+			.ok_or_else(|| EngineError::Internal(format!("node {id}: weight {i} missing")))
+	}
+
+	/// The next model input of every item, padded to the batch's length.
+	fn input(&mut self, id: usize, dims: &[usize]) -> Result<Tensor> {
+		let template = &self.model.template;
+		let pad = self
+			.model
+			.input_pads
+			.as_ref()
+			.and_then(|p| p.get(self.next_input).copied())
+			.unwrap_or(0.0);
+		let mut data = Vec::with_capacity(dims.iter().product());
+		for input in self.inputs {
+			let t = input
+				.tensors
+				.get(self.next_input)
+				.ok_or_else(|| EngineError::InvalidInput("missing input".into()))?;
+			let from = dims_at(template, id, input.seq_len);
+			data.extend(pad_into(t, &from, dims.get(1..).unwrap_or(&[]), pad));
+		}
+		self.next_input += 1;
+		Ok(Tensor::from_vec(data, dims, &self.model.device)?)
+	}
+
+	/// `x · weightᵀ + bias`: the packed kernel where the weight has one (with the GELU after it
+	/// in the same pass where that is fused), candle's matmul otherwise.
+	fn linear(
+		&mut self,
+		id: usize,
+		node: &Node,
+		weight: u32,
+		bias: Option<u32>,
+		dims: &[usize],
+	) -> Result<Tensor> {
+		let model = self.model;
+		let x = self.operand(id, node, 0)?;
+		let Some(Some(packed)) = model.packed.get(weight as usize) else {
+			let k = x.dim(D::Minus1)?;
+			let rows = x.elem_count() / k.max(1);
+			let mut y = x.reshape((rows, k))?.matmul(&self.weight(id, weight)?.t()?)?;
+			if let Some(b) = bias {
+				y = y.broadcast_add(self.weight(id, b)?)?;
+			}
+			return Ok(y.reshape(dims)?);
+		};
+		let bias = match bias {
+			Some(b) =>
+				Some(model.weight_values(b).ok_or_else(|| {
+					EngineError::Internal(format!("node {id}: weight {b} missing"))
+				})?),
+			None => None,
+		};
+		if !self.fuse_gelu.get(id).copied().unwrap_or(false) {
+			return Ok(contiguous(&x)?.apply_op1_no_bwd(&PackedLinear { weight: packed, bias })?);
+		}
+		// This linear layer and the GELU after it in one pass (the same numbers).
+		let (y, g) = with_host_values(&x, |xs| {
+			packed.apply_gelu(xs, bias).ok_or_else(|| {
+				EngineError::Internal(format!("node {id}: the linear kernel refused its input"))
+			})
+		})?;
+		self.fused_gelu = Some(Tensor::from_vec(g, dims, &model.device)?);
+		Ok(Tensor::from_vec(y, dims, &model.device)?)
+	}
+
+	/// `a · bᵀ` over the batch (and heads): the CPU kernel reads strided views in place;
+	/// candle's matmul refuses most of them (the head-split views), so they are copied for it.
+	fn matmul(&self, id: usize, node: &Node) -> Result<Tensor> {
+		let (a, b) = (self.operand(id, node, 0)?, self.operand(id, node, 1)?);
+		if self.model.device.is_cpu() && batched_matmul::supported(a.layout()) {
+			return Ok(a.apply_op2_no_bwd(&b, &MatMulTransposed)?);
+		}
+		let b_t = contiguous(&b)?.transpose(D::Minus1, D::Minus2)?;
+		Ok(contiguous(&a)?.matmul(&b_t)?)
+	}
+
+	/// `a + b` or `a ⊙ b`, `b` broadcast along rows when it is one row.
+	fn elementwise(&self, id: usize, node: &Node) -> Result<Tensor> {
+		let a = self.operand(id, node, 0)?;
+		let b = broadcast_row(&self.operand(id, node, 1)?, &a)?;
+		Ok(if node.op == Op::Add { a.broadcast_add(&b)? } else { a.broadcast_mul(&b)? })
+	}
+
+	/// Layer and RMS normalization over the last dimension.
+	fn norm(&self, id: usize, node: &Node) -> Result<Tensor> {
+		let x = contiguous(&self.operand(id, node, 0)?)?;
+		Ok(match node.op {
+			Op::LayerNorm { gamma, beta, eps_bits } => candle_nn::ops::layer_norm(
+				&x,
+				self.weight(id, gamma)?,
+				self.weight(id, beta)?,
+				f32_of(eps_bits),
+			)?,
+			Op::RmsNorm { gamma, eps_bits } =>
+				candle_nn::ops::rms_norm(&x, self.weight(id, gamma)?, f32_of(eps_bits))?,
+			_ => return Err(EngineError::Internal(format!("node {id}: not a normalization"))),
+		})
+	}
+
+	/// Softmax over the last dimension, of `a` or of `a + mask` (the mask one row).
+	fn softmax(&self, id: usize, node: &Node) -> Result<Tensor> {
+		let a = self.operand(id, node, 0)?;
+		let summed = match node.inputs.len() {
+			2 => a.broadcast_add(&broadcast_row(&self.operand(id, node, 1)?, &a)?)?,
+			_ => a,
+		};
+		Ok(candle_nn::ops::softmax_last_dim(&summed)?)
+	}
+
+	/// GELU (erf; computed already where fused with the linear layer before), SiLU, ReLU.
+	fn activation(&mut self, id: usize, node: &Node) -> Result<Tensor> {
+		if node.op == Op::Gelu {
+			if let Some(fused) = self.fused_gelu.take() {
+				return Ok(fused);
+			}
+		}
+		let x = self.operand(id, node, 0)?;
+		Ok(match node.op {
+			Op::Gelu if self.model.device.is_cpu() => contiguous(&x)?.apply_op1_no_bwd(&Gelu)?,
+			Op::Gelu => x.gelu_erf()?,
+			Op::Silu => x.silu()?,
+			Op::Relu => x.relu()?,
+			_ => return Err(EngineError::Internal(format!("node {id}: not an activation"))),
+		})
+	}
+
+	/// Mean pooling of rows under a mask, and L2 normalization of rows.
+	fn pool(&self, id: usize, node: &Node) -> Result<Tensor> {
+		let x = self.operand(id, node, 0)?;
+		match node.op {
 			Op::MeanPool => {
-				let xv = x(0)?;
-				let k = xv.dim(D::Minus1)?;
-				let rows = xv.elem_count() / (batch * k).max(1);
-				let xr = contiguous(xv)?.reshape((batch, rows, k))?;
-				let mask = x(1)?.reshape((batch, k, 1))?;
+				let batch = self.batch;
+				let k = x.dim(D::Minus1)?;
+				let rows = x.elem_count() / (batch * k).max(1);
+				let xr = contiguous(&x)?.reshape((batch, rows, k))?;
+				let mask = self.operand(id, node, 1)?.reshape((batch, k, 1))?;
 				let sums = xr.matmul(&mask)?.reshape((batch, 1, rows))?;
 				let count = mask.sum_keepdim(1)?.reshape((batch, 1, 1))?.maximum(1e-9f64)?;
-				sums.broadcast_div(&count)?
+				Ok(sums.broadcast_div(&count)?)
 			},
 			Op::L2Normalize { eps_bits } => {
-				let xv = x(0)?;
-				let norm = xv.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.maximum(f32_of(*eps_bits) as f64)?;
-				xv.broadcast_div(&norm)?
+				let norm =
+					x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.maximum(f32_of(eps_bits) as f64)?;
+				Ok(x.broadcast_div(&norm)?)
 			},
-		};
-		if out.dims() != dims.as_slice() {
-			return Err(EngineError::InvalidInput(format!("node {id}: computed shape {:?}, graph says {:?}", out.dims(), dims)));
+			_ => Err(EngineError::Internal(format!("node {id}: not a pooling"))),
 		}
-		let out = if model.fault == Some(id as NodeId) { perturb(&out)? } else { out };
-		values.push(out);
 	}
-	extract(model, inputs, &values, mode)
 }
 
 /// For each node, whether it is a linear layer whose output only the next node, a GELU, reads:
@@ -367,9 +543,11 @@ fn gelu_fusions(template: &Graph) -> Vec<bool> {
 		.enumerate()
 		.map(|(id, node)| {
 			let this = id as NodeId;
-			matches!(node.op, Op::Linear { .. })
-				&& nodes.get(id + 1).is_some_and(|next| next.op == Op::Gelu && next.inputs == [this])
-				&& nodes.iter().enumerate().all(|(j, n)| j == id + 1 || !n.inputs.contains(&this))
+			matches!(node.op, Op::Linear { .. }) &&
+				nodes
+					.get(id + 1)
+					.is_some_and(|next| next.op == Op::Gelu && next.inputs == [this]) &&
+				nodes.iter().enumerate().all(|(j, n)| j == id + 1 || !n.inputs.contains(&this))
 		})
 		.collect()
 }
@@ -379,8 +557,9 @@ fn gelu_fusions(template: &Graph) -> Vec<bool> {
 /// (keys shifted alike leave softmax unchanged); 7 is prime to every head count and width.
 fn perturb(out: &Tensor) -> Result<Tensor> {
 	let width = out.dim(D::Minus1)?.max(1);
-	let delta: Vec<f32> =
-		(0..out.elem_count()).map(|i| if i % width == 0 { 1.0 + ((i / width) % 7) as f32 } else { 0.0 }).collect();
+	let delta: Vec<f32> = (0..out.elem_count())
+		.map(|i| if i % width == 0 { 1.0 + ((i / width) % 7) as f32 } else { 0.0 })
+		.collect();
 	Ok((out + Tensor::from_vec(delta, out.dims(), out.device())?)?)
 }
 
@@ -389,7 +568,8 @@ fn perturb(out: &Tensor) -> Result<Tensor> {
 fn contiguous(t: &Tensor) -> Result<Tensor> {
 	Ok(match t.is_contiguous() {
 		true => t.clone(),
-		false if t.device().is_cpu() && t.dtype() == DType::F32 => t.apply_op1_no_bwd(&StridedCopy)?,
+		false if t.device().is_cpu() && t.dtype() == DType::F32 =>
+			t.apply_op1_no_bwd(&StridedCopy)?,
 		false => t.contiguous()?,
 	})
 }
@@ -416,9 +596,13 @@ fn with_host_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Resul
 		// A view (a transpose) is copied in row-major order once.
 		let t = contiguous(t)?;
 		let (storage, layout) = t.storage_and_layout();
-		if let (candle_core::Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
+		if let (candle_core::Storage::Cpu(cpu), Some((start, end))) =
+			(&*storage, layout.contiguous_offsets())
+		{
 			let all = cpu.as_slice::<f32>()?;
-			let values = all.get(start..end).ok_or_else(|| EngineError::InvalidInput("tensor layout outside its storage".into()))?;
+			let values = all.get(start..end).ok_or_else(|| {
+				EngineError::InvalidInput("tensor layout outside its storage".into())
+			})?;
 			return f(values);
 		}
 	}
@@ -428,24 +612,41 @@ fn with_host_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Resul
 
 /// Item `b`'s part of a batched node output (`values`, shape `[batch] ++ dims`) with the
 /// dimensions in `seq_dims` cut to `seq_len`, row-major: the node's output for that item alone.
-fn item_slice(values: &[f32], dims: &[usize], b: usize, seq_dims: &[usize], seq_len: usize) -> Result<Vec<f32>> {
+fn item_slice(
+	values: &[f32],
+	dims: &[usize],
+	b: usize,
+	seq_dims: &[usize],
+	seq_len: usize,
+) -> Result<Vec<f32>> {
 	Ok(item_rows(values, dims, b, seq_dims, seq_len)?.concat())
 }
 
-fn extract(model: &Model, inputs: &[ModelInput], values: &[Tensor], mode: Mode) -> Result<Vec<Execution>> {
+fn extract(
+	model: &Model,
+	inputs: &[ModelInput],
+	values: &[Tensor],
+	mode: Mode,
+) -> Result<Vec<Execution>> {
 	let template = &model.template;
 	let seq = inputs.iter().map(|i| i.seq_len).max().unwrap_or(1);
 	match mode {
 		Mode::Plain => {
-			let id = values.len().checked_sub(1).ok_or(EngineError::EmptyBatch)?;
-			let value = values.get(id).ok_or(EngineError::EmptyBatch)?;
+			let no_output = || EngineError::Internal("the graph computed no output".into());
+			let id = values.len().checked_sub(1).ok_or_else(no_output)?;
+			let value = values.get(id).ok_or_else(no_output)?;
 			let dims = dims_at(template, id, seq);
 			let seq_dims = template.seq_dims(id as NodeId);
 			with_host_values(value, |host| {
 				inputs
 					.par_iter()
 					.enumerate()
-					.map(|(b, input)| Ok(Execution { output: item_slice(host, &dims, b, &seq_dims, input.seq_len as usize)?, trace: None }))
+					.map(|(b, input)| {
+						Ok(Execution {
+							output: item_slice(host, &dims, b, &seq_dims, input.seq_len as usize)?,
+							trace: None,
+						})
+					})
 					.collect()
 			})
 		},
@@ -455,7 +656,12 @@ fn extract(model: &Model, inputs: &[ModelInput], values: &[Tensor], mode: Mode) 
 
 /// Each item's trace, its rows read from the batch's node outputs where they lie: hashed from
 /// there and kept there (the items' traces share the batch).
-fn extract_traces(template: &Graph, inputs: &[ModelInput], values: &[Tensor], seq: u32) -> Result<Vec<Execution>> {
+fn extract_traces(
+	template: &Graph,
+	inputs: &[ModelInput],
+	values: &[Tensor],
+	seq: u32,
+) -> Result<Vec<Execution>> {
 	let host = |t: &Tensor| -> Result<Tensor> {
 		let t = if t.device().is_cpu() { t.clone() } else { t.to_device(&Device::Cpu)? };
 		// A view (a transpose) is copied in row-major order once.
@@ -471,7 +677,11 @@ fn extract_traces(template: &Graph, inputs: &[ModelInput], values: &[Tensor], se
 	for (b, input) in inputs.iter().enumerate() {
 		for id in 0..batch.len() {
 			let rows = batch.row_count(id, input.seq_len);
-			tasks.extend((0..rows).step_by(LEAF_TASK_ROWS).map(|first| (b, id, first, LEAF_TASK_ROWS.min(rows - first))));
+			tasks.extend(
+				(0..rows)
+					.step_by(LEAF_TASK_ROWS)
+					.map(|first| (b, id, first, LEAF_TASK_ROWS.min(rows - first))),
+			);
 		}
 	}
 	let hashed = tasks
@@ -501,7 +711,10 @@ fn extract_traces(template: &Graph, inputs: &[ModelInput], values: &[Tensor], se
 			// The leaf count the graph at this length has: a tree of the wrong shape is refused.
 			let (_, expected) = trace_offsets(&template.instantiate(input.seq_len));
 			if leaves.len() as u64 != expected {
-				return Err(EngineError::InvalidInput(format!("item {b}: {} trace rows, the graph has {expected}", leaves.len())));
+				return Err(EngineError::InvalidInput(format!(
+					"item {b}: {} trace rows, the graph has {expected}",
+					leaves.len()
+				)));
 			}
 			let tree = commit::tree_of_leaves(leaves);
 			let root = trace_root_of(input.seq_len, &tree.root());
@@ -522,7 +735,13 @@ mod tests {
 	/// `item_slice` equals candle's own narrowing, for sequence dimensions anywhere.
 	#[test]
 	fn item_slices_equal_narrowed_tensors() {
-		for (dims, seq_dims) in [(vec![6, 4], vec![0]), (vec![3, 6, 6], vec![1, 2]), (vec![6, 3, 5], vec![0]), (vec![4], vec![]), (vec![2, 6], vec![1])] {
+		for (dims, seq_dims) in [
+			(vec![6, 4], vec![0]),
+			(vec![3, 6, 6], vec![1, 2]),
+			(vec![6, 3, 5], vec![0]),
+			(vec![4], vec![]),
+			(vec![2, 6], vec![1]),
+		] {
 			let batch = 3;
 			let n: usize = batch * dims.iter().product::<usize>();
 			let values: Vec<f32> = (0..n).map(|i| i as f32).collect();
@@ -536,7 +755,11 @@ mod tests {
 						want = want.narrow(*d, 0, len.min(dims[*d])).expect("narrow");
 					}
 					let want = want.flatten_all().expect("flat").to_vec1::<f32>().expect("values");
-					assert_eq!(item_slice(&values, &dims, b, &seq_dims, len).expect("slice"), want, "dims {dims:?} seq {seq_dims:?} item {b} len {len}");
+					assert_eq!(
+						item_slice(&values, &dims, b, &seq_dims, len).expect("slice"),
+						want,
+						"dims {dims:?} seq {seq_dims:?} item {b} len {len}"
+					);
 				}
 			}
 		}
@@ -546,7 +769,12 @@ mod tests {
 	#[test]
 	fn gelu_fuses_with_each_feed_forward_up_projection() {
 		let template = crate::bert::bert_graph(&crate::generated::tiny_bert_config(), "");
-		let fused: Vec<usize> = super::gelu_fusions(&template).iter().enumerate().filter(|(_, f)| **f).map(|(id, _)| id).collect();
+		let fused: Vec<usize> = super::gelu_fusions(&template)
+			.iter()
+			.enumerate()
+			.filter(|(_, f)| **f)
+			.map(|(id, _)| id)
+			.collect();
 		assert_eq!(fused.len(), 2, "one per layer");
 		for id in fused {
 			assert!(matches!(template.nodes[id].op, arbiter_primitives::Op::Linear { .. }));
@@ -575,7 +803,10 @@ mod tests {
 	#[test]
 	fn with_padding_cuts_where_padding_costs_more_than_a_batch() {
 		// The bench sentences' first batch: 8 long ones, then 24 of 26 tokens or fewer.
-		let lengths = [41, 40, 40, 40, 39, 39, 39, 37, 26, 26, 26, 24, 23, 23, 23, 22, 21, 21, 21, 21, 21, 20, 20, 20, 20, 20, 19, 19, 19, 19, 19, 19];
+		let lengths = [
+			41, 40, 40, 40, 39, 39, 39, 37, 26, 26, 26, 24, 23, 23, 23, 22, 21, 21, 21, 21, 21, 20,
+			20, 20, 20, 20, 19, 19, 19, 19, 19, 19,
+		];
 		let groups = length_groups(&lengths, Some(48));
 		let by_len = lengths_of(&groups, &lengths);
 		assert_eq!(by_len.first().map(|g| g.len()), Some(8), "{by_len:?}");

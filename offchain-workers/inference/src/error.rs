@@ -48,6 +48,9 @@ pub enum EngineError {
 	TraceNotFound(u64),
 	#[error("cannot open element: {0:?}")]
 	Opening(arbiter_primitives::prover::ProveError),
+	/// An invariant of the engine broke (a bug, not bad input): please report it.
+	#[error("internal engine error (a bug; please report it): {0}")]
+	Internal(String),
 }
 
 /// Result with [`EngineError`].

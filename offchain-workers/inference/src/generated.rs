@@ -67,7 +67,14 @@ fn random_weights(graph: &arbiter_primitives::Graph, rng: &mut Rng) -> Vec<Vec<f
 pub fn tiny_bert(seed: u64, device: &Device) -> Result<Model> {
 	let graph = bert_graph(&tiny_bert_config(), "");
 	let weights = random_weights(&graph, &mut Rng(seed | 1));
-	Model::from_parts("tiny-bert", graph, weights, [1u8; 32], Some(BERT_INPUT_PADS.to_vec()), device)
+	Model::from_parts(
+		"tiny-bert",
+		graph,
+		weights,
+		[1u8; 32],
+		Some(BERT_INPUT_PADS.to_vec()),
+		device,
+	)
 }
 
 /// Random token ids (`[CLS]`-like 1 first) of length `seq` for the tiny BERT.
@@ -79,7 +86,10 @@ pub fn tiny_bert_ids(seed: u64, seq: u32) -> Vec<u32> {
 /// The tiny BERT's inputs for [`tiny_bert_ids`].
 pub fn tiny_bert_input(seed: u64, seq: u32) -> ModelInput {
 	let ids = tiny_bert_ids(seed, seq);
-	let tensors = bert_graph(&tiny_bert_config(), "").instantiate(seq).input_values(&ids).expect("one value per token");
+	let tensors = bert_graph(&tiny_bert_config(), "")
+		.instantiate(seq)
+		.input_values(&ids)
+		.expect("one value per token");
 	ModelInput { seq_len: seq, tensors }
 }
 
@@ -121,6 +131,9 @@ fn gated_mlp_graph() -> arbiter_primitives::Graph {
 pub fn gated_mlp_input(seed: u64, seq: u32) -> ModelInput {
 	let mut rng = Rng(seed | 1);
 	let ids: Vec<u32> = (0..seq).map(|_| rng.below(GATED_MLP_VOCABULARY as u64) as u32).collect();
-	let tensors = gated_mlp_graph().instantiate(seq).input_values(&ids).expect("one value per token");
+	let tensors = gated_mlp_graph()
+		.instantiate(seq)
+		.input_values(&ids)
+		.expect("one value per token");
 	ModelInput { seq_len: seq, tensors }
 }

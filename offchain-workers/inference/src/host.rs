@@ -1,7 +1,9 @@
 //! The engine as the node registers it behind the inference host functions: the job service
 //! (provider: run, poll, open) and, with `--watcher`, the watcher.
 
-use arbiter_inference_interface::{InferenceError, InferenceHost, JobStatus as HostJobStatus, WatchRequest, WatchStatus};
+use arbiter_inference_interface::{
+	InferenceError, InferenceHost, JobStatus as HostJobStatus, WatchRequest, WatchStatus,
+};
 use codec::Encode;
 
 use crate::{
@@ -37,19 +39,33 @@ impl InferenceHost for EngineHost {
 			JobStatus::Unknown => HostJobStatus::Unknown,
 			JobStatus::Queued => HostJobStatus::Queued,
 			JobStatus::Running => HostJobStatus::Running,
-			JobStatus::Done { output, trace_root } => {
-				HostJobStatus::Done { output: output.iter().flat_map(|v| v.to_le_bytes()).collect(), trace_root }
+			JobStatus::Done { output, trace_root } => HostJobStatus::Done {
+				output: output.iter().flat_map(|v| v.to_le_bytes()).collect(),
+				trace_root,
 			},
 			JobStatus::Failed(reason) => HostJobStatus::Failed(reason.into_bytes()),
 		}
 	}
 
-	fn opening(&self, task: u64, model: [u8; 32], node: u32, row: u32, col: u32) -> Result<Vec<u8>, InferenceError> {
-		self.jobs.opening(task, model, node, row, col).map(|o| o.encode()).map_err(failed)
+	fn opening(
+		&self,
+		task: u64,
+		model: [u8; 32],
+		node: u32,
+		row: u32,
+		col: u32,
+	) -> Result<Vec<u8>, InferenceError> {
+		self.jobs
+			.opening(task, model, node, row, col)
+			.map(|o| o.encode())
+			.map_err(failed)
 	}
 
 	fn graph(&self, model: [u8; 32]) -> Result<Vec<u8>, InferenceError> {
-		self.jobs.model(model).map(|m| m.template.encode()).ok_or(InferenceError::UnknownModel)
+		self.jobs
+			.model(model)
+			.map(|m| m.template.encode())
+			.ok_or(InferenceError::UnknownModel)
 	}
 
 	fn watch(&self, request: WatchRequest) -> Result<WatchStatus, InferenceError> {

@@ -33,7 +33,10 @@ pub enum JobStatus {
 	Queued,
 	Running,
 	/// The model output (row-major f32) and the trace root to commit.
-	Done { output: Vec<f32>, trace_root: Hash },
+	Done {
+		output: Vec<f32>,
+		trace_root: Hash,
+	},
 	/// The input could not be run (token ids the chain would refuse); the reason.
 	Failed(String),
 }
@@ -139,8 +142,14 @@ impl JobService {
 
 	/// Queues `task` (idempotent: a known or stored task is not queued again).
 	pub fn submit(&self, task: u64, model_id: ModelKey, input: Vec<u32>) -> Result<()> {
-		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id))))?;
-		let mut state = self.shared.state.lock().map_err(|_| EngineError::Store("job state poisoned".into()))?;
+		let model = self.model(model_id).ok_or_else(|| {
+			EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id)))
+		})?;
+		let mut state = self
+			.shared
+			.state
+			.lock()
+			.map_err(|_| EngineError::Store("job state poisoned".into()))?;
 		if state.status.contains_key(&task) {
 			return Ok(());
 		}
@@ -178,7 +187,9 @@ impl JobService {
 		let deadline = Instant::now() + timeout;
 		loop {
 			let s = self.status(task, model_id);
-			if matches!(s, JobStatus::Done { .. } | JobStatus::Failed(_) | JobStatus::Unknown) || Instant::now() > deadline {
+			if matches!(s, JobStatus::Done { .. } | JobStatus::Failed(_) | JobStatus::Unknown) ||
+				Instant::now() > deadline
+			{
 				return s;
 			}
 			std::thread::sleep(Duration::from_millis(5));
@@ -186,21 +197,42 @@ impl JobService {
 	}
 
 	/// Row `row` of node `node` of `task`'s trace, with its proof.
-	pub fn trace_row(&self, task: u64, model_id: ModelKey, node: NodeId, row: u32) -> Result<TraceRow> {
-		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id))))?;
+	pub fn trace_row(
+		&self,
+		task: u64,
+		model_id: ModelKey,
+		node: NodeId,
+		row: u32,
+	) -> Result<TraceRow> {
+		let model = self.model(model_id).ok_or_else(|| {
+			EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id)))
+		})?;
 		self.shared.store.row(task, &model, node, row)
 	}
 
 	/// The opening of element `(node, row, col)` of `task`'s trace.
-	pub fn opening(&self, task: u64, model_id: ModelKey, node: NodeId, row: u32, col: u32) -> Result<Opening> {
-		let model = self.model(model_id).ok_or_else(|| EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id))))?;
+	pub fn opening(
+		&self,
+		task: u64,
+		model_id: ModelKey,
+		node: NodeId,
+		row: u32,
+		col: u32,
+	) -> Result<Opening> {
+		let model = self.model(model_id).ok_or_else(|| {
+			EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id)))
+		})?;
 		self.shared.store.opening(task, &model, node, row, col)
 	}
 
 	/// The model of `task`'s stored trace.
 	pub fn model_of_task(&self, task: u64) -> Result<Arc<Model>> {
 		let root = self.shared.store.model_root_of(task)?;
-		self.model(root).ok_or_else(|| EngineError::InvalidInput(format!("the trace of task {task} is of a model not loaded here")))
+		self.model(root).ok_or_else(|| {
+			EngineError::InvalidInput(format!(
+				"the trace of task {task} is of a model not loaded here"
+			))
+		})
 	}
 
 	/// The stored trace of `task` (whatever its model).
@@ -226,8 +258,8 @@ impl JobService {
 		let mut models: Vec<ModelStatus> = self
 			.shared
 			.models
-			.iter()
-			.map(|(_, model)| ModelStatus {
+			.values()
+			.map(|model| ModelStatus {
 				name: model.name.clone(),
 				model_root: format!("0x{}", hex::encode(model.commitment.model_root)),
 			})
@@ -288,7 +320,10 @@ fn worker(shared: Arc<Shared>) {
 			batch
 		};
 		let n = batch.len() as u64;
-		shared.metrics.queued.fetch_sub(n.min(shared.metrics.queued.load(Ordering::Relaxed)), Ordering::Relaxed);
+		shared
+			.metrics
+			.queued
+			.fetch_sub(n.min(shared.metrics.queued.load(Ordering::Relaxed)), Ordering::Relaxed);
 		shared.metrics.running.fetch_add(n, Ordering::Relaxed);
 		let results = run_batch(&shared, &batch);
 		shared.metrics.running.fetch_sub(n, Ordering::Relaxed);
@@ -316,17 +351,23 @@ fn worker(shared: Arc<Shared>) {
 /// Runs one batch (all of one model); each job's result, in order.
 fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 	let Some(model) = batch.first().and_then(|j| shared.models.get(&j.model_id)) else {
-		return batch.iter().map(|_| Err(EngineError::InvalidInput("model not loaded".into()))).collect();
+		return batch
+			.iter()
+			.map(|_| Err(EngineError::InvalidInput("model not loaded".into())))
+			.collect();
 	};
 	// Inputs that cannot be encoded fail alone; the rest run together.
-	let encoded: Vec<Result<crate::model::ModelInput>> = batch.iter().map(|j| model.input_of_ids(&j.input)).collect();
-	let inputs: Vec<crate::model::ModelInput> = encoded.iter().filter_map(|e| e.as_ref().ok().cloned()).collect();
+	let encoded: Vec<Result<crate::model::ModelInput>> =
+		batch.iter().map(|j| model.input_of_ids(&j.input)).collect();
+	let inputs: Vec<crate::model::ModelInput> =
+		encoded.iter().filter_map(|e| e.as_ref().ok().cloned()).collect();
 	let mut executions = if inputs.is_empty() {
 		Vec::new().into_iter()
 	} else {
 		match engine::run(model, &inputs, Mode::Traced) {
 			Ok(e) => e.into_iter(),
-			Err(e) => return batch.iter().map(|_| Err(EngineError::InvalidInput(e.to_string()))).collect(),
+			Err(e) =>
+				return batch.iter().map(|_| Err(EngineError::InvalidInput(e.to_string()))).collect(),
 		}
 	};
 	batch
@@ -334,8 +375,12 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 		.zip(encoded)
 		.map(|(job, enc)| {
 			enc?;
-			let execution = executions.next().ok_or(EngineError::EmptyBatch)?;
-			let trace = execution.trace.ok_or(EngineError::EmptyBatch)?;
+			let execution = executions
+				.next()
+				.ok_or_else(|| EngineError::Internal("fewer results than jobs".into()))?;
+			let trace = execution
+				.trace
+				.ok_or_else(|| EngineError::Internal("a traced run without a trace".into()))?;
 			shared.store.put(job.task, model, &trace)?;
 			let mut output = execution.output;
 			if model.output_fault() {

@@ -2,8 +2,8 @@
 //!
 //! - [`model`]: a model folder (safetensors weights, memory-mapped; `config.json`;
 //!   `tokenizer.json`) becomes an IR graph template ([`bert`]) with its commitments.
-//! - [`engine`]: runs the graph with candle, batched, in plain or traced mode; [`cpu`]: the
-//!   CPU kernels it plugs into candle for linear layers and GELU.
+//! - [`engine`]: runs the graph with candle, batched, in plain or traced mode; [`cpu`]: the CPU
+//!   kernels it plugs into candle for linear layers and GELU.
 //! - [`trace`] / [`trace_store`]: a trace, its root, rows with proofs and openings; traces of
 //!   recent tasks on disk.
 //! - [`jobs`] / [`host`]: the provider's job service behind the inference host functions.

@@ -26,7 +26,8 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// `sha256  file` lines, written by the fetch script; checked at load.
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 
-/// Where `scripts/fetch-model.sh` puts models: `$ARBITER_MODELS_DIR`, else `~/.cache/arbiter/models`.
+/// Where `scripts/fetch-model.sh` puts models: `$ARBITER_MODELS_DIR`, else
+/// `~/.cache/arbiter/models`.
 pub fn default_models_dir() -> PathBuf {
 	std::env::var_os("ARBITER_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
 		PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/arbiter/models")
@@ -79,7 +80,8 @@ impl WeightStore {
 /// How raw text becomes token ids (clients tokenize; the engine does for its command line).
 pub enum InputEncoder {
 	/// A BERT tokenizer.
-	BertText(TextTokenizer),
+	/// Boxed: a tokenizer is over 1 KiB, the other variant nothing.
+	BertText(Box<TextTokenizer>),
 	/// No text path: inputs are token ids (generated test models).
 	Tensors,
 }
@@ -126,7 +128,9 @@ fn pack_linear_weights(template: &Graph, slices: &[&[f32]]) -> Vec<Option<Packed
 	let mut packed: Vec<Option<PackedWeight>> = (0..slices.len()).map(|_| None).collect();
 	for node in &template.nodes {
 		let Op::Linear { weight, .. } = node.op else { continue };
-		let (Some(slot), Some(data), Some(w)) = (packed.get_mut(weight as usize), slices.get(weight as usize), template.weight(weight)) else {
+		let (Some(slot), Some(data), Some(w)) =
+			(packed.get_mut(weight as usize), slices.get(weight as usize), template.weight(weight))
+		else {
 			continue;
 		};
 		if slot.is_none() {
@@ -162,7 +166,10 @@ fn verify_checksums(dir: &Path) -> Result<()> {
 	for line in text.lines().filter(|l| !l.trim().is_empty()) {
 		let mut parts = line.split_whitespace();
 		let (Some(expected), Some(name)) = (parts.next(), parts.next()) else {
-			return Err(EngineError::BadConfig { path: path.clone(), reason: format!("bad line {line:?}") });
+			return Err(EngineError::BadConfig {
+				path: path.clone(),
+				reason: format!("bad line {line:?}"),
+			});
 		};
 		let file = dir.join(name.trim_start_matches('*'));
 		if !file.exists() {
@@ -170,7 +177,11 @@ fn verify_checksums(dir: &Path) -> Result<()> {
 		}
 		let found = sha256_hex(&file)?;
 		if !found.eq_ignore_ascii_case(expected) {
-			return Err(EngineError::ChecksumMismatch { file, expected: expected.to_string(), found });
+			return Err(EngineError::ChecksumMismatch {
+				file,
+				expected: expected.to_string(),
+				found,
+			});
 		}
 	}
 	Ok(())
@@ -207,7 +218,11 @@ fn map_weights(path: &Path, graph: &Graph) -> Result<WeightStore> {
 		}
 		let numel: usize = view.shape().iter().product();
 		if numel as u64 != w.shape.numel() {
-			return Err(bad(format!("tensor {name:?} has shape {:?}, the graph expects {:?}", view.shape(), w.shape.dims())));
+			return Err(bad(format!(
+				"tensor {name:?} has shape {:?}, the graph expects {:?}",
+				view.shape(),
+				w.shape.dims()
+			)));
 		}
 		let offset = view.data().as_ptr() as usize - base;
 		aligned &= offset.is_multiple_of(4);
@@ -250,16 +265,33 @@ impl Model {
 			let file = std::fs::File::open(&weights_path).map_err(|e| io_err(&weights_path, e))?;
 			// SAFETY: read-only map, see `map_weights`.
 			let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io_err(&weights_path, e))?;
-			let (_, meta) = safetensors::SafeTensors::read_metadata(&map)
-				.map_err(|e| EngineError::BadWeights { path: weights_path.clone(), reason: e.to_string() })?;
+			let (_, meta) = safetensors::SafeTensors::read_metadata(&map).map_err(|e| {
+				EngineError::BadWeights { path: weights_path.clone(), reason: e.to_string() }
+			})?;
 			meta.tensors().contains_key("bert.embeddings.word_embeddings.weight")
 		};
 		let template = bert_graph(&config, if header_has_prefix { "bert." } else { "" });
 		let weights = map_weights(&weights_path, &template)?;
-		let tokenizer_bytes = std::fs::read(&tokenizer_path).map_err(|e| io_err(&tokenizer_path, e))?;
-		let tokenizer = TextTokenizer::from_bytes(&tokenizer_bytes, &tokenizer_path, MAX_TOKENS.min(config.max_position_embeddings as usize))?;
-		let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
-		Self::assemble(name, template, weights, hash(&tokenizer_bytes), InputEncoder::BertText(tokenizer), Some(BERT_INPUT_PADS.to_vec()), device)
+		let tokenizer_bytes =
+			std::fs::read(&tokenizer_path).map_err(|e| io_err(&tokenizer_path, e))?;
+		let tokenizer = TextTokenizer::from_bytes(
+			&tokenizer_bytes,
+			&tokenizer_path,
+			MAX_TOKENS.min(config.max_position_embeddings as usize),
+		)?;
+		let name = dir
+			.file_name()
+			.map(|n| n.to_string_lossy().to_string())
+			.unwrap_or_else(|| "model".into());
+		Self::assemble(
+			name,
+			template,
+			weights,
+			hash(&tokenizer_bytes),
+			InputEncoder::BertText(Box::new(tokenizer)),
+			Some(BERT_INPUT_PADS.to_vec()),
+			device,
+		)
 	}
 
 	/// A model from an in-memory graph and weights (generated test models). Inputs are given as
@@ -272,7 +304,15 @@ impl Model {
 		input_pads: Option<Vec<f32>>,
 		device: &Device,
 	) -> Result<Self> {
-		Self::assemble(name.into(), template, WeightStore::Owned(weights), tokenizer_hash, InputEncoder::Tensors, input_pads, device)
+		Self::assemble(
+			name.into(),
+			template,
+			WeightStore::Owned(weights),
+			tokenizer_hash,
+			InputEncoder::Tensors,
+			input_pads,
+			device,
+		)
 	}
 
 	fn assemble(
@@ -287,7 +327,8 @@ impl Model {
 		// The template must be valid at length 1 (every symbolic dimension filled).
 		template.instantiate(1).validate(u32::MAX).map_err(EngineError::InvalidGraph)?;
 		let slices: Vec<&[f32]> = (0..template.weights.len()).map(|i| weights.tensor(i)).collect();
-		let commitment = model_commitment(&template, &slices, tokenizer_hash).map_err(EngineError::Commit)?;
+		let commitment =
+			model_commitment(&template, &slices, tokenizer_hash).map_err(EngineError::Commit)?;
 		let weights_tree = weights_tree(&template, &slices).map_err(EngineError::Commit)?;
 		let device_weights = template
 			.weights
@@ -298,10 +339,16 @@ impl Model {
 				Tensor::from_slice(data, dims, device)
 			})
 			.collect::<std::result::Result<Vec<_>, _>>()?;
-		let packed = if device.is_cpu() && PackedWeight::supported() { pack_linear_weights(&template, &slices) } else { Vec::new() };
+		let packed = if device.is_cpu() && PackedWeight::supported() {
+			pack_linear_weights(&template, &slices)
+		} else {
+			Vec::new()
+		};
 		let inputs = template.nodes.iter().filter(|n| n.op.is_input()).count();
 		if input_pads.as_ref().is_some_and(|p| p.len() != inputs) {
-			return Err(EngineError::InvalidInput(format!("{inputs} inputs but pads for a different number")));
+			return Err(EngineError::InvalidInput(format!(
+				"{inputs} inputs but pads for a different number"
+			)));
 		}
 		Ok(Self {
 			name,
@@ -337,8 +384,14 @@ impl Model {
 				self.fault = Some(node);
 				Ok(())
 			},
-			Some(_) => Err(EngineError::InvalidInput(format!("node {node} is a model input; inputs cannot be faulted"))),
-			None => Err(EngineError::InvalidInput(format!("model {} has no node {node} ({} nodes)", self.name, self.template.nodes.len()))),
+			Some(_) => Err(EngineError::InvalidInput(format!(
+				"node {node} is a model input; inputs cannot be faulted"
+			))),
+			None => Err(EngineError::InvalidInput(format!(
+				"model {} has no node {node} ({} nodes)",
+				self.name,
+				self.template.nodes.len()
+			))),
 		}
 	}
 
@@ -378,7 +431,7 @@ impl Model {
 	/// The tokenizer, for text models.
 	pub fn tokenizer(&self) -> Option<&TextTokenizer> {
 		match &self.encoder {
-			InputEncoder::BertText(t) => Some(t),
+			InputEncoder::BertText(t) => Some(t.as_ref()),
 			InputEncoder::Tensors => None,
 		}
 	}
@@ -394,7 +447,10 @@ impl Model {
 			return Err(EngineError::TextTooLong { len: text.len(), limit: self.max_text_bytes });
 		}
 		let InputEncoder::BertText(tokenizer) = &self.encoder else {
-			return Err(EngineError::InvalidInput(format!("model {} takes token ids, not text", self.name)));
+			return Err(EngineError::InvalidInput(format!(
+				"model {} takes token ids, not text",
+				self.name
+			)));
 		};
 		tokenizer.encode(text)
 	}
@@ -418,11 +474,12 @@ impl Model {
 			return Err(EngineError::TokenIdOutOfRange { id: *id, position, vocabulary });
 		}
 		let seq_len = ids.len() as u32;
-		let tensors = self
-			.template
-			.instantiate(seq_len)
-			.input_values(ids)
-			.ok_or_else(|| EngineError::InvalidInput(format!("model {}'s inputs are not one value per token", self.name)))?;
+		let tensors = self.template.instantiate(seq_len).input_values(ids).ok_or_else(|| {
+			EngineError::InvalidInput(format!(
+				"model {}'s inputs are not one value per token",
+				self.name
+			))
+		})?;
 		Ok(ModelInput { seq_len, tensors })
 	}
 
@@ -452,7 +509,8 @@ impl Model {
 			.nodes
 			.iter()
 			.filter_map(|n| match n.op {
-				Op::Embedding { table } if n.inputs.first().is_some_and(|i| reads(*i)) => template.weight(table),
+				Op::Embedding { table } if n.inputs.first().is_some_and(|i| reads(*i)) =>
+					template.weight(table),
 				_ => None,
 			})
 			.map(|w| u32::try_from(w.shape.rows()).unwrap_or(u32::MAX))

@@ -24,9 +24,16 @@ pub(crate) struct ServiceThread {
 
 impl ServiceThread {
 	/// Runs `body(shared)` on a thread named `name`.
-	pub(crate) fn spawn<S: Stop + 'static>(name: &str, shared: Arc<S>, body: impl FnOnce(Arc<S>) + Send + 'static) -> Self {
+	pub(crate) fn spawn<S: Stop + 'static>(
+		name: &str,
+		shared: Arc<S>,
+		body: impl FnOnce(Arc<S>) + Send + 'static,
+	) -> Self {
 		let for_thread = shared.clone();
-		let thread = std::thread::Builder::new().name(name.into()).spawn(move || body(for_thread)).ok();
+		let thread = std::thread::Builder::new()
+			.name(name.into())
+			.spawn(move || body(for_thread))
+			.ok();
 		Self { shared, thread: Mutex::new(thread) }
 	}
 }

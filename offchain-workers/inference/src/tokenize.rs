@@ -33,10 +33,10 @@ impl TextTokenizer {
 
 	/// Token ids of `text`, with the special tokens (`[CLS] … [SEP]` for BERT).
 	pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-		let encoding = self
-			.inner
-			.encode(text, true)
-			.map_err(|e| EngineError::Tokenizer { path: "tokenizer.json".into(), reason: e.to_string() })?;
+		let encoding = self.inner.encode(text, true).map_err(|e| EngineError::Tokenizer {
+			path: "tokenizer.json".into(),
+			reason: e.to_string(),
+		})?;
 		let ids = encoding.get_ids().to_vec();
 		if ids.is_empty() {
 			return Err(EngineError::EmptyText);

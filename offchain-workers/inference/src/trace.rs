@@ -54,36 +54,59 @@ pub struct BatchOutputs {
 
 impl BatchOutputs {
 	/// `nodes`: contiguous f32 CPU tensors `[batch] ++ dims[k]`.
-	pub(crate) fn new(nodes: Vec<Tensor>, dims: Vec<Vec<usize>>, seq_dims: Vec<Vec<usize>>) -> Result<Self> {
+	pub(crate) fn new(
+		nodes: Vec<Tensor>,
+		dims: Vec<Vec<usize>>,
+		seq_dims: Vec<Vec<usize>>,
+	) -> Result<Self> {
 		if nodes.len() != dims.len() || nodes.len() != seq_dims.len() {
 			return Err(EngineError::InvalidInput("batch outputs: one shape per node".into()));
 		}
 		for t in &nodes {
 			if !t.device().is_cpu() || t.dtype() != candle_core::DType::F32 || !t.is_contiguous() {
-				return Err(EngineError::InvalidInput("batch outputs: contiguous f32 CPU tensors only".into()));
+				return Err(EngineError::InvalidInput(
+					"batch outputs: contiguous f32 CPU tensors only".into(),
+				));
 			}
 		}
 		Ok(Self { nodes, dims, seq_dims })
 	}
 
 	/// Calls `f` with item `item`'s rows (at length `seq_len`) of node `node`, in row order.
-	pub(crate) fn with_rows<R>(&self, node: usize, item: usize, seq_len: u32, f: impl FnOnce(&[&[f32]]) -> R) -> Result<R> {
-		let (Some(t), Some(dims), Some(seq_dims)) = (self.nodes.get(node), self.dims.get(node), self.seq_dims.get(node)) else {
+	pub(crate) fn with_rows<R>(
+		&self,
+		node: usize,
+		item: usize,
+		seq_len: u32,
+		f: impl FnOnce(&[&[f32]]) -> R,
+	) -> Result<R> {
+		let (Some(t), Some(dims), Some(seq_dims)) =
+			(self.nodes.get(node), self.dims.get(node), self.seq_dims.get(node))
+		else {
 			return Err(EngineError::InvalidInput(format!("the batch has no node {node}")));
 		};
 		let (storage, layout) = t.storage_and_layout();
-		let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) else {
-			return Err(EngineError::InvalidInput("batch outputs: not a contiguous CPU tensor".into()));
+		let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets())
+		else {
+			return Err(EngineError::InvalidInput(
+				"batch outputs: not a contiguous CPU tensor".into(),
+			));
 		};
-		let values = cpu.as_slice::<f32>()?.get(start..end).ok_or_else(|| EngineError::InvalidInput("tensor layout outside its storage".into()))?;
+		let values = cpu
+			.as_slice::<f32>()?
+			.get(start..end)
+			.ok_or_else(|| EngineError::InvalidInput("tensor layout outside its storage".into()))?;
 		let rows = item_rows(values, dims, item, seq_dims, seq_len as usize)?;
 		Ok(f(&rows))
 	}
 
-	/// How many rows an item's output of node `node` has at length `seq_len` (none for an unknown node).
+	/// How many rows an item's output of node `node` has at length `seq_len` (none for an unknown
+	/// node).
 	pub(crate) fn row_count(&self, node: usize, seq_len: u32) -> usize {
 		match (self.dims.get(node), self.seq_dims.get(node)) {
-			(Some(dims), Some(seq_dims)) => kept_dims(dims, seq_dims, seq_len as usize).split_last().map_or(1, |(&run, lead)| if run == 0 { 0 } else { lead.iter().product() }),
+			(Some(dims), Some(seq_dims)) => kept_dims(dims, seq_dims, seq_len as usize)
+				.split_last()
+				.map_or(1, |(&run, lead)| if run == 0 { 0 } else { lead.iter().product() }),
 			_ => 0,
 		}
 	}
@@ -96,15 +119,26 @@ impl BatchOutputs {
 
 /// `dims` with the dimensions in `seq_dims` cut to `seq_len`: an item's own shape.
 fn kept_dims(dims: &[usize], seq_dims: &[usize], seq_len: usize) -> Vec<usize> {
-	dims.iter().enumerate().map(|(k, d)| if seq_dims.contains(&k) { seq_len.min(*d) } else { *d }).collect()
+	dims.iter()
+		.enumerate()
+		.map(|(k, d)| if seq_dims.contains(&k) { seq_len.min(*d) } else { *d })
+		.collect()
 }
 
 /// Item `b`'s part of a batched node output (`values`, shape `[batch] ++ dims`) with the
 /// dimensions in `seq_dims` cut to `seq_len`, as rows (runs of the last dimension) in row-major
 /// order, each where it lies: the rows of the node's output for that item alone.
-pub(crate) fn item_rows<'a>(values: &'a [f32], dims: &[usize], b: usize, seq_dims: &[usize], seq_len: usize) -> Result<Vec<&'a [f32]>> {
+pub(crate) fn item_rows<'a>(
+	values: &'a [f32],
+	dims: &[usize],
+	b: usize,
+	seq_dims: &[usize],
+	seq_len: usize,
+) -> Result<Vec<&'a [f32]>> {
 	let item_len: usize = dims.iter().product();
-	let item = values.get(b * item_len..(b + 1) * item_len).ok_or_else(|| EngineError::InvalidInput("batch item outside the node output".into()))?;
+	let item = values
+		.get(b * item_len..(b + 1) * item_len)
+		.ok_or_else(|| EngineError::InvalidInput("batch item outside the node output".into()))?;
 	let kept = kept_dims(dims, seq_dims, seq_len);
 	let Some((&run, lead)) = kept.split_last() else { return Ok(Vec::from([item])) };
 	if lead.contains(&0) || run == 0 {
@@ -119,7 +153,10 @@ pub(crate) fn item_rows<'a>(values: &'a [f32], dims: &[usize], b: usize, seq_dim
 	let mut idx = vec![0usize; lead.len()];
 	loop {
 		let offset: usize = idx.iter().zip(&strides).map(|(i, s)| i * s).sum();
-		rows.push(item.get(offset..offset + run).ok_or_else(|| EngineError::InvalidInput("row outside the node output".into()))?);
+		rows.push(
+			item.get(offset..offset + run)
+				.ok_or_else(|| EngineError::InvalidInput("row outside the node output".into()))?,
+		);
 		let mut k = lead.len();
 		loop {
 			if k == 0 {
@@ -152,12 +189,19 @@ pub struct TraceRow {
 impl Trace {
 	/// Commits to `outputs` (one per node of `template` at `seq_len`).
 	pub fn commit(template: &Graph, seq_len: u32, outputs: Vec<Vec<f32>>) -> Result<Self> {
-		let (tree, root) = crate::commit::trace_commitment(template, seq_len, &outputs).map_err(EngineError::Commit)?;
+		let (tree, root) = crate::commit::trace_commitment(template, seq_len, &outputs)
+			.map_err(EngineError::Commit)?;
 		Ok(Self { seq_len, values: TraceValues::Owned(outputs), tree, root })
 	}
 
 	/// The trace of item `item` of `batch`, whose tree the caller built from the same rows.
-	pub(crate) fn of_batch_item(batch: Arc<BatchOutputs>, item: usize, seq_len: u32, tree: MerkleTree, root: Hash) -> Self {
+	pub(crate) fn of_batch_item(
+		batch: Arc<BatchOutputs>,
+		item: usize,
+		seq_len: u32,
+		tree: MerkleTree,
+		root: Hash,
+	) -> Self {
 		Self { seq_len, values: TraceValues::Batch { batch, item }, tree, root }
 	}
 
@@ -172,10 +216,12 @@ impl Trace {
 	/// The output of node `node`, row-major.
 	pub fn node_output(&self, node: usize) -> Result<Cow<'_, [f32]>> {
 		match &self.values {
-			TraceValues::Owned(outputs) => {
-				outputs.get(node).map(|o| Cow::Borrowed(o.as_slice())).ok_or_else(|| EngineError::InvalidInput(format!("the trace has no node {node}")))
-			},
-			TraceValues::Batch { .. } => Ok(Cow::Owned(self.with_node_rows(node, |rows| rows.concat())?)),
+			TraceValues::Owned(outputs) => outputs
+				.get(node)
+				.map(|o| Cow::Borrowed(o.as_slice()))
+				.ok_or_else(|| EngineError::InvalidInput(format!("the trace has no node {node}"))),
+			TraceValues::Batch { .. } =>
+				Ok(Cow::Owned(self.with_node_rows(node, |rows| rows.concat())?)),
 		}
 	}
 
@@ -184,7 +230,9 @@ impl Trace {
 	pub fn with_node_rows<R>(&self, node: usize, f: impl FnOnce(&[&[f32]]) -> R) -> Result<R> {
 		match &self.values {
 			TraceValues::Owned(outputs) => {
-				let values = outputs.get(node).ok_or_else(|| EngineError::InvalidInput(format!("the trace has no node {node}")))?;
+				let values = outputs.get(node).ok_or_else(|| {
+					EngineError::InvalidInput(format!("the trace has no node {node}"))
+				})?;
 				Ok(f(&[values.as_slice()]))
 			},
 			TraceValues::Batch { batch, item } => batch.with_rows(node, *item, self.seq_len, f),
@@ -193,7 +241,10 @@ impl Trace {
 
 	/// The model's output (the last node's).
 	pub fn output(&self) -> Result<Vec<f32>> {
-		let last = self.node_count().checked_sub(1).ok_or_else(|| EngineError::InvalidInput("the trace has no nodes".into()))?;
+		let last = self
+			.node_count()
+			.checked_sub(1)
+			.ok_or_else(|| EngineError::InvalidInput("the trace has no nodes".into()))?;
 		Ok(self.node_output(last)?.into_owned())
 	}
 
@@ -201,27 +252,57 @@ impl Trace {
 	pub fn outputs(&self) -> Result<Cow<'_, [Vec<f32>]>> {
 		match &self.values {
 			TraceValues::Owned(outputs) => Ok(Cow::Borrowed(outputs.as_slice())),
-			TraceValues::Batch { .. } => Ok(Cow::Owned((0..self.node_count()).map(|k| Ok(self.node_output(k)?.into_owned())).collect::<Result<Vec<_>>>()?)),
+			TraceValues::Batch { .. } => Ok(Cow::Owned(
+				(0..self.node_count())
+					.map(|k| Ok(self.node_output(k)?.into_owned()))
+					.collect::<Result<Vec<_>>>()?,
+			)),
 		}
 	}
 
 	/// Row `row` of node `node`, with its proof.
 	pub fn row(&self, template: &Graph, node: NodeId, row: u32) -> Result<TraceRow> {
 		let graph = template.instantiate(self.seq_len);
-		let shape = &graph.node(node).ok_or_else(|| EngineError::InvalidInput(format!("no node {node}")))?.shape;
+		let shape = &graph
+			.node(node)
+			.ok_or_else(|| EngineError::InvalidInput(format!("no node {node}")))?
+			.shape;
 		if row as u64 >= shape.rows() {
-			return Err(EngineError::InvalidInput(format!("node {node} has {} rows, asked for row {row}", shape.rows())));
+			return Err(EngineError::InvalidInput(format!(
+				"node {node} has {} rows, asked for row {row}",
+				shape.rows()
+			)));
 		}
 		let width = shape.width() as usize;
 		let missing = || EngineError::Store(format!("trace is missing node {node} row {row}"));
 		let values = match &self.values {
-			TraceValues::Owned(outputs) => outputs.get(node as usize).and_then(|o| o.get(row as usize * width..(row as usize + 1) * width)).ok_or_else(missing)?.to_vec(),
-			TraceValues::Batch { batch, item } => batch.with_rows(node as usize, *item, self.seq_len, |rows| rows.get(row as usize).map(|r| r.to_vec()))?.ok_or_else(missing)?,
+			TraceValues::Owned(outputs) => outputs
+				.get(node as usize)
+				.and_then(|o| o.get(row as usize * width..(row as usize + 1) * width))
+				.ok_or_else(missing)?
+				.to_vec(),
+			TraceValues::Batch { batch, item } => batch
+				.with_rows(node as usize, *item, self.seq_len, |rows| {
+					rows.get(row as usize).map(|r| r.to_vec())
+				})?
+				.ok_or_else(missing)?,
 		};
 		let (offsets, leaf_count) = trace_offsets(&graph);
 		let leaf_index = offsets.get(node as usize).copied().unwrap_or(0) + row as u64;
-		let proof = self.tree.prove(leaf_index as usize).ok_or_else(|| EngineError::Store("no proof for the row".into()))?;
-		Ok(TraceRow { node, row, values, leaf_index, leaf_count, proof, seq_len: self.seq_len, trace_tree_root: self.tree.root() })
+		let proof = self
+			.tree
+			.prove(leaf_index as usize)
+			.ok_or_else(|| EngineError::Store("no proof for the row".into()))?;
+		Ok(TraceRow {
+			node,
+			row,
+			values,
+			leaf_index,
+			leaf_count,
+			proof,
+			seq_len: self.seq_len,
+			trace_tree_root: self.tree.root(),
+		})
 	}
 
 	/// The opening of element `(node, row, col)` for a challenge.
@@ -243,6 +324,11 @@ impl Trace {
 
 	/// Bytes the node outputs take.
 	pub fn size_bytes(&self) -> u64 {
-		(0..self.node_count()).filter_map(|k| self.with_node_rows(k, |rows| rows.iter().map(|r| r.len() as u64 * 4).sum::<u64>()).ok()).sum()
+		(0..self.node_count())
+			.filter_map(|k| {
+				self.with_node_rows(k, |rows| rows.iter().map(|r| r.len() as u64 * 4).sum::<u64>())
+					.ok()
+			})
+			.sum()
 	}
 }

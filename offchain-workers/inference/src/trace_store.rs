@@ -58,7 +58,12 @@ impl TraceStore {
 	/// Opens (creating) the store in `dir`.
 	pub fn open(dir: &Path, limits: StoreLimits) -> Result<Self> {
 		std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-		Ok(Self { dir: dir.to_path_buf(), limits, cache: Mutex::new(VecDeque::new()), retained: Mutex::new(HashSet::new()) })
+		Ok(Self {
+			dir: dir.to_path_buf(),
+			limits,
+			cache: Mutex::new(VecDeque::new()),
+			retained: Mutex::new(HashSet::new()),
+		})
 	}
 
 	/// Never evicts the traces of `tasks` (replacing the previous set): the provider's worker
@@ -107,7 +112,10 @@ impl TraceStore {
 		for entry in std::fs::read_dir(&self.dir).map_err(|e| io_err(&self.dir, e))? {
 			let entry = entry.map_err(|e| io_err(&self.dir, e))?;
 			let name = entry.file_name().to_string_lossy().to_string();
-			let Some(id) = name.strip_prefix("task-").and_then(|s| s.strip_suffix(".trace")).and_then(|s| s.parse::<u64>().ok())
+			let Some(id) = name
+				.strip_prefix("task-")
+				.and_then(|s| s.strip_suffix(".trace"))
+				.and_then(|s| s.parse::<u64>().ok())
 			else {
 				continue;
 			};
@@ -123,7 +131,8 @@ impl TraceStore {
 		let mut bytes: u64 = entries.iter().map(|e| e.1).sum();
 		let retained = self.retained.lock().map(|r| r.clone()).unwrap_or_default();
 		while entries.len() > self.limits.max_traces || bytes > self.limits.max_bytes {
-			let Some(pos) = entries.iter().position(|e| e.0 != keep && !retained.contains(&e.0)) else {
+			let Some(pos) = entries.iter().position(|e| e.0 != keep && !retained.contains(&e.0))
+			else {
 				log::warn!(
 					target: "arbiter-inference",
 					"trace store over its limits ({} traces, {bytes} bytes): every trace left belongs to a task a challenge may still ask for",
@@ -164,7 +173,9 @@ impl TraceStore {
 			return Err(EngineError::TraceNotFound(task));
 		}
 		let mut bytes = Vec::new();
-		std::fs::File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| io_err(&path, e))?;
+		std::fs::File::open(&path)
+			.and_then(|mut f| f.read_to_end(&mut bytes))
+			.map_err(|e| io_err(&path, e))?;
 		let corrupt = |why: &str| EngineError::Store(format!("{}: {why}", path.display()));
 		let mut cursor = bytes.as_slice();
 		let mut take = |n: usize| -> Result<&[u8]> {
@@ -191,7 +202,11 @@ impl TraceStore {
 		for _ in 0..nodes {
 			let len = u64::from_le_bytes(take(8)?.try_into().unwrap_or([0; 8])) as usize;
 			let data = take(len.checked_mul(4).ok_or_else(|| corrupt("length overflow"))?)?;
-			outputs.push(data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>());
+			outputs.push(
+				data.chunks_exact(4)
+					.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+					.collect::<Vec<f32>>(),
+			);
 		}
 		let trace = Arc::new(Trace::commit(&model.template, seq_len, outputs)?);
 		if let Ok(mut cache) = self.cache.lock() {
@@ -206,7 +221,8 @@ impl TraceStore {
 		let path = self.path(task);
 		let mut header = [0u8; 40];
 		let mut file = std::fs::File::open(&path).map_err(|_| EngineError::TraceNotFound(task))?;
-		file.read_exact(&mut header).map_err(|e| EngineError::Store(format!("{}: {e}", path.display())))?;
+		file.read_exact(&mut header)
+			.map_err(|e| EngineError::Store(format!("{}: {e}", path.display())))?;
 		if header.get(..8) != Some(MAGIC.as_slice()) {
 			return Err(EngineError::Store(format!("{}: not a trace file", path.display())));
 		}
@@ -221,7 +237,14 @@ impl TraceStore {
 	}
 
 	/// The opening of element `(node, row, col)` of `task`'s trace.
-	pub fn opening(&self, task: u64, model: &Model, node: NodeId, row: u32, col: u32) -> Result<Opening> {
+	pub fn opening(
+		&self,
+		task: u64,
+		model: &Model,
+		node: NodeId,
+		row: u32,
+		col: u32,
+	) -> Result<Opening> {
 		self.get(task, model)?.opening(model, node, row, col)
 	}
 }

@@ -16,7 +16,9 @@ use std::{
 };
 
 use arbiter_inference_interface::{WatchRequest, WatchStatus};
-use arbiter_primitives::{verify_element, NodeId, Opening, RegisteredModel, Ruling, TaskCommitments};
+use arbiter_primitives::{
+	verify_element, NodeId, Opening, RegisteredModel, Ruling, TaskCommitments,
+};
 
 use crate::{
 	engine::{self, Mode},
@@ -61,12 +63,18 @@ pub type Connect = dyn Fn(&str, u64) -> Result<Box<dyn RemoteTrace>, String> + S
 
 /// Whether `committed` is `own` up to [`OUTPUT_TOLERANCE`] (same length, every element).
 pub fn outputs_agree(own: &[f32], committed: &[f32]) -> bool {
-	own.len() == committed.len() && own.iter().zip(committed).all(|(a, b)| (a - b).abs() <= OUTPUT_TOLERANCE)
+	own.len() == committed.len() &&
+		own.iter().zip(committed).all(|(a, b)| (a - b).abs() <= OUTPUT_TOLERANCE)
 }
 
 /// The committed output bytes (f32 little-endian) as values; `None` if not a whole number of f32.
 pub fn output_values(bytes: &[u8]) -> Option<Vec<f32>> {
-	bytes.len().is_multiple_of(4).then(|| bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+	bytes.len().is_multiple_of(4).then(|| {
+		bytes
+			.chunks_exact(4)
+			.map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+			.collect()
+	})
 }
 
 /// What the walk over a provider's trace found.
@@ -85,15 +93,30 @@ pub enum Finding {
 /// First the final node against the committed output: an element whose committed trace value
 /// is not the committed output loses on its own (docs/protocol.md, "The output is the trace's
 /// final node"). Then every node in graph order against this node's own execution.
-pub fn find_fault(model: &Model, own: &Trace, task: &TaskCommitments, slack: f32, max_row_width: u32, remote: &dyn RemoteTrace) -> Finding {
+pub fn find_fault(
+	model: &Model,
+	own: &Trace,
+	task: &TaskCommitments,
+	slack: f32,
+	max_row_width: u32,
+	remote: &dyn RemoteTrace,
+) -> Finding {
 	let graph = model.template.instantiate(own.seq_len);
-	let registered = RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack, max_row_width };
+	let registered = RegisteredModel {
+		graph: &model.template,
+		model_root: &model.commitment.model_root,
+		slack,
+		max_row_width,
+	};
 	let mut honest = 0usize;
 	let mut unverifiable = 0usize;
 	let mut judge = |id: NodeId, row: u32, col: u32| -> Option<Finding> {
 		let opening = match remote.opening(id, row, col) {
 			Ok(o) => o,
-			Err(e) => return Some(Finding::NoneFound(format!("the provider does not open ({id}, {row}, {col}): {e}"))),
+			Err(e) =>
+				return Some(Finding::NoneFound(format!(
+					"the provider does not open ({id}, {row}, {col}): {e}"
+				))),
 		};
 		match verify_element(&registered, task, (id, row, col), &opening).ruling() {
 			Ruling::ProviderLoses(_) => return Some(Finding::Fraud { node: id, row, col }),
@@ -112,7 +135,10 @@ pub fn find_fault(model: &Model, own: &Trace, task: &TaskCommitments, slack: f32
 		for row in 0..graph.nodes[last].shape.rows() as u32 {
 			let theirs = match remote.row(last as NodeId, row) {
 				Ok(v) => v,
-				Err(e) => return Finding::NoneFound(format!("the provider does not serve its output row {row}: {e}")),
+				Err(e) =>
+					return Finding::NoneFound(format!(
+						"the provider does not serve its output row {row}: {e}"
+					)),
 			};
 			let start = row as usize * width;
 			let committed_row = committed.get(start..start + width).unwrap_or_default();
@@ -133,7 +159,10 @@ pub fn find_fault(model: &Model, own: &Trace, task: &TaskCommitments, slack: f32
 			let Some(mine) = mine.get(start..start + width) else { break };
 			let theirs = match remote.row(id, row) {
 				Ok(v) => v,
-				Err(e) => return Finding::NoneFound(format!("the provider does not serve node {id} row {row}: {e}")),
+				Err(e) =>
+					return Finding::NoneFound(format!(
+						"the provider does not serve node {id} row {row}: {e}"
+					)),
 			};
 			for col in differing_columns(mine, &theirs) {
 				if let Some(found) = judge(id, row, col) {
@@ -190,7 +219,9 @@ pub fn check(model: &Model, request: &WatchRequest, connect: &Connect) -> WatchS
 		Ok(i) => i,
 		Err(e) => return inconclusive(format!("the input cannot be run here: {e}")),
 	};
-	let own = match engine::run(model, &[input], Mode::Traced).map(|mut e| e.pop().and_then(|e| e.trace)) {
+	let own = match engine::run(model, &[input], Mode::Traced)
+		.map(|mut e| e.pop().and_then(|e| e.trace))
+	{
 		Ok(Some(trace)) => trace,
 		Ok(None) => return inconclusive("the engine returned no trace".into()),
 		Err(e) => return inconclusive(format!("re-execution failed: {e}")),
@@ -205,8 +236,19 @@ pub fn check(model: &Model, request: &WatchRequest, connect: &Connect) -> WatchS
 		Ok(r) => r,
 		Err(e) => return inconclusive(format!("cannot reach the provider at {endpoint}: {e}")),
 	};
-	let task = TaskCommitments { trace_root: &request.trace_root, output: &request.output, input: &request.input };
-	match find_fault(model, &own, &task, f32::from_bits(request.slack_bits), request.max_row_width, remote.as_ref()) {
+	let task = TaskCommitments {
+		trace_root: &request.trace_root,
+		output: &request.output,
+		input: &request.input,
+	};
+	match find_fault(
+		model,
+		&own,
+		&task,
+		f32::from_bits(request.slack_bits),
+		request.max_row_width,
+		remote.as_ref(),
+	) {
 		Finding::Fraud { node, row, col } => WatchStatus::Fraud { node, row, col },
 		Finding::NoneFound(why) => inconclusive(format!("the output differs, but {why}")),
 	}
@@ -273,7 +315,13 @@ impl Watcher {
 	/// hash with `salt`, so different watchers check different tasks), reaching providers with
 	/// `connect`; an inconclusive check is retried after `retry_after` (at most
 	/// [`MAX_ATTEMPTS`] checks per task).
-	pub fn start(jobs: JobService, sample_rate: f64, salt: u64, retry_after: std::time::Duration, connect: Box<Connect>) -> Self {
+	pub fn start(
+		jobs: JobService,
+		sample_rate: f64,
+		salt: u64,
+		retry_after: std::time::Duration,
+		connect: Box<Connect>,
+	) -> Self {
 		let shared = Arc::new(Shared {
 			state: Mutex::new(State::default()),
 			wake: Condvar::new(),
@@ -291,12 +339,16 @@ impl Watcher {
 	/// here.
 	pub fn watch(&self, request: WatchRequest) -> Option<WatchStatus> {
 		let model = self.jobs.model(request.model_root)?;
-		let Ok(mut state) = self.shared.state.lock() else { return Some(WatchStatus::Inconclusive(b"watcher state poisoned".to_vec())) };
+		let Ok(mut state) = self.shared.state.lock() else {
+			return Some(WatchStatus::Inconclusive(b"watcher state poisoned".to_vec()))
+		};
 		let check_key = (request.task, request.trace_root);
 		let attempts = match state.results.get(&check_key) {
-			Some(c) if matches!(c.status, WatchStatus::Inconclusive(_))
-				&& c.attempts < MAX_ATTEMPTS
-				&& c.at.elapsed() >= self.shared.retry_after => c.attempts,
+			Some(c)
+				if matches!(c.status, WatchStatus::Inconclusive(_)) &&
+					c.attempts < MAX_ATTEMPTS &&
+					c.at.elapsed() >= self.shared.retry_after =>
+				c.attempts,
 			Some(c) => return Some(c.status.clone()),
 			None => 0,
 		};
@@ -305,7 +357,12 @@ impl Watcher {
 		} else {
 			WatchStatus::Skipped
 		};
-		remember(&mut state, check_key, status.clone(), attempts + u32::from(status == WatchStatus::Running));
+		remember(
+			&mut state,
+			check_key,
+			status.clone(),
+			attempts + u32::from(status == WatchStatus::Running),
+		);
 		if status == WatchStatus::Running {
 			state.queue.push_back((model, request));
 			drop(state);

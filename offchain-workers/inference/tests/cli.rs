@@ -7,10 +7,13 @@ mod common;
 use common::model_dir;
 use std::process::Command;
 
-
 fn infer(args: &[&str]) -> (bool, String, String) {
 	let out = Command::new(env!("CARGO_BIN_EXE_arbiter-infer")).args(args).output().unwrap();
-	(out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+	(
+		out.status.success(),
+		String::from_utf8_lossy(&out.stdout).to_string(),
+		String::from_utf8_lossy(&out.stderr).to_string(),
+	)
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
@@ -23,7 +26,12 @@ fn json(args: &[&str]) -> serde_json::Value {
 fn embed_and_model_info_agree_and_roots_do_not_depend_on_threads() {
 	let dir = model_dir();
 	let m = dir.to_str().unwrap();
-	let texts = ["--text", "A man is eating food.", "--text", "A much longer sentence, so that the batch is padded and the matmuls are larger."];
+	let texts = [
+		"--text",
+		"A man is eating food.",
+		"--text",
+		"A much longer sentence, so that the batch is padded and the matmuls are larger.",
+	];
 	let mut roots = Vec::new();
 	for threads in ["1", "2", "4"] {
 		let mut args = vec!["--threads", threads, "embed", "--model", m, "--json"];
@@ -32,11 +40,19 @@ fn embed_and_model_info_agree_and_roots_do_not_depend_on_threads() {
 		let embeddings = v["embeddings"].as_array().unwrap();
 		assert_eq!(embeddings.len(), 2);
 		assert!(embeddings.iter().all(|e| e.as_array().unwrap().len() == 384));
-		let norm: f64 = embeddings[0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap().powi(2)).sum();
+		let norm: f64 = embeddings[0]
+			.as_array()
+			.unwrap()
+			.iter()
+			.map(|x| x.as_f64().unwrap().powi(2))
+			.sum();
 		assert!((norm - 1.0).abs() < 1e-5);
 		roots.push((v["trace_roots"].clone(), v["model_root"].clone()));
 	}
-	assert!(roots.windows(2).all(|w| w[0] == w[1]), "trace roots differ across thread counts: {roots:?}");
+	assert!(
+		roots.windows(2).all(|w| w[0] == w[1]),
+		"trace roots differ across thread counts: {roots:?}"
+	);
 	let info = json(&["model-info", "--model", m, "--json"]);
 	assert_eq!(info["model_root"], roots[0].1);
 	assert_eq!(info["io"]["output_width"], 384);
@@ -49,7 +65,15 @@ fn embed_and_model_info_agree_and_roots_do_not_depend_on_threads() {
 #[test]
 fn check_verifies_sampled_elements() {
 	let dir = model_dir();
-	let (ok, out, err) = infer(&["check", "--model", dir.to_str().unwrap(), "--text", "Checking the trace.", "--samples", "10"]);
+	let (ok, out, err) = infer(&[
+		"check",
+		"--model",
+		dir.to_str().unwrap(),
+		"--text",
+		"Checking the trace.",
+		"--samples",
+		"10",
+	]);
 	assert!(ok, "{err}");
 	// 10 samples for each of the 153 computed nodes, and all 6 elements of each of the 5
 	// inputs (ruled against the task's ids).
@@ -64,9 +88,15 @@ fn bad_input_gives_one_line_errors() {
 	for (args, expected) in [
 		(vec!["embed", "--model", "/nonexistent/model", "--text", "x"], "does not exist"),
 		(vec!["embed", "--model", m, "--text", ""], "input text is empty"),
-		(vec!["embed", "--model", m, "--text", long.as_str()], "longer than the limit of 4096 bytes"),
+		(
+			vec!["embed", "--model", m, "--text", long.as_str()],
+			"longer than the limit of 4096 bytes",
+		),
 		(vec!["--device", "tpu", "model-info", "--model", m], "unknown inference device"),
-		(vec!["embed", "--model", m, "--ids", "101,30522,102"], "token id 30522 at position 1 is not below the vocabulary size 30522"),
+		(
+			vec!["embed", "--model", m, "--ids", "101,30522,102"],
+			"token id 30522 at position 1 is not below the vocabulary size 30522",
+		),
 		(vec!["embed", "--model", m, "--ids", "101,x,102"], "\"x\" is not a token id"),
 		(vec!["embed", "--model", m, "--ids", "101", "--text", "both"], "cannot be used with"),
 	] {
@@ -86,7 +116,8 @@ fn tokenize_then_embed_ids_is_embedding_the_text() {
 	let m = dir.to_str().unwrap();
 	let text = "Clients submit token ids.";
 	let tokens = json(&["tokenize", "--model", m, "--text", text, "--json"]);
-	let ids: Vec<String> = tokens["ids"][0].as_array().unwrap().iter().map(|v| v.to_string()).collect();
+	let ids: Vec<String> =
+		tokens["ids"][0].as_array().unwrap().iter().map(|v| v.to_string()).collect();
 	assert_eq!(ids.first().map(String::as_str), Some("101"), "[CLS] first");
 	let by_text = json(&["embed", "--model", m, "--text", text, "--json"]);
 	let by_ids = json(&["embed", "--model", m, "--ids", &ids.join(","), "--json"]);

@@ -8,7 +8,12 @@ use arbiter_inference::{
 	model::{Model, ModelInput},
 	EngineError, StoreLimits, Trace, TraceStore,
 };
-use arbiter_primitives::{encoding::trace_root_of, merkle::verify_range, commitment::trace_leaf, encoding::{row_bytes, to_bits}, verify_element, Op, RegisteredModel, TaskCommitments, Verdict};
+use arbiter_primitives::{
+	commitment::trace_leaf,
+	encoding::{row_bytes, to_bits, trace_root_of},
+	merkle::verify_range,
+	verify_element, Op, RegisteredModel, TaskCommitments, Verdict,
+};
 use candle_core::Device;
 
 const MAX_WIDTH: u32 = 4096;
@@ -31,7 +36,21 @@ fn verify_all(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
 		while flat < numel {
 			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
 			let o = trace.opening(model, id as u32, row, col).unwrap();
-			let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()), input: &ids }, (id as u32, row, col), &o);
+			let v = verify_element(
+				&RegisteredModel {
+					graph: &model.template,
+					model_root: &model.commitment.model_root,
+					slack: 0.0,
+					max_row_width: MAX_WIDTH,
+				},
+				&TaskCommitments {
+					trace_root: &trace.root,
+					output: &row_bytes(&trace.output().unwrap()),
+					input: &ids,
+				},
+				(id as u32, row, col),
+				&o,
+			);
 			assert_eq!(v, Verdict::WithinBound, "node {id} ({:?}) row {row} col {col}", node.op);
 			checked += 1;
 			flat += step;
@@ -41,7 +60,11 @@ fn verify_all(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
 }
 
 fn traced(model: &Model, inputs: &[ModelInput]) -> Vec<(Vec<f32>, Trace)> {
-	engine::run(model, inputs, Mode::Traced).unwrap().into_iter().map(|e| (e.output, e.trace.unwrap())).collect()
+	engine::run(model, inputs, Mode::Traced)
+		.unwrap()
+		.into_iter()
+		.map(|e| (e.output, e.trace.unwrap()))
+		.collect()
 }
 
 #[test]
@@ -71,7 +94,21 @@ fn a_tampered_trace_element_is_caught() {
 	outputs[node][3] += 0.05;
 	let trace = Trace::commit(&model.template, trace.seq_len, outputs).unwrap();
 	let o = trace.opening(&model, node as u32, 0, 3).unwrap();
-	let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()), input: &ids_of(&trace) }, (node as u32, 0, 3), &o);
+	let v = verify_element(
+		&RegisteredModel {
+			graph: &model.template,
+			model_root: &model.commitment.model_root,
+			slack: 0.0,
+			max_row_width: MAX_WIDTH,
+		},
+		&TaskCommitments {
+			trace_root: &trace.root,
+			output: &row_bytes(&trace.output().unwrap()),
+			input: &ids_of(&trace),
+		},
+		(node as u32, 0, 3),
+		&o,
+	);
 	assert_eq!(v, Verdict::OutsideBound);
 }
 
@@ -95,7 +132,8 @@ fn plain_and_traced_give_the_same_numbers_and_runs_repeat() {
 #[test]
 fn batched_inputs_of_different_lengths_get_the_trace_of_their_own_length() {
 	let model = tiny_bert(6, &Device::Cpu).unwrap();
-	let inputs: Vec<ModelInput> = [3u32, 8, 1, 5].iter().map(|s| tiny_bert_input(*s as u64 + 10, *s)).collect();
+	let inputs: Vec<ModelInput> =
+		[3u32, 8, 1, 5].iter().map(|s| tiny_bert_input(*s as u64 + 10, *s)).collect();
 	let batched = traced(&model, &inputs);
 	for (input, (output, trace)) in inputs.iter().zip(&batched) {
 		assert_eq!(trace.seq_len, input.seq_len);
@@ -104,9 +142,16 @@ fn batched_inputs_of_different_lengths_get_the_trace_of_their_own_length() {
 		for (k, t) in input.tensors.iter().enumerate() {
 			assert_eq!(&trace.outputs().unwrap()[k], t);
 		}
-		let diff = output.iter().zip(&single_out).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+		let diff = output
+			.iter()
+			.zip(&single_out)
+			.map(|(a, b)| (a - b).abs())
+			.fold(0.0f32, f32::max);
 		assert!(diff <= 1e-5, "batched vs single output differ by {diff}");
-		assert_eq!(trace.outputs().unwrap().iter().map(Vec::len).collect::<Vec<_>>(), single.outputs().unwrap().iter().map(Vec::len).collect::<Vec<_>>());
+		assert_eq!(
+			trace.outputs().unwrap().iter().map(Vec::len).collect::<Vec<_>>(),
+			single.outputs().unwrap().iter().map(Vec::len).collect::<Vec<_>>()
+		);
 		assert_eq!(trace.size_bytes(), single.size_bytes());
 		verify_all(&model, trace, None);
 	}
@@ -127,9 +172,13 @@ fn bad_inputs_are_refused_with_clear_errors() {
 	let good = tiny_bert_input(1, 4);
 	let run = |i: ModelInput| engine::run(&model, &[i], Mode::Plain).unwrap_err().to_string();
 	assert!(matches!(engine::run(&model, &[], Mode::Plain), Err(EngineError::EmptyBatch)));
-	assert!(run(ModelInput { seq_len: 0, tensors: good.tensors.clone() }).contains("sequence length 0"));
-	assert!(run(ModelInput { seq_len: 4, tensors: good.tensors[..4].to_vec() }).contains("4 input tensors for 5 model inputs"));
-	assert!(run(ModelInput { seq_len: 5, tensors: good.tensors.clone() }).contains("has 4 values, expected 5"));
+	assert!(
+		run(ModelInput { seq_len: 0, tensors: good.tensors.clone() }).contains("sequence length 0")
+	);
+	assert!(run(ModelInput { seq_len: 4, tensors: good.tensors[..4].to_vec() })
+		.contains("4 input tensors for 5 model inputs"));
+	assert!(run(ModelInput { seq_len: 5, tensors: good.tensors.clone() })
+		.contains("has 4 values, expected 5"));
 	let mut t = good.tensors.clone();
 	t[0][1] = 50.0;
 	assert!(run(ModelInput { seq_len: 4, tensors: t }).contains("id outside 0..50"));
@@ -148,22 +197,39 @@ fn traces_of_a_padded_batch_store_and_serve_their_own_rows() {
 	// Items of a batch share its padded node outputs; each trace reads only its own rows.
 	let dir = tempfile::tempdir().unwrap();
 	let model = tiny_bert(12, &Device::Cpu).unwrap();
-	let inputs: Vec<ModelInput> = [(21u64, 9u32), (22, 2), (23, 6)].iter().map(|(s, q)| tiny_bert_input(*s, *q)).collect();
+	let inputs: Vec<ModelInput> = [(21u64, 9u32), (22, 2), (23, 6)]
+		.iter()
+		.map(|(s, q)| tiny_bert_input(*s, *q))
+		.collect();
 	let traces: Vec<Trace> = traced(&model, &inputs).into_iter().map(|(_, t)| t).collect();
 	let store = TraceStore::open(dir.path(), StoreLimits::default()).unwrap();
-	let softmax = model.template.nodes.iter().position(|n| matches!(n.op, Op::Softmax)).unwrap() as u32;
+	let softmax =
+		model.template.nodes.iter().position(|n| matches!(n.op, Op::Softmax)).unwrap() as u32;
 	for (k, (input, trace)) in inputs.iter().zip(&traces).enumerate() {
 		let (single_output, single) = traced(&model, std::slice::from_ref(input)).pop().unwrap();
 		assert_eq!(trace.size_bytes(), single.size_bytes(), "item {k}: its own length's rows only");
 		store.put(30 + k as u64, &model, trace).unwrap();
 		let back = store.get(30 + k as u64, &model).unwrap();
-		assert_eq!(back.root, trace.root, "item {k}: the stored trace hashes to the committed root");
+		assert_eq!(
+			back.root, trace.root,
+			"item {k}: the stored trace hashes to the committed root"
+		);
 		assert_eq!(back.output().unwrap(), trace.output().unwrap());
-		let diff = single_output.iter().zip(&trace.output().unwrap()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+		let diff = single_output
+			.iter()
+			.zip(&trace.output().unwrap())
+			.map(|(a, b)| (a - b).abs())
+			.fold(0.0f32, f32::max);
 		assert!(diff <= 1e-5, "item {k}: batched vs single output differ by {diff}");
 		let last_row = input.seq_len - 1;
-		assert_eq!(store.row(30 + k as u64, &model, softmax, last_row).unwrap(), trace.row(&model.template, softmax, last_row).unwrap());
-		assert!(trace.row(&model.template, softmax, input.seq_len * 4).is_err(), "no row beyond the item's own");
+		assert_eq!(
+			store.row(30 + k as u64, &model, softmax, last_row).unwrap(),
+			trace.row(&model.template, softmax, last_row).unwrap()
+		);
+		assert!(
+			trace.row(&model.template, softmax, input.seq_len * 4).is_err(),
+			"no row beyond the item's own"
+		);
 	}
 }
 
@@ -171,29 +237,55 @@ fn traces_of_a_padded_batch_store_and_serve_their_own_rows() {
 fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	let dir = tempfile::tempdir().unwrap();
 	let model = tiny_bert(9, &Device::Cpu).unwrap();
-	let traces: Vec<Trace> = (0..4u32).map(|k| traced(&model, &[tiny_bert_input(k as u64, 3 + k)]).pop().unwrap().1).collect();
+	let traces: Vec<Trace> = (0..4u32)
+		.map(|k| traced(&model, &[tiny_bert_input(k as u64, 3 + k)]).pop().unwrap().1)
+		.collect();
 	let per_trace = traces[3].size_bytes() + 1024;
-	let store = TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_trace }).unwrap();
+	let store =
+		TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_trace })
+			.unwrap();
 	for (k, t) in traces.iter().enumerate() {
 		store.put(10 + k as u64, &model, t).unwrap();
 		// Distinct modification times order the eviction.
 		std::thread::sleep(std::time::Duration::from_millis(20));
 	}
-	assert_eq!(store.tasks().unwrap(), vec![11, 12, 13], "the oldest trace is evicted at the count limit");
+	assert_eq!(
+		store.tasks().unwrap(),
+		vec![11, 12, 13],
+		"the oldest trace is evicted at the count limit"
+	);
 	assert!(matches!(store.get(10, &model), Err(EngineError::TraceNotFound(10))));
 
 	// A reopened store (a restarted node) serves the same roots, rows and openings.
 	drop(store);
-	let store = TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_trace }).unwrap();
+	let store =
+		TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_trace })
+			.unwrap();
 	let t = store.get(12, &model).unwrap();
 	assert_eq!(t.root, traces[2].root);
-	let node = model.template.nodes.iter().position(|n| matches!(n.op, Op::Softmax)).unwrap() as u32;
+	let node =
+		model.template.nodes.iter().position(|n| matches!(n.op, Op::Softmax)).unwrap() as u32;
 	let row = store.row(12, &model, node, 2).unwrap();
 	assert_eq!(trace_root_of(row.seq_len, &row.trace_tree_root), traces[2].root);
 	let leaf = trace_leaf(node, 2, &to_bits(&row.values));
-	verify_range(&row.trace_tree_root, row.leaf_count, row.leaf_index, &[leaf], &row.proof).unwrap();
+	verify_range(&row.trace_tree_root, row.leaf_count, row.leaf_index, &[leaf], &row.proof)
+		.unwrap();
 	let o = store.opening(12, &model, node, 2, 1).unwrap();
-	let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: MAX_WIDTH }, &TaskCommitments { trace_root: &traces[2].root, output: &row_bytes(&traces[2].output().unwrap()), input: &ids_of(&traces[2]) }, (node, 2, 1), &o);
+	let v = verify_element(
+		&RegisteredModel {
+			graph: &model.template,
+			model_root: &model.commitment.model_root,
+			slack: 0.0,
+			max_row_width: MAX_WIDTH,
+		},
+		&TaskCommitments {
+			trace_root: &traces[2].root,
+			output: &row_bytes(&traces[2].output().unwrap()),
+			input: &ids_of(&traces[2]),
+		},
+		(node, 2, 1),
+		&o,
+	);
 	assert_eq!(v, Verdict::WithinBound);
 	assert!(store.row(12, &model, node, 10_000).is_err());
 
@@ -204,7 +296,11 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	assert!(store.get(11, &model).unwrap_err().to_string().contains("truncated"));
 
 	// The byte limit evicts too.
-	let small = TraceStore::open(&dir.path().join("small"), StoreLimits { max_traces: 100, max_bytes: 2 * per_trace }).unwrap();
+	let small = TraceStore::open(
+		&dir.path().join("small"),
+		StoreLimits { max_traces: 100, max_bytes: 2 * per_trace },
+	)
+	.unwrap();
 	for (k, t) in traces.iter().enumerate() {
 		small.put(20 + k as u64, &model, t).unwrap();
 		std::thread::sleep(std::time::Duration::from_millis(20));
@@ -212,13 +308,21 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	assert_eq!(small.tasks().unwrap(), vec![22, 23]);
 
 	// Traces of tasks a challenge may still ask for are never evicted: the limits give way.
-	let kept = TraceStore::open(&dir.path().join("kept"), StoreLimits { max_traces: 2, max_bytes: 100 * per_trace }).unwrap();
+	let kept = TraceStore::open(
+		&dir.path().join("kept"),
+		StoreLimits { max_traces: 2, max_bytes: 100 * per_trace },
+	)
+	.unwrap();
 	kept.retain(vec![40, 41]);
 	for (k, t) in traces.iter().enumerate() {
 		kept.put(40 + k as u64, &model, t).unwrap();
 		std::thread::sleep(std::time::Duration::from_millis(20));
 	}
-	assert_eq!(kept.tasks().unwrap(), vec![40, 41, 43], "42 evicted; the retained two and the newest kept");
+	assert_eq!(
+		kept.tasks().unwrap(),
+		vec![40, 41, 43],
+		"42 evicted; the retained two and the newest kept"
+	);
 	// Once those tasks end (the worker's next set), the store shrinks back to its limit.
 	kept.retain(vec![43]);
 	kept.put(44, &model, &traces[0]).unwrap();
@@ -229,12 +333,18 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 fn the_parallel_trace_tree_equals_the_reference_one() {
 	let model = tiny_bert(11, &Device::Cpu).unwrap();
 	// One batch of mixed lengths: the engine hashes each item's rows where they lie in the batch.
-	let inputs: Vec<ModelInput> = [(11u64, 1u32), (12, 7), (13, 40), (14, 9), (15, 8)].iter().map(|(s, q)| tiny_bert_input(*s, *q)).collect();
+	let inputs: Vec<ModelInput> = [(11u64, 1u32), (12, 7), (13, 40), (14, 9), (15, 8)]
+		.iter()
+		.map(|(s, q)| tiny_bert_input(*s, *q))
+		.collect();
 	for (input, (_, trace)) in inputs.iter().zip(traced(&model, &inputs)) {
 		let seq = input.seq_len;
 		let outputs = trace.outputs().unwrap();
-		let (fast_tree, fast_root) = arbiter_inference::commit::trace_commitment(&model.template, seq, &outputs).unwrap();
-		let (tree, root) = arbiter_primitives::commitment::trace_commitment(&model.template, seq, &outputs).unwrap();
+		let (fast_tree, fast_root) =
+			arbiter_inference::commit::trace_commitment(&model.template, seq, &outputs).unwrap();
+		let (tree, root) =
+			arbiter_primitives::commitment::trace_commitment(&model.template, seq, &outputs)
+				.unwrap();
 		assert_eq!(trace.root, root, "the engine's root, length {seq}");
 		assert_eq!(trace.tree.root(), tree.root());
 		assert_eq!(fast_root, root);

@@ -13,9 +13,10 @@ use arbiter_inference::{
 	model::Model,
 	StoreLimits, TraceStore,
 };
-use arbiter_primitives::{encoding::row_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict};
+use arbiter_primitives::{
+	encoding::row_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict,
+};
 use candle_core::Device;
-
 
 fn service(store: &std::path::Path) -> (JobService, [u8; 32]) {
 	let model = Model::load(&model_dir(), &Device::Cpu).unwrap();
@@ -30,7 +31,11 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 	let model = Model::load(&model_dir(), &Device::Cpu).unwrap();
 	// Token ids as a client submits them; the middle one is out of the vocabulary (the chain
 	// refuses it at submission; the engine fails it alone, the others of the batch run).
-	let inputs = [model.tokenize("A man is eating food.").unwrap(), vec![101, 40_000, 102], model.tokenize("Verifiable inference.").unwrap()];
+	let inputs = [
+		model.tokenize("A man is eating food.").unwrap(),
+		vec![101, 40_000, 102],
+		model.tokenize("Verifiable inference.").unwrap(),
+	];
 	let roots;
 	{
 		let (svc, m) = service(dir.path());
@@ -40,17 +45,28 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 		// Submitting again changes nothing.
 		svc.submit(100, m, inputs[0].clone()).unwrap();
 		assert!(svc.submit(1, [99; 32], vec![101, 102]).is_err(), "unknown model");
-		let statuses: Vec<JobStatus> = (0..3).map(|k| svc.wait(100 + k, m, Duration::from_secs(60))).collect();
-		assert!(matches!(&statuses[1], JobStatus::Failed(reason) if reason.contains("vocabulary")), "{:?}", statuses[1]);
+		let statuses: Vec<JobStatus> =
+			(0..3).map(|k| svc.wait(100 + k, m, Duration::from_secs(60))).collect();
+		assert!(
+			matches!(&statuses[1], JobStatus::Failed(reason) if reason.contains("vocabulary")),
+			"{:?}",
+			statuses[1]
+		);
 
 		// Results equal a direct engine run.
 		let model = svc.model(m).unwrap();
-		let direct = engine::run(&model, &[model.input_of_ids(&inputs[0]).unwrap(), model.input_of_ids(&inputs[2]).unwrap()], Mode::Traced).unwrap();
+		let direct = engine::run(
+			&model,
+			&[model.input_of_ids(&inputs[0]).unwrap(), model.input_of_ids(&inputs[2]).unwrap()],
+			Mode::Traced,
+		)
+		.unwrap();
 		let mut got = Vec::new();
 		let mut outputs = Vec::new();
 		for (status, d) in [&statuses[0], &statuses[2]].into_iter().zip(&direct) {
 			let JobStatus::Done { output, trace_root } = status else { panic!("{status:?}") };
-			let diff = output.iter().zip(&d.output).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+			let diff =
+				output.iter().zip(&d.output).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
 			assert!(diff <= 1e-5);
 			got.push(*trace_root);
 			outputs.push(row_bytes(output));
@@ -58,13 +74,29 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 		// Openings served by the service verify against the committed root.
 		let node = (model.template.nodes.len() - 3) as u32;
 		let o = svc.opening(100, m, node, 0, 5).unwrap();
-		let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &got[0], output: &outputs[0], input: &inputs[0] }, (node, 0, 5), &o);
+		let v = verify_element(
+			&RegisteredModel {
+				graph: &model.template,
+				model_root: &model.commitment.model_root,
+				slack: 0.0,
+				max_row_width: model.max_row_width(),
+			},
+			&TaskCommitments { trace_root: &got[0], output: &outputs[0], input: &inputs[0] },
+			(node, 0, 5),
+			&o,
+		);
 		assert_eq!(v, Verdict::WithinBound);
 		let row = svc.trace_row(102, m, node, 0).unwrap();
-		assert_eq!(arbiter_primitives::encoding::trace_root_of(row.seq_len, &row.trace_tree_root), got[1]);
+		assert_eq!(
+			arbiter_primitives::encoding::trace_root_of(row.seq_len, &row.trace_tree_root),
+			got[1]
+		);
 
 		let counters = svc.metrics();
-		assert_eq!((counters.done.load(Ordering::Relaxed), counters.failed.load(Ordering::Relaxed)), (2, 1));
+		assert_eq!(
+			(counters.done.load(Ordering::Relaxed), counters.failed.load(Ordering::Relaxed)),
+			(2, 1)
+		);
 		let status = svc.engine_status();
 		assert_eq!(status.models.len(), 1);
 		assert_eq!(status.traces_stored, 2);
@@ -73,10 +105,14 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 	}
 	// A restarted service knows the finished tasks from the trace store and runs nothing again.
 	let (svc, m) = service(dir.path());
-	let JobStatus::Done { trace_root, .. } = svc.status(100, m) else { panic!("task 100 not recovered") };
+	let JobStatus::Done { trace_root, .. } = svc.status(100, m) else {
+		panic!("task 100 not recovered")
+	};
 	assert_eq!(trace_root, roots[0]);
 	svc.submit(102, m, inputs[2].clone()).unwrap();
-	let JobStatus::Done { trace_root, .. } = svc.wait(102, m, Duration::from_secs(60)) else { panic!() };
+	let JobStatus::Done { trace_root, .. } = svc.wait(102, m, Duration::from_secs(60)) else {
+		panic!()
+	};
 	assert_eq!(trace_root, roots[1]);
 	assert_eq!(svc.metrics().done.load(Ordering::Relaxed), 0, "nothing ran twice");
 }

@@ -10,15 +10,15 @@ mod common;
 
 use common::model_dir;
 
-
 use arbiter_inference::{
 	engine::{self, Mode},
 	model::Model,
 	EngineError, Trace,
 };
-use arbiter_primitives::{encoding::row_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict};
+use arbiter_primitives::{
+	encoding::row_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict,
+};
 use candle_core::{DType, Device, Tensor};
-
 
 fn minilm() -> Model {
 	Model::load(&model_dir(), &Device::Cpu).unwrap()
@@ -35,9 +35,15 @@ const TEXTS: [&str; 4] = [
 fn candle_transformers_embeddings(texts: &[&str], model: &Model) -> Vec<Vec<f32>> {
 	use candle_transformers::models::bert::{BertModel, Config};
 	let dir = model_dir();
-	let config: Config = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+	let config: Config =
+		serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
 	let vb = unsafe {
-		candle_nn::VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], DType::F32, &Device::Cpu).unwrap()
+		candle_nn::VarBuilder::from_mmaped_safetensors(
+			&[dir.join("model.safetensors")],
+			DType::F32,
+			&Device::Cpu,
+		)
+		.unwrap()
 	};
 	let bert = BertModel::load(vb, &config).unwrap();
 	texts
@@ -51,7 +57,13 @@ fn candle_transformers_embeddings(texts: &[&str], model: &Model) -> Vec<Vec<f32>
 			let hidden = bert.forward(&ids, &types, Some(&mask)).unwrap(); // [1, n, 384]
 			let pooled = (hidden.sum(1).unwrap() / n as f64).unwrap();
 			let norm = pooled.sqr().unwrap().sum_keepdim(1).unwrap().sqrt().unwrap();
-			pooled.broadcast_div(&norm).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap()
+			pooled
+				.broadcast_div(&norm)
+				.unwrap()
+				.squeeze(0)
+				.unwrap()
+				.to_vec1::<f32>()
+				.unwrap()
 		})
 		.collect()
 }
@@ -65,7 +77,10 @@ fn embeddings_equal_candle_transformers_bert() {
 		// One batch (padded to the longest) and one text at a time.
 		let batched = engine::run(&model, &inputs, mode).unwrap();
 		for (k, (e, r)) in batched.iter().zip(&reference).enumerate() {
-			let single = engine::run(&model, std::slice::from_ref(&inputs[k]), mode).unwrap().pop().unwrap();
+			let single = engine::run(&model, std::slice::from_ref(&inputs[k]), mode)
+				.unwrap()
+				.pop()
+				.unwrap();
 			for got in [&e.output, &single.output] {
 				assert_eq!(got.len(), 384);
 				let diff = got.iter().zip(r).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -105,7 +120,21 @@ fn verify_nodes(model: &Model, trace: &Trace, per_node: Option<u64>) -> u64 {
 		for flat in picks {
 			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
 			let o = trace.opening(model, id as u32, row, col).unwrap();
-			let v = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &TaskCommitments { trace_root: &trace.root, output: &row_bytes(&trace.output().unwrap()), input: &ids }, (id as u32, row, col), &o);
+			let v = verify_element(
+				&RegisteredModel {
+					graph: &model.template,
+					model_root: &model.commitment.model_root,
+					slack: 0.0,
+					max_row_width: model.max_row_width(),
+				},
+				&TaskCommitments {
+					trace_root: &trace.root,
+					output: &row_bytes(&trace.output().unwrap()),
+					input: &ids,
+				},
+				(id as u32, row, col),
+				&o,
+			);
 			assert_eq!(v, Verdict::WithinBound, "node {id} ({:?}) row {row} col {col}", node.op);
 			checked += 1;
 		}
@@ -118,7 +147,12 @@ fn every_element_of_a_short_sentence_trace_verifies() {
 	let model = minilm();
 	let input = model.encode_text("ok").unwrap();
 	assert_eq!(input.seq_len, 3, "[CLS] ok [SEP]");
-	let trace = engine::run(&model, &[input], Mode::Traced).unwrap().pop().unwrap().trace.unwrap();
+	let trace = engine::run(&model, &[input], Mode::Traced)
+		.unwrap()
+		.pop()
+		.unwrap()
+		.trace
+		.unwrap();
 	let checked = verify_nodes(&model, &trace, None);
 	let expected: u64 = model.template.instantiate(3).nodes.iter().map(|n| n.shape.numel()).sum();
 	assert_eq!(checked, expected);
@@ -144,8 +178,20 @@ fn sampled_elements_of_batched_sentence_traces_verify_and_roots_repeat() {
 fn the_commitments_cover_the_weights_graph_and_tokenizer() {
 	let model = minilm();
 	let c = &model.commitment;
-	assert_eq!(c.model_root, arbiter_primitives::encoding::model_root_of(&c.weights_root, &c.descriptor_hash, &c.tokenizer_hash));
-	assert_eq!(c.tokenizer_hash, arbiter_primitives::encoding::hash(&std::fs::read(model_dir().join("tokenizer.json")).unwrap()));
+	assert_eq!(
+		c.model_root,
+		arbiter_primitives::encoding::model_root_of(
+			&c.weights_root,
+			&c.descriptor_hash,
+			&c.tokenizer_hash
+		)
+	);
+	assert_eq!(
+		c.tokenizer_hash,
+		arbiter_primitives::encoding::hash(
+			&std::fs::read(model_dir().join("tokenizer.json")).unwrap()
+		)
+	);
 	assert_eq!(model.template.weights.iter().map(|w| w.shape.numel()).sum::<u64>(), 22_565_376);
 	assert_eq!(model.max_row_width(), 1536);
 	assert_eq!((model.max_tokens(), model.output_width()), (256, 384));
@@ -167,8 +213,20 @@ fn the_pinned_genesis_commitments_are_what_the_engine_computes() {
 		(pinned.descriptor_hash, pinned.weights_root, pinned.tokenizer_hash, pinned.model_root)
 	);
 	assert_eq!(
-		(model.max_tokens(), model.vocabulary(), model.output_width(), model.max_row_width(), model.template.nodes.len() as u32),
-		(pinned.max_input_tokens, pinned.vocabulary, pinned.output_width, pinned.max_row_width, pinned.nodes)
+		(
+			model.max_tokens(),
+			model.vocabulary(),
+			model.output_width(),
+			model.max_row_width(),
+			model.template.nodes.len() as u32
+		),
+		(
+			pinned.max_input_tokens,
+			pinned.vocabulary,
+			pinned.output_width,
+			pinned.max_row_width,
+			pinned.nodes
+		)
 	);
 }
 
@@ -176,11 +234,14 @@ fn the_pinned_genesis_commitments_are_what_the_engine_computes() {
 fn bad_model_folders_and_bad_text_get_clear_errors() {
 	let dir = model_dir();
 	let tmp = tempfile::tempdir().unwrap();
-	let err = |d: &std::path::Path| Model::load(d, &Device::Cpu).err().expect("load must fail").to_string();
+	let err = |d: &std::path::Path| {
+		Model::load(d, &Device::Cpu).err().expect("load must fail").to_string()
+	};
 	assert!(err(&tmp.path().join("nope")).contains("does not exist"));
 	// Missing files.
 	assert!(err(tmp.path()).contains("model.safetensors is missing"));
-	std::os::unix::fs::symlink(dir.join("model.safetensors"), tmp.path().join("model.safetensors")).unwrap();
+	std::os::unix::fs::symlink(dir.join("model.safetensors"), tmp.path().join("model.safetensors"))
+		.unwrap();
 	assert!(err(tmp.path()).contains("config.json is missing"));
 	for f in ["config.json", "tokenizer.json"] {
 		std::fs::copy(dir.join(f), tmp.path().join(f)).unwrap();
@@ -203,6 +264,12 @@ fn bad_model_folders_and_bad_text_get_clear_errors() {
 	// Token ids are checked as the chain checks them: the vocabulary and the length.
 	assert_eq!(model.tokenize("ok").unwrap(), vec![101, 7929, 102]);
 	assert!(model.input_of_ids(&[101, 30_521, 102]).is_ok());
-	assert!(matches!(model.input_of_ids(&[101, 30_522, 102]), Err(EngineError::TokenIdOutOfRange { id: 30_522, position: 1, vocabulary: 30_522 })));
-	assert!(matches!(model.input_of_ids(&[101; 257]), Err(EngineError::BadTokenCount { len: 257, max: 256 })));
+	assert!(matches!(
+		model.input_of_ids(&[101, 30_522, 102]),
+		Err(EngineError::TokenIdOutOfRange { id: 30_522, position: 1, vocabulary: 30_522 })
+	));
+	assert!(matches!(
+		model.input_of_ids(&[101; 257]),
+		Err(EngineError::BadTokenCount { len: 257, max: 256 })
+	));
 }

@@ -25,7 +25,10 @@ fn element_wise_ops_start_no_pool_threads() {
 	arbiter_inference::process::configure();
 	assert_eq!(std::env::var(arbiter_inference::process::CANDLE_THREADS_VAR).as_deref(), Ok("1"));
 	let a = Tensor::ones(1 << 20, candle_core::DType::F32, &Device::Cpu).expect("tensor");
-	let sum = (&a + &a).and_then(|s| s.sum_all()).and_then(|s| s.to_scalar::<f32>()).expect("add");
+	let sum = (&a + &a)
+		.and_then(|s| s.sum_all())
+		.and_then(|s| s.to_scalar::<f32>())
+		.expect("add");
 	assert_eq!(sum, 2.0 * (1 << 20) as f32);
 	assert_eq!(candle_pool_threads(), 0, "candle started its element-wise pool");
 }

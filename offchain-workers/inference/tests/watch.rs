@@ -17,7 +17,10 @@ use arbiter_inference::{
 	StoreLimits, Trace, TraceStore,
 };
 use arbiter_inference_interface::{WatchRequest, WatchStatus};
-use arbiter_primitives::{encoding::row_bytes, verify_element, Fault, NodeId, Op, Opening, RegisteredModel, Ruling, TaskCommitments, Verdict};
+use arbiter_primitives::{
+	encoding::row_bytes, verify_element, Fault, NodeId, Op, Opening, RegisteredModel, Ruling,
+	TaskCommitments, Verdict,
+};
 use candle_core::Device;
 
 /// A provider's trace held in memory (its rows and real openings).
@@ -28,7 +31,10 @@ struct LocalTrace<'a> {
 
 impl RemoteTrace for LocalTrace<'_> {
 	fn row(&self, node: NodeId, row: u32) -> Result<Vec<f32>, String> {
-		self.trace.row(&self.model.template, node, row).map(|r| r.values).map_err(|e| e.to_string())
+		self.trace
+			.row(&self.model.template, node, row)
+			.map(|r| r.values)
+			.map_err(|e| e.to_string())
 	}
 	fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, String> {
 		self.trace.opening(self.model, node, row, col).map_err(|e| e.to_string())
@@ -36,7 +42,12 @@ impl RemoteTrace for LocalTrace<'_> {
 }
 
 fn traced(model: &Model, seq: u32) -> Trace {
-	engine::run(model, &[tiny_bert_input(5, seq)], Mode::Traced).unwrap().pop().unwrap().trace.unwrap()
+	engine::run(model, &[tiny_bert_input(5, seq)], Mode::Traced)
+		.unwrap()
+		.pop()
+		.unwrap()
+		.trace
+		.unwrap()
 }
 
 /// The task's token ids behind [`traced`].
@@ -46,7 +57,15 @@ fn ids(seq: u32) -> Vec<u32> {
 
 /// The `n`-th node of `op`'s kind.
 fn nth_node(model: &Model, pred: impl Fn(&Op) -> bool, n: usize) -> NodeId {
-	model.template.nodes.iter().enumerate().filter(|(_, node)| pred(&node.op)).nth(n).unwrap().0 as NodeId
+	model
+		.template
+		.nodes
+		.iter()
+		.enumerate()
+		.filter(|(_, node)| pred(&node.op))
+		.nth(n)
+		.unwrap()
+		.0 as NodeId
 }
 
 #[test]
@@ -63,14 +82,44 @@ fn a_faulted_node_is_found_and_ruled_outside_the_bound() {
 		let mut faulty = tiny_bert(11, &Device::Cpu).unwrap();
 		faulty.inject_fault(fault).unwrap();
 		let theirs = traced(&faulty, 6);
-		assert!(!outputs_agree(&own.output().unwrap(), &theirs.output().unwrap()), "fault at {fault} changes the output");
+		assert!(
+			!outputs_agree(&own.output().unwrap(), &theirs.output().unwrap()),
+			"fault at {fault} changes the output"
+		);
 		let remote = LocalTrace { model: &faulty, trace: &theirs };
-		let finding = find_fault(&honest, &own, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()), input: &ids(6) }, 0.0, 4096, &remote);
-		let Finding::Fraud { node, row, col } = finding else { panic!("fault at {fault}: {finding:?}") };
+		let finding = find_fault(
+			&honest,
+			&own,
+			&TaskCommitments {
+				trace_root: &theirs.root,
+				output: &row_bytes(&theirs.output().unwrap()),
+				input: &ids(6),
+			},
+			0.0,
+			4096,
+			&remote,
+		);
+		let Finding::Fraud { node, row, col } = finding else {
+			panic!("fault at {fault}: {finding:?}")
+		};
 		assert_eq!((node, row, col), (fault, 0, 0), "the first element of the faulted node");
 		// The provider's best answer — its own opening — loses on chain.
 		let opening = theirs.opening(&faulty, node, row, col).unwrap();
-		let v = verify_element(&RegisteredModel { graph: &honest.template, model_root: &honest.commitment.model_root, slack: 0.0, max_row_width: 4096 }, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()), input: &ids(6) }, (node, row, col), &opening);
+		let v = verify_element(
+			&RegisteredModel {
+				graph: &honest.template,
+				model_root: &honest.commitment.model_root,
+				slack: 0.0,
+				max_row_width: 4096,
+			},
+			&TaskCommitments {
+				trace_root: &theirs.root,
+				output: &row_bytes(&theirs.output().unwrap()),
+				input: &ids(6),
+			},
+			(node, row, col),
+			&opening,
+		);
 		assert_eq!(v, Verdict::OutsideBound);
 	}
 }
@@ -81,8 +130,22 @@ fn an_honest_trace_gives_nothing_to_challenge() {
 	let own = traced(&honest, 5);
 	let theirs = traced(&honest, 5);
 	let remote = LocalTrace { model: &honest, trace: &theirs };
-	let finding = find_fault(&honest, &own, &TaskCommitments { trace_root: &theirs.root, output: &row_bytes(&theirs.output().unwrap()), input: &ids(5) }, 0.0, 4096, &remote);
-	assert!(matches!(&finding, Finding::NoneFound(why) if why.contains("consistent")), "{finding:?}");
+	let finding = find_fault(
+		&honest,
+		&own,
+		&TaskCommitments {
+			trace_root: &theirs.root,
+			output: &row_bytes(&theirs.output().unwrap()),
+			input: &ids(5),
+		},
+		0.0,
+		4096,
+		&remote,
+	);
+	assert!(
+		matches!(&finding, Finding::NoneFound(why) if why.contains("consistent")),
+		"{finding:?}"
+	);
 }
 
 /// An operator that traces honestly and commits other output bytes: the walk finds the output
@@ -101,7 +164,12 @@ fn an_output_that_is_not_the_traced_one_is_found_at_the_output() {
 	let finding = find_fault(&honest, &own, &task, 0.0, 4096, &remote);
 	assert_eq!(finding, Finding::Fraud { node: last, row: 0, col: 2 });
 	let opening = theirs.opening(&honest, last, 0, 2).unwrap();
-	let model = RegisteredModel { graph: &honest.template, model_root: &honest.commitment.model_root, slack: 0.0, max_row_width: 4096 };
+	let model = RegisteredModel {
+		graph: &honest.template,
+		model_root: &honest.commitment.model_root,
+		slack: 0.0,
+		max_row_width: 4096,
+	};
 	let v = verify_element(&model, &task, (last, 0, 2), &opening);
 	assert_eq!(v.ruling(), Ruling::ProviderLoses(Fault::OutputMismatch));
 }
@@ -114,21 +182,45 @@ fn a_trace_of_another_input_is_found_at_its_token_ids() {
 	let honest = tiny_bert(11, &Device::Cpu).unwrap();
 	let task_ids = ids(6);
 	let own = traced(&honest, 6);
-	let other_ids: Vec<u32> = task_ids.iter().map(|i| if *i == 1 { 1 } else { 2 + (i - 2 + 7) % 48 }).collect();
+	let other_ids: Vec<u32> = task_ids
+		.iter()
+		.map(|i| if *i == 1 { 1 } else { 2 + (i - 2 + 7) % 48 })
+		.collect();
 	assert_ne!(other_ids, task_ids);
-	let theirs = engine::run(&honest, &[honest.input_of_ids(&other_ids).unwrap()], Mode::Traced).unwrap().pop().unwrap().trace.unwrap();
+	let theirs = engine::run(&honest, &[honest.input_of_ids(&other_ids).unwrap()], Mode::Traced)
+		.unwrap()
+		.pop()
+		.unwrap()
+		.trace
+		.unwrap();
 	let committed = row_bytes(&theirs.output().unwrap());
 	let task = TaskCommitments { trace_root: &theirs.root, output: &committed, input: &task_ids };
-	let finding = find_fault(&honest, &own, &task, 0.0, 4096, &LocalTrace { model: &honest, trace: &theirs });
+	let finding =
+		find_fault(&honest, &own, &task, 0.0, 4096, &LocalTrace { model: &honest, trace: &theirs });
 	let Finding::Fraud { node, row, col } = finding else { panic!("{finding:?}") };
 	assert_eq!((node, row), (0, 0), "the token-id input");
 	assert_ne!(task_ids[col as usize], other_ids[col as usize]);
-	let model = RegisteredModel { graph: &honest.template, model_root: &honest.commitment.model_root, slack: 0.0, max_row_width: 4096 };
-	let v = verify_element(&model, &task, (node, row, col), &theirs.opening(&honest, node, row, col).unwrap());
+	let model = RegisteredModel {
+		graph: &honest.template,
+		model_root: &honest.commitment.model_root,
+		slack: 0.0,
+		max_row_width: 4096,
+	};
+	let v = verify_element(
+		&model,
+		&task,
+		(node, row, col),
+		&theirs.opening(&honest, node, row, col).unwrap(),
+	);
 	assert_eq!(v.ruling(), Ruling::ProviderLoses(Fault::InputMismatch));
 	// A trace of a longer input loses at whatever element is named.
 	let longer: Vec<u32> = task_ids.iter().copied().chain([3]).collect();
-	let theirs = engine::run(&honest, &[honest.input_of_ids(&longer).unwrap()], Mode::Traced).unwrap().pop().unwrap().trace.unwrap();
+	let theirs = engine::run(&honest, &[honest.input_of_ids(&longer).unwrap()], Mode::Traced)
+		.unwrap()
+		.pop()
+		.unwrap()
+		.trace
+		.unwrap();
 	let task = TaskCommitments { trace_root: &theirs.root, output: &committed, input: &task_ids };
 	let v = verify_element(&model, &task, (5, 0, 0), &theirs.opening(&honest, 5, 0, 0).unwrap());
 	assert_eq!(v.ruling(), Ruling::ProviderLoses(Fault::InputMismatch));
@@ -143,11 +235,18 @@ fn the_engine_runs_every_input_the_chain_accepts() {
 	for ids in [vec![0], vec![49; 64], (0..50).collect::<Vec<u32>>()] {
 		let input = model.input_of_ids(&ids).unwrap();
 		assert_eq!(input.seq_len as usize, ids.len());
-		assert!(engine::run(&model, &[input], Mode::Traced).unwrap()[0].output.iter().all(|v| v.is_finite()));
+		assert!(engine::run(&model, &[input], Mode::Traced).unwrap()[0]
+			.output
+			.iter()
+			.all(|v| v.is_finite()));
 	}
 	assert!(model.input_of_ids(&[]).unwrap_err().to_string().contains("1 to 64"));
 	assert!(model.input_of_ids(&[1; 65]).unwrap_err().to_string().contains("65 tokens"));
-	assert!(model.input_of_ids(&[1, 50]).unwrap_err().to_string().contains("token id 50 at position 1"));
+	assert!(model
+		.input_of_ids(&[1, 50])
+		.unwrap_err()
+		.to_string()
+		.contains("token id 50 at position 1"));
 }
 
 #[test]
@@ -177,7 +276,10 @@ struct ServedTrace {
 impl RemoteTrace for ServedTrace {
 	fn row(&self, node: NodeId, row: u32) -> Result<Vec<f32>, String> {
 		let (model, trace) = self.jobs.trace(self.task).map_err(|e| e.to_string())?;
-		trace.row(&model.template, node, row).map(|r| r.values).map_err(|e| e.to_string())
+		trace
+			.row(&model.template, node, row)
+			.map(|r| r.values)
+			.map_err(|e| e.to_string())
 	}
 	fn opening(&self, node: NodeId, row: u32, col: u32) -> Result<Opening, String> {
 		let (model, trace) = self.jobs.trace(self.task).map_err(|e| e.to_string())?;
@@ -192,7 +294,15 @@ fn minilm_service(dir: &std::path::Path, fault: Option<NodeId>) -> (JobService, 
 		model.inject_fault(node).unwrap();
 	}
 	let root = model.commitment.model_root;
-	(JobService::start(vec![model], TraceStore::open(dir, StoreLimits::default()).unwrap(), 4, "cpu"), root)
+	(
+		JobService::start(
+			vec![model],
+			TraceStore::open(dir, StoreLimits::default()).unwrap(),
+			4,
+			"cpu",
+		),
+		root,
+	)
 }
 
 #[test]
@@ -207,7 +317,11 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	let mut requests = Vec::new();
 	for task in [1u64, 2] {
 		provider.submit(task, root, ids.clone()).unwrap();
-		let JobStatus::Done { output, trace_root } = provider.wait(task, root, Duration::from_secs(60)) else { panic!("job failed") };
+		let JobStatus::Done { output, trace_root } =
+			provider.wait(task, root, Duration::from_secs(60))
+		else {
+			panic!("job failed")
+		};
 		requests.push(WatchRequest {
 			task,
 			model_root: root,
@@ -223,7 +337,11 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	// the trace behind it is still the faulty one, and the watcher re-checks the output first.
 	let honest_output = {
 		let m = own.model(root).unwrap();
-		engine::run(&m, &[m.encode_text(text).unwrap()], Mode::Plain).unwrap().pop().unwrap().output
+		engine::run(&m, &[m.encode_text(text).unwrap()], Mode::Plain)
+			.unwrap()
+			.pop()
+			.unwrap()
+			.output
 	};
 	requests[1].output = honest_output.iter().flat_map(|v| v.to_le_bytes()).collect();
 
@@ -231,13 +349,19 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	// The provider's node is unreachable for the first two connections.
 	let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
 	let counted = connections.clone();
-	let watcher = Watcher::start(own.clone(), 1.0, 1, Duration::ZERO, Box::new(move |endpoint, task| {
-		assert_eq!(endpoint, "in-process");
-		if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
-			return Err("connection refused".into());
-		}
-		Ok(Box::new(ServedTrace { jobs: served.clone(), task }) as Box<dyn RemoteTrace>)
-	}));
+	let watcher = Watcher::start(
+		own.clone(),
+		1.0,
+		1,
+		Duration::ZERO,
+		Box::new(move |endpoint, task| {
+			assert_eq!(endpoint, "in-process");
+			if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+				return Err("connection refused".into());
+			}
+			Ok(Box::new(ServedTrace { jobs: served.clone(), task }) as Box<dyn RemoteTrace>)
+		}),
+	);
 	let wait = |req: &WatchRequest| -> WatchStatus {
 		for _ in 0..600 {
 			match watcher.watch(req.clone()).unwrap() {
@@ -254,10 +378,11 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	assert!(matches!(fraud, WatchStatus::Fraud { node: FAULT, row: 0, col: 0 }), "{fraud:?}");
 	assert_eq!(wait(&requests[1]), WatchStatus::Clean, "an output that matches is not walked");
 	// Unknown models are refused; results are remembered per task.
-	assert!(watcher.watch(WatchRequest { model_root: [9; 32], ..requests[0].clone() }).is_none());
+	assert!(watcher
+		.watch(WatchRequest { model_root: [9; 32], ..requests[0].clone() })
+		.is_none());
 	assert_eq!(watcher.watch(requests[0].clone()), Some(fraud));
 }
-
 
 #[test]
 fn an_unreachable_provider_is_retried_a_bounded_number_of_times() {
@@ -266,10 +391,16 @@ fn an_unreachable_provider_is_retried_a_bounded_number_of_times() {
 	let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
 	let counted = connections.clone();
 	let ids = own.model(root).unwrap().tokenize("Unreachable providers are retried.").unwrap();
-	let watcher = Watcher::start(own, 1.0, 1, Duration::ZERO, Box::new(move |_, _| {
-		counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-		Err("connection refused".into())
-	}));
+	let watcher = Watcher::start(
+		own,
+		1.0,
+		1,
+		Duration::ZERO,
+		Box::new(move |_, _| {
+			counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+			Err("connection refused".into())
+		}),
+	);
 	// A committed output of zeros: wrong, so the watcher must reach the provider.
 	let request = WatchRequest {
 		task: 9,
@@ -284,16 +415,25 @@ fn an_unreachable_provider_is_retried_a_bounded_number_of_times() {
 	let mut last = WatchStatus::Running;
 	for _ in 0..600 {
 		last = watcher.watch(request.clone()).unwrap();
-		if last != WatchStatus::Running && connections.load(std::sync::atomic::Ordering::SeqCst) >= arbiter_inference::watch::MAX_ATTEMPTS {
+		if last != WatchStatus::Running &&
+			connections.load(std::sync::atomic::Ordering::SeqCst) >=
+				arbiter_inference::watch::MAX_ATTEMPTS
+		{
 			break;
 		}
 		std::thread::sleep(Duration::from_millis(50));
 	}
-	assert!(matches!(&last, WatchStatus::Inconclusive(why) if String::from_utf8_lossy(why).contains("connection refused")), "{last:?}");
+	assert!(
+		matches!(&last, WatchStatus::Inconclusive(why) if String::from_utf8_lossy(why).contains("connection refused")),
+		"{last:?}"
+	);
 	// No further attempts however often it is polled.
 	for _ in 0..5 {
 		assert_eq!(watcher.watch(request.clone()).unwrap(), last);
 	}
 	std::thread::sleep(Duration::from_millis(200));
-	assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), arbiter_inference::watch::MAX_ATTEMPTS);
+	assert_eq!(
+		connections.load(std::sync::atomic::Ordering::SeqCst),
+		arbiter_inference::watch::MAX_ATTEMPTS
+	);
 }

@@ -2,9 +2,9 @@
 //!
 //! The runtime's off-chain worker calls [`inference::start_job`], polls [`inference::job_status`]
 //! in later blocks, and answers challenges with [`inference::graph`] and [`inference::opening`];
-//! a watcher's worker asks [`inference::watch`] whether a committed result holds up. On the native side each
-//! call looks for the [`InferenceExt`] externalities extension, which the node registers only
-//! for off-chain workers and only with `--provider` / `--watcher`: during block import, in RPC
+//! a watcher's worker asks [`inference::watch`] whether a committed result holds up. On the native
+//! side each call looks for the [`InferenceExt`] externalities extension, which the node registers
+//! only for off-chain workers and only with `--provider` / `--watcher`: during block import, in RPC
 //! calls, on nodes without the engine, every function returns [`InferenceError::Unavailable`], so
 //! every node executes blocks identically. Jobs run on the engine's own threads; a call never
 //! waits for inference.
@@ -15,10 +15,15 @@ extern crate alloc;
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
 use scale_info::TypeInfo;
-use sp_runtime_interface::pass_by::{AllocateAndReturnByCodec, PassFatPointerAndDecodeSlice, PassFatPointerAndRead, PassPointerAndReadCopy};
-use sp_runtime_interface::runtime_interface;
 #[cfg(feature = "std")]
 use sp_externalities::ExternalitiesExt;
+use sp_runtime_interface::{
+	pass_by::{
+		AllocateAndReturnByCodec, PassFatPointerAndDecodeSlice, PassFatPointerAndRead,
+		PassPointerAndReadCopy,
+	},
+	runtime_interface,
+};
 
 /// A job's state as the off-chain worker sees it.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
@@ -28,7 +33,10 @@ pub enum JobStatus {
 	Queued,
 	Running,
 	/// The output bytes (f32 little-endian values) and the trace root to commit.
-	Done { output: Vec<u8>, trace_root: [u8; 32] },
+	Done {
+		output: Vec<u8>,
+		trace_root: [u8; 32],
+	},
 	/// The input could not be run; the reason (UTF-8).
 	Failed(Vec<u8>),
 }
@@ -54,7 +62,8 @@ pub struct WatchRequest {
 	/// The committed output bytes (f32 little-endian).
 	pub output: Vec<u8>,
 	pub trace_root: [u8; 32],
-	/// The provider's RPC endpoint, which serves its trace (`arbiter_traceRow`, `arbiter_opening`).
+	/// The provider's RPC endpoint, which serves its trace (`arbiter_traceRow`,
+	/// `arbiter_opening`).
 	pub endpoint: Vec<u8>,
 	/// The model's registered tolerance slack (f32 bits) and widest row, as the runtime rules.
 	pub slack_bits: u32,
@@ -83,11 +92,23 @@ pub enum WatchStatus {
 pub trait InferenceHost: Send + Sync {
 	/// Queues `task` of the model committed as `model_root` with its token ids `input`
 	/// (idempotent).
-	fn start_job(&self, task: u64, model_root: [u8; 32], input: Vec<u32>) -> Result<(), InferenceError>;
+	fn start_job(
+		&self,
+		task: u64,
+		model_root: [u8; 32],
+		input: Vec<u32>,
+	) -> Result<(), InferenceError>;
 	/// The job's state.
 	fn job_status(&self, task: u64, model_root: [u8; 32]) -> JobStatus;
 	/// The SCALE-encoded `arbiter_primitives::Opening` of element `(node, row, col)`.
-	fn opening(&self, task: u64, model_root: [u8; 32], node: u32, row: u32, col: u32) -> Result<Vec<u8>, InferenceError>;
+	fn opening(
+		&self,
+		task: u64,
+		model_root: [u8; 32],
+		node: u32,
+		row: u32,
+		col: u32,
+	) -> Result<Vec<u8>, InferenceError>;
 	/// The SCALE-encoded graph (template) of the model committed as `model_root`: what
 	/// `challenges.respond` carries next to the opening.
 	fn graph(&self, model_root: [u8; 32]) -> Result<Vec<u8>, InferenceError>;
@@ -165,7 +186,10 @@ pub trait Inference {
 
 	/// Keeps the traces of `tasks` whatever the trace store's limits (see
 	/// [`InferenceHost::retain`]).
-	fn retain(&mut self, tasks: PassFatPointerAndDecodeSlice<&[u64]>) -> AllocateAndReturnByCodec<Result<(), InferenceError>> {
+	fn retain(
+		&mut self,
+		tasks: PassFatPointerAndDecodeSlice<&[u64]>,
+	) -> AllocateAndReturnByCodec<Result<(), InferenceError>> {
 		match self.extension::<InferenceExt>() {
 			Some(ext) => {
 				ext.0.retain(tasks.to_vec());
@@ -176,7 +200,10 @@ pub trait Inference {
 	}
 
 	/// The SCALE-encoded graph of the model committed as `model_root`.
-	fn graph(&mut self, model_root: PassPointerAndReadCopy<[u8; 32], 32>) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
+	fn graph(
+		&mut self,
+		model_root: PassPointerAndReadCopy<[u8; 32], 32>,
+	) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
 		match self.extension::<InferenceExt>() {
 			Some(ext) => ext.0.graph(model_root),
 			None => Err(InferenceError::Unavailable),
@@ -185,7 +212,10 @@ pub trait Inference {
 
 	/// Checks a committed result (a SCALE-encoded [`WatchRequest`]): starts the check on the
 	/// first call, reports its state on later ones.
-	fn watch(&mut self, request: PassFatPointerAndRead<&[u8]>) -> AllocateAndReturnByCodec<Result<WatchStatus, InferenceError>> {
+	fn watch(
+		&mut self,
+		request: PassFatPointerAndRead<&[u8]>,
+	) -> AllocateAndReturnByCodec<Result<WatchStatus, InferenceError>> {
 		let Ok(request) = WatchRequest::decode(&mut &request[..]) else {
 			return Err(InferenceError::Failed(b"undecodable watch request".to_vec()));
 		};
@@ -201,12 +231,20 @@ mod tests {
 	use super::*;
 	use std::sync::{Arc, Mutex};
 
+	/// A started job: task, model root, input.
+	type StartedJob = (u64, [u8; 32], Vec<u32>);
+
 	/// An engine that records calls.
 	#[derive(Default)]
-	struct Recorder(Mutex<Vec<(u64, [u8; 32], Vec<u32>)>>);
+	struct Recorder(Mutex<Vec<StartedJob>>);
 	const MODEL: [u8; 32] = [7; 32];
 	impl InferenceHost for Recorder {
-		fn start_job(&self, task: u64, model: [u8; 32], input: Vec<u32>) -> Result<(), InferenceError> {
+		fn start_job(
+			&self,
+			task: u64,
+			model: [u8; 32],
+			input: Vec<u32>,
+		) -> Result<(), InferenceError> {
 			if model != MODEL {
 				return Err(InferenceError::UnknownModel);
 			}
@@ -220,7 +258,14 @@ mod tests {
 				JobStatus::Unknown
 			}
 		}
-		fn opening(&self, _: u64, _: [u8; 32], node: u32, _: u32, _: u32) -> Result<Vec<u8>, InferenceError> {
+		fn opening(
+			&self,
+			_: u64,
+			_: [u8; 32],
+			node: u32,
+			_: u32,
+			_: u32,
+		) -> Result<Vec<u8>, InferenceError> {
 			Ok(node.encode())
 		}
 		fn graph(&self, model: [u8; 32]) -> Result<Vec<u8>, InferenceError> {
@@ -244,7 +289,10 @@ mod tests {
 	#[test]
 	fn without_the_extension_every_call_is_unavailable() {
 		sp_io::TestExternalities::default().execute_with(|| {
-			assert_eq!(inference::start_job(1, MODEL, &[101, 102]), Err(InferenceError::Unavailable));
+			assert_eq!(
+				inference::start_job(1, MODEL, &[101, 102]),
+				Err(InferenceError::Unavailable)
+			);
 			assert_eq!(inference::job_status(1, MODEL), Err(InferenceError::Unavailable));
 			assert_eq!(inference::opening(1, MODEL, 1, 2, 3), Err(InferenceError::Unavailable));
 			assert_eq!(inference::graph(MODEL), Err(InferenceError::Unavailable));
@@ -261,8 +309,14 @@ mod tests {
 		ext.execute_with(|| {
 			assert_eq!(inference::job_status(5, MODEL), Ok(JobStatus::Unknown));
 			assert_eq!(inference::start_job(5, MODEL, &[101, 7592, 102]), Ok(()));
-			assert_eq!(inference::start_job(5, [3; 32], &[101, 7592, 102]), Err(InferenceError::UnknownModel));
-			assert_eq!(inference::job_status(5, MODEL), Ok(JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] }));
+			assert_eq!(
+				inference::start_job(5, [3; 32], &[101, 7592, 102]),
+				Err(InferenceError::UnknownModel)
+			);
+			assert_eq!(
+				inference::job_status(5, MODEL),
+				Ok(JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] })
+			);
 			assert_eq!(inference::opening(5, MODEL, 42, 0, 0), Ok(42u32.encode()));
 			assert_eq!(inference::graph(MODEL), Ok(b"graph".to_vec()));
 			assert_eq!(inference::graph([3; 32]), Err(InferenceError::UnknownModel));

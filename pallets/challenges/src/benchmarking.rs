@@ -11,8 +11,8 @@ use arbiter_primitives::{
 	prover::ProverData,
 	Graph, Opening,
 };
-use frame_benchmarking::v2::*;
 use codec::Encode;
+use frame_benchmarking::v2::*;
 use frame_support::{
 	traits::{fungible::Mutate, Get},
 	BoundedVec,
@@ -25,7 +25,11 @@ use sp_runtime::traits::{Bounded, Saturating};
 /// task's token ids; the verifier compares the opened row with it, which costs the same for
 /// any value). With `cheat`, output column 1 is off by 1.0: the provider's own opening of it is
 /// ruled outside the bound.
-fn widest_linear(width: u32, cheat: bool, graph_bytes: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+fn widest_linear(
+	width: u32,
+	cheat: bool,
+	graph_bytes: u32,
+) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
 	let mut g = GraphBuilder::new();
 	// Unused one-value weights with 100-byte names (107 bytes each, encoded) fill the graph to
 	// about `graph_bytes` (decoding, hashing and validating the graph grow with its bytes).
@@ -37,10 +41,15 @@ fn widest_linear(width: u32, cheat: bool, graph_bytes: u32) -> (Graph, Vec<Vec<f
 	}
 	let w = g.weight("w", &[2, width]);
 	let b = g.weight("b", &[2]);
-	let x = g.input(arbiter_primitives::InputKind::Constant { value_bits: 0.75f32.to_bits() }, &[1, width]);
+	let x = g.input(
+		arbiter_primitives::InputKind::Constant { value_bits: 0.75f32.to_bits() },
+		&[1, width],
+	);
 	g.linear(x, w, Some(b));
 	let graph = g.build();
-	let pseudo = |i: u32, scale: f32| ((i.wrapping_mul(2_654_435_761) >> 8) as f32 / 16_777_216.0 - 0.5) * scale;
+	let pseudo = |i: u32, scale: f32| {
+		((i.wrapping_mul(2_654_435_761) >> 8) as f32 / 16_777_216.0 - 0.5) * scale
+	};
 	let mut weights: Vec<Vec<f32>> = (0..padding).map(|_| alloc::vec![0.5]).collect();
 	weights.push((0..2 * width).map(|i| pseudo(i, 0.1)).collect());
 	weights.push(alloc::vec![0.25, -0.5]);
@@ -61,7 +70,7 @@ fn widest_linear(width: u32, cheat: bool, graph_bytes: u32) -> (Graph, Vec<Vec<f
 struct Prepared<T: Config> {
 	graph: Graph,
 	opening: Opening,
-	task: pallet_task_registry::TaskId,
+	task: arbiter_interface::TaskId,
 	_t: core::marker::PhantomData<T>,
 }
 
@@ -73,9 +82,20 @@ fn prepare<T: Config>(cheat: bool, graph_bytes: u32) -> Prepared<T> {
 	let commitment = model_commitment(&graph, &weights, tokenizer).expect("commits");
 	let tt = trace_tree(&graph, &outputs).expect("trace");
 	let wt = weights_tree(&graph, &weights).expect("weights");
-	let prover = ProverData { graph: &graph, outputs: &outputs, trace_tree: &tt, weights: &weights, weights_tree: &wt, tokenizer_hash: tokenizer, seq_len: 1 };
+	let prover = ProverData {
+		graph: &graph,
+		outputs: &outputs,
+		trace_tree: &tt,
+		weights: &weights,
+		weights_tree: &wt,
+		tokenizer_hash: tokenizer,
+		seq_len: 1,
+	};
 	let opening = prover.opening(1, 0, 1).expect("opening");
-	let output = outputs.last().map(|o| arbiter_primitives::encoding::row_bytes(o)).unwrap_or_default();
+	let output = outputs
+		.last()
+		.map(|o| arbiter_primitives::encoding::row_bytes(o))
+		.unwrap_or_default();
 	let task = T::BenchmarkHelper::committed_task(
 		descriptor_hash(&graph),
 		commitment.model_root,
@@ -105,7 +125,8 @@ fn worst_case<T: Config>(graph_bytes: u32) -> (Prepared<T>, DisputeId) {
 	let p = prepare::<T>(true, graph_bytes);
 	T::BenchmarkHelper::fill_providers(p.task);
 	for n in 1..T::MaxOpenDisputesPerTask::get() {
-		Pallet::<T>::do_challenge(challenger_n::<T>(n), p.task, 1, 0, 0).expect("a decoy challenges");
+		Pallet::<T>::do_challenge(challenger_n::<T>(n), p.task, 1, 0, 0)
+			.expect("a decoy challenges");
 	}
 	Pallet::<T>::do_challenge(challenger::<T>(), p.task, 1, 0, 1).expect("challenges");
 	let dispute = NextDisputeId::<T>::get().saturating_sub(1);
@@ -129,8 +150,10 @@ mod benchmarks {
 	#[benchmark]
 	fn respond(g: Linear<0, { T::MaxGraphBytes::get() }>) {
 		let (p, dispute) = worst_case::<T>(g);
-		let graph = BoundedVec::try_from(p.graph.encode()).expect("the padded graph fits MaxGraphBytes");
-		let opening = BoundedVec::try_from(p.opening.encode()).expect("the opening fits MaxOpeningBytes");
+		let graph =
+			BoundedVec::try_from(p.graph.encode()).expect("the padded graph fits MaxGraphBytes");
+		let opening =
+			BoundedVec::try_from(p.opening.encode()).expect("the opening fits MaxOpeningBytes");
 		#[extrinsic_call]
 		_(RawOrigin::Signed(challenger::<T>()), dispute, graph, opening);
 		assert!(!Disputes::<T>::contains_key(dispute), "ruled");
@@ -142,7 +165,9 @@ mod benchmarks {
 	#[benchmark]
 	fn settle() {
 		let (_, dispute) = worst_case::<T>(0);
-		let late = frame_system::Pallet::<T>::block_number().saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
+		let late = frame_system::Pallet::<T>::block_number()
+			.saturating_add(T::ResponseWindow::get())
+			.saturating_add(1u32.into());
 		frame_system::Pallet::<T>::set_block_number(late);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(challenger::<T>()), dispute);
@@ -169,5 +194,9 @@ mod benchmarks {
 		}
 	}
 
-	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+	impl_benchmark_test_suite!(
+		Pallet,
+		crate::mock::ExtBuilder::default().build(),
+		crate::mock::Test
+	);
 }

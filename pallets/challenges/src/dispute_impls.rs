@@ -1,6 +1,12 @@
 //! Challenge, respond, settle.
 
-use arbiter_primitives::{encoding::descriptor_hash, verify_element, Fault, Graph, Opening, RegisteredModel, Ruling, TaskCommitments};
+use arbiter_interface::{
+	DisputeTracking, ElementRef, ModelCommitments, ProviderSlashing, TaskDisputes, TaskId,
+};
+use arbiter_primitives::{
+	encoding::descriptor_hash, verify_element, Fault, Graph, Opening, RegisteredModel, Ruling,
+	TaskCommitments,
+};
 use frame_support::{
 	ensure,
 	pallet_prelude::*,
@@ -11,30 +17,12 @@ use frame_support::{
 	},
 };
 use frame_system::pallet_prelude::BlockNumberFor;
-use pallet_compute_staking::{DisputeTracking, ProviderSlashing};
-use pallet_task_registry::{ModelId, TaskDisputes, TaskId};
 use sp_runtime::{
 	traits::{Saturating, UniqueSaturatedInto, Zero},
 	Perbill,
 };
 
 use crate::{pallet::*, WeightInfo};
-
-/// What a dispute needs to know about a registered model.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct ModelCommitment {
-	pub descriptor_hash: [u8; 32],
-	pub model_root: [u8; 32],
-	/// The registered widest row (graphs wider than this are refused).
-	pub max_row_width: u32,
-	/// Absolute tolerance slack, as f32 bits.
-	pub slack_bits: u32,
-}
-
-/// The model registry, as disputes see it.
-pub trait ModelCommitments {
-	fn commitment(model: ModelId) -> Option<ModelCommitment>;
-}
 
 const QUEUE_SPILL: u32 = 8;
 
@@ -43,23 +31,32 @@ impl<T: Config> Pallet<T> {
 		HoldReason::ChallengerBond.into()
 	}
 
-	pub(crate) fn do_challenge(who: T::AccountId, task: TaskId, node: u32, row: u32, col: u32) -> DispatchResult {
+	pub(crate) fn do_challenge(
+		who: T::AccountId,
+		task: TaskId,
+		node: u32,
+		row: u32,
+		col: u32,
+	) -> DispatchResult {
 		let subject = T::Tasks::subject(task).ok_or(Error::<T>::NotChallengeable)?;
 		ensure!(T::Models::commitment(subject.model).is_some(), Error::<T>::UnknownModel);
 		let bond = T::ChallengerBond::get();
-		let holdable = T::Currency::reducible_balance(&who, Preservation::Preserve, Fortitude::Polite);
+		let holdable =
+			T::Currency::reducible_balance(&who, Preservation::Preserve, Fortitude::Polite);
 		ensure!(holdable >= bond, Error::<T>::InsufficientBond);
 		let id = NextDisputeId::<T>::get();
 		let next = id.checked_add(1).ok_or(Error::<T>::Overflow)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		with_transaction(|| {
 			let r = (|| -> Result<BlockNumberFor<T>, DispatchError> {
-				OpenDisputes::<T>::try_mutate(task, |open| open.try_push(id)).map_err(|_| Error::<T>::TooManyDisputes)?;
+				OpenDisputes::<T>::try_mutate(task, |open| open.try_push(id))
+					.map_err(|_| Error::<T>::TooManyDisputes)?;
 				T::Currency::hold(&Self::bond_reason(), &who, bond)?;
 				T::Tasks::freeze(task)?;
 				T::Providers::dispute_opened(&subject.provider)?;
 				// Settled one block after the last block a response is accepted in.
-				let mut block = now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
+				let mut block =
+					now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
 				for _ in 0..=QUEUE_SPILL {
 					if ResponseDeadlines::<T>::mutate(block, |q| q.try_push(id).is_ok()) {
 						return Ok(block.saturating_sub(1u32.into()));
@@ -82,13 +79,19 @@ impl<T: Config> Pallet<T> {
 					challenger: who.clone(),
 					provider: subject.provider,
 					bond,
-					element: (node, row, col),
+					element: ElementRef::new(node, row, col),
 					deadline,
 					model: subject.model,
 					trace_root: subject.trace_root,
 				},
 			);
-			Self::deposit_event(Event::Challenged { dispute: id, task, challenger: who, element: (node, row, col), deadline });
+			Self::deposit_event(Event::Challenged {
+				dispute: id,
+				task,
+				challenger: who,
+				element: ElementRef::new(node, row, col),
+				deadline,
+			});
 		})
 	}
 
@@ -98,23 +101,37 @@ impl<T: Config> Pallet<T> {
 		ensure!(now <= dispute.deadline, Error::<T>::ResponseTooLate);
 		let model = T::Models::commitment(dispute.model).ok_or(Error::<T>::UnknownModel)?;
 		ensure!(descriptor_hash(&graph) == model.descriptor_hash, Error::<T>::GraphMismatch);
-		let committed = T::Tasks::committed_result(dispute.task).ok_or(Error::<T>::UnknownDispute)?;
+		let committed =
+			T::Tasks::committed_result(dispute.task).ok_or(Error::<T>::UnknownDispute)?;
 		let registered = RegisteredModel {
 			graph: &graph,
 			model_root: &model.model_root,
 			slack: f32::from_bits(model.slack_bits),
 			max_row_width: model.max_row_width,
 		};
-		let task = TaskCommitments { trace_root: &dispute.trace_root.0, output: &committed.output, input: &committed.input };
+		let task = TaskCommitments {
+			trace_root: &dispute.trace_root.0,
+			output: &committed.output,
+			input: &committed.input,
+		};
 		// Rulings: docs/protocol.md, "Rulings".
-		match verify_element(&registered, &task, dispute.element, &opening).ruling() {
+		match verify_element(
+			&registered,
+			&task,
+			(dispute.element.node, dispute.element.row, dispute.element.col),
+			&opening,
+		)
+		.ruling()
+		{
 			Ruling::ProviderWins => Self::provider_won(id, dispute),
-			Ruling::ProviderLoses(Fault::OutsideBound) => Self::provider_lost(id, dispute, LossReason::OutsideBound),
-			Ruling::ProviderLoses(Fault::InvalidCommittedData) => {
-				Self::provider_lost(id, dispute, LossReason::InvalidCommittedData)
-			},
-			Ruling::ProviderLoses(Fault::OutputMismatch) => Self::provider_lost(id, dispute, LossReason::OutputMismatch),
-			Ruling::ProviderLoses(Fault::InputMismatch) => Self::provider_lost(id, dispute, LossReason::InputMismatch),
+			Ruling::ProviderLoses(Fault::OutsideBound) =>
+				Self::provider_lost(id, dispute, LossReason::OutsideBound),
+			Ruling::ProviderLoses(Fault::InvalidCommittedData) =>
+				Self::provider_lost(id, dispute, LossReason::InvalidCommittedData),
+			Ruling::ProviderLoses(Fault::OutputMismatch) =>
+				Self::provider_lost(id, dispute, LossReason::OutputMismatch),
+			Ruling::ProviderLoses(Fault::InputMismatch) =>
+				Self::provider_lost(id, dispute, LossReason::InputMismatch),
 			Ruling::Refused => Err(Error::<T>::InvalidOpening.into()),
 		}
 	}
@@ -145,7 +162,12 @@ impl<T: Config> Pallet<T> {
 			let Some(d) = Disputes::<T>::take(other) else { continue };
 			T::Currency::release(&Self::bond_reason(), &d.challenger, d.bond, Precision::Exact)?;
 			T::Providers::dispute_closed(&d.provider);
-			Self::deposit_event(Event::DisputeDismissed { dispute: other, task, challenger: d.challenger, bond: d.bond });
+			Self::deposit_event(Event::DisputeDismissed {
+				dispute: other,
+				task,
+				challenger: d.challenger,
+				bond: d.bond,
+			});
 		}
 		Ok(())
 	}
@@ -154,28 +176,55 @@ impl<T: Config> Pallet<T> {
 		let reason = Self::bond_reason();
 		let to_provider = T::ChallengerRewardShare::get().mul_floor(dispute.bond);
 		let to_treasury = dispute.bond.saturating_sub(to_provider);
-		for (to, amount) in [(&dispute.provider, to_provider), (&T::TreasuryAccount::get(), to_treasury)] {
+		for (to, amount) in
+			[(&dispute.provider, to_provider), (&T::TreasuryAccount::get(), to_treasury)]
+		{
 			if !amount.is_zero() {
-				T::Currency::transfer_on_hold(&reason, &dispute.challenger, to, amount, Precision::Exact, Restriction::Free, Fortitude::Force)?;
+				T::Currency::transfer_on_hold(
+					&reason,
+					&dispute.challenger,
+					to,
+					amount,
+					Precision::Exact,
+					Restriction::Free,
+					Fortitude::Force,
+				)?;
 			}
 		}
 		Self::close(id, &dispute);
 		let reopen_for: u32 = T::ResponseWindow::get().unique_saturated_into();
 		T::Tasks::resolve(dispute.task, true, reopen_for)?;
-		Self::deposit_event(Event::ProviderWon { dispute: id, task: dispute.task, bond_to_provider: to_provider, bond_to_treasury: to_treasury });
+		Self::deposit_event(Event::ProviderWon {
+			dispute: id,
+			task: dispute.task,
+			bond_to_provider: to_provider,
+			bond_to_treasury: to_treasury,
+		});
 		Ok(())
 	}
 
 	fn provider_lost(id: DisputeId, dispute: DisputeOf<T>, why: LossReason) -> DispatchResult {
 		let share = T::ChallengerRewardShare::get();
 		let rest = Perbill::one().saturating_sub(share);
-		let beneficiaries = [(dispute.challenger.clone(), share), (T::TreasuryAccount::get(), rest)];
-		let slashed = T::Providers::slash(&dispute.provider, T::SlashFraction::get(), &beneficiaries)?;
-		T::Currency::release(&Self::bond_reason(), &dispute.challenger, dispute.bond, Precision::Exact)?;
+		let beneficiaries =
+			[(dispute.challenger.clone(), share), (T::TreasuryAccount::get(), rest)];
+		let slashed =
+			T::Providers::slash(&dispute.provider, T::SlashFraction::get(), &beneficiaries)?;
+		T::Currency::release(
+			&Self::bond_reason(),
+			&dispute.challenger,
+			dispute.bond,
+			Precision::Exact,
+		)?;
 		Self::close(id, &dispute);
 		Self::dismiss_others(dispute.task)?;
 		T::Tasks::resolve(dispute.task, false, 0)?;
-		Self::deposit_event(Event::ProviderLost { dispute: id, task: dispute.task, reason: why, slashed });
+		Self::deposit_event(Event::ProviderLost {
+			dispute: id,
+			task: dispute.task,
+			reason: why,
+			slashed,
+		});
 		Ok(())
 	}
 
@@ -187,9 +236,11 @@ impl<T: Config> Pallet<T> {
 			if let Some(dispute) = Disputes::<T>::get(id) {
 				found = found.saturating_add(1);
 				// All or nothing per dispute: one that cannot settle changes nothing.
-				let _ = with_transaction(|| match Self::provider_lost(*id, dispute, LossReason::NoResponse) {
-					Ok(()) => TransactionOutcome::Commit(Ok::<(), DispatchError>(())),
-					Err(e) => TransactionOutcome::Rollback(Err(e)),
+				let _ = with_transaction(|| {
+					match Self::provider_lost(*id, dispute, LossReason::NoResponse) {
+						Ok(()) => TransactionOutcome::Commit(Ok::<(), DispatchError>(())),
+						Err(e) => TransactionOutcome::Rollback(Err(e)),
+					}
 				});
 			}
 		}
@@ -207,9 +258,15 @@ impl<T: Config> Pallet<T> {
 			let expected = Disputes::<T>::iter_values()
 				.filter(|x| x.challenger == d.challenger)
 				.fold(BalanceOf::<T>::zero(), |acc, x| acc.saturating_add(x.bond));
-			ensure!(T::Currency::balance_on_hold(&Self::bond_reason(), &d.challenger) == expected, "bonds differ from holds");
+			ensure!(
+				T::Currency::balance_on_hold(&Self::bond_reason(), &d.challenger) == expected,
+				"bonds differ from holds"
+			);
 			ensure!(OpenDisputes::<T>::get(d.task).contains(&id), "dispute index broken");
-			ensure!(T::Tasks::committed_result(d.task).is_some(), "a disputed task is no longer committed");
+			ensure!(
+				T::Tasks::committed_result(d.task).is_some(),
+				"a disputed task is no longer committed"
+			);
 		}
 		Ok(())
 	}

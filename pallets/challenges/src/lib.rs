@@ -2,23 +2,23 @@
 //!
 //! Element-level fraud proofs settled by the runtime (DESIGN §5).
 //!
-//! - `challenge(task, node, row, col)`: a bonded challenger names one output element of one node
-//!   of a committed task's trace, inside its challenge window. The task is frozen until every
-//!   dispute on it is resolved; up to `MaxOpenDisputesPerTask` are heard at once, so a decoy
-//!   challenge of a correct element cannot shield a wrong one. The provider's stake cannot leave.
+//! - `challenge(task, node, row, col)`: a bonded challenger names one output element of one node of
+//!   a committed task's trace, inside its challenge window. The task is frozen until every dispute
+//!   on it is resolved; up to `MaxOpenDisputesPerTask` are heard at once, so a decoy challenge of a
+//!   correct element cannot shield a wrong one. The provider's stake cannot leave.
 //! - `respond(dispute, graph, opening)`: the provider's operator — or anyone holding the data —
 //!   answers within `ResponseWindow` with the opening of that element. The runtime checks every
 //!   Merkle proof against the registered `model_root` and the committed `trace_root`, recomputes
 //!   the element with the reference evaluator (`arbiter_primitives::verify_element`) and rules:
-//!   within bound → provider wins (the challenger's bond goes to the provider and the treasury,
-//!   the window resumes); outside bound → provider loses (`SlashFraction` of its stake to the
+//!   within bound → provider wins (the challenger's bond goes to the provider and the treasury, the
+//!   window resumes); outside bound → provider loses (`SlashFraction` of its stake to the
 //!   challenger and the treasury, the task reassigned or refunded).
 //! - No valid answer in time → provider loses (settled by the hook, or `settle` by anyone).
-//! - When the provider loses one dispute, the task's other open disputes are dismissed: their
-//!   bonds go back in full (the result they challenged is thrown out already).
-//! - Rulings follow `arbiter_primitives::Verdict::ruling` (docs/protocol.md, "Rulings"): an
-//!   element that does not exist is won by the provider, an output element whose committed
-//!   trace value is not the committed output is lost by it.
+//! - When the provider loses one dispute, the task's other open disputes are dismissed: their bonds
+//!   go back in full (the result they challenged is thrown out already).
+//! - Rulings follow `arbiter_primitives::Verdict::ruling` (docs/protocol.md, "Rulings"): an element
+//!   that does not exist is won by the provider, an output element whose committed trace value is
+//!   not the committed output is lost by it.
 //!
 //! A response whose proofs do not verify against the commitments is refused without a ruling:
 //! it proves nothing about the provider's committed trace, and otherwise a challenger could
@@ -41,7 +41,7 @@ mod mock;
 #[cfg(test)]
 mod tests;
 
-pub use dispute_impls::{ModelCommitment, ModelCommitments};
+pub use arbiter_interface::{ModelCommitment, ModelCommitments};
 pub use weights::WeightInfo;
 
 /// Deepest nesting `respond` decodes a graph or an opening to (theirs is at most 4).
@@ -50,6 +50,7 @@ const DECODE_DEPTH: u32 = 16;
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
+	use arbiter_interface::{DisputeTracking, ElementRef, ProviderSlashing, TaskDisputes, TaskId};
 	use arbiter_primitives::{Graph, Opening};
 	use codec::DecodeLimit;
 	use frame_support::{
@@ -57,14 +58,12 @@ pub mod pallet {
 		traits::fungible::{Inspect, InspectHold, Mutate, MutateHold},
 	};
 	use frame_system::pallet_prelude::*;
-	use pallet_compute_staking::{DisputeTracking, ProviderSlashing};
-	use pallet_task_registry::{TaskDisputes, TaskId};
 	use sp_runtime::Perbill;
 
 	/// Balance type of the currency bonds are held in.
-	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
-	/// Identifier of a dispute.
-	pub type DisputeId = u64;
+	pub type BalanceOf<T> =
+		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	pub use arbiter_interface::DisputeId;
 
 	/// An open dispute.
 	#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
@@ -73,45 +72,56 @@ pub mod pallet {
 		pub challenger: AccountId,
 		pub provider: AccountId,
 		pub bond: Balance,
-		/// The disputed element: node, row, column.
-		pub element: (u32, u32, u32),
+		/// The disputed element.
+		pub element: ElementRef,
 		/// Last block for a response.
 		pub deadline: BlockNumber,
 		/// The task's model and committed trace root, as they were when challenged.
-		pub model: pallet_task_registry::ModelId,
+		pub model: arbiter_interface::ModelId,
 		pub trace_root: sp_core::H256,
 	}
 
 	/// A stored dispute.
-	pub type DisputeOf<T> = Dispute<<T as frame_system::Config>::AccountId, BalanceOf<T>, BlockNumberFor<T>>;
+	pub type DisputeOf<T> =
+		Dispute<<T as frame_system::Config>::AccountId, BalanceOf<T>, BlockNumberFor<T>>;
 
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
 
-	#[pallet::config]
+	#[pallet::config(with_default)]
 	pub trait Config: frame_system::Config {
 		/// The hold reason of this pallet, as the runtime aggregates it.
+		#[pallet::no_default_bounds]
 		type RuntimeHoldReason: From<HoldReason>;
 		/// The currency bonds are held in.
+		#[pallet::no_default]
 		type Currency: Inspect<Self::AccountId>
 			+ Mutate<Self::AccountId>
 			+ InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 		/// Tasks: who committed what, freezing and resolving.
+		#[pallet::no_default]
 		type Tasks: TaskDisputes<Self::AccountId>;
 		/// Providers: slashing and the dispute lock on their stake.
-		type Providers: ProviderSlashing<Self::AccountId, BalanceOf<Self>> + DisputeTracking<Self::AccountId>;
+		#[pallet::no_default]
+		type Providers: ProviderSlashing<Self::AccountId, BalanceOf<Self>>
+			+ DisputeTracking<Self::AccountId>;
 		/// Registered model commitments.
+		#[pallet::no_default]
 		type Models: ModelCommitments;
 		/// Bond held from a challenger while its dispute is open (governable).
+		#[pallet::no_default_bounds]
 		type ChallengerBond: Get<BalanceOf<Self>>;
 		/// Blocks the provider has to answer (governable).
+		#[pallet::no_default_bounds]
 		type ResponseWindow: Get<BlockNumberFor<Self>>;
 		/// Share of a losing provider's stake that is slashed (governable).
 		type SlashFraction: Get<Perbill>;
-		/// The winner's share of what the loser forfeits (the rest goes to the treasury) (governable).
+		/// The winner's share of what the loser forfeits (the rest goes to the treasury)
+		/// (governable).
 		type ChallengerRewardShare: Get<Perbill>;
 		/// Receives the treasury's shares.
+		#[pallet::no_default_bounds]
 		type TreasuryAccount: Get<Self::AccountId>;
 		/// Most response deadlines queued for one block (bounds the hook's work).
 		#[pallet::constant]
@@ -131,10 +141,48 @@ pub mod pallet {
 		type WeightInfo: WeightInfo;
 		/// Creates committed tasks for the benchmarks.
 		#[cfg(feature = "runtime-benchmarks")]
+		#[pallet::no_default]
 		type BenchmarkHelper: BenchmarkHelper;
 	}
 
 	/// Sets up what the benchmarks need from other pallets.
+	/// Config presets for `#[derive_impl]`.
+	pub mod config_preludes {
+		use super::*;
+		use frame_support::{
+			derive_impl,
+			traits::{ConstU32, ConstU64},
+		};
+
+		/// Test runtimes (u64 accounts, balances and block numbers): account 99 is the
+		/// treasury, a 4-block response window.
+		pub struct TestDefaultConfig;
+
+		#[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+		impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+		#[frame_support::register_default_impl(TestDefaultConfig)]
+		impl DefaultConfig for TestDefaultConfig {
+			#[inject_runtime_type]
+			type RuntimeHoldReason = ();
+			type ChallengerBond = ConstU64<300>;
+			type ResponseWindow = ConstU64<4>;
+			type SlashFraction = SlashFraction;
+			type ChallengerRewardShare = ChallengerRewardShare;
+			type TreasuryAccount = ConstU64<99>;
+			type MaxDeadlinesPerBlock = ConstU32<8>;
+			type MaxOpenDisputesPerTask = ConstU32<3>;
+			type MaxGraphBytes = ConstU32<{ 64 * 1024 }>;
+			type MaxOpeningBytes = ConstU32<{ 64 * 1024 }>;
+			type WeightInfo = ();
+		}
+
+		frame_support::parameter_types! {
+			pub const SlashFraction: Perbill = Perbill::from_percent(20);
+			pub const ChallengerRewardShare: Perbill = Perbill::from_percent(50);
+		}
+	}
+
 	#[cfg(feature = "runtime-benchmarks")]
 	pub trait BenchmarkHelper {
 		/// A committed task of a registered, approved model with these commitments and output.
@@ -171,25 +219,64 @@ pub mod pallet {
 
 	/// The open disputes of a task.
 	#[pallet::storage]
-	pub type OpenDisputes<T: Config> =
-		StorageMap<_, Twox64Concat, TaskId, BoundedVec<DisputeId, T::MaxOpenDisputesPerTask>, ValueQuery>;
+	pub type OpenDisputes<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		TaskId,
+		BoundedVec<DisputeId, T::MaxOpenDisputesPerTask>,
+		ValueQuery,
+	>;
 
 	/// Disputes whose response deadline ends in a block.
 	#[pallet::storage]
-	pub type ResponseDeadlines<T: Config> =
-		StorageMap<_, Twox64Concat, BlockNumberFor<T>, BoundedVec<DisputeId, T::MaxDeadlinesPerBlock>, ValueQuery>;
+	pub type ResponseDeadlines<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<DisputeId, T::MaxDeadlinesPerBlock>,
+		ValueQuery,
+	>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
 		/// A challenge opened a dispute; the provider must respond by `deadline`.
-		Challenged { dispute: DisputeId, task: TaskId, challenger: T::AccountId, element: (u32, u32, u32), deadline: BlockNumberFor<T> },
+		Challenged {
+			/// The dispute.
+			dispute: DisputeId,
+			/// The task.
+			task: TaskId,
+			/// Who challenged (its bond is held).
+			challenger: T::AccountId,
+			/// The disputed element.
+			element: ElementRef,
+			/// Last block a response is accepted in.
+			deadline: BlockNumberFor<T>,
+		},
 		/// The opening verified and the claim is within the bound: the provider won.
-		ProviderWon { dispute: DisputeId, task: TaskId, bond_to_provider: BalanceOf<T>, bond_to_treasury: BalanceOf<T> },
+		ProviderWon {
+			/// The dispute.
+			dispute: DisputeId,
+			/// The task.
+			task: TaskId,
+			/// The challenger's bond: the provider's share.
+			bond_to_provider: BalanceOf<T>,
+			/// The challenger's bond: the treasury's share.
+			bond_to_treasury: BalanceOf<T>,
+		},
 		/// The provider lost (claim outside the bound, invalid committed data, an output its trace
 		/// does not hold, or no answer): `slashed` of its stake went to the challenger and the
 		/// treasury.
-		ProviderLost { dispute: DisputeId, task: TaskId, reason: LossReason, slashed: BalanceOf<T> },
+		ProviderLost {
+			/// The dispute.
+			dispute: DisputeId,
+			/// The task.
+			task: TaskId,
+			/// Why it lost.
+			reason: LossReason,
+			/// Stake slashed, paid to the challenger and the treasury.
+			slashed: BalanceOf<T>,
+		},
 		/// Another dispute on the task convicted the provider: this one is closed without a
 		/// ruling and its whole bond went back to the challenger.
 		DisputeDismissed {
@@ -205,7 +292,18 @@ pub mod pallet {
 	}
 
 	/// Why a provider lost.
-	#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+	#[derive(
+		Clone,
+		Copy,
+		PartialEq,
+		Eq,
+		Debug,
+		Encode,
+		Decode,
+		DecodeWithMemTracking,
+		TypeInfo,
+		MaxEncodedLen,
+	)]
 	pub enum LossReason {
 		/// The recomputed element is outside the bound.
 		OutsideBound,
@@ -269,7 +367,13 @@ pub mod pallet {
 		/// `ChallengerBond`.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::challenge())]
-		pub fn challenge(origin: OriginFor<T>, task: TaskId, node: u32, row: u32, col: u32) -> DispatchResult {
+		pub fn challenge(
+			origin: OriginFor<T>,
+			task: TaskId,
+			node: u32,
+			row: u32,
+			col: u32,
+		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_challenge(who, task, node, row, col)
 		}
@@ -286,8 +390,10 @@ pub mod pallet {
 			opening: BoundedVec<u8, T::MaxOpeningBytes>,
 		) -> DispatchResult {
 			ensure_signed(origin)?;
-			let graph = Graph::decode_all_with_depth_limit(DECODE_DEPTH, &mut &graph[..]).map_err(|_| Error::<T>::UndecodableGraph)?;
-			let opening = Opening::decode_all_with_depth_limit(DECODE_DEPTH, &mut &opening[..]).map_err(|_| Error::<T>::UndecodableOpening)?;
+			let graph = Graph::decode_all_with_depth_limit(DECODE_DEPTH, &mut &graph[..])
+				.map_err(|_| Error::<T>::UndecodableGraph)?;
+			let opening = Opening::decode_all_with_depth_limit(DECODE_DEPTH, &mut &opening[..])
+				.map_err(|_| Error::<T>::UndecodableOpening)?;
 			Self::do_respond(dispute, graph, opening)
 		}
 

@@ -20,7 +20,8 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T> WeightInfo for SubstrateWeight<T> {
 	fn challenge() -> Weight {
-		Weight::from_parts(80_000_000, 20_000).saturating_add(ParityDbWeight::get().reads_writes(8, 8))
+		Weight::from_parts(80_000_000, 20_000)
+			.saturating_add(ParityDbWeight::get().reads_writes(8, 8))
 	}
 	fn respond(g: u32) -> Weight {
 		Weight::from_parts(5_000_000_000, 65_536)
@@ -28,7 +29,8 @@ impl<T> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(ParityDbWeight::get().reads_writes(12, 12))
 	}
 	fn settle() -> Weight {
-		Weight::from_parts(150_000_000, 20_000).saturating_add(ParityDbWeight::get().reads_writes(12, 12))
+		Weight::from_parts(150_000_000, 20_000)
+			.saturating_add(ParityDbWeight::get().reads_writes(12, 12))
 	}
 	fn on_initialize(d: u32) -> Weight {
 		Weight::from_parts(5_000_000, 1_000).saturating_add(Self::settle().saturating_mul(d as u64))

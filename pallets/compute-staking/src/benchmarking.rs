@@ -43,7 +43,8 @@ fn registered<T: Config>(m: u32) -> T::AccountId {
 	let who = funded::<T>("provider", 0);
 	let operator: T::AccountId = account("operator", 0, 0);
 	let stake = min_stake::<T>().saturating_mul(4u32.into());
-	Pallet::<T>::do_register(who.clone(), stake, operator, offer::<T>(m)).expect("benchmark setup registers");
+	Pallet::<T>::do_register(who.clone(), stake, operator, offer::<T>(m))
+		.expect("benchmark setup registers");
 	who
 }
 
@@ -116,7 +117,8 @@ mod benchmarks {
 		for _ in 0..c {
 			Pallet::<T>::do_unbond(who.clone(), T::Currency::minimum_balance()).expect("unbonds");
 		}
-		let later = frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get());
+		let later =
+			frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get());
 		frame_system::Pallet::<T>::set_block_number(later);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who));
@@ -127,7 +129,8 @@ mod benchmarks {
 		let who = registered::<T>(m);
 		let info = Providers::<T>::get(&who).expect("registered");
 		Pallet::<T>::do_unbond(who.clone(), info.active).expect("unbonds");
-		let later = frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get());
+		let later =
+			frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get());
 		frame_system::Pallet::<T>::set_block_number(later);
 		Pallet::<T>::do_withdraw_unbonded(who.clone()).expect("withdraws");
 		#[extrinsic_call]
@@ -135,5 +138,9 @@ mod benchmarks {
 		assert!(!Providers::<T>::contains_key(&who));
 	}
 
-	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+	impl_benchmark_test_suite!(
+		Pallet,
+		crate::mock::ExtBuilder::default().build(),
+		crate::mock::Test
+	);
 }

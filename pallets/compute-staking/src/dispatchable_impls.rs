@@ -15,7 +15,10 @@ use sp_runtime::traits::{CheckedAdd, CheckedSub, Saturating, Zero};
 use crate::{pallet::*, traits::ModelCatalog, types::*};
 
 /// A model and its provider list, ready to be written.
-type ModelIndexEntry<T> = (ModelId, BoundedVec<<T as frame_system::Config>::AccountId, <T as Config>::MaxProvidersPerModel>);
+type ModelIndexEntry<T> = (
+	ModelId,
+	BoundedVec<<T as frame_system::Config>::AccountId, <T as Config>::MaxProvidersPerModel>,
+);
 
 impl<T: Config> Pallet<T> {
 	fn hold_reason() -> T::RuntimeHoldReason {
@@ -36,14 +39,21 @@ impl<T: Config> Pallet<T> {
 
 	/// Whether `who` can have `amount` more held (keeping the account alive).
 	fn ensure_can_hold(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
-		let holdable = T::Currency::reducible_balance(who, Preservation::Preserve, Fortitude::Polite);
+		let holdable =
+			T::Currency::reducible_balance(who, Preservation::Preserve, Fortitude::Polite);
 		ensure!(holdable >= amount, Error::<T>::InsufficientBalance);
-		ensure!(T::Currency::ensure_can_hold(&Self::hold_reason(), who, amount).is_ok(), Error::<T>::InsufficientBalance);
+		ensure!(
+			T::Currency::ensure_can_hold(&Self::hold_reason(), who, amount).is_ok(),
+			Error::<T>::InsufficientBalance
+		);
 		Ok(())
 	}
 
 	/// Model lists with `who` added to `models` (not yet written).
-	fn index_with(who: &T::AccountId, models: &[ModelId]) -> Result<alloc::vec::Vec<ModelIndexEntry<T>>, DispatchError> {
+	fn index_with(
+		who: &T::AccountId,
+		models: &[ModelId],
+	) -> Result<alloc::vec::Vec<ModelIndexEntry<T>>, DispatchError> {
 		let mut out = alloc::vec::Vec::new();
 		for m in models {
 			let mut list = ModelProviders::<T>::get(m);
@@ -121,8 +131,13 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_update_offer(who: T::AccountId, offer: OfferOf<T>) -> DispatchResult {
 		let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotProvider)?;
 		Self::check_offer(&offer)?;
-		let dropped: alloc::vec::Vec<ModelId> =
-			info.offer.models.iter().filter(|m| !offer.models.contains(m)).copied().collect();
+		let dropped: alloc::vec::Vec<ModelId> = info
+			.offer
+			.models
+			.iter()
+			.filter(|m| !offer.models.contains(m))
+			.copied()
+			.collect();
 		let index = Self::index_with(&who, &offer.models)?;
 		Self::unindex(&who, &dropped);
 		for (m, list) in index {
@@ -158,7 +173,10 @@ impl<T: Config> Pallet<T> {
 		let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotProvider)?;
 		ensure!(info.status != ProviderStatus::Active, Error::<T>::NotPaused);
 		if info.status == ProviderStatus::Jailed {
-			ensure!(frame_system::Pallet::<T>::block_number() >= info.jailed_until, Error::<T>::StillJailed);
+			ensure!(
+				frame_system::Pallet::<T>::block_number() >= info.jailed_until,
+				Error::<T>::StillJailed
+			);
 		}
 		ensure!(info.active >= T::MinProviderStake::get(), Error::<T>::StakeBelowMinimum);
 		info.status = ProviderStatus::Active;
@@ -224,7 +242,11 @@ impl<T: Config> Pallet<T> {
 
 	/// Registers a funded provider serving `model` at `price` (benchmarks of other pallets).
 	#[cfg(feature = "runtime-benchmarks")]
-	pub fn benchmark_provider(model: ModelId, index: u32, price: BalanceOf<T>) -> (T::AccountId, T::AccountId) {
+	pub fn benchmark_provider(
+		model: ModelId,
+		index: u32,
+		price: BalanceOf<T>,
+	) -> (T::AccountId, T::AccountId) {
 		use frame_support::traits::fungible::Mutate;
 		let who: T::AccountId = frame_benchmarking::account("bench-provider", index, 0);
 		let operator: T::AccountId = frame_benchmarking::account("bench-operator", index, 0);
@@ -236,7 +258,9 @@ impl<T: Config> Pallet<T> {
 			endpoint: BoundedVec::default(),
 			hardware: Hardware::Gpu,
 		};
-		let stake = T::MinProviderStake::get().saturating_add(T::Currency::minimum_balance()).saturating_mul(2u32.into());
+		let stake = T::MinProviderStake::get()
+			.saturating_add(T::Currency::minimum_balance())
+			.saturating_mul(2u32.into());
 		let _ = T::Currency::set_balance(&who, stake.saturating_mul(3u32.into()));
 		let _ = Self::do_register(who.clone(), stake, operator.clone(), offer);
 		(who, operator)
@@ -254,9 +278,15 @@ impl<T: Config> Pallet<T> {
 			count = count.saturating_add(1);
 			let held = T::Currency::balance_on_hold(&Self::hold_reason(), &who);
 			ensure!(held == Self::ledger_total(&info), "held stake differs from the ledger");
-			ensure!(Operators::<T>::get(&info.operator).as_ref() == Some(&who), "operator index broken");
+			ensure!(
+				Operators::<T>::get(&info.operator).as_ref() == Some(&who),
+				"operator index broken"
+			);
 			for m in info.offer.models.iter() {
-				ensure!(ModelProviders::<T>::get(m).contains(&who), "model index misses a provider");
+				ensure!(
+					ModelProviders::<T>::get(m).contains(&who),
+					"model index misses a provider"
+				);
 			}
 		}
 		ensure!(count == ProviderCount::<T>::get(), "provider count differs");

@@ -2,15 +2,15 @@
 //!
 //! The stake ledger and on-chain identity of compute providers: the people who sell inference.
 //!
-//! - `register` holds a stake (at least `MinProviderStake`, `HoldReason::ProviderStake`), names
-//!   a hot **operator** account (its key lives in the provider node's keystore and signs the
-//!   node's off-chain transactions; the stake-holding account can stay cold) and an offer:
-//!   models, price, capacity, trace endpoint, hardware class.
+//! - `register` holds a stake (at least `MinProviderStake`, `HoldReason::ProviderStake`), names a
+//!   hot **operator** account (its key lives in the provider node's keystore and signs the node's
+//!   off-chain transactions; the stake-holding account can stay cold) and an offer: models, price,
+//!   capacity, trace endpoint, hardware class.
 //! - `unbond` moves stake into unlocking chunks, released by `withdraw_unbonded` after
 //!   `UnbondingPeriod`; unlocking stake stays held and slashable, and nothing leaves while a
 //!   dispute is open.
-//! - Other pallets select providers, reserve capacity, track disputes, record reputation and
-//!   slash through the traits in [`traits`].
+//! - Other pallets select providers, reserve capacity, track disputes, record reputation and slash
+//!   through the traits in [`traits`].
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -45,7 +45,8 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 
 	/// Balance type of the staking currency.
-	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	pub type BalanceOf<T> =
+		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 	/// A provider's stored record.
 	pub type ProviderOf<T> = ProviderInfo<
 		<T as frame_system::Config>::AccountId,
@@ -56,28 +57,35 @@ pub mod pallet {
 		<T as Config>::MaxUnlockingChunks,
 	>;
 	/// A provider's offer.
-	pub type OfferOf<T> = Offer<BalanceOf<T>, <T as Config>::MaxModelsPerProvider, <T as Config>::MaxEndpointLen>;
+	pub type OfferOf<T> =
+		Offer<BalanceOf<T>, <T as Config>::MaxModelsPerProvider, <T as Config>::MaxEndpointLen>;
 
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
 
-	#[pallet::config]
+	#[pallet::config(with_default)]
 	pub trait Config: frame_system::Config {
 		/// The hold reason of this pallet, as the runtime aggregates it.
+		#[pallet::no_default_bounds]
 		type RuntimeHoldReason: From<HoldReason>;
 		/// The currency stakes are held in.
+		#[pallet::no_default]
 		type Currency: Inspect<Self::AccountId>
 			+ Mutate<Self::AccountId>
 			+ InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 		/// Least active stake of an active provider (governable).
+		#[pallet::no_default_bounds]
 		type MinProviderStake: Get<BalanceOf<Self>>;
 		/// Least price per task an offer may ask (governable): self-dealt tasks that farm
 		/// reputation cost at least the protocol fee on it (docs/protocol.md, "Stake").
+		#[pallet::no_default_bounds]
 		type MinPrice: Get<BalanceOf<Self>>;
 		/// Blocks a slashed provider stays jailed before it may resume (governable).
+		#[pallet::no_default_bounds]
 		type MinJailPeriod: Get<BlockNumberFor<Self>>;
 		/// Blocks from `unbond` to withdrawable (governable).
+		#[pallet::no_default_bounds]
 		type UnbondingPeriod: Get<BlockNumberFor<Self>>;
 		/// Most registered providers (governable).
 		type MaxProviders: Get<u32>;
@@ -94,9 +102,41 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxEndpointLen: Get<u32>;
 		/// The model registry.
+		#[pallet::no_default]
 		type Models: ModelCatalog;
 		/// Weights of the calls.
 		type WeightInfo: WeightInfo;
+	}
+
+	/// Config presets for `#[derive_impl]`.
+	pub mod config_preludes {
+		use super::*;
+		use frame_support::{
+			derive_impl,
+			traits::{ConstU32, ConstU64},
+		};
+
+		/// Test runtimes (u64 balances and block numbers): a small provider set, short periods.
+		pub struct TestDefaultConfig;
+
+		#[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+		impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+		#[frame_support::register_default_impl(TestDefaultConfig)]
+		impl DefaultConfig for TestDefaultConfig {
+			#[inject_runtime_type]
+			type RuntimeHoldReason = ();
+			type MinProviderStake = ConstU64<1_000>;
+			type MinPrice = ConstU64<1>;
+			type MinJailPeriod = ConstU64<5>;
+			type UnbondingPeriod = ConstU64<10>;
+			type MaxProviders = ConstU32<8>;
+			type MaxModelsPerProvider = ConstU32<4>;
+			type MaxProvidersPerModel = ConstU32<6>;
+			type MaxUnlockingChunks = ConstU32<3>;
+			type MaxEndpointLen = ConstU32<64>;
+			type WeightInfo = ();
+		}
 	}
 
 	/// Why this pallet holds funds.
@@ -133,10 +173,12 @@ pub mod pallet {
 			for p in &self.providers {
 				// Same checks and hold as `register`; a chain spec that breaks them must not start.
 				let offer = Offer {
-					models: BoundedVec::try_from(p.models.clone()).expect("genesis provider serves more than MaxModelsPerProvider models"),
+					models: BoundedVec::try_from(p.models.clone())
+						.expect("genesis provider serves more than MaxModelsPerProvider models"),
 					price: p.price,
 					capacity: p.capacity,
-					endpoint: BoundedVec::try_from(p.endpoint.clone()).expect("genesis provider endpoint exceeds MaxEndpointLen"),
+					endpoint: BoundedVec::try_from(p.endpoint.clone())
+						.expect("genesis provider endpoint exceeds MaxEndpointLen"),
 					hardware: if p.gpu { Hardware::Gpu } else { Hardware::Cpu },
 				};
 				Pallet::<T>::do_register(p.stash.clone(), p.stake, p.operator.clone(), offer)
@@ -147,36 +189,97 @@ pub mod pallet {
 
 	/// Providers that declare they serve a model, for selection.
 	#[pallet::storage]
-	pub type ModelProviders<T: Config> =
-		StorageMap<_, Twox64Concat, ModelId, BoundedVec<T::AccountId, T::MaxProvidersPerModel>, ValueQuery>;
+	pub type ModelProviders<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		ModelId,
+		BoundedVec<T::AccountId, T::MaxProvidersPerModel>,
+		ValueQuery,
+	>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
 		/// A provider registered with this stake and operator.
-		Registered { provider: T::AccountId, operator: T::AccountId, stake: BalanceOf<T> },
+		Registered {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// Its operator key.
+			operator: T::AccountId,
+			/// Stake held.
+			stake: BalanceOf<T>,
+		},
 		/// More stake was bonded.
-		Bonded { provider: T::AccountId, amount: BalanceOf<T> },
+		Bonded {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// Stake added.
+			amount: BalanceOf<T>,
+		},
 		/// The offer (models, price, capacity, endpoint, hardware) changed.
-		OfferUpdated { provider: T::AccountId },
+		OfferUpdated {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+		},
 		/// The operator account changed.
-		OperatorChanged { provider: T::AccountId, old: T::AccountId, new: T::AccountId },
+		OperatorChanged {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// The operator key before.
+			old: T::AccountId,
+			/// The operator key now.
+			new: T::AccountId,
+		},
 		/// The provider paused.
-		Paused { provider: T::AccountId },
+		Paused {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+		},
 		/// The provider resumed taking tasks.
-		Resumed { provider: T::AccountId },
+		Resumed {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+		},
 		/// Stake started unbonding; withdrawable from `unlock_at`.
-		Unbonded { provider: T::AccountId, amount: BalanceOf<T>, unlock_at: BlockNumberFor<T> },
+		Unbonded {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// Stake unbonding.
+			amount: BalanceOf<T>,
+			/// First block it can be withdrawn in.
+			unlock_at: BlockNumberFor<T>,
+		},
 		/// The active stake fell below the minimum: no new tasks until it is topped up.
-		BelowMinimum { provider: T::AccountId, active: BalanceOf<T> },
+		BelowMinimum {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// Its active stake now.
+			active: BalanceOf<T>,
+		},
 		/// Unbonded stake was released.
-		Withdrawn { provider: T::AccountId, amount: BalanceOf<T> },
+		Withdrawn {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// Stake released to the provider.
+			amount: BalanceOf<T>,
+		},
 		/// The provider left (its stake was already withdrawn).
-		Deregistered { provider: T::AccountId },
+		Deregistered {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+		},
 		/// Stake was slashed and paid out.
-		Slashed { provider: T::AccountId, amount: BalanceOf<T> },
+		Slashed {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// Stake slashed.
+			amount: BalanceOf<T>,
+		},
 		/// The provider was jailed.
-		Jailed { provider: T::AccountId },
+		Jailed {
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+		},
 	}
 
 	#[pallet::error]

@@ -1,10 +1,7 @@
 //! A test runtime: System, Balances and the staking pallet; models 1–5 exist, others do not.
 
 use crate as pallet_compute_staking;
-use frame_support::{
-	derive_impl, parameter_types,
-	traits::{ConstU32, ConstU64},
-};
+use frame_support::{derive_impl, parameter_types, traits::ConstU64};
 use sp_runtime::BuildStorage;
 
 type Block = frame_system::mocking::MockBlock<Test>;
@@ -38,9 +35,11 @@ parameter_types! {
 
 thread_local! {
 	/// Models made servable by benchmarks, besides 1–5.
-	static EXTRA_MODELS: core::cell::RefCell<Vec<crate::ModelId>> = const { core::cell::RefCell::new(Vec::new()) };
+	static EXTRA_MODELS: core::cell::RefCell<Vec<crate::ModelId>> =
+		const { core::cell::RefCell::new(Vec::new()) };
 }
 
+/// The model registry of this test runtime: models 1–5 and what benchmarks add.
 pub struct Models;
 impl crate::ModelCatalog for Models {
 	fn is_servable(model: crate::ModelId) -> bool {
@@ -52,37 +51,44 @@ impl crate::ModelCatalog for Models {
 	}
 }
 
+#[derive_impl(pallet_compute_staking::config_preludes::TestDefaultConfig)]
 impl pallet_compute_staking::Config for Test {
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	type MinProviderStake = MinStake;
 	type MinPrice = MinPrice;
-	type MinJailPeriod = ConstU64<5>;
-	type UnbondingPeriod = ConstU64<10>;
 	type MaxProviders = MaxProviders;
-	type MaxModelsPerProvider = ConstU32<4>;
-	type MaxProvidersPerModel = ConstU32<6>;
-	type MaxUnlockingChunks = ConstU32<3>;
-	type MaxEndpointLen = ConstU32<64>;
 	type Models = Models;
-	type WeightInfo = ();
 }
 
 /// Accounts 1–20 start with 100_000 each; 100–120 are operators with 10 each.
 pub const ENDOWMENT: u64 = 100_000;
 
-pub fn new_test_ext() -> sp_io::TestExternalities {
-	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	let mut balances: Vec<(u64, u64)> = (1..=20).map(|a| (a, ENDOWMENT)).collect();
-	balances.extend((100..=120).map(|a| (a, 10)));
-	pallet_balances::GenesisConfig::<Test> { balances, ..Default::default() }
-		.assimilate_storage(&mut t)
-		.unwrap();
-	let mut ext: sp_io::TestExternalities = t.into();
-	ext.execute_with(|| System::set_block_number(1));
-	ext
+/// Builds the test externalities: the endowments above, at block 1.
+pub struct ExtBuilder {
+	balances: Vec<(u64, u64)>,
 }
 
+impl Default for ExtBuilder {
+	fn default() -> Self {
+		let mut balances: Vec<(u64, u64)> = (1..=20).map(|a| (a, ENDOWMENT)).collect();
+		balances.extend((100..=120).map(|a| (a, 10)));
+		Self { balances }
+	}
+}
+
+impl ExtBuilder {
+	pub fn build(self) -> sp_io::TestExternalities {
+		let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+		pallet_balances::GenesisConfig::<Test> { balances: self.balances, ..Default::default() }
+			.assimilate_storage(&mut t)
+			.unwrap();
+		let mut ext: sp_io::TestExternalities = t.into();
+		ext.execute_with(|| System::set_block_number(1));
+		ext
+	}
+}
+
+/// Runs blocks up to `n` with every pallet's hooks.
 pub fn run_to_block(n: u64) {
-	System::set_block_number(n);
+	System::run_to_block::<AllPalletsWithSystem>(n);
 }

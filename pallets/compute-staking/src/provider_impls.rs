@@ -49,7 +49,9 @@ impl<T: Config> Pallet<T> {
 		fraction: Perbill,
 		beneficiaries: &[(T::AccountId, Perbill)],
 	) -> Result<BalanceOf<T>, DispatchError> {
-		let total_share = beneficiaries.iter().fold(0u64, |acc, (_, s)| acc.saturating_add(s.deconstruct() as u64));
+		let total_share = beneficiaries
+			.iter()
+			.fold(0u64, |acc, (_, s)| acc.saturating_add(s.deconstruct() as u64));
 		ensure!(!beneficiaries.is_empty() && total_share == 1_000_000_000, Error::<T>::BadShares);
 		let mut info = Providers::<T>::get(provider).ok_or(Error::<T>::NotProvider)?;
 		let amount = fraction.mul_floor(Self::ledger_total(&info));
@@ -58,7 +60,8 @@ impl<T: Config> Pallet<T> {
 		let last = beneficiaries.len().saturating_sub(1);
 		for (i, (who, share)) in beneficiaries.iter().enumerate() {
 			// The last beneficiary takes the rounding dust, so exactly `amount` moves.
-			let part = if i == last { amount.saturating_sub(paid) } else { share.mul_floor(amount) };
+			let part =
+				if i == last { amount.saturating_sub(paid) } else { share.mul_floor(amount) };
 			if part.is_zero() {
 				continue;
 			}
@@ -75,7 +78,8 @@ impl<T: Config> Pallet<T> {
 		}
 		Self::debit_ledger(&mut info, amount);
 		info.status = ProviderStatus::Jailed;
-		info.jailed_until = frame_system::Pallet::<T>::block_number().saturating_add(T::MinJailPeriod::get());
+		info.jailed_until =
+			frame_system::Pallet::<T>::block_number().saturating_add(T::MinJailPeriod::get());
 		Providers::<T>::insert(provider, info);
 		Self::deposit_event(Event::Slashed { provider: provider.clone(), amount });
 		Self::deposit_event(Event::Jailed { provider: provider.clone() });
@@ -105,21 +109,23 @@ impl<T: Config> ProviderSelection<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		max_price: BalanceOf<T>,
 	) -> Option<Selected<T::AccountId, BalanceOf<T>>> {
 		// At most `MaxProvidersPerModel` reads: bounded work.
-		let candidates: alloc::vec::Vec<(T::AccountId, ProviderOf<T>, u128)> = ModelProviders::<T>::get(model)
-			.into_iter()
-			.filter(|p| !exclude.contains(p))
-			.filter_map(|p| Providers::<T>::get(&p).map(|info| (p, info)))
-			.filter(|(_, info)| {
-				// An offer priced below a raised minimum takes nothing until it is updated.
-				let priced = info.offer.price >= T::MinPrice::get() && info.offer.price <= max_price;
-				Self::takes_tasks(info) && info.tasks_in_flight < info.offer.capacity && priced
-			})
-			.map(|(p, info)| {
-				let w = Self::selection_weight(&info);
-				(p, info, w)
-			})
-			.filter(|(_, _, w)| *w > 0)
-			.collect();
+		let candidates: alloc::vec::Vec<(T::AccountId, ProviderOf<T>, u128)> =
+			ModelProviders::<T>::get(model)
+				.into_iter()
+				.filter(|p| !exclude.contains(p))
+				.filter_map(|p| Providers::<T>::get(&p).map(|info| (p, info)))
+				.filter(|(_, info)| {
+					// An offer priced below a raised minimum takes nothing until it is updated.
+					let priced =
+						info.offer.price >= T::MinPrice::get() && info.offer.price <= max_price;
+					Self::takes_tasks(info) && info.tasks_in_flight < info.offer.capacity && priced
+				})
+				.map(|(p, info)| {
+					let w = Self::selection_weight(&info);
+					(p, info, w)
+				})
+				.filter(|(_, _, w)| *w > 0)
+				.collect();
 		let total = candidates.iter().fold(0u128, |acc, (_, _, w)| acc.saturating_add(*w));
 		if total == 0 {
 			return None;
@@ -130,7 +136,11 @@ impl<T: Config> ProviderSelection<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		let mut point = u128::from_le_bytes(bytes) % total;
 		for (provider, info, w) in candidates {
 			if point < w {
-				return Some(Selected { provider, operator: info.operator, price: info.offer.price });
+				return Some(Selected {
+					provider,
+					operator: info.operator,
+					price: info.offer.price,
+				});
 			}
 			point = point.saturating_sub(w);
 		}

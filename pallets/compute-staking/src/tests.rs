@@ -32,19 +32,27 @@ fn free(who: u64) -> u64 {
 
 /// Funds are neither created nor destroyed, and held stake equals the ledger.
 fn assert_accounting() {
-	let sum: u64 = (1..=20u64).chain(100..=120).map(|a| free(a) + Balances::total_balance_on_hold(&a)).sum();
+	let sum: u64 = (1..=20u64)
+		.chain(100..=120)
+		.map(|a| free(a) + Balances::total_balance_on_hold(&a))
+		.sum();
 	assert_eq!(sum, Balances::total_issuance(), "every unit is someone's free or held balance");
 	assert_eq!(Balances::total_issuance(), 20 * ENDOWMENT + 21 * 10, "issuance unchanged");
 	Staking::do_try_state().unwrap();
 }
 
 fn register(who: u64, stake: u64, operator: u64, models: &[u32]) {
-	assert_ok!(Staking::register(RuntimeOrigin::signed(who), stake, operator, offer(models, 10, 2)));
+	assert_ok!(Staking::register(
+		RuntimeOrigin::signed(who),
+		stake,
+		operator,
+		offer(models, 10, 2)
+	));
 }
 
 #[test]
 fn register_holds_stake_and_indexes() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 5_000, 101, &[1, 2]);
 		assert_eq!(held(1), 5_000);
 		assert_eq!(free(1), ENDOWMENT - 5_000);
@@ -54,7 +62,9 @@ fn register_holds_stake_and_indexes() {
 		assert_eq!(Operators::<Test>::get(101), Some(1));
 		assert_eq!(ModelProviders::<Test>::get(1).into_inner(), vec![1]);
 		assert_eq!(ProviderCount::<Test>::get(), 1);
-		System::assert_last_event(Event::Registered { provider: 1, operator: 101, stake: 5_000 }.into());
+		System::assert_last_event(
+			Event::Registered { provider: 1, operator: 101, stake: 5_000 }.into(),
+		);
 		assert!(<Staking as ProviderRegistry<u64>>::is_active(&1));
 		assert_eq!(<Staking as ProviderRegistry<u64>>::provider_of_operator(&101), Some(1));
 		assert_accounting();
@@ -63,7 +73,7 @@ fn register_holds_stake_and_indexes() {
 
 #[test]
 fn register_refusals_change_nothing() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 5_000, 101, &[1]);
 		let o = |m: &[u32]| offer(m, 10, 2);
 		let r = |who, stake, op, off| Staking::register(RuntimeOrigin::signed(who), stake, op, off);
@@ -85,7 +95,7 @@ fn register_refusals_change_nothing() {
 
 #[test]
 fn model_provider_lists_are_bounded() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		for who in 1..=6u64 {
 			register(who, 2_000, 100 + who, &[3]);
 		}
@@ -99,7 +109,7 @@ fn model_provider_lists_are_bounded() {
 
 #[test]
 fn bond_extra_update_offer_and_operator() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 2_000, 101, &[1, 2]);
 		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(1), 500));
 		assert_eq!(held(1), 2_500);
@@ -110,21 +120,29 @@ fn bond_extra_update_offer_and_operator() {
 		assert!(ModelProviders::<Test>::get(1).is_empty());
 		assert_eq!(ModelProviders::<Test>::get(4).into_inner(), vec![1]);
 		assert_eq!(Providers::<Test>::get(1).unwrap().offer.price, 33);
-		assert_noop!(Staking::update_offer(RuntimeOrigin::signed(1), offer(&[9], 1, 1)), Error::<Test>::UnknownModel);
+		assert_noop!(
+			Staking::update_offer(RuntimeOrigin::signed(1), offer(&[9], 1, 1)),
+			Error::<Test>::UnknownModel
+		);
 
 		register(2, 2_000, 102, &[1]);
-		assert_noop!(Staking::set_operator(RuntimeOrigin::signed(1), 102), Error::<Test>::OperatorInUse);
+		assert_noop!(
+			Staking::set_operator(RuntimeOrigin::signed(1), 102),
+			Error::<Test>::OperatorInUse
+		);
 		assert_ok!(Staking::set_operator(RuntimeOrigin::signed(1), 111));
 		assert_eq!(Operators::<Test>::get(101), None);
 		assert_eq!(Operators::<Test>::get(111), Some(1));
-		System::assert_last_event(Event::OperatorChanged { provider: 1, old: 101, new: 111 }.into());
+		System::assert_last_event(
+			Event::OperatorChanged { provider: 1, old: 101, new: 111 }.into(),
+		);
 		assert_accounting();
 	});
 }
 
 #[test]
 fn pause_and_resume() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 2_000, 101, &[1]);
 		assert_noop!(Staking::resume(RuntimeOrigin::signed(1)), Error::<Test>::NotPaused);
 		assert_ok!(Staking::pause(RuntimeOrigin::signed(1)));
@@ -137,9 +155,12 @@ fn pause_and_resume() {
 
 #[test]
 fn unbond_withdraw_timeline() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 3_000, 101, &[1]);
-		assert_noop!(Staking::unbond(RuntimeOrigin::signed(1), 3_001), Error::<Test>::UnbondTooMuch);
+		assert_noop!(
+			Staking::unbond(RuntimeOrigin::signed(1), 3_001),
+			Error::<Test>::UnbondTooMuch
+		);
 		assert_noop!(Staking::unbond(RuntimeOrigin::signed(1), 0), Error::<Test>::ZeroAmount);
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 1_000)); // block 1 -> unlock at 11
 		run_to_block(5);
@@ -147,7 +168,10 @@ fn unbond_withdraw_timeline() {
 		System::assert_last_event(Event::BelowMinimum { provider: 1, active: 500 }.into());
 		assert!(!<Staking as ProviderRegistry<u64>>::is_active(&1));
 		assert_eq!(held(1), 3_000, "unlocking stake stays held");
-		assert_noop!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)), Error::<Test>::NothingToWithdraw);
+		assert_noop!(
+			Staking::withdraw_unbonded(RuntimeOrigin::signed(1)),
+			Error::<Test>::NothingToWithdraw
+		);
 		run_to_block(11);
 		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)));
 		assert_eq!(held(1), 2_000);
@@ -160,7 +184,10 @@ fn unbond_withdraw_timeline() {
 		for _ in 0..3 {
 			assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 100));
 		}
-		assert_noop!(Staking::unbond(RuntimeOrigin::signed(1), 100), Error::<Test>::TooManyUnlockingChunks);
+		assert_noop!(
+			Staking::unbond(RuntimeOrigin::signed(1), 100),
+			Error::<Test>::TooManyUnlockingChunks
+		);
 		// Resume needs the minimum again.
 		assert_ok!(Staking::pause(RuntimeOrigin::signed(1)));
 		assert_noop!(Staking::resume(RuntimeOrigin::signed(1)), Error::<Test>::StakeBelowMinimum);
@@ -170,12 +197,15 @@ fn unbond_withdraw_timeline() {
 
 #[test]
 fn open_dispute_blocks_withdrawal_and_deregistration() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 3_000, 101, &[1]);
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 3_000));
 		assert_ok!(<Staking as DisputeTracking<u64>>::dispute_opened(&1));
 		run_to_block(20);
-		assert_noop!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)), Error::<Test>::DisputeOpen);
+		assert_noop!(
+			Staking::withdraw_unbonded(RuntimeOrigin::signed(1)),
+			Error::<Test>::DisputeOpen
+		);
 		assert_noop!(Staking::deregister(RuntimeOrigin::signed(1)), Error::<Test>::DisputeOpen);
 		<Staking as DisputeTracking<u64>>::dispute_closed(&1);
 		assert_noop!(Staking::deregister(RuntimeOrigin::signed(1)), Error::<Test>::StakeRemaining);
@@ -196,12 +226,15 @@ fn open_dispute_blocks_withdrawal_and_deregistration() {
 /// withdrawing before the task's window closes would leave nothing to slash.
 #[test]
 fn stake_behind_a_task_in_flight_cannot_be_withdrawn() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 3_000, 101, &[1]);
 		assert_ok!(<Staking as CapacityAccounting<u64>>::reserve(&1));
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 3_000));
 		run_to_block(20);
-		assert_noop!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)), Error::<Test>::TasksInFlight);
+		assert_noop!(
+			Staking::withdraw_unbonded(RuntimeOrigin::signed(1)),
+			Error::<Test>::TasksInFlight
+		);
 		assert_eq!(held(1), 3_000);
 		<Staking as CapacityAccounting<u64>>::release(&1);
 		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)));
@@ -212,22 +245,27 @@ fn stake_behind_a_task_in_flight_cannot_be_withdrawn() {
 
 #[test]
 fn capacity_is_reserved_and_released() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 3_000, 101, &[1]); // capacity 2
 		let reserve = <Staking as CapacityAccounting<u64>>::reserve;
 		assert_ok!(reserve(&1));
 		assert_ok!(reserve(&1));
 		assert_noop!(reserve(&1), Error::<Test>::NoCapacity);
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX).is_none(), "full providers are not selected");
+		assert!(
+			<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX).is_none(),
+			"full providers are not selected"
+		);
 		<Staking as CapacityAccounting<u64>>::release(&1);
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX).is_some());
+		assert!(
+			<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX).is_some()
+		);
 		assert_noop!(reserve(&9), Error::<Test>::NotProvider);
 	});
 }
 
 #[test]
 fn slash_splits_exactly_and_jails() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 10_001, 101, &[1]);
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 2_000));
 		let before = (free(2), free(3));
@@ -262,10 +300,15 @@ fn slash_splits_exactly_and_jails() {
 
 #[test]
 fn slash_reaches_unlocking_stake_and_never_exceeds_holdings() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 4_000, 101, &[1]);
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 3_500));
-		let slashed = <Staking as ProviderSlashing<u64, u64>>::slash(&1, Perbill::from_percent(100), &[(2, Perbill::one())]).unwrap();
+		let slashed = <Staking as ProviderSlashing<u64, u64>>::slash(
+			&1,
+			Perbill::from_percent(100),
+			&[(2, Perbill::one())],
+		)
+		.unwrap();
 		assert_eq!(slashed, 4_000);
 		assert_eq!(held(1), 0);
 		let info = Providers::<Test>::get(1).unwrap();
@@ -274,22 +317,45 @@ fn slash_reaches_unlocking_stake_and_never_exceeds_holdings() {
 		assert_eq!(free(2), ENDOWMENT + 4_000);
 		assert_accounting();
 		// Nothing left to slash: a second slash moves nothing.
-		assert_eq!(<Staking as ProviderSlashing<u64, u64>>::slash(&1, Perbill::from_percent(50), &[(2, Perbill::one())]), Ok(0));
+		assert_eq!(
+			<Staking as ProviderSlashing<u64, u64>>::slash(
+				&1,
+				Perbill::from_percent(50),
+				&[(2, Perbill::one())]
+			),
+			Ok(0)
+		);
 		assert_accounting();
 	});
 }
 
 #[test]
 fn slash_refusals_change_nothing() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 4_000, 101, &[1]);
 		let slash = <Staking as ProviderSlashing<u64, u64>>::slash;
-		assert_eq!(slash(&1, Perbill::from_percent(10), &[(2, Perbill::from_percent(60))]), Err(Error::<Test>::BadShares.into()));
+		assert_eq!(
+			slash(&1, Perbill::from_percent(10), &[(2, Perbill::from_percent(60))]),
+			Err(Error::<Test>::BadShares.into())
+		);
 		assert_eq!(slash(&1, Perbill::from_percent(10), &[]), Err(Error::<Test>::BadShares.into()));
-		assert_eq!(slash(&9, Perbill::from_percent(10), &[(2, Perbill::one())]), Err(Error::<Test>::NotProvider.into()));
+		assert_eq!(
+			slash(&9, Perbill::from_percent(10), &[(2, Perbill::one())]),
+			Err(Error::<Test>::NotProvider.into())
+		);
 		// A payout that would leave a new account below the existential deposit fails as a whole.
-		let r = slash(&1, Perbill::from_parts(500_000), &[(2, Perbill::from_percent(50)), (999, Perbill::from_percent(50))]);
-		assert!(matches!(r, Err(DispatchError::Token(TokenError::BelowMinimum | TokenError::CannotCreate))), "{r:?}");
+		let r = slash(
+			&1,
+			Perbill::from_parts(500_000),
+			&[(2, Perbill::from_percent(50)), (999, Perbill::from_percent(50))],
+		);
+		assert!(
+			matches!(
+				r,
+				Err(DispatchError::Token(TokenError::BelowMinimum | TokenError::CannotCreate))
+			),
+			"{r:?}"
+		);
 		assert_eq!(held(1), 4_000);
 		assert_eq!(free(2), ENDOWMENT);
 		assert_eq!(Providers::<Test>::get(1).unwrap().status, ProviderStatus::Active);
@@ -299,7 +365,7 @@ fn slash_refusals_change_nothing() {
 
 #[test]
 fn selection_is_stake_weighted_and_deterministic() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 1_000, 101, &[1]);
 		register(2, 3_000, 102, &[1]);
 		register(3, 6_000, 103, &[1, 2]);
@@ -323,11 +389,14 @@ fn selection_is_stake_weighted_and_deterministic() {
 		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], 10).is_some());
 		// Governance raises the minimum price: offers below it take nothing until updated.
 		MinPrice::set(11);
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], u64::MAX).is_none());
+		assert!(
+			<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], u64::MAX).is_none()
+		);
 		MinPrice::set(1);
 		// Excluded, paused and unknown-model cases.
 		let s = [1u8; 32];
-		let only = <Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2], u64::MAX).unwrap();
+		let only =
+			<Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2], u64::MAX).unwrap();
 		assert_eq!(only.provider, 3);
 		assert_eq!(only.operator, 103);
 		assert_ok!(Staking::pause(RuntimeOrigin::signed(3)));
@@ -338,7 +407,7 @@ fn selection_is_stake_weighted_and_deterministic() {
 
 #[test]
 fn reputation_score_moves_selection() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		register(1, 5_000, 101, &[1]);
 		register(2, 5_000, 102, &[1]);
 		for _ in 0..8 {
@@ -354,7 +423,10 @@ fn reputation_score_moves_selection() {
 		for seed in 0..5_000u32 {
 			let mut s = [0u8; 32];
 			s[..4].copy_from_slice(&seed.to_le_bytes());
-			if <Staking as ProviderSelection<u64, u64>>::select(1, s, &[], u64::MAX).unwrap().provider == 1 {
+			if <Staking as ProviderSelection<u64, u64>>::select(1, s, &[], u64::MAX)
+				.unwrap()
+				.provider == 1
+			{
 				ones += 1;
 			}
 		}
@@ -367,11 +439,17 @@ fn reputation_score_moves_selection() {
 #[test]
 fn bounds_are_as_configured() {
 	assert_eq!(<<Test as Config>::MaxModelsPerProvider as Get<u32>>::get(), 4u32);
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		assert_noop!(Staking::unbond(RuntimeOrigin::signed(1), 1), Error::<Test>::NotProvider);
-		assert_noop!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)), Error::<Test>::NotProvider);
+		assert_noop!(
+			Staking::withdraw_unbonded(RuntimeOrigin::signed(1)),
+			Error::<Test>::NotProvider
+		);
 		assert_noop!(Staking::deregister(RuntimeOrigin::signed(1)), Error::<Test>::NotProvider);
 		assert_noop!(Staking::pause(RuntimeOrigin::signed(1)), Error::<Test>::NotProvider);
-		assert_noop!(Staking::set_operator(RuntimeOrigin::signed(1), 5), Error::<Test>::NotProvider);
+		assert_noop!(
+			Staking::set_operator(RuntimeOrigin::signed(1), 5),
+			Error::<Test>::NotProvider
+		);
 	});
 }

@@ -2,22 +2,43 @@
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use core::fmt::Debug;
-use frame_support::{BoundedVec, CloneNoBound, EqNoBound, PartialEqNoBound, DebugNoBound};
+use frame_support::{BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
 use scale_info::TypeInfo;
 use sp_runtime::{traits::Get, Perbill};
 
-/// Identifier of a registered model (assigned by the model registry).
-pub type ModelId = u32;
+pub use arbiter_interface::ModelId;
 
 /// The class of hardware a provider runs inference on.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
 pub enum Hardware {
 	Cpu,
 	Gpu,
 }
 
 /// Whether a provider takes new tasks.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
 pub enum ProviderStatus {
 	/// Takes tasks while its active stake is at least the minimum.
 	Active,
@@ -59,11 +80,25 @@ impl Reputation {
 
 /// What a provider offers.
 #[derive(
-	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	DebugNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 #[scale_info(skip_type_params(MaxModels, MaxEndpointLen))]
 #[codec(mel_bound(Balance: MaxEncodedLen))]
-pub struct Offer<Balance: Clone + PartialEq + Eq + Debug, MaxModels: Get<u32>, MaxEndpointLen: Get<u32>> {
+// The derives repeat `Balance`'s bounds in where clauses of their own.
+#[allow(clippy::multiple_bound_locations)]
+pub struct Offer<
+	Balance: Clone + PartialEq + Eq + Debug,
+	MaxModels: Get<u32>,
+	MaxEndpointLen: Get<u32>,
+> {
 	/// Models served.
 	pub models: BoundedVec<ModelId, MaxModels>,
 	/// Price per task.
@@ -76,7 +111,9 @@ pub struct Offer<Balance: Clone + PartialEq + Eq + Debug, MaxModels: Get<u32>, M
 }
 
 /// A provider's ledger and identity.
-#[derive(CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen,
+)]
 #[scale_info(skip_type_params(MaxModels, MaxEndpointLen, MaxChunks))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
 pub struct ProviderInfo<

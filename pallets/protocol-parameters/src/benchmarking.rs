@@ -13,7 +13,8 @@ mod benches {
 	fn set_parameter() -> Result<(), BenchmarkError> {
 		let key_value = T::BenchmarkValue::get();
 		let (key, _) = key_value.clone().into_parts();
-		let origin = T::GovernanceOrigin::try_successful_origin(&key).map_err(|_| BenchmarkError::Weightless)?;
+		let origin = T::GovernanceOrigin::try_successful_origin(&key)
+			.map_err(|_| BenchmarkError::Weightless)?;
 		#[extrinsic_call]
 		_(origin as T::RuntimeOrigin, key_value);
 		Ok(())

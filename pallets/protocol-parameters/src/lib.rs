@@ -44,7 +44,10 @@ pub trait ParameterStore<KeyValue> {
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
-	use frame_support::{pallet_prelude::*, traits::{dynamic_params::AggregatedKeyValue, EnsureOriginWithArg}};
+	use frame_support::{
+		pallet_prelude::*,
+		traits::{dynamic_params::AggregatedKeyValue, EnsureOriginWithArg},
+	};
 	use frame_system::pallet_prelude::*;
 
 	/// The key of a parameter.

@@ -42,7 +42,10 @@ pub mod dynamic_params {
 #[cfg(feature = "runtime-benchmarks")]
 impl Default for RuntimeParameters {
 	fn default() -> Self {
-		RuntimeParameters::Protocol(dynamic_params::protocol::Parameters::Window(dynamic_params::protocol::Window, Some(20)))
+		RuntimeParameters::Protocol(dynamic_params::protocol::Parameters::Window(
+			dynamic_params::protocol::Window,
+			Some(20),
+		))
 	}
 }
 
@@ -60,7 +63,10 @@ pub struct Governance;
 impl EnsureOriginWithArg<RuntimeOrigin, RuntimeParametersKey> for Governance {
 	type Success = ();
 	fn try_origin(o: RuntimeOrigin, key: &RuntimeParametersKey) -> Result<(), RuntimeOrigin> {
-		let window = matches!(key, RuntimeParametersKey::Protocol(dynamic_params::protocol::ParametersKey::Window(_)));
+		let window = matches!(
+			key,
+			RuntimeParametersKey::Protocol(dynamic_params::protocol::ParametersKey::Window(_))
+		);
 		match o.clone().into() {
 			Ok(frame_system::RawOrigin::Root) => Ok(()),
 			Ok(frame_system::RawOrigin::Signed(GOVERNANCE)) if window => Ok(()),
@@ -79,9 +85,12 @@ impl ParameterBounds<RuntimeParameters> for Bounds {
 	fn check(kv: &RuntimeParameters) -> Result<(), OutOfBounds> {
 		use dynamic_params::protocol::Parameters as P;
 		match kv {
-			RuntimeParameters::Protocol(P::Window(_, Some(v))) if *v < 2 => Err(OutOfBounds::BelowMinimum),
-			RuntimeParameters::Protocol(P::Window(_, Some(v))) if *v > 100 => Err(OutOfBounds::AboveMaximum),
-			RuntimeParameters::Protocol(P::Fee(_, Some(v))) if *v > Perbill::from_percent(50) => Err(OutOfBounds::AboveMaximum),
+			RuntimeParameters::Protocol(P::Window(_, Some(v))) if *v < 2 =>
+				Err(OutOfBounds::BelowMinimum),
+			RuntimeParameters::Protocol(P::Window(_, Some(v))) if *v > 100 =>
+				Err(OutOfBounds::AboveMaximum),
+			RuntimeParameters::Protocol(P::Fee(_, Some(v))) if *v > Perbill::from_percent(50) =>
+				Err(OutOfBounds::AboveMaximum),
 			_ => Ok(()),
 		}
 	}

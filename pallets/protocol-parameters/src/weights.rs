@@ -16,7 +16,8 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T> WeightInfo for SubstrateWeight<T> {
 	fn set_parameter() -> Weight {
-		Weight::from_parts(30_000_000, 3_600).saturating_add(ParityDbWeight::get().reads_writes(1, 1))
+		Weight::from_parts(30_000_000, 3_600)
+			.saturating_add(ParityDbWeight::get().reads_writes(1, 1))
 	}
 }
 

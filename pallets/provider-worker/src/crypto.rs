@@ -22,7 +22,9 @@ impl frame_system::offchain::AppCrypto<MultiSigner, MultiSignature> for Operator
 }
 
 /// For test runtimes whose accounts are sr25519 public keys.
-impl frame_system::offchain::AppCrypto<sp_core::sr25519::Public, sp_core::sr25519::Signature> for OperatorAuthId {
+impl frame_system::offchain::AppCrypto<sp_core::sr25519::Public, sp_core::sr25519::Signature>
+	for OperatorAuthId
+{
 	type RuntimeAppPublic = Public;
 	type GenericSignature = sp_core::sr25519::Signature;
 	type GenericPublic = sp_core::sr25519::Public;

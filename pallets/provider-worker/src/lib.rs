@@ -13,10 +13,11 @@
 //! signed by this node's first operator key (which holds the bond).
 //!
 //! - Inference never blocks: `start_job` queues, later blocks poll `job_status`.
-//! - A result is committed (a dispute answered, a task challenged) once: the send is recorded in persistent off-chain storage with an
-//!   atomic compare-and-set, and repeated only if the task still waits `ResubmitAfter` blocks
-//!   later (the first transaction was dropped). After a restart the engine reports finished tasks
-//!   from its trace store, and offchain storage still holds the record of what was sent.
+//! - A result is committed (a dispute answered, a task challenged) once: the send is recorded in
+//!   persistent off-chain storage with an atomic compare-and-set, and repeated only if the task
+//!   still waits `ResubmitAfter` blocks later (the first transaction was dropped). After a restart
+//!   the engine reports finished tasks from its trace store, and offchain storage still holds the
+//!   record of what was sent.
 //! - On nodes without the engine the host functions answer `Unavailable` and the worker does
 //!   nothing.
 //!
@@ -30,21 +31,22 @@ extern crate alloc;
 pub use pallet::*;
 
 pub mod crypto;
+#[cfg(test)]
+mod mock;
 mod provider;
 mod responder;
 mod send_once;
-mod watcher;
-#[cfg(test)]
-mod mock;
 #[cfg(test)]
 mod tests;
+mod watcher;
 
 use alloc::vec::Vec;
+pub use arbiter_interface::{DisputeId, ElementRef, TaskId};
 
 /// A task waiting for this node's result.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct AssignedTask {
-	pub task: u64,
+	pub task: TaskId,
 	/// The model's commitment: how the engine finds the model.
 	pub model_root: [u8; 32],
 	/// The task's token ids.
@@ -57,20 +59,20 @@ pub trait AssignedTasks<AccountId, Call> {
 	fn awaiting_result(operator: &AccountId) -> Vec<AssignedTask>;
 	/// Tasks of `operator` still assigned, committed or disputed: a challenge may still ask for
 	/// their traces.
-	fn open_tasks(operator: &AccountId) -> Vec<u64>;
+	fn open_tasks(operator: &AccountId) -> Vec<TaskId>;
 	/// The call committing `output` and `trace_root` for `task` (`None` if it cannot be built,
 	/// e.g. an output longer than the registry accepts).
-	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<Call>;
+	fn commit_call(task: TaskId, output: Vec<u8>, trace_root: [u8; 32]) -> Option<Call>;
 }
 
 /// A dispute against one of this node's operators.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct OpenDispute {
-	pub dispute: u64,
-	pub task: u64,
+	pub dispute: DisputeId,
+	pub task: TaskId,
 	pub model_root: [u8; 32],
-	/// The disputed element: node, row, column.
-	pub element: (u32, u32, u32),
+	/// The disputed element.
+	pub element: ElementRef,
 }
 
 /// The challenges pallet as the provider worker sees it.
@@ -78,7 +80,7 @@ pub trait ProviderDisputes<AccountId, Call> {
 	/// Open disputes against results committed by `operator`.
 	fn disputes_against(operator: &AccountId) -> Vec<OpenDispute>;
 	/// The `respond` call from the SCALE-encoded graph and opening (`None` if they do not decode).
-	fn respond_call(dispute: u64, graph: &[u8], opening: &[u8]) -> Option<Call>;
+	fn respond_call(dispute: DisputeId, graph: &[u8], opening: &[u8]) -> Option<Call>;
 }
 
 /// A committed result in its challenge window.
@@ -98,8 +100,8 @@ pub struct WatchedTask<AccountId> {
 pub trait WatchedTasks<AccountId, Call> {
 	/// Committed results (disputed or not) whose challenge window is open.
 	fn challengeable() -> Vec<WatchedTask<AccountId>>;
-	/// The call challenging element `(node, row, col)` of `task`.
-	fn challenge_call(task: u64, node: u32, row: u32, col: u32) -> Call;
+	/// The call challenging `element` of `task`.
+	fn challenge_call(task: TaskId, element: ElementRef) -> Call;
 }
 
 #[frame_support::pallet]
@@ -123,7 +125,10 @@ pub mod pallet {
 		/// Where assigned tasks come from and how a commit is made.
 		type Tasks: AssignedTasks<Self::AccountId, <Self as frame_system::Config>::RuntimeCall>;
 		/// Disputes against this node's operators and how to answer them.
-		type Disputes: ProviderDisputes<Self::AccountId, <Self as frame_system::Config>::RuntimeCall>;
+		type Disputes: ProviderDisputes<
+			Self::AccountId,
+			<Self as frame_system::Config>::RuntimeCall,
+		>;
 		/// Results a watcher checks and how to challenge them.
 		type Watched: WatchedTasks<Self::AccountId, <Self as frame_system::Config>::RuntimeCall>;
 		/// Blocks after which a commit or a response that did not land is sent again.

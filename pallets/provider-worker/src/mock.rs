@@ -2,8 +2,13 @@
 //! inference host functions (the real engine is tested in `offchain-workers/inference`).
 
 use crate as pallet_provider_worker;
-use crate::{AssignedTask, AssignedTasks, OpenDispute, ProviderDisputes, WatchedTask, WatchedTasks};
-use arbiter_inference_interface::{InferenceError, InferenceHost, JobStatus, WatchRequest, WatchStatus};
+use crate::{
+	AssignedTask, AssignedTasks, DisputeId, ElementRef, OpenDispute, ProviderDisputes, TaskId,
+	WatchedTask, WatchedTasks,
+};
+use arbiter_inference_interface::{
+	InferenceError, InferenceHost, JobStatus, WatchRequest, WatchStatus,
+};
 use codec::Encode;
 use frame_support::{derive_impl, traits::ConstU64};
 use sp_core::sr25519::{Public, Signature};
@@ -49,7 +54,9 @@ impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for T
 where
 	RuntimeCall: From<LocalCall>,
 {
-	fn create_signed_transaction<C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
+	fn create_signed_transaction<
+		C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
 		call: RuntimeCall,
 		_public: Public,
 		_account: Public,
@@ -70,20 +77,30 @@ thread_local! {
 
 /// The respond "call" in this runtime: a remark carrying (dispute, graph, opening).
 pub fn respond_remark(dispute: u64, graph: &[u8], opening: &[u8]) -> RuntimeCall {
-	RuntimeCall::System(frame_system::Call::remark { remark: (b"respond", dispute, graph, opening).encode() })
+	RuntimeCall::System(frame_system::Call::remark {
+		remark: (b"respond", dispute, graph, opening).encode(),
+	})
 }
 
 /// The challenge "call": a remark carrying (task, node, row, col).
 pub fn challenge_remark(task: u64, node: u32, row: u32, col: u32) -> RuntimeCall {
-	RuntimeCall::System(frame_system::Call::remark { remark: (b"challenge", task, node, row, col).encode() })
+	RuntimeCall::System(frame_system::Call::remark {
+		remark: (b"challenge", task, node, row, col).encode(),
+	})
 }
 
 pub struct Disputes;
 impl ProviderDisputes<Public, RuntimeCall> for Disputes {
 	fn disputes_against(operator: &Public) -> Vec<OpenDispute> {
-		DISPUTES.with(|d| d.borrow().iter().filter(|(o, _)| o == operator).map(|(_, d)| d.clone()).collect())
+		DISPUTES.with(|d| {
+			d.borrow()
+				.iter()
+				.filter(|(o, _)| o == operator)
+				.map(|(_, d)| d.clone())
+				.collect()
+		})
 	}
-	fn respond_call(dispute: u64, graph: &[u8], opening: &[u8]) -> Option<RuntimeCall> {
+	fn respond_call(dispute: DisputeId, graph: &[u8], opening: &[u8]) -> Option<RuntimeCall> {
 		(!graph.is_empty()).then(|| respond_remark(dispute, graph, opening))
 	}
 }
@@ -93,8 +110,8 @@ impl WatchedTasks<Public, RuntimeCall> for Watched {
 	fn challengeable() -> Vec<WatchedTask<Public>> {
 		COMMITTED.with(|c| c.borrow().clone())
 	}
-	fn challenge_call(task: u64, node: u32, row: u32, col: u32) -> RuntimeCall {
-		challenge_remark(task, node, row, col)
+	fn challenge_call(task: TaskId, element: ElementRef) -> RuntimeCall {
+		challenge_remark(task, element.node, element.row, element.col)
 	}
 }
 
@@ -106,14 +123,22 @@ pub fn commit_remark(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Runtim
 pub struct Tasks;
 impl AssignedTasks<Public, RuntimeCall> for Tasks {
 	fn awaiting_result(operator: &Public) -> Vec<AssignedTask> {
-		TASKS.with(|t| t.borrow().iter().filter(|(o, _)| o == operator).map(|(_, a)| a.clone()).collect())
+		TASKS.with(|t| {
+			t.borrow()
+				.iter()
+				.filter(|(o, _)| o == operator)
+				.map(|(_, a)| a.clone())
+				.collect()
+		})
 	}
-	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
+	fn commit_call(task: TaskId, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
 		(output.len() <= 64).then(|| commit_remark(task, output, trace_root))
 	}
-	fn open_tasks(operator: &Public) -> Vec<u64> {
+	fn open_tasks(operator: &Public) -> Vec<TaskId> {
 		// Assigned tasks and those committed (still in the list, with a result): all of them.
-		TASKS.with(|t| t.borrow().iter().filter(|(o, _)| o == operator).map(|(_, a)| a.task).collect())
+		TASKS.with(|t| {
+			t.borrow().iter().filter(|(o, _)| o == operator).map(|(_, a)| a.task).collect()
+		})
 	}
 }
 
@@ -125,12 +150,15 @@ impl pallet_provider_worker::Config for Test {
 	type ResubmitAfter = ConstU64<5>;
 }
 
+/// A started job: task, model root, input.
+pub type StartedJob = (TaskId, [u8; 32], Vec<u32>);
+
 /// A fake engine: `start_job` queues; the test finishes jobs with `finish`. Openings of a
 /// task exist once it is finished; watch results are set with `found`.
 #[derive(Default)]
 pub struct FakeEngine {
 	pub jobs: Mutex<HashMap<u64, JobStatus>>,
-	pub started: Mutex<Vec<(u64, [u8; 32], Vec<u32>)>>,
+	pub started: Mutex<Vec<StartedJob>>,
 	pub watch_results: Mutex<HashMap<u64, WatchStatus>>,
 	pub watched: Mutex<Vec<WatchRequest>>,
 	/// The last set of tasks whose traces the worker asked to keep.
@@ -146,7 +174,12 @@ impl FakeEngine {
 }
 
 impl InferenceHost for FakeEngine {
-	fn start_job(&self, task: u64, model_root: [u8; 32], input: Vec<u32>) -> Result<(), InferenceError> {
+	fn start_job(
+		&self,
+		task: u64,
+		model_root: [u8; 32],
+		input: Vec<u32>,
+	) -> Result<(), InferenceError> {
 		self.started.lock().unwrap().push((task, model_root, input));
 		self.jobs.lock().unwrap().entry(task).or_insert(JobStatus::Queued);
 		Ok(())
@@ -154,7 +187,14 @@ impl InferenceHost for FakeEngine {
 	fn job_status(&self, task: u64, _: [u8; 32]) -> JobStatus {
 		self.jobs.lock().unwrap().get(&task).cloned().unwrap_or(JobStatus::Unknown)
 	}
-	fn opening(&self, task: u64, _: [u8; 32], node: u32, row: u32, col: u32) -> Result<Vec<u8>, InferenceError> {
+	fn opening(
+		&self,
+		task: u64,
+		_: [u8; 32],
+		node: u32,
+		row: u32,
+		col: u32,
+	) -> Result<Vec<u8>, InferenceError> {
 		match self.jobs.lock().unwrap().get(&task) {
 			Some(JobStatus::Done { .. }) => Ok((task, node, row, col).encode()),
 			_ => Err(InferenceError::Failed(b"no trace".to_vec())),
@@ -172,7 +212,13 @@ impl InferenceHost for FakeEngine {
 		}
 		let task = request.task;
 		self.watched.lock().unwrap().push(request);
-		Ok(self.watch_results.lock().unwrap().get(&task).cloned().unwrap_or(WatchStatus::Running))
+		Ok(self
+			.watch_results
+			.lock()
+			.unwrap()
+			.get(&task)
+			.cloned()
+			.unwrap_or(WatchStatus::Running))
 	}
 }
 

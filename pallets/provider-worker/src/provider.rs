@@ -7,14 +7,14 @@ use frame_system::pallet_prelude::BlockNumberFor;
 
 use crate::{
 	send_once::{claim, key, operator_keys, send_signed},
-	AssignedTasks, Config, Pallet,
+	AssignedTasks, Config, Pallet, TaskId,
 };
 
 const LOG_TARGET: &str = "arbiter::provider";
 const SENT_PREFIX: &[u8] = b"arbiter/provider/commit-sent/";
 
 /// Key of the "commit sent at block" record of `task`.
-pub(crate) fn sent_key(task: u64) -> Vec<u8> {
+pub(crate) fn sent_key(task: TaskId) -> Vec<u8> {
 	key(SENT_PREFIX, task)
 }
 
@@ -23,7 +23,8 @@ impl<T: Config> Pallet<T> {
 	/// keep the traces of every task still open.
 	pub(crate) fn run_provider(now: BlockNumberFor<T>) {
 		let keys = operator_keys::<T>();
-		let open: Vec<u64> = keys.iter().flat_map(|(_, operator)| T::Tasks::open_tasks(operator)).collect();
+		let open: Vec<TaskId> =
+			keys.iter().flat_map(|(_, operator)| T::Tasks::open_tasks(operator)).collect();
 		if inference::retain(&open) == Err(InferenceError::Unavailable) {
 			return;
 		}
@@ -32,13 +33,18 @@ impl<T: Config> Pallet<T> {
 				match inference::job_status(task.task, task.model_root) {
 					// No engine on this node: nothing to do, now or for other tasks.
 					Err(InferenceError::Unavailable) => return,
-					Err(e) => log::warn!(target: LOG_TARGET, "task {}: engine error {:?}", task.task, e),
-					Ok(JobStatus::Unknown) => match inference::start_job(task.task, task.model_root, &task.input) {
-						Ok(()) => log::info!(target: LOG_TARGET, "task {}: job started", task.task),
-						Err(e) => log::warn!(target: LOG_TARGET, "task {}: cannot start: {:?}", task.task, e),
-					},
+					Err(e) =>
+						log::warn!(target: LOG_TARGET, "task {}: engine error {:?}", task.task, e),
+					Ok(JobStatus::Unknown) =>
+						match inference::start_job(task.task, task.model_root, &task.input) {
+							Ok(()) =>
+								log::info!(target: LOG_TARGET, "task {}: job started", task.task),
+							Err(e) =>
+								log::warn!(target: LOG_TARGET, "task {}: cannot start: {:?}", task.task, e),
+						},
 					Ok(JobStatus::Queued) | Ok(JobStatus::Running) => {},
-					Ok(JobStatus::Done { output, trace_root }) => Self::commit(now, &public, task.task, output, trace_root),
+					Ok(JobStatus::Done { output, trace_root }) =>
+						Self::commit(now, &public, task.task, output, trace_root),
 					Ok(JobStatus::Failed(reason)) => log::warn!(
 						target: LOG_TARGET,
 						"task {}: inference failed: {}; the task will time out and be reassigned",
@@ -52,7 +58,13 @@ impl<T: Config> Pallet<T> {
 
 	/// Sends `commit_result` signed by `public`, unless it was sent less than `ResubmitAfter`
 	/// blocks ago.
-	fn commit(now: BlockNumberFor<T>, public: &T::Public, task: u64, output: Vec<u8>, trace_root: [u8; 32]) {
+	fn commit(
+		now: BlockNumberFor<T>,
+		public: &T::Public,
+		task: TaskId,
+		output: Vec<u8>,
+		trace_root: [u8; 32],
+	) {
 		let resubmit = T::ResubmitAfter::get();
 		if !claim::<T>(&sent_key(task), now, Some(resubmit)) {
 			return;

@@ -9,7 +9,7 @@ use frame_system::pallet_prelude::BlockNumberFor;
 
 use crate::{
 	send_once::{claim, key, operator_keys, send_signed},
-	Config, Pallet, ProviderDisputes,
+	Config, ElementRef, Pallet, ProviderDisputes,
 };
 
 const LOG_TARGET: &str = "arbiter::provider";
@@ -20,7 +20,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn run_responder(now: BlockNumberFor<T>) {
 		for (public, operator) in operator_keys::<T>() {
 			for d in T::Disputes::disputes_against(&operator) {
-				let (node, row, col) = d.element;
+				let ElementRef { node, row, col } = d.element;
 				let opening = match inference::opening(d.task, d.model_root, node, row, col) {
 					Ok(o) => o,
 					// No engine here: another node of this operator may answer.

@@ -25,21 +25,32 @@ pub(crate) fn key(prefix: &[u8], subject: impl Encode) -> Vec<u8> {
 
 /// Claims the right to send now: `true` unless a send was recorded less than `again_after`
 /// blocks ago (`None`: never again once sent).
-pub(crate) fn claim<T: Config>(key: &[u8], now: BlockNumberFor<T>, again_after: Option<BlockNumberFor<T>>) -> bool {
+pub(crate) fn claim<T: Config>(
+	key: &[u8],
+	now: BlockNumberFor<T>,
+	again_after: Option<BlockNumberFor<T>>,
+) -> bool {
 	let record = StorageValueRef::persistent(key);
-	let claimed = record.mutate(|sent: Result<Option<BlockNumberFor<T>>, StorageRetrievalError>| match (sent, again_after) {
-		(Ok(Some(_)), None) => Err(()),
-		(Ok(Some(at)), Some(after)) if now < at.saturating_add(after) => Err(()),
-		_ => Ok(now),
-	});
+	let claimed =
+		record.mutate(|sent: Result<Option<BlockNumberFor<T>>, StorageRetrievalError>| {
+			match (sent, again_after) {
+				(Ok(Some(_)), None) => Err(()),
+				(Ok(Some(at)), Some(after)) if now < at.saturating_add(after) => Err(()),
+				_ => Ok(now),
+			}
+		});
 	match claimed {
 		Ok(_) => true,
-		Err(MutateStorageError::ValueFunctionFailed(())) | Err(MutateStorageError::ConcurrentModification(_)) => false,
+		Err(MutateStorageError::ValueFunctionFailed(())) |
+		Err(MutateStorageError::ConcurrentModification(_)) => false,
 	}
 }
 
 /// Sends `call` signed by `public`'s key; whether the pool took it.
-pub(crate) fn send_signed<T: Config>(public: &T::Public, call: <T as frame_system::Config>::RuntimeCall) -> bool {
+pub(crate) fn send_signed<T: Config>(
+	public: &T::Public,
+	call: <T as frame_system::Config>::RuntimeCall,
+) -> bool {
 	let sent = Signer::<T, T::OperatorKey>::any_account()
 		.with_filter(Vec::from([public.clone()]))
 		.send_signed_transaction(|_| call.clone());

@@ -4,7 +4,7 @@
 //! with the engine's opening; the watcher challenges what the engine found, once, never its own
 //! operators' results.
 
-use crate::{mock::*, AssignedTask, OpenDispute, WatchedTask};
+use crate::{mock::*, AssignedTask, ElementRef, OpenDispute, WatchedTask};
 use arbiter_inference_interface::{InferenceExt, JobStatus, WatchRequest, WatchStatus};
 use codec::Decode;
 use frame_support::traits::Hooks;
@@ -28,7 +28,9 @@ fn setup(engine: Option<Arc<FakeEngine>>) -> Setup {
 	let (offchain, _) = testing::TestOffchainExt::new();
 	let (pool, pool_state) = testing::TestTransactionPoolExt::new();
 	let keystore = MemoryKeystore::new();
-	let operator = keystore.sr25519_generate_new(crate::crypto::Public::ID, Some("//Alice")).unwrap();
+	let operator = keystore
+		.sr25519_generate_new(crate::crypto::Public::ID, Some("//Alice"))
+		.unwrap();
 	let mut ext = sp_io::TestExternalities::default();
 	ext.register_extension(OffchainWorkerExt::new(offchain.clone()));
 	ext.register_extension(OffchainDbExt::new(offchain));
@@ -44,7 +46,10 @@ fn setup(engine: Option<Arc<FakeEngine>>) -> Setup {
 }
 
 fn assign(operator: Public, task: u64, input: &[u32]) {
-	TASKS.with(|t| t.borrow_mut().push((operator, AssignedTask { task, model_root: MODEL, input: input.to_vec() })));
+	TASKS.with(|t| {
+		t.borrow_mut()
+			.push((operator, AssignedTask { task, model_root: MODEL, input: input.to_vec() }))
+	});
 }
 
 fn run(block: u64) {
@@ -53,7 +58,11 @@ fn run(block: u64) {
 }
 
 fn sent(pool: &Arc<parking_lot::RwLock<testing::PoolState>>) -> Vec<Extrinsic> {
-	pool.read().transactions.iter().map(|tx| Extrinsic::decode(&mut &tx[..]).unwrap()).collect()
+	pool.read()
+		.transactions
+		.iter()
+		.map(|tx| Extrinsic::decode(&mut &tx[..]).unwrap())
+		.collect()
 }
 
 #[test]
@@ -111,7 +120,12 @@ fn other_operators_tasks_and_failed_jobs_are_not_committed() {
 		assign(Public::from_raw([42; 32]), 1, &[101, 102]);
 		assign(operator, 2, &[101, 999_999, 102]);
 		engine.finish(1, JobStatus::Done { output: vec![1], trace_root: [1; 32] });
-		engine.finish(2, JobStatus::Failed(b"token id 999999 at position 1 is not below the vocabulary size 30522".to_vec()));
+		engine.finish(
+			2,
+			JobStatus::Failed(
+				b"token id 999999 at position 1 is not below the vocabulary size 30522".to_vec(),
+			),
+		);
 		for b in 1..4 {
 			run(b);
 		}
@@ -139,7 +153,12 @@ fn a_dispute_against_our_operator_is_answered_once_with_the_engines_opening() {
 	let mut s = setup(Some(engine.clone()));
 	let operator = s.operator;
 	s.ext.execute_with(|| {
-		let dispute = |id, task| OpenDispute { dispute: id, task, model_root: MODEL, element: (40, 1, 2) };
+		let dispute = |id, task| OpenDispute {
+			dispute: id,
+			task,
+			model_root: MODEL,
+			element: ElementRef::new(40, 1, 2),
+		};
 		DISPUTES.with(|d| {
 			d.borrow_mut().push((operator, dispute(3, 7)));
 			d.borrow_mut().push((Public::from_raw([42; 32]), dispute(4, 8)));
@@ -151,7 +170,10 @@ fn a_dispute_against_our_operator_is_answered_once_with_the_engines_opening() {
 		run(1);
 		let txs = sent(&s.pool);
 		assert_eq!(txs.len(), 1);
-		assert_eq!(txs[0].function, respond_remark(3, &MODEL, &codec::Encode::encode(&(7u64, 40u32, 1u32, 2u32))));
+		assert_eq!(
+			txs[0].function,
+			respond_remark(3, &MODEL, &codec::Encode::encode(&(7u64, 40u32, 1u32, 2u32)))
+		);
 		// Not again while the answer may still land.
 		run(2);
 		assert_eq!(sent(&s.pool).len(), 1);
@@ -183,7 +205,12 @@ fn the_watcher_challenges_a_found_fault_once_and_never_its_own_results() {
 	s.ext.execute_with(|| {
 		let other = Public::from_raw([42; 32]);
 		COMMITTED.with(|c| {
-			c.borrow_mut().extend([watched(1, other), watched(2, other), watched(3, operator), watched(4, other)]);
+			c.borrow_mut().extend([
+				watched(1, other),
+				watched(2, other),
+				watched(3, operator),
+				watched(4, other),
+			]);
 		});
 		run(1);
 		// Every other operator's result is checked; our own is not.
@@ -202,7 +229,8 @@ fn the_watcher_challenges_a_found_fault_once_and_never_its_own_results() {
 		// Not again while it may still land; again after ResubmitAfter if it did not.
 		run(3);
 		assert_eq!(sent(&s.pool).len(), 1);
-		let resubmit = <<Test as crate::Config>::ResubmitAfter as frame_support::traits::Get<u64>>::get();
+		let resubmit =
+			<<Test as crate::Config>::ResubmitAfter as frame_support::traits::Get<u64>>::get();
 		run(2 + resubmit);
 		assert_eq!(sent(&s.pool).len(), 2, "the challenge did not land: sent again");
 		// Once it stands on chain, never again.

@@ -13,7 +13,7 @@ use frame_system::pallet_prelude::BlockNumberFor;
 
 use crate::{
 	send_once::{claim, key, operator_keys, send_signed},
-	Config, Pallet, WatchedTasks,
+	Config, ElementRef, Pallet, WatchedTasks,
 };
 
 const LOG_TARGET: &str = "arbiter::watcher";
@@ -42,7 +42,10 @@ impl<T: Config> Pallet<T> {
 					if !claim::<T>(&sent_key, now, Some(T::ResubmitAfter::get())) {
 						continue;
 					}
-					if send_signed::<T>(challenger, T::Watched::challenge_call(task, node, row, col)) {
+					if send_signed::<T>(
+						challenger,
+						T::Watched::challenge_call(task, ElementRef::new(node, row, col)),
+					) {
 						log::info!(target: LOG_TARGET, "task {task}: challenged element ({node}, {row}, {col})");
 					} else {
 						log::warn!(target: LOG_TARGET, "task {task}: could not send the challenge");

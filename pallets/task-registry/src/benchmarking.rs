@@ -1,6 +1,7 @@
 //! Benchmarks for the model registry calls.
 
 use super::*;
+use crate::BenchmarkHelper;
 use frame_benchmarking::v2::*;
 use frame_support::{
 	traits::{fungible::Mutate, EnsureOrigin, Get},
@@ -9,7 +10,6 @@ use frame_support::{
 use frame_system::RawOrigin;
 use sp_core::H256;
 use sp_runtime::traits::{Bounded, Saturating};
-use crate::BenchmarkHelper;
 
 /// A task's `max_fee`: above any provider's price (benchmark providers ask the minimum), far
 /// below the owner's balance.
@@ -25,13 +25,25 @@ fn owner<T: Config>() -> T::AccountId {
 
 /// A model taking the longest inputs the pallet stores.
 fn io<T: Config>() -> IoSpec {
-	IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: T::MaxInputTokens::get(), output_width: 384 }
+	IoSpec {
+		input: InputKind::TokenIds { vocabulary: 30_522 },
+		max_input_tokens: T::MaxInputTokens::get(),
+		output_width: 384,
+	}
 }
 
 fn registered<T: Config>() -> ModelId {
 	let id = NextModelId::<T>::get();
-	Pallet::<T>::do_register_model(owner::<T>(), H256::zero(), H256::zero(), H256::zero(), io::<T>(), 1, 0, BoundedVec::default())
-		.expect("registers");
+	let registration = ModelRegistration {
+		descriptor_hash: H256::zero(),
+		model_root: H256::zero(),
+		tokenizer_hash: H256::zero(),
+		io: io::<T>(),
+		max_row_width: 1,
+		slack_bits: 0,
+		metadata: BoundedVec::default(),
+	};
+	Pallet::<T>::do_register_model(owner::<T>(), registration).expect("registers");
 	id
 }
 
@@ -47,13 +59,23 @@ mod benchmarks {
 		let who = owner::<T>();
 		let metadata = BoundedVec::truncate_from(alloc::vec![b'm'; m as usize]);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who), H256::zero(), H256::zero(), H256::zero(), io::<T>(), 1, 0, metadata);
+		_(
+			RawOrigin::Signed(who),
+			H256::zero(),
+			H256::zero(),
+			H256::zero(),
+			io::<T>(),
+			1,
+			0,
+			metadata,
+		);
 	}
 
 	#[benchmark]
 	fn approve_model() -> Result<(), BenchmarkError> {
 		let id = registered::<T>();
-		let origin = T::GovernanceOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+		let origin =
+			T::GovernanceOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
 		#[extrinsic_call]
 		_(origin as T::RuntimeOrigin, id);
 		Ok(())
@@ -62,17 +84,21 @@ mod benchmarks {
 	#[benchmark]
 	fn retire_model() -> Result<(), BenchmarkError> {
 		let id = registered::<T>();
-		let origin = T::GovernanceOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+		let origin =
+			T::GovernanceOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
 		#[extrinsic_call]
 		_(origin as T::RuntimeOrigin, id);
 		Ok(())
 	}
 
 	/// An approved model with `n` providers serving it (worst-case selection work).
-	fn model_with_providers<T: Config>(n: u32) -> (ModelId, alloc::vec::Vec<(T::AccountId, T::AccountId)>) {
+	fn model_with_providers<T: Config>(
+		n: u32,
+	) -> (ModelId, alloc::vec::Vec<(T::AccountId, T::AccountId)>) {
 		let model = 7_000;
 		<Pallet<T> as ModelCatalog>::make_servable(model);
-		let providers = (0..n).map(|i| T::BenchmarkHelper::provider(model, i, 1u32.into())).collect();
+		let providers =
+			(0..n).map(|i| T::BenchmarkHelper::provider(model, i, 1u32.into())).collect();
 		(model, providers)
 	}
 
@@ -133,7 +159,10 @@ mod benchmarks {
 	}
 
 	#[benchmark]
-	fn on_initialize(d: Linear<0, { T::MaxDeadlinesPerBlock::get() }>, p: Linear<0, { T::MaxDeadlinesPerBlock::get() }>) {
+	fn on_initialize(
+		d: Linear<0, { T::MaxDeadlinesPerBlock::get() }>,
+		p: Linear<0, { T::MaxDeadlinesPerBlock::get() }>,
+	) {
 		let (model, _) = model_with_providers::<T>(SELECTION_CANDIDATES);
 		// Past every assignment deadline (a commit is accepted up to the deadline, the timeout
 		// runs after it), so each queued task times out and is reassigned.
@@ -157,9 +186,16 @@ mod benchmarks {
 		// Every queued task timed out: reassigned (or refunded when no provider is left).
 		for id in queued {
 			let task = Tasks::<T>::get(id).expect("queued tasks exist");
-			assert!(task.assignments >= 2 || matches!(task.status, TaskStatus::Refunded { .. }), "task {id} timed out");
+			assert!(
+				task.assignments >= 2 || matches!(task.status, TaskStatus::Refunded { .. }),
+				"task {id} timed out"
+			);
 		}
 	}
 
-	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+	impl_benchmark_test_suite!(
+		Pallet,
+		crate::mock::ExtBuilder::default().build(),
+		crate::mock::Test
+	);
 }

@@ -25,10 +25,14 @@ extern crate alloc;
 
 pub use pallet::*;
 
-mod model_impls;
-mod task_impls;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmark_impls;
+mod dispatchable_impls;
+mod interface_impls;
 pub mod runtime_api;
+mod tick_impls;
 pub mod types;
+mod utility_impls;
 pub mod weights;
 
 #[cfg(feature = "runtime-benchmarks")]
@@ -40,11 +44,11 @@ mod tests;
 #[cfg(test)]
 mod tests_tasks;
 
-pub use pallet_compute_staking::{
-	CapacityAccounting, ModelCatalog, Outcome, ProviderRegistry, ProviderSelection, ProviderSlashing,
-	ReputationRecorder,
+pub use arbiter_interface::{
+	CapacityAccounting, CommittedResult, DisputeSubject, ModelCatalog, ModelCommitment,
+	ModelCommitments, Outcome, ProviderRegistry, ProviderSelection, ProviderSlashing,
+	ReputationRecorder, TaskDisputes,
 };
-pub use task_impls::{CommittedResult, DisputeSubject, TaskDisputes};
 pub use types::*;
 pub use weights::WeightInfo;
 
@@ -60,9 +64,16 @@ pub mod pallet {
 	use sp_runtime::Perbill;
 
 	/// Balance type of the currency deposits are held in.
-	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	pub type BalanceOf<T> =
+		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 	/// A stored model.
-	pub type ModelOf<T> = ModelInfo<<T as frame_system::Config>::AccountId, BalanceOf<T>, <T as Config>::MaxMetadataLen>;
+	pub type ModelOf<T> = ModelInfo<
+		<T as frame_system::Config>::AccountId,
+		BalanceOf<T>,
+		<T as Config>::MaxMetadataLen,
+	>;
+	/// A model to register.
+	pub type ModelRegistrationOf<T> = ModelRegistration<<T as Config>::MaxMetadataLen>;
 	/// A stored task.
 	pub type TaskOf<T> = TaskInfo<
 		<T as frame_system::Config>::AccountId,
@@ -72,25 +83,33 @@ pub mod pallet {
 		<T as Config>::MaxOutputLen,
 	>;
 	/// A task's status.
-	pub type TaskStatusOf<T> =
-		TaskStatus<<T as frame_system::Config>::AccountId, BalanceOf<T>, BlockNumberFor<T>, <T as Config>::MaxOutputLen>;
+	pub type TaskStatusOf<T> = TaskStatus<
+		<T as frame_system::Config>::AccountId,
+		BalanceOf<T>,
+		BlockNumberFor<T>,
+		<T as Config>::MaxOutputLen,
+	>;
 
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
 
-	#[pallet::config]
+	#[pallet::config(with_default)]
 	pub trait Config: frame_system::Config {
 		/// The hold reasons of this pallet, as the runtime aggregates them.
+		#[pallet::no_default_bounds]
 		type RuntimeHoldReason: From<HoldReason>;
 		/// The currency deposits are held in.
+		#[pallet::no_default]
 		type Currency: Inspect<Self::AccountId>
 			+ Mutate<Self::AccountId>
 			+ InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 		/// Who approves and retires models (Root until the governance tracks land).
+		#[pallet::no_default_bounds]
 		type GovernanceOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 		/// Deposit held for a registered model.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type ModelDeposit: Get<BalanceOf<Self>>;
 		/// Widest row a model may have (governable): a dispute step must fit a block.
 		type MaxModelRowWidth: Get<u32>;
@@ -100,6 +119,7 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxMetadataLen: Get<u32>;
 		/// The compute providers (the staking pallet): selection, capacity, reputation, slashing.
+		#[pallet::no_default]
 		type Providers: ProviderSelection<Self::AccountId, BalanceOf<Self>>
 			+ CapacityAccounting<Self::AccountId>
 			+ ReputationRecorder<Self::AccountId>
@@ -115,8 +135,10 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxOutputLen: Get<u32>;
 		/// Blocks after a commitment during which a result can be challenged (governable).
+		#[pallet::no_default_bounds]
 		type ChallengeWindow: Get<BlockNumberFor<Self>>;
 		/// Blocks an assigned provider has to commit (governable).
+		#[pallet::no_default_bounds]
 		type AssignmentTimeout: Get<BlockNumberFor<Self>>;
 		/// Assignments after the first before a task is refunded (governable).
 		type MaxReassignments: Get<u32>;
@@ -125,9 +147,11 @@ pub mod pallet {
 		/// Share of a provider's stake slashed for a missed deadline.
 		type MissedDeadlineSlash: Get<Perbill>;
 		/// Receives protocol fees and deadline slashes.
+		#[pallet::no_default_bounds]
 		type TreasuryAccount: Get<Self::AccountId>;
 		/// Blocks a finished task stays readable before it is pruned.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type RetentionPeriod: Get<BlockNumberFor<Self>>;
 		/// Most deadlines queued for one block (bounds the hook's work).
 		#[pallet::constant]
@@ -136,7 +160,53 @@ pub mod pallet {
 		type WeightInfo: WeightInfo;
 		/// Creates providers for the task benchmarks.
 		#[cfg(feature = "runtime-benchmarks")]
+		#[pallet::no_default]
 		type BenchmarkHelper: BenchmarkHelper<Self::AccountId, BalanceOf<Self>>;
+	}
+
+	/// Config presets for `#[derive_impl]`.
+	pub mod config_preludes {
+		use super::*;
+		use frame_support::{
+			derive_impl,
+			traits::{ConstU32, ConstU64},
+		};
+
+		/// Test runtimes (u64 accounts, balances and block numbers): Root governs, account 99
+		/// is the treasury, short windows, small bounds.
+		pub struct TestDefaultConfig;
+
+		#[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+		impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+		#[frame_support::register_default_impl(TestDefaultConfig)]
+		impl DefaultConfig for TestDefaultConfig {
+			#[inject_runtime_type]
+			type RuntimeHoldReason = ();
+			type GovernanceOrigin = frame_system::EnsureRoot<u64>;
+			type ModelDeposit = ConstU64<0>;
+			type MaxModelRowWidth = ConstU32<4096>;
+			/// 1e-5 as f32 bits.
+			type MaxToleranceSlackBits = ConstU32<0x3727_c5ac>;
+			type MaxMetadataLen = ConstU32<64>;
+			type MaxOutputBytes = ConstU32<128>;
+			type MaxInputTokens = ConstU32<64>;
+			type MaxOutputLen = ConstU32<128>;
+			type ChallengeWindow = ConstU64<10>;
+			type AssignmentTimeout = ConstU64<5>;
+			type MaxReassignments = ConstU32<0>;
+			type ProtocolFee = ProtocolFee;
+			type MissedDeadlineSlash = MissedDeadlineSlash;
+			type TreasuryAccount = ConstU64<99>;
+			type RetentionPeriod = ConstU64<100>;
+			type MaxDeadlinesPerBlock = ConstU32<8>;
+			type WeightInfo = ();
+		}
+
+		frame_support::parameter_types! {
+			pub const ProtocolFee: Perbill = Perbill::from_percent(10);
+			pub const MissedDeadlineSlash: Perbill = Perbill::from_percent(1);
+		}
 	}
 
 	/// Sets up what the task benchmarks need from other pallets.
@@ -175,17 +245,28 @@ pub mod pallet {
 
 	/// Tasks whose deadline (assignment timeout, window end, retry) falls in a block.
 	#[pallet::storage]
-	pub type Deadlines<T: Config> =
-		StorageMap<_, Twox64Concat, BlockNumberFor<T>, BoundedVec<TaskId, T::MaxDeadlinesPerBlock>, ValueQuery>;
+	pub type Deadlines<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<TaskId, T::MaxDeadlinesPerBlock>,
+		ValueQuery,
+	>;
 
 	/// Finished tasks to prune in a block.
 	#[pallet::storage]
-	pub type PruneQueue<T: Config> =
-		StorageMap<_, Twox64Concat, BlockNumberFor<T>, BoundedVec<TaskId, T::MaxDeadlinesPerBlock>, ValueQuery>;
+	pub type PruneQueue<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<TaskId, T::MaxDeadlinesPerBlock>,
+		ValueQuery,
+	>;
 
 	/// Open tasks of an operator (assigned or committed), for its off-chain worker.
 	#[pallet::storage]
-	pub type OperatorTasks<T: Config> = StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, TaskId, ()>;
+	pub type OperatorTasks<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, TaskId, ()>;
 
 	#[pallet::genesis_config]
 	#[derive(frame_support::DefaultNoBound)]
@@ -200,16 +281,27 @@ pub mod pallet {
 			for m in &self.models {
 				// Same checks and deposit as `register_model`; a chain spec that breaks them must
 				// not start (genesis panics are the chain-spec author's error, not an input's).
-				let metadata = BoundedVec::try_from(m.metadata.clone()).expect("genesis model metadata exceeds MaxMetadataLen");
+				let metadata = BoundedVec::try_from(m.metadata.clone())
+					.expect("genesis model metadata exceeds MaxMetadataLen");
 				let id = NextModelId::<T>::get();
 				let io = IoSpec {
 					input: InputKind::TokenIds { vocabulary: m.vocabulary },
 					max_input_tokens: m.max_input_tokens,
 					output_width: m.output_width,
 				};
-				Pallet::<T>::do_register_model(m.owner.clone(), m.descriptor_hash, m.model_root, m.tokenizer_hash, io, m.max_row_width, m.slack_bits, metadata)
+				let registration = ModelRegistration {
+					descriptor_hash: m.descriptor_hash,
+					model_root: m.model_root,
+					tokenizer_hash: m.tokenizer_hash,
+					io,
+					max_row_width: m.max_row_width,
+					slack_bits: m.slack_bits,
+					metadata,
+				};
+				Pallet::<T>::do_register_model(m.owner.clone(), registration)
 					.expect("genesis model refused by register_model's checks");
-				Pallet::<T>::do_approve_model(id).expect("a model registered at genesis is proposed");
+				Pallet::<T>::do_approve_model(id)
+					.expect("a model registered at genesis is proposed");
 			}
 		}
 	}
@@ -218,34 +310,121 @@ pub mod pallet {
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
 		/// A model was registered; it waits for approval.
-		ModelRegistered { model: ModelId, owner: T::AccountId, model_root: H256 },
+		ModelRegistered {
+			/// The model.
+			model: ModelId,
+			/// Who registered it (its deposit is held).
+			owner: T::AccountId,
+			/// Merkle root of the model's weights.
+			model_root: H256,
+		},
 		/// Governance approved a model: tasks and providers may use it.
-		ModelApproved { model: ModelId },
+		ModelApproved {
+			/// The model.
+			model: ModelId,
+		},
 		/// Governance retired a model; its deposit went back to the owner.
-		ModelRetired { model: ModelId },
+		ModelRetired {
+			/// The model.
+			model: ModelId,
+		},
 		/// A task was submitted; `max_fee` is held.
-		TaskSubmitted { task: TaskId, submitter: T::AccountId, model: ModelId, max_fee: BalanceOf<T> },
+		TaskSubmitted {
+			/// The task.
+			task: TaskId,
+			/// Who submitted it.
+			submitter: T::AccountId,
+			/// The model.
+			model: ModelId,
+			/// The most it pays, held until the task ends.
+			max_fee: BalanceOf<T>,
+		},
 		/// A provider was assigned; it must commit by `deadline`.
-		TaskAssigned { task: TaskId, provider: T::AccountId, operator: T::AccountId, price: BalanceOf<T>, deadline: BlockNumberFor<T> },
+		TaskAssigned {
+			/// The task.
+			task: TaskId,
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// Its operator key.
+			operator: T::AccountId,
+			/// The provider's price for it.
+			price: BalanceOf<T>,
+			/// Last block a result is accepted in.
+			deadline: BlockNumberFor<T>,
+		},
 		/// No provider could take the task now; assignment is retried at `retry_at`.
-		TaskUnassigned { task: TaskId, retry_at: BlockNumberFor<T> },
+		TaskUnassigned {
+			/// The task.
+			task: TaskId,
+			/// Block of the next assignment attempt.
+			retry_at: BlockNumberFor<T>,
+		},
 		/// A result was committed; final after `window_end` unless challenged.
-		ResultCommitted { task: TaskId, provider: T::AccountId, trace_root: H256, window_end: BlockNumberFor<T> },
+		ResultCommitted {
+			/// The task.
+			task: TaskId,
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// The committed trace root.
+			trace_root: H256,
+			/// Last block a challenge is accepted in.
+			window_end: BlockNumberFor<T>,
+		},
 		/// The provider missed its deadline and was slashed `slashed`.
-		DeadlineMissed { task: TaskId, provider: T::AccountId, slashed: BalanceOf<T> },
-		/// The result is final: the provider got `paid`, the treasury `fee`, the submitter the rest back.
-		TaskFinalized { task: TaskId, provider: T::AccountId, paid: BalanceOf<T>, fee: BalanceOf<T>, refunded: BalanceOf<T> },
+		DeadlineMissed {
+			/// The task.
+			task: TaskId,
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// Stake slashed to the treasury.
+			slashed: BalanceOf<T>,
+		},
+		/// The result is final: the provider got `paid`, the treasury `fee`, the submitter the
+		/// rest back.
+		TaskFinalized {
+			/// The task.
+			task: TaskId,
+			/// The provider (its stake-holding account).
+			provider: T::AccountId,
+			/// Paid to the provider.
+			paid: BalanceOf<T>,
+			/// Paid to the treasury.
+			fee: BalanceOf<T>,
+			/// Returned to the submitter.
+			refunded: BalanceOf<T>,
+		},
 		/// The task ended without a result; the escrow went back to the submitter.
-		TaskRefunded { task: TaskId, submitter: T::AccountId, amount: BalanceOf<T> },
+		TaskRefunded {
+			/// The task.
+			task: TaskId,
+			/// Who gets the escrow back.
+			submitter: T::AccountId,
+			/// The escrow returned.
+			amount: BalanceOf<T>,
+		},
 		/// The submitter cancelled the task before assignment.
-		TaskCancelled { task: TaskId },
+		TaskCancelled {
+			/// The task.
+			task: TaskId,
+		},
 		/// A dispute froze the task: it cannot finalize until every dispute on it is resolved.
-		TaskFrozen { task: TaskId },
+		TaskFrozen {
+			/// The task.
+			task: TaskId,
+		},
 		/// The task's last open dispute ended in the provider's favour; challenges are accepted
 		/// until `window_end`.
-		TaskUnfrozen { task: TaskId, window_end: BlockNumberFor<T> },
+		TaskUnfrozen {
+			/// The task.
+			task: TaskId,
+			/// Last block a challenge is accepted in.
+			window_end: BlockNumberFor<T>,
+		},
 		/// A finished task was removed from storage.
-		TaskPruned { task: TaskId },
+		TaskPruned {
+			/// The task.
+			task: TaskId,
+		},
 	}
 
 	#[pallet::error]
@@ -328,7 +507,16 @@ pub mod pallet {
 			metadata: BoundedVec<u8, T::MaxMetadataLen>,
 		) -> DispatchResult {
 			let owner = ensure_signed(origin)?;
-			Self::do_register_model(owner, descriptor_hash, model_root, tokenizer_hash, io, max_row_width, slack_bits, metadata)
+			let registration = ModelRegistration {
+				descriptor_hash,
+				model_root,
+				tokenizer_hash,
+				io,
+				max_row_width,
+				slack_bits,
+				metadata,
+			};
+			Self::do_register_model(owner, registration)
 		}
 
 		/// Approves a proposed model (governance).

@@ -6,7 +6,6 @@ use frame_support::{
 	derive_impl, parameter_types,
 	traits::{ConstU32, ConstU64},
 };
-use frame_system::EnsureRoot;
 use sp_runtime::BuildStorage;
 
 type Block = frame_system::mocking::MockBlock<Test>;
@@ -33,40 +32,32 @@ impl pallet_balances::Config for Test {
 	type ExistentialDeposit = ConstU64<5>;
 }
 
+/// The treasury of the test presets.
+pub const TREASURY: u64 = 99;
+
 parameter_types! {
 	pub static MaxOutputBytes: u32 = 128;
 	pub static ChallengeWindow: u64 = 5;
 	pub static AssignmentTimeout: u64 = 3;
 	pub static MaxReassignments: u32 = 2;
-	pub const ProtocolFee: sp_runtime::Perbill = sp_runtime::Perbill::from_percent(10);
-	pub const MissedDeadlineSlash: sp_runtime::Perbill = sp_runtime::Perbill::from_percent(1);
-	pub const Treasury: u64 = 99;
 	pub static MaxRowWidth: u32 = 4096;
 	/// 1.0e-5 as f32 bits.
 	pub static MaxSlackBits: u32 = 0x3727_c5ac;
 }
 
+#[derive_impl(pallet_task_registry::config_preludes::TestDefaultConfig)]
 impl pallet_task_registry::Config for Test {
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
-	type GovernanceOrigin = EnsureRoot<u64>;
 	type ModelDeposit = ConstU64<500>;
 	type MaxModelRowWidth = MaxRowWidth;
 	type MaxToleranceSlackBits = MaxSlackBits;
-	type MaxMetadataLen = ConstU32<64>;
 	type Providers = Staking;
 	type MaxOutputBytes = MaxOutputBytes;
-	type MaxInputTokens = ConstU32<64>;
-	type MaxOutputLen = ConstU32<128>;
 	type ChallengeWindow = ChallengeWindow;
 	type AssignmentTimeout = AssignmentTimeout;
 	type MaxReassignments = MaxReassignments;
-	type ProtocolFee = ProtocolFee;
-	type MissedDeadlineSlash = MissedDeadlineSlash;
-	type TreasuryAccount = Treasury;
 	type RetentionPeriod = ConstU64<20>;
 	type MaxDeadlinesPerBlock = ConstU32<4>;
-	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = StakingProviders;
 }
@@ -80,42 +71,40 @@ impl crate::BenchmarkHelper<u64, u64> for StakingProviders {
 	}
 }
 
+#[derive_impl(pallet_compute_staking::config_preludes::TestDefaultConfig)]
 impl pallet_compute_staking::Config for Test {
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
-	type MinProviderStake = ConstU64<1_000>;
-	type MinPrice = ConstU64<1>;
-	type MinJailPeriod = ConstU64<5>;
-	type UnbondingPeriod = ConstU64<10>;
-	type MaxProviders = ConstU32<8>;
-	type MaxModelsPerProvider = ConstU32<4>;
-	type MaxProvidersPerModel = ConstU32<6>;
-	type MaxUnlockingChunks = ConstU32<3>;
-	type MaxEndpointLen = ConstU32<64>;
 	type Models = Registry;
-	type WeightInfo = ();
 }
 
 pub const ENDOWMENT: u64 = 100_000;
 
-pub fn new_test_ext() -> sp_io::TestExternalities {
-	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	let mut balances: Vec<(u64, u64)> = (1..=10).map(|a| (a, ENDOWMENT)).collect();
-	balances.push((99, 10)); // the treasury exists
-	pallet_balances::GenesisConfig::<Test> { balances, ..Default::default() }
-		.assimilate_storage(&mut t)
-		.unwrap();
-	let mut ext: sp_io::TestExternalities = t.into();
-	ext.execute_with(|| System::set_block_number(1));
-	ext
+/// Builds the test externalities: accounts 1–10 endowed, the treasury (99) existing, at block 1.
+pub struct ExtBuilder {
+	balances: Vec<(u64, u64)>,
 }
 
-/// Runs blocks up to `n`, calling the hooks.
-pub fn run_to_block(n: u64) {
-	use frame_support::traits::Hooks;
-	while System::block_number() < n {
-		let next = System::block_number() + 1;
-		System::set_block_number(next);
-		Registry::on_initialize(next);
+impl Default for ExtBuilder {
+	fn default() -> Self {
+		let mut balances: Vec<(u64, u64)> = (1..=10).map(|a| (a, ENDOWMENT)).collect();
+		balances.push((TREASURY, 10));
+		Self { balances }
 	}
+}
+
+impl ExtBuilder {
+	pub fn build(self) -> sp_io::TestExternalities {
+		let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+		pallet_balances::GenesisConfig::<Test> { balances: self.balances, ..Default::default() }
+			.assimilate_storage(&mut t)
+			.unwrap();
+		let mut ext: sp_io::TestExternalities = t.into();
+		ext.execute_with(|| System::set_block_number(1));
+		ext
+	}
+}
+
+/// Runs blocks up to `n` with every pallet's hooks.
+pub fn run_to_block(n: u64) {
+	System::run_to_block::<AllPalletsWithSystem>(n);
 }

@@ -7,7 +7,11 @@ use sp_core::H256;
 use sp_runtime::DispatchError;
 
 fn io() -> IoSpec {
-	IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: 64, output_width: 384 }
+	IoSpec {
+		input: InputKind::TokenIds { vocabulary: 30_522 },
+		max_input_tokens: 64,
+		output_width: 384,
+	}
 }
 
 fn register(owner: u64, width: u32, slack: f32) -> Result<(), DispatchError> {
@@ -29,34 +33,45 @@ fn deposit_held(who: u64) -> u64 {
 
 #[test]
 fn register_approve_retire() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		assert_ok!(register(1, 1536, 1e-6));
 		let m = Models::<Test>::get(0).unwrap();
 		assert_eq!(m.status, ModelStatus::Proposed);
 		assert_eq!(m.model_root, H256::repeat_byte(2));
 		assert_eq!(deposit_held(1), 500);
-		System::assert_last_event(Event::ModelRegistered { model: 0, owner: 1, model_root: H256::repeat_byte(2) }.into());
+		System::assert_last_event(
+			Event::ModelRegistered { model: 0, owner: 1, model_root: H256::repeat_byte(2) }.into(),
+		);
 		assert!(!Registry::is_servable(0), "proposed models are not servable");
 
-		assert_noop!(Registry::approve_model(RuntimeOrigin::signed(1), 0), DispatchError::BadOrigin);
+		assert_noop!(
+			Registry::approve_model(RuntimeOrigin::signed(1), 0),
+			DispatchError::BadOrigin
+		);
 		assert_ok!(Registry::approve_model(RuntimeOrigin::root(), 0));
 		assert!(Registry::is_servable(0));
 		assert_noop!(Registry::approve_model(RuntimeOrigin::root(), 0), Error::<Test>::NotProposed);
-		assert_noop!(Registry::approve_model(RuntimeOrigin::root(), 7), Error::<Test>::UnknownModel);
+		assert_noop!(
+			Registry::approve_model(RuntimeOrigin::root(), 7),
+			Error::<Test>::UnknownModel
+		);
 
 		assert_noop!(Registry::retire_model(RuntimeOrigin::signed(1), 0), DispatchError::BadOrigin);
 		assert_ok!(Registry::retire_model(RuntimeOrigin::root(), 0));
 		assert!(!Registry::is_servable(0));
 		assert_eq!(deposit_held(1), 0);
 		assert_eq!(Balances::free_balance(1), ENDOWMENT);
-		assert_noop!(Registry::retire_model(RuntimeOrigin::root(), 0), Error::<Test>::AlreadyRetired);
+		assert_noop!(
+			Registry::retire_model(RuntimeOrigin::root(), 0),
+			Error::<Test>::AlreadyRetired
+		);
 		Registry::do_try_state().unwrap();
 	});
 }
 
 #[test]
 fn registration_bounds() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		assert_noop!(register(1, 0, 0.0), Error::<Test>::RowWidthOutOfBounds);
 		assert_noop!(register(1, 4097, 0.0), Error::<Test>::RowWidthOutOfBounds);
 		assert_noop!(register(1, 384, 1e-4), Error::<Test>::SlackOutOfBounds);
@@ -64,14 +79,31 @@ fn registration_bounds() {
 		assert_noop!(register(1, 384, f32::NAN), Error::<Test>::SlackOutOfBounds);
 		assert_noop!(register(1, 384, f32::INFINITY), Error::<Test>::SlackOutOfBounds);
 		let register_io = |io: IoSpec| {
-			Registry::register_model(RuntimeOrigin::signed(1), H256::zero(), H256::zero(), H256::zero(), io, 384, 0, BoundedVec::default())
+			Registry::register_model(
+				RuntimeOrigin::signed(1),
+				H256::zero(),
+				H256::zero(),
+				H256::zero(),
+				io,
+				384,
+				0,
+				BoundedVec::default(),
+			)
 		};
 		// No tokens, more than the pallet stores (64 in the mock), no vocabulary, no output, a
 		// vocabulary past 2^24 (ids would not be exact as f32 in a trace).
-		for (max_input_tokens, vocabulary, output_width) in
-			[(0, 100, 384), (65, 100, 384), (64, 0, 384), (64, 100, 0), (64, MAX_VOCABULARY + 1, 384)]
-		{
-			let io = IoSpec { input: InputKind::TokenIds { vocabulary }, max_input_tokens, output_width };
+		for (max_input_tokens, vocabulary, output_width) in [
+			(0, 100, 384),
+			(65, 100, 384),
+			(64, 0, 384),
+			(64, 100, 0),
+			(64, MAX_VOCABULARY + 1, 384),
+		] {
+			let io = IoSpec {
+				input: InputKind::TokenIds { vocabulary },
+				max_input_tokens,
+				output_width,
+			};
 			assert_noop!(register_io(io), Error::<Test>::BadIoSpec);
 		}
 		// Governance lowers the widest row: larger models are refused.
@@ -88,7 +120,7 @@ fn registration_bounds() {
 #[test]
 fn staking_accepts_only_approved_models() {
 	use pallet_compute_staking::{Hardware, Offer};
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		assert_ok!(register(1, 1536, 0.0));
 		let offer = Offer {
 			models: BoundedVec::try_from(vec![0u32]).unwrap(),

@@ -20,7 +20,10 @@ fn all_accounts() -> Vec<u64> {
 
 /// Funds neither created nor destroyed; holds match the ledgers.
 fn assert_accounting() {
-	let sum: u64 = all_accounts().iter().map(|a| Balances::balance(a) + Balances::total_balance_on_hold(a)).sum();
+	let sum: u64 = all_accounts()
+		.iter()
+		.map(|a| Balances::balance(a) + Balances::total_balance_on_hold(a))
+		.sum();
 	assert_eq!(sum, Balances::total_issuance());
 	assert_eq!(Balances::total_issuance(), 10 * ENDOWMENT + 10);
 	Staking::do_try_state().unwrap();
@@ -50,7 +53,11 @@ fn setup(providers: &[u64]) {
 		H256::zero(),
 		H256::zero(),
 		H256::zero(),
-		IoSpec { input: InputKind::TokenIds { vocabulary: VOCABULARY }, max_input_tokens: MAX_TOKENS, output_width: 384 },
+		IoSpec {
+			input: InputKind::TokenIds { vocabulary: VOCABULARY },
+			max_input_tokens: MAX_TOKENS,
+			output_width: 384
+		},
 		384,
 		0,
 		BoundedVec::default(),
@@ -87,7 +94,7 @@ fn in_flight(p: u64) -> u32 {
 
 #[test]
 fn happy_path_pays_provider_and_treasury_and_refunds_the_rest() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		setup(&[2, 3]);
 		let free_before = Balances::balance(&SUBMITTER);
 		let id = submit(50);
@@ -96,13 +103,21 @@ fn happy_path_pays_provider_and_treasury_and_refunds_the_rest() {
 		assert_eq!(deadline, 1 + 3);
 		assert_eq!(in_flight(provider), 1);
 		assert_eq!(Registry::operator_tasks(&operator), vec![id]);
-		assert_ok!(Registry::commit_result(RuntimeOrigin::signed(operator), id, output(), H256::repeat_byte(9)));
+		assert_ok!(Registry::commit_result(
+			RuntimeOrigin::signed(operator),
+			id,
+			output(),
+			H256::repeat_byte(9)
+		));
 		let window_end = match Tasks::<Test>::get(id).unwrap().status {
 			TaskStatus::Committed { window_end, .. } => window_end,
 			s => panic!("{s:?}"),
 		};
 		assert_eq!(window_end, 1 + 5);
-		assert_noop!(Registry::finalize(RuntimeOrigin::signed(7), id), Error::<Test>::NotFinalizable);
+		assert_noop!(
+			Registry::finalize(RuntimeOrigin::signed(7), id),
+			Error::<Test>::NotFinalizable
+		);
 		let (p0, t0) = (Balances::balance(&provider), Balances::balance(&99));
 		run_to_block(window_end + 1);
 		match Tasks::<Test>::get(id).unwrap().status {
@@ -112,7 +127,9 @@ fn happy_path_pays_provider_and_treasury_and_refunds_the_rest() {
 			},
 			s => panic!("{s:?}"),
 		}
-		System::assert_has_event(Event::TaskFinalized { task: id, provider, paid: 9, fee: 1, refunded: 40 }.into());
+		System::assert_has_event(
+			Event::TaskFinalized { task: id, provider, paid: 9, fee: 1, refunded: 40 }.into(),
+		);
 		assert_eq!(Balances::balance(&provider) - p0, 9);
 		assert_eq!(Balances::balance(&99) - t0, 1);
 		assert_eq!(Balances::balance(&SUBMITTER), free_before - PRICE);
@@ -129,19 +146,26 @@ fn happy_path_pays_provider_and_treasury_and_refunds_the_rest() {
 
 #[test]
 fn timeout_slashes_and_reassigns_then_succeeds() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		setup(&[2, 3]);
 		let id = submit(50);
 		let (first, _, deadline) = assigned(id);
 		let treasury = Balances::balance(&99);
 		run_to_block(deadline + 1);
-		System::assert_has_event(Event::DeadlineMissed { task: id, provider: first, slashed: 50 }.into());
+		System::assert_has_event(
+			Event::DeadlineMissed { task: id, provider: first, slashed: 50 }.into(),
+		);
 		assert_eq!(Balances::balance(&99) - treasury, 50, "1 % of the stake to the treasury");
 		assert_eq!(in_flight(first), 0);
 		assert_eq!(StakingProviders::<Test>::get(first).unwrap().reputation.missed, 1);
 		let (second, operator, _) = assigned(id);
 		assert_ne!(second, first, "the provider that missed is not picked again at once");
-		assert_ok!(Registry::commit_result(RuntimeOrigin::signed(operator), id, output(), H256::zero()));
+		assert_ok!(Registry::commit_result(
+			RuntimeOrigin::signed(operator),
+			id,
+			output(),
+			H256::zero()
+		));
 		run_to_block(deadline + 1 + 5 + 1);
 		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Finalized { .. }));
 		assert_accounting();
@@ -150,7 +174,7 @@ fn timeout_slashes_and_reassigns_then_succeeds() {
 
 #[test]
 fn timeouts_until_refund() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		setup(&[2, 3]);
 		let free_before = Balances::balance(&SUBMITTER);
 		let id = submit(50);
@@ -165,10 +189,15 @@ fn timeouts_until_refund() {
 			TaskStatus::Unassigned { retry_at } => retry_at,
 			s => panic!("{s:?}"),
 		};
-		assert_eq!(StakingProviders::<Test>::get(2).unwrap().status, pallet_compute_staking::ProviderStatus::Jailed);
+		assert_eq!(
+			StakingProviders::<Test>::get(2).unwrap().status,
+			pallet_compute_staking::ProviderStatus::Jailed
+		);
 		run_to_block(retry_at);
 		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Refunded { .. }));
-		System::assert_has_event(Event::TaskRefunded { task: id, submitter: SUBMITTER, amount: 50 }.into());
+		System::assert_has_event(
+			Event::TaskRefunded { task: id, submitter: SUBMITTER, amount: 50 }.into(),
+		);
 		assert_eq!(Balances::balance(&SUBMITTER), free_before);
 		assert_eq!(in_flight(2) + in_flight(3), 0);
 		assert_accounting();
@@ -177,7 +206,7 @@ fn timeouts_until_refund() {
 
 #[test]
 fn no_provider_then_retry_then_cancel() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		setup(&[]);
 		let free_before = Balances::balance(&SUBMITTER);
 		let id = submit(50);
@@ -185,7 +214,10 @@ fn no_provider_then_retry_then_cancel() {
 			TaskStatus::Unassigned { retry_at } => retry_at,
 			s => panic!("{s:?}"),
 		};
-		assert_noop!(Registry::cancel_task(RuntimeOrigin::signed(5), id), Error::<Test>::NotSubmitter);
+		assert_noop!(
+			Registry::cancel_task(RuntimeOrigin::signed(5), id),
+			Error::<Test>::NotSubmitter
+		);
 		// A provider appears; the retry assigns it.
 		let offer = Offer {
 			models: BoundedVec::try_from(vec![0u32]).unwrap(),
@@ -198,7 +230,10 @@ fn no_provider_then_retry_then_cancel() {
 		run_to_block(retry_at);
 		let (provider, _, _) = assigned(id);
 		assert_eq!(provider, 5);
-		assert_noop!(Registry::cancel_task(RuntimeOrigin::signed(SUBMITTER), id), Error::<Test>::AlreadyAssigned);
+		assert_noop!(
+			Registry::cancel_task(RuntimeOrigin::signed(SUBMITTER), id),
+			Error::<Test>::AlreadyAssigned
+		);
 		// A second task finds provider 5 full and waits; the submitter cancels it.
 		let id2 = submit(30);
 		assert!(matches!(Tasks::<Test>::get(id2).unwrap().status, TaskStatus::Unassigned { .. }));
@@ -211,25 +246,42 @@ fn no_provider_then_retry_then_cancel() {
 
 #[test]
 fn dispute_freezes_and_both_resolutions() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		setup(&[2, 3]);
 		// Provider wins every dispute: the window is heard again for a while after the last ruling.
 		let id = submit(50);
 		let (provider, operator, _) = assigned(id);
-		assert_ok!(Registry::commit_result(RuntimeOrigin::signed(operator), id, output(), H256::zero()));
+		assert_ok!(Registry::commit_result(
+			RuntimeOrigin::signed(operator),
+			id,
+			output(),
+			H256::zero()
+		));
 		run_to_block(3); // window_end = 6: 3 blocks left
 		let subject = <Registry as TaskDisputes<u64>>::subject(id).unwrap();
 		assert_eq!((subject.provider, subject.submitter, subject.model), (provider, SUBMITTER, 0));
 		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
-		assert!(<Registry as TaskDisputes<u64>>::subject(id).is_some(), "more challenges are heard while the window runs");
+		assert!(
+			<Registry as TaskDisputes<u64>>::subject(id).is_some(),
+			"more challenges are heard while the window runs"
+		);
 		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
 		run_to_block(20);
-		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Disputed { open: 2, .. }), "no finality while disputed");
+		assert!(
+			matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Disputed { open: 2, .. }),
+			"no finality while disputed"
+		);
 		assert!(<Registry as TaskDisputes<u64>>::subject(id).is_none(), "the window has passed");
-		assert_noop!(Registry::finalize(RuntimeOrigin::signed(7), id), Error::<Test>::NotFinalizable);
+		assert_noop!(
+			Registry::finalize(RuntimeOrigin::signed(7), id),
+			Error::<Test>::NotFinalizable
+		);
 		// One of two resolved: still disputed.
 		assert_ok!(<Registry as TaskDisputes<u64>>::resolve(id, true, 3));
-		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Disputed { open: 1, .. }));
+		assert!(matches!(
+			Tasks::<Test>::get(id).unwrap().status,
+			TaskStatus::Disputed { open: 1, .. }
+		));
 		// The last one: challenges are heard again for 3 blocks after the ruling.
 		assert_ok!(<Registry as TaskDisputes<u64>>::resolve(id, true, 3));
 		System::assert_has_event(Event::TaskUnfrozen { task: id, window_end: 23 }.into());
@@ -241,11 +293,19 @@ fn dispute_freezes_and_both_resolutions() {
 		// Provider loses: its slot is freed and another provider gets the task.
 		let id = submit(50);
 		let (loser, operator, _) = assigned(id);
-		assert_ok!(Registry::commit_result(RuntimeOrigin::signed(operator), id, output(), H256::zero()));
+		assert_ok!(Registry::commit_result(
+			RuntimeOrigin::signed(operator),
+			id,
+			output(),
+			H256::zero()
+		));
 		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
 		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
 		assert_ok!(<Registry as TaskDisputes<u64>>::resolve(id, false, 3));
-		assert_noop!(<Registry as TaskDisputes<u64>>::resolve(id, false, 3), Error::<Test>::NotDisputed);
+		assert_noop!(
+			<Registry as TaskDisputes<u64>>::resolve(id, false, 3),
+			Error::<Test>::NotDisputed
+		);
 		assert_noop!(<Registry as TaskDisputes<u64>>::freeze(id), Error::<Test>::NotChallengeable);
 		let (next, _, _) = assigned(id);
 		assert_ne!(next, loser);
@@ -257,36 +317,61 @@ fn dispute_freezes_and_both_resolutions() {
 
 #[test]
 fn refusals_change_nothing() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		setup(&[2]);
 		let submit_as = |who: u64, model: u32, input: Vec<u32>, fee: u64| {
-			Registry::submit_task(RuntimeOrigin::signed(who), model, BoundedVec::try_from(input).unwrap(), fee)
+			Registry::submit_task(
+				RuntimeOrigin::signed(who),
+				model,
+				BoundedVec::try_from(input).unwrap(),
+				fee,
+			)
 		};
 		assert_noop!(submit_as(SUBMITTER, 7, vec![101, 102], 50), Error::<Test>::ModelNotApproved);
 		// Inputs the engine could not run are refused here, not timed out on providers.
 		assert_noop!(submit_as(SUBMITTER, 0, vec![], 50), Error::<Test>::BadInputLength);
-		assert_noop!(submit_as(SUBMITTER, 0, vec![101; MAX_TOKENS as usize + 1], 50), Error::<Test>::BadInputLength);
-		assert_noop!(submit_as(SUBMITTER, 0, vec![101, VOCABULARY, 102], 50), Error::<Test>::TokenIdOutOfRange);
-		assert_noop!(submit_as(SUBMITTER, 0, vec![101, u32::MAX, 102], 50), Error::<Test>::TokenIdOutOfRange);
+		assert_noop!(
+			submit_as(SUBMITTER, 0, vec![101; MAX_TOKENS as usize + 1], 50),
+			Error::<Test>::BadInputLength
+		);
+		assert_noop!(
+			submit_as(SUBMITTER, 0, vec![101, VOCABULARY, 102], 50),
+			Error::<Test>::TokenIdOutOfRange
+		);
+		assert_noop!(
+			submit_as(SUBMITTER, 0, vec![101, u32::MAX, 102], 50),
+			Error::<Test>::TokenIdOutOfRange
+		);
 		// The largest accepted input: the model's token limit, the last id of its vocabulary.
 		assert_ok!(submit_as(SUBMITTER, 0, vec![VOCABULARY - 1; MAX_TOKENS as usize], 50));
-		assert_noop!(submit_as(SUBMITTER, 0, vec![101, 102], ENDOWMENT), Error::<Test>::CannotPayFee);
+		assert_noop!(
+			submit_as(SUBMITTER, 0, vec![101, 102], ENDOWMENT),
+			Error::<Test>::CannotPayFee
+		);
 		assert_ok!(Registry::retire_model(RuntimeOrigin::root(), 0));
 		assert_noop!(submit_as(SUBMITTER, 0, vec![101, 102], 50), Error::<Test>::ModelNotApproved);
 	});
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		setup(&[2]);
 		let id = submit(50);
 		let (_, operator, deadline) = assigned(id);
 		let commit = |who: u64, out: Vec<u8>| {
-			Registry::commit_result(RuntimeOrigin::signed(who), id, BoundedVec::try_from(out).unwrap(), H256::zero())
+			Registry::commit_result(
+				RuntimeOrigin::signed(who),
+				id,
+				BoundedVec::try_from(out).unwrap(),
+				H256::zero(),
+			)
 		};
 		assert_noop!(commit(2, vec![1]), Error::<Test>::NotAssignedOperator);
 		assert_noop!(commit(operator, vec![]), Error::<Test>::BadOutputLength);
 		MaxOutputBytes::set(2);
 		assert_noop!(commit(operator, vec![1, 2, 3]), Error::<Test>::BadOutputLength);
 		MaxOutputBytes::set(128);
-		assert_noop!(Registry::commit_result(RuntimeOrigin::signed(operator), 77, output(), H256::zero()), Error::<Test>::UnknownTask);
+		assert_noop!(
+			Registry::commit_result(RuntimeOrigin::signed(operator), 77, output(), H256::zero()),
+			Error::<Test>::UnknownTask
+		);
 		assert_ok!(commit(operator, vec![1]));
 		assert_noop!(commit(operator, vec![1]), Error::<Test>::NotAwaitingResult);
 		// A late commit on a new task.
@@ -307,14 +392,19 @@ fn refusals_change_nothing() {
 
 #[test]
 fn a_new_challenge_window_applies_to_later_tasks_only() {
-	new_test_ext().execute_with(|| {
+	ExtBuilder::default().build().execute_with(|| {
 		setup(&[2, 3]);
 		let old = submit(50);
 		ChallengeWindow::set(50);
 		let new = submit(50);
 		for id in [old, new] {
 			let (_, op, _) = assigned(id);
-			assert_ok!(Registry::commit_result(RuntimeOrigin::signed(op), id, output(), H256::zero()));
+			assert_ok!(Registry::commit_result(
+				RuntimeOrigin::signed(op),
+				id,
+				output(),
+				H256::zero()
+			));
 		}
 		let end = |id| match Tasks::<Test>::get(id).unwrap().status {
 			TaskStatus::Committed { window_end, .. } => window_end,

@@ -7,14 +7,25 @@ use scale_info::TypeInfo;
 use sp_core::H256;
 use sp_runtime::traits::Get;
 
-pub use pallet_compute_staking::ModelId;
+pub use arbiter_interface::{ModelId, TaskId};
 
 /// Largest vocabulary a model may register: traces hold token ids as f32, which is exact for
 /// every integer up to 2^24 (SmolLM2's 49,152 and BERT's 30,522 are far below it).
 pub const MAX_VOCABULARY: u32 = 1 << 24;
 
 /// What a model takes as input.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
 pub enum InputKind {
 	/// Token ids, each below `vocabulary`: clients tokenize text with the committed tokenizer
 	/// (its hash is `tokenizer_hash`), and every model input is derived from the ids on chain
@@ -23,7 +34,18 @@ pub enum InputKind {
 }
 
 /// A model's inputs and outputs.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
 pub struct IoSpec {
 	pub input: InputKind,
 	/// Longest input in tokens (at most the pallet's `MaxInputTokens`).
@@ -33,7 +55,18 @@ pub struct IoSpec {
 }
 
 /// Where a model stands.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
 pub enum ModelStatus {
 	/// Registered, waiting for governance.
 	Proposed,
@@ -43,12 +76,37 @@ pub enum ModelStatus {
 	Retired,
 }
 
+/// A model as `register_model` is asked to record it, before its checks.
+#[derive(CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound)]
+pub struct ModelRegistration<MaxMetadataLen: Get<u32>> {
+	/// Hash of the model's graph descriptor.
+	pub descriptor_hash: H256,
+	/// Merkle root of its weights.
+	pub model_root: H256,
+	/// Hash of its tokenizer (what clients tokenize text with).
+	pub tokenizer_hash: H256,
+	/// What a task gives it and gets back.
+	pub io: IoSpec,
+	/// Its widest row (bounds one dispute step).
+	pub max_row_width: u32,
+	/// Absolute tolerance slack, as f32 bits.
+	pub slack_bits: u32,
+	/// Free-form metadata (name, source).
+	pub metadata: BoundedVec<u8, MaxMetadataLen>,
+}
+
 /// A registered model: exactly the commitments the off-chain engine computes
 /// (`arbiter-infer model-info`), so a provider can prove weights row by row in a dispute.
-#[derive(CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen,
+)]
 #[scale_info(skip_type_params(MaxMetadataLen))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen))]
-pub struct ModelInfo<AccountId: Clone + PartialEq + Eq + Debug, Balance: Clone + PartialEq + Eq + Debug, MaxMetadataLen: Get<u32>> {
+pub struct ModelInfo<
+	AccountId: Clone + PartialEq + Eq + Debug,
+	Balance: Clone + PartialEq + Eq + Debug,
+	MaxMetadataLen: Get<u32>,
+> {
 	pub owner: AccountId,
 	/// `blake2_256("arbiter/graph/v1" ‖ SCALE(graph))`.
 	pub descriptor_hash: H256,
@@ -68,11 +126,10 @@ pub struct ModelInfo<AccountId: Clone + PartialEq + Eq + Debug, Balance: Clone +
 	pub deposit: Balance,
 }
 
-/// Identifier of a task.
-pub type TaskId = u64;
-
 /// Where a task stands. Every state but the last three still holds the submitter's escrow.
-#[derive(CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen,
+)]
 #[scale_info(skip_type_params(MaxOutputLen))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
 pub enum TaskStatus<
@@ -109,7 +166,12 @@ pub enum TaskStatus<
 		open: u32,
 	},
 	/// Final: the provider was paid; the output stays readable until pruned.
-	Finalized { provider: AccountId, output: BoundedVec<u8, MaxOutputLen>, trace_root: H256, at: BlockNumber },
+	Finalized {
+		provider: AccountId,
+		output: BoundedVec<u8, MaxOutputLen>,
+		trace_root: H256,
+		at: BlockNumber,
+	},
 	/// Refunded after too many missed deadlines or a lost dispute with no retries left.
 	Refunded { at: BlockNumber },
 	/// Cancelled by the submitter before assignment.
@@ -117,7 +179,9 @@ pub enum TaskStatus<
 }
 
 /// A task.
-#[derive(CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen,
+)]
 #[scale_info(skip_type_params(MaxInputTokens, MaxOutputLen))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
 pub struct TaskInfo<

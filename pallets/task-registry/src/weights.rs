@@ -28,10 +28,12 @@ impl<T> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(ParityDbWeight::get().reads_writes(4, 4))
 	}
 	fn approve_model() -> Weight {
-		Weight::from_parts(30_000_000, 4_000).saturating_add(ParityDbWeight::get().reads_writes(1, 1))
+		Weight::from_parts(30_000_000, 4_000)
+			.saturating_add(ParityDbWeight::get().reads_writes(1, 1))
 	}
 	fn retire_model() -> Weight {
-		Weight::from_parts(50_000_000, 6_000).saturating_add(ParityDbWeight::get().reads_writes(3, 3))
+		Weight::from_parts(50_000_000, 6_000)
+			.saturating_add(ParityDbWeight::get().reads_writes(3, 3))
 	}
 	fn submit_task(input_len: u32) -> Weight {
 		// Selection reads up to 256 provider records.
@@ -39,7 +41,8 @@ impl<T> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(ParityDbWeight::get().reads_writes(262, 8))
 	}
 	fn cancel_task() -> Weight {
-		Weight::from_parts(50_000_000, 8_000).saturating_add(ParityDbWeight::get().reads_writes(3, 3))
+		Weight::from_parts(50_000_000, 8_000)
+			.saturating_add(ParityDbWeight::get().reads_writes(3, 3))
 	}
 	fn commit_result(output_len: u32) -> Weight {
 		Weight::from_parts(60_000_000 + 2_000 * output_len as u64, 20_000 + output_len as u64)
@@ -47,7 +50,8 @@ impl<T> WeightInfo for SubstrateWeight<T> {
 	}
 	fn finalize() -> Weight {
 		// The worst branch: a timeout that slashes and reassigns.
-		Weight::from_parts(500_000_000, 100_000).saturating_add(ParityDbWeight::get().reads_writes(270, 16))
+		Weight::from_parts(500_000_000, 100_000)
+			.saturating_add(ParityDbWeight::get().reads_writes(270, 16))
 	}
 	fn on_initialize(d: u32, p: u32) -> Weight {
 		Weight::from_parts(5_000_000, 2_000)

@@ -65,7 +65,8 @@ impl ExactSum {
 		];
 		for (k, chunk) in chunks.iter().enumerate() {
 			if let Some(limb) = self.limbs.get_mut(q + k) {
-				*limb = if negative { limb.wrapping_sub(*chunk) } else { limb.wrapping_add(*chunk) };
+				*limb =
+					if negative { limb.wrapping_sub(*chunk) } else { limb.wrapping_add(*chunk) };
 			}
 		}
 	}

@@ -22,7 +22,11 @@ pub fn linear(x: &[f32], w_row: &[f32], bias: Option<f32>, claimed: f32) -> Elem
 		return out_of_range();
 	}
 	let d = dot_check(x, w_row, bias, claimed);
-	ElementCheck { reference: d.reference, deviation: d.deviation, bound: gamma(d.terms) * d.abs_sum }
+	ElementCheck {
+		reference: d.reference,
+		deviation: d.deviation,
+		bound: gamma(d.terms) * d.abs_sum,
+	}
 }
 
 /// `MatMul`: `a_row · b_row`.
@@ -131,7 +135,8 @@ pub fn layer_norm(
 	let s = 1.0 / libm::sqrt(var + eps); // var >= 0, eps > 0
 	let r = (x - mean) * s * g + b;
 	let e_mean = gamma(w) * mean_abs + U * mean.abs();
-	let e_var = (gamma(w) + 2.0 * U) * mean_sq + 2.0 * mean.abs() * e_mean + U * (mean * mean + var);
+	let e_var =
+		(gamma(w) + 2.0 * U) * mean_sq + 2.0 * mean.abs() * e_mean + U * (mean * mean + var);
 	// The honest kernel's scale lies between these two; not a linearisation, because with the
 	// one-pass formula `e_var` can be as large as `var` itself (near-constant rows).
 	let widen = TAU + 2.0 * U;
@@ -139,12 +144,19 @@ pub fn layer_norm(
 	let s_min = (1.0 - widen) / libm::sqrt(var + e_var + eps);
 	let ds = (s_max - s).max(s - s_min);
 	let dev = (x - mean).abs();
-	let bound = g.abs() * (dev * ds + dev * s_max * 3.0 * U + e_mean * s_max) + U * (r.abs() + b.abs());
+	let bound =
+		g.abs() * (dev * ds + dev * s_max * 3.0 * U + e_mean * s_max) + U * (r.abs() + b.abs());
 	check(r, claimed, SAFETY * bound + FLOOR)
 }
 
 /// `RmsNorm` element `col`.
-pub fn rms_norm(row: &[f32], gamma_row: &[f32], eps: f32, col: usize, claimed: f32) -> ElementCheck {
+pub fn rms_norm(
+	row: &[f32],
+	gamma_row: &[f32],
+	eps: f32,
+	col: usize,
+	claimed: f32,
+) -> ElementCheck {
 	let (Some(x), Some(g)) = (row.get(col), gamma_row.get(col)) else {
 		return out_of_range();
 	};

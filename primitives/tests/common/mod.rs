@@ -46,7 +46,9 @@ pub fn run(graph: &Graph, weights: &[Vec<f32>], inputs: &[Vec<f32>]) -> Vec<Vec<
 			Op::Input { .. } => next_input.next().expect("an input per Input node").clone(),
 			Op::Embedding { table } => {
 				let t = &weights[*table as usize];
-				x(0).iter().flat_map(|id| t[*id as usize * w..(*id as usize + 1) * w].to_vec()).collect()
+				x(0).iter()
+					.flat_map(|id| t[*id as usize * w..(*id as usize + 1) * w].to_vec())
+					.collect()
 			},
 			Op::Linear { weight, bias } => {
 				let wt = &weights[*weight as usize];
@@ -86,19 +88,28 @@ pub fn run(graph: &Graph, weights: &[Vec<f32>], inputs: &[Vec<f32>]) -> Vec<Vec<
 				(0..rows * w)
 					.map(|i| {
 						let bv = if b.len() == a.len() { b[i] } else { b[i % w] };
-						if node.op == Op::Add { a[i] + bv } else { a[i] * bv }
+						if node.op == Op::Add {
+							a[i] + bv
+						} else {
+							a[i] * bv
+						}
 					})
 					.collect()
 			},
 			Op::Scale { factor_bits } => x(0).iter().map(|v| v * f32_of(*factor_bits)).collect(),
 			Op::LayerNorm { gamma, beta, eps_bits } => {
-				let (g, b, eps) = (&weights[*gamma as usize], &weights[*beta as usize], f32_of(*eps_bits));
+				let (g, b, eps) =
+					(&weights[*gamma as usize], &weights[*beta as usize], f32_of(*eps_bits));
 				x(0).chunks(w)
 					.flat_map(|row| {
 						let mean = row.iter().sum::<f32>() / w as f32;
-						let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / w as f32;
+						let var =
+							row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / w as f32;
 						let s = 1.0 / (var + eps).sqrt();
-						row.iter().enumerate().map(move |(c, v)| (v - mean) * s * g[c] + b[c]).collect::<Vec<_>>()
+						row.iter()
+							.enumerate()
+							.map(move |(c, v)| (v - mean) * s * g[c] + b[c])
+							.collect::<Vec<_>>()
 					})
 					.collect()
 			},
@@ -133,11 +144,19 @@ pub fn run(graph: &Graph, weights: &[Vec<f32>], inputs: &[Vec<f32>]) -> Vec<Vec<
 					})
 					.collect()
 			},
-			Op::Gelu => x(0).iter().map(|v| 0.5 * v * (1.0 + libm::erff(v / std::f32::consts::SQRT_2))).collect(),
+			Op::Gelu => x(0)
+				.iter()
+				.map(|v| 0.5 * v * (1.0 + libm::erff(v / std::f32::consts::SQRT_2)))
+				.collect(),
 			Op::Silu => x(0).iter().map(|v| v / (1.0 + (-v).exp())).collect(),
 			Op::Relu => x(0).iter().map(|v| v.max(0.0)).collect(),
 			Op::Transpose { dim0, dim1 } => {
-				let in_dims: Vec<usize> = graph.nodes[node.inputs[0] as usize].shape.dims().iter().map(|d| *d as usize).collect();
+				let in_dims: Vec<usize> = graph.nodes[node.inputs[0] as usize]
+					.shape
+					.dims()
+					.iter()
+					.map(|d| *d as usize)
+					.collect();
 				let out_dims: Vec<usize> = node.shape.dims().iter().map(|d| *d as usize).collect();
 				let total: usize = out_dims.iter().product();
 				(0..total)
@@ -180,17 +199,36 @@ pub fn run(graph: &Graph, weights: &[Vec<f32>], inputs: &[Vec<f32>]) -> Vec<Vec<
 /// A tiny encoder exercising every op: embeddings, layer norm, one attention head pair,
 /// a GELU MLP, a gated SiLU/ReLU branch with RmsNorm, mean pooling and L2 normalisation.
 /// Returns the graph, its weights (random, seeded) and inputs `[ids, mask]`.
-pub fn tiny_encoder(seed: u64, seq: u32, hidden: u32, heads: u32, vocab: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+pub fn tiny_encoder(
+	seed: u64,
+	seq: u32,
+	hidden: u32,
+	heads: u32,
+	vocab: u32,
+) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
 	encoder(seed, seq, seq, hidden, heads, vocab)
 }
 
 /// [`tiny_encoder`] as a template: the sequence dimension is symbolic (`SEQ_DIM`); the weights
 /// and inputs are for `seq` tokens (instantiate the graph at `seq` to run it).
-pub fn tiny_encoder_template(seed: u64, seq: u32, hidden: u32, heads: u32, vocab: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+pub fn tiny_encoder_template(
+	seed: u64,
+	seq: u32,
+	hidden: u32,
+	heads: u32,
+	vocab: u32,
+) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
 	encoder(seed, arbiter_primitives::ir::SEQ_DIM, seq, hidden, heads, vocab)
 }
 
-fn encoder(seed: u64, seq_dim: u32, seq: u32, hidden: u32, heads: u32, vocab: u32) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+fn encoder(
+	seed: u64,
+	seq_dim: u32,
+	seq: u32,
+	hidden: u32,
+	heads: u32,
+	vocab: u32,
+) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
 	let mut rng = Rng(seed | 1);
 	let head_dim = hidden / heads;
 	let ffn = hidden * 2;

@@ -21,7 +21,11 @@ unsafe extern "C" {
 	static __heap_base: u8;
 }
 
+// SAFETY: `alloc` returns memory aligned and sized as asked, owned by nobody else (a bump
+// pointer never hands out an address twice), or null when memory cannot grow.
 unsafe impl core::alloc::GlobalAlloc for Bump {
+	/// # Safety
+	/// `GlobalAlloc::alloc`'s contract: `layout` has a non-zero size.
 	unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
 		// SAFETY: the probe is single-threaded wasm, so nothing else reads or writes `NEXT`;
 		// only the address of the linker's `__heap_base` is taken, never its value; the memory
@@ -34,13 +38,17 @@ unsafe impl core::alloc::GlobalAlloc for Bump {
 			let end = start + layout.size();
 			let pages_needed = end.div_ceil(65536);
 			let have = core::arch::wasm32::memory_size(0);
-			if pages_needed > have && core::arch::wasm32::memory_grow(0, pages_needed - have) == usize::MAX {
+			if pages_needed > have &&
+				core::arch::wasm32::memory_grow(0, pages_needed - have) == usize::MAX
+			{
 				return core::ptr::null_mut();
 			}
 			NEXT = end;
 			start as *mut u8
 		}
 	}
+	/// # Safety
+	/// `GlobalAlloc::dealloc`'s contract; nothing is freed (the instance is discarded whole).
 	unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
 }
 
@@ -52,7 +60,12 @@ static ALLOC: Bump = Bump;
 pub extern "C" fn reserve(len: usize) -> *mut u8 {
 	// SAFETY: 8 is a power of two and a wasm32 `len` rounded up to it cannot overflow `isize`,
 	// so the layout is valid; the allocator returns null or a block of at least `len` bytes.
-	unsafe { core::alloc::GlobalAlloc::alloc(&ALLOC, core::alloc::Layout::from_size_align_unchecked(len.max(1), 8)) }
+	unsafe {
+		core::alloc::GlobalAlloc::alloc(
+			&ALLOC,
+			core::alloc::Layout::from_size_align_unchecked(len.max(1), 8),
+		)
+	}
 }
 
 #[no_mangle]
@@ -71,7 +84,11 @@ pub extern "C" fn eval(
 	// SAFETY: the host wrote `a_len`, `b_len` and `c_len` f32 values at these addresses, in
 	// blocks it got from `reserve` (aligned to 8), and does not touch them during the call.
 	let (a, b, c) = unsafe {
-		(slice::from_raw_parts(a, a_len), slice::from_raw_parts(b, b_len), slice::from_raw_parts(c, c_len))
+		(
+			slice::from_raw_parts(a, a_len),
+			slice::from_raw_parts(b, b_len),
+			slice::from_raw_parts(c, c_len),
+		)
 	};
 	let first = |v: &[f32]| v.first().copied().unwrap_or(0.0);
 	let check: ElementCheck = match op {
@@ -95,24 +112,45 @@ pub extern "C" fn eval(
 	}
 }
 
-/// Decodes `(graph, model_root, trace_root, opening, slack, output, input ids)` (SCALE) and runs `verify_element`
-/// `repeat` times; returns 0 within bound, 1 outside, 2 malformed, 3 undecodable input.
+/// Decodes `(graph, model_root, trace_root, opening, slack, output, input ids)` (SCALE) and runs
+/// `verify_element` `repeat` times; returns 0 within bound, 1 outside, 2 malformed, 3 undecodable
+/// input.
 #[no_mangle]
 pub extern "C" fn verify(ptr: *const u8, len: usize, repeat: u32) -> u32 {
-	use arbiter_primitives::{opening::verify_element, Graph, Opening, RegisteredModel, TaskCommitments, Verdict};
+	use arbiter_primitives::{
+		opening::verify_element, Graph, Opening, RegisteredModel, TaskCommitments, Verdict,
+	};
 	use codec::Decode;
 	// SAFETY: the host wrote `len` bytes at `ptr`, a block from `reserve`, and does not touch
 	// them during the call.
 	let mut input = unsafe { slice::from_raw_parts(ptr, len) };
-	let Ok((graph, model_root, trace_root, opening, slack_bits, output, ids)) =
-		<(Graph, [u8; 32], [u8; 32], Opening, u32, alloc::vec::Vec<u8>, alloc::vec::Vec<u32>)>::decode(&mut input)
-	else {
+	let Ok((graph, model_root, trace_root, opening, slack_bits, output, ids)) = <(
+		Graph,
+		[u8; 32],
+		[u8; 32],
+		Opening,
+		u32,
+		alloc::vec::Vec<u8>,
+		alloc::vec::Vec<u32>,
+	)>::decode(
+		&mut input
+	) else {
 		return 3;
 	};
 	let mut verdict = 3;
 	for _ in 0..repeat.max(1) {
 		let element = (opening.node, opening.row, opening.col);
-		verdict = match verify_element(&RegisteredModel { graph: &graph, model_root: &model_root, slack: f32::from_bits(slack_bits), max_row_width: 4096 }, &TaskCommitments { trace_root: &trace_root, output: &output, input: &ids }, element, &opening) {
+		verdict = match verify_element(
+			&RegisteredModel {
+				graph: &graph,
+				model_root: &model_root,
+				slack: f32::from_bits(slack_bits),
+				max_row_width: 4096,
+			},
+			&TaskCommitments { trace_root: &trace_root, output: &output, input: &ids },
+			element,
+			&opening,
+		) {
 			Verdict::WithinBound => 0,
 			Verdict::OutsideBound => 1,
 			Verdict::Malformed(_) => 2,

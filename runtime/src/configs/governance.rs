@@ -6,8 +6,9 @@
 use frame_support::{
 	parameter_types,
 	traits::{
-		fungible::HoldConsideration, tokens::{pay::PayFromAccount, UnityAssetBalanceConversion}, ConstU32,
-		EitherOfDiverse, EqualPrivilegeOnly, LinearStoragePrice,
+		fungible::HoldConsideration,
+		tokens::{pay::PayFromAccount, UnityAssetBalanceConversion},
+		ConstU32, EitherOfDiverse, EqualPrivilegeOnly, LinearStoragePrice,
 	},
 	weights::Weight,
 };
@@ -17,8 +18,9 @@ use sp_runtime::traits::IdentityLookup;
 use super::{parameters, RuntimeBlockWeights, TreasuryAccount, TREASURY_PALLET_ID};
 use crate::{
 	governance::{pallet_custom_origins, tracks::TracksInfo},
-	AccountId, Balance, Balances, BlockNumber, OriginCaller, Preimage, Referenda, Runtime, RuntimeCall, RuntimeEvent,
-	RuntimeHoldReason, RuntimeOrigin, Scheduler, System, Treasury, DAYS, MILLI_UNIT, UNIT,
+	AccountId, Balance, Balances, BlockNumber, OriginCaller, Preimage, Referenda, Runtime,
+	RuntimeCall, RuntimeEvent, RuntimeHoldReason, RuntimeOrigin, Scheduler, System, Treasury, DAYS,
+	MILLI_UNIT, UNIT,
 };
 
 parameter_types! {
@@ -67,7 +69,8 @@ impl pallet_conviction_voting::Config for Runtime {
 	type WeightInfo = pallet_conviction_voting::weights::SubstrateWeight<Runtime>;
 	type Currency = Balances;
 	type Polls = Referenda;
-	type MaxTurnout = frame_support::traits::tokens::currency::ActiveIssuanceOf<Balances, AccountId>;
+	type MaxTurnout =
+		frame_support::traits::tokens::currency::ActiveIssuanceOf<Balances, AccountId>;
 	type MaxVotes = ConstU32<512>;
 	type VoteLockingPeriod = VoteLockingPeriod;
 	type BlockNumberProvider = System;
@@ -164,4 +167,5 @@ impl pallet_protocol_parameters::Config for Runtime {
 }
 
 /// Who approves and retires models: Root or the `model-registry` track.
-pub type ModelGovernanceOrigin = EitherOfDiverse<EnsureRoot<AccountId>, pallet_custom_origins::ModelRegistry>;
+pub type ModelGovernanceOrigin =
+	EitherOfDiverse<EnsureRoot<AccountId>, pallet_custom_origins::ModelRegistry>;

@@ -6,7 +6,9 @@ pub mod offchain;
 pub mod parameters;
 
 use frame_support::{
-	derive_impl, dispatch::DispatchClass, parameter_types,
+	derive_impl,
+	dispatch::DispatchClass,
+	parameter_types,
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
@@ -20,14 +22,14 @@ use sp_runtime::{traits::One, Perbill};
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, OriginCaller, PalletInfo,
-	Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
-	RuntimeTask, System, TaskRegistry, ComputeStaking, BLOCK_HASH_COUNT, DAYS, EXISTENTIAL_DEPOSIT, SLOT_DURATION,
-	SS58_PREFIX, UNIT, VERSION,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, ComputeStaking, Hash, Nonce,
+	OriginCaller, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
+	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, System, TaskRegistry, BLOCK_HASH_COUNT, DAYS,
+	EXISTENTIAL_DEPOSIT, SLOT_DURATION, SS58_PREFIX, UNIT, VERSION,
 };
 use frame_support::PalletId;
-use sp_runtime::traits::AccountIdConversion;
 use parameters::dynamic_params::protocol;
+use sp_runtime::traits::AccountIdConversion;
 
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
 /// 5 MiB blocks.
@@ -147,7 +149,8 @@ impl pallet_parameters::Config for Runtime {
 	type RuntimeParameters = parameters::RuntimeParameters;
 	// Root only: governance sets parameters through `pallet-protocol-parameters`, which checks
 	// each value against its bounds first (configs/governance.rs).
-	type AdminOrigin = frame_support::traits::AsEnsureOriginWithArg<frame_system::EnsureRoot<AccountId>>;
+	type AdminOrigin =
+		frame_support::traits::AsEnsureOriginWithArg<frame_system::EnsureRoot<AccountId>>;
 	// pallet-parameters keeps its generated weights private; the runtime's own benchmark run
 	// (`benchmark pallet --pallet pallet_parameters`) replaces this with measured weights.
 	type WeightInfo = ();
@@ -211,21 +214,12 @@ pub const TREASURY_PALLET_ID: PalletId = PalletId(*b"arb/trsy");
 pub struct StakingBenchmarkHelper;
 #[cfg(feature = "runtime-benchmarks")]
 impl pallet_task_registry::BenchmarkHelper<AccountId, Balance> for StakingBenchmarkHelper {
-	fn provider(model: pallet_task_registry::ModelId, index: u32, price: Balance) -> (AccountId, AccountId) {
+	fn provider(
+		model: pallet_task_registry::ModelId,
+		index: u32,
+		price: Balance,
+	) -> (AccountId, AccountId) {
 		pallet_compute_staking::Pallet::<Runtime>::benchmark_provider(model, index, price)
-	}
-}
-
-/// Model commitments for disputes, from the model registry.
-pub struct RegisteredModels;
-impl pallet_challenges::ModelCommitments for RegisteredModels {
-	fn commitment(model: pallet_task_registry::ModelId) -> Option<pallet_challenges::ModelCommitment> {
-		TaskRegistry::model(model).map(|m| pallet_challenges::ModelCommitment {
-			descriptor_hash: m.descriptor_hash.0,
-			model_root: m.model_root.0,
-			max_row_width: m.max_row_width,
-			slack_bits: m.slack_bits,
-		})
 	}
 }
 
@@ -234,7 +228,7 @@ impl pallet_challenges::Config for Runtime {
 	type Currency = Balances;
 	type Tasks = TaskRegistry;
 	type Providers = ComputeStaking;
-	type Models = RegisteredModels;
+	type Models = TaskRegistry;
 	type ChallengerBond = protocol::ChallengerBond;
 	type ResponseWindow = protocol::ResponseWindow;
 	type SlashFraction = protocol::SlashFraction;

@@ -14,6 +14,7 @@ use crate::{
 	TxExtension, UncheckedExtrinsic,
 };
 use frame_support::traits::Get;
+use pallet_provider_worker::{DisputeId, ElementRef, TaskId};
 use pallet_task_registry::TaskStatus;
 
 impl frame_system::offchain::SigningTypes for Runtime {
@@ -33,7 +34,9 @@ impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for R
 where
 	RuntimeCall: From<LocalCall>,
 {
-	fn create_signed_transaction<C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
+	fn create_signed_transaction<
+		C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
 		call: RuntimeCall,
 		public: <Signature as Verify>::Signer,
 		account: AccountId,
@@ -56,7 +59,12 @@ where
 		let payload = SignedPayload::new(call, extension).ok()?;
 		let signature = payload.using_encoded(|bytes| C::sign(bytes, public))?;
 		let (call, extension, _) = payload.deconstruct();
-		Some(UncheckedExtrinsic::new_signed(call, sp_runtime::MultiAddress::Id(account), signature, extension))
+		Some(UncheckedExtrinsic::new_signed(
+			call,
+			sp_runtime::MultiAddress::Id(account),
+			signature,
+			extension,
+		))
 	}
 }
 
@@ -69,7 +77,8 @@ impl pallet_provider_worker::AssignedTasks<AccountId, RuntimeCall> for RegistryT
 			.filter_map(|id| {
 				let task = pallet_task_registry::Tasks::<Runtime>::get(id)?;
 				match &task.status {
-					pallet_task_registry::TaskStatus::Assigned { operator: o, .. } if o == operator => {},
+					pallet_task_registry::TaskStatus::Assigned { operator: o, .. }
+						if o == operator => {},
 					_ => return None,
 				}
 				let model = TaskRegistry::model(task.model)?;
@@ -82,12 +91,12 @@ impl pallet_provider_worker::AssignedTasks<AccountId, RuntimeCall> for RegistryT
 			.collect()
 	}
 
-	fn open_tasks(operator: &AccountId) -> Vec<u64> {
+	fn open_tasks(operator: &AccountId) -> Vec<TaskId> {
 		// The registry indexes an operator's tasks from assignment until they end.
 		TaskRegistry::operator_tasks(operator)
 	}
 
-	fn commit_call(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
+	fn commit_call(task: TaskId, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
 		Some(RuntimeCall::TaskRegistry(pallet_task_registry::Call::commit_result {
 			task,
 			output: output.try_into().ok()?,
@@ -110,12 +119,17 @@ impl pallet_provider_worker::ProviderDisputes<AccountId, RuntimeCall> for Challe
 			.filter(|(_, d)| operator_of(&d.provider).as_ref() == Some(operator))
 			.filter_map(|(id, d)| {
 				let model = TaskRegistry::model(d.model)?;
-				Some(pallet_provider_worker::OpenDispute { dispute: id, task: d.task, model_root: model.model_root.0, element: d.element })
+				Some(pallet_provider_worker::OpenDispute {
+					dispute: id,
+					task: d.task,
+					model_root: model.model_root.0,
+					element: d.element,
+				})
 			})
 			.collect()
 	}
 
-	fn respond_call(dispute: u64, graph: &[u8], opening: &[u8]) -> Option<RuntimeCall> {
+	fn respond_call(dispute: DisputeId, graph: &[u8], opening: &[u8]) -> Option<RuntimeCall> {
 		use codec::DecodeAll;
 		// Sent only when both decode and fit (the runtime checks again).
 		arbiter_primitives::Graph::decode_all(&mut &graph[..]).ok()?;
@@ -135,7 +149,9 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 		let now = System::block_number();
 		// Committed tasks are queued for the block after their window ends (the registry scans
 		// at most 1,024 blocks; later windows are seen as they come closer).
-		let last = now.saturating_add(<Runtime as pallet_task_registry::Config>::ChallengeWindow::get()).saturating_add(1);
+		let last = now
+			.saturating_add(<Runtime as pallet_task_registry::Config>::ChallengeWindow::get())
+			.saturating_add(1);
 		let mut ids = TaskRegistry::tasks_due(now, last);
 		// A task can be queued twice (its assignment deadline, then its window).
 		ids.sort_unstable();
@@ -143,8 +159,22 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 		ids.into_iter()
 			.filter_map(|id| {
 				let task = pallet_task_registry::Tasks::<Runtime>::get(id)?;
-				let (TaskStatus::Committed { provider, operator, output, trace_root, window_end, .. } |
-				TaskStatus::Disputed { provider, operator, output, trace_root, window_end, .. }) = task.status
+				let (TaskStatus::Committed {
+					provider,
+					operator,
+					output,
+					trace_root,
+					window_end,
+					..
+				} |
+				TaskStatus::Disputed {
+					provider,
+					operator,
+					output,
+					trace_root,
+					window_end,
+					..
+				}) = task.status
 				else {
 					return None;
 				};
@@ -152,7 +182,10 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 					return None;
 				}
 				let model = TaskRegistry::model(task.model)?;
-				let endpoint = pallet_compute_staking::Providers::<Runtime>::get(&provider)?.offer.endpoint.into_inner();
+				let endpoint = pallet_compute_staking::Providers::<Runtime>::get(&provider)?
+					.offer
+					.endpoint
+					.into_inner();
 				Some(pallet_provider_worker::WatchedTask {
 					operator,
 					request: arbiter_inference_interface::WatchRequest {
@@ -167,14 +200,17 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 					},
 					challengers: pallet_challenges::OpenDisputes::<Runtime>::get(id)
 						.into_iter()
-						.filter_map(|d| pallet_challenges::Disputes::<Runtime>::get(d).map(|d| d.challenger))
+						.filter_map(|d| {
+							pallet_challenges::Disputes::<Runtime>::get(d).map(|d| d.challenger)
+						})
 						.collect(),
 				})
 			})
 			.collect()
 	}
 
-	fn challenge_call(task: u64, node: u32, row: u32, col: u32) -> RuntimeCall {
+	fn challenge_call(task: TaskId, element: ElementRef) -> RuntimeCall {
+		let ElementRef { node, row, col } = element;
 		RuntimeCall::Challenges(pallet_challenges::Call::challenge { task, node, row, col })
 	}
 }
@@ -197,15 +233,16 @@ mod tests {
 	use super::*;
 	use crate::{RuntimeOrigin, UNIT};
 	use frame_support::{assert_ok, BoundedVec};
-	use sp_runtime::traits::Dispatchable;
 	use pallet_provider_worker::AssignedTasks;
 	use sp_keyring::Sr25519Keyring;
+	use sp_runtime::traits::Dispatchable;
 
 	#[test]
 	fn the_worker_sees_exactly_the_tasks_assigned_to_its_operator() {
 		crate::tests::ext_from_preset("development").execute_with(|| {
 			System::set_block_number(1);
-			let (alice, ferdie) = (Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Ferdie.to_account_id());
+			let (alice, ferdie) =
+				(Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Ferdie.to_account_id());
 			let model = crate::tests::approved_model_with_provider([4; 32], RuntimeOrigin::root());
 			assert!(RegistryTasks::awaiting_result(&ferdie).is_empty());
 			assert_ok!(TaskRegistry::submit_task(
@@ -215,7 +252,14 @@ mod tests {
 				10 * UNIT,
 			));
 			let tasks = RegistryTasks::awaiting_result(&ferdie);
-			assert_eq!(tasks, vec![pallet_provider_worker::AssignedTask { task: 0, model_root: [4; 32], input: vec![101, 7592, 102] }]);
+			assert_eq!(
+				tasks,
+				vec![pallet_provider_worker::AssignedTask {
+					task: 0,
+					model_root: [4; 32],
+					input: vec![101, 7592, 102]
+				}]
+			);
 			assert!(RegistryTasks::awaiting_result(&alice).is_empty());
 			// The commit the worker sends is the operator's commit_result; once committed the
 			// task no longer waits.
@@ -232,8 +276,11 @@ mod tests {
 		use pallet_provider_worker::{ProviderDisputes, WatchedTasks};
 		crate::tests::ext_from_preset("development").execute_with(|| {
 			System::set_block_number(1);
-			let (alice, ferdie, dave) =
-				(Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Ferdie.to_account_id(), Sr25519Keyring::Dave.to_account_id());
+			let (alice, ferdie, dave) = (
+				Sr25519Keyring::Alice.to_account_id(),
+				Sr25519Keyring::Ferdie.to_account_id(),
+				Sr25519Keyring::Dave.to_account_id(),
+			);
 			let model = crate::tests::approved_model_with_provider([4; 32], RuntimeOrigin::root());
 			assert_ok!(TaskRegistry::submit_task(
 				RuntimeOrigin::signed(alice.clone()),
@@ -242,24 +289,38 @@ mod tests {
 				10 * UNIT,
 			));
 			assert!(WatchableResults::challengeable().is_empty(), "assigned, not committed");
-			assert_ok!(RegistryTasks::commit_call(0, vec![1u8; 1536], [7; 32]).unwrap().dispatch(RuntimeOrigin::signed(ferdie.clone())));
+			assert_ok!(RegistryTasks::commit_call(0, vec![1u8; 1536], [7; 32])
+				.unwrap()
+				.dispatch(RuntimeOrigin::signed(ferdie.clone())));
 			let watched = WatchableResults::challengeable();
 			assert_eq!(watched.len(), 1);
 			assert_eq!(watched[0].operator, ferdie);
 			let r = &watched[0].request;
-			assert_eq!((r.task, r.model_root, r.input.as_slice(), r.trace_root), (0, [4; 32], &[101, 7592, 102][..], [7; 32]));
+			assert_eq!(
+				(r.task, r.model_root, r.input.as_slice(), r.trace_root),
+				(0, [4; 32], &[101, 7592, 102][..], [7; 32])
+			);
 			assert_eq!((r.output.len(), r.max_row_width, r.slack_bits), (1536, 1536, 0));
 			assert!(ChallengeDisputes::disputes_against(&ferdie).is_empty());
 
 			// Dave challenges: the result stays on the watch list (other watchers may still
 			// challenge it while the window runs, docs/protocol.md "Concurrent disputes") with
 			// Dave among its challengers, and the dispute reaches the operator.
-			assert_ok!(WatchableResults::challenge_call(0, 12, 0, 3).dispatch(RuntimeOrigin::signed(dave.clone())));
+			assert_ok!(WatchableResults::challenge_call(0, ElementRef::new(12, 0, 3))
+				.dispatch(RuntimeOrigin::signed(dave.clone())));
 			let watched = WatchableResults::challengeable();
 			assert_eq!(watched.len(), 1);
 			assert_eq!(watched[0].challengers, vec![dave.clone()]);
 			let disputes = ChallengeDisputes::disputes_against(&ferdie);
-			assert_eq!(disputes, vec![pallet_provider_worker::OpenDispute { dispute: 0, task: 0, model_root: [4; 32], element: (12, 0, 3) }]);
+			assert_eq!(
+				disputes,
+				vec![pallet_provider_worker::OpenDispute {
+					dispute: 0,
+					task: 0,
+					model_root: [4; 32],
+					element: ElementRef::new(12, 0, 3)
+				}]
+			);
 			assert!(ChallengeDisputes::disputes_against(&alice).is_empty());
 			// Answers are built only from bytes that decode.
 			assert!(ChallengeDisputes::respond_call(0, b"junk", b"junk").is_none());

@@ -103,26 +103,42 @@ impl ParameterBounds<RuntimeParameters> for ProtocolBounds {
 			// also waits for every task in flight and every open dispute).
 			P::UnbondingPeriod(_, Some(v)) => {
 				within(*v, 1, 90 * DAYS)?;
-				within(*v, dynamic_params::protocol::ChallengeWindow::get().saturating_add(dynamic_params::protocol::ResponseWindow::get()), BlockNumber::MAX)
+				within(
+					*v,
+					dynamic_params::protocol::ChallengeWindow::get()
+						.saturating_add(dynamic_params::protocol::ResponseWindow::get()),
+					BlockNumber::MAX,
+				)
 			},
 			P::MaxProviders(_, Some(v)) => within(*v, 1, 100_000),
 			P::ChallengeWindow(_, Some(v)) => {
 				within(*v, 2, 30 * DAYS)?;
-				within(v.saturating_add(dynamic_params::protocol::ResponseWindow::get()), 0, dynamic_params::protocol::UnbondingPeriod::get())
+				within(
+					v.saturating_add(dynamic_params::protocol::ResponseWindow::get()),
+					0,
+					dynamic_params::protocol::UnbondingPeriod::get(),
+				)
 			},
 			P::ResponseWindow(_, Some(v)) => {
 				within(*v, 20, 7 * DAYS)?;
-				within(dynamic_params::protocol::ChallengeWindow::get().saturating_add(*v), 0, dynamic_params::protocol::UnbondingPeriod::get())
+				within(
+					dynamic_params::protocol::ChallengeWindow::get().saturating_add(*v),
+					0,
+					dynamic_params::protocol::UnbondingPeriod::get(),
+				)
 			},
 			P::ChallengerBond(_, Some(v)) => within(*v, UNIT, 1_000_000 * UNIT),
-			P::SlashFraction(_, Some(v)) => within(*v, Perbill::from_percent(1), Perbill::from_percent(100)),
-			P::ChallengerRewardShare(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(100)),
+			P::SlashFraction(_, Some(v)) =>
+				within(*v, Perbill::from_percent(1), Perbill::from_percent(100)),
+			P::ChallengerRewardShare(_, Some(v)) =>
+				within(*v, Perbill::zero(), Perbill::from_percent(100)),
 			P::ProtocolFee(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(50)),
 			P::AssignmentTimeout(_, Some(v)) => within(*v, 2, DAYS),
 			P::MaxReassignments(_, Some(v)) => within(*v, 0, 10),
 			P::MaxOutputBytes(_, Some(v)) => within(*v, 64, 64 * 1024),
 			P::MaxModelRowWidth(_, Some(v)) => within(*v, 16, 4_096),
-			// A finite slack in [0, 1e-3]; f32 bit patterns of non-negative floats order like the floats.
+			// A finite slack in [0, 1e-3]; f32 bit patterns of non-negative floats order like the
+			// floats.
 			P::MaxToleranceSlackBits(_, Some(v)) => within(*v, 0, 0x3a83_126f),
 			P::MinTaskPrice(_, Some(v)) => within(*v, 1, 1_000 * UNIT),
 			P::MinJailPeriod(_, Some(v)) => within(*v, 10, 30 * DAYS),

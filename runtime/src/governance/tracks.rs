@@ -38,7 +38,11 @@ pub const PROTOCOL_PARAMETERS: u16 = 1;
 pub const MODEL_REGISTRY: u16 = 2;
 
 /// A track deciding up to 10 referenda at once, 30 min / 7 days / 3 h / 1 h in production.
-const fn operational_track(id: u16, name: &str, decision_deposit: Balance) -> Track<u16, Balance, BlockNumber> {
+const fn operational_track(
+	id: u16,
+	name: &str,
+	decision_deposit: Balance,
+) -> Track<u16, Balance, BlockNumber> {
 	Track {
 		id,
 		info: TrackInfo {
@@ -87,8 +91,10 @@ impl pallet_referenda::TracksInfo<Balance, BlockNumber> for TracksInfo {
 	fn track_for(origin: &Self::RuntimeOrigin) -> Result<Self::Id, ()> {
 		match origin {
 			OriginCaller::system(frame_system::RawOrigin::Root) => Ok(ROOT),
-			OriginCaller::Origins(pallet_custom_origins::Origin::ProtocolParameters) => Ok(PROTOCOL_PARAMETERS),
-			OriginCaller::Origins(pallet_custom_origins::Origin::ModelRegistry) => Ok(MODEL_REGISTRY),
+			OriginCaller::Origins(pallet_custom_origins::Origin::ProtocolParameters) =>
+				Ok(PROTOCOL_PARAMETERS),
+			OriginCaller::Origins(pallet_custom_origins::Origin::ModelRegistry) =>
+				Ok(MODEL_REGISTRY),
 			_ => Err(()),
 		}
 	}

@@ -103,7 +103,8 @@ async function scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR }) {
 
   const challenged = await waitFor(() => has('Challenged', (e) => e.data[1].toNumber() === task), { what: 'the watcher\'s challenge' });
   assert.equal(challenged.data[2].toString(), bob.address, 'the watcher (Bob\'s key) challenged');
-  assert.deepEqual(challenged.data[3].toJSON(), element, 'at the element the provider\'s rows convict it of');
+  const [node, row, col] = element;
+  assert.deepEqual(challenged.data[3].toJSON(), { node, row, col }, 'at the element the provider\'s rows convict it of');
   const dispute = challenged.data[0].toNumber();
 
   const lost = await waitFor(() => has('ProviderLost', (e) => e.data[0].toNumber() === dispute) || has('ProviderWon', (e) => e.data[0].toNumber() === dispute), { what: 'the ruling' });

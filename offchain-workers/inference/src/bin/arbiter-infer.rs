@@ -13,8 +13,13 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use arbiter_inference::{engine, generated::Rng, model::Model, open_device, DeviceKind, EngineError, Mode, StoreLimits, TraceStore};
-use arbiter_primitives::{encoding::descriptor_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict};
+use arbiter_inference::{
+	engine, generated::Rng, model::Model, open_device, DeviceKind, EngineError, Mode, StoreLimits,
+	TraceStore,
+};
+use arbiter_primitives::{
+	encoding::descriptor_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict,
+};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -23,7 +28,11 @@ use serde_json::json;
 static GLOBAL: arbiter_inference::allocator::Allocator = arbiter_inference::allocator::Allocator;
 
 #[derive(Parser)]
-#[command(name = "arbiter-infer", version, about = "Arbiter's inference engine on the command line")]
+#[command(
+	name = "arbiter-infer",
+	version,
+	about = "Arbiter's inference engine on the command line"
+)]
 struct Cli {
 	/// Where inference runs.
 	#[arg(long, global = true, default_value = "cpu")]
@@ -57,7 +66,8 @@ enum Command {
 		/// Token ids, comma-separated (repeat for a batch), instead of text.
 		#[arg(long = "ids", conflicts_with = "texts")]
 		ids: Vec<String>,
-		/// Print JSON: {"embeddings": [[..]], "trace_roots": ["0x.."], "model_root": "0x..", "ids": [[..]]}.
+		/// Print JSON: {"embeddings": [[..]], "trace_roots": ["0x.."], "model_root": "0x..",
+		/// "ids": [[..]]}.
 		#[arg(long)]
 		json: bool,
 		/// Also store the traces (task ids 0, 1, ... or from --first-task) in this trace store.
@@ -93,7 +103,11 @@ fn parse_id_lists(values: &[String]) -> Result<Vec<Vec<u32>>, EngineError> {
 		.iter()
 		.map(|v| {
 			v.split(',')
-				.map(|s| s.trim().parse::<u32>().map_err(|_| EngineError::InvalidInput(format!("--ids {v:?}: {s:?} is not a token id"))))
+				.map(|s| {
+					s.trim().parse::<u32>().map_err(|_| {
+						EngineError::InvalidInput(format!("--ids {v:?}: {s:?} is not a token id"))
+					})
+				})
 				.collect()
 		})
 		.collect()
@@ -113,7 +127,10 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 			let model = load(&model, cli.device)?;
 			let ids = texts.iter().map(|t| model.tokenize(t)).collect::<Result<Vec<_>, _>>()?;
 			if json {
-				println!("{}", json!({ "ids": ids, "tokenizer_hash": hex32(&model.commitment.tokenizer_hash) }));
+				println!(
+					"{}",
+					json!({ "ids": ids, "tokenizer_hash": hex32(&model.commitment.tokenizer_hash) })
+				);
 			} else {
 				for (text, ids) in texts.iter().zip(&ids) {
 					println!("{text:?}: {ids:?}");
@@ -127,8 +144,13 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 			} else {
 				texts.iter().map(|t| model.tokenize(t)).collect::<Result<Vec<_>, _>>()?
 			};
-			let labels: Vec<String> = if texts.is_empty() { id_lists.iter().map(|i| format!("{i:?}")).collect() } else { texts.iter().map(|t| format!("{t:?}")).collect() };
-			let inputs = id_lists.iter().map(|i| model.input_of_ids(i)).collect::<Result<Vec<_>, _>>()?;
+			let labels: Vec<String> = if texts.is_empty() {
+				id_lists.iter().map(|i| format!("{i:?}")).collect()
+			} else {
+				texts.iter().map(|t| format!("{t:?}")).collect()
+			};
+			let inputs =
+				id_lists.iter().map(|i| model.input_of_ids(i)).collect::<Result<Vec<_>, _>>()?;
 			let executions = engine::run(&model, &inputs, Mode::Traced)?;
 			if let Some(dir) = trace_store {
 				let store = TraceStore::open(&dir, StoreLimits::default())?;
@@ -138,7 +160,11 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 					}
 				}
 			}
-			let roots: Vec<String> = executions.iter().filter_map(|e| e.trace.as_ref()).map(|t| hex32(&t.root)).collect();
+			let roots: Vec<String> = executions
+				.iter()
+				.filter_map(|e| e.trace.as_ref())
+				.map(|t| hex32(&t.root))
+				.collect();
 			if json {
 				let embeddings: Vec<&Vec<f32>> = executions.iter().map(|e| &e.output).collect();
 				let tokens: Vec<u32> = inputs.iter().map(|i| i.seq_len).collect();
@@ -152,8 +178,13 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 				println!("{out}");
 			} else {
 				for ((label, e), root) in labels.iter().zip(&executions).zip(&roots) {
-					let head: Vec<String> = e.output.iter().take(4).map(|v| format!("{v:.6}")).collect();
-					println!("{label}: [{} ...] ({} values) trace root {root}", head.join(", "), e.output.len());
+					let head: Vec<String> =
+						e.output.iter().take(4).map(|v| format!("{v:.6}")).collect();
+					println!(
+						"{label}: [{} ...] ({} values) trace root {root}",
+						head.join(", "),
+						e.output.len()
+					);
 				}
 			}
 		},
@@ -177,7 +208,19 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 			if json {
 				println!("{info}");
 			} else {
-				for key in ["name", "descriptor_hash", "model_root", "weights_root", "tokenizer_hash", "io", "max_row_width", "nodes", "weights", "parameters", "cpu_path"] {
+				for key in [
+					"name",
+					"descriptor_hash",
+					"model_root",
+					"weights_root",
+					"tokenizer_hash",
+					"io",
+					"max_row_width",
+					"nodes",
+					"weights",
+					"parameters",
+					"cpu_path",
+				] {
 					println!("{key}: {}", info[key]);
 				}
 			}
@@ -186,8 +229,12 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 			let model = load(&model, cli.device)?;
 			let ids = model.tokenize(&text)?;
 			let input = model.input_of_ids(&ids)?;
-			let execution = engine::run(&model, &[input], Mode::Traced)?.pop().ok_or(EngineError::EmptyBatch)?;
-			let trace = execution.trace.ok_or(EngineError::EmptyBatch)?;
+			let execution = engine::run(&model, &[input], Mode::Traced)?
+				.pop()
+				.ok_or_else(|| EngineError::Internal("one input, no result".into()))?;
+			let trace = execution
+				.trace
+				.ok_or_else(|| EngineError::Internal("a traced run without a trace".into()))?;
 			let graph = model.template.instantiate(trace.seq_len);
 			let output = arbiter_primitives::encoding::row_bytes(&trace.output()?);
 			let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
@@ -195,12 +242,27 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 			for (id, node) in graph.nodes.iter().enumerate() {
 				let numel = node.shape.numel();
 				let width = node.shape.width() as u64;
-				let picks: Vec<u64> = if numel <= samples { (0..numel).collect() } else { (0..samples).map(|_| rng.below(numel)).collect() };
+				let picks: Vec<u64> = if numel <= samples {
+					(0..numel).collect()
+				} else {
+					(0..samples).map(|_| rng.below(numel)).collect()
+				};
 				for flat in picks {
 					let (row, col) = ((flat / width) as u32, (flat % width) as u32);
 					let opening = trace.opening(&model, id as u32, row, col)?;
-					let task = TaskCommitments { trace_root: &trace.root, output: &output, input: &ids };
-					let verdict = verify_element(&RegisteredModel { graph: &model.template, model_root: &model.commitment.model_root, slack: 0.0, max_row_width: model.max_row_width() }, &task, (id as u32, row, col), &opening);
+					let task =
+						TaskCommitments { trace_root: &trace.root, output: &output, input: &ids };
+					let verdict = verify_element(
+						&RegisteredModel {
+							graph: &model.template,
+							model_root: &model.commitment.model_root,
+							slack: 0.0,
+							max_row_width: model.max_row_width(),
+						},
+						&task,
+						(id as u32, row, col),
+						&opening,
+					);
 					if verdict == Verdict::WithinBound {
 						passed += 1;
 					} else {
@@ -209,9 +271,17 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 					}
 				}
 			}
-			println!("{passed} of {} sampled elements passed ({} tokens, {} nodes, trace root {})", passed + failed, trace.seq_len, graph.nodes.len(), hex32(&trace.root));
+			println!(
+				"{passed} of {} sampled elements passed ({} tokens, {} nodes, trace root {})",
+				passed + failed,
+				trace.seq_len,
+				graph.nodes.len(),
+				hex32(&trace.root)
+			);
 			if failed > 0 {
-				return Err(EngineError::InvalidInput(format!("{failed} elements failed verification")));
+				return Err(EngineError::InvalidInput(format!(
+					"{failed} elements failed verification"
+				)));
 			}
 		},
 	}

@@ -32,7 +32,8 @@ impl View<'_> {
 	/// The offsets of the `[.., rows, cols]` matrices, one per batch index in row-major order.
 	fn batch_offsets(&self) -> Vec<usize> {
 		let batch = self.dims.len().saturating_sub(2);
-		let (dims, strides) = (self.dims.get(..batch).unwrap_or(&[]), self.strides.get(..batch).unwrap_or(&[]));
+		let (dims, strides) =
+			(self.dims.get(..batch).unwrap_or(&[]), self.strides.get(..batch).unwrap_or(&[]));
 		let count: usize = dims.iter().product();
 		let mut out = Vec::with_capacity(count);
 		let mut idx = vec![0usize; batch];
@@ -62,21 +63,39 @@ pub fn supported(x: &Layout) -> bool {
 }
 
 fn supported_on(path: CpuPath, x: &Layout) -> bool {
-	path.packed_kernels() && path <= CpuPath::detect() && x.dims().len() >= 2 && x.stride().last() == Some(&1)
+	path.packed_kernels() &&
+		path <= CpuPath::detect() &&
+		x.dims().len() >= 2 &&
+		x.stride().last() == Some(&1)
 }
 
 /// `out[.., i, j] = Σ_k x[.., i, k] · y[.., j, k]` for `x` `[.., m, k]` and `y` `[.., n, k]`
 /// with equal batch dimensions; the output `[.., m, n]` row-major. `None` if the shapes do not
 /// match, a view reaches outside its storage or the layout is not [`supported`].
-pub fn matmul_abt(x: &[f32], xl: &Layout, y: &[f32], yl: &Layout) -> Option<(Vec<f32>, Vec<usize>)> {
+pub fn matmul_abt(
+	x: &[f32],
+	xl: &Layout,
+	y: &[f32],
+	yl: &Layout,
+) -> Option<(Vec<f32>, Vec<usize>)> {
 	matmul_abt_on(super::path(), x, xl, y, yl)
 }
 
 /// [`matmul_abt`] on a given path (`None` on the portable path or one this CPU lacks).
-pub fn matmul_abt_on(path: CpuPath, x: &[f32], xl: &Layout, y: &[f32], yl: &Layout) -> Option<(Vec<f32>, Vec<usize>)> {
+pub fn matmul_abt_on(
+	path: CpuPath,
+	x: &[f32],
+	xl: &Layout,
+	y: &[f32],
+	yl: &Layout,
+) -> Option<(Vec<f32>, Vec<usize>)> {
 	let (xd, yd) = (xl.dims(), yl.dims());
 	let rank = xd.len();
-	if !supported_on(path, xl) || yd.len() != rank || xd.get(..rank - 2) != yd.get(..rank - 2) || xd.last() != yd.last() {
+	if !supported_on(path, xl) ||
+		yd.len() != rank ||
+		xd.get(..rank - 2) != yd.get(..rank - 2) ||
+		xd.last() != yd.last()
+	{
 		return None;
 	}
 	let xv = View { data: x, dims: xd, strides: xl.stride(), start: xl.start_offset() };
@@ -85,7 +104,8 @@ pub fn matmul_abt_on(path: CpuPath, x: &[f32], xl: &Layout, y: &[f32], yl: &Layo
 		return None;
 	}
 	let (m, k, n) = (*xd.get(rank - 2)?, *xd.get(rank - 1)?, *yd.get(rank - 2)?);
-	let (x_row, y_row, y_col) = (*xl.stride().get(rank - 2)?, *yl.stride().get(rank - 2)?, *yl.stride().get(rank - 1)?);
+	let (x_row, y_row, y_col) =
+		(*xl.stride().get(rank - 2)?, *yl.stride().get(rank - 2)?, *yl.stride().get(rank - 1)?);
 	let mut dims = xd.to_vec();
 	*dims.last_mut()? = n;
 	let x_offsets = xv.batch_offsets();
@@ -97,17 +117,19 @@ pub fn matmul_abt_on(path: CpuPath, x: &[f32], xl: &Layout, y: &[f32], yl: &Layo
 		return Some((out, dims));
 	}
 	let shape = Shape { m, k, n, x_row, y_row, y_col };
-	out.par_chunks_mut(per_batch).zip(x_offsets.par_iter().zip(y_offsets.par_iter())).for_each(|(o, (xo, yo))| {
-		// SAFETY: the CPU runs `path`, a vector path (`supported_on`); both views lie inside their storage
-		// (checked above), so every x row read (xo + i·x_row + 0..k) and every y element
-		// (yo + j·y_row + kk·y_col) is inside; the panel a block reads is either `y` itself
-		// (n a multiple of NR, columns contiguous) or a packed copy of NR-padded rows; `o` holds
-		// m × n values.
-		#[cfg(target_arch = "x86_64")]
-		unsafe {
-			one_product(path, x, *xo, y, *yo, &shape, o)
-		}
-	});
+	out.par_chunks_mut(per_batch)
+		.zip(x_offsets.par_iter().zip(y_offsets.par_iter()))
+		.for_each(|(o, (xo, yo))| {
+			// SAFETY: the CPU runs `path`, a vector path (`supported_on`); both views lie inside
+			// their storage (checked above), so every x row read (xo + i·x_row + 0..k) and every
+			// y element (yo + j·y_row + kk·y_col) is inside; the panel a block reads is either
+			// `y` itself (n a multiple of NR, columns contiguous) or a packed copy of NR-padded
+			// rows; `o` holds m × n values.
+			#[cfg(target_arch = "x86_64")]
+			unsafe {
+				one_product(path, x, *xo, y, *yo, &shape, o)
+			}
+		});
 	Some((out, dims))
 }
 
@@ -128,7 +150,15 @@ struct Shape {
 /// (`k` contiguous values) for every `i < m`, `y` element `(j, kk)` at `yo + j·y_row + kk·y_col`;
 /// `out` holds `m × n` values.
 #[cfg(target_arch = "x86_64")]
-unsafe fn one_product(path: CpuPath, x: &[f32], xo: usize, y: &[f32], yo: usize, s: &Shape, out: &mut [f32]) {
+unsafe fn one_product(
+	path: CpuPath,
+	x: &[f32],
+	xo: usize,
+	y: &[f32],
+	yo: usize,
+	s: &Shape,
+	out: &mut [f32],
+) {
 	// The microkernel reads y as panels: row kk holds NR consecutive columns j. `y` is read in
 	// place when its rows (j) are contiguous and n fills whole panels (P·V: V's head columns);
 	// otherwise (Q·Kᵀ: K's rows) it is packed, n padded with zeros to whole panels.
@@ -202,25 +232,57 @@ mod tests {
 	fn attention_products(path: CpuPath) -> Vec<Vec<f32>> {
 		let mut all = Vec::new();
 		let device = Device::Cpu;
-		for (b, seq, heads, d) in [(1usize, 1usize, 1usize, 1usize), (2, 7, 3, 32), (3, 33, 2, 32), (1, 40, 12, 32), (2, 5, 2, 9)] {
-			let proj = |seed| Tensor::from_vec(values(b * seq * heads * d, seed), (b, seq, heads, d), &device).expect("tensor");
+		for (b, seq, heads, d) in [
+			(1usize, 1usize, 1usize, 1usize),
+			(2, 7, 3, 32),
+			(3, 33, 2, 32),
+			(1, 40, 12, 32),
+			(2, 5, 2, 9),
+		] {
+			let proj = |seed| {
+				Tensor::from_vec(values(b * seq * heads * d, seed), (b, seq, heads, d), &device)
+					.expect("tensor")
+			};
 			// [b, heads, seq, d] views.
 			let q = proj(1).transpose(1, 2).expect("view");
 			let k = proj(2).transpose(1, 2).expect("view");
 			let v = proj(3).transpose(1, 2).expect("view");
-			let probs = Tensor::from_vec(values(b * heads * seq * seq, 4), (b, heads, seq, seq), &device).expect("tensor");
+			let probs =
+				Tensor::from_vec(values(b * heads * seq * seq, 4), (b, heads, seq, seq), &device)
+					.expect("tensor");
 			let v_t = v.transpose(2, 3).expect("view");
 			for (x, y) in [(&q, &k), (&probs, &v_t)] {
 				let (xs, xl) = x.storage_and_layout();
 				let (ys, yl) = y.storage_and_layout();
-				let (candle_core::Storage::Cpu(xs), candle_core::Storage::Cpu(ys)) = (&*xs, &*ys) else { panic!("cpu") };
-				let (got, dims) = matmul_abt_on(path, xs.as_slice().expect("f32"), xl, ys.as_slice().expect("f32"), yl).expect("supported");
+				let (candle_core::Storage::Cpu(xs), candle_core::Storage::Cpu(ys)) = (&*xs, &*ys)
+				else {
+					panic!("cpu")
+				};
+				let (got, dims) = matmul_abt_on(
+					path,
+					xs.as_slice().expect("f32"),
+					xl,
+					ys.as_slice().expect("f32"),
+					yl,
+				)
+				.expect("supported");
 				// The same product of contiguous copies: the same bits.
 				let (xc, yc) = (x.contiguous().expect("copy"), y.contiguous().expect("copy"));
 				let (xcs, xcl) = xc.storage_and_layout();
 				let (ycs, ycl) = yc.storage_and_layout();
-				let (candle_core::Storage::Cpu(xcs), candle_core::Storage::Cpu(ycs)) = (&*xcs, &*ycs) else { panic!("cpu") };
-				let (copied, _) = matmul_abt_on(path, xcs.as_slice().expect("f32"), xcl, ycs.as_slice().expect("f32"), ycl).expect("supported");
+				let (candle_core::Storage::Cpu(xcs), candle_core::Storage::Cpu(ycs)) =
+					(&*xcs, &*ycs)
+				else {
+					panic!("cpu")
+				};
+				let (copied, _) = matmul_abt_on(
+					path,
+					xcs.as_slice().expect("f32"),
+					xcl,
+					ycs.as_slice().expect("f32"),
+					ycl,
+				)
+				.expect("supported");
 				assert_eq!(got, copied, "({b}, {seq}, {heads}, {d})");
 				// Against f64.
 				let (xh, yh) = (host(&xc), host(&yc));
@@ -229,8 +291,12 @@ mod tests {
 				for batch in 0..b * heads {
 					for i in 0..m {
 						for j in 0..n {
-							let terms = (0..kk).map(|t| xh[batch * m * kk + i * kk + t] as f64 * yh[batch * n * kk + j * kk + t] as f64);
-							let (sum, mag) = terms.fold((0f64, 0f64), |(s, a), p| (s + p, a + p.abs()));
+							let terms = (0..kk).map(|t| {
+								xh[batch * m * kk + i * kk + t] as f64 *
+									yh[batch * n * kk + j * kk + t] as f64
+							});
+							let (sum, mag) =
+								terms.fold((0f64, 0f64), |(s, a), p| (s + p, a + p.abs()));
 							let g = got[batch * m * n + i * n + j] as f64;
 							assert!((g - sum).abs() <= (kk as f64 + 1.0) * f64::from(f32::EPSILON) * mag + 1e-30, "{path} ({b}, {seq}, {heads}, {d}) batch {batch} ({i}, {j}): {g} vs {sum}");
 						}
@@ -245,15 +311,27 @@ mod tests {
 	#[test]
 	fn refuses_mismatched_or_outside_views() {
 		if !supported(&Layout::contiguous((1, 1))) {
-			assert!(matmul_abt(&[1f32; 24], &Layout::contiguous((2, 3, 4)), &[1f32; 24], &Layout::contiguous((2, 3, 4))).is_none());
+			assert!(matmul_abt(
+				&[1f32; 24],
+				&Layout::contiguous((2, 3, 4)),
+				&[1f32; 24],
+				&Layout::contiguous((2, 3, 4))
+			)
+			.is_none());
 			return;
 		}
 		let data = [1f32; 24];
 		let l = |dims: &[usize]| Layout::contiguous(dims);
 		assert!(matmul_abt(&data, &l(&[2, 3, 4]), &data, &l(&[2, 3, 4])).is_some());
-		assert!(matmul_abt(&data, &l(&[2, 3, 4]), &data, &l(&[3, 2, 4])).is_none(), "batch dims differ");
+		assert!(
+			matmul_abt(&data, &l(&[2, 3, 4]), &data, &l(&[3, 2, 4])).is_none(),
+			"batch dims differ"
+		);
 		assert!(matmul_abt(&data, &l(&[2, 3, 4]), &data, &l(&[2, 4, 3])).is_none(), "k differs");
-		assert!(matmul_abt(&data, &l(&[4, 3, 4]), &data, &l(&[4, 3, 4])).is_none(), "x reaches past its storage");
+		assert!(
+			matmul_abt(&data, &l(&[4, 3, 4]), &data, &l(&[4, 3, 4])).is_none(),
+			"x reaches past its storage"
+		);
 		assert!(matmul_abt(&data, &l(&[24]), &data, &l(&[24])).is_none(), "rank 1");
 		let (out, dims) = matmul_abt(&data, &l(&[2, 3, 4]), &data, &l(&[2, 3, 4])).expect("fits");
 		assert_eq!((out, dims), (vec![4.0; 18], vec![2, 3, 3]));

@@ -16,7 +16,12 @@ const PARALLEL_MIN: usize = 256 * 1024;
 /// The view of `src` with shape `dims`, element strides `strides` and first element `start`,
 /// as a new row-major buffer. `None` if the view reaches outside `src` or `strides` does not
 /// match `dims`.
-pub fn copy_strided(src: &[f32], start: usize, dims: &[usize], strides: &[usize]) -> Option<Vec<f32>> {
+pub fn copy_strided(
+	src: &[f32],
+	start: usize,
+	dims: &[usize],
+	strides: &[usize],
+) -> Option<Vec<f32>> {
 	if dims.len() != strides.len() {
 		return None;
 	}
@@ -31,7 +36,8 @@ pub fn copy_strided(src: &[f32], start: usize, dims: &[usize], strides: &[usize]
 	// index is walked once per block, and each run is one copy (or a gather with its stride).
 	let rank = dims.len();
 	let dim = |k: usize| if k < rank { dims.get(rank - 1 - k).copied().unwrap_or(1) } else { 1 };
-	let stride = |k: usize| if k < rank { strides.get(rank - 1 - k).copied().unwrap_or(0) } else { 0 };
+	let stride =
+		|k: usize| if k < rank { strides.get(rank - 1 - k).copied().unwrap_or(0) } else { 0 };
 	let (run, run_stride, rows, row_stride) = (dim(0), stride(0), dim(1), stride(1));
 	let outer = dims.get(..rank.saturating_sub(2)).unwrap_or(&[]);
 	let outer_strides = strides.get(..outer.len()).unwrap_or(&[]);
@@ -66,7 +72,9 @@ pub fn copy_strided(src: &[f32], start: usize, dims: &[usize], strides: &[usize]
 		}
 	};
 	if len > PARALLEL_MIN {
-		out.par_chunks_mut(blocks_per_chunk * block_len).enumerate().for_each(copy_chunk);
+		out.par_chunks_mut(blocks_per_chunk * block_len)
+			.enumerate()
+			.for_each(copy_chunk);
 	} else {
 		out.chunks_mut(blocks_per_chunk * block_len).enumerate().for_each(copy_chunk);
 	}
@@ -80,7 +88,10 @@ pub fn view_inside(len: usize, start: usize, dims: &[usize], strides: &[usize]) 
 	if dims.contains(&0) {
 		return true;
 	}
-	let last = dims.iter().zip(strides).try_fold(start, |acc, (d, s)| acc.checked_add((d - 1).checked_mul(*s)?));
+	let last = dims
+		.iter()
+		.zip(strides)
+		.try_fold(start, |acc, (d, s)| acc.checked_add((d - 1).checked_mul(*s)?));
 	last.is_some_and(|l| l < len)
 }
 
@@ -100,17 +111,30 @@ mod tests {
 			for a in 0..dims.len() {
 				for b in a + 1..dims.len() {
 					let view = t.transpose(a, b).expect("dims");
-					let want: Vec<f32> = view.flatten_all().and_then(|f| f.to_vec1()).expect("copy");
+					let want: Vec<f32> =
+						view.flatten_all().and_then(|f| f.to_vec1()).expect("copy");
 					let layout = view.layout();
-					let got = copy_strided(&values, layout.start_offset(), layout.dims(), layout.stride()).expect("inside");
+					let got = copy_strided(
+						&values,
+						layout.start_offset(),
+						layout.dims(),
+						layout.stride(),
+					)
+					.expect("inside");
 					assert_eq!(got, want, "{dims:?} transpose({a}, {b})");
 				}
 			}
 			// A narrowed view starts past element 0.
-			let narrowed = t.narrow(0, dims[0] - 1, 1).and_then(|n| n.transpose(0, dims.len() - 1)).expect("dims");
+			let narrowed = t
+				.narrow(0, dims[0] - 1, 1)
+				.and_then(|n| n.transpose(0, dims.len() - 1))
+				.expect("dims");
 			let want: Vec<f32> = narrowed.flatten_all().and_then(|f| f.to_vec1()).expect("copy");
 			let layout = narrowed.layout();
-			assert_eq!(copy_strided(&values, layout.start_offset(), layout.dims(), layout.stride()), Some(want));
+			assert_eq!(
+				copy_strided(&values, layout.start_offset(), layout.dims(), layout.stride()),
+				Some(want)
+			);
 		}
 	}
 

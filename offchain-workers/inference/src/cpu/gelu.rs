@@ -16,7 +16,9 @@ const CHUNK: usize = 4096;
 /// `out[i] = gelu(x[i])`, in parallel.
 pub fn gelu(x: &[f32]) -> Vec<f32> {
 	let mut out = vec![0f32; x.len()];
-	out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, i)| gelu_slice(i, o));
+	out.par_chunks_mut(CHUNK)
+		.zip(x.par_chunks(CHUNK))
+		.for_each(|(o, i)| gelu_slice(i, o));
 	out
 }
 
@@ -107,7 +109,10 @@ fn exp_neg(v: f32) -> f32 {
 	let n = shifted - ROUND;
 	let r = (w - n * LN2_HI) - n * LN2_LO;
 	// Taylor coefficients 1/k! to k = 6: relative error below 2e-8 on |r| ≤ 0.35.
-	let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+	let p = 1.0 +
+		r * (1.0 +
+			r * (0.5 +
+				r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
 	// n is in -126..=0 here (its two's complement is the low bits of `shifted`), so the
 	// exponent field n + 127 stays normal.
 	let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
@@ -136,13 +141,29 @@ mod tests {
 			xs.push(-m);
 			m *= 1.37;
 		}
-		xs.extend([0.0, -0.0, f32::MIN_POSITIVE, f32::MAX, f32::MIN, 87.0 * core::f32::consts::SQRT_2]);
+		xs.extend([
+			0.0,
+			-0.0,
+			f32::MIN_POSITIVE,
+			f32::MAX,
+			f32::MIN,
+			87.0 * core::f32::consts::SQRT_2,
+		]);
 		let got = gelu(&xs);
 		for (x, g) in xs.iter().zip(&got) {
 			let check = ops::gelu(*x, *g);
-			assert!(check.passes(0.0), "gelu({x}) = {g}, reference {} (bound {})", check.reference, check.bound);
+			assert!(
+				check.passes(0.0),
+				"gelu({x}) = {g}, reference {} (bound {})",
+				check.reference,
+				check.bound
+			);
 			if x.abs() < 1e6 {
-				assert!(check.deviation <= 3e-7 * (x.abs() as f64) + 1e-37, "gelu({x}) = {g}, reference {}", check.reference);
+				assert!(
+					check.deviation <= 3e-7 * (x.abs() as f64) + 1e-37,
+					"gelu({x}) = {g}, reference {}",
+					check.reference
+				);
 			}
 		}
 	}

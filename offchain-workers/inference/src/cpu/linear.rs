@@ -92,12 +92,28 @@ impl PackedWeight {
 	}
 
 	/// [`Self::apply_gelu`] on a given path.
-	pub fn apply_gelu_on(&self, path: CpuPath, x: &[f32], bias: Option<&[f32]>) -> Option<(Vec<f32>, Vec<f32>)> {
-		self.apply_into(path, x, bias, true).map(|(out, act)| (out, act.unwrap_or_default()))
+	pub fn apply_gelu_on(
+		&self,
+		path: CpuPath,
+		x: &[f32],
+		bias: Option<&[f32]>,
+	) -> Option<(Vec<f32>, Vec<f32>)> {
+		self.apply_into(path, x, bias, true)
+			.map(|(out, act)| (out, act.unwrap_or_default()))
 	}
 
-	fn apply_into(&self, path: CpuPath, x: &[f32], bias: Option<&[f32]>, gelu: bool) -> Option<(Vec<f32>, Option<Vec<f32>>)> {
-		if !path.packed_kernels() || path > CpuPath::detect() || !x.len().is_multiple_of(self.k) || bias.is_some_and(|b| b.len() != self.n) {
+	fn apply_into(
+		&self,
+		path: CpuPath,
+		x: &[f32],
+		bias: Option<&[f32]>,
+		gelu: bool,
+	) -> Option<(Vec<f32>, Option<Vec<f32>>)> {
+		if !path.packed_kernels() ||
+			path > CpuPath::detect() ||
+			!x.len().is_multiple_of(self.k) ||
+			bias.is_some_and(|b| b.len() != self.n)
+		{
 			return None;
 		}
 		let m = x.len() / self.k;
@@ -162,7 +178,15 @@ impl PackedWeight {
 	/// `bias` `n` rounded up to [`NR`] values; `out` (and `act`) point to m × n values of which
 	/// this call alone writes the task's rectangle.
 	#[cfg(target_arch = "x86_64")]
-	unsafe fn run_task(&self, path: CpuPath, x: &[f32], bias: &[f32], out: OutPtr, act: Option<OutPtr>, task: &Task) {
+	unsafe fn run_task(
+		&self,
+		path: CpuPath,
+		x: &[f32],
+		bias: &[f32],
+		out: OutPtr,
+		act: Option<OutPtr>,
+		task: &Task,
+	) {
 		let k = self.k;
 		let groups = task.rows.len().div_ceil(MR);
 		// Blocked over k (Goto's GEMM loop order): one KC slice of a panel (32 KiB) stays in L1
@@ -182,13 +206,28 @@ impl PackedWeight {
 					let rows = (task.rows.end - r).min(MR);
 					let xr = x.as_ptr().add(r * k + k0);
 					let o = out.0.add(r * self.n + p * NR);
-					let block = Block { x: xr, ldx: k, panel, ldp: NR, kc, bias: b, first, out: o, ldo: self.n, cols };
+					let block = Block {
+						x: xr,
+						ldx: k,
+						panel,
+						ldp: NR,
+						kc,
+						bias: b,
+						first,
+						out: o,
+						ldo: self.n,
+						cols,
+					};
 					kernel_rows(path, rows, &block);
 					if let (Some(a), true) = (act, k0 + kc == k) {
 						for i in 0..rows {
 							let at = (r + i) * self.n + p * NR;
 							let done = core::slice::from_raw_parts(out.0.add(at), cols);
-							super::gelu::gelu_on(path, done, core::slice::from_raw_parts_mut(a.0.add(at), cols));
+							super::gelu::gelu_on(
+								path,
+								done,
+								core::slice::from_raw_parts_mut(a.0.add(at), cols),
+							);
 						}
 					}
 				}
@@ -419,7 +458,15 @@ mod tests {
 	fn matches_f64_reference_on_ragged_sizes_on_every_vector_path() {
 		// Widths that leave partial panels (n % 32, n % 16) and partial row groups (m % 8, m % 4).
 		for path in vector_paths() {
-			for (m, n, k) in [(1, 1, 1), (3, 17, 5), (8, 32, 64), (21, 384, 384), (70, 45, 33), (130, 100, 7), (6, 20, 300)] {
+			for (m, n, k) in [
+				(1, 1, 1),
+				(3, 17, 5),
+				(8, 32, 64),
+				(21, 384, 384),
+				(70, 45, 33),
+				(130, 100, 7),
+				(6, 20, 300),
+			] {
 				let x = values(m * k, 1 + m as u64);
 				let w = values(n * k, 2 + n as u64);
 				let b = values(n, 3);
@@ -431,10 +478,15 @@ mod tests {
 					for (i, (g, r)) in got.iter().zip(&want).enumerate() {
 						let row = i / n;
 						let col = i % n;
-						let mag: f64 = (0..k).map(|kk| (x[row * k + kk] as f64 * w[col * k + kk] as f64).abs()).sum::<f64>()
-							+ bias.map(|b| b[col].abs() as f64).unwrap_or(0.0);
+						let mag: f64 =
+							(0..k)
+								.map(|kk| (x[row * k + kk] as f64 * w[col * k + kk] as f64).abs())
+								.sum::<f64>() + bias.map(|b| b[col].abs() as f64).unwrap_or(0.0);
 						let bound = (k as f64 + 1.0) * f64::from(f32::EPSILON) * mag + 1e-30;
-						assert!((*g as f64 - r).abs() <= bound, "{path} ({m},{n},{k}) element {i}: {g} vs {r}");
+						assert!(
+							(*g as f64 - r).abs() <= bound,
+							"{path} ({m},{n},{k}) element {i}: {g} vs {r}"
+						);
 					}
 				}
 			}
@@ -449,7 +501,10 @@ mod tests {
 			let w = values(n * k, 12 + n as u64);
 			let b = values(n, 13);
 			let packed = PackedWeight::pack(&w, n, k).expect("sizes match");
-			let outs: Vec<_> = paths.iter().map(|p| packed.apply_gelu_on(*p, &x, Some(&b)).expect("runs")).collect();
+			let outs: Vec<_> = paths
+				.iter()
+				.map(|p| packed.apply_gelu_on(*p, &x, Some(&b)).expect("runs"))
+				.collect();
 			for (p, o) in paths.iter().zip(&outs).skip(1) {
 				assert!(o == &outs[0], "({m},{n},{k}): {p} differs from {}", paths[0]);
 			}
@@ -465,7 +520,11 @@ mod tests {
 				let b = values(n, 7);
 				let packed = PackedWeight::pack(&w, n, k).expect("sizes match");
 				let (y, g) = packed.apply_gelu_on(path, &x, Some(&b)).expect("runs");
-				assert_eq!(Some(y.clone()), packed.apply_on(path, &x, Some(&b)), "{path} ({m},{n},{k}) products");
+				assert_eq!(
+					Some(y.clone()),
+					packed.apply_on(path, &x, Some(&b)),
+					"{path} ({m},{n},{k}) products"
+				);
 				let mut separate = vec![0f32; y.len()];
 				crate::cpu::gelu::gelu_on(path, &y, &mut separate);
 				assert_eq!(g, separate, "{path} ({m},{n},{k}) GELU");
@@ -478,11 +537,20 @@ mod tests {
 		assert!(PackedWeight::pack(&[1.0; 6], 4, 2).is_none());
 		assert!(PackedWeight::pack(&[], 0, 2).is_none());
 		let packed = PackedWeight::pack(&[1.0; 6], 3, 2).expect("sizes match");
-		assert!(packed.apply_on(CpuPath::Portable, &[1.0, 2.0], None).is_none(), "the portable path has no packed kernel");
+		assert!(
+			packed.apply_on(CpuPath::Portable, &[1.0, 2.0], None).is_none(),
+			"the portable path has no packed kernel"
+		);
 		for path in vector_paths() {
 			assert!(packed.apply_on(path, &[1.0; 3], None).is_none(), "3 values are not rows of 2");
-			assert!(packed.apply_on(path, &[1.0; 4], Some(&[0.0; 2])).is_none(), "bias of 2 for 3 outputs");
-			assert_eq!(packed.apply_on(path, &[1.0, 2.0], Some(&[0.5, 0.0, -3.0])), Some(vec![3.5, 3.0, 0.0]));
+			assert!(
+				packed.apply_on(path, &[1.0; 4], Some(&[0.0; 2])).is_none(),
+				"bias of 2 for 3 outputs"
+			);
+			assert_eq!(
+				packed.apply_on(path, &[1.0, 2.0], Some(&[0.5, 0.0, -3.0])),
+				Some(vec![3.5, 3.0, 0.0])
+			);
 		}
 	}
 }

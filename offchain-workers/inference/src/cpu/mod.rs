@@ -43,7 +43,9 @@ impl CpuPath {
 
 	/// Parses [`Self::name`].
 	pub fn from_name(name: &str) -> Option<Self> {
-		[Self::Portable, Self::Avx2Fma, Self::Avx512].into_iter().find(|p| p.name() == name.trim())
+		[Self::Portable, Self::Avx2Fma, Self::Avx512]
+			.into_iter()
+			.find(|p| p.name() == name.trim())
 	}
 
 	/// The fastest path this CPU can run (detected once: the kernels ask on every call).
@@ -58,7 +60,9 @@ impl CpuPath {
 			if std::arch::is_x86_feature_detected!("avx512f") {
 				return Self::Avx512;
 			}
-			if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+			if std::arch::is_x86_feature_detected!("avx2") &&
+				std::arch::is_x86_feature_detected!("fma")
+			{
 				return Self::Avx2Fma;
 			}
 		}
@@ -68,7 +72,10 @@ impl CpuPath {
 	/// Every path this CPU can run, slowest first (what the kernels' tests iterate over).
 	pub fn available() -> Vec<Self> {
 		let best = Self::detect();
-		[Self::Portable, Self::Avx2Fma, Self::Avx512].into_iter().filter(|p| *p <= best).collect()
+		[Self::Portable, Self::Avx2Fma, Self::Avx512]
+			.into_iter()
+			.filter(|p| *p <= best)
+			.collect()
 	}
 
 	/// Whether the packed linear and attention kernels run on this path.
@@ -87,7 +94,10 @@ impl core::fmt::Display for CpuPath {
 /// a slower path. Read once. A name the process does not know, or a path the CPU lacks, is an
 /// error reported by [`path_request_error`] (the binaries refuse to start on it).
 pub fn path() -> CpuPath {
-	*PATH.get_or_init(|| resolve_path(std::env::var(CPU_PATH_ENV).ok().as_deref()).unwrap_or_else(|_| CpuPath::detect()))
+	*PATH.get_or_init(|| {
+		resolve_path(std::env::var(CPU_PATH_ENV).ok().as_deref())
+			.unwrap_or_else(|_| CpuPath::detect())
+	})
 }
 
 static PATH: OnceLock<CpuPath> = OnceLock::new();
@@ -101,8 +111,9 @@ pub fn path_request_error() -> Option<String> {
 fn resolve_path(requested: Option<&str>) -> Result<CpuPath, String> {
 	let best = CpuPath::detect();
 	let Some(name) = requested.filter(|n| !n.trim().is_empty()) else { return Ok(best) };
-	let wanted = CpuPath::from_name(name)
-		.ok_or_else(|| format!("{CPU_PATH_ENV}={name:?}: expected one of portable, avx2, avx512"))?;
+	let wanted = CpuPath::from_name(name).ok_or_else(|| {
+		format!("{CPU_PATH_ENV}={name:?}: expected one of portable, avx2, avx512")
+	})?;
 	if wanted > best {
 		return Err(format!("{CPU_PATH_ENV}={name}: this CPU runs at most the {best} path"));
 	}
@@ -111,8 +122,13 @@ fn resolve_path(requested: Option<&str>) -> Result<CpuPath, String> {
 
 /// The contiguous f32 values of a CPU tensor.
 fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
-	let (start, end) = layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("input is not contiguous".into()))?;
-	storage.as_slice::<f32>()?.get(start..end).ok_or_else(|| candle_core::Error::Msg("layout outside its storage".into()))
+	let (start, end) = layout
+		.contiguous_offsets()
+		.ok_or_else(|| candle_core::Error::Msg("input is not contiguous".into()))?;
+	storage
+		.as_slice::<f32>()?
+		.get(start..end)
+		.ok_or_else(|| candle_core::Error::Msg("layout outside its storage".into()))
 }
 
 /// `x·Wᵀ + b` over the last dimension of `x`, with a packed `W`.
@@ -126,17 +142,25 @@ impl CustomOp1 for PackedLinear<'_> {
 		"arbiter-packed-linear"
 	}
 
-	fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+	fn cpu_fwd(
+		&self,
+		storage: &CpuStorage,
+		layout: &Layout,
+	) -> candle_core::Result<(CpuStorage, Shape)> {
 		let x = contiguous_f32(storage, layout)?;
 		let mut dims = layout.dims().to_vec();
 		match dims.last_mut() {
 			Some(last) if *last == self.weight.k() => *last = self.weight.n(),
-			_ => return Err(candle_core::Error::Msg(format!("linear: input {:?}, weight takes {}", layout.dims(), self.weight.k()))),
+			_ =>
+				return Err(candle_core::Error::Msg(format!(
+					"linear: input {:?}, weight takes {}",
+					layout.dims(),
+					self.weight.k()
+				))),
 		}
-		let out = self
-			.weight
-			.apply(x, self.bias)
-			.ok_or_else(|| candle_core::Error::Msg("linear: packed kernel refused the sizes or this CPU".into()))?;
+		let out = self.weight.apply(x, self.bias).ok_or_else(|| {
+			candle_core::Error::Msg("linear: packed kernel refused the sizes or this CPU".into())
+		})?;
 		Ok((CpuStorage::F32(out), Shape::from(dims)))
 	}
 }
@@ -149,9 +173,22 @@ impl CustomOp2 for MatMulTransposed {
 		"arbiter-matmul-abt"
 	}
 
-	fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, ys: &CpuStorage, yl: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-		let (out, dims) = batched_matmul::matmul_abt(xs.as_slice::<f32>()?, xl, ys.as_slice::<f32>()?, yl)
-			.ok_or_else(|| candle_core::Error::Msg(format!("matmul: shapes {:?} and {:?} or their layouts not supported", xl.dims(), yl.dims())))?;
+	fn cpu_fwd(
+		&self,
+		xs: &CpuStorage,
+		xl: &Layout,
+		ys: &CpuStorage,
+		yl: &Layout,
+	) -> candle_core::Result<(CpuStorage, Shape)> {
+		let (out, dims) =
+			batched_matmul::matmul_abt(xs.as_slice::<f32>()?, xl, ys.as_slice::<f32>()?, yl)
+				.ok_or_else(|| {
+					candle_core::Error::Msg(format!(
+						"matmul: shapes {:?} and {:?} or their layouts not supported",
+						xl.dims(),
+						yl.dims()
+					))
+				})?;
 		Ok((CpuStorage::F32(out), Shape::from(dims)))
 	}
 }
@@ -164,9 +201,18 @@ impl CustomOp1 for StridedCopy {
 		"arbiter-strided-copy"
 	}
 
-	fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-		let out = copy::copy_strided(storage.as_slice::<f32>()?, layout.start_offset(), layout.dims(), layout.stride())
-			.ok_or_else(|| candle_core::Error::Msg("strided copy: view outside its storage".into()))?;
+	fn cpu_fwd(
+		&self,
+		storage: &CpuStorage,
+		layout: &Layout,
+	) -> candle_core::Result<(CpuStorage, Shape)> {
+		let out = copy::copy_strided(
+			storage.as_slice::<f32>()?,
+			layout.start_offset(),
+			layout.dims(),
+			layout.stride(),
+		)
+		.ok_or_else(|| candle_core::Error::Msg("strided copy: view outside its storage".into()))?;
 		Ok((CpuStorage::F32(out), layout.shape().clone()))
 	}
 }
@@ -179,7 +225,11 @@ impl CustomOp1 for Gelu {
 		"arbiter-gelu"
 	}
 
-	fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+	fn cpu_fwd(
+		&self,
+		storage: &CpuStorage,
+		layout: &Layout,
+	) -> candle_core::Result<(CpuStorage, Shape)> {
 		let x = contiguous_f32(storage, layout)?;
 		Ok((CpuStorage::F32(gelu::gelu(x)), layout.shape().clone()))
 	}

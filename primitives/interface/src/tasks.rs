@@ -1,0 +1,50 @@
+//! What the task registry offers the challenges pallet: the committed task a dispute is about,
+//! and freezing and resolving it.
+
+use alloc::vec::Vec;
+use sp_core::H256;
+use sp_runtime::DispatchResult;
+
+use crate::{ModelId, TaskId};
+
+/// What a committed task's disputes are ruled against besides the trace root: the values the
+/// verifier does not recompute.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CommittedResult {
+	/// The task's token ids.
+	pub input: Vec<u32>,
+	/// The committed output bytes.
+	pub output: Vec<u8>,
+}
+
+/// What the challenges pallet needs to know about a committed task.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DisputeSubject<AccountId> {
+	/// The provider whose stake answers for the result.
+	pub provider: AccountId,
+	/// The key that committed the result and answers disputes for the provider.
+	pub operator: AccountId,
+	/// Who submitted and paid for the task.
+	pub submitter: AccountId,
+	/// The task's model.
+	pub model: ModelId,
+	/// The committed trace root.
+	pub trace_root: H256,
+}
+
+/// Freezing and resolving tasks under dispute. Several disputes may be open on one task at once
+/// (the challenges pallet bounds how many): a decoy challenge cannot shield a wrong result.
+pub trait TaskDisputes<AccountId> {
+	/// The task's parties and commitments, if it is committed (disputed or not) and inside its
+	/// window.
+	fn subject(task: TaskId) -> Option<DisputeSubject<AccountId>>;
+	/// The task's input and committed output, while it is committed or disputed.
+	fn committed_result(task: TaskId) -> Option<CommittedResult>;
+	/// One more dispute is open: the task cannot finalize until every one is resolved.
+	fn freeze(task: TaskId) -> DispatchResult;
+	/// Ends one dispute. Provider won: when it was the last one open, the task is committed
+	/// again with its window extended, if need be, to `reopen_for` blocks after now.
+	/// Provider lost: its slot is freed and the task is reassigned or refunded (the caller
+	/// dismisses the task's other disputes).
+	fn resolve(task: TaskId, provider_won: bool, reopen_for: u32) -> DispatchResult;
+}
