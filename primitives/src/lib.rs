@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod builder;
 pub mod commitment;
+pub mod descent;
 pub mod encoding;
 pub mod evaluator;
 pub mod ir;

@@ -537,16 +537,31 @@ pub fn check_opening(
 		}
 	}
 	let rows: Vec<&[f32]> = required.iter().map(|r| opened.get(*r)).collect::<Result<_, _>>()?;
+	let claimed = rows.first().and_then(|r| r.get(col as usize)).copied().unwrap_or(0.0);
+	if node as usize + 1 == graph.nodes.len() {
+		check_output(&n.shape, row, col, claimed, task.output)?;
+	}
+	recompute_element(graph, node, row, col, &rows)
+}
+
+/// Recomputes element `(node, row, col)` of an instantiated `graph` from `rows`, the values of
+/// [`required_rows`] in its order (an embedding's table row appended), and checks the claim,
+/// `rows[0][col]`, against it. Proofs are the caller's: [`check_opening`] verifies them first;
+/// a watcher passes its own trace here to learn an element's bound.
+pub fn recompute_element(
+	graph: &Graph,
+	node: NodeId,
+	row: u32,
+	col: u32,
+	rows: &[&[f32]],
+) -> Result<ElementCheck, MalformedReason> {
+	let n = graph.node(node).ok_or(MalformedReason::NodeNotChallengeable)?;
 	let at = |k: usize| -> &[f32] { rows.get(k).copied().unwrap_or(&[]) };
 	let elem = |k: usize, c: u32| -> f32 { at(k).get(c as usize).copied().unwrap_or(0.0) };
 	let claimed = elem(0, col);
 	let c = col as usize;
-	if node as usize + 1 == graph.nodes.len() {
-		check_output(&n.shape, row, col, claimed, task.output)?;
-	}
-
 	let check = match &n.op {
-		// The row was compared with the task's input above.
+		// check_opening compared the row with the task's input; a watcher's own rows are its own.
 		Op::Input { .. } => ops::copy(claimed, claimed),
 		Op::Embedding { .. } => ops::copy(elem(2, col), claimed),
 		Op::Linear { bias, .. } => ops::linear(at(1), at(2), bias.map(|_| elem(3, col)), claimed),

@@ -35,6 +35,18 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Runs `graph` on `inputs` (one tensor per `Input` node, in order) in plain f32.
 pub fn run(graph: &Graph, weights: &[Vec<f32>], inputs: &[Vec<f32>]) -> Vec<Vec<f32>> {
+	run_with_fault(graph, weights, inputs, None)
+}
+
+/// [`run`], with node `fault`'s output shifted (0.25 to 1.75 added to every element, cycling)
+/// before the nodes after it read it: the trace a provider who computed one node wrong and
+/// everything else right commits.
+pub fn run_with_fault(
+	graph: &Graph,
+	weights: &[Vec<f32>],
+	inputs: &[Vec<f32>],
+	fault: Option<u32>,
+) -> Vec<Vec<f32>> {
 	let mut outs: Vec<Vec<f32>> = Vec::new();
 	let mut next_input = inputs.iter();
 	for node in &graph.nodes {
@@ -191,6 +203,11 @@ pub fn run(graph: &Graph, weights: &[Vec<f32>], inputs: &[Vec<f32>]) -> Vec<Vec<
 			},
 		};
 		assert_eq!(out.len(), rows * w, "node output size");
+		let out = if fault == Some(outs.len() as u32) {
+			out.iter().enumerate().map(|(i, v)| v + 0.25 * (1 + i % 7) as f32).collect()
+		} else {
+			out
+		};
 		outs.push(out);
 	}
 	outs
