@@ -27,6 +27,10 @@ use crate::{
 	opening::{embedding_table_row, recompute_element, required_rows, MalformedReason, RowRef},
 };
 
+/// Most operand rows one answer opens ([`operand_rows`]): a matrix product, a sum, a masked
+/// softmax and a masked mean read two; every other op one.
+pub const MAX_OPERAND_ROWS: u32 = 2;
+
 /// The trace rows an answer about element `(node, row, col)` opens besides the element's own
 /// row: the rows of computed nodes and inputs it reads, as `(node, row)`. The next step of a
 /// descent names an element of one of them. Weight rows are not among them: they are proven

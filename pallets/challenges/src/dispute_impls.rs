@@ -4,8 +4,9 @@ use arbiter_interface::{
 	DisputeTracking, ElementRef, ModelCommitments, ProviderSlashing, TaskDisputes, TaskId,
 };
 use arbiter_primitives::{
-	encoding::descriptor_hash, verify_element, Fault, Graph, Opening, RegisteredModel, Ruling,
-	TaskCommitments,
+	descent::{operand_rows, MAX_OPERAND_ROWS},
+	encoding::descriptor_hash,
+	verify_element, Fault, Graph, Opening, RegisteredModel, Ruling, TaskCommitments,
 };
 use frame_support::{
 	ensure,
@@ -23,6 +24,12 @@ use sp_runtime::{
 };
 
 use crate::{pallet::*, WeightInfo};
+
+/// The operand rows kept for a descent step.
+type BoundedOperands<T> = BoundedVec<
+	OperandRow<<T as Config>::MaxOperandWidth>,
+	frame_support::traits::ConstU32<MAX_OPERAND_ROWS>,
+>;
 
 const QUEUE_SPILL: u32 = 8;
 
@@ -54,16 +61,7 @@ impl<T: Config> Pallet<T> {
 				T::Currency::hold(&Self::bond_reason(), &who, bond)?;
 				T::Tasks::freeze(task)?;
 				T::Providers::dispute_opened(&subject.provider)?;
-				// Settled one block after the last block a response is accepted in.
-				let mut block =
-					now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
-				for _ in 0..=QUEUE_SPILL {
-					if ResponseDeadlines::<T>::mutate(block, |q| q.try_push(id).is_ok()) {
-						return Ok(block.saturating_sub(1u32.into()));
-					}
-					block = block.saturating_add(1u32.into());
-				}
-				Err(Error::<T>::DeadlineQueueFull.into())
+				Self::schedule(id, now)
 			})();
 			match r {
 				Ok(d) => TransactionOutcome::Commit(Ok(d)),
@@ -80,6 +78,8 @@ impl<T: Config> Pallet<T> {
 					provider: subject.provider,
 					bond,
 					element: ElementRef::new(node, row, col),
+					round: 0,
+					turn: Turn::Provider,
 					deadline,
 					model: subject.model,
 					trace_root: subject.trace_root,
@@ -95,9 +95,39 @@ impl<T: Config> Pallet<T> {
 		})
 	}
 
+	/// Queues dispute `id`'s next deadline: `ResponseWindow` blocks after `now` (later if
+	/// that block's queue is full). Returns the last block the move is accepted in.
+	fn schedule(id: DisputeId, now: BlockNumberFor<T>) -> Result<BlockNumberFor<T>, DispatchError> {
+		// Settled one block after the last block the move is accepted in.
+		let mut block = now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
+		for _ in 0..=QUEUE_SPILL {
+			if ResponseDeadlines::<T>::mutate(block, |q| q.try_push(id).is_ok()) {
+				return Ok(block.saturating_sub(1u32.into()));
+			}
+			block = block.saturating_add(1u32.into());
+		}
+		Err(Error::<T>::DeadlineQueueFull.into())
+	}
+
+	/// The deadline of a move in a descent: `ResponseWindow` blocks after `now`, queued for the
+	/// hook where a queue has room. A move never fails for a full queue (a challenger could fill
+	/// queues to make an honest answer fail): without an entry, `settle` ends it when overdue.
+	fn schedule_move(id: DisputeId, now: BlockNumberFor<T>) -> BlockNumberFor<T> {
+		let deadline = now.saturating_add(T::ResponseWindow::get());
+		let mut block = deadline.saturating_add(1u32.into());
+		for _ in 0..=QUEUE_SPILL {
+			if ResponseDeadlines::<T>::mutate(block, |q| q.try_push(id).is_ok()) {
+				break;
+			}
+			block = block.saturating_add(1u32.into());
+		}
+		deadline
+	}
+
 	pub(crate) fn do_respond(id: DisputeId, graph: Graph, opening: Opening) -> DispatchResult {
 		let dispute = Disputes::<T>::get(id).ok_or(Error::<T>::UnknownDispute)?;
 		let now = frame_system::Pallet::<T>::block_number();
+		ensure!(dispute.turn == Turn::Provider, Error::<T>::NotProvidersTurn);
 		ensure!(now <= dispute.deadline, Error::<T>::ResponseTooLate);
 		let model = T::Models::commitment(dispute.model).ok_or(Error::<T>::UnknownModel)?;
 		ensure!(descriptor_hash(&graph) == model.descriptor_hash, Error::<T>::GraphMismatch);
@@ -114,16 +144,17 @@ impl<T: Config> Pallet<T> {
 			output: &committed.output,
 			input: &committed.input,
 		};
-		// Rulings: docs/protocol.md, "Rulings".
-		match verify_element(
-			&registered,
-			&task,
-			(dispute.element.node, dispute.element.row, dispute.element.col),
-			&opening,
-		)
-		.ruling()
-		{
-			Ruling::ProviderWins => Self::provider_won(id, dispute),
+		let element = (dispute.element.node, dispute.element.row, dispute.element.col);
+		// Rulings: docs/protocol.md, "Rulings"; a won step descends ("Descent").
+		match verify_element(&registered, &task, element, &opening).ruling() {
+			Ruling::ProviderWins => {
+				let operands = Self::operands_opened(&graph, &opening);
+				if operands.is_empty() {
+					// Only inputs and weights below: nothing left to name.
+					return Self::provider_won(id, dispute);
+				}
+				Self::await_step(id, dispute, operands, now)
+			},
 			Ruling::ProviderLoses(Fault::OutsideBound) =>
 				Self::provider_lost(id, dispute, LossReason::OutsideBound),
 			Ruling::ProviderLoses(Fault::InvalidCommittedData) =>
@@ -136,15 +167,97 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
+	/// The operand rows of a verified answer that a descent may name next, with their values:
+	/// the trace rows of computed nodes the element reads (inputs are the task's, weights the
+	/// model's: neither can be wrong).
+	fn operands_opened(graph: &Graph, opening: &Opening) -> BoundedOperands<T> {
+		let graph = graph.instantiate(opening.seq_len);
+		let rows = operand_rows(&graph, opening.node, opening.row, opening.col).unwrap_or_default();
+		let mut out = BoundedOperands::<T>::default();
+		for (node, row) in rows.into_iter().filter(|(node, _)| !graph.is_input(*node)) {
+			let values = opening
+				.trace_rows
+				.iter()
+				.filter(|o| o.id == node)
+				.find_map(|o| o.rows.get(row.checked_sub(o.first_row)? as usize));
+			// A verified answer opens every row it reads, each at most the registry's widest.
+			let Some(values) = values.and_then(|v| BoundedVec::try_from(v.clone()).ok()) else {
+				continue;
+			};
+			let _ = out.try_push(OperandRow { node, row, values });
+		}
+		out
+	}
+
+	/// The provider's answer was within the bound: the challenger's turn.
+	fn await_step(
+		id: DisputeId,
+		mut dispute: DisputeOf<T>,
+		operands: BoundedOperands<T>,
+		now: BlockNumberFor<T>,
+	) -> DispatchResult {
+		let deadline = Self::schedule_move(id, now);
+		dispute.turn = Turn::Challenger;
+		dispute.deadline = deadline;
+		OpenedOperands::<T>::insert(id, operands);
+		Self::deposit_event(Event::Answered {
+			dispute: id,
+			task: dispute.task,
+			round: dispute.round,
+			deadline,
+		});
+		Disputes::<T>::insert(id, dispute);
+		Ok(())
+	}
+
+	pub(crate) fn do_descend(who: T::AccountId, id: DisputeId, next: ElementRef) -> DispatchResult {
+		let mut dispute = Disputes::<T>::get(id).ok_or(Error::<T>::UnknownDispute)?;
+		ensure!(who == dispute.challenger, Error::<T>::NotTheChallenger);
+		ensure!(dispute.turn == Turn::Challenger, Error::<T>::NotChallengersTurn);
+		let now = frame_system::Pallet::<T>::block_number();
+		ensure!(now <= dispute.deadline, Error::<T>::StepTooLate);
+		let opened = OpenedOperands::<T>::get(id).unwrap_or_default();
+		let row = opened
+			.iter()
+			.find(|o| o.node == next.node && o.row == next.row)
+			.ok_or(Error::<T>::NotAnOpenedRow)?;
+		ensure!((next.col as usize) < row.values.len(), Error::<T>::BadElement);
+		let round = dispute.round.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		let deadline = Self::schedule_move(id, now);
+		OpenedOperands::<T>::remove(id);
+		dispute.element = next;
+		dispute.round = round;
+		dispute.turn = Turn::Provider;
+		dispute.deadline = deadline;
+		Self::deposit_event(Event::Descended {
+			dispute: id,
+			task: dispute.task,
+			round,
+			element: next,
+			deadline,
+		});
+		Disputes::<T>::insert(id, dispute);
+		Ok(())
+	}
+
 	pub(crate) fn do_settle(id: DisputeId) -> DispatchResult {
 		let dispute = Disputes::<T>::get(id).ok_or(Error::<T>::UnknownDispute)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		ensure!(now > dispute.deadline, Error::<T>::ResponseWindowOpen);
-		Self::provider_lost(id, dispute, LossReason::NoResponse)
+		Self::overdue(id, dispute)
+	}
+
+	/// Whoever's move is overdue loses.
+	fn overdue(id: DisputeId, dispute: DisputeOf<T>) -> DispatchResult {
+		match dispute.turn {
+			Turn::Provider => Self::provider_lost(id, dispute, LossReason::NoResponse),
+			Turn::Challenger => Self::provider_won(id, dispute),
+		}
 	}
 
 	fn close(id: DisputeId, dispute: &DisputeOf<T>) {
 		Disputes::<T>::remove(id);
+		OpenedOperands::<T>::remove(id);
 		OpenDisputes::<T>::mutate_exists(dispute.task, |open| {
 			if let Some(list) = open {
 				list.retain(|d| *d != id);
@@ -160,6 +273,7 @@ impl<T: Config> Pallet<T> {
 	fn dismiss_others(task: TaskId) -> DispatchResult {
 		for other in OpenDisputes::<T>::take(task) {
 			let Some(d) = Disputes::<T>::take(other) else { continue };
+			OpenedOperands::<T>::remove(other);
 			T::Currency::release(&Self::bond_reason(), &d.challenger, d.bond, Precision::Exact)?;
 			T::Providers::dispute_closed(&d.provider);
 			Self::deposit_event(Event::DisputeDismissed {
@@ -233,14 +347,14 @@ impl<T: Config> Pallet<T> {
 		let due = ResponseDeadlines::<T>::take(now);
 		let mut found = 0u32;
 		for id in due.iter() {
-			if let Some(dispute) = Disputes::<T>::get(id) {
+			// A dispute whose move was made is queued again for its next deadline: only an
+			// entry for its current deadline settles it.
+			if let Some(dispute) = Disputes::<T>::get(id).filter(|d| d.deadline < now) {
 				found = found.saturating_add(1);
 				// All or nothing per dispute: one that cannot settle changes nothing.
-				let _ = with_transaction(|| {
-					match Self::provider_lost(*id, dispute, LossReason::NoResponse) {
-						Ok(()) => TransactionOutcome::Commit(Ok::<(), DispatchError>(())),
-						Err(e) => TransactionOutcome::Rollback(Err(e)),
-					}
+				let _ = with_transaction(|| match Self::overdue(*id, dispute) {
+					Ok(()) => TransactionOutcome::Commit(Ok::<(), DispatchError>(())),
+					Err(e) => TransactionOutcome::Rollback(Err(e)),
 				});
 			}
 		}

@@ -40,6 +40,8 @@ mod benchmarking;
 mod mock;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_descent;
 
 pub use arbiter_interface::{ModelCommitment, ModelCommitments};
 pub use weights::WeightInfo;
@@ -51,7 +53,7 @@ const DECODE_DEPTH: u32 = 16;
 pub mod pallet {
 	use super::*;
 	use arbiter_interface::{DisputeTracking, ElementRef, ProviderSlashing, TaskDisputes, TaskId};
-	use arbiter_primitives::{Graph, Opening};
+	use arbiter_primitives::{descent::MAX_OPERAND_ROWS, Graph, Opening};
 	use codec::DecodeLimit;
 	use frame_support::{
 		pallet_prelude::*,
@@ -65,16 +67,67 @@ pub mod pallet {
 		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 	pub use arbiter_interface::DisputeId;
 
+	/// Whose move it is in a dispute (docs/protocol.md, "Descent").
+	#[derive(
+		Clone,
+		Copy,
+		PartialEq,
+		Eq,
+		Debug,
+		Encode,
+		Decode,
+		DecodeWithMemTracking,
+		TypeInfo,
+		MaxEncodedLen,
+	)]
+	pub enum Turn {
+		/// The provider must open `element` by `deadline`; silence loses.
+		Provider,
+		/// The provider's last answer was within the bound: the challenger must name the next
+		/// element, one of the operand rows that answer opened ([`OpenedOperands`]), by
+		/// `deadline`; silence loses the bond.
+		Challenger,
+	}
+
+	/// An operand row a provider's answer opened: its node, its row and the values (f32 bits).
+	#[derive(
+		frame_support::CloneNoBound,
+		frame_support::PartialEqNoBound,
+		frame_support::EqNoBound,
+		frame_support::DebugNoBound,
+		Encode,
+		Decode,
+		TypeInfo,
+		MaxEncodedLen,
+	)]
+	#[scale_info(skip_type_params(MaxWidth))]
+	pub struct OperandRow<MaxWidth: Get<u32>> {
+		/// The node.
+		pub node: u32,
+		/// The row of its output.
+		pub row: u32,
+		/// The provider's values, as proven against its trace root.
+		pub values: BoundedVec<u32, MaxWidth>,
+	}
+
 	/// An open dispute.
 	#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
 	pub struct Dispute<AccountId, Balance, BlockNumber> {
+		/// The disputed task.
 		pub task: TaskId,
+		/// Who challenged; its bond is held for the whole descent.
 		pub challenger: AccountId,
+		/// The provider whose result is disputed.
 		pub provider: AccountId,
+		/// The bond held.
 		pub bond: Balance,
-		/// The disputed element.
+		/// The element now disputed (the challenged one, then each step's).
 		pub element: ElementRef,
-		/// Last block for a response.
+		/// Steps named after the challenge (0 while the challenged element is disputed).
+		pub round: u32,
+		/// Whose move it is.
+		pub turn: Turn,
+		/// Last block for the move.
 		pub deadline: BlockNumber,
 		/// The task's model and committed trace root, as they were when challenged.
 		pub model: arbiter_interface::ModelId,
@@ -126,6 +179,9 @@ pub mod pallet {
 		/// Most response deadlines queued for one block (bounds the hook's work).
 		#[pallet::constant]
 		type MaxDeadlinesPerBlock: Get<u32>;
+		/// Widest operand row kept for a descent step (at least the registry's widest row).
+		#[pallet::constant]
+		type MaxOperandWidth: Get<u32>;
 		/// Most disputes open on one task at once.
 		#[pallet::constant]
 		type MaxOpenDisputesPerTask: Get<u32>;
@@ -172,6 +228,7 @@ pub mod pallet {
 			type TreasuryAccount = ConstU64<99>;
 			type MaxDeadlinesPerBlock = ConstU32<8>;
 			type MaxOpenDisputesPerTask = ConstU32<3>;
+			type MaxOperandWidth = ConstU32<4096>;
 			type MaxGraphBytes = ConstU32<{ 64 * 1024 }>;
 			type MaxOpeningBytes = ConstU32<{ 64 * 1024 }>;
 			type WeightInfo = ();
@@ -227,6 +284,18 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
+	/// The operand rows the provider's last answer opened, with its values (f32 bits), while
+	/// it is the challenger's turn: the next step names an element of one of them, and a
+	/// watcher reads them to choose it.
+	#[pallet::storage]
+	pub type OpenedOperands<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		DisputeId,
+		BoundedVec<OperandRow<T::MaxOperandWidth>, ConstU32<MAX_OPERAND_ROWS>>,
+		OptionQuery,
+	>;
+
 	/// Disputes whose response deadline ends in a block.
 	#[pallet::storage]
 	pub type ResponseDeadlines<T: Config> = StorageMap<
@@ -276,6 +345,31 @@ pub mod pallet {
 			reason: LossReason,
 			/// Stake slashed, paid to the challenger and the treasury.
 			slashed: BalanceOf<T>,
+		},
+		/// The provider's answer was within the bound and opened operand rows: the challenger
+		/// names one of their elements next, by `deadline`, or loses its bond.
+		Answered {
+			/// The dispute.
+			dispute: DisputeId,
+			/// The task.
+			task: TaskId,
+			/// The round answered.
+			round: u32,
+			/// Last block the challenger may name the next element in.
+			deadline: BlockNumberFor<T>,
+		},
+		/// The challenger named the next element; the provider must open it by `deadline`.
+		Descended {
+			/// The dispute.
+			dispute: DisputeId,
+			/// The task.
+			task: TaskId,
+			/// The new round.
+			round: u32,
+			/// The element now disputed.
+			element: ElementRef,
+			/// Last block a response is accepted in.
+			deadline: BlockNumberFor<T>,
 		},
 		/// Another dispute on the task convicted the provider: this one is closed without a
 		/// ruling and its whole bond went back to the challenger.
@@ -347,6 +441,16 @@ pub mod pallet {
 		DeadlineQueueFull,
 		/// No more dispute ids.
 		Overflow,
+		/// It is not the provider's turn: the challenger names the next element first.
+		NotProvidersTurn,
+		/// It is not the challenger's turn: the provider has not answered the last step.
+		NotChallengersTurn,
+		/// Only the dispute's challenger names the next element.
+		NotTheChallenger,
+		/// The named row is not one the provider's last answer opened.
+		NotAnOpenedRow,
+		/// The step's deadline has passed.
+		StepTooLate,
 	}
 
 	#[pallet::hooks]
@@ -397,8 +501,25 @@ pub mod pallet {
 			Self::do_respond(dispute, graph, opening)
 		}
 
-		/// Settles a dispute whose response window has passed without a valid answer: the
-		/// provider loses. Anyone may call it (the hook normally does).
+		/// The challenger names the next element of a descent: `(node, row)` one of the operand
+		/// rows the provider's last answer opened, `col` a column of it. The provider must open
+		/// it within `ResponseWindow`.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::descend())]
+		pub fn descend(
+			origin: OriginFor<T>,
+			dispute: DisputeId,
+			node: u32,
+			row: u32,
+			col: u32,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_descend(who, dispute, ElementRef::new(node, row, col))
+		}
+
+		/// Settles a dispute whose move is overdue: the provider loses when it did not answer,
+		/// the challenger when it did not name the next step. Anyone may call it (the hook
+		/// normally does).
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::settle())]
 		pub fn settle(origin: OriginFor<T>, dispute: DisputeId) -> DispatchResult {

@@ -13,6 +13,7 @@ pub trait WeightInfo {
 	/// `g`: bytes of the SCALE-encoded graph.
 	fn respond(g: u32) -> Weight;
 	fn settle() -> Weight;
+	fn descend() -> Weight;
 	fn on_initialize(d: u32) -> Weight;
 }
 
@@ -32,6 +33,10 @@ impl<T> WeightInfo for SubstrateWeight<T> {
 		Weight::from_parts(150_000_000, 20_000)
 			.saturating_add(ParityDbWeight::get().reads_writes(12, 12))
 	}
+	fn descend() -> Weight {
+		Weight::from_parts(60_000_000, 40_000)
+			.saturating_add(ParityDbWeight::get().reads_writes(4, 4))
+	}
 	fn on_initialize(d: u32) -> Weight {
 		Weight::from_parts(5_000_000, 1_000).saturating_add(Self::settle().saturating_mul(d as u64))
 	}
@@ -46,6 +51,9 @@ impl WeightInfo for () {
 	}
 	fn settle() -> Weight {
 		SubstrateWeight::<()>::settle()
+	}
+	fn descend() -> Weight {
+		SubstrateWeight::<()>::descend()
 	}
 	fn on_initialize(d: u32) -> Weight {
 		SubstrateWeight::<()>::on_initialize(d)

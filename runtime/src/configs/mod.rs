@@ -237,6 +237,8 @@ impl pallet_challenges::Config for Runtime {
 	type MaxDeadlinesPerBlock = ConstU32<64>;
 	// A decoy challenge cannot shield a wrong result: several are heard at once.
 	type MaxOpenDisputesPerTask = ConstU32<8>;
+	// The registry's widest row (`MaxModelRowWidth` may be governed up to 4,096).
+	type MaxOperandWidth = ConstU32<4_096>;
 	// MiniLM's graph is 8 KB; SmolLM2-360M's about 40 KB.
 	type MaxGraphBytes = ConstU32<{ 256 * 1024 }>;
 	// An opening of the widest row (4,096) is about 50 KB.
