@@ -1,12 +1,14 @@
 //! Benchmarks: `respond` with the worst-case op (a `Linear` whose rows have the registry's maximum
 //! width, so the dot product has the most terms and the openings the most bytes), `challenge`,
-//! `settle`, and the hook at its per-block bound.
+//! `settle`, `descend` with the most and widest operand rows kept, and the hook at its per-block
+//! bound.
 
 use super::*;
 use alloc::vec::Vec;
 use arbiter_primitives::{
 	builder::GraphBuilder,
 	commitment::{model_commitment, trace_tree, weights_tree},
+	descent::MAX_OPERAND_ROWS,
 	encoding::descriptor_hash,
 	prover::ProverData,
 	Graph, Opening,
@@ -158,6 +160,33 @@ mod benchmarks {
 		_(RawOrigin::Signed(challenger::<T>()), dispute, graph, opening);
 		assert!(!Disputes::<T>::contains_key(dispute), "ruled");
 		assert!(OpenDisputes::<T>::get(p.task).is_empty(), "the others dismissed");
+	}
+
+	/// The challenger names the next step: the most operand rows kept, each of the widest
+	/// width, the named row the last one searched.
+	#[benchmark]
+	fn descend() {
+		let p = prepare::<T>(false, 0);
+		let who = challenger::<T>();
+		Pallet::<T>::do_challenge(who.clone(), p.task, 1, 0, 1).expect("challenges");
+		let dispute = NextDisputeId::<T>::get().saturating_sub(1);
+		let width = T::MaxOperandWidth::get();
+		let rows: Vec<OperandRow<T::MaxOperandWidth>> = (0..MAX_OPERAND_ROWS)
+			.map(|row| OperandRow {
+				node: 0,
+				row,
+				values: BoundedVec::try_from(alloc::vec![0u32; width as usize]).expect("fits"),
+			})
+			.collect();
+		OpenedOperands::<T>::insert(dispute, BoundedVec::try_from(rows).expect("fits"));
+		Disputes::<T>::mutate(dispute, |d| {
+			if let Some(d) = d {
+				d.turn = Turn::Challenger;
+			}
+		});
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who), dispute, 0, MAX_OPERAND_ROWS - 1, width - 1);
+		assert_eq!(Disputes::<T>::get(dispute).map(|d| d.round), Some(1));
 	}
 
 	/// The worst path: no answer (slash, dismiss every other dispute, reassign over the most

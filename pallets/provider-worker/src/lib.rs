@@ -71,13 +71,15 @@ pub struct OpenDispute {
 	pub dispute: DisputeId,
 	pub task: TaskId,
 	pub model_root: [u8; 32],
-	/// The disputed element.
+	/// The element to open now.
 	pub element: ElementRef,
+	/// The descent step it is (0 for the challenged element): each is answered once.
+	pub round: u32,
 }
 
 /// The challenges pallet as the provider worker sees it.
 pub trait ProviderDisputes<AccountId, Call> {
-	/// Open disputes against results committed by `operator`.
+	/// Open disputes against results committed by `operator` that wait for its answer.
 	fn disputes_against(operator: &AccountId) -> Vec<OpenDispute>;
 	/// The `respond` call from the SCALE-encoded graph and opening (`None` if they do not decode).
 	fn respond_call(dispute: DisputeId, graph: &[u8], opening: &[u8]) -> Option<Call>;

@@ -1,7 +1,8 @@
 //! The provider's answer to challenges: for a dispute against one of this node's operators,
 //! `respond` with the model's graph and the opening of the disputed element from the engine's
 //! trace store. An honest trace wins; a faulty one loses, as it should — the worker answers
-//! either way, since no answer loses too.
+//! either way, since no answer loses too. A descent asks again for each step (docs/protocol.md,
+//! "Descent"): each round is answered once.
 
 use arbiter_inference_interface::{inference, InferenceError};
 use frame_support::traits::Get;
@@ -38,7 +39,7 @@ impl<T: Config> Pallet<T> {
 					},
 				};
 				let resubmit = T::ResubmitAfter::get();
-				if !claim::<T>(&key(SENT_PREFIX, d.dispute), now, Some(resubmit)) {
+				if !claim::<T>(&key(SENT_PREFIX, (d.dispute, d.round)), now, Some(resubmit)) {
 					continue;
 				}
 				let Some(call) = T::Disputes::respond_call(d.dispute, &graph, &opening) else {

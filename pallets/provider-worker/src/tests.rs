@@ -158,6 +158,7 @@ fn a_dispute_against_our_operator_is_answered_once_with_the_engines_opening() {
 			task,
 			model_root: MODEL,
 			element: ElementRef::new(40, 1, 2),
+			round: 0,
 		};
 		DISPUTES.with(|d| {
 			d.borrow_mut().push((operator, dispute(3, 7)));
@@ -177,6 +178,19 @@ fn a_dispute_against_our_operator_is_answered_once_with_the_engines_opening() {
 		// Not again while the answer may still land.
 		run(2);
 		assert_eq!(sent(&s.pool).len(), 1);
+		// The challenger descended: the next step's element is answered at once.
+		DISPUTES.with(|d| {
+			let mut d = d.borrow_mut();
+			d[0].1.element = ElementRef::new(39, 1, 0);
+			d[0].1.round = 1;
+		});
+		run(3);
+		let txs = sent(&s.pool);
+		assert_eq!(txs.len(), 2);
+		assert_eq!(
+			txs[1].function,
+			respond_remark(3, &MODEL, &codec::Encode::encode(&(7u64, 39u32, 1u32, 0u32)))
+		);
 	});
 }
 

@@ -116,6 +116,7 @@ impl pallet_provider_worker::ProviderDisputes<AccountId, RuntimeCall> for Challe
 	fn disputes_against(operator: &AccountId) -> Vec<pallet_provider_worker::OpenDispute> {
 		// Off-chain only: iterating the open disputes costs no block weight.
 		pallet_challenges::Disputes::<Runtime>::iter()
+			.filter(|(_, d)| d.turn == pallet_challenges::Turn::Provider)
 			.filter(|(_, d)| operator_of(&d.provider).as_ref() == Some(operator))
 			.filter_map(|(id, d)| {
 				let model = TaskRegistry::model(d.model)?;
@@ -124,6 +125,7 @@ impl pallet_provider_worker::ProviderDisputes<AccountId, RuntimeCall> for Challe
 					task: d.task,
 					model_root: model.model_root.0,
 					element: d.element,
+					round: d.round,
 				})
 			})
 			.collect()
@@ -318,7 +320,8 @@ mod tests {
 					dispute: 0,
 					task: 0,
 					model_root: [4; 32],
-					element: ElementRef::new(12, 0, 3)
+					element: ElementRef::new(12, 0, 3),
+					round: 0,
 				}]
 			);
 			assert!(ChallengeDisputes::disputes_against(&alice).is_empty());

@@ -47,7 +47,7 @@ async function balances(accounts) {
   return out;
 }
 
-test('an honest provider answers a false challenge and wins the bond', { timeout: 400_000 }, async () => {
+test('an honest provider answers a false challenge and wins the bond', { timeout: 600_000 }, async () => {
   assert.ok(INFER && MODEL_DIR, 'ARBITER_INFER and ARBITER_MINILM_DIR are set by scripts/test.sh');
   const { alice, charlie, dave } = accounts;
   const info = JSON.parse(execFileSync(INFER, ['model-info', '--model', MODEL_DIR, '--json'], { encoding: 'utf8' }));
@@ -76,7 +76,20 @@ test('an honest provider answers a false challenge and wins the bond', { timeout
   assert.equal((await balances(who)).dave.held - before.dave.held, bond, 'the bond is held');
   assert.ok((await api.call.taskRegistryApi.task(task)).unwrap().status.isDisputed, 'the task is frozen');
 
-  // The provider's worker answers by itself; the runtime rules.
+  // The provider's worker answers by itself. Its answer is within the bound and the element
+  // reads computed rows: it is Dave's turn to descend
+  // (docs/protocol.md, "Descent").
+  const answered = (round) => recorder.events.find((e) => e.section === 'challenges' && e.method === 'Answered' && e.data[0].toNumber() === dispute && e.data[2].toNumber() === round);
+  await waitFor(() => answered(0), { what: 'the answer to the challenged element' });
+  const opened = (await api.query.challenges.openedOperands(dispute)).unwrap();
+  assert.ok(opened.length >= 1, 'the answer opened the computed rows the element reads');
+  const step = { node: opened[0].node.toNumber(), row: opened[0].row.toNumber(), col: 7 };
+  assert.ok(step.node < node, 'the step names an earlier node');
+  const { events: ds, fee: descendFee } = await signAndWait(api, api.tx.challenges.descend(dispute, step.node, step.row, step.col), dave);
+  assert.deepEqual(findEvent(ds, 'challenges', 'Descended').data[3].toJSON(), step);
+  // The worker answers the step too; Dave names nothing more, so his step window runs out and
+  // the provider wins.
+  await waitFor(() => answered(1) ?? recorder.events.find((e) => e.section === 'challenges' && e.method === 'ProviderWon' && e.data[0].toNumber() === dispute), { what: 'the answer to the step' });
   const won = await waitFor(() => recorder.events.find((e) => e.section === 'challenges' && e.method === 'ProviderWon' && e.data[0].toNumber() === dispute), { what: 'ProviderWon' });
   const lost = recorder.events.find((e) => e.section === 'challenges' && e.method === 'ProviderLost');
   assert.equal(lost, undefined, 'the honest provider did not lose');
@@ -91,13 +104,13 @@ test('an honest provider answers a false challenge and wins the bond', { timeout
   // Every block up to the reading is recorded (each has at least the timestamp's events).
   await waitFor(() => recorder.events.some((e) => e.blockNumber >= after.number), { what: 'the recorder to catch up', everyMs: 200 });
   recorder.stop();
-  assert.equal(before.dave.free + before.dave.held - (after.dave.free + after.dave.held), bond + fee);
+  assert.equal(before.dave.free + before.dave.held - (after.dave.free + after.dave.held), bond + fee + descendFee);
   assert.equal(after.dave.held, before.dave.held);
   const aliceFees = recorder.events
     .filter((e) => e.blockNumber > before.number && e.blockNumber <= after.number)
     .filter((e) => e.section === 'transactionPayment' && e.method === 'TransactionFeePaid' && e.data[0].toString() === alice.address)
     .reduce((sum, e) => sum + e.data[1].toBigInt() + e.data[2].toBigInt(), 0n);
-  assert.ok(aliceFees > 0n, 'the answer was a transaction from Alice\'s operator key');
+  assert.ok(aliceFees > 0n, 'the answers were transactions from Alice\'s operator key');
   assert.equal(after.alice.free + after.alice.held - (before.alice.free + before.alice.held), toProvider - aliceFees);
   assert.ok(after.treasury.free - before.treasury.free >= toTreasury, 'the treasury received its share');
   assert.ok((await api.query.challenges.disputes(dispute)).isNone, 'the dispute is closed');
