@@ -80,7 +80,7 @@ ensure_npm_deps() {
 # crate (`-p arbiter-node` alone would build our crates and the runtime a second time without
 # `default`). scripts/test.sh checks it (check_one_feature_set).
 build_node() {
-	log "building arbiter-node and arbiter-infer (release; the first build takes 35 to 60 minutes on 2 cores)"
+	log "building arbiter-node and arbiter-infer (release; the first build takes 25 to 60 minutes on 2 cores)"
 	(cd "$ROOT" && cargo build --release --locked --workspace --bins)
 }
 
