@@ -26,9 +26,9 @@
 // --wasm-execution
 // compiled
 // --header
-// /tmp/arb/wt/scripts/weights-header.txt
+// /tmp/arb/descent/scripts/weights-header.txt
 // --output
-// /tmp/arb/wt/runtime/src/weights/pallet_challenges.rs
+// /tmp/arb/descent/runtime/src/weights/pallet_challenges.rs
 
 #![cfg_attr(rustfmt, rustfmt_skip)]
 #![allow(unused_parens)]
@@ -60,13 +60,13 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `Challenges::ResponseDeadlines` (r:1 w:1)
 	/// Proof: `Challenges::ResponseDeadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::Disputes` (r:0 w:1)
-	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(156), added: 2631, mode: `MaxEncodedLen`)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1049`
 		//  Estimated: `85592`
-		// Minimum execution time: 121_701_000 picoseconds.
-		Weight::from_parts(129_092_000, 0)
+		// Minimum execution time: 121_370_000 picoseconds.
+		Weight::from_parts(128_120_000, 0)
 			.saturating_add(Weight::from_parts(0, 85592))
 			.saturating_add(T::DbWeight::get().reads(10))
 			.saturating_add(T::DbWeight::get().writes(8))
@@ -74,7 +74,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `System::Account` (r:10 w:10)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::Disputes` (r:8 w:8)
-	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(156), added: 2631, mode: `MaxEncodedLen`)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Models` (r:1 w:0)
 	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1204), added: 3679, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
@@ -95,23 +95,43 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::OperatorTasks` (r:0 w:2)
 	/// Proof: `TaskRegistry::OperatorTasks` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `Challenges::OpenedOperands` (r:0 w:8)
+	/// Proof: `Challenges::OpenedOperands` (`max_values`: None, `max_size`: Some(32805), added: 35280, mode: `MaxEncodedLen`)
 	/// The range of component `g` is `[0, 262144]`.
 	fn respond(g: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `58655`
+		//  Measured:  `58695`
 		//  Estimated: `836830`
-		// Minimum execution time: 3_260_328_000 picoseconds.
-		Weight::from_parts(3_413_246_912, 0)
+		// Minimum execution time: 3_235_641_000 picoseconds.
+		Weight::from_parts(3_344_765_411, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
-			// Standard Error: 186
-			.saturating_add(Weight::from_parts(22_198, 0).saturating_mul(g.into()))
+			// Standard Error: 233
+			.saturating_add(Weight::from_parts(22_046, 0).saturating_mul(g.into()))
 			.saturating_add(T::DbWeight::get().reads(296))
-			.saturating_add(T::DbWeight::get().writes(34))
+			.saturating_add(T::DbWeight::get().writes(42))
+	}
+	/// Storage: `Challenges::Disputes` (r:1 w:1)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Storage: `Challenges::OpenedOperands` (r:1 w:1)
+	/// Proof: `Challenges::OpenedOperands` (`max_values`: None, `max_size`: Some(32805), added: 35280, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:1 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `Challenges::ResponseDeadlines` (r:1 w:1)
+	/// Proof: `Challenges::ResponseDeadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	fn descend() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `33131`
+		//  Estimated: `36270`
+		// Minimum execution time: 47_601_000 picoseconds.
+		Weight::from_parts(51_787_000, 0)
+			.saturating_add(Weight::from_parts(0, 36270))
+			.saturating_add(T::DbWeight::get().reads(4))
+			.saturating_add(T::DbWeight::get().writes(3))
 	}
 	/// Storage: `System::Account` (r:10 w:10)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::Disputes` (r:8 w:8)
-	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(156), added: 2631, mode: `MaxEncodedLen`)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:7 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:2)
@@ -130,24 +150,22 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::OperatorTasks` (r:0 w:2)
 	/// Proof: `TaskRegistry::OperatorTasks` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	/// Not benchmarked yet (issue 19): the pallet's conservative estimate.
-	fn descend() -> Weight {
-		<pallet_challenges::weights::SubstrateWeight<T> as pallet_challenges::WeightInfo>::descend()
-	}
+	/// Storage: `Challenges::OpenedOperands` (r:0 w:8)
+	/// Proof: `Challenges::OpenedOperands` (`max_values`: None, `max_size`: Some(32805), added: 35280, mode: `MaxEncodedLen`)
 	fn settle() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `58448`
+		//  Measured:  `58488`
 		//  Estimated: `836830`
-		// Minimum execution time: 2_860_103_000 picoseconds.
-		Weight::from_parts(3_032_659_000, 0)
+		// Minimum execution time: 2_969_425_000 picoseconds.
+		Weight::from_parts(3_119_559_000, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
 			.saturating_add(T::DbWeight::get().reads(295))
-			.saturating_add(T::DbWeight::get().writes(34))
+			.saturating_add(T::DbWeight::get().writes(42))
 	}
 	/// Storage: `Challenges::ResponseDeadlines` (r:1 w:1)
 	/// Proof: `Challenges::ResponseDeadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::Disputes` (r:8 w:8)
-	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(156), added: 2631, mode: `MaxEncodedLen`)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:7 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:2)
@@ -168,18 +186,20 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::OperatorTasks` (r:0 w:2)
 	/// Proof: `TaskRegistry::OperatorTasks` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `Challenges::OpenedOperands` (r:0 w:8)
+	/// Proof: `Challenges::OpenedOperands` (`max_values`: None, `max_size`: Some(32805), added: 35280, mode: `MaxEncodedLen`)
 	/// The range of component `d` is `[0, 64]`.
 	fn on_initialize(d: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `58451 + d * (8 ±0)`
+		//  Measured:  `58491 + d * (8 ±0)`
 		//  Estimated: `836830`
-		// Minimum execution time: 9_855_000 picoseconds.
-		Weight::from_parts(2_457_625_747, 0)
+		// Minimum execution time: 9_905_000 picoseconds.
+		Weight::from_parts(2_513_648_029, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
-			// Standard Error: 2_227_282
-			.saturating_add(Weight::from_parts(14_318_072, 0).saturating_mul(d.into()))
+			// Standard Error: 2_267_835
+			.saturating_add(Weight::from_parts(14_685_683, 0).saturating_mul(d.into()))
 			.saturating_add(T::DbWeight::get().reads(242))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(d.into())))
-			.saturating_add(T::DbWeight::get().writes(29))
+			.saturating_add(T::DbWeight::get().writes(35))
 	}
 }
