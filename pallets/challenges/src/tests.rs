@@ -20,11 +20,11 @@ use pallet_compute_staking::{Hardware, Offer};
 use pallet_task_registry::{InputKind, IoSpec, TaskStatus, Tasks};
 use sp_core::H256;
 
-const SUBMITTER: u64 = 4;
-const PROVIDER: u64 = 2;
-const OPERATOR: u64 = 7;
-const CHALLENGER: u64 = 5;
-const TOKENIZER: [u8; 32] = [9; 32];
+pub(crate) const SUBMITTER: u64 = 4;
+pub(crate) const PROVIDER: u64 = 2;
+pub(crate) const OPERATOR: u64 = 7;
+pub(crate) const CHALLENGER: u64 = 5;
+pub(crate) const TOKENIZER: [u8; 32] = [9; 32];
 
 /// The value of the model's one input, a constant `[2, 4]` (derived on chain, like every
 /// model input; the graph has fixed shapes, so a task is one token long).
@@ -97,10 +97,25 @@ fn setup_with(
 	task_input: &[u32],
 ) -> Fixture {
 	let (graph, weights, _) = model();
-	let commitment = model_commitment(&graph, &weights, TOKENIZER).unwrap();
+	register_and_commit(&graph, &weights, &outputs, seq_len, output, task_input);
+	Fixture { graph, outputs, task: 0, seq_len }
+}
+
+/// Registers `graph` (rows at most 4 wide, outputs 3 wide) with `weights` and approves it,
+/// registers a provider, submits `task_input` (task 0) and commits `outputs` as a trace of
+/// `seq_len` tokens with `output` as the output.
+pub(crate) fn register_and_commit(
+	graph: &Graph,
+	weights: &[Vec<f32>],
+	outputs: &[Vec<f32>],
+	seq_len: u32,
+	output: Vec<u8>,
+	task_input: &[u32],
+) {
+	let commitment = model_commitment(graph, weights, TOKENIZER).unwrap();
 	assert_ok!(Registry::register_model(
 		RuntimeOrigin::signed(1),
-		H256(descriptor_hash(&graph)),
+		H256(descriptor_hash(graph)),
 		H256(commitment.model_root),
 		H256(TOKENIZER),
 		IoSpec {
@@ -129,7 +144,7 @@ fn setup_with(
 	));
 	let root = arbiter_primitives::encoding::trace_root_of(
 		seq_len,
-		&trace_tree(&graph, &outputs).unwrap().root(),
+		&trace_tree(graph, outputs).unwrap().root(),
 	);
 	assert_ok!(Registry::commit_result(
 		RuntimeOrigin::signed(OPERATOR),
@@ -137,7 +152,6 @@ fn setup_with(
 		BoundedVec::try_from(output).unwrap(),
 		H256(root)
 	));
-	Fixture { graph, outputs, task: 0, seq_len }
 }
 
 fn opening(f: &Fixture, node: u32, row: u32, col: u32) -> Opening {

@@ -3,13 +3,18 @@
 //! whose first layer is wrong without reading its trace; whoever lets its move expire loses;
 //! every refusal. Funds add up after each.
 
-use crate::{mock::*, pallet::*, Error, Event};
+use crate::{
+	mock::*,
+	pallet::*,
+	tests::{register_and_commit, CHALLENGER, OPERATOR, PROVIDER, TOKENIZER},
+	Error, Event,
+};
 use arbiter_interface::ElementRef;
 use arbiter_primitives::{
 	builder::GraphBuilder,
-	commitment::{model_commitment, trace_tree, weights_tree},
+	commitment::{trace_tree, weights_tree},
 	descent::{first_element, next_element, OwnRun},
-	encoding::{descriptor_hash, row_bytes, trace_root_of},
+	encoding::row_bytes,
 	evaluator::ops,
 	ir::{Graph, InputKind as GraphInput, NodeId, WeightId},
 	prover::ProverData,
@@ -21,15 +26,8 @@ use frame_support::{
 	traits::fungible::{Inspect, InspectHold},
 	BoundedVec,
 };
-use pallet_compute_staking::{Hardware, Offer};
-use pallet_task_registry::{InputKind, IoSpec, TaskStatus, Tasks};
-use sp_core::H256;
+use pallet_task_registry::{TaskStatus, Tasks};
 
-const SUBMITTER: u64 = 4;
-const PROVIDER: u64 = 2;
-const OPERATOR: u64 = 7;
-const CHALLENGER: u64 = 5;
-const TOKENIZER: [u8; 32] = [9; 32];
 const X: f32 = 1.5;
 
 /// x [2,4] (a constant input) → Linear 4→4 → GELU → Linear 4→3: nodes 0 to 3. A descent from
@@ -94,43 +92,8 @@ struct Fixture {
 /// node as the output.
 fn setup(outputs: Vec<Vec<f32>>) -> Fixture {
 	let (graph, weights) = model();
-	let commitment = model_commitment(&graph, &weights, TOKENIZER).unwrap();
-	assert_ok!(Registry::register_model(
-		RuntimeOrigin::signed(1),
-		H256(descriptor_hash(&graph)),
-		H256(commitment.model_root),
-		H256(TOKENIZER),
-		IoSpec {
-			input: InputKind::TokenIds { vocabulary: 30_522 },
-			max_input_tokens: 8,
-			output_width: 3
-		},
-		4,
-		0,
-		BoundedVec::default(),
-	));
-	assert_ok!(Registry::approve_model(RuntimeOrigin::root(), 0));
-	let offer = Offer {
-		models: BoundedVec::try_from(vec![0u32]).unwrap(),
-		price: 10,
-		capacity: 1,
-		endpoint: BoundedVec::default(),
-		hardware: Hardware::Cpu,
-	};
-	assert_ok!(Staking::register(RuntimeOrigin::signed(PROVIDER), 10_000, OPERATOR, offer));
-	assert_ok!(Registry::submit_task(
-		RuntimeOrigin::signed(SUBMITTER),
-		0,
-		BoundedVec::try_from(vec![101u32]).unwrap(),
-		50
-	));
-	let root = trace_root_of(1, &trace_tree(&graph, &outputs).unwrap().root());
-	assert_ok!(Registry::commit_result(
-		RuntimeOrigin::signed(OPERATOR),
-		0,
-		BoundedVec::try_from(row_bytes(outputs.last().unwrap())).unwrap(),
-		H256(root)
-	));
+	let output = row_bytes(outputs.last().unwrap());
+	register_and_commit(&graph, &weights, &outputs, 1, output, &[101]);
 	Fixture { graph, weights, outputs }
 }
 
