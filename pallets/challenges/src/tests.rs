@@ -190,7 +190,7 @@ fn accounts() -> Vec<u64> {
 	(1..=10).chain([TREASURY]).collect()
 }
 
-fn assert_accounting() {
+pub(crate) fn assert_accounting() {
 	let sum: u64 = accounts()
 		.iter()
 		.map(|a| Balances::balance(a) + Balances::total_balance_on_hold(a))
@@ -201,7 +201,7 @@ fn assert_accounting() {
 	Staking::do_try_state().unwrap();
 }
 
-fn bond_held(who: u64) -> u64 {
+pub(crate) fn bond_held(who: u64) -> u64 {
 	Balances::balance_on_hold(&HoldReason::ChallengerBond.into(), &who)
 }
 

@@ -6,7 +6,10 @@
 use crate::{
 	mock::*,
 	pallet::*,
-	tests::{register_and_commit, CHALLENGER, OPERATOR, PROVIDER, TOKENIZER},
+	tests::{
+		assert_accounting, bond_held, register_and_commit, CHALLENGER, OPERATOR, PROVIDER,
+		TOKENIZER,
+	},
 	Error, Event,
 };
 use arbiter_interface::ElementRef;
@@ -21,11 +24,7 @@ use arbiter_primitives::{
 	Opening,
 };
 use codec::Encode;
-use frame_support::{
-	assert_noop, assert_ok,
-	traits::fungible::{Inspect, InspectHold},
-	BoundedVec,
-};
+use frame_support::{assert_noop, assert_ok, traits::fungible::Inspect, BoundedVec};
 use pallet_task_registry::{TaskStatus, Tasks};
 
 const X: f32 = 1.5;
@@ -170,21 +169,6 @@ fn challenge(e: ElementRef) {
 
 fn descend(e: ElementRef) -> frame_support::dispatch::DispatchResult {
 	Challenges::descend(RuntimeOrigin::signed(CHALLENGER), 0, e.node, e.row, e.col)
-}
-
-fn assert_accounting() {
-	let sum: u64 = (1..=10)
-		.chain([TREASURY])
-		.map(|a| Balances::balance(&a) + Balances::total_balance_on_hold(&a))
-		.sum();
-	assert_eq!(sum, Balances::total_issuance());
-	assert_eq!(Balances::total_issuance(), 10 * ENDOWMENT + 10);
-	Challenges::do_try_state().unwrap();
-	Staking::do_try_state().unwrap();
-}
-
-fn bond_held(who: u64) -> u64 {
-	Balances::balance_on_hold(&HoldReason::ChallengerBond.into(), &who)
 }
 
 #[test]
