@@ -99,14 +99,9 @@ impl<T: Config> Pallet<T> {
 	/// that block's queue is full). Returns the last block the move is accepted in.
 	fn schedule(id: DisputeId, now: BlockNumberFor<T>) -> Result<BlockNumberFor<T>, DispatchError> {
 		// Settled one block after the last block the move is accepted in.
-		let mut block = now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
-		for _ in 0..=QUEUE_SPILL {
-			if ResponseDeadlines::<T>::mutate(block, |q| q.try_push(id).is_ok()) {
-				return Ok(block.saturating_sub(1u32.into()));
-			}
-			block = block.saturating_add(1u32.into());
-		}
-		Err(Error::<T>::DeadlineQueueFull.into())
+		let due = now.saturating_add(T::ResponseWindow::get()).saturating_add(1u32.into());
+		let queued = Self::enqueue(id, due).ok_or(Error::<T>::DeadlineQueueFull)?;
+		Ok(queued.saturating_sub(1u32.into()))
 	}
 
 	/// The deadline of a move in a descent: `ResponseWindow` blocks after `now`, queued for the
@@ -114,14 +109,21 @@ impl<T: Config> Pallet<T> {
 	/// queues to make an honest answer fail): without an entry, `settle` ends it when overdue.
 	fn schedule_move(id: DisputeId, now: BlockNumberFor<T>) -> BlockNumberFor<T> {
 		let deadline = now.saturating_add(T::ResponseWindow::get());
-		let mut block = deadline.saturating_add(1u32.into());
+		let _ = Self::enqueue(id, deadline.saturating_add(1u32.into()));
+		deadline
+	}
+
+	/// Queues `id` for the hook in block `from`, or in one of the `QUEUE_SPILL` blocks after it
+	/// when that one is full. Returns the block it went into; `None` when all were full.
+	fn enqueue(id: DisputeId, from: BlockNumberFor<T>) -> Option<BlockNumberFor<T>> {
+		let mut block = from;
 		for _ in 0..=QUEUE_SPILL {
 			if ResponseDeadlines::<T>::mutate(block, |q| q.try_push(id).is_ok()) {
-				break;
+				return Some(block);
 			}
 			block = block.saturating_add(1u32.into());
 		}
-		deadline
+		None
 	}
 
 	pub(crate) fn do_respond(id: DisputeId, graph: Graph, opening: Opening) -> DispatchResult {
