@@ -2,7 +2,8 @@
 //! (provider: run, poll, open) and, with `--watcher`, the watcher.
 
 use arbiter_inference_interface::{
-	InferenceError, InferenceHost, JobStatus as HostJobStatus, WatchRequest, WatchStatus,
+	DescentRequest, DescentStep, InferenceError, InferenceHost, JobStatus as HostJobStatus,
+	WatchRequest, WatchStatus,
 };
 use codec::Encode;
 
@@ -71,5 +72,10 @@ impl InferenceHost for EngineHost {
 	fn watch(&self, request: WatchRequest) -> Result<WatchStatus, InferenceError> {
 		let watcher = self.watcher.as_ref().ok_or(InferenceError::Unavailable)?;
 		watcher.watch(request).ok_or(InferenceError::UnknownModel)
+	}
+
+	fn descend(&self, request: DescentRequest) -> Result<DescentStep, InferenceError> {
+		let watcher = self.watcher.as_ref().ok_or(InferenceError::Unavailable)?;
+		watcher.descend(request).ok_or(InferenceError::UnknownModel)
 	}
 }

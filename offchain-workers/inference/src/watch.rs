@@ -9,15 +9,22 @@
 //! committed rows are invalid) is the one to challenge: its inputs are the provider's own rows,
 //! so the provider cannot answer it. Rows fetched only to compare are hints; nothing is
 //! challenged unless the opening itself verifies against the committed roots.
+//!
+//! That walk is the fast path. When the provider does not serve its trace (its node is down,
+//! refuses or times out), the watcher descends instead (docs/protocol.md, "Descent"): it
+//! challenges the output element farthest from its own, relative to that element's bound, and at
+//! each later step names the opened operand farthest from its own re-execution
+//! ([`Watcher::descend`]), which it keeps for the task while the dispute runs.
 
 use std::{
 	collections::{HashMap, VecDeque},
 	sync::{Arc, Condvar, Mutex},
 };
 
-use arbiter_inference_interface::{WatchRequest, WatchStatus};
+use arbiter_inference_interface::{DescentRequest, DescentStep, WatchRequest, WatchStatus};
 use arbiter_primitives::{
-	verify_element, NodeId, Opening, RegisteredModel, Ruling, TaskCommitments,
+	descent::{first_element, next_element, OwnRun},
+	verify_element, Graph, NodeId, Opening, RegisteredModel, Ruling, TaskCommitments, WeightId,
 };
 
 use crate::{
@@ -45,6 +52,10 @@ const MAX_HONEST_OPENINGS: usize = 64;
 
 /// Results kept for the off-chain worker to poll.
 const MAX_RESULTS: usize = 4096;
+
+/// Own executions kept for descents in progress (a 21-token MiniLM task's is 5.7 MiB; one that
+/// was evicted is re-executed when the next step asks for it).
+const MAX_DESCENT_RUNS: usize = 8;
 
 /// Checks of one task at most: an inconclusive check (the provider's node unreachable, say) is
 /// run again, after the watcher's retry interval, up to this many times in all.
@@ -82,8 +93,81 @@ pub fn output_values(bytes: &[u8]) -> Option<Vec<f32>> {
 pub enum Finding {
 	/// This element is ruled against the provider by `verify_element`.
 	Fraud { node: NodeId, row: u32, col: u32 },
+	/// The provider did not serve a row or an opening the walk needed; why.
+	Withheld(String),
 	/// No provable element; why.
 	NoneFound(String),
+}
+
+/// This node's own execution of a task, as the descent strategy reads it.
+pub struct OwnExecution {
+	model: Arc<Model>,
+	/// The model's graph at the task's length.
+	graph: Graph,
+	/// Every node's output, row-major.
+	outputs: Vec<Vec<f32>>,
+}
+
+impl OwnExecution {
+	/// Keeps `trace` (this node's execution of a task of `model`) for a descent.
+	pub fn new(model: Arc<Model>, trace: &Trace) -> Result<Self, String> {
+		let outputs = trace.outputs().map_err(|e| e.to_string())?.into_owned();
+		let graph = model.template.instantiate(trace.seq_len);
+		Ok(Self { model, graph, outputs })
+	}
+
+	/// Re-executes `input` (token ids) on `model`.
+	pub fn run(model: Arc<Model>, input: &[u32]) -> Result<Self, String> {
+		let input = model.input_of_ids(input).map_err(|e| e.to_string())?;
+		let trace = engine::run(&model, &[input], Mode::Traced)
+			.map_err(|e| e.to_string())?
+			.pop()
+			.and_then(|e| e.trace)
+			.ok_or("the engine returned no trace")?;
+		Self::new(model, &trace)
+	}
+
+	/// The graph the task ran (the model's at its length).
+	pub fn graph(&self) -> &Graph {
+		&self.graph
+	}
+
+	/// Where to start a descent against `committed_output`: the output element farthest from
+	/// this execution's relative to its bound; the final node's first element when the output
+	/// does not even have the final node's size (it loses there on its own).
+	pub fn first_element(&self, slack: f32, committed_output: &[f32]) -> (NodeId, u32, u32) {
+		first_element(&self.graph, self, slack, committed_output).unwrap_or((
+			self.graph.nodes.len().saturating_sub(1) as NodeId,
+			0,
+			0,
+		))
+	}
+
+	/// The element to name among the rows the provider's last answer `opened`.
+	pub fn next_element(
+		&self,
+		slack: f32,
+		opened: &[(NodeId, u32, Vec<f32>)],
+	) -> Option<(NodeId, u32, u32)> {
+		next_element(&self.graph, self, slack, opened)
+	}
+}
+
+impl OwnRun for OwnExecution {
+	fn trace_row(&self, node: NodeId, row: u32) -> Option<Vec<f32>> {
+		let width = self.graph.node(node)?.shape.width() as usize;
+		let start = row as usize * width;
+		self.outputs.get(node as usize)?.get(start..start + width).map(<[f32]>::to_vec)
+	}
+
+	fn weight_row(&self, tensor: WeightId, row: u32) -> Option<Vec<f32>> {
+		let width = self.graph.weight(tensor)?.shape.width() as usize;
+		let start = row as usize * width;
+		self.model
+			.weight(tensor as usize)
+			.get(start..start + width)
+			.map(<[f32]>::to_vec)
+	}
 }
 
 /// Walks the provider's trace (`remote`) against this node's own `trace` of the same input and
@@ -114,7 +198,7 @@ pub fn find_fault(
 		let opening = match remote.opening(id, row, col) {
 			Ok(o) => o,
 			Err(e) =>
-				return Some(Finding::NoneFound(format!(
+				return Some(Finding::Withheld(format!(
 					"the provider does not open ({id}, {row}, {col}): {e}"
 				))),
 		};
@@ -136,7 +220,7 @@ pub fn find_fault(
 			let theirs = match remote.row(last as NodeId, row) {
 				Ok(v) => v,
 				Err(e) =>
-					return Finding::NoneFound(format!(
+					return Finding::Withheld(format!(
 						"the provider does not serve its output row {row}: {e}"
 					)),
 			};
@@ -160,7 +244,7 @@ pub fn find_fault(
 			let theirs = match remote.row(id, row) {
 				Ok(v) => v,
 				Err(e) =>
-					return Finding::NoneFound(format!(
+					return Finding::Withheld(format!(
 						"the provider does not serve node {id} row {row}: {e}"
 					)),
 			};
@@ -212,9 +296,18 @@ fn differing_columns(mine: &[f32], theirs: &[f32]) -> Vec<u32> {
 	cols.into_iter().take(COLUMNS_PER_ROW).map(|(_, c)| c).collect()
 }
 
-/// Checks one committed result: re-execute, compare, walk the provider's trace if needed.
-pub fn check(model: &Model, request: &WatchRequest, connect: &Connect) -> WatchStatus {
-	let inconclusive = |why: String| WatchStatus::Inconclusive(why.into_bytes());
+/// What one check found, with the execution a descent needs when the provider withholds.
+pub struct Checked {
+	pub status: WatchStatus,
+	/// This node's own execution, kept when `status` is [`WatchStatus::Withheld`].
+	pub own: Option<Arc<OwnExecution>>,
+}
+
+/// Checks one committed result: re-execute, compare, walk the provider's trace if needed, and
+/// when the provider does not serve it, name the output element to start a descent at.
+pub fn check(model: &Arc<Model>, request: &WatchRequest, connect: &Connect) -> Checked {
+	let status = |status| Checked { status, own: None };
+	let inconclusive = |why: String| status(WatchStatus::Inconclusive(why.into_bytes()));
 	let input = match model.input_of_ids(&request.input) {
 		Ok(i) => i,
 		Err(e) => return inconclusive(format!("the input cannot be run here: {e}")),
@@ -227,30 +320,49 @@ pub fn check(model: &Model, request: &WatchRequest, connect: &Connect) -> WatchS
 		Err(e) => return inconclusive(format!("re-execution failed: {e}")),
 	};
 	let own_output = own.output().unwrap_or_default();
-	match output_values(&request.output) {
-		Some(committed) if outputs_agree(&own_output, &committed) => return WatchStatus::Clean,
+	let committed = output_values(&request.output);
+	match &committed {
+		Some(committed) if outputs_agree(&own_output, committed) =>
+			return status(WatchStatus::Clean),
 		_ => {},
 	}
+	let slack = f32::from_bits(request.slack_bits);
+	let descend = |why: String| -> Checked {
+		let own = match OwnExecution::new(model.clone(), &own) {
+			Ok(own) => Arc::new(own),
+			Err(e) => return inconclusive(format!("{why}; the own execution is unreadable: {e}")),
+		};
+		let (node, row, col) = own.first_element(slack, committed.as_deref().unwrap_or_default());
+		log::info!(target: "arbiter::watcher", "task {}: {why}", request.task);
+		Checked { status: WatchStatus::Withheld { node, row, col }, own: Some(own) }
+	};
 	let endpoint = String::from_utf8_lossy(&request.endpoint).to_string();
 	let remote = match connect(&endpoint, request.task) {
 		Ok(r) => r,
-		Err(e) => return inconclusive(format!("cannot reach the provider at {endpoint}: {e}")),
+		Err(e) => return descend(format!("cannot reach the provider at {endpoint}: {e}")),
 	};
 	let task = TaskCommitments {
 		trace_root: &request.trace_root,
 		output: &request.output,
 		input: &request.input,
 	};
-	match find_fault(
-		model,
-		&own,
-		&task,
-		f32::from_bits(request.slack_bits),
-		request.max_row_width,
-		remote.as_ref(),
-	) {
-		Finding::Fraud { node, row, col } => WatchStatus::Fraud { node, row, col },
+	match find_fault(model, &own, &task, slack, request.max_row_width, remote.as_ref()) {
+		Finding::Fraud { node, row, col } => status(WatchStatus::Fraud { node, row, col }),
+		Finding::Withheld(why) => descend(why),
 		Finding::NoneFound(why) => inconclusive(format!("the output differs, but {why}")),
+	}
+}
+
+/// The element to name at a descent step, from `own` (this node's execution of the task).
+pub fn descent_step(own: &OwnExecution, request: &DescentRequest) -> DescentStep {
+	let opened: Vec<(NodeId, u32, Vec<f32>)> = request
+		.opened
+		.iter()
+		.map(|(node, row, bits)| (*node, *row, bits.iter().map(|b| f32::from_bits(*b)).collect()))
+		.collect();
+	match own.next_element(f32::from_bits(request.slack_bits), &opened) {
+		Some((node, row, col)) => DescentStep::Next { node, row, col },
+		None => DescentStep::Nothing(b"no computed element among the opened rows".to_vec()),
 	}
 }
 
@@ -268,10 +380,18 @@ pub fn sampled(task: u64, salt: u64, rate: f64) -> bool {
 }
 
 /// A task's check: its latest status, when that was set, and how many checks ran.
-struct Checked {
+struct CheckRecord {
 	status: WatchStatus,
 	at: std::time::Instant,
 	attempts: u32,
+}
+
+/// Work for the watcher's thread.
+enum Work {
+	/// Check a committed result.
+	Check(Arc<Model>, WatchRequest),
+	/// Re-execute a task a descent needs (its execution was evicted, or the node restarted).
+	Reexecute(Arc<Model>, CheckKey, Vec<u32>),
 }
 
 /// A check's key: the task and the trace root committed for it (a reassigned task's new result
@@ -280,10 +400,14 @@ type CheckKey = (u64, [u8; 32]);
 
 #[derive(Default)]
 struct State {
-	queue: VecDeque<(Arc<Model>, WatchRequest)>,
-	results: HashMap<CheckKey, Checked>,
+	queue: VecDeque<Work>,
+	results: HashMap<CheckKey, CheckRecord>,
 	/// Keys in `results`, oldest first (for eviction).
 	order: VecDeque<CheckKey>,
+	/// Own executions of tasks in a descent (`None`: being re-executed), and their keys, oldest
+	/// first.
+	descents: HashMap<CheckKey, Option<Arc<OwnExecution>>>,
+	descent_order: VecDeque<CheckKey>,
 	stopping: bool,
 }
 
@@ -364,16 +488,52 @@ impl Watcher {
 			attempts + u32::from(status == WatchStatus::Running),
 		);
 		if status == WatchStatus::Running {
-			state.queue.push_back((model, request));
+			state.queue.push_back(Work::Check(model, request));
 			drop(state);
 			self.shared.wake.notify_one();
 		}
 		Some(status)
 	}
+
+	/// The element to name at a descent step of `request`'s task, from this node's own
+	/// execution of it (re-executed on the watcher's thread when not kept: `Running` until
+	/// then). `None`: the model is not loaded here.
+	pub fn descend(&self, request: DescentRequest) -> Option<DescentStep> {
+		let model = self.jobs.model(request.model_root)?;
+		let key = (request.task, request.trace_root);
+		let own = {
+			let Ok(mut state) = self.shared.state.lock() else {
+				return Some(DescentStep::Nothing(b"watcher state poisoned".to_vec()))
+			};
+			match state.descents.get(&key) {
+				Some(Some(own)) => own.clone(),
+				Some(None) => return Some(DescentStep::Running),
+				None => {
+					keep_descent(&mut state, key, None);
+					state.queue.push_back(Work::Reexecute(model, key, request.input.clone()));
+					drop(state);
+					self.shared.wake.notify_one();
+					return Some(DescentStep::Running);
+				},
+			}
+		};
+		Some(descent_step(&own, &request))
+	}
+}
+
+fn keep_descent(state: &mut State, key: CheckKey, own: Option<Arc<OwnExecution>>) {
+	if state.descents.insert(key, own).is_none() {
+		state.descent_order.push_back(key);
+	}
+	while state.descent_order.len() > MAX_DESCENT_RUNS {
+		if let Some(old) = state.descent_order.pop_front() {
+			state.descents.remove(&old);
+		}
+	}
 }
 
 fn remember(state: &mut State, key: CheckKey, status: WatchStatus, attempts: u32) {
-	let checked = Checked { status, at: std::time::Instant::now(), attempts };
+	let checked = CheckRecord { status, at: std::time::Instant::now(), attempts };
 	if state.results.insert(key, checked).is_none() {
 		state.order.push_back(key);
 	}
@@ -386,7 +546,7 @@ fn remember(state: &mut State, key: CheckKey, status: WatchStatus, attempts: u32
 
 fn run(shared: Arc<Shared>) {
 	loop {
-		let (model, request) = {
+		let work = {
 			let Ok(mut state) = shared.state.lock() else { return };
 			while state.queue.is_empty() && !state.stopping {
 				state = match shared.wake.wait(state) {
@@ -400,20 +560,50 @@ fn run(shared: Arc<Shared>) {
 			let Some(next) = state.queue.pop_front() else { continue };
 			next
 		};
-		let status = check(&model, &request, shared.connect.as_ref());
-		match &status {
-			WatchStatus::Fraud { node, row, col } => {
-				log::warn!(target: "arbiter::watcher", "task {}: fraud at element ({node}, {row}, {col})", request.task)
+		match work {
+			Work::Check(model, request) => run_check(&shared, &model, &request),
+			Work::Reexecute(model, key, input) => {
+				let own = match OwnExecution::run(model, &input) {
+					Ok(own) => Some(Arc::new(own)),
+					Err(e) => {
+						log::warn!(target: "arbiter::watcher", "task {}: re-execution for the descent failed: {e}", key.0);
+						None
+					},
+				};
+				if let Ok(mut state) = shared.state.lock() {
+					match own {
+						Some(own) => keep_descent(&mut state, key, Some(own)),
+						// Asked again at the next step.
+						None => {
+							state.descents.remove(&key);
+						},
+					}
+				}
 			},
-			WatchStatus::Inconclusive(why) => {
-				log::warn!(target: "arbiter::watcher", "task {}: {}", request.task, String::from_utf8_lossy(why))
-			},
-			_ => log::debug!(target: "arbiter::watcher", "task {}: {status:?}", request.task),
 		}
-		if let Ok(mut state) = shared.state.lock() {
-			let key = (request.task, request.trace_root);
-			let attempts = state.results.get(&key).map(|c| c.attempts).unwrap_or(1);
-			remember(&mut state, key, status, attempts);
+	}
+}
+
+fn run_check(shared: &Shared, model: &Arc<Model>, request: &WatchRequest) {
+	let Checked { status, own } = check(model, request, shared.connect.as_ref());
+	match &status {
+		WatchStatus::Fraud { node, row, col } => {
+			log::warn!(target: "arbiter::watcher", "task {}: fraud at element ({node}, {row}, {col})", request.task)
+		},
+		WatchStatus::Withheld { node, row, col } => {
+			log::warn!(target: "arbiter::watcher", "task {}: the output differs and the provider withholds its trace; descending from ({node}, {row}, {col})", request.task)
+		},
+		WatchStatus::Inconclusive(why) => {
+			log::warn!(target: "arbiter::watcher", "task {}: {}", request.task, String::from_utf8_lossy(why))
+		},
+		_ => log::debug!(target: "arbiter::watcher", "task {}: {status:?}", request.task),
+	}
+	if let Ok(mut state) = shared.state.lock() {
+		let key = (request.task, request.trace_root);
+		let attempts = state.results.get(&key).map(|c| c.attempts).unwrap_or(1);
+		remember(&mut state, key, status, attempts);
+		if let Some(own) = own {
+			keep_descent(&mut state, key, Some(own));
 		}
 	}
 }

@@ -16,10 +16,10 @@ use arbiter_inference::{
 	watch::{find_fault, outputs_agree, sampled, Finding, RemoteTrace, Watcher},
 	StoreLimits, Trace, TraceStore,
 };
-use arbiter_inference_interface::{WatchRequest, WatchStatus};
+use arbiter_inference_interface::{DescentRequest, DescentStep, WatchRequest, WatchStatus};
 use arbiter_primitives::{
-	encoding::row_bytes, verify_element, Fault, NodeId, Op, Opening, RegisteredModel, Ruling,
-	TaskCommitments, Verdict,
+	descent::operand_rows, encoding::row_bytes, verify_element, Fault, NodeId, Op, Opening,
+	RegisteredModel, Ruling, TaskCommitments, Verdict,
 };
 use candle_core::Device;
 
@@ -346,9 +346,6 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	requests[1].output = honest_output.iter().flat_map(|v| v.to_le_bytes()).collect();
 
 	let served = provider.clone();
-	// The provider's node is unreachable for the first two connections.
-	let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-	let counted = connections.clone();
 	let watcher = Watcher::start(
 		own.clone(),
 		1.0,
@@ -356,9 +353,6 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 		Duration::ZERO,
 		Box::new(move |endpoint, task| {
 			assert_eq!(endpoint, "in-process");
-			if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
-				return Err("connection refused".into());
-			}
 			Ok(Box::new(ServedTrace { jobs: served.clone(), task }) as Box<dyn RemoteTrace>)
 		}),
 	);
@@ -371,10 +365,7 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 		}
 		panic!("the watcher did not finish");
 	};
-	// Unreachable twice: each inconclusive check is retried when polled again (interval 0 here);
-	// the third finds the fault.
 	let fraud = wait(&requests[0]);
-	assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
 	assert!(matches!(fraud, WatchStatus::Fraud { node: FAULT, row: 0, col: 0 }), "{fraud:?}");
 	assert_eq!(wait(&requests[1]), WatchStatus::Clean, "an output that matches is not walked");
 	// Unknown models are refused; results are remembered per task.
@@ -384,15 +375,46 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	assert_eq!(watcher.watch(requests[0].clone()), Some(fraud));
 }
 
+/// Polls `watcher` until the descent step is known.
+fn next_step(watcher: &Watcher, request: &DescentRequest) -> DescentStep {
+	for _ in 0..600 {
+		match watcher.descend(request.clone()).unwrap() {
+			DescentStep::Running => std::thread::sleep(Duration::from_millis(50)),
+			step => return step,
+		}
+	}
+	panic!("the watcher did not re-execute the task");
+}
+
 #[test]
-fn an_unreachable_provider_is_retried_a_bounded_number_of_times() {
-	let dir = tempfile::tempdir().unwrap();
-	let (own, root) = minilm_service(dir.path(), None);
+fn a_provider_that_withholds_its_trace_is_descended_to_its_faulty_node() {
+	let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+	// Layer 1's attention output: the descent crosses five layers to reach it.
+	const FAULT: NodeId = 40;
+	let (provider, root) = minilm_service(a.path(), Some(FAULT));
+	let (own, _) = minilm_service(b.path(), None);
+	let model = own.model(root).unwrap();
+	let ids = model.tokenize("A provider that serves nothing is descended.").unwrap();
+	provider.submit(7, root, ids.clone()).unwrap();
+	let JobStatus::Done { output, trace_root } = provider.wait(7, root, Duration::from_secs(60))
+	else {
+		panic!("job failed")
+	};
+	let output: Vec<u8> = output.iter().flat_map(|v| v.to_le_bytes()).collect();
+	let request = WatchRequest {
+		task: 7,
+		model_root: root,
+		input: ids.clone(),
+		output: output.clone(),
+		trace_root,
+		endpoint: b"ws://127.0.0.1:1".to_vec(),
+		slack_bits: 0,
+		max_row_width: 1536,
+	};
 	let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
 	let counted = connections.clone();
-	let ids = own.model(root).unwrap().tokenize("Unreachable providers are retried.").unwrap();
 	let watcher = Watcher::start(
-		own,
+		own.clone(),
 		1.0,
 		1,
 		Duration::ZERO,
@@ -401,39 +423,75 @@ fn an_unreachable_provider_is_retried_a_bounded_number_of_times() {
 			Err("connection refused".into())
 		}),
 	);
-	// A committed output of zeros: wrong, so the watcher must reach the provider.
-	let request = WatchRequest {
-		task: 9,
-		model_root: root,
-		input: ids,
-		output: vec![0; 384 * 4],
-		trace_root: [0; 32],
-		endpoint: b"ws://127.0.0.1:1".to_vec(),
-		slack_bits: 0,
-		max_row_width: 1536,
-	};
-	let mut last = WatchStatus::Running;
+	let mut status = WatchStatus::Running;
 	for _ in 0..600 {
-		last = watcher.watch(request.clone()).unwrap();
-		if last != WatchStatus::Running &&
-			connections.load(std::sync::atomic::Ordering::SeqCst) >=
-				arbiter_inference::watch::MAX_ATTEMPTS
-		{
+		status = watcher.watch(request.clone()).unwrap();
+		if status != WatchStatus::Running {
 			break;
 		}
 		std::thread::sleep(Duration::from_millis(50));
 	}
-	assert!(
-		matches!(&last, WatchStatus::Inconclusive(why) if String::from_utf8_lossy(why).contains("connection refused")),
-		"{last:?}"
-	);
-	// No further attempts however often it is polled.
-	for _ in 0..5 {
-		assert_eq!(watcher.watch(request.clone()).unwrap(), last);
+	// The provider is reached once; its silence starts a descent at an output element.
+	let WatchStatus::Withheld { node, row, col } = status else { panic!("{status:?}") };
+	let last = (model.template.nodes.len() - 1) as NodeId;
+	assert_eq!((node, row), (last, 0), "the descent starts at the committed output");
+	for _ in 0..3 {
+		assert_eq!(watcher.watch(request.clone()).unwrap(), status);
 	}
-	std::thread::sleep(Duration::from_millis(200));
-	assert_eq!(
-		connections.load(std::sync::atomic::Ordering::SeqCst),
-		arbiter_inference::watch::MAX_ATTEMPTS
-	);
+	assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+	// The chain's side: the provider answers each step with its own opening (as its worker
+	// does), the runtime rules it and keeps the operand rows it opened; the watcher names the
+	// next element from them.
+	let (faulty, theirs) = provider.trace(7).unwrap();
+	let graph = model.template.instantiate(theirs.seq_len);
+	let registered = RegisteredModel {
+		graph: &model.template,
+		model_root: &root,
+		slack: 0.0,
+		max_row_width: 1536,
+	};
+	let task = TaskCommitments { trace_root: &trace_root, output: &output, input: &ids };
+	let mut element = (node, row, col);
+	let mut rounds = 0;
+	let restarted =
+		Watcher::start(own.clone(), 1.0, 1, Duration::ZERO, Box::new(|_, _| Err("unused".into())));
+	loop {
+		let opening = theirs.opening(&faulty, element.0, element.1, element.2).unwrap();
+		match verify_element(&registered, &task, element, &opening).ruling() {
+			Ruling::ProviderLoses(_) => break,
+			Ruling::ProviderWins => {},
+			Ruling::Refused => panic!("the provider's own opening of {element:?} is refused"),
+		}
+		rounds += 1;
+		assert!(rounds < graph.nodes.len(), "the descent goes one node earlier each step");
+		let opened = operand_rows(&graph, element.0, element.1, element.2)
+			.unwrap()
+			.into_iter()
+			.map(|(n, r)| {
+				let values = theirs.row(&faulty.template, n, r).unwrap().values;
+				(n, r, values.iter().map(|v| v.to_bits()).collect())
+			})
+			.collect();
+		let step = DescentRequest {
+			task: 7,
+			model_root: root,
+			input: ids.clone(),
+			trace_root,
+			slack_bits: 0,
+			opened,
+		};
+		let DescentStep::Next { node, row, col } = next_step(&watcher, &step) else {
+			panic!("nothing to name after {element:?}")
+		};
+		assert!(node < element.0, "each step names an earlier node");
+		if rounds == 1 {
+			// A watcher that kept nothing (restarted) re-executes and names the same element.
+			assert_eq!(restarted.descend(step.clone()), Some(DescentStep::Running));
+			assert_eq!(next_step(&restarted, &step), DescentStep::Next { node, row, col });
+		}
+		element = (node, row, col);
+	}
+	assert_eq!(element.0, FAULT, "the descent ends at the faulted node after {rounds} rounds");
+	eprintln!("descent from the output to node {FAULT}: {rounds} rounds");
 }

@@ -2,7 +2,8 @@
 //!
 //! The runtime's off-chain worker calls [`inference::start_job`], polls [`inference::job_status`]
 //! in later blocks, and answers challenges with [`inference::graph`] and [`inference::opening`];
-//! a watcher's worker asks [`inference::watch`] whether a committed result holds up. On the native
+//! a watcher's worker asks [`inference::watch`] whether a committed result holds up, and
+//! [`inference::descend`] which element to name next in a descent it is in. On the native
 //! side each call looks for the [`InferenceExt`] externalities extension, which the node registers
 //! only for off-chain workers and only with `--provider` / `--watcher`: during block import, in RPC
 //! calls, on nodes without the engine, every function returns [`InferenceError::Unavailable`], so
@@ -82,9 +83,41 @@ pub enum WatchStatus {
 	/// The provider's own trace breaks the bound at this element: `(node, row, col)` is what to
 	/// challenge (checked here with the runtime's own `verify_element`).
 	Fraud { node: u32, row: u32, col: u32 },
-	/// The output differs but no provable element was found (e.g. the endpoint is unreachable);
-	/// the reason (UTF-8). Nothing to challenge.
+	/// The output differs but no provable element was found; the reason (UTF-8). Nothing to
+	/// challenge.
 	Inconclusive(Vec<u8>),
+	/// The output differs and the provider does not serve its trace (its endpoint is down,
+	/// refuses or times out): challenge this output element, the one farthest from this node's
+	/// own relative to its bound, and descend (docs/protocol.md, "Descent").
+	Withheld { node: u32, row: u32, col: u32 },
+}
+
+/// A descent step it is a watcher's turn to name (SCALE-encoded through
+/// [`inference::descend`]).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct DescentRequest {
+	pub task: u64,
+	pub model_root: [u8; 32],
+	/// The task's token ids (what the watcher re-executes).
+	pub input: Vec<u32>,
+	/// The disputed result's trace root (the re-execution is kept per task and root).
+	pub trace_root: [u8; 32],
+	/// The model's registered tolerance slack (f32 bits).
+	pub slack_bits: u32,
+	/// The trace rows the provider's last answer opened, as the runtime keeps them: node, row
+	/// and the provider's values (f32 bits).
+	pub opened: Vec<(u32, u32, Vec<u32>)>,
+}
+
+/// What to do at a descent step.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub enum DescentStep {
+	/// This node is re-executing the task; ask again.
+	Running,
+	/// Name this element.
+	Next { node: u32, row: u32, col: u32 },
+	/// Nothing to name (every opened row is an input); the reason (UTF-8).
+	Nothing(Vec<u8>),
 }
 
 /// What the node's engine provides to the host functions.
@@ -121,6 +154,13 @@ pub trait InferenceHost: Send + Sync {
 	/// Starts checking `request` (idempotent per task) or reports how the check went.
 	/// Engines that run no watcher answer `Unavailable`.
 	fn watch(&self, request: WatchRequest) -> Result<WatchStatus, InferenceError> {
+		let _ = request;
+		Err(InferenceError::Unavailable)
+	}
+	/// The element to name at a descent step (never waits: re-execution, when needed, runs on
+	/// the watcher's thread and `Running` is answered meanwhile). Engines that run no watcher
+	/// answer `Unavailable`.
+	fn descend(&self, request: DescentRequest) -> Result<DescentStep, InferenceError> {
 		let _ = request;
 		Err(InferenceError::Unavailable)
 	}
@@ -224,6 +264,20 @@ pub trait Inference {
 			None => Err(InferenceError::Unavailable),
 		}
 	}
+
+	/// The element to name at a descent step (a SCALE-encoded [`DescentRequest`]).
+	fn descend(
+		&mut self,
+		request: PassFatPointerAndRead<&[u8]>,
+	) -> AllocateAndReturnByCodec<Result<DescentStep, InferenceError>> {
+		let Ok(request) = DescentRequest::decode(&mut &request[..]) else {
+			return Err(InferenceError::Failed(b"undecodable descent request".to_vec()));
+		};
+		match self.extension::<InferenceExt>() {
+			Some(ext) => ext.0.descend(request),
+			None => Err(InferenceError::Unavailable),
+		}
+	}
 }
 
 #[cfg(test)]
@@ -298,7 +352,22 @@ mod tests {
 			assert_eq!(inference::graph(MODEL), Err(InferenceError::Unavailable));
 			assert_eq!(inference::retain(&[1, 2]), Err(InferenceError::Unavailable));
 			assert_eq!(inference::watch(&request().encode()), Err(InferenceError::Unavailable));
+			assert_eq!(
+				inference::descend(&descent_request().encode()),
+				Err(InferenceError::Unavailable)
+			);
 		});
+	}
+
+	fn descent_request() -> DescentRequest {
+		DescentRequest {
+			task: 1,
+			model_root: MODEL,
+			input: vec![101, 102],
+			trace_root: [1; 32],
+			slack_bits: 0,
+			opened: vec![(3, 0, vec![0x3f80_0000])],
+		}
 	}
 
 	#[test]
@@ -323,6 +392,11 @@ mod tests {
 			// An engine without a watcher says so; garbage never reaches the engine.
 			assert_eq!(inference::watch(&request().encode()), Err(InferenceError::Unavailable));
 			assert!(matches!(inference::watch(b"\x01"), Err(InferenceError::Failed(_))));
+			assert_eq!(
+				inference::descend(&descent_request().encode()),
+				Err(InferenceError::Unavailable)
+			);
+			assert!(matches!(inference::descend(b"\x01"), Err(InferenceError::Failed(_))));
 		});
 		assert_eq!(recorder.0.lock().unwrap().as_slice(), &[(5, MODEL, vec![101, 7592, 102])]);
 	}
