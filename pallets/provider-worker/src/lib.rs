@@ -10,7 +10,10 @@
 //! With `--watcher`, the same block step checks committed results in their challenge window
 //! (not this node's own): the engine re-executes them and, when one is off, finds an element of
 //! the provider's trace the runtime will rule against it; the worker then sends `challenge`
-//! signed by this node's first operator key (which holds the bond).
+//! signed by this node's first operator key (which holds the bond). When the provider does not
+//! serve its trace, the worker challenges the output element the engine names and then, at
+//! every step of the descent that is its turn, names the operand element the engine picks
+//! (`descend`; docs/protocol.md, "Descent").
 //!
 //! - Inference never blocks: `start_job` queues, later blocks poll `job_status`.
 //! - A result is committed (a dispute answered, a task challenged) once: the send is recorded in
@@ -98,12 +101,27 @@ pub struct WatchedTask<AccountId> {
 	pub challengers: Vec<AccountId>,
 }
 
+/// A descent step it is a challenger's turn to name.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DescentTurn {
+	pub dispute: DisputeId,
+	/// The step (each is named once).
+	pub round: u32,
+	/// What the engine needs to pick the element: the task, its input and trace root, the
+	/// model's slack and the rows the provider's last answer opened.
+	pub request: arbiter_inference_interface::DescentRequest,
+}
+
 /// The task registry and challenges pallet as the watcher sees them.
 pub trait WatchedTasks<AccountId, Call> {
 	/// Committed results (disputed or not) whose challenge window is open.
 	fn challengeable() -> Vec<WatchedTask<AccountId>>;
 	/// The call challenging `element` of `task`.
 	fn challenge_call(task: TaskId, element: ElementRef) -> Call;
+	/// Disputes opened by `challenger` that wait for it to name the next element.
+	fn descents(challenger: &AccountId) -> Vec<DescentTurn>;
+	/// The call naming `element` as the next step of `dispute`.
+	fn descend_call(dispute: DisputeId, element: ElementRef) -> Call;
 }
 
 #[frame_support::pallet]

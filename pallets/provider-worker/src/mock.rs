@@ -3,11 +3,12 @@
 
 use crate as pallet_provider_worker;
 use crate::{
-	AssignedTask, AssignedTasks, DisputeId, ElementRef, OpenDispute, ProviderDisputes, TaskId,
-	WatchedTask, WatchedTasks,
+	AssignedTask, AssignedTasks, DescentTurn, DisputeId, ElementRef, OpenDispute, ProviderDisputes,
+	TaskId, WatchedTask, WatchedTasks,
 };
 use arbiter_inference_interface::{
-	InferenceError, InferenceHost, JobStatus, WatchRequest, WatchStatus,
+	DescentRequest, DescentStep, InferenceError, InferenceHost, JobStatus, WatchRequest,
+	WatchStatus,
 };
 use codec::Encode;
 use frame_support::{derive_impl, traits::ConstU64};
@@ -73,6 +74,15 @@ thread_local! {
 	pub static DISPUTES: RefCell<Vec<(Public, OpenDispute)>> = const { RefCell::new(Vec::new()) };
 	/// Committed results in their window.
 	pub static COMMITTED: RefCell<Vec<WatchedTask<Public>>> = const { RefCell::new(Vec::new()) };
+	/// Descent steps waiting for a challenger.
+	pub static DESCENTS: RefCell<Vec<(Public, DescentTurn)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The descend "call": a remark carrying (dispute, node, row, col).
+pub fn descend_remark(dispute: u64, node: u32, row: u32, col: u32) -> RuntimeCall {
+	RuntimeCall::System(frame_system::Call::remark {
+		remark: (b"descend", dispute, node, row, col).encode(),
+	})
 }
 
 /// The respond "call" in this runtime: a remark carrying (dispute, graph, opening).
@@ -112,6 +122,18 @@ impl WatchedTasks<Public, RuntimeCall> for Watched {
 	}
 	fn challenge_call(task: TaskId, element: ElementRef) -> RuntimeCall {
 		challenge_remark(task, element.node, element.row, element.col)
+	}
+	fn descents(challenger: &Public) -> Vec<DescentTurn> {
+		DESCENTS.with(|d| {
+			d.borrow()
+				.iter()
+				.filter(|(c, _)| c == challenger)
+				.map(|(_, t)| t.clone())
+				.collect()
+		})
+	}
+	fn descend_call(dispute: DisputeId, element: ElementRef) -> RuntimeCall {
+		descend_remark(dispute, element.node, element.row, element.col)
 	}
 }
 
@@ -161,6 +183,9 @@ pub struct FakeEngine {
 	pub started: Mutex<Vec<StartedJob>>,
 	pub watch_results: Mutex<HashMap<u64, WatchStatus>>,
 	pub watched: Mutex<Vec<WatchRequest>>,
+	/// Descent steps per task, and the requests the worker made.
+	pub descent_steps: Mutex<HashMap<u64, DescentStep>>,
+	pub descent_requests: Mutex<Vec<DescentRequest>>,
 	/// The last set of tasks whose traces the worker asked to keep.
 	pub retained: Mutex<Vec<u64>>,
 	/// Whether this engine runs a watcher.
@@ -219,6 +244,20 @@ impl InferenceHost for FakeEngine {
 			.get(&task)
 			.cloned()
 			.unwrap_or(WatchStatus::Running))
+	}
+	fn descend(&self, request: DescentRequest) -> Result<DescentStep, InferenceError> {
+		if !self.watching {
+			return Err(InferenceError::Unavailable);
+		}
+		let task = request.task;
+		self.descent_requests.lock().unwrap().push(request);
+		Ok(self
+			.descent_steps
+			.lock()
+			.unwrap()
+			.get(&task)
+			.cloned()
+			.unwrap_or(DescentStep::Running))
 	}
 }
 

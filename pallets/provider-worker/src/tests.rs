@@ -2,10 +2,12 @@
 //! engine: jobs start once, results are committed once (signed by the operator key), nothing
 //! happens without the engine, other operators' tasks are ignored; disputes are answered once
 //! with the engine's opening; the watcher challenges what the engine found, once, never its own
-//! operators' results.
+//! operators' results, and names each step of its descents once.
 
-use crate::{mock::*, AssignedTask, ElementRef, OpenDispute, WatchedTask};
-use arbiter_inference_interface::{InferenceExt, JobStatus, WatchRequest, WatchStatus};
+use crate::{mock::*, AssignedTask, DescentTurn, ElementRef, OpenDispute, WatchedTask};
+use arbiter_inference_interface::{
+	DescentRequest, DescentStep, InferenceExt, JobStatus, WatchRequest, WatchStatus,
+};
 use codec::Decode;
 use frame_support::traits::Hooks;
 use sp_core::{
@@ -42,6 +44,7 @@ fn setup(engine: Option<Arc<FakeEngine>>) -> Setup {
 	TASKS.with(|t| t.borrow_mut().clear());
 	DISPUTES.with(|t| t.borrow_mut().clear());
 	COMMITTED.with(|t| t.borrow_mut().clear());
+	DESCENTS.with(|t| t.borrow_mut().clear());
 	Setup { ext, pool: pool_state, operator }
 }
 
@@ -288,5 +291,81 @@ fn without_a_watcher_nothing_is_checked() {
 		run(1);
 		assert!(engine.watched.lock().unwrap().is_empty());
 		assert!(sent(&s.pool).is_empty());
+	});
+}
+
+fn descent_turn(dispute: u64, round: u32) -> DescentTurn {
+	DescentTurn {
+		dispute,
+		round,
+		request: DescentRequest {
+			task: 1,
+			model_root: MODEL,
+			input: vec![101, 3793, 102],
+			trace_root: [1; 32],
+			slack_bits: 0,
+			opened: vec![(7, 0, vec![0x3f80_0000; 4])],
+		},
+	}
+}
+
+/// A provider that withholds its trace is challenged at the element the engine names; then the
+/// watcher names each descent step the engine picks, once per step, only in its own disputes.
+#[test]
+fn the_watcher_challenges_a_withheld_trace_and_names_each_descent_step_once() {
+	let engine = watching_engine();
+	let mut s = setup(Some(engine.clone()));
+	s.ext.execute_with(|| {
+		let other = Public::from_raw([42; 32]);
+		let challenger = crate::send_once::operator_keys::<Test>()[0].1;
+		COMMITTED.with(|c| c.borrow_mut().push(watched(1, other)));
+		engine.found(1, WatchStatus::Withheld { node: 157, row: 0, col: 9 });
+		run(1);
+		assert_eq!(
+			sent(&s.pool).iter().map(|t| t.function.clone()).collect::<Vec<_>>(),
+			[challenge_remark(1, 157, 0, 9)]
+		);
+		COMMITTED.with(|c| c.borrow_mut()[0].challengers.push(challenger));
+
+		// The provider answered: our turn. A dispute of another challenger is not ours.
+		DESCENTS.with(|d| {
+			d.borrow_mut()
+				.extend([(challenger, descent_turn(0, 0)), (other, descent_turn(5, 0))])
+		});
+		run(2);
+		assert_eq!(sent(&s.pool).len(), 1, "the engine is still re-executing");
+		assert_eq!(
+			engine.descent_requests.lock().unwrap().as_slice(),
+			&[descent_turn(0, 0).request]
+		);
+		engine
+			.descent_steps
+			.lock()
+			.unwrap()
+			.insert(1, DescentStep::Next { node: 156, row: 0, col: 4 });
+		run(3);
+		run(4);
+		let txs = sent(&s.pool);
+		assert_eq!(txs.len(), 2, "each step is named once");
+		assert_eq!(txs[1].function, descend_remark(0, 156, 0, 4));
+		assert!(matches!(txs[1].preamble, sp_runtime::generic::Preamble::Signed(_, (), ())));
+		// The next step (after the provider's next answer) is named again.
+		engine
+			.descent_steps
+			.lock()
+			.unwrap()
+			.insert(1, DescentStep::Next { node: 150, row: 0, col: 2 });
+		DESCENTS.with(|d| d.borrow_mut()[0] = (challenger, descent_turn(0, 1)));
+		run(5);
+		assert_eq!(sent(&s.pool).last().unwrap().function, descend_remark(0, 150, 0, 2));
+		// Nothing to name: nothing is sent.
+		engine
+			.descent_steps
+			.lock()
+			.unwrap()
+			.insert(1, DescentStep::Nothing(b"inputs only".to_vec()));
+		DESCENTS.with(|d| d.borrow_mut()[0] = (challenger, descent_turn(0, 2)));
+		run(6);
+		assert_eq!(sent(&s.pool).len(), 3);
 	});
 }

@@ -4,9 +4,14 @@
 //! A finding is keyed by the task AND its committed trace root (after a reassignment the new
 //! provider's result is checked afresh). A challenge is sent once while it stands on chain;
 //! one that did not land (dropped, refused) is sent again after `ResubmitAfter` blocks.
+//!
+//! When the provider withholds its trace the engine names an output element to challenge
+//! instead, and the worker then takes its turns in the descent (docs/protocol.md, "Descent"):
+//! at each step it names the element the engine picks among the rows the provider's last answer
+//! opened, once per step.
 
 use alloc::vec::Vec;
-use arbiter_inference_interface::{inference, InferenceError, WatchStatus};
+use arbiter_inference_interface::{inference, DescentStep, InferenceError, WatchStatus};
 use codec::Encode;
 use frame_support::traits::Get;
 use frame_system::pallet_prelude::BlockNumberFor;
@@ -18,6 +23,7 @@ use crate::{
 
 const LOG_TARGET: &str = "arbiter::watcher";
 const SENT_PREFIX: &[u8] = b"arbiter/watcher/challenge-sent/";
+const DESCEND_PREFIX: &[u8] = b"arbiter/watcher/descend-sent/";
 
 impl<T: Config> Pallet<T> {
 	/// One block's work: start or poll the checks, challenge what they found.
@@ -34,7 +40,10 @@ impl<T: Config> Pallet<T> {
 				// No watcher on this node.
 				Err(InferenceError::Unavailable) => return,
 				Err(e) => log::debug!(target: LOG_TARGET, "task {task}: not checked: {e:?}"),
-				Ok(WatchStatus::Fraud { node, row, col }) => {
+				Ok(
+					WatchStatus::Fraud { node, row, col } |
+					WatchStatus::Withheld { node, row, col },
+				) => {
 					if watched.challengers.contains(challenger_account) {
 						continue;
 					}
@@ -52,6 +61,46 @@ impl<T: Config> Pallet<T> {
 					}
 				},
 				Ok(_) => {},
+			}
+		}
+		Self::run_descents(now, challenger, challenger_account);
+	}
+
+	/// Names the next element of every descent waiting for this watcher.
+	fn run_descents(
+		now: BlockNumberFor<T>,
+		challenger: &T::Public,
+		challenger_account: &T::AccountId,
+	) {
+		for turn in T::Watched::descents(challenger_account) {
+			let dispute = turn.dispute;
+			let ElementRef { node, row, col } = match inference::descend(&turn.request.encode()) {
+				Err(InferenceError::Unavailable) => return,
+				Err(e) => {
+					log::warn!(target: LOG_TARGET, "dispute {dispute}: no descent step: {e:?}");
+					continue;
+				},
+				Ok(DescentStep::Running) => continue,
+				Ok(DescentStep::Nothing(why)) => {
+					log::warn!(target: LOG_TARGET, "dispute {dispute}: nothing to name: {}", alloc::string::String::from_utf8_lossy(&why));
+					continue;
+				},
+				Ok(DescentStep::Next { node, row, col }) => ElementRef::new(node, row, col),
+			};
+			if !claim::<T>(
+				&key(DESCEND_PREFIX, (dispute, turn.round)),
+				now,
+				Some(T::ResubmitAfter::get()),
+			) {
+				continue;
+			}
+			if send_signed::<T>(
+				challenger,
+				T::Watched::descend_call(dispute, ElementRef::new(node, row, col)),
+			) {
+				log::info!(target: LOG_TARGET, "dispute {dispute}: step {} names ({node}, {row}, {col})", turn.round + 1);
+			} else {
+				log::warn!(target: LOG_TARGET, "dispute {dispute}: could not send the descent step");
 			}
 		}
 	}

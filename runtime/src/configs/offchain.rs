@@ -215,6 +215,39 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 		let ElementRef { node, row, col } = element;
 		RuntimeCall::Challenges(pallet_challenges::Call::challenge { task, node, row, col })
 	}
+
+	fn descents(challenger: &AccountId) -> Vec<pallet_provider_worker::DescentTurn> {
+		// Off-chain only: iterating the open disputes costs no block weight.
+		pallet_challenges::Disputes::<Runtime>::iter()
+			.filter(|(_, d)| d.turn == pallet_challenges::Turn::Challenger)
+			.filter(|(_, d)| &d.challenger == challenger)
+			.filter_map(|(id, d)| {
+				let task = pallet_task_registry::Tasks::<Runtime>::get(d.task)?;
+				let model = TaskRegistry::model(d.model)?;
+				let opened = pallet_challenges::OpenedOperands::<Runtime>::get(id)?
+					.into_iter()
+					.map(|r| (r.node, r.row, r.values.into_inner()))
+					.collect();
+				Some(pallet_provider_worker::DescentTurn {
+					dispute: id,
+					round: d.round,
+					request: arbiter_inference_interface::DescentRequest {
+						task: d.task,
+						model_root: model.model_root.0,
+						input: task.input.into_inner(),
+						trace_root: d.trace_root.0,
+						slack_bits: model.slack_bits,
+						opened,
+					},
+				})
+			})
+			.collect()
+	}
+
+	fn descend_call(dispute: DisputeId, element: ElementRef) -> RuntimeCall {
+		let ElementRef { node, row, col } = element;
+		RuntimeCall::Challenges(pallet_challenges::Call::descend { dispute, node, row, col })
+	}
 }
 
 parameter_types! {
@@ -327,6 +360,47 @@ mod tests {
 			assert!(ChallengeDisputes::disputes_against(&alice).is_empty());
 			// Answers are built only from bytes that decode.
 			assert!(ChallengeDisputes::respond_call(0, b"junk", b"junk").is_none());
+			assert!(WatchableResults::descents(&dave).is_empty(), "the provider's turn");
+
+			// The provider answered within the bound (its opened operand row kept as the
+			// challenges pallet keeps it): Dave's turn to name the next element.
+			pallet_challenges::Disputes::<Runtime>::mutate(0, |d| {
+				d.as_mut().unwrap().turn = pallet_challenges::Turn::Challenger
+			});
+			let values = vec![1.0f32.to_bits(); 4];
+			pallet_challenges::OpenedOperands::<Runtime>::insert(
+				0,
+				BoundedVec::try_from(vec![pallet_challenges::OperandRow {
+					node: 11,
+					row: 0,
+					values: BoundedVec::try_from(values.clone()).unwrap(),
+				}])
+				.unwrap(),
+			);
+			assert!(ChallengeDisputes::disputes_against(&ferdie).is_empty());
+			assert!(WatchableResults::descents(&ferdie).is_empty(), "not Ferdie's dispute");
+			let turns = WatchableResults::descents(&dave);
+			assert_eq!(
+				turns,
+				vec![pallet_provider_worker::DescentTurn {
+					dispute: 0,
+					round: 0,
+					request: arbiter_inference_interface::DescentRequest {
+						task: 0,
+						model_root: [4; 32],
+						input: vec![101, 7592, 102],
+						trace_root: [7; 32],
+						slack_bits: 0,
+						opened: vec![(11, 0, values)],
+					},
+				}]
+			);
+			// The step Dave's watcher sends is the pallet's descend; then the provider answers.
+			assert_ok!(WatchableResults::descend_call(0, ElementRef::new(11, 0, 2))
+				.dispatch(RuntimeOrigin::signed(dave.clone())));
+			assert!(WatchableResults::descents(&dave).is_empty());
+			let disputes = ChallengeDisputes::disputes_against(&ferdie);
+			assert_eq!((disputes[0].element, disputes[0].round), (ElementRef::new(11, 0, 2), 1));
 		});
 	}
 }
