@@ -12,7 +12,10 @@
 // against it: Alice's stake is slashed (half to Bob), the task is reassigned to Dave's provider,
 // whose node B commits the right embedding; it finalizes, and Charlie pays only the honest
 // provider. Used by test/08 (a faulted graph node) and test/10 (a wrong output over an honest
-// trace).
+// trace), and by test/11 for providers that withhold their trace: A's offer points at an
+// endpoint nothing listens on, so B's watcher cannot read A's trace and descends instead
+// (docs/protocol.md, "Descent"); or the result comes from an operator driven from this client
+// (Eve's key, on no node), which commits a wrong output and never answers anything.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -27,10 +30,14 @@ const ALICE_PEER_ID = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp';
 
 /**
  * Runs the scenario. `faultArgs`: node A's fault switch; `ports`: { p2pA, p2pB, rpcA, rpcB };
- * `expected(info)`: { element: [node, row, col] the watcher challenges, reason: the
- * `LossReason`, honestTraceRoot: whether A commits the honest trace root }.
+ * `expected(info)`: { element: [node, row, col] the watcher challenges (or `outputElement`:
+ * any element of the output node's first row), reason: the `LossReason`, honestTraceRoot:
+ * whether A commits the honest trace root (`null`: not checked), descentTo: the node a descent
+ * ends at (none: no descent) }. `withheld`: A's offer points at a closed port. `clientOperator`:
+ * the task goes to a provider whose operator (Eve) this client drives: it commits a wrong output
+ * and never answers; node A's Alice is priced out.
  */
-export async function fraudScenario(t, { faultArgs, ports, text, expected }) {
+export async function fraudScenario(t, { faultArgs, ports, text, expected, withheld = false, clientOperator = false }) {
   const NODE = process.env.ARBITER_NODE;
   const INFER = process.env.ARBITER_INFER;
   const MODEL_DIR = process.env.ARBITER_MINILM_DIR;
@@ -58,7 +65,7 @@ export async function fraudScenario(t, { faultArgs, ports, text, expected }) {
   start('a');
   start('b');
   try {
-    await scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR });
+    await scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR, withheld, clientOperator });
   } catch (e) {
     e.message += `\n${logTails()}`;
     throw e;
@@ -71,19 +78,28 @@ export async function fraudScenario(t, { faultArgs, ports, text, expected }) {
   }
 }
 
-async function scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR }) {
+async function scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR, withheld, clientOperator }) {
   const api = await connect(`ws://127.0.0.1:${nodes.a.rpc}`, { timeoutMs: 120_000 });
   apis.push(api);
   const apiB = await connect(`ws://127.0.0.1:${nodes.b.rpc}`, { timeoutMs: 120_000 });
   apis.push(apiB);
-  const { alice, bob, charlie, dave } = await devAccounts();
+  const { alice, bob, charlie, dave, eve } = await devAccounts();
   const info = JSON.parse(execFileSync(INFER, ['model-info', '--model', MODEL_DIR, '--json'], { encoding: 'utf8' }));
   const honest = JSON.parse(execFileSync(INFER, ['embed', '--model', MODEL_DIR, '--text', text, '--json'], { encoding: 'utf8' }));
-  const { element, reason, honestTraceRoot } = expected(info);
+  const { element, outputElement, reason, honestTraceRoot, descentTo } = expected(info);
   const model = await devMiniLm(api, info);
-  const offer = (endpoint) => ({ models: [model], price: 2n * UNIT, capacity: 4, endpoint, hardware: 'Cpu' });
-  await signAndWait(api, api.tx.computeStaking.updateOffer(offer(`http://127.0.0.1:${nodes.a.rpc}`)), alice);
-  const stake = (await api.query.computeStaking.providers(alice.address)).unwrap().active.toBigInt();
+  const offer = (endpoint, price = 2n * UNIT) => ({ models: [model], price, capacity: 4, endpoint, hardware: 'Cpu' });
+  // Nothing listens on a discard port here: the watcher's connection is refused.
+  const closed = 'http://127.0.0.1:9';
+  const faultyProvider = clientOperator ? eve : alice;
+  if (clientOperator) {
+    // Alice asks more than Charlie offers; Eve's provider (operator Eve, on no node) takes it.
+    await signAndWait(api, api.tx.computeStaking.updateOffer(offer(`http://127.0.0.1:${nodes.a.rpc}`, 20n * UNIT)), alice);
+    await signAndWait(api, api.tx.computeStaking.register(2_000n * UNIT, eve.address, offer(closed)), eve);
+  } else {
+    await signAndWait(api, api.tx.computeStaking.updateOffer(offer(withheld ? closed : `http://127.0.0.1:${nodes.a.rpc}`)), alice);
+  }
+  const stake = (await api.query.computeStaking.providers(faultyProvider.address)).unwrap().active.toBigInt();
 
   const recorder = await recordEvents(api);
   const charlieBefore = (await api.query.system.account(charlie.address)).data;
@@ -93,26 +109,50 @@ async function scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR }) {
   await signAndWait(api, api.tx.computeStaking.register(2_000n * UNIT, bob.address, offer(`http://127.0.0.1:${nodes.b.rpc}`)), dave);
 
   const has = (method, pred = () => true) => recorder.events.find((e) => e.section === 'challenges' && e.method === method && pred(e));
+  if (clientOperator) {
+    assert.equal((await api.call.taskRegistryApi.task(task)).unwrap().status.asAssigned.provider.toString(), eve.address, 'assigned to the client-driven provider');
+    // A wrong output (the honest embedding with its first eight values negated) and a trace
+    // root of nothing: Eve cannot answer any challenge, and does not try.
+    const output = new Uint8Array(honest.embeddings[0].length * 4);
+    const view = new DataView(output.buffer);
+    honest.embeddings[0].forEach((v, i) => view.setFloat32(i * 4, i < 8 ? -v : v, true));
+    await signAndWait(api, api.tx.taskRegistry.commitResult(task, `0x${Buffer.from(output).toString('hex')}`, `0x${'42'.repeat(32)}`), eve);
+  }
   const wrong = await waitFor(() => recorder.events.find((e) => e.section === 'taskRegistry' && e.method === 'ResultCommitted' && e.data[0].toNumber() === task), { what: 'the faulty commit' });
-  assert.equal(wrong.data[1].toString(), alice.address, 'committed by the faulty provider');
-  if (honestTraceRoot) {
+  assert.equal(wrong.data[1].toString(), faultyProvider.address, 'committed by the faulty provider');
+  if (honestTraceRoot === true) {
     assert.equal(wrong.data[2].toHex(), honest.trace_roots[0], 'the honest trace root (only the output is wrong)');
-  } else {
+  } else if (honestTraceRoot === false) {
     assert.notEqual(wrong.data[2].toHex(), honest.trace_roots[0], 'a wrong trace root');
   }
 
   const challenged = await waitFor(() => has('Challenged', (e) => e.data[1].toNumber() === task), { what: 'the watcher\'s challenge' });
   assert.equal(challenged.data[2].toString(), bob.address, 'the watcher (Bob\'s key) challenged');
-  const [node, row, col] = element;
-  assert.deepEqual(challenged.data[3].toJSON(), { node, row, col }, 'at the element the provider\'s rows convict it of');
+  const challengedElement = challenged.data[3].toJSON();
+  if (element) {
+    const [node, row, col] = element;
+    assert.deepEqual(challengedElement, { node, row, col }, 'at the element the provider\'s rows convict it of');
+  } else {
+    assert.equal(outputElement, true);
+    assert.deepEqual([challengedElement.node, challengedElement.row], [info.nodes - 1, 0], 'an element of the committed output');
+  }
   const dispute = challenged.data[0].toNumber();
 
-  const lost = await waitFor(() => has('ProviderLost', (e) => e.data[0].toNumber() === dispute) || has('ProviderWon', (e) => e.data[0].toNumber() === dispute), { what: 'the ruling' });
+  const steps = descentTo === undefined ? 0 : 60;
+  const lost = await waitFor(() => has('ProviderLost', (e) => e.data[0].toNumber() === dispute) || has('ProviderWon', (e) => e.data[0].toNumber() === dispute), { what: 'the ruling', timeoutMs: 300_000 + steps * 15_000 });
   assert.equal(lost.method, 'ProviderLost');
-  assert.equal(lost.data[2].toString(), reason, 'the provider answered; its own rows prove it wrong');
+  assert.equal(lost.data[2].toString(), reason, 'the provider is ruled against for the expected reason');
+  const descended = recorder.events.filter((e) => e.section === 'challenges' && e.method === 'Descended' && e.data[0].toNumber() === dispute);
+  if (descentTo === undefined) {
+    assert.equal(descended.length, 0, 'no descent');
+  } else {
+    assert.ok(descended.length > 0, 'the watcher descended');
+    assert.equal(descended.at(-1).data[3].toJSON().node, descentTo, 'the descent ended at the faulted node');
+    descended.forEach((e, i) => assert.equal(e.data[2].toNumber(), i + 1, 'one step a round, in order'));
+  }
   const slashed = lost.data[3].toBigInt();
   assert.ok(slashed > 0n);
-  const faulty = (await api.query.computeStaking.providers(alice.address)).unwrap();
+  const faulty = (await api.query.computeStaking.providers(faultyProvider.address)).unwrap();
   assert.equal(faulty.active.toBigInt(), stake - slashed, 'exactly the slash left the stake');
   assert.ok(faulty.status.isJailed);
 
@@ -126,7 +166,7 @@ async function scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR }) {
   recorder.stop();
   const at = (section, method) => recorder.events.find((e) => e.section === section && e.method === method && e.data[0].toNumber() === task)?.blockNumber;
   const blocks = { committed: wrong.blockNumber, challenged: challenged.blockNumber, ruled: lost.blockNumber, finalized: at('taskRegistry', 'TaskFinalized') };
-  t.diagnostic(`blocks: ${JSON.stringify(blocks)}; challenge to verdict: ${blocks.ruled - blocks.challenged} blocks`);
+  t.diagnostic(`blocks: ${JSON.stringify(blocks)}; challenge to verdict: ${blocks.ruled - blocks.challenged} blocks, ${descended.length} descent steps`);
   assert.equal(recorder.events.filter((e) => e.section === 'challenges' && e.method === 'Challenged').length, 1, 'one challenge');
 
   // Charlie paid the honest provider's price and his fee, nothing for the wrong result.
