@@ -75,6 +75,15 @@ pub fn threads() -> usize {
 	rayon::current_num_threads()
 }
 
+/// Whether an input's results on `device` are the same bits alone as inside any batch: on the
+/// CPU's AVX-512 and AVX2 paths, whose kernels sum every element in one fixed order whatever the
+/// matrix sizes (`tests/replay.rs`). Not on the portable path (candle's GEMM picks its blocking
+/// by size) nor on CUDA (cuBLAS picks its algorithm by size): their replay records keep the
+/// batch (docs/protocol.md, "Replay").
+pub fn batch_independent(device: &Device) -> bool {
+	device.is_cpu() && crate::cpu::path().packed_kernels()
+}
+
 /// The result of one input.
 #[derive(Clone, Debug)]
 pub struct Execution {
@@ -517,6 +526,15 @@ impl<'a> BatchExecutor<'a> {
 				let batch = self.batch;
 				let k = x.dim(D::Minus1)?;
 				let rows = x.elem_count() / (batch * k).max(1);
+				if self.model.device.is_cpu() {
+					return mean_pool_in_token_order(
+						&x,
+						&self.operand(id, node, 1)?,
+						batch,
+						rows,
+						k,
+					);
+				}
 				let xr = contiguous(&x)?.reshape((batch, rows, k))?;
 				let mask = self.operand(id, node, 1)?.reshape((batch, k, 1))?;
 				let sums = xr.matmul(&mask)?.reshape((batch, 1, rows))?;
@@ -531,6 +549,34 @@ impl<'a> BatchExecutor<'a> {
 			_ => Err(EngineError::Internal(format!("node {id}: not a pooling"))),
 		}
 	}
+}
+
+/// Masked mean pooling on the CPU: each of an item's `rows` rows of `k` values summed in token
+/// order under its mask, over the mask's sum. An input alone gets the bits it gets inside a
+/// padded batch (the padded tokens add zeros at the end), which a replay needs
+/// (docs/protocol.md, "Replay"); candle's matmul, used on the GPU, changes its summation with
+/// the padded length.
+fn mean_pool_in_token_order(
+	x: &Tensor,
+	mask: &Tensor,
+	batch: usize,
+	rows: usize,
+	k: usize,
+) -> Result<Tensor> {
+	let xs = contiguous(x)?.flatten_all()?.to_vec1::<f32>()?;
+	let ms = contiguous(mask)?.flatten_all()?.to_vec1::<f32>()?;
+	if xs.len() != batch * rows * k || ms.len() != batch * k {
+		return Err(EngineError::Internal("mean pooling: operand sizes disagree".into()));
+	}
+	let mut out = Vec::with_capacity(batch * rows);
+	for (item, mask) in xs.chunks_exact((rows * k).max(1)).zip(ms.chunks_exact(k.max(1))) {
+		let count = mask.iter().sum::<f32>().max(1e-9);
+		for row in item.chunks_exact(k.max(1)) {
+			let sum = row.iter().zip(mask).fold(0f32, |acc, (v, m)| acc + v * m);
+			out.push(sum / count);
+		}
+	}
+	Ok(Tensor::from_vec(out, (batch, 1, rows), x.device())?)
 }
 
 /// For each node, whether it is a linear layer whose output only the next node, a GELU, reads:

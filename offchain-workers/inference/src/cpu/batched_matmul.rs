@@ -3,10 +3,13 @@
 //! from the projections' outputs, so the transposes that split the heads need not be copied
 //! (on MiniLM those copies and candle's small-matrix GEMM were 15 % of a batch of 32).
 //!
-//! Each output element is one dot product accumulated in k order with fused multiply-adds
-//! (the packed linear kernel, [`super::linear`], on AVX-512 or AVX2+FMA), whatever the strides:
-//! the same numbers from a strided view as from a contiguous copy of it, on either path. On the
-//! portable path the engine copies the views and uses candle's matmul.
+//! Each output element is one dot product accumulated in k order, whatever the strides and
+//! whatever the sizes: the same numbers from a strided view as from a contiguous copy of it, and
+//! for an input alone as inside a padded batch (a replay runs a task alone: docs/protocol.md,
+//! "Replay"). On AVX-512 or AVX2+FMA with fused multiply-adds (the packed linear kernel,
+//! [`super::linear`]); on the portable path with a multiply and an add, vectorized across output
+//! columns. (candle's small-matrix GEMM, which the portable path used before, changes its
+//! summation with the matrix sizes: a padded batch gave other bits than the input alone.)
 
 use candle_core::Layout;
 use rayon::prelude::*;
@@ -63,8 +66,7 @@ pub fn supported(x: &Layout) -> bool {
 }
 
 fn supported_on(path: CpuPath, x: &Layout) -> bool {
-	path.packed_kernels() &&
-		path <= CpuPath::detect() &&
+	(path == CpuPath::Portable || path.packed_kernels() && path <= CpuPath::detect()) &&
 		x.dims().len() >= 2 &&
 		x.stride().last() == Some(&1)
 }
@@ -81,7 +83,7 @@ pub fn matmul_abt(
 	matmul_abt_on(super::path(), x, xl, y, yl)
 }
 
-/// [`matmul_abt`] on a given path (`None` on the portable path or one this CPU lacks).
+/// [`matmul_abt`] on a given path (`None` on a vector path this CPU lacks).
 pub fn matmul_abt_on(
 	path: CpuPath,
 	x: &[f32],
@@ -120,6 +122,9 @@ pub fn matmul_abt_on(
 	out.par_chunks_mut(per_batch)
 		.zip(x_offsets.par_iter().zip(y_offsets.par_iter()))
 		.for_each(|(o, (xo, yo))| {
+			if path == CpuPath::Portable {
+				return one_product_portable(x, *xo, y, *yo, &shape, o);
+			}
 			// SAFETY: the CPU runs `path`, a vector path (`supported_on`); both views lie inside
 			// their storage (checked above), so every x row read (xo + i·x_row + 0..k) and every
 			// y element (yo + j·y_row + kk·y_col) is inside; the panel a block reads is either
@@ -141,6 +146,28 @@ struct Shape {
 	x_row: usize,
 	y_row: usize,
 	y_col: usize,
+}
+
+/// One `[m, k] · [n, k]ᵀ` product into `out` on the portable path: `y` packed as `[k][n]`, then
+/// each output row accumulated over k in order, a multiply and an add per element (the loop
+/// over columns vectorizes; each element's sum keeps its order). Both views were checked to lie
+/// inside their storage; an index outside (a bug) reads zero rather than panics.
+fn one_product_portable(x: &[f32], xo: usize, y: &[f32], yo: usize, s: &Shape, out: &mut [f32]) {
+	let mut panel = vec![0f32; s.k * s.n];
+	for (kk, row) in panel.chunks_exact_mut(s.n.max(1)).enumerate() {
+		for (j, v) in row.iter_mut().enumerate() {
+			*v = y.get(yo + j * s.y_row + kk * s.y_col).copied().unwrap_or(0.0);
+		}
+	}
+	for (i, out_row) in out.chunks_exact_mut(s.n.max(1)).enumerate().take(s.m) {
+		out_row.fill(0.0);
+		for (kk, panel_row) in panel.chunks_exact(s.n.max(1)).enumerate() {
+			let xv = x.get(xo + i * s.x_row + kk).copied().unwrap_or(0.0);
+			for (o, p) in out_row.iter_mut().zip(panel_row) {
+				*o += xv * p;
+			}
+		}
+	}
 }
 
 /// One `[m, k] · [n, k]ᵀ` product into `out`.
@@ -217,14 +244,62 @@ mod tests {
 	/// projections), on ragged sizes: equal to an f64 reference within the k-term rounding
 	/// bound, and bit-equal to the product of contiguous copies of the same views.
 	#[test]
-	fn attention_products_from_views_match_the_reference_and_copies_on_every_vector_path() {
-		let mut by_path = Vec::new();
-		for path in CpuPath::available().into_iter().filter(|p| p.packed_kernels()) {
-			by_path.push(attention_products(path));
+	fn attention_products_from_views_match_the_reference_and_copies_on_every_path() {
+		let mut by_vector_path = Vec::new();
+		for path in CpuPath::available() {
+			let products = attention_products(path);
+			if path.packed_kernels() {
+				by_vector_path.push(products);
+			}
 		}
-		// The vector paths give the same bits.
-		for other in by_path.iter().skip(1) {
-			assert!(other == &by_path[0]);
+		// The vector paths give the same bits (the portable path rounds each product apart).
+		for other in by_vector_path.iter().skip(1) {
+			assert!(other == &by_vector_path[0]);
+		}
+	}
+
+	/// A replay runs a task alone; the batch it ran in padded its rows (m), the keys (n) and,
+	/// for `P·V`, the summed keys (k, with zero probabilities). Every element the task owns
+	/// comes out with the same bits either way, on every path.
+	#[test]
+	fn an_input_alone_gets_the_bits_it_gets_inside_a_padded_batch() {
+		let (m, k, n, pad) = (9usize, 9usize, 9usize, 12usize);
+		let (x, y) = (values(m * k, 5), values(n * k, 6));
+		// Padded with zeros to (m + pad) × (k + pad) and (n + pad) × (k + pad).
+		let padded = |v: &[f32], rows: usize| {
+			let mut out = vec![0f32; (rows + pad) * (k + pad)];
+			for r in 0..rows {
+				out[r * (k + pad)..r * (k + pad) + k].copy_from_slice(&v[r * k..(r + 1) * k]);
+			}
+			out
+		};
+		let (xp, yp) = (padded(&x, m), padded(&y, n));
+		for path in CpuPath::available() {
+			let (alone, _) = matmul_abt_on(
+				path,
+				&x,
+				&Layout::contiguous((1, m, k)),
+				&y,
+				&Layout::contiguous((1, n, k)),
+			)
+			.expect("supported");
+			let (batched, _) = matmul_abt_on(
+				path,
+				&xp,
+				&Layout::contiguous((1, m + pad, k + pad)),
+				&yp,
+				&Layout::contiguous((1, n + pad, k + pad)),
+			)
+			.expect("supported");
+			for i in 0..m {
+				for j in 0..n {
+					assert_eq!(
+						alone[i * n + j].to_bits(),
+						batched[i * (n + pad) + j].to_bits(),
+						"{path} ({i}, {j})"
+					);
+				}
+			}
 		}
 	}
 
