@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Bad command-line input gives one clear line and a non-zero exit:
 # an unknown --chain, a malformed chain-spec file, a busy port, a bad --models-dir or
-# --watch-sample-rate, the test-only --provider-fault outside a development chain.
-# Usage: check-cli-errors.sh NODE_BIN BUSY_PORT (a TCP port something already listens on)
+# --watch-sample-rate, the test-only --provider-fault outside a development chain, and a
+# provider whose stored tasks this engine cannot replay bit for bit.
+# Usage: check-cli-errors.sh NODE_BIN BUSY_PORT [INFER_BIN MINILM_DIR]
+#   (BUSY_PORT: a TCP port something already listens on)
 set -euo pipefail
 NODE_BIN="$1"
 BUSY_PORT="$2"
+INFER_BIN="${3:-}"
+MINILM_DIR="${4:-}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "check-cli-errors: $*" >&2; exit 1; }
@@ -46,3 +50,18 @@ expect_error "output fault on a non-dev chain" "provider-output-fault is a test 
 	"$NODE_BIN" --chain local --tmp --provider --provider-output-fault --rpc-port 0 --port 0 --no-prometheus
 expect_error "provider fault on a model input" "provider-fault: .*node 0 is a model input" \
 	"$NODE_BIN" --dev --tmp --provider --provider-fault 0 --rpc-port 0 --port 0 --no-prometheus
+if [ -n "$INFER_BIN" ]; then
+	# A replay record (written by arbiter-infer, another binary) whose trace root is not what
+	# the task replays to here: the node cannot answer a challenge of it and refuses to start.
+	"$INFER_BIN" embed --model "$MINILM_DIR" --text "Replays are bit for bit." \
+		--trace-store "$tmp/replay/traces" --first-task 5 >/dev/null
+	python3 - "$tmp/replay/traces/task-00000000000000000005.replay" <<'PY'
+import sys
+path = sys.argv[1]
+record = bytearray(open(path, 'rb').read())
+record[72] ^= 1  # the recorded trace root's first byte
+open(path, 'wb').write(record)
+PY
+	expect_error "provider with a task it cannot replay" "cannot replay 1 task\(s\) recorded in .*/traces bit for bit \(task 5: " \
+		"$NODE_BIN" --dev --base-path "$tmp/replay" --provider --models-dir "$(dirname "$MINILM_DIR")" --rpc-port 0 --port 0 --no-prometheus
+fi

@@ -104,7 +104,7 @@ log "end-to-end tests (node --test, scripts/js)"
 	ARBITER_RESTART_PORT_BASE="$RESTART_PORT_BASE" npm test)
 
 log "command-line errors are one clear line"
-"$ROOT/scripts/check-cli-errors.sh" "$NODE_BIN" "$RPC_PORT"
+"$ROOT/scripts/check-cli-errors.sh" "$NODE_BIN" "$RPC_PORT" "$INFER_BIN" "$MINILM_DIR"
 
 log "docker-compose.yml is valid (docker-compose config; no Docker engine runs here)"
 (cd "$ROOT" && docker-compose -f docker-compose.yml config --quiet)

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use arbiter_inference::{
-	host::EngineHost, jobs::JobService, open_device, watch::Watcher, DeviceKind, Model,
-	StoreLimits, TraceStore,
+	host::EngineHost, jobs::JobService, open_device, trace_store::Fingerprint, watch::Watcher,
+	DeviceKind, Model, StoreLimits, TraceStore,
 };
 use arbiter_primitives::NodeId;
 
@@ -49,12 +49,13 @@ pub struct InferenceParams {
 	#[arg(long)]
 	pub provider_output_fault: bool,
 
-	/// Traces kept for challenges (oldest evicted first).
-	#[arg(long, default_value_t = 1024)]
+	/// Replay records kept for challenges (oldest evicted first; never those of tasks still
+	/// assigned, committed or disputed). A record is ~200 bytes (1,144 at 256 tokens).
+	#[arg(long, default_value_t = 65_536)]
 	pub trace_store_max_traces: usize,
 
-	/// Bytes of traces kept for challenges.
-	#[arg(long, default_value_t = 4 << 30)]
+	/// Bytes of replay records kept for challenges.
+	#[arg(long, default_value_t = 256 << 20)]
 	pub trace_store_max_bytes: u64,
 }
 
@@ -177,15 +178,32 @@ pub fn start(
 		);
 		models.push(model);
 	}
-	let store = TraceStore::open(
-		&base_path.join("traces"),
+	let device_name = format!("{:?}", params.inference_device).to_lowercase();
+	let store_dir = base_path.join("traces");
+	let store = TraceStore::open_as(
+		&store_dir,
 		StoreLimits {
 			max_traces: params.trace_store_max_traces,
 			max_bytes: params.trace_store_max_bytes,
 		},
+		Fingerprint::current(&device_name),
 	)
 	.map_err(|e| e.to_string())?;
-	let device_name = format!("{:?}", params.inference_device).to_lowercase();
+	// A challenge of a task recorded by another build, CPU path or device is answered by
+	// replaying it here: refuse to start if any would not replay bit for bit
+	// (docs/protocol.md, "Replay").
+	let unreplayable = store
+		.check_replays(&models.iter().collect::<Vec<_>>())
+		.map_err(|e| e.to_string())?;
+	if let Some((task, why)) = unreplayable.first() {
+		return Err(format!(
+			"this engine cannot replay {} task(s) recorded in {} bit for bit (task {task}: {why}); \
+			 run the engine that recorded them until their challenge windows have closed, or delete \
+			 their task-*.replay files to give up answering challenges of them",
+			unreplayable.len(),
+			store_dir.display()
+		));
+	}
 	let jobs = JobService::start(models, store, 32, &device_name);
 	let watcher = params.watcher.then(|| {
 		// Providers are reached over JSON-RPC from the watcher's thread, on the node's runtime.

@@ -9,8 +9,10 @@
 #   scripts/gpu/check.sh BIN_DIR MODEL_FILES OUT_DIR
 #
 # Prints, and writes to OUT_DIR: CUDA vs CPU embeddings (max |difference|, cosine), how many
-# sampled elements of a CUDA trace pass the runtime's verify_element, and sentences per second
-# plain/traced at batch 1 and 32 on the GPU, on the CPU, and for PyTorch on the GPU.
+# sampled elements of a CUDA trace pass the runtime's verify_element, whether CUDA trace roots
+# repeat run to run and between a batch and an input alone (what a replay needs: docs/protocol.md
+# "Replay"), and sentences per second plain/traced at batch 1 and 32 on the GPU, on the CPU, and
+# for PyTorch on the GPU.
 set -euo pipefail
 BIN="$1"
 FILES="$2"
@@ -74,6 +76,17 @@ for i, (a, b) in enumerate(zip(g["embeddings"], c["embeddings"])):
     print(f"text {i}: CUDA vs CPU max |diff| {diff:.2e}, cosine {cos:.9f}, roots equal: {g['trace_roots'][i] == c['trace_roots'][i]}")
 EOF
 "$INFER" --device cuda check --model "$MODEL" --text "$T2" --samples 3000 | tee "$OUT/check-cuda.txt"
+# Replay on CUDA: the same batch again, and each input alone.
+"$INFER" --device cuda embed --model "$MODEL" --text "$T1" --text "$T2" --json >"$OUT/embed-cuda-again.json"
+"$INFER" --device cuda embed --model "$MODEL" --text "$T1" --json >"$OUT/embed-cuda-t1.json"
+"$INFER" --device cuda embed --model "$MODEL" --text "$T2" --json >"$OUT/embed-cuda-t2.json"
+python3 - "$OUT" <<'EOF' | tee "$OUT/replay-cuda.txt"
+import json, sys
+d = sys.argv[1]
+first, again = (json.load(open(f"{d}/{n}.json"))["trace_roots"] for n in ("embed-cuda", "embed-cuda-again"))
+alone = [json.load(open(f"{d}/embed-cuda-t{i}.json"))["trace_roots"][0] for i in (1, 2)]
+print(f"CUDA replay: the batch again gives the same roots: {first == again}; each input alone gives its batched root: {alone == first}")
+EOF
 
 run_bench() {
 	"$BIN/bench_engine" --model "$MODEL" --sentences "$SENTENCES" --repeat 5 "$@"

@@ -1,9 +1,11 @@
 //! The job service a provider node runs: tasks are queued, run on the engine's own thread
-//! (batched per model), their traces kept in the trace store, their results polled. Nothing here
-//! blocks the caller: the off-chain worker starts a job and polls it in later blocks.
+//! (batched per model), a replay record of each kept in the trace store, their results polled.
+//! Nothing here blocks the caller: the off-chain worker starts a job and polls it in later
+//! blocks.
 //!
-//! After a restart, a task whose trace is in the store is reported done again (same output and
-//! trace root), so the off-chain worker never runs or commits a task twice.
+//! After a restart, a task with a replay record is replayed from it (queued like a job, checked
+//! against its recorded trace root) and reported done again with the same output and trace
+//! root, so the off-chain worker never commits a task twice.
 
 use std::{
 	collections::{HashMap, VecDeque},
@@ -48,6 +50,8 @@ pub struct JobMetrics {
 	pub running: AtomicU64,
 	pub done: AtomicU64,
 	pub failed: AtomicU64,
+	/// Tasks replayed from their records after a restart (not counted in `done`).
+	pub replayed: AtomicU64,
 	/// Sum and count of job latencies (queued → done), in microseconds.
 	pub latency_us_sum: AtomicU64,
 	pub latency_count: AtomicU64,
@@ -81,6 +85,8 @@ struct Job {
 	/// The task's token ids.
 	input: Vec<u32>,
 	queued_at: Instant,
+	/// The trace root recorded before a restart: the run replays it and must give it again.
+	replay_of: Option<Hash>,
 }
 
 #[derive(Default)]
@@ -153,33 +159,50 @@ impl JobService {
 		if state.status.contains_key(&task) {
 			return Ok(());
 		}
-		if let Some(done) = recover(&self.shared.store, task, &model) {
-			state.status.insert(task, done);
-			return Ok(());
-		}
+		// Run before a restart: replayed from its record, which must give the same root. A
+		// record of other ids (another chain's task of that id) is replaced.
+		let replay_of = self
+			.shared
+			.store
+			.record(task)
+			.ok()
+			.filter(|r| r.model_root == model.commitment.model_root && r.ids == input)
+			.map(|r| r.trace_root);
 		state.status.insert(task, JobStatus::Queued);
-		state.queue.push_back(Job { task, model_id, input, queued_at: Instant::now() });
+		state
+			.queue
+			.push_back(Job { task, model_id, input, queued_at: Instant::now(), replay_of });
 		self.shared.metrics.queued.fetch_add(1, Ordering::Relaxed);
 		drop(state);
 		self.shared.wake.notify_one();
 		Ok(())
 	}
 
-	/// The status of `task`'s job; a task run before a restart is found in the trace store.
+	/// The status of `task`'s job; a task run before a restart is replayed from its record
+	/// (reported `Queued` until done).
 	pub fn status(&self, task: u64, model_id: ModelKey) -> JobStatus {
-		let known = self.shared.state.lock().ok().and_then(|s| s.status.get(&task).cloned());
-		match known {
-			Some(s) => s,
-			None => self
-				.model(model_id)
-				.and_then(|m| recover(&self.shared.store, task, &m))
-				.inspect(|done| {
-					if let Ok(mut s) = self.shared.state.lock() {
-						s.status.insert(task, done.clone());
-					}
-				})
-				.unwrap_or(JobStatus::Unknown),
+		let Ok(mut state) = self.shared.state.lock() else {
+			return JobStatus::Failed("job state poisoned".into())
+		};
+		if let Some(s) = state.status.get(&task) {
+			return s.clone();
 		}
+		let Ok(record) = self.shared.store.record(task) else { return JobStatus::Unknown };
+		if record.model_root != model_id || self.model(model_id).is_none() {
+			return JobStatus::Unknown;
+		}
+		state.status.insert(task, JobStatus::Queued);
+		state.queue.push_back(Job {
+			task,
+			model_id,
+			input: record.ids,
+			queued_at: Instant::now(),
+			replay_of: Some(record.trace_root),
+		});
+		self.shared.metrics.queued.fetch_add(1, Ordering::Relaxed);
+		drop(state);
+		self.shared.wake.notify_one();
+		JobStatus::Queued
 	}
 
 	/// Waits (blocking) until `task` is done or failed, up to `timeout`. For tests and tools.
@@ -278,16 +301,6 @@ impl JobService {
 	}
 }
 
-/// A stored trace of `task` for `model` as a finished job.
-fn recover(store: &TraceStore, task: u64, model: &Model) -> Option<JobStatus> {
-	if !store.contains(task) {
-		return None;
-	}
-	let trace = store.get(task, model).ok()?;
-	let output = trace.output().ok()?;
-	Some(JobStatus::Done { output, trace_root: trace.root })
-}
-
 fn worker(shared: Arc<Shared>) {
 	loop {
 		// The next batch: the oldest job and up to max_batch - 1 more of its model.
@@ -330,6 +343,10 @@ fn worker(shared: Arc<Shared>) {
 		if let Ok(mut state) = shared.state.lock() {
 			for (job, result) in batch.iter().zip(results) {
 				let status = match result {
+					Ok(done) if job.replay_of.is_some() => {
+						shared.metrics.replayed.fetch_add(1, Ordering::Relaxed);
+						done
+					},
 					Ok(done) => {
 						shared.metrics.done.fetch_add(1, Ordering::Relaxed);
 						let us = job.queued_at.elapsed().as_micros().min(u64::MAX as u128) as u64;
@@ -361,6 +378,15 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 		batch.iter().map(|j| model.input_of_ids(&j.input)).collect();
 	let inputs: Vec<crate::model::ModelInput> =
 		encoded.iter().filter_map(|e| e.as_ref().ok().cloned()).collect();
+	// The token ids of the inputs that run together, in order: what a replay runs again where
+	// results depend on the batch.
+	let ran: Vec<&[u32]> = batch
+		.iter()
+		.zip(&encoded)
+		.filter(|(_, e)| e.is_ok())
+		.map(|(job, _)| job.input.as_slice())
+		.collect();
+	let mut index = 0usize;
 	let mut executions = if inputs.is_empty() {
 		Vec::new().into_iter()
 	} else {
@@ -381,7 +407,18 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 			let trace = execution
 				.trace
 				.ok_or_else(|| EngineError::Internal("a traced run without a trace".into()))?;
-			shared.store.put(job.task, model, &trace)?;
+			if let Some(recorded) = job.replay_of {
+				if trace.root != recorded {
+					return Err(EngineError::Store(format!(
+						"task {}: the replay gives trace root 0x{}, not the recorded 0x{}",
+						job.task,
+						hex::encode(trace.root),
+						hex::encode(recorded)
+					)));
+				}
+			}
+			shared.store.put(job.task, model, &trace, &ran, index)?;
+			index += 1;
 			let mut output = execution.output;
 			if model.output_fault() {
 				if let Some(first) = output.first_mut() {

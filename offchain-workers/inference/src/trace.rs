@@ -205,6 +205,23 @@ impl Trace {
 		Self { seq_len, values: TraceValues::Batch { batch, item }, tree, root }
 	}
 
+	/// This trace holding its own node outputs (a batch item's are copied out of the batch's,
+	/// which can then be dropped).
+	pub fn owned(self) -> Result<Self> {
+		match self.values {
+			TraceValues::Owned(_) => Ok(self),
+			TraceValues::Batch { .. } => {
+				let outputs = self.outputs()?.into_owned();
+				Ok(Self {
+					seq_len: self.seq_len,
+					values: TraceValues::Owned(outputs),
+					tree: self.tree,
+					root: self.root,
+				})
+			},
+		}
+	}
+
 	/// Node count.
 	pub fn node_count(&self) -> usize {
 		match &self.values {

@@ -1,13 +1,24 @@
-//! Traces of recent tasks on disk, so a provider can answer a challenge long after it ran the
-//! task (and after a restart). Bounded by count and bytes; the oldest traces are evicted first,
-//! except those of tasks a challenge may still ask for ([`TraceStore::retain`]): the limits give
-//! way before an open window does (docs/protocol.md, "Prices, jail and fees").
-//! A trace is stored as its node outputs and rebuilt (hashed again) when read; the few most
-//! recently read stay in memory.
+//! What a provider keeps to answer a challenge long after it ran a task (and after a restart):
+//! not the trace, which is 5.7 MiB for a 21-token MiniLM task and 117 MiB at 256 tokens, but a
+//! replay record of about 200 bytes (1,144 at 256 tokens) from which the engine recomputes the
+//! trace bit for bit: the model root, the engine's fingerprint, the committed trace root and the
+//! task's token ids (docs/protocol.md, "Replay"). A replayed trace must hash to the recorded
+//! root or it is refused; the few most recently used traces stay in memory (the replay cache).
 //!
-//! File format (`task-<id>.trace`): `"ARBTRC01"`, model root (32 bytes), seq_len (u32 LE), node
-//! count (u32 LE), then per node its value count (u64 LE) and values (f32 LE). Written to a
-//! temporary file and renamed, so a crash never leaves a half trace under a task's name.
+//! Records are bounded by count and bytes; the oldest are evicted first, except those of tasks
+//! a challenge may still ask for ([`TraceStore::retain`]): the limits give way before an open
+//! window does (docs/protocol.md, "Prices, jail and fees").
+//!
+//! Where the engine's results do not depend on the batch (the AVX-512 and AVX2 CPU paths:
+//! `engine::batch_independent`) a task is replayed alone. Elsewhere (the portable path, whose
+//! GEMM changes its summation with the matrix sizes, and CUDA) the record also lists the token
+//! ids of every input of the task's batch, in order, and the replay runs that batch again.
+//!
+//! File format (`task-<id>.replay`): `"ARBRPL01"`, model root (32 bytes), engine fingerprint
+//! (32), trace root (32), seq_len (u32 LE), the number of inputs its batch had (u32 LE), token id
+//! count (u32 LE), the ids (u32 LE each), then — only where the batch is replayed — the task's
+//! index in the batch (u32 LE) followed by each input's id count and ids. Written to a temporary
+//! file and renamed, so a crash never leaves half a record under a task's name.
 
 use std::{
 	collections::{HashSet, VecDeque},
@@ -16,22 +27,29 @@ use std::{
 	sync::{Arc, Mutex},
 };
 
-use arbiter_primitives::{NodeId, Opening};
+use arbiter_primitives::{Hash, NodeId, Opening};
 
 use crate::{
+	engine::{self, Mode},
 	error::{io_err, EngineError, Result},
 	model::Model,
 	trace::{Trace, TraceRow},
 };
 
-const MAGIC: &[u8; 8] = b"ARBTRC01";
-/// Traces kept decoded in memory.
+const MAGIC: &[u8; 8] = b"ARBRPL01";
+const EXTENSION: &str = ".replay";
+/// Bytes before the token ids.
+const HEADER: usize = 8 + 32 + 32 + 32 + 4 + 4 + 4;
+/// Traces kept in memory (the replay cache): 4 × 5.7 MiB for 21-token MiniLM tasks, at most
+/// 4 × 117 MiB at 256 tokens.
 const CACHE_ENTRIES: usize = 4;
 
 /// Limits of a [`TraceStore`].
 #[derive(Clone, Copy, Debug)]
 pub struct StoreLimits {
+	/// Replay records kept.
 	pub max_traces: usize,
+	/// Bytes of replay records kept.
 	pub max_bytes: u64,
 }
 
@@ -41,32 +59,161 @@ impl Default for StoreLimits {
 	}
 }
 
-/// The on-disk trace store.
+/// What the engine's results depend on besides the model and the input: its build, CPU code
+/// path and device. A replay on another fingerprint may give other bits; the store replays
+/// records of another fingerprint before trusting them ([`TraceStore::check_replays`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint(pub Hash);
+
+impl Fingerprint {
+	/// This process's: the engine's version, the running executable's bytes, the CPU path
+	/// (`ARBITER_CPU_PATH` or detected) and `device` (`cpu`, `cuda`).
+	pub fn current(device: &str) -> Self {
+		let mut h = blake2b_simd::Params::new().hash_length(32).to_state();
+		h.update(b"arbiter/engine-fingerprint/v1");
+		h.update(env!("CARGO_PKG_VERSION").as_bytes());
+		match std::env::current_exe().and_then(std::fs::read) {
+			Ok(bytes) => h.update(blake2b_simd::blake2b(&bytes).as_bytes()),
+			Err(_) => h.update(b"unknown executable"),
+		};
+		h.update(crate::cpu::path().name().as_bytes());
+		h.update(device.as_bytes());
+		let mut out = [0u8; 32];
+		out.copy_from_slice(h.finalize().as_bytes());
+		Self(out)
+	}
+}
+
+/// A task's replay record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayRecord {
+	pub model_root: Hash,
+	pub fingerprint: Fingerprint,
+	pub trace_root: Hash,
+	pub seq_len: u32,
+	/// How many inputs the batch the task ran in had.
+	pub batch_len: u32,
+	/// The task's token ids.
+	pub ids: Vec<u32>,
+	/// Where results depend on the batch: the task's index in it and every input's token ids,
+	/// in order (the replay runs them again). `None`: the task is replayed alone.
+	pub batch: Option<(u32, Vec<Vec<u32>>)>,
+}
+
+impl ReplayRecord {
+	fn encode(&self) -> Vec<u8> {
+		let mut out = Vec::with_capacity(HEADER + self.ids.len() * 4);
+		out.extend_from_slice(MAGIC);
+		out.extend_from_slice(&self.model_root);
+		out.extend_from_slice(&self.fingerprint.0);
+		out.extend_from_slice(&self.trace_root);
+		for n in [self.seq_len, self.batch_len, self.ids.len() as u32] {
+			out.extend_from_slice(&n.to_le_bytes());
+		}
+		for id in &self.ids {
+			out.extend_from_slice(&id.to_le_bytes());
+		}
+		if let Some((index, inputs)) = &self.batch {
+			out.extend_from_slice(&index.to_le_bytes());
+			for input in inputs {
+				out.extend_from_slice(&(input.len() as u32).to_le_bytes());
+				input.iter().for_each(|id| out.extend_from_slice(&id.to_le_bytes()));
+			}
+		}
+		out
+	}
+
+	fn decode(bytes: &[u8]) -> std::result::Result<Self, &'static str> {
+		let hash = |at: usize| -> std::result::Result<Hash, &'static str> {
+			bytes.get(at..at + 32).and_then(|b| b.try_into().ok()).ok_or("truncated")
+		};
+		let word = |at: usize| -> std::result::Result<u32, &'static str> {
+			bytes
+				.get(at..at + 4)
+				.and_then(|b| b.try_into().ok())
+				.map(u32::from_le_bytes)
+				.ok_or("truncated")
+		};
+		if bytes.get(..8) != Some(MAGIC.as_slice()) {
+			return Err("not a replay record");
+		}
+		let words = |at: usize, count: usize| -> std::result::Result<Vec<u32>, &'static str> {
+			let end = count.checked_mul(4).and_then(|n| n.checked_add(at)).ok_or("truncated")?;
+			let bytes = bytes.get(at..end).ok_or("truncated")?;
+			Ok(bytes
+				.chunks_exact(4)
+				.map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+				.collect())
+		};
+		let count = word(HEADER - 4)? as usize;
+		let ids = words(HEADER, count)?;
+		let mut at = HEADER + count * 4;
+		let batch = if at == bytes.len() {
+			None
+		} else {
+			let index = word(at)?;
+			at += 4;
+			let mut inputs = Vec::new();
+			while at < bytes.len() {
+				let len = word(at)? as usize;
+				inputs.push(words(at + 4, len)?);
+				at += 4 + len * 4;
+			}
+			if inputs.get(index as usize) != Some(&ids) {
+				return Err("the batch does not hold the task's ids at its index");
+			}
+			Some((index, inputs))
+		};
+		Ok(Self {
+			model_root: hash(8)?,
+			fingerprint: Fingerprint(hash(40)?),
+			trace_root: hash(72)?,
+			seq_len: word(104)?,
+			batch_len: word(108)?,
+			ids,
+			batch,
+		})
+	}
+}
+
+/// The store of replay records, with its replay cache.
 pub struct TraceStore {
 	dir: PathBuf,
 	limits: StoreLimits,
+	fingerprint: Fingerprint,
 	cache: Mutex<VecDeque<(u64, Arc<Trace>)>>,
-	/// Tasks whose traces are never evicted (still assigned, committed or disputed).
+	/// Tasks whose records are never evicted (still assigned, committed or disputed).
 	retained: Mutex<HashSet<u64>>,
 }
 
 fn file_name(task: u64) -> String {
-	format!("task-{task:020}.trace")
+	format!("task-{task:020}{EXTENSION}")
 }
 
 impl TraceStore {
-	/// Opens (creating) the store in `dir`.
+	/// Opens (creating) the store in `dir`, recording this process's CPU fingerprint.
 	pub fn open(dir: &Path, limits: StoreLimits) -> Result<Self> {
+		Self::open_as(dir, limits, Fingerprint::current("cpu"))
+	}
+
+	/// Opens (creating) the store in `dir` for an engine of `fingerprint`.
+	pub fn open_as(dir: &Path, limits: StoreLimits, fingerprint: Fingerprint) -> Result<Self> {
 		std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
 		Ok(Self {
 			dir: dir.to_path_buf(),
 			limits,
+			fingerprint,
 			cache: Mutex::new(VecDeque::new()),
 			retained: Mutex::new(HashSet::new()),
 		})
 	}
 
-	/// Never evicts the traces of `tasks` (replacing the previous set): the provider's worker
+	/// The fingerprint new records get.
+	pub fn fingerprint(&self) -> Fingerprint {
+		self.fingerprint
+	}
+
+	/// Never evicts the records of `tasks` (replacing the previous set): the provider's worker
 	/// passes its tasks that are still assigned, committed or disputed every block.
 	pub fn retain(&self, tasks: Vec<u64>) {
 		if let Ok(mut retained) = self.retained.lock() {
@@ -78,32 +225,55 @@ impl TraceStore {
 		self.dir.join(file_name(task))
 	}
 
-	/// Stores the trace of `task` (replacing any), then evicts the oldest beyond the limits.
-	pub fn put(&self, task: u64, model: &Model, trace: &Trace) -> Result<()> {
-		let path = self.path(task);
-		let tmp = self.dir.join(format!(".{}.tmp", file_name(task)));
-		{
-			let file = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-			let mut w = std::io::BufWriter::new(file);
-			let mut write = |bytes: &[u8]| w.write_all(bytes).map_err(|e| io_err(&tmp, e));
-			write(MAGIC)?;
-			write(&model.commitment.model_root)?;
-			write(&trace.seq_len.to_le_bytes())?;
-			write(&(trace.node_count() as u32).to_le_bytes())?;
-			for k in 0..trace.node_count() {
-				trace.with_node_rows(k, |rows| {
-					let len: usize = rows.iter().map(|r| r.len()).sum();
-					write(&(len as u64).to_le_bytes())?;
-					rows.iter().try_for_each(|row| write(&crate::commit::le_bytes(row)))
-				})??;
-			}
-			w.flush().map_err(|e| io_err(&tmp, e))?;
-		}
-		std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+	/// Records how to replay `task`, input `index` of `batch` (every input's token ids, in the
+	/// order they ran), then evicts the oldest records beyond the limits. The trace itself is not
+	/// kept: a batch's traces share its node outputs, which a cached trace would keep alive
+	/// whole.
+	pub fn put(
+		&self,
+		task: u64,
+		model: &Model,
+		trace: &Trace,
+		batch: &[&[u32]],
+		index: usize,
+	) -> Result<()> {
+		let ids = batch
+			.get(index)
+			.ok_or_else(|| EngineError::Internal("a task outside its batch".into()))?;
+		let replayed_alone = batch.len() == 1 || engine::batch_independent(&model.device);
+		let record = ReplayRecord {
+			model_root: model.commitment.model_root,
+			fingerprint: self.fingerprint,
+			trace_root: trace.root,
+			seq_len: trace.seq_len,
+			batch_len: batch.len() as u32,
+			ids: ids.to_vec(),
+			batch: (!replayed_alone)
+				.then(|| (index as u32, batch.iter().map(|ids| ids.to_vec()).collect())),
+		};
+		self.write(task, &record)?;
 		if let Ok(mut cache) = self.cache.lock() {
 			cache.retain(|(t, _)| *t != task);
 		}
 		self.evict(task)
+	}
+
+	fn write(&self, task: u64, record: &ReplayRecord) -> Result<()> {
+		let path = self.path(task);
+		let tmp = self.dir.join(format!(".{}.tmp", file_name(task)));
+		{
+			let mut file = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+			file.write_all(&record.encode()).map_err(|e| io_err(&tmp, e))?;
+		}
+		std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))
+	}
+
+	fn cache_insert(&self, task: u64, trace: Arc<Trace>) {
+		if let Ok(mut cache) = self.cache.lock() {
+			cache.retain(|(t, _)| *t != task);
+			cache.push_front((task, trace));
+			cache.truncate(CACHE_ENTRIES);
+		}
 	}
 
 	/// Stored task ids with size and modification time, oldest first.
@@ -114,7 +284,7 @@ impl TraceStore {
 			let name = entry.file_name().to_string_lossy().to_string();
 			let Some(id) = name
 				.strip_prefix("task-")
-				.and_then(|s| s.strip_suffix(".trace"))
+				.and_then(|s| s.strip_suffix(EXTENSION))
 				.and_then(|s| s.parse::<u64>().ok())
 			else {
 				continue;
@@ -135,7 +305,7 @@ impl TraceStore {
 			else {
 				log::warn!(
 					target: "arbiter-inference",
-					"trace store over its limits ({} traces, {bytes} bytes): every trace left belongs to a task a challenge may still ask for",
+					"trace store over its limits ({} records, {bytes} bytes): every record left belongs to a task a challenge may still ask for",
 					entries.len()
 				);
 				break;
@@ -156,18 +326,13 @@ impl TraceStore {
 		Ok(self.entries()?.into_iter().map(|e| e.0).collect())
 	}
 
-	/// Whether a trace for `task` is stored.
+	/// Whether a record for `task` is stored.
 	pub fn contains(&self, task: u64) -> bool {
 		self.path(task).is_file()
 	}
 
-	/// The trace of `task`, checked to be of `model`.
-	pub fn get(&self, task: u64, model: &Model) -> Result<Arc<Trace>> {
-		if let Ok(cache) = self.cache.lock() {
-			if let Some((_, t)) = cache.iter().find(|(t, _)| *t == task) {
-				return Ok(t.clone());
-			}
-		}
+	/// The replay record of `task`.
+	pub fn record(&self, task: u64) -> Result<ReplayRecord> {
 		let path = self.path(task);
 		if !path.is_file() {
 			return Err(EngineError::TraceNotFound(task));
@@ -176,59 +341,66 @@ impl TraceStore {
 		std::fs::File::open(&path)
 			.and_then(|mut f| f.read_to_end(&mut bytes))
 			.map_err(|e| io_err(&path, e))?;
-		let corrupt = |why: &str| EngineError::Store(format!("{}: {why}", path.display()));
-		let mut cursor = bytes.as_slice();
-		let mut take = |n: usize| -> Result<&[u8]> {
-			if cursor.len() < n {
-				return Err(corrupt("truncated"));
+		ReplayRecord::decode(&bytes)
+			.map_err(|why| EngineError::Store(format!("{}: {why}", path.display())))
+	}
+
+	/// The trace of `task`, checked to be of `model`: from the replay cache, or replayed from
+	/// its record (one traced run of the task) and checked against the recorded trace root.
+	pub fn get(&self, task: u64, model: &Model) -> Result<Arc<Trace>> {
+		if let Ok(cache) = self.cache.lock() {
+			if let Some((_, t)) = cache.iter().find(|(t, _)| *t == task) {
+				return Ok(t.clone());
 			}
-			let (head, rest) = cursor.split_at(n);
-			cursor = rest;
-			Ok(head)
-		};
-		if take(8)? != MAGIC {
-			return Err(corrupt("not a trace file"));
 		}
-		if take(32)? != model.commitment.model_root {
-			return Err(corrupt("the trace is of another model"));
+		let record = self.record(task)?;
+		if record.model_root != model.commitment.model_root {
+			return Err(EngineError::Store(format!(
+				"the record of task {task} is of another model"
+			)));
 		}
-		let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
-		let seq_len = u32_of(take(4)?);
-		let nodes = u32_of(take(4)?) as usize;
-		if nodes != model.template.nodes.len() {
-			return Err(corrupt("node count differs from the model's"));
-		}
-		let mut outputs = Vec::with_capacity(nodes);
-		for _ in 0..nodes {
-			let len = u64::from_le_bytes(take(8)?.try_into().unwrap_or([0; 8])) as usize;
-			let data = take(len.checked_mul(4).ok_or_else(|| corrupt("length overflow"))?)?;
-			outputs.push(
-				data.chunks_exact(4)
-					.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-					.collect::<Vec<f32>>(),
-			);
-		}
-		let trace = Arc::new(Trace::commit(&model.template, seq_len, outputs)?);
-		if let Ok(mut cache) = self.cache.lock() {
-			cache.push_front((task, trace.clone()));
-			cache.truncate(CACHE_ENTRIES);
-		}
+		let trace = Arc::new(replay(model, &record)?);
+		self.cache_insert(task, trace.clone());
 		Ok(trace)
 	}
 
-	/// The model root a stored trace of `task` is of (read from the file header).
-	pub fn model_root_of(&self, task: u64) -> Result<arbiter_primitives::Hash> {
-		let path = self.path(task);
-		let mut header = [0u8; 40];
-		let mut file = std::fs::File::open(&path).map_err(|_| EngineError::TraceNotFound(task))?;
-		file.read_exact(&mut header)
-			.map_err(|e| EngineError::Store(format!("{}: {e}", path.display())))?;
-		if header.get(..8) != Some(MAGIC.as_slice()) {
-			return Err(EngineError::Store(format!("{}: not a trace file", path.display())));
+	/// Replays every record made by an engine of another fingerprint (another build, CPU path
+	/// or device) against the models loaded here: those that give their recorded trace root
+	/// again are re-recorded under this fingerprint; the tasks of those that do not (or whose
+	/// model is not loaded) are returned, oldest first. A provider must not start with any: it
+	/// could not answer a challenge of them (`arbiter-node` refuses to start).
+	pub fn check_replays(&self, models: &[&Model]) -> Result<Vec<(u64, String)>> {
+		let mut failed = Vec::new();
+		for task in self.tasks()? {
+			let record = match self.record(task) {
+				Ok(r) => r,
+				Err(e) => {
+					failed.push((task, e.to_string()));
+					continue;
+				},
+			};
+			if record.fingerprint == self.fingerprint {
+				continue;
+			}
+			let Some(model) = models.iter().find(|m| m.commitment.model_root == record.model_root)
+			else {
+				failed.push((task, "its model is not loaded".into()));
+				continue;
+			};
+			match replay(model, &record) {
+				Ok(trace) => {
+					self.write(task, &ReplayRecord { fingerprint: self.fingerprint, ..record })?;
+					self.cache_insert(task, Arc::new(trace));
+				},
+				Err(e) => failed.push((task, e.to_string())),
+			}
 		}
-		let mut root = [0u8; 32];
-		root.copy_from_slice(header.get(8..40).unwrap_or(&[0; 32]));
-		Ok(root)
+		Ok(failed)
+	}
+
+	/// The model root a record of `task` is of.
+	pub fn model_root_of(&self, task: u64) -> Result<Hash> {
+		Ok(self.record(task)?.model_root)
 	}
 
 	/// Row `row` of node `node` of `task`'s trace, with its proof.
@@ -247,4 +419,31 @@ impl TraceStore {
 	) -> Result<Opening> {
 		self.get(task, model)?.opening(model, node, row, col)
 	}
+}
+
+/// Runs `record`'s task again, traced (alone, or in its batch where the record lists it), and
+/// checks the trace root is the recorded one.
+pub fn replay(model: &Model, record: &ReplayRecord) -> Result<Trace> {
+	let (index, inputs) = match &record.batch {
+		Some((index, batch)) => (
+			*index as usize,
+			batch.iter().map(|ids| model.input_of_ids(ids)).collect::<Result<Vec<_>>>()?,
+		),
+		None => (0, Vec::from([model.input_of_ids(&record.ids)?])),
+	};
+	let trace = engine::run(model, &inputs, Mode::Traced)?
+		.into_iter()
+		.nth(index)
+		.and_then(|e| e.trace)
+		.ok_or_else(|| EngineError::Internal("a traced run without a trace".into()))?
+		// Its own rows only: the batch's node outputs are dropped.
+		.owned()?;
+	if trace.root != record.trace_root {
+		return Err(EngineError::Store(format!(
+			"the replay gives trace root 0x{}, not the recorded 0x{}: this engine cannot replay the task bit for bit",
+			hex::encode(trace.root),
+			hex::encode(record.trace_root)
+		)));
+	}
+	Ok(trace)
 }

@@ -208,12 +208,19 @@ fn traces_of_a_padded_batch_store_and_serve_their_own_rows() {
 	for (k, (input, trace)) in inputs.iter().zip(&traces).enumerate() {
 		let (single_output, single) = traced(&model, std::slice::from_ref(input)).pop().unwrap();
 		assert_eq!(trace.size_bytes(), single.size_bytes(), "item {k}: its own length's rows only");
-		store.put(30 + k as u64, &model, trace).unwrap();
+		let batch: Vec<Vec<u32>> = traces.iter().map(ids_of).collect();
+		let batch: Vec<&[u32]> = batch.iter().map(|ids| ids.as_slice()).collect();
+		store.put(30 + k as u64, &model, trace, &batch, k).unwrap();
+		// Replayed from its record (alone, or in its batch on the portable path): bit for bit
+		// the batched item's trace.
 		let back = store.get(30 + k as u64, &model).unwrap();
-		assert_eq!(
-			back.root, trace.root,
-			"item {k}: the stored trace hashes to the committed root"
-		);
+		assert_eq!(back.root, trace.root, "item {k}: the replay hashes to the committed root");
+		if engine::batch_independent(&Device::Cpu) {
+			assert_eq!(
+				back.root, single.root,
+				"item {k}: a batch item's trace is its single run's"
+			);
+		}
 		assert_eq!(back.output().unwrap(), trace.output().unwrap());
 		let diff = single_output
 			.iter()
@@ -240,12 +247,16 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	let traces: Vec<Trace> = (0..4u32)
 		.map(|k| traced(&model, &[tiny_bert_input(k as u64, 3 + k)]).pop().unwrap().1)
 		.collect();
-	let per_trace = traces[3].size_bytes() + 1024;
+	// A replay record: 116 header bytes and 4 per token id (3 to 6 ids here).
+	let per_record = 116 + 4 * 6;
+	let put = |store: &TraceStore, task: u64, t: &Trace| {
+		store.put(task, &model, t, &[&ids_of(t)], 0).unwrap();
+	};
 	let store =
-		TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_trace })
+		TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_record })
 			.unwrap();
 	for (k, t) in traces.iter().enumerate() {
-		store.put(10 + k as u64, &model, t).unwrap();
+		put(&store, 10 + k as u64, t);
 		// Distinct modification times order the eviction.
 		std::thread::sleep(std::time::Duration::from_millis(20));
 	}
@@ -259,7 +270,7 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	// A reopened store (a restarted node) serves the same roots, rows and openings.
 	drop(store);
 	let store =
-		TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_trace })
+		TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_record })
 			.unwrap();
 	let t = store.get(12, &model).unwrap();
 	assert_eq!(t.root, traces[2].root);
@@ -292,17 +303,25 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	// Another model's store entry is refused; a corrupt file is reported, not trusted.
 	let other = tiny_bert(10, &Device::Cpu).unwrap();
 	assert!(store.get(13, &other).unwrap_err().to_string().contains("another model"));
-	std::fs::write(dir.path().join("task-00000000000000000011.trace"), b"ARBTRC01short").unwrap();
+	std::fs::write(dir.path().join("task-00000000000000000011.replay"), b"ARBRPL01short").unwrap();
 	assert!(store.get(11, &model).unwrap_err().to_string().contains("truncated"));
+	// A record whose replay gives another root is refused, not served.
+	let mut record = std::fs::read(dir.path().join("task-00000000000000000013.replay")).unwrap();
+	record[72] ^= 1;
+	std::fs::write(dir.path().join("task-00000000000000000013.replay"), &record).unwrap();
+	let reopened =
+		TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_record })
+			.unwrap();
+	assert!(reopened.get(13, &model).unwrap_err().to_string().contains("cannot replay"));
 
 	// The byte limit evicts too.
 	let small = TraceStore::open(
 		&dir.path().join("small"),
-		StoreLimits { max_traces: 100, max_bytes: 2 * per_trace },
+		StoreLimits { max_traces: 100, max_bytes: 2 * per_record },
 	)
 	.unwrap();
 	for (k, t) in traces.iter().enumerate() {
-		small.put(20 + k as u64, &model, t).unwrap();
+		put(&small, 20 + k as u64, t);
 		std::thread::sleep(std::time::Duration::from_millis(20));
 	}
 	assert_eq!(small.tasks().unwrap(), vec![22, 23]);
@@ -310,12 +329,12 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	// Traces of tasks a challenge may still ask for are never evicted: the limits give way.
 	let kept = TraceStore::open(
 		&dir.path().join("kept"),
-		StoreLimits { max_traces: 2, max_bytes: 100 * per_trace },
+		StoreLimits { max_traces: 2, max_bytes: 100 * per_record },
 	)
 	.unwrap();
 	kept.retain(vec![40, 41]);
 	for (k, t) in traces.iter().enumerate() {
-		kept.put(40 + k as u64, &model, t).unwrap();
+		put(&kept, 40 + k as u64, t);
 		std::thread::sleep(std::time::Duration::from_millis(20));
 	}
 	assert_eq!(
@@ -325,7 +344,7 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	);
 	// Once those tasks end (the worker's next set), the store shrinks back to its limit.
 	kept.retain(vec![43]);
-	kept.put(44, &model, &traces[0]).unwrap();
+	put(&kept, 44, &traces[0]);
 	assert_eq!(kept.tasks().unwrap(), vec![43, 44]);
 }
 

@@ -36,7 +36,7 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 		vec![101, 40_000, 102],
 		model.tokenize("Verifiable inference.").unwrap(),
 	];
-	let roots;
+	let (roots, outputs);
 	{
 		let (svc, m) = service(dir.path());
 		for (k, ids) in inputs.iter().enumerate() {
@@ -62,14 +62,14 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 		)
 		.unwrap();
 		let mut got = Vec::new();
-		let mut outputs = Vec::new();
+		let mut committed_outputs = Vec::new();
 		for (status, d) in [&statuses[0], &statuses[2]].into_iter().zip(&direct) {
 			let JobStatus::Done { output, trace_root } = status else { panic!("{status:?}") };
 			let diff =
 				output.iter().zip(&d.output).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
 			assert!(diff <= 1e-5);
 			got.push(*trace_root);
-			outputs.push(row_bytes(output));
+			committed_outputs.push(row_bytes(output));
 		}
 		// Openings served by the service verify against the committed root.
 		let node = (model.template.nodes.len() - 3) as u32;
@@ -81,7 +81,11 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 				slack: 0.0,
 				max_row_width: model.max_row_width(),
 			},
-			&TaskCommitments { trace_root: &got[0], output: &outputs[0], input: &inputs[0] },
+			&TaskCommitments {
+				trace_root: &got[0],
+				output: &committed_outputs[0],
+				input: &inputs[0],
+			},
 			(node, 0, 5),
 			&o,
 		);
@@ -102,17 +106,27 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 		assert_eq!(status.traces_stored, 2);
 		assert_eq!(svc.status(555, m), JobStatus::Unknown);
 		roots = got;
+		outputs = committed_outputs;
 	}
-	// A restarted service knows the finished tasks from the trace store and runs nothing again.
+	// A restarted service replays the finished tasks from their records (bit for bit: the same
+	// output and trace root) and runs no new job.
 	let (svc, m) = service(dir.path());
-	let JobStatus::Done { trace_root, .. } = svc.status(100, m) else {
+	assert_eq!(svc.status(100, m), JobStatus::Queued, "replaying");
+	let JobStatus::Done { output, trace_root } = svc.wait(100, m, Duration::from_secs(60)) else {
 		panic!("task 100 not recovered")
 	};
-	assert_eq!(trace_root, roots[0]);
+	assert_eq!((row_bytes(&output), trace_root), (outputs[0].clone(), roots[0]));
 	svc.submit(102, m, inputs[2].clone()).unwrap();
 	let JobStatus::Done { trace_root, .. } = svc.wait(102, m, Duration::from_secs(60)) else {
 		panic!()
 	};
 	assert_eq!(trace_root, roots[1]);
-	assert_eq!(svc.metrics().done.load(Ordering::Relaxed), 0, "nothing ran twice");
+	assert_eq!(svc.metrics().done.load(Ordering::Relaxed), 0, "no task ran as a new job");
+	assert_eq!(svc.metrics().replayed.load(Ordering::Relaxed), 2);
+	// The store keeps a record of a few hundred bytes a task, not its trace.
+	for task in [100u64, 102] {
+		let file = dir.path().join(format!("task-{task:020}.replay"));
+		let bytes = std::fs::metadata(&file).unwrap().len();
+		assert!(bytes < 256, "task {task}: {bytes} bytes");
+	}
 }

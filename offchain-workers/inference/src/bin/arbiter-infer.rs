@@ -14,8 +14,8 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use arbiter_inference::{
-	engine, generated::Rng, model::Model, open_device, DeviceKind, EngineError, Mode, StoreLimits,
-	TraceStore,
+	engine, generated::Rng, model::Model, open_device, trace_store::Fingerprint, DeviceKind,
+	EngineError, Mode, StoreLimits, TraceStore,
 };
 use arbiter_primitives::{
 	encoding::descriptor_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict,
@@ -153,10 +153,16 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 				id_lists.iter().map(|i| model.input_of_ids(i)).collect::<Result<Vec<_>, _>>()?;
 			let executions = engine::run(&model, &inputs, Mode::Traced)?;
 			if let Some(dir) = trace_store {
-				let store = TraceStore::open(&dir, StoreLimits::default())?;
+				let device = format!("{:?}", cli.device).to_lowercase();
+				let store = TraceStore::open_as(
+					&dir,
+					StoreLimits::default(),
+					Fingerprint::current(&device),
+				)?;
+				let batch: Vec<&[u32]> = id_lists.iter().map(|ids| ids.as_slice()).collect();
 				for (k, e) in executions.iter().enumerate() {
 					if let Some(t) = &e.trace {
-						store.put(first_task + k as u64, &model, t)?;
+						store.put(first_task + k as u64, &model, t, &batch, k)?;
 					}
 				}
 			}
