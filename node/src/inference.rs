@@ -50,12 +50,12 @@ pub struct InferenceParams {
 	pub provider_output_fault: bool,
 
 	/// Replay records kept for challenges (oldest evicted first; never those of tasks still
-	/// assigned, committed or disputed). A record is ~200 bytes (1,144 at 256 tokens).
-	#[arg(long, default_value_t = 65_536)]
+	/// assigned, committed or disputed). A record is ~200 bytes (1,140 at 256 tokens).
+	#[arg(long, default_value_t = 4096)]
 	pub trace_store_max_traces: usize,
 
 	/// Bytes of replay records kept for challenges.
-	#[arg(long, default_value_t = 256 << 20)]
+	#[arg(long, default_value_t = 64 << 20)]
 	pub trace_store_max_bytes: u64,
 }
 

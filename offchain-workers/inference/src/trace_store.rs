@@ -55,7 +55,7 @@ pub struct StoreLimits {
 
 impl Default for StoreLimits {
 	fn default() -> Self {
-		Self { max_traces: 1024, max_bytes: 4 << 30 }
+		Self { max_traces: 4096, max_bytes: 64 << 20 }
 	}
 }
 
