@@ -230,9 +230,11 @@ pub fn start(
 }
 
 /// The engine's counters as Prometheus metrics (read when scraped):
-/// `arbiter_inference_jobs{state="queued|running|done|failed"}`,
+/// `arbiter_inference_jobs{state="queued|running|done|failed|replayed"}` (replayed: tasks run
+/// again from their replay records after a restart),
 /// `arbiter_inference_job_latency_microseconds_total` and `arbiter_inference_jobs_timed_total`
-/// (queued → done; their ratio is the mean latency), `arbiter_inference_traces_stored`.
+/// (queued → done; their ratio is the mean latency), `arbiter_inference_traces_stored` (replay
+/// records kept).
 pub fn register_metrics(
 	engine: &JobService,
 	registry: &substrate_prometheus_endpoint::Registry,
@@ -253,6 +255,7 @@ pub fn register_metrics(
 			set(&["running"], m.running.load(Ordering::Relaxed));
 			set(&["done"], m.done.load(Ordering::Relaxed));
 			set(&["failed"], m.failed.load(Ordering::Relaxed));
+			set(&["replayed"], m.replayed.load(Ordering::Relaxed));
 		}
 	}
 	#[derive(Clone)]
@@ -286,7 +289,7 @@ pub fn register_metrics(
 	)?;
 	register(
 		SourcedGauge::new(
-			&Opts::new("arbiter_inference_traces_stored", "Traces kept for challenges"),
+			&Opts::new("arbiter_inference_traces_stored", "Replay records kept for challenges"),
 			Traces(engine.clone()),
 		)?,
 		registry,
