@@ -1,6 +1,6 @@
 //! What committing a MiniLM trace costs by itself, against the plain forward pass: the floor
-//! under the traced mode's overhead that DESIGN.md §4's trace commitment sets, whatever the
-//! engine does around it.
+//! under the traced mode's overhead that the trace commitment (docs/verification.md §2) sets,
+//! whatever the engine does around it.
 //!
 //!   bench_commit --model DIR --sentences FILE [--batch N] [--repeat R]
 //!

@@ -1,4 +1,4 @@
-//! The inference host functions (DESIGN §8: inference never runs in block execution).
+//! The inference host functions (docs/providers.md: inference never runs in block execution).
 //!
 //! The runtime's off-chain worker calls [`inference::start_job`], polls [`inference::job_status`]
 //! in later blocks, and answers challenges with [`inference::graph`] and [`inference::opening`];

@@ -1,6 +1,6 @@
 //! # Challenges
 //!
-//! Element-level fraud proofs settled by the runtime (DESIGN §5).
+//! Element-level fraud proofs settled by the runtime (docs/protocol.md, docs/disputes.md).
 //!
 //! - `challenge(task, node, row, col)`: a bonded challenger names one output element of one node of
 //!   a committed task's trace, inside its challenge window. The task is frozen until every dispute

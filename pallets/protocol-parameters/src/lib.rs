@@ -1,7 +1,7 @@
 //! # Protocol parameters: governed, within bounds
 //!
-//! `pallet-parameters` stores Arbiter's protocol parameters (DESIGN §7) but sets any value its
-//! admin origin sends. This pallet is the way governance changes them: `set_parameter` checks
+//! `pallet-parameters` stores Arbiter's protocol parameters (docs/governance.md) but sets any value
+//! its admin origin sends. This pallet is the way governance changes them: `set_parameter` checks
 //! the origin for the parameter's key (the `protocol-parameters` referendum track), checks the
 //! value against the parameter's documented bounds ([`ParameterBounds`], implemented by the
 //! runtime) and only then stores it through [`ParameterStore`] (pallet-parameters, whose

@@ -1,4 +1,5 @@
-//! Protocol parameters (DESIGN §7), changed at run time through `pallet-parameters`.
+//! Protocol parameters (docs/governance.md, "Parameters and their bounds"), changed at run time
+//! through `pallet-parameters`.
 //!
 //! Each parameter is a `Get<T>` that pallet configurations use directly
 //! (`type ChallengeWindow = dynamic_params::protocol::ChallengeWindow;`). The values below are the

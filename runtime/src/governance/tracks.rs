@@ -1,5 +1,5 @@
-//! Referendum tracks: `root` (anything), `protocol-parameters` (DESIGN §7 parameters, within
-//! their bounds) and `model-registry` (approve / retire models).
+//! Referendum tracks: `root` (anything), `protocol-parameters` (the protocol parameters of
+//! docs/governance.md, within their bounds) and `model-registry` (approve / retire models).
 //!
 //! Periods are in blocks (6 s). Production values are days; with the `fast-runtime` feature
 //! (dev and test builds) a referendum passes in about a minute. docs/governance.md lists both.
