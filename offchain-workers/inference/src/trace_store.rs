@@ -199,6 +199,19 @@ impl TraceStore {
 	/// Opens (creating) the store in `dir` for an engine of `fingerprint`.
 	pub fn open_as(dir: &Path, limits: StoreLimits, fingerprint: Fingerprint) -> Result<Self> {
 		std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+		// Whole traces (`task-<id>.trace`) were kept before replay records; they are not read.
+		let legacy = std::fs::read_dir(dir)
+			.map_err(|e| io_err(dir, e))?
+			.filter_map(|e| e.ok())
+			.filter(|e| e.file_name().to_string_lossy().ends_with(".trace"))
+			.count();
+		if legacy > 0 {
+			log::warn!(
+				target: "arbiter-inference",
+				"{legacy} stored traces of the previous format in {} are no longer read (challenges of their tasks cannot be answered); delete them",
+				dir.display()
+			);
+		}
 		Ok(Self {
 			dir: dir.to_path_buf(),
 			limits,
