@@ -376,3 +376,50 @@ fn the_parallel_trace_tree_equals_the_reference_one() {
 		assert!(arbiter_inference::commit::trace_commitment(&model.template, seq, &bad).is_err());
 	}
 }
+
+/// After a restart a task that ran in a batch is replayed as its record says: alone where the
+/// engine's results do not depend on the batch, in its recorded batch elsewhere (the portable
+/// path: the tiny model's linear layers go through candle's GEMM, which sums by matrix size).
+/// Either way the job reports the recorded output and root, never another.
+#[test]
+fn a_restarted_service_replays_a_batched_task_as_its_record_says() {
+	let dir = tempfile::tempdir().unwrap();
+	let model = tiny_bert(12, &Device::Cpu).unwrap();
+	let root = model.commitment.model_root;
+	let inputs: Vec<ModelInput> = [(21u64, 9u32), (22, 2), (23, 6)]
+		.iter()
+		.map(|(s, q)| tiny_bert_input(*s, *q))
+		.collect();
+	let ids: Vec<Vec<u32>> = [(21u64, 9u32), (22, 2), (23, 6)]
+		.iter()
+		.map(|(s, q)| arbiter_inference::generated::tiny_bert_ids(*s, *q))
+		.collect();
+	let batch: Vec<&[u32]> = ids.iter().map(|i| i.as_slice()).collect();
+	let runs = traced(&model, &inputs);
+	{
+		// What the service wrote when the batch ran, before the restart.
+		let store = TraceStore::open(dir.path(), StoreLimits::default()).unwrap();
+		for (k, (_, trace)) in runs.iter().enumerate() {
+			store.put(50 + k as u64, &model, trace, &batch, k).unwrap();
+		}
+	}
+	let service = arbiter_inference::jobs::JobService::start(
+		vec![tiny_bert(12, &Device::Cpu).unwrap()],
+		TraceStore::open(dir.path(), StoreLimits::default()).unwrap(),
+		8,
+		"cpu",
+	);
+	// Asked for one at a time (the worker asks as it needs them): each is replayed.
+	for (k, (output, trace)) in runs.iter().enumerate().rev() {
+		let status = service.wait(50 + k as u64, root, std::time::Duration::from_secs(30));
+		assert_eq!(
+			status,
+			arbiter_inference::jobs::JobStatus::Done {
+				output: output.clone(),
+				trace_root: trace.root
+			},
+			"task {}",
+			50 + k
+		);
+	}
+}
