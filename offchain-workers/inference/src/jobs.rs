@@ -85,8 +85,8 @@ struct Job {
 	/// The task's token ids.
 	input: Vec<u32>,
 	queued_at: Instant,
-	/// The trace root recorded before a restart: the run replays it and must give it again.
-	replay_of: Option<Hash>,
+	/// Run before a restart: replayed from its record (the trace store checks the root).
+	replay: bool,
 }
 
 #[derive(Default)]
@@ -151,7 +151,7 @@ impl JobService {
 		let model = self.model(model_id).ok_or_else(|| {
 			EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id)))
 		})?;
-		let mut state = self
+		let state = self
 			.shared
 			.state
 			.lock()
@@ -161,27 +161,28 @@ impl JobService {
 		}
 		// Run before a restart: replayed from its record, which must give the same root. A
 		// record of other ids (another chain's task of that id) is replaced.
-		let replay_of = self
+		let replay = self
 			.shared
 			.store
 			.record(task)
-			.ok()
-			.filter(|r| r.model_root == model.commitment.model_root && r.ids == input)
-			.map(|r| r.trace_root);
-		state.status.insert(task, JobStatus::Queued);
-		state
-			.queue
-			.push_back(Job { task, model_id, input, queued_at: Instant::now(), replay_of });
+			.is_ok_and(|r| r.model_root == model.commitment.model_root && r.ids == input);
+		self.queue(state, Job { task, model_id, input, queued_at: Instant::now(), replay });
+		Ok(())
+	}
+
+	/// Queues `job` (its status `Queued`) and wakes the worker.
+	fn queue(&self, mut state: std::sync::MutexGuard<'_, State>, job: Job) {
+		state.status.insert(job.task, JobStatus::Queued);
+		state.queue.push_back(job);
 		self.shared.metrics.queued.fetch_add(1, Ordering::Relaxed);
 		drop(state);
 		self.shared.wake.notify_one();
-		Ok(())
 	}
 
 	/// The status of `task`'s job; a task run before a restart is replayed from its record
 	/// (reported `Queued` until done).
 	pub fn status(&self, task: u64, model_id: ModelKey) -> JobStatus {
-		let Ok(mut state) = self.shared.state.lock() else {
+		let Ok(state) = self.shared.state.lock() else {
 			return JobStatus::Failed("job state poisoned".into())
 		};
 		if let Some(s) = state.status.get(&task) {
@@ -191,17 +192,9 @@ impl JobService {
 		if record.model_root != model_id || self.model(model_id).is_none() {
 			return JobStatus::Unknown;
 		}
-		state.status.insert(task, JobStatus::Queued);
-		state.queue.push_back(Job {
-			task,
-			model_id,
-			input: record.ids,
-			queued_at: Instant::now(),
-			replay_of: Some(record.trace_root),
-		});
-		self.shared.metrics.queued.fetch_add(1, Ordering::Relaxed);
-		drop(state);
-		self.shared.wake.notify_one();
+		let job =
+			Job { task, model_id, input: record.ids, queued_at: Instant::now(), replay: true };
+		self.queue(state, job);
 		JobStatus::Queued
 	}
 
@@ -319,11 +312,11 @@ fn worker(shared: Arc<Shared>) {
 			let model_id = first.model_id;
 			// A replay runs as its record says (alone or in its recorded batch), never with
 			// other jobs: where results depend on the batch that would give other bits.
-			let room = if first.replay_of.is_some() { 1 } else { shared.max_batch };
+			let room = if first.replay { 1 } else { shared.max_batch };
 			let mut batch = Vec::from([first]);
 			let mut rest = VecDeque::new();
 			while let Some(job) = state.queue.pop_front() {
-				if job.model_id == model_id && job.replay_of.is_none() && batch.len() < room {
+				if job.model_id == model_id && !job.replay && batch.len() < room {
 					batch.push(job);
 				} else {
 					rest.push_back(job);
@@ -346,7 +339,7 @@ fn worker(shared: Arc<Shared>) {
 		if let Ok(mut state) = shared.state.lock() {
 			for (job, result) in batch.iter().zip(results) {
 				let status = match result {
-					Ok(done) if job.replay_of.is_some() => {
+					Ok(done) if job.replay => {
 						shared.metrics.replayed.fetch_add(1, Ordering::Relaxed);
 						done
 					},
@@ -376,7 +369,7 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 			.map(|_| Err(EngineError::InvalidInput("model not loaded".into())))
 			.collect();
 	};
-	if let [job @ Job { replay_of: Some(_), .. }] = batch {
+	if let [job @ Job { replay: true, .. }] = batch {
 		return Vec::from([replay_job(shared, model, job)]);
 	}
 	// Inputs that cannot be encoded fail alone; the rest run together.
@@ -413,16 +406,6 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 			let trace = execution
 				.trace
 				.ok_or_else(|| EngineError::Internal("a traced run without a trace".into()))?;
-			if let Some(recorded) = job.replay_of {
-				if trace.root != recorded {
-					return Err(EngineError::Store(format!(
-						"task {}: the replay gives trace root 0x{}, not the recorded 0x{}",
-						job.task,
-						hex::encode(trace.root),
-						hex::encode(recorded)
-					)));
-				}
-			}
 			shared.store.put(job.task, model, &trace, &ran, index)?;
 			index += 1;
 			Ok(JobStatus::Done {
