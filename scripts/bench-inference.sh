@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# MiniLM throughput, side by side on this machine: the engine (plain and traced + commitments)
+# MiniLM throughput, side by side on this machine: the engine (plain; committed, what a provider
+# does per task: the plain pass and a replay record; traced, what a replay does when challenged)
 # and the PyTorch baseline (sentence-transformers), batch 1 and 32, same sentences
 # (scripts/bench/sentences.txt), same thread count. One process per configuration, so each
 # peak-memory figure is its own. Prints a markdown table for docs/benchmarks.md, then what
@@ -31,7 +32,7 @@ PATHS="${ARBITER_BENCH_PATHS:-avx512 avx2 portable}"
 results=()
 for batch in 1 32; do
 	for path in $PATHS; do
-		for mode in plain traced; do
+		for mode in plain committed traced; do
 			if line="$(ARBITER_CPU_PATH="$path" RAYON_NUM_THREADS="$THREADS" "$BENCH" --model "$MINILM_DIR" \
 				--sentences "$SENTENCES" --batch "$batch" --mode "$mode" --repeat "$REPEAT" 2>/dev/null)"; then
 				results+=("$line")

@@ -51,15 +51,15 @@ expect_error "output fault on a non-dev chain" "provider-output-fault is a test 
 expect_error "provider fault on a model input" "provider-fault: .*node 0 is a model input" \
 	"$NODE_BIN" --dev --tmp --provider --provider-fault 0 --rpc-port 0 --port 0 --no-prometheus
 if [ -n "$INFER_BIN" ]; then
-	# A replay record (written by arbiter-infer, another binary) whose trace root is not what
-	# the task replays to here: the node cannot answer a challenge of it and refuses to start.
+	# A replay record (written by arbiter-infer, another binary) whose output is not what the
+	# task replays to here: the node cannot answer a challenge of it and refuses to start.
 	"$INFER_BIN" embed --model "$MINILM_DIR" --text "Replays are bit for bit." \
 		--trace-store "$tmp/replay/traces" --first-task 5 >/dev/null
 	python3 - "$tmp/replay/traces/task-00000000000000000005.replay" <<'PY'
 import sys
 path = sys.argv[1]
 record = bytearray(open(path, 'rb').read())
-record[72] ^= 1  # the recorded trace root's first byte
+record[72] ^= 1  # the recorded output hash's first byte
 open(path, 'wb').write(record)
 PY
 	expect_error "provider with a task it cannot replay" "cannot replay 1 task\(s\) recorded in .*/traces bit for bit \(task 5: " \

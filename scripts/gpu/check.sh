@@ -93,7 +93,9 @@ run_bench() {
 }
 {
 	for batch in 1 32; do
-		for mode in plain traced; do
+		# committed: what a provider does per task (plain pass + replay record), the target being
+		# within 2 % of plain; traced: what a replay does when challenged.
+		for mode in plain committed traced; do
 			run_bench --device cuda --batch "$batch" --mode "$mode"
 			RAYON_NUM_THREADS="$(nproc)" run_bench --device cpu --batch "$batch" --mode "$mode"
 		done

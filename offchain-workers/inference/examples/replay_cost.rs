@@ -1,7 +1,8 @@
 //! What answering a challenge from a replay record costs (docs/protocol.md, "Replay"): the
-//! replay of one MiniLM task (a traced run of it alone and its trace root, checked against the
-//! recorded one: `trace_store::replay`) at a 21-token sentence and at the 256-token limit, next
-//! to the plain run that committed it, and the record's size against the trace it replaces.
+//! replay of one MiniLM task (a traced run of it alone and its trace root, its output checked
+//! against the recorded one: `trace_store::replay`) at a 21-token sentence and at the 256-token
+//! limit, next to the plain run that committed it, and the record's size against the trace it
+//! replaces.
 //!
 //!   cargo run --release -p arbiter-inference --example replay_cost -- --model DIR [--repeat R]
 
@@ -13,7 +14,7 @@ static GLOBAL: arbiter_inference::allocator::Allocator = arbiter_inference::allo
 use arbiter_inference::{
 	engine,
 	model::Model,
-	trace_store::{replay, Fingerprint, ReplayRecord},
+	trace_store::{output_hash, replay, Fingerprint, ReplayRecord},
 	Mode,
 };
 use candle_core::Device;
@@ -66,7 +67,7 @@ fn main() {
 		let record = ReplayRecord {
 			model_root: model.commitment.model_root,
 			fingerprint: Fingerprint::current("cpu"),
-			trace_root: trace.root,
+			output_hash: output_hash(&trace.output().expect("an output")),
 			seq_len: trace.seq_len,
 			batch_len: 1,
 			ids: ids.clone(),

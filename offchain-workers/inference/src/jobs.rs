@@ -1,11 +1,12 @@
-//! The job service a provider node runs: tasks are queued, run on the engine's own thread
-//! (batched per model), a replay record of each kept in the trace store, their results polled.
-//! Nothing here blocks the caller: the off-chain worker starts a job and polls it in later
-//! blocks.
+//! The job service a provider node runs: tasks are queued, run plain on the engine's own thread
+//! (batched per model; nothing is traced or hashed), a replay record of each kept in the trace
+//! store, their results polled. The provider commits the output alone; a challenge replays the
+//! task traced (docs/protocol.md, "The trace root is fixed when first needed"). Nothing here
+//! blocks the caller: the off-chain worker starts a job and polls it in later blocks.
 //!
 //! After a restart, a task with a replay record is replayed from it (queued like a job, checked
-//! against its recorded trace root) and reported done again with the same output and trace
-//! root, so the off-chain worker never commits a task twice.
+//! against its recorded output) and reported done again with the same output, so the off-chain
+//! worker never commits a task twice.
 
 use std::{
 	collections::{HashMap, VecDeque},
@@ -34,10 +35,11 @@ pub enum JobStatus {
 	Unknown,
 	Queued,
 	Running,
-	/// The model output (row-major f32) and the trace root to commit.
+	/// The model output (row-major f32) to commit, and the trace root where it is committed
+	/// with the output (`None`: the provider's first answer to a dispute fixes it).
 	Done {
 		output: Vec<f32>,
-		trace_root: Hash,
+		trace_root: Option<Hash>,
 	},
 	/// The input could not be run (token ids the chain would refuse); the reason.
 	Failed(String),
@@ -85,7 +87,7 @@ struct Job {
 	/// The task's token ids.
 	input: Vec<u32>,
 	queued_at: Instant,
-	/// Run before a restart: replayed from its record (the trace store checks the root).
+	/// Run before a restart: replayed from its record (the trace store checks the output).
 	replay: bool,
 }
 
@@ -159,7 +161,7 @@ impl JobService {
 		if state.status.contains_key(&task) {
 			return Ok(());
 		}
-		// Run before a restart: replayed from its record, which must give the same root. A
+		// Run before a restart: replayed from its record, which must give the same output. A
 		// record of other ids (another chain's task of that id) is replaced.
 		let replay = self
 			.shared
@@ -183,7 +185,7 @@ impl JobService {
 	/// (reported `Queued` until done).
 	pub fn status(&self, task: u64, model_id: ModelKey) -> JobStatus {
 		let Ok(state) = self.shared.state.lock() else {
-			return JobStatus::Failed("job state poisoned".into())
+			return JobStatus::Failed("job state poisoned".into());
 		};
 		if let Some(s) = state.status.get(&task) {
 			return s.clone();
@@ -389,7 +391,7 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 	let mut executions = if inputs.is_empty() {
 		Vec::new().into_iter()
 	} else {
-		match engine::run(model, &inputs, Mode::Traced) {
+		match engine::run(model, &inputs, Mode::Plain) {
 			Ok(e) => e.into_iter(),
 			Err(e) =>
 				return batch.iter().map(|_| Err(EngineError::InvalidInput(e.to_string()))).collect(),
@@ -403,24 +405,22 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 			let execution = executions
 				.next()
 				.ok_or_else(|| EngineError::Internal("fewer results than jobs".into()))?;
-			let trace = execution
-				.trace
-				.ok_or_else(|| EngineError::Internal("a traced run without a trace".into()))?;
-			shared.store.put(job.task, model, &trace, &ran, index)?;
+			shared.store.put_output(job.task, model, &execution.output, &ran, index)?;
 			index += 1;
 			Ok(JobStatus::Done {
 				output: committed_output(model, execution.output),
-				trace_root: trace.root,
+				trace_root: None,
 			})
 		})
 		.collect()
 }
 
 /// A task run before a restart, replayed from its record (which the trace store checks the
-/// replay against): the same output and trace root as then.
+/// replay against): the same output as then. The replay is traced and cached, as a task still
+/// awaiting its commit after a restart is likely to be asked for its trace soon.
 fn replay_job(shared: &Shared, model: &Model, job: &Job) -> Result<JobStatus> {
 	let trace = shared.store.get(job.task, model)?;
-	Ok(JobStatus::Done { output: committed_output(model, trace.output()?), trace_root: trace.root })
+	Ok(JobStatus::Done { output: committed_output(model, trace.output()?), trace_root: None })
 }
 
 /// The output to commit: the model's, or with the test-only output fault applied.

@@ -1,9 +1,12 @@
 //! What a provider keeps to answer a challenge long after it ran a task (and after a restart):
 //! not the trace, which is 5.7 MiB for a 21-token MiniLM task and 117 MiB at 256 tokens, but a
 //! replay record of about 200 bytes (1,144 at 256 tokens) from which the engine recomputes the
-//! trace bit for bit: the model root, the engine's fingerprint, the committed trace root and the
-//! task's token ids (docs/protocol.md, "Replay"). A replayed trace must hash to the recorded
-//! root or it is refused; the few most recently used traces stay in memory (the replay cache).
+//! trace bit for bit: the model root, the engine's fingerprint, a hash of the output the run gave
+//! and the task's token ids (docs/protocol.md, "Replay"). The provider commits the output alone
+//! and fixes its trace root with its first answer to a dispute (docs/protocol.md, "The trace
+//! root is fixed when first needed"), so a task is run plain, never traced, unless challenged. A
+//! replay whose output is not, bit for bit, the recorded one is refused; the few most recently
+//! used traces stay in memory (the replay cache).
 //!
 //! Records are bounded by count and bytes; the oldest are evicted first, except those of tasks
 //! a challenge may still ask for ([`TraceStore::retain`]): the limits give way before an open
@@ -14,11 +17,12 @@
 //! GEMM changes its summation with the matrix sizes, and CUDA) the record also lists the token
 //! ids of every input of the task's batch, in order, and the replay runs that batch again.
 //!
-//! File format (`task-<id>.replay`): `"ARBRPL01"`, model root (32 bytes), engine fingerprint
-//! (32), trace root (32), seq_len (u32 LE), the number of inputs its batch had (u32 LE), token id
-//! count (u32 LE), the ids (u32 LE each), then — only where the batch is replayed — the task's
-//! index in the batch (u32 LE) followed by each input's id count and ids. Written to a temporary
-//! file and renamed, so a crash never leaves half a record under a task's name.
+//! File format (`task-<id>.replay`): `"ARBRPL02"`, model root (32 bytes), engine fingerprint
+//! (32), the output's hash ([`output_hash`], 32), seq_len (u32 LE), the number of inputs its batch
+//! had (u32 LE), token id count (u32 LE), the ids (u32 LE each), then — only where the batch is
+//! replayed — the task's index in the batch (u32 LE) followed by each input's id count and ids.
+//! Written to a temporary file and renamed, so a crash never leaves half a record under a task's
+//! name.
 
 use std::{
 	collections::{HashSet, VecDeque},
@@ -36,7 +40,7 @@ use crate::{
 	trace::{Trace, TraceRow},
 };
 
-const MAGIC: &[u8; 8] = b"ARBRPL01";
+const MAGIC: &[u8; 8] = b"ARBRPL02";
 const EXTENSION: &str = ".replay";
 /// Bytes before the token ids.
 const HEADER: usize = 8 + 32 + 32 + 32 + 4 + 4 + 4;
@@ -89,7 +93,8 @@ impl Fingerprint {
 pub struct ReplayRecord {
 	pub model_root: Hash,
 	pub fingerprint: Fingerprint,
-	pub trace_root: Hash,
+	/// [`output_hash`] of the output the run gave (before any test fault is applied).
+	pub output_hash: Hash,
 	pub seq_len: u32,
 	/// How many inputs the batch the task ran in had.
 	pub batch_len: u32,
@@ -106,7 +111,7 @@ impl ReplayRecord {
 		out.extend_from_slice(MAGIC);
 		out.extend_from_slice(&self.model_root);
 		out.extend_from_slice(&self.fingerprint.0);
-		out.extend_from_slice(&self.trace_root);
+		out.extend_from_slice(&self.output_hash);
 		for n in [self.seq_len, self.batch_len, self.ids.len() as u32] {
 			out.extend_from_slice(&n.to_le_bytes());
 		}
@@ -167,7 +172,7 @@ impl ReplayRecord {
 		Ok(Self {
 			model_root: hash(8)?,
 			fingerprint: Fingerprint(hash(40)?),
-			trace_root: hash(72)?,
+			output_hash: hash(72)?,
 			seq_len: word(104)?,
 			batch_len: word(108)?,
 			ids,
@@ -181,9 +186,37 @@ pub struct TraceStore {
 	dir: PathBuf,
 	limits: StoreLimits,
 	fingerprint: Fingerprint,
+	/// The stored records, oldest first, and their bytes: read from the folder once at open and
+	/// kept up to date, so a put does not list the folder (4,096 `stat`s took longer than the
+	/// forward pass of the task it records).
+	index: Mutex<Index>,
 	cache: Mutex<VecDeque<(u64, Arc<Trace>)>>,
 	/// Tasks whose records are never evicted (still assigned, committed or disputed).
 	retained: Mutex<HashSet<u64>>,
+}
+
+/// Stored records (task, bytes), oldest first, and their total bytes.
+#[derive(Default)]
+struct Index {
+	records: VecDeque<(u64, u64)>,
+	bytes: u64,
+}
+
+impl Index {
+	fn remove(&mut self, task: u64) {
+		if let Some(pos) = self.records.iter().position(|(t, _)| *t == task) {
+			if let Some((_, size)) = self.records.remove(pos) {
+				self.bytes = self.bytes.saturating_sub(size);
+			}
+		}
+	}
+
+	/// Records `task` as the newest, of `size` bytes.
+	fn push(&mut self, task: u64, size: u64) {
+		self.remove(task);
+		self.records.push_back((task, size));
+		self.bytes = self.bytes.saturating_add(size);
+	}
 }
 
 fn file_name(task: u64) -> String {
@@ -212,10 +245,15 @@ impl TraceStore {
 				dir.display()
 			);
 		}
+		let mut index = Index::default();
+		for (task, size, _) in list_records(dir)? {
+			index.push(task, size);
+		}
 		Ok(Self {
 			dir: dir.to_path_buf(),
 			limits,
 			fingerprint,
+			index: Mutex::new(index),
 			cache: Mutex::new(VecDeque::new()),
 			retained: Mutex::new(HashSet::new()),
 		})
@@ -238,15 +276,26 @@ impl TraceStore {
 		self.dir.join(file_name(task))
 	}
 
-	/// Records how to replay `task`, input `index` of `batch` (every input's token ids, in the
-	/// order they ran), then evicts the oldest records beyond the limits. The trace itself is not
-	/// kept: a batch's traces share its node outputs, which a cached trace would keep alive
-	/// whole.
+	/// [`TraceStore::put_output`] for a traced run.
 	pub fn put(
 		&self,
 		task: u64,
 		model: &Model,
 		trace: &Trace,
+		batch: &[&[u32]],
+		index: usize,
+	) -> Result<()> {
+		self.put_output(task, model, &trace.output()?, batch, index)
+	}
+
+	/// Records how to replay `task`, input `index` of `batch` (every input's token ids, in the
+	/// order they ran), whose run gave `output`, then evicts the oldest records beyond the
+	/// limits. Nothing of the run is kept but the output's hash: a replay recomputes the trace.
+	pub fn put_output(
+		&self,
+		task: u64,
+		model: &Model,
+		output: &[f32],
 		batch: &[&[u32]],
 		index: usize,
 	) -> Result<()> {
@@ -257,28 +306,34 @@ impl TraceStore {
 		let record = ReplayRecord {
 			model_root: model.commitment.model_root,
 			fingerprint: self.fingerprint,
-			trace_root: trace.root,
-			seq_len: trace.seq_len,
+			output_hash: output_hash(output),
+			seq_len: ids.len() as u32,
 			batch_len: batch.len() as u32,
 			ids: ids.to_vec(),
 			batch: (!replayed_alone)
 				.then(|| (index as u32, batch.iter().map(|ids| ids.to_vec()).collect())),
 		};
-		self.write(task, &record)?;
+		let size = self.write(task, &record)?;
+		if let Ok(mut index) = self.index.lock() {
+			index.push(task, size);
+		}
 		if let Ok(mut cache) = self.cache.lock() {
 			cache.retain(|(t, _)| *t != task);
 		}
 		self.evict(task)
 	}
 
-	fn write(&self, task: u64, record: &ReplayRecord) -> Result<()> {
+	/// Writes `record` under `task`'s name; returns its size.
+	fn write(&self, task: u64, record: &ReplayRecord) -> Result<u64> {
 		let path = self.path(task);
 		let tmp = self.dir.join(format!(".{}.tmp", file_name(task)));
+		let bytes = record.encode();
 		{
 			let mut file = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-			file.write_all(&record.encode()).map_err(|e| io_err(&tmp, e))?;
+			file.write_all(&bytes).map_err(|e| io_err(&tmp, e))?;
 		}
-		std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))
+		std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+		Ok(bytes.len() as u64)
 	}
 
 	fn cache_insert(&self, task: u64, trace: Arc<Trace>) {
@@ -289,44 +344,30 @@ impl TraceStore {
 		}
 	}
 
-	/// Stored task ids with size and modification time, oldest first.
-	fn entries(&self) -> Result<Vec<(u64, u64, std::time::SystemTime)>> {
-		let mut out = Vec::new();
-		for entry in std::fs::read_dir(&self.dir).map_err(|e| io_err(&self.dir, e))? {
-			let entry = entry.map_err(|e| io_err(&self.dir, e))?;
-			let name = entry.file_name().to_string_lossy().to_string();
-			let Some(id) = name
-				.strip_prefix("task-")
-				.and_then(|s| s.strip_suffix(EXTENSION))
-				.and_then(|s| s.parse::<u64>().ok())
-			else {
-				continue;
-			};
-			let meta = entry.metadata().map_err(|e| io_err(&entry.path(), e))?;
-			out.push((id, meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH)));
-		}
-		out.sort_by_key(|(id, _, modified)| (*modified, *id));
-		Ok(out)
-	}
-
 	fn evict(&self, keep: u64) -> Result<()> {
-		let mut entries = self.entries()?;
-		let mut bytes: u64 = entries.iter().map(|e| e.1).sum();
 		let retained = self.retained.lock().map(|r| r.clone()).unwrap_or_default();
-		while entries.len() > self.limits.max_traces || bytes > self.limits.max_bytes {
-			let Some(pos) = entries.iter().position(|e| e.0 != keep && !retained.contains(&e.0))
+		let Ok(mut index) = self.index.lock() else {
+			return Err(EngineError::Store("trace store index poisoned".into()));
+		};
+		while index.records.len() > self.limits.max_traces || index.bytes > self.limits.max_bytes {
+			let Some(&(id, _)) =
+				index.records.iter().find(|(t, _)| *t != keep && !retained.contains(t))
 			else {
 				log::warn!(
 					target: "arbiter-inference",
-					"trace store over its limits ({} records, {bytes} bytes): every record left belongs to a task a challenge may still ask for",
-					entries.len()
+					"trace store over its limits ({} records, {} bytes): every record left belongs to a task a challenge may still ask for",
+					index.records.len(),
+					index.bytes
 				);
 				break;
 			};
-			let (id, size, _) = entries.remove(pos);
 			let path = self.path(id);
-			std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
-			bytes = bytes.saturating_sub(size);
+			match std::fs::remove_file(&path) {
+				// Deleted by hand: nothing left to evict.
+				Err(e) if e.kind() == std::io::ErrorKind::NotFound => {},
+				r => r.map_err(|e| io_err(&path, e))?,
+			}
+			index.remove(id);
 			if let Ok(mut cache) = self.cache.lock() {
 				cache.retain(|(t, _)| *t != id);
 			}
@@ -336,7 +377,11 @@ impl TraceStore {
 
 	/// Task ids stored, oldest first.
 	pub fn tasks(&self) -> Result<Vec<u64>> {
-		Ok(self.entries()?.into_iter().map(|e| e.0).collect())
+		let index = self
+			.index
+			.lock()
+			.map_err(|_| EngineError::Store("trace store index poisoned".into()))?;
+		Ok(index.records.iter().map(|(t, _)| *t).collect())
 	}
 
 	/// Whether a record for `task` is stored.
@@ -359,7 +404,7 @@ impl TraceStore {
 	}
 
 	/// The trace of `task`, checked to be of `model`: from the replay cache, or replayed from
-	/// its record (one traced run of the task) and checked against the recorded trace root.
+	/// its record (one traced run of the task) and checked against the recorded output.
 	pub fn get(&self, task: u64, model: &Model) -> Result<Arc<Trace>> {
 		if let Ok(cache) = self.cache.lock() {
 			if let Some((_, t)) = cache.iter().find(|(t, _)| *t == task) {
@@ -378,10 +423,10 @@ impl TraceStore {
 	}
 
 	/// Replays every record made by an engine of another fingerprint (another build, CPU path
-	/// or device) against the models loaded here: those that give their recorded trace root
-	/// again are re-recorded under this fingerprint; the tasks of those that do not (or whose
-	/// model is not loaded) are returned, oldest first. A provider must not start with any: it
-	/// could not answer a challenge of them (`arbiter-node` refuses to start).
+	/// or device) against the models loaded here: those that give their recorded output again,
+	/// bit for bit, are re-recorded under this fingerprint; the tasks of those that do not (or
+	/// whose model is not loaded) are returned, oldest first. A provider must not start with any:
+	/// it could not answer a challenge of them (`arbiter-node` refuses to start).
 	pub fn check_replays(&self, models: &[&Model]) -> Result<Vec<(u64, String)>> {
 		let mut failed = Vec::new();
 		for task in self.tasks()? {
@@ -434,8 +479,37 @@ impl TraceStore {
 	}
 }
 
+/// The records in `dir`: task id, size and modification time, oldest first.
+fn list_records(dir: &Path) -> Result<Vec<(u64, u64, std::time::SystemTime)>> {
+	let mut out = Vec::new();
+	for entry in std::fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
+		let entry = entry.map_err(|e| io_err(dir, e))?;
+		let name = entry.file_name().to_string_lossy().to_string();
+		let Some(id) = name
+			.strip_prefix("task-")
+			.and_then(|s| s.strip_suffix(EXTENSION))
+			.and_then(|s| s.parse::<u64>().ok())
+		else {
+			continue;
+		};
+		let meta = entry.metadata().map_err(|e| io_err(&entry.path(), e))?;
+		out.push((id, meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH)));
+	}
+	out.sort_by_key(|(id, _, modified)| (*modified, *id));
+	Ok(out)
+}
+
+/// The hash a replay record keeps of a run's output (its f32 values, little-endian).
+pub fn output_hash(output: &[f32]) -> Hash {
+	let bytes: Vec<u8> = output.iter().flat_map(|v| v.to_le_bytes()).collect();
+	let mut out = [0u8; 32];
+	out.copy_from_slice(blake2b_simd::Params::new().hash_length(32).hash(&bytes).as_bytes());
+	out
+}
+
 /// Runs `record`'s task again, traced (alone, or in its batch where the record lists it), and
-/// checks the trace root is the recorded one.
+/// checks its output is, bit for bit, the recorded one. The trace's root is then the one the
+/// provider commits when challenged: every replay gives it, as the run is bit-exact.
 pub fn replay(model: &Model, record: &ReplayRecord) -> Result<Trace> {
 	let (index, inputs) = match &record.batch {
 		Some((index, batch)) => (
@@ -451,11 +525,12 @@ pub fn replay(model: &Model, record: &ReplayRecord) -> Result<Trace> {
 		.ok_or_else(|| EngineError::Internal("a traced run without a trace".into()))?
 		// Its own rows only: the batch's node outputs are dropped.
 		.owned()?;
-	if trace.root != record.trace_root {
+	let replayed = output_hash(&trace.output()?);
+	if replayed != record.output_hash {
 		return Err(EngineError::Store(format!(
-			"the replay gives trace root 0x{}, not the recorded 0x{}: this engine cannot replay the task bit for bit",
-			hex::encode(trace.root),
-			hex::encode(record.trace_root)
+			"the replay gives an output of hash 0x{}, not the recorded 0x{}: this engine cannot replay the task bit for bit",
+			hex::encode(replayed),
+			hex::encode(record.output_hash)
 		)));
 	}
 	Ok(trace)

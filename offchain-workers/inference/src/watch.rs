@@ -336,16 +336,18 @@ pub fn check(model: &Arc<Model>, request: &WatchRequest, connect: &Connect) -> C
 		log::info!(target: "arbiter::watcher", "task {}: {why}", request.task);
 		Checked { status: WatchStatus::Withheld { node, row, col }, own: Some(own) }
 	};
+	// Until the provider's first answer fixes its trace root, the rows it serves prove
+	// nothing: it could serve one trace and open another on chain. Descend from the output.
+	let Some(trace_root) = request.trace_root else {
+		return descend("the output differs and the trace root is not fixed yet".into());
+	};
 	let endpoint = String::from_utf8_lossy(&request.endpoint).to_string();
 	let remote = match connect(&endpoint, request.task) {
 		Ok(r) => r,
 		Err(e) => return descend(format!("cannot reach the provider at {endpoint}: {e}")),
 	};
-	let task = TaskCommitments {
-		trace_root: &request.trace_root,
-		output: &request.output,
-		input: &request.input,
-	};
+	let task =
+		TaskCommitments { trace_root: &trace_root, output: &request.output, input: &request.input };
 	match find_fault(model, &own, &task, slack, request.max_row_width, remote.as_ref()) {
 		Finding::Fraud { node, row, col } => status(WatchStatus::Fraud { node, row, col }),
 		Finding::Withheld(why) => descend(why),
@@ -391,12 +393,32 @@ enum Work {
 	/// Check a committed result.
 	Check(Arc<Model>, WatchRequest),
 	/// Re-execute a task a descent needs (its execution was evicted, or the node restarted).
-	Reexecute(Arc<Model>, CheckKey, Vec<u32>),
+	Reexecute(Arc<Model>, DescentKey, Vec<u32>),
 }
 
-/// A check's key: the task and the trace root committed for it (a reassigned task's new result
-/// is checked afresh, never judged by a finding against the previous provider).
+/// A check's key: the task and [`result_key`] of its committed result (a reassigned task's new
+/// result is checked afresh, never judged by a finding against the previous provider; a result
+/// whose trace root was fixed since is checked again, now against that root).
 type CheckKey = (u64, [u8; 32]);
+
+/// An own execution's key: the task and its model's root (the execution depends on nothing
+/// else: it serves every result committed for the task).
+type DescentKey = (u64, [u8; 32]);
+
+/// What a check is keyed by besides the task: a hash of the committed output and trace root.
+pub fn result_key(request: &WatchRequest) -> [u8; 32] {
+	let mut h = blake2b_simd::Params::new().hash_length(32).to_state();
+	h.update(b"arbiter/watched-result/v1");
+	h.update(&(request.output.len() as u64).to_le_bytes());
+	h.update(&request.output);
+	match &request.trace_root {
+		Some(root) => h.update(&[1]).update(root),
+		None => h.update(&[0]),
+	};
+	let mut out = [0u8; 32];
+	out.copy_from_slice(h.finalize().as_bytes());
+	out
+}
 
 #[derive(Default)]
 struct State {
@@ -406,8 +428,8 @@ struct State {
 	order: VecDeque<CheckKey>,
 	/// Own executions of tasks in a descent (`None`: being re-executed), and their keys, oldest
 	/// first.
-	descents: HashMap<CheckKey, Option<Arc<OwnExecution>>>,
-	descent_order: VecDeque<CheckKey>,
+	descents: HashMap<DescentKey, Option<Arc<OwnExecution>>>,
+	descent_order: VecDeque<DescentKey>,
 	stopping: bool,
 }
 
@@ -458,15 +480,15 @@ impl Watcher {
 		Self { shared, jobs, _thread: Arc::new(thread) }
 	}
 
-	/// Starts checking `request` (once per task and committed trace root, again if inconclusive:
-	/// see [`Watcher::start`]), or reports the check's state. `None`: the model is not loaded
-	/// here.
+	/// Starts checking `request` (once per task and committed result (output and trace root), again
+	/// if inconclusive: see [`Watcher::start`]), or reports the check's state. `None`: the model
+	/// is not loaded here.
 	pub fn watch(&self, request: WatchRequest) -> Option<WatchStatus> {
 		let model = self.jobs.model(request.model_root)?;
 		let Ok(mut state) = self.shared.state.lock() else {
-			return Some(WatchStatus::Inconclusive(b"watcher state poisoned".to_vec()))
+			return Some(WatchStatus::Inconclusive(b"watcher state poisoned".to_vec()));
 		};
-		let check_key = (request.task, request.trace_root);
+		let check_key = (request.task, result_key(&request));
 		let attempts = match state.results.get(&check_key) {
 			Some(c)
 				if matches!(c.status, WatchStatus::Inconclusive(_)) &&
@@ -500,10 +522,10 @@ impl Watcher {
 	/// then). `None`: the model is not loaded here.
 	pub fn descend(&self, request: DescentRequest) -> Option<DescentStep> {
 		let model = self.jobs.model(request.model_root)?;
-		let key = (request.task, request.trace_root);
+		let key = (request.task, request.model_root);
 		let own = {
 			let Ok(mut state) = self.shared.state.lock() else {
-				return Some(DescentStep::Nothing(b"watcher state poisoned".to_vec()))
+				return Some(DescentStep::Nothing(b"watcher state poisoned".to_vec()));
 			};
 			match state.descents.get(&key) {
 				Some(Some(own)) => own.clone(),
@@ -521,7 +543,7 @@ impl Watcher {
 	}
 }
 
-fn keep_descent(state: &mut State, key: CheckKey, own: Option<Arc<OwnExecution>>) {
+fn keep_descent(state: &mut State, key: DescentKey, own: Option<Arc<OwnExecution>>) {
 	if state.descents.insert(key, own).is_none() {
 		state.descent_order.push_back(key);
 	}
@@ -599,11 +621,11 @@ fn run_check(shared: &Shared, model: &Arc<Model>, request: &WatchRequest) {
 		_ => log::debug!(target: "arbiter::watcher", "task {}: {status:?}", request.task),
 	}
 	if let Ok(mut state) = shared.state.lock() {
-		let key = (request.task, request.trace_root);
+		let key = (request.task, result_key(request));
 		let attempts = state.results.get(&key).map(|c| c.attempts).unwrap_or(1);
 		remember(&mut state, key, status, attempts);
 		if let Some(own) = own {
-			keep_descent(&mut state, key, Some(own));
+			keep_descent(&mut state, (request.task, request.model_root), Some(own));
 		}
 	}
 }

@@ -303,9 +303,14 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	// Another model's store entry is refused; a corrupt file is reported, not trusted.
 	let other = tiny_bert(10, &Device::Cpu).unwrap();
 	assert!(store.get(13, &other).unwrap_err().to_string().contains("another model"));
-	std::fs::write(dir.path().join("task-00000000000000000011.replay"), b"ARBRPL01short").unwrap();
+	std::fs::write(dir.path().join("task-00000000000000000011.replay"), b"ARBRPL02short").unwrap();
 	assert!(store.get(11, &model).unwrap_err().to_string().contains("truncated"));
-	// A record whose replay gives another root is refused, not served.
+	// A record of the previous format (it kept the trace root) is not read.
+	let mut old = std::fs::read(dir.path().join("task-00000000000000000012.replay")).unwrap();
+	old[..8].copy_from_slice(b"ARBRPL01");
+	std::fs::write(dir.path().join("task-00000000000000000011.replay"), &old).unwrap();
+	assert!(store.get(11, &model).unwrap_err().to_string().contains("not a replay record"));
+	// A record whose replay gives another output is refused, not served.
 	let mut record = std::fs::read(dir.path().join("task-00000000000000000013.replay")).unwrap();
 	record[72] ^= 1;
 	std::fs::write(dir.path().join("task-00000000000000000013.replay"), &record).unwrap();
@@ -380,7 +385,8 @@ fn the_parallel_trace_tree_equals_the_reference_one() {
 /// After a restart a task that ran in a batch is replayed as its record says: alone where the
 /// engine's results do not depend on the batch, in its recorded batch elsewhere (the portable
 /// path: the tiny model's linear layers go through candle's GEMM, which sums by matrix size).
-/// Either way the job reports the recorded output and root, never another.
+/// Either way the job reports the recorded output, and a challenge gets the trace the batch
+/// gave, never another.
 #[test]
 fn a_restarted_service_replays_a_batched_task_as_its_record_says() {
 	let dir = tempfile::tempdir().unwrap();
@@ -414,12 +420,11 @@ fn a_restarted_service_replays_a_batched_task_as_its_record_says() {
 		let status = service.wait(50 + k as u64, root, std::time::Duration::from_secs(30));
 		assert_eq!(
 			status,
-			arbiter_inference::jobs::JobStatus::Done {
-				output: output.clone(),
-				trace_root: trace.root
-			},
+			arbiter_inference::jobs::JobStatus::Done { output: output.clone(), trace_root: None },
 			"task {}",
 			50 + k
 		);
+		// The trace a challenge gets is the one the batch gave, bit for bit.
+		assert_eq!(service.trace(50 + k as u64).unwrap().1.root, trace.root, "task {}", 50 + k);
 	}
 }

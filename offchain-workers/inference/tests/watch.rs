@@ -317,11 +317,13 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	let mut requests = Vec::new();
 	for task in [1u64, 2] {
 		provider.submit(task, root, ids.clone()).unwrap();
-		let JobStatus::Done { output, trace_root } =
+		let JobStatus::Done { output, trace_root: None } =
 			provider.wait(task, root, Duration::from_secs(60))
 		else {
-			panic!("job failed")
+			panic!("job failed, or committed a root")
 		};
+		// The root the provider's first answer fixed (its replay's).
+		let trace_root = Some(provider.trace(task).unwrap().1.root);
 		requests.push(WatchRequest {
 			task,
 			model_root: root,
@@ -345,7 +347,12 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 	};
 	requests[1].output = honest_output.iter().flat_map(|v| v.to_le_bytes()).collect();
 
+	// Before any answer fixes the root: the same wrong output, nothing on chain to walk against.
+	let unfixed = WatchRequest { task: 3, trace_root: None, ..requests[0].clone() };
+
 	let served = provider.clone();
+	let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+	let counted = connections.clone();
 	let watcher = Watcher::start(
 		own.clone(),
 		1.0,
@@ -353,6 +360,7 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 		Duration::ZERO,
 		Box::new(move |endpoint, task| {
 			assert_eq!(endpoint, "in-process");
+			counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 			Ok(Box::new(ServedTrace { jobs: served.clone(), task }) as Box<dyn RemoteTrace>)
 		}),
 	);
@@ -365,6 +373,16 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 		}
 		panic!("the watcher did not finish");
 	};
+	// The provider's served rows are not bound to anything yet: the watcher descends from the
+	// output element farthest from its own, without asking the provider.
+	let last = (own.model(root).unwrap().template.nodes.len() - 1) as NodeId;
+	let descend = wait(&unfixed);
+	assert!(
+		matches!(descend, WatchStatus::Withheld { node, row: 0, .. } if node == last),
+		"{descend:?}"
+	);
+	assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
+	// Once the root is fixed, the served rows are walked to the provable element.
 	let fraud = wait(&requests[0]);
 	assert!(matches!(fraud, WatchStatus::Fraud { node: FAULT, row: 0, col: 0 }), "{fraud:?}");
 	assert_eq!(wait(&requests[1]), WatchStatus::Clean, "an output that matches is not walked");
@@ -396,17 +414,20 @@ fn a_provider_that_withholds_its_trace_is_descended_to_its_faulty_node() {
 	let model = own.model(root).unwrap();
 	let ids = model.tokenize("A provider that serves nothing is descended.").unwrap();
 	provider.submit(7, root, ids.clone()).unwrap();
-	let JobStatus::Done { output, trace_root } = provider.wait(7, root, Duration::from_secs(60))
+	let JobStatus::Done { output, trace_root: None } =
+		provider.wait(7, root, Duration::from_secs(60))
 	else {
-		panic!("job failed")
+		panic!("job failed, or committed a root")
 	};
 	let output: Vec<u8> = output.iter().flat_map(|v| v.to_le_bytes()).collect();
+	// The root its first answer would fix; its endpoint is down all the same.
+	let trace_root = provider.trace(7).unwrap().1.root;
 	let request = WatchRequest {
 		task: 7,
 		model_root: root,
 		input: ids.clone(),
 		output: output.clone(),
-		trace_root,
+		trace_root: Some(trace_root),
 		endpoint: b"ws://127.0.0.1:1".to_vec(),
 		slack_bits: 0,
 		max_row_width: 1536,
@@ -473,14 +494,8 @@ fn a_provider_that_withholds_its_trace_is_descended_to_its_faulty_node() {
 				(n, r, values.iter().map(|v| v.to_bits()).collect())
 			})
 			.collect();
-		let step = DescentRequest {
-			task: 7,
-			model_root: root,
-			input: ids.clone(),
-			trace_root,
-			slack_bits: 0,
-			opened,
-		};
+		let step =
+			DescentRequest { task: 7, model_root: root, input: ids.clone(), slack_bits: 0, opened };
 		let DescentStep::Next { node, row, col } = next_step(&watcher, &step) else {
 			panic!("nothing to name after {element:?}")
 		};

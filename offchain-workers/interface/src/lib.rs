@@ -33,10 +33,12 @@ pub enum JobStatus {
 	Unknown,
 	Queued,
 	Running,
-	/// The output bytes (f32 little-endian values) and the trace root to commit.
+	/// The output bytes (f32 little-endian values) to commit, and the trace root where the
+	/// engine commits it with the output (`None`: fixed by the first answer to a dispute,
+	/// docs/protocol.md "The trace root is fixed when first needed").
 	Done {
 		output: Vec<u8>,
-		trace_root: [u8; 32],
+		trace_root: Option<[u8; 32]>,
 	},
 	/// The input could not be run; the reason (UTF-8).
 	Failed(Vec<u8>),
@@ -62,7 +64,10 @@ pub struct WatchRequest {
 	pub input: Vec<u32>,
 	/// The committed output bytes (f32 little-endian).
 	pub output: Vec<u8>,
-	pub trace_root: [u8; 32],
+	/// The task's trace root, once fixed (at commit, or by the provider's first answer to a
+	/// dispute). Until then the provider's served rows prove nothing: the watcher descends
+	/// from the output instead of walking them.
+	pub trace_root: Option<[u8; 32]>,
 	/// The provider's RPC endpoint, which serves its trace (`arbiter_traceRow`,
 	/// `arbiter_opening`).
 	pub endpoint: Vec<u8>,
@@ -86,9 +91,10 @@ pub enum WatchStatus {
 	/// The output differs but no provable element was found; the reason (UTF-8). Nothing to
 	/// challenge.
 	Inconclusive(Vec<u8>),
-	/// The output differs and the provider does not serve its trace (its endpoint is down,
-	/// refuses or times out): challenge this output element, the one farthest from this node's
-	/// own relative to its bound, and descend (docs/protocol.md, "Descent").
+	/// The output differs and the provider's trace cannot be walked (its trace root is not
+	/// fixed yet, or its endpoint is down, refuses or times out): challenge this output
+	/// element, the one farthest from this node's own relative to its bound, and descend
+	/// (docs/protocol.md, "Descent").
 	Withheld { node: u32, row: u32, col: u32 },
 }
 
@@ -98,10 +104,8 @@ pub enum WatchStatus {
 pub struct DescentRequest {
 	pub task: u64,
 	pub model_root: [u8; 32],
-	/// The task's token ids (what the watcher re-executes).
+	/// The task's token ids (what the watcher re-executes; kept per task and model).
 	pub input: Vec<u32>,
-	/// The disputed result's trace root (the re-execution is kept per task and root).
-	pub trace_root: [u8; 32],
 	/// The model's registered tolerance slack (f32 bits).
 	pub slack_bits: u32,
 	/// The trace rows the provider's last answer opened, as the runtime keeps them: node, row
@@ -307,7 +311,7 @@ mod tests {
 		}
 		fn job_status(&self, task: u64, _: [u8; 32]) -> JobStatus {
 			if self.0.lock().unwrap().iter().any(|(t, _, _)| *t == task) {
-				JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] }
+				JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: Some([9; 32]) }
 			} else {
 				JobStatus::Unknown
 			}
@@ -333,7 +337,7 @@ mod tests {
 			model_root: MODEL,
 			input: vec![101, 7592, 102],
 			output: vec![0; 8],
-			trace_root: [1; 32],
+			trace_root: None,
 			endpoint: b"ws://127.0.0.1:9944".to_vec(),
 			slack_bits: 0,
 			max_row_width: 16,
@@ -364,7 +368,6 @@ mod tests {
 			task: 1,
 			model_root: MODEL,
 			input: vec![101, 102],
-			trace_root: [1; 32],
 			slack_bits: 0,
 			opened: vec![(3, 0, vec![0x3f80_0000])],
 		}
@@ -384,7 +387,7 @@ mod tests {
 			);
 			assert_eq!(
 				inference::job_status(5, MODEL),
-				Ok(JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: [9; 32] })
+				Ok(JobStatus::Done { output: vec![1, 2, 3, 4], trace_root: Some([9; 32]) })
 			);
 			assert_eq!(inference::opening(5, MODEL, 42, 0, 0), Ok(42u32.encode()));
 			assert_eq!(inference::graph(MODEL), Ok(b"graph".to_vec()));

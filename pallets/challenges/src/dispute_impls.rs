@@ -5,7 +5,7 @@ use arbiter_interface::{
 };
 use arbiter_primitives::{
 	descent::{operand_rows, MAX_OPERAND_ROWS},
-	encoding::descriptor_hash,
+	encoding::{descriptor_hash, trace_root_of},
 	verify_element, Fault, Graph, Opening, RegisteredModel, Ruling, TaskCommitments,
 };
 use frame_support::{
@@ -82,7 +82,7 @@ impl<T: Config> Pallet<T> {
 					turn: Turn::Provider,
 					deadline,
 					model: subject.model,
-					trace_root: subject.trace_root,
+					operator: subject.operator,
 				},
 			);
 			Self::deposit_event(Event::Challenged {
@@ -126,7 +126,12 @@ impl<T: Config> Pallet<T> {
 		None
 	}
 
-	pub(crate) fn do_respond(id: DisputeId, graph: Graph, opening: Opening) -> DispatchResult {
+	pub(crate) fn do_respond(
+		who: T::AccountId,
+		id: DisputeId,
+		graph: Graph,
+		opening: Opening,
+	) -> DispatchResult {
 		let dispute = Disputes::<T>::get(id).ok_or(Error::<T>::UnknownDispute)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		ensure!(dispute.turn == Turn::Provider, Error::<T>::NotProvidersTurn);
@@ -141,14 +146,31 @@ impl<T: Config> Pallet<T> {
 			slack: f32::from_bits(model.slack_bits),
 			max_row_width: model.max_row_width,
 		};
+		// A root not fixed yet is the one this answer proves against, and only the provider's
+		// side may fix it: anyone else could fix a trace the provider cannot open
+		// (docs/protocol.md, "The trace root is fixed when first needed").
+		let (trace_root, fixes_root) = match committed.trace_root {
+			Some(root) => (root.0, false),
+			None => {
+				ensure!(
+					who == dispute.operator || who == dispute.provider,
+					Error::<T>::NotTheProvider
+				);
+				(trace_root_of(opening.seq_len, &opening.trace_tree_root), true)
+			},
+		};
 		let task = TaskCommitments {
-			trace_root: &dispute.trace_root.0,
+			trace_root: &trace_root,
 			output: &committed.output,
 			input: &committed.input,
 		};
 		let element = (dispute.element.node, dispute.element.row, dispute.element.col);
 		// Rulings: docs/protocol.md, "Rulings"; a won step descends ("Descent").
-		match verify_element(&registered, &task, element, &opening).ruling() {
+		let ruling = verify_element(&registered, &task, element, &opening).ruling();
+		if fixes_root && ruling != Ruling::Refused {
+			T::Tasks::fix_trace_root(dispute.task, sp_core::H256(trace_root))?;
+		}
+		match ruling {
 			Ruling::ProviderWins => {
 				let operands = Self::operands_opened(&graph, &opening);
 				if operands.is_empty() {

@@ -6,9 +6,11 @@
 //!   a committed task's trace, inside its challenge window. The task is frozen until every dispute
 //!   on it is resolved; up to `MaxOpenDisputesPerTask` are heard at once, so a decoy challenge of a
 //!   correct element cannot shield a wrong one. The provider's stake cannot leave.
-//! - `respond(dispute, graph, opening)`: the provider's operator — or anyone holding the data —
-//!   answers within `ResponseWindow` with the opening of that element. The runtime checks every
-//!   Merkle proof against the registered `model_root` and the committed `trace_root`, recomputes
+//! - `respond(dispute, graph, opening)`: the provider's operator — or anyone holding the data, once
+//!   the task's trace root is fixed — answers within `ResponseWindow` with the opening of that
+//!   element. A provider that committed its output alone fixes its trace root with its first answer
+//!   on the task (docs/protocol.md, "The trace root is fixed when first needed"). The runtime
+//!   checks every Merkle proof against the registered `model_root` and the `trace_root`, recomputes
 //!   the element with the reference evaluator (`arbiter_primitives::verify_element`) and rules:
 //!   within bound → provider wins (the challenger's bond goes to the provider and the treasury, the
 //!   window resumes); outside bound → provider loses (`SlashFraction` of its stake to the
@@ -42,6 +44,8 @@ mod mock;
 mod tests;
 #[cfg(test)]
 mod tests_descent;
+#[cfg(test)]
+mod tests_trace_root;
 
 pub use arbiter_interface::{ModelCommitment, ModelCommitments};
 pub use weights::WeightInfo;
@@ -129,9 +133,12 @@ pub mod pallet {
 		pub turn: Turn,
 		/// Last block for the move.
 		pub deadline: BlockNumber,
-		/// The task's model and committed trace root, as they were when challenged.
+		/// The task's model.
 		pub model: arbiter_interface::ModelId,
-		pub trace_root: sp_core::H256,
+		/// The provider's operator when challenged: with the provider, the only ones who may
+		/// answer while the task's trace root is not fixed (docs/protocol.md, "The trace root
+		/// is fixed when first needed").
+		pub operator: AccountId,
 	}
 
 	/// A stored dispute.
@@ -247,7 +254,7 @@ pub mod pallet {
 			descriptor_hash: [u8; 32],
 			model_root: [u8; 32],
 			max_row_width: u32,
-			trace_root: [u8; 32],
+			trace_root: Option<[u8; 32]>,
 			input: alloc::vec::Vec<u32>,
 			output: alloc::vec::Vec<u8>,
 		) -> TaskId;
@@ -451,6 +458,9 @@ pub mod pallet {
 		NotAnOpenedRow,
 		/// The step's deadline has passed.
 		StepTooLate,
+		/// The task's trace root is not fixed yet: only the provider or its operator may give
+		/// the first answer, which fixes it.
+		NotTheProvider,
 	}
 
 	#[pallet::hooks]
@@ -485,6 +495,8 @@ pub mod pallet {
 		/// Answers a dispute with the graph and the opening of the disputed element, each
 		/// SCALE-encoded (`arbiter_primitives::{Graph, Opening}`); the runtime verifies it and
 		/// rules. Both are bounded before decoding; the weight grows with the graph's bytes.
+		/// While the task's trace root is not fixed, only the provider or its operator may
+		/// answer, and an answer that is ruled fixes the root it proves against.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::respond(graph.len() as u32))]
 		pub fn respond(
@@ -493,12 +505,12 @@ pub mod pallet {
 			graph: BoundedVec<u8, T::MaxGraphBytes>,
 			opening: BoundedVec<u8, T::MaxOpeningBytes>,
 		) -> DispatchResult {
-			ensure_signed(origin)?;
+			let who = ensure_signed(origin)?;
 			let graph = Graph::decode_all_with_depth_limit(DECODE_DEPTH, &mut &graph[..])
 				.map_err(|_| Error::<T>::UndecodableGraph)?;
 			let opening = Opening::decode_all_with_depth_limit(DECODE_DEPTH, &mut &opening[..])
 				.map_err(|_| Error::<T>::UndecodableOpening)?;
-			Self::do_respond(dispute, graph, opening)
+			Self::do_respond(who, dispute, graph, opening)
 		}
 
 		/// The challenger names the next element of a descent: `(node, row)` one of the operand

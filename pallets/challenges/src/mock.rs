@@ -65,7 +65,7 @@ impl crate::BenchmarkHelper for RegistryTasks {
 		descriptor_hash: [u8; 32],
 		model_root: [u8; 32],
 		max_row_width: u32,
-		trace_root: [u8; 32],
+		trace_root: Option<[u8; 32]>,
 		input: Vec<u32>,
 		output: Vec<u8>,
 	) -> u64 {
@@ -73,7 +73,7 @@ impl crate::BenchmarkHelper for RegistryTasks {
 			sp_core::H256(descriptor_hash),
 			sp_core::H256(model_root),
 			max_row_width,
-			sp_core::H256(trace_root),
+			trace_root.map(sp_core::H256),
 			input,
 			output,
 		)

@@ -30,10 +30,10 @@ pub(crate) const TOKENIZER: [u8; 32] = [9; 32];
 /// model input; the graph has fixed shapes, so a task is one token long).
 const X: f32 = 1.5;
 /// The task's token ids: one token (any id of the vocabulary).
-const TASK_INPUT: [u32; 1] = [101];
+pub(crate) const TASK_INPUT: [u32; 1] = [101];
 
 /// A model of one Linear layer (x [2,4] · W [3,4]ᵀ + b), its weights and its input.
-fn model() -> (Graph, Vec<Vec<f32>>, Vec<f32>) {
+pub(crate) fn model() -> (Graph, Vec<Vec<f32>>, Vec<f32>) {
 	let mut g = GraphBuilder::new();
 	let w = g.weight("w", &[3, 4]);
 	let b = g.weight("b", &[3]);
@@ -47,13 +47,13 @@ fn model() -> (Graph, Vec<Vec<f32>>, Vec<f32>) {
 }
 
 /// The trace the provider computes (optionally with one element of the output cheated).
-fn trace(cheat: Option<f32>) -> Vec<Vec<f32>> {
+pub(crate) fn trace(cheat: Option<f32>) -> Vec<Vec<f32>> {
 	let (_, _, x) = model();
 	trace_of(x, cheat)
 }
 
 /// The trace of input rows `x` (the model's own, or any a provider made up).
-fn trace_of(x: Vec<f32>, cheat: Option<f32>) -> Vec<Vec<f32>> {
+pub(crate) fn trace_of(x: Vec<f32>, cheat: Option<f32>) -> Vec<Vec<f32>> {
 	let (_, w, _) = model();
 	let mut out = Vec::new();
 	for r in 0..2 {
@@ -68,12 +68,12 @@ fn trace_of(x: Vec<f32>, cheat: Option<f32>) -> Vec<Vec<f32>> {
 	vec![x, out]
 }
 
-struct Fixture {
-	graph: Graph,
-	outputs: Vec<Vec<f32>>,
-	task: u64,
+pub(crate) struct Fixture {
+	pub(crate) graph: Graph,
+	pub(crate) outputs: Vec<Vec<f32>>,
+	pub(crate) task: u64,
 	/// The length the trace is committed at.
-	seq_len: u32,
+	pub(crate) seq_len: u32,
 }
 
 /// Registers the model and a provider, submits a task, commits the (possibly cheated) trace
@@ -112,6 +112,21 @@ pub(crate) fn register_and_commit(
 	output: Vec<u8>,
 	task_input: &[u32],
 ) {
+	register_and_submit(graph, weights, task_input);
+	let root = arbiter_primitives::encoding::trace_root_of(
+		seq_len,
+		&trace_tree(graph, outputs).unwrap().root(),
+	);
+	assert_ok!(Registry::commit_result(
+		RuntimeOrigin::signed(OPERATOR),
+		0,
+		BoundedVec::try_from(output).unwrap(),
+		Some(H256(root))
+	));
+}
+
+/// Registers `graph` and a provider and submits `task_input` (task 0), assigned to `PROVIDER`.
+pub(crate) fn register_and_submit(graph: &Graph, weights: &[Vec<f32>], task_input: &[u32]) {
 	let commitment = model_commitment(graph, weights, TOKENIZER).unwrap();
 	assert_ok!(Registry::register_model(
 		RuntimeOrigin::signed(1),
@@ -142,19 +157,9 @@ pub(crate) fn register_and_commit(
 		BoundedVec::try_from(task_input.to_vec()).unwrap(),
 		50
 	));
-	let root = arbiter_primitives::encoding::trace_root_of(
-		seq_len,
-		&trace_tree(graph, outputs).unwrap().root(),
-	);
-	assert_ok!(Registry::commit_result(
-		RuntimeOrigin::signed(OPERATOR),
-		0,
-		BoundedVec::try_from(output).unwrap(),
-		H256(root)
-	));
 }
 
-fn opening(f: &Fixture, node: u32, row: u32, col: u32) -> Opening {
+pub(crate) fn opening(f: &Fixture, node: u32, row: u32, col: u32) -> Opening {
 	let (_, weights, _) = model();
 	let tt = trace_tree(&f.graph, &f.outputs).unwrap();
 	let wt = weights_tree(&f.graph, &weights).unwrap();
@@ -171,7 +176,7 @@ fn opening(f: &Fixture, node: u32, row: u32, col: u32) -> Opening {
 }
 
 /// `challenges.respond` with the graph and the opening SCALE-encoded, as callers send them.
-fn respond(
+pub(crate) fn respond(
 	origin: RuntimeOrigin,
 	dispute: u64,
 	graph: Graph,

@@ -63,9 +63,9 @@ pub trait AssignedTasks<AccountId, Call> {
 	/// Tasks of `operator` still assigned, committed or disputed: a challenge may still ask for
 	/// their traces.
 	fn open_tasks(operator: &AccountId) -> Vec<TaskId>;
-	/// The call committing `output` and `trace_root` for `task` (`None` if it cannot be built,
-	/// e.g. an output longer than the registry accepts).
-	fn commit_call(task: TaskId, output: Vec<u8>, trace_root: [u8; 32]) -> Option<Call>;
+	/// The call committing `output` for `task`, with `trace_root` where the engine gives one
+	/// (`None` if it cannot be built, e.g. an output longer than the registry accepts).
+	fn commit_call(task: TaskId, output: Vec<u8>, trace_root: Option<[u8; 32]>) -> Option<Call>;
 }
 
 /// A dispute against one of this node's operators.
@@ -96,9 +96,9 @@ pub struct WatchedTask<AccountId> {
 	/// What the engine checks: the task, its input, the committed output and trace root, the
 	/// provider's endpoint, the model's tolerance slack and row bound.
 	pub request: arbiter_inference_interface::WatchRequest,
-	/// Challengers of the disputes open on the task (a watcher whose challenge landed does not
-	/// send it again).
-	pub challengers: Vec<AccountId>,
+	/// The disputes open on the task: each one's challenger and the element it disputes now
+	/// (a watcher whose challenge landed does not send it again).
+	pub disputes: Vec<(AccountId, ElementRef)>,
 }
 
 /// A descent step it is a challenger's turn to name.

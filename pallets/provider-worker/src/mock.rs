@@ -138,7 +138,7 @@ impl WatchedTasks<Public, RuntimeCall> for Watched {
 }
 
 /// The commit "call" in this runtime: a remark carrying (task, output, trace root).
-pub fn commit_remark(task: u64, output: Vec<u8>, trace_root: [u8; 32]) -> RuntimeCall {
+pub fn commit_remark(task: u64, output: Vec<u8>, trace_root: Option<[u8; 32]>) -> RuntimeCall {
 	RuntimeCall::System(frame_system::Call::remark { remark: (task, output, trace_root).encode() })
 }
 
@@ -153,7 +153,11 @@ impl AssignedTasks<Public, RuntimeCall> for Tasks {
 				.collect()
 		})
 	}
-	fn commit_call(task: TaskId, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
+	fn commit_call(
+		task: TaskId,
+		output: Vec<u8>,
+		trace_root: Option<[u8; 32]>,
+	) -> Option<RuntimeCall> {
 		(output.len() <= 64).then(|| commit_remark(task, output, trace_root))
 	}
 	fn open_tasks(operator: &Public) -> Vec<TaskId> {

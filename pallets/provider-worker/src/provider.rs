@@ -33,15 +33,19 @@ impl<T: Config> Pallet<T> {
 				match inference::job_status(task.task, task.model_root) {
 					// No engine on this node: nothing to do, now or for other tasks.
 					Err(InferenceError::Unavailable) => return,
-					Err(e) =>
-						log::warn!(target: LOG_TARGET, "task {}: engine error {:?}", task.task, e),
-					Ok(JobStatus::Unknown) =>
+					Err(e) => {
+						log::warn!(target: LOG_TARGET, "task {}: engine error {:?}", task.task, e)
+					},
+					Ok(JobStatus::Unknown) => {
 						match inference::start_job(task.task, task.model_root, &task.input) {
-							Ok(()) =>
-								log::info!(target: LOG_TARGET, "task {}: job started", task.task),
-							Err(e) =>
-								log::warn!(target: LOG_TARGET, "task {}: cannot start: {:?}", task.task, e),
-						},
+							Ok(()) => {
+								log::info!(target: LOG_TARGET, "task {}: job started", task.task)
+							},
+							Err(e) => {
+								log::warn!(target: LOG_TARGET, "task {}: cannot start: {:?}", task.task, e)
+							},
+						}
+					},
 					Ok(JobStatus::Queued) | Ok(JobStatus::Running) => {},
 					Ok(JobStatus::Done { output, trace_root }) =>
 						Self::commit(now, &public, task.task, output, trace_root),
@@ -63,7 +67,7 @@ impl<T: Config> Pallet<T> {
 		public: &T::Public,
 		task: TaskId,
 		output: Vec<u8>,
-		trace_root: [u8; 32],
+		trace_root: Option<[u8; 32]>,
 	) {
 		let resubmit = T::ResubmitAfter::get();
 		if !claim::<T>(&sent_key(task), now, Some(resubmit)) {
@@ -74,7 +78,14 @@ impl<T: Config> Pallet<T> {
 			return;
 		};
 		if send_signed::<T>(public, call) {
-			log::info!(target: LOG_TARGET, "task {task}: result committed (trace root 0x{})", hex32(&trace_root));
+			match trace_root {
+				Some(root) => {
+					log::info!(target: LOG_TARGET, "task {task}: result committed (trace root 0x{})", hex32(&root))
+				},
+				None => {
+					log::info!(target: LOG_TARGET, "task {task}: result committed (the trace root is fixed if challenged)")
+				},
+			}
 		} else {
 			log::warn!(target: LOG_TARGET, "task {task}: could not send the commit; retrying in {resubmit:?} blocks");
 		}

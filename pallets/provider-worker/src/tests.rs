@@ -84,12 +84,12 @@ fn a_task_is_started_then_committed_once_signed_by_the_operator() {
 		// Still queued: polled, not started again.
 		run(2);
 		assert_eq!(engine.started.lock().unwrap().len(), 1);
-		engine.finish(7, JobStatus::Done { output: vec![1, 2, 3], trace_root: [9; 32] });
+		engine.finish(7, JobStatus::Done { output: vec![1, 2, 3], trace_root: Some([9; 32]) });
 		run(3);
 		let txs = sent(&s.pool);
 		assert_eq!(txs.len(), 1);
 		assert!(matches!(txs[0].preamble, sp_runtime::generic::Preamble::Signed(0, (), ())));
-		assert_eq!(txs[0].function, commit_remark(7, vec![1, 2, 3], [9; 32]));
+		assert_eq!(txs[0].function, commit_remark(7, vec![1, 2, 3], Some([9; 32])));
 		// The task still shows as waiting (the transaction is not in a block yet): no resend
 		// before ResubmitAfter (5) blocks, one resend after.
 		for b in 4..8 {
@@ -122,7 +122,7 @@ fn other_operators_tasks_and_failed_jobs_are_not_committed() {
 	s.ext.execute_with(|| {
 		assign(Public::from_raw([42; 32]), 1, &[101, 102]);
 		assign(operator, 2, &[101, 999_999, 102]);
-		engine.finish(1, JobStatus::Done { output: vec![1], trace_root: [1; 32] });
+		engine.finish(1, JobStatus::Done { output: vec![1], trace_root: None });
 		engine.finish(
 			2,
 			JobStatus::Failed(
@@ -144,7 +144,7 @@ fn an_output_the_registry_would_refuse_is_not_sent() {
 	let operator = s.operator;
 	s.ext.execute_with(|| {
 		assign(operator, 3, &[101, 102]);
-		engine.finish(3, JobStatus::Done { output: vec![0; 65], trace_root: [3; 32] });
+		engine.finish(3, JobStatus::Done { output: vec![0; 65], trace_root: None });
 		run(1);
 		assert!(sent(&s.pool).is_empty());
 	});
@@ -169,8 +169,8 @@ fn a_dispute_against_our_operator_is_answered_once_with_the_engines_opening() {
 			// A task whose trace this node does not have: no answer (another node may hold it).
 			d.borrow_mut().push((operator, dispute(5, 9)));
 		});
-		engine.finish(7, JobStatus::Done { output: vec![1], trace_root: [9; 32] });
-		engine.finish(8, JobStatus::Done { output: vec![1], trace_root: [9; 32] });
+		engine.finish(7, JobStatus::Done { output: vec![1], trace_root: None });
+		engine.finish(8, JobStatus::Done { output: vec![1], trace_root: None });
 		run(1);
 		let txs = sent(&s.pool);
 		assert_eq!(txs.len(), 1);
@@ -205,12 +205,12 @@ fn watched(task: u64, operator: Public) -> WatchedTask<Public> {
 			model_root: MODEL,
 			input: vec![101, 3793, 102],
 			output: vec![0; 4],
-			trace_root: [1; 32],
+			trace_root: None,
 			endpoint: b"ws://provider".to_vec(),
 			slack_bits: 0,
 			max_row_width: 64,
 		},
-		challengers: Vec::new(),
+		disputes: Vec::new(),
 	}
 }
 
@@ -252,7 +252,8 @@ fn the_watcher_challenges_a_found_fault_once_and_never_its_own_results() {
 		assert_eq!(sent(&s.pool).len(), 2, "the challenge did not land: sent again");
 		// Once it stands on chain, never again.
 		let challenger = crate::send_once::operator_keys::<Test>()[0].1;
-		COMMITTED.with(|c| c.borrow_mut()[0].challengers.push(challenger));
+		COMMITTED
+			.with(|c| c.borrow_mut()[0].disputes.push((challenger, ElementRef::new(12, 0, 3))));
 		for b in 3 + resubmit..30 {
 			run(b);
 		}
@@ -260,10 +261,10 @@ fn the_watcher_challenges_a_found_fault_once_and_never_its_own_results() {
 	});
 }
 
-/// A finding is keyed by the committed trace root: after a reassignment the new provider's
-/// result (another root) is challenged on its own finding.
+/// A finding is keyed by the committed result (output and trace root): after a reassignment
+/// the new provider's result is challenged on its own finding.
 #[test]
-fn the_watcher_keys_its_challenges_by_trace_root() {
+fn the_watcher_keys_its_challenges_by_the_committed_result() {
 	let engine = watching_engine();
 	let mut s = setup(Some(engine.clone()));
 	s.ext.execute_with(|| {
@@ -275,10 +276,15 @@ fn the_watcher_keys_its_challenges_by_trace_root() {
 		assert_eq!(sent(&s.pool).len(), 1);
 		// Reassigned and committed again by another operator, with another root.
 		let mut again = watched(1, Public::from_raw([43; 32]));
-		again.request.trace_root = [2; 32];
-		COMMITTED.with(|c| *c.borrow_mut() = vec![again]);
+		again.request.output = vec![9; 8];
+		COMMITTED.with(|c| *c.borrow_mut() = vec![again.clone()]);
 		run(3);
 		assert_eq!(sent(&s.pool).len(), 2);
+		// The same output, its trace root since fixed: a result of its own too.
+		again.request.trace_root = Some([2; 32]);
+		COMMITTED.with(|c| *c.borrow_mut() = vec![again]);
+		run(4);
+		assert_eq!(sent(&s.pool).len(), 3);
 	});
 }
 
@@ -302,7 +308,6 @@ fn descent_turn(dispute: u64, round: u32) -> DescentTurn {
 			task: 1,
 			model_root: MODEL,
 			input: vec![101, 3793, 102],
-			trace_root: [1; 32],
 			slack_bits: 0,
 			opened: vec![(7, 0, vec![0x3f80_0000; 4])],
 		},
@@ -325,7 +330,8 @@ fn the_watcher_challenges_a_withheld_trace_and_names_each_descent_step_once() {
 			sent(&s.pool).iter().map(|t| t.function.clone()).collect::<Vec<_>>(),
 			[challenge_remark(1, 157, 0, 9)]
 		);
-		COMMITTED.with(|c| c.borrow_mut()[0].challengers.push(challenger));
+		COMMITTED
+			.with(|c| c.borrow_mut()[0].disputes.push((challenger, ElementRef::new(157, 0, 9))));
 
 		// The provider answered: our turn. A dispute of another challenger is not ours.
 		DESCENTS.with(|d| {
@@ -367,5 +373,41 @@ fn the_watcher_challenges_a_withheld_trace_and_names_each_descent_step_once() {
 		DESCENTS.with(|d| d.borrow_mut()[0] = (challenger, descent_turn(0, 2)));
 		run(6);
 		assert_eq!(sent(&s.pool).len(), 3);
+	});
+}
+
+/// While its descent runs, the watcher challenges nothing more on a `Withheld` finding; once the
+/// provider's first answer has fixed the root and the engine finds a provable element, that one
+/// is challenged beside the descent, once.
+#[test]
+fn a_provable_element_found_after_the_root_is_fixed_is_challenged_beside_the_descent() {
+	let engine = watching_engine();
+	let mut s = setup(Some(engine.clone()));
+	s.ext.execute_with(|| {
+		let other = Public::from_raw([42; 32]);
+		let challenger = crate::send_once::operator_keys::<Test>()[0].1;
+		let mut task = watched(1, other);
+		task.disputes.push((challenger, ElementRef::new(157, 0, 9)));
+		COMMITTED.with(|c| c.borrow_mut().push(task.clone()));
+		engine.found(1, WatchStatus::Withheld { node: 157, row: 0, col: 9 });
+		run(1);
+		run(2);
+		assert!(sent(&s.pool).is_empty(), "the descent is under way");
+		// The root is fixed: the result is checked again and the provider's rows convict it.
+		task.request.trace_root = Some([5; 32]);
+		COMMITTED.with(|c| *c.borrow_mut() = vec![task.clone()]);
+		engine.found(1, WatchStatus::Fraud { node: 40, row: 0, col: 0 });
+		run(3);
+		assert_eq!(
+			sent(&s.pool).iter().map(|t| t.function.clone()).collect::<Vec<_>>(),
+			[challenge_remark(1, 40, 0, 0)]
+		);
+		// Once it stands on chain, never again.
+		task.disputes.push((challenger, ElementRef::new(40, 0, 0)));
+		COMMITTED.with(|c| *c.borrow_mut() = vec![task]);
+		for b in 4..30 {
+			run(b);
+		}
+		assert_eq!(sent(&s.pool).len(), 1);
 	});
 }

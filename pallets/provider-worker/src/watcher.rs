@@ -1,14 +1,17 @@
 //! The watcher's block step (`--watcher`): ask the engine to check every committed result in
 //! its challenge window that none of this node's operators committed, and challenge the element
 //! it finds, signed by this node's first operator key (the bond is held from that account).
-//! A finding is keyed by the task AND its committed trace root (after a reassignment the new
-//! provider's result is checked afresh). A challenge is sent once while it stands on chain;
-//! one that did not land (dropped, refused) is sent again after `ResubmitAfter` blocks.
+//! A finding is keyed by the task AND its committed result (output and trace root: after a
+//! reassignment the new provider's result is checked afresh). A challenge is sent once while it
+//! stands on chain; one that did not land (dropped, refused) is sent again after `ResubmitAfter`
+//! blocks.
 //!
-//! When the provider withholds its trace the engine names an output element to challenge
-//! instead, and the worker then takes its turns in the descent (docs/protocol.md, "Descent"):
-//! at each step it names the element the engine picks among the rows the provider's last answer
-//! opened, once per step.
+//! When the provider's trace cannot be walked (its root is not fixed yet, or it withholds its
+//! rows) the engine names an output element to challenge instead, and the worker then takes its
+//! turns in the descent (docs/protocol.md, "Descent"): at each step it names the element the
+//! engine picks among the rows the provider's last answer opened, once per step. Once the
+//! provider's first answer has fixed its trace root, the engine walks the served rows against it;
+//! an element they convict is challenged beside the descent (one answer ends both).
 
 use alloc::vec::Vec;
 use arbiter_inference_interface::{inference, DescentStep, InferenceError, WatchStatus};
@@ -41,20 +44,29 @@ impl<T: Config> Pallet<T> {
 				Err(InferenceError::Unavailable) => return,
 				Err(e) => log::debug!(target: LOG_TARGET, "task {task}: not checked: {e:?}"),
 				Ok(
-					WatchStatus::Fraud { node, row, col } |
-					WatchStatus::Withheld { node, row, col },
+					status @ (WatchStatus::Fraud { node, row, col } |
+					WatchStatus::Withheld { node, row, col }),
 				) => {
-					if watched.challengers.contains(challenger_account) {
+					let ours = || watched.disputes.iter().filter(|(c, _)| c == challenger_account);
+					let element = ElementRef::new(node, row, col);
+					let pending = match status {
+						// A descent of ours is under way: it needs no second challenge.
+						WatchStatus::Withheld { .. } => ours().next().is_some(),
+						// A provable element found once the root was fixed (by the answer to
+						// our descent's first challenge) is challenged beside the descent: one
+						// answer convicts, and the descent is dismissed with its bond back.
+						_ => ours().any(|(_, e)| *e == element),
+					};
+					if pending {
 						continue;
 					}
-					let sent_key = key(SENT_PREFIX, (task, watched.request.trace_root));
+					let result = (&watched.request.output, &watched.request.trace_root);
+					let sent_key =
+						key(SENT_PREFIX, (task, sp_io::hashing::blake2_256(&result.encode())));
 					if !claim::<T>(&sent_key, now, Some(T::ResubmitAfter::get())) {
 						continue;
 					}
-					if send_signed::<T>(
-						challenger,
-						T::Watched::challenge_call(task, ElementRef::new(node, row, col)),
-					) {
+					if send_signed::<T>(challenger, T::Watched::challenge_call(task, element)) {
 						log::info!(target: LOG_TARGET, "task {task}: challenged element ({node}, {row}, {col})");
 					} else {
 						log::warn!(target: LOG_TARGET, "task {task}: could not send the challenge");

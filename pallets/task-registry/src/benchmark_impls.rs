@@ -7,12 +7,13 @@ use crate::{pallet::*, types::*};
 
 impl<T: Config> Pallet<T> {
 	/// Registers and approves a model with these commitments, registers a provider, submits a
-	/// task and commits `trace_root` for it (benchmarks of other pallets). Returns the task id.
+	/// task and commits its output (and `trace_root`, when given) for it (benchmarks of other
+	/// pallets). Returns the task id.
 	pub fn benchmark_committed_task(
 		descriptor_hash: H256,
 		model_root: H256,
 		max_row_width: u32,
-		trace_root: H256,
+		trace_root: Option<H256>,
 		input: alloc::vec::Vec<u32>,
 		output: alloc::vec::Vec<u8>,
 	) -> Result<TaskId, DispatchError> {

@@ -142,7 +142,7 @@ mod benchmarks {
 		let len = l.min(T::MaxOutputBytes::get()).max(1);
 		let output = BoundedVec::truncate_from(alloc::vec![7u8; len as usize]);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(operator), id, output, H256::zero());
+		_(RawOrigin::Signed(operator), id, output, Some(H256::zero()));
 	}
 
 	#[benchmark]

@@ -172,7 +172,7 @@ impl<T: Config> Pallet<T> {
 		who: T::AccountId,
 		id: TaskId,
 		output: BoundedVec<u8, T::MaxOutputLen>,
-		trace_root: H256,
+		trace_root: Option<H256>,
 	) -> DispatchResult {
 		let mut task = Tasks::<T>::get(id).ok_or(Error::<T>::UnknownTask)?;
 		let TaskStatus::Assigned { provider, operator, price, deadline } = task.status.clone()

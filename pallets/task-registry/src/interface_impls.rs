@@ -2,6 +2,7 @@
 //! commitments (staking, disputes), and committed tasks to freeze and resolve (disputes).
 
 use frame_support::pallet_prelude::*;
+use sp_core::H256;
 use sp_runtime::traits::Saturating;
 
 use crate::{
@@ -14,15 +15,14 @@ impl<T: Config> TaskDisputes<T::AccountId> for Pallet<T> {
 		let task = Tasks::<T>::get(id)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		match task.status {
-			TaskStatus::Committed { provider, operator, trace_root, window_end, .. } |
-			TaskStatus::Disputed { provider, operator, trace_root, window_end, .. }
+			TaskStatus::Committed { provider, operator, window_end, .. } |
+			TaskStatus::Disputed { provider, operator, window_end, .. }
 				if now <= window_end =>
 				Some(DisputeSubject {
 					provider,
 					operator,
 					submitter: task.submitter,
 					model: task.model,
-					trace_root,
 				}),
 			_ => None,
 		}
@@ -31,13 +31,28 @@ impl<T: Config> TaskDisputes<T::AccountId> for Pallet<T> {
 	fn committed_result(id: TaskId) -> Option<CommittedResult> {
 		let task = Tasks::<T>::get(id)?;
 		match task.status {
-			TaskStatus::Committed { output, .. } | TaskStatus::Disputed { output, .. } =>
-				Some(CommittedResult {
-					input: task.input.into_inner(),
-					output: output.into_inner(),
-				}),
+			TaskStatus::Committed { output, trace_root, .. } |
+			TaskStatus::Disputed { output, trace_root, .. } => Some(CommittedResult {
+				input: task.input.into_inner(),
+				output: output.into_inner(),
+				trace_root,
+			}),
 			_ => None,
 		}
+	}
+
+	fn fix_trace_root(id: TaskId, root: H256) -> DispatchResult {
+		Tasks::<T>::try_mutate(id, |task| {
+			let task = task.as_mut().ok_or(Error::<T>::UnknownTask)?;
+			let TaskStatus::Disputed { trace_root, .. } = &mut task.status else {
+				return Err(Error::<T>::NotDisputed);
+			};
+			ensure!(trace_root.is_none(), Error::<T>::TraceRootFixed);
+			*trace_root = Some(root);
+			Ok(())
+		})?;
+		Self::deposit_event(Event::TraceRootFixed { task: id, trace_root: root });
+		Ok(())
 	}
 
 	fn freeze(id: TaskId) -> DispatchResult {

@@ -8,7 +8,8 @@
 //!
 //! **Tasks.** `submit_task` holds `max_fee` from the submitter and assigns a provider through the
 //! staking pallet's selection (stake × reputation weighted) from on-chain randomness; the
-//! provider's operator commits `(output, trace_root)` before `AssignmentTimeout`; the result is
+//! provider's operator commits its output (and optionally its trace root, else fixed by its
+//! first answer to a dispute) before `AssignmentTimeout`; the result is
 //! final after `ChallengeWindow` blocks unless a dispute is open. Missed deadlines are slashed
 //! and the task reassigned (at most `MaxReassignments` times), then refunded. Deadlines are
 //! processed in `on_initialize` from a per-block queue (bounded work); `finalize` is a
@@ -365,10 +366,19 @@ pub mod pallet {
 			task: TaskId,
 			/// The provider (its stake-holding account).
 			provider: T::AccountId,
-			/// The committed trace root.
-			trace_root: H256,
+			/// The trace root, when the provider committed one with the output; otherwise its
+			/// first answer to a dispute fixes it (`TraceRootFixed`).
+			trace_root: Option<H256>,
 			/// Last block a challenge is accepted in.
 			window_end: BlockNumberFor<T>,
+		},
+		/// The provider's first answer to a dispute of the task fixed its trace root: every
+		/// later answer is ruled against it.
+		TraceRootFixed {
+			/// The task.
+			task: TaskId,
+			/// The trace root.
+			trace_root: H256,
 		},
 		/// The provider missed its deadline and was slashed `slashed`.
 		DeadlineMissed {
@@ -474,6 +484,8 @@ pub mod pallet {
 		NotChallengeable,
 		/// The task is not under dispute.
 		NotDisputed,
+		/// The task's trace root is already fixed.
+		TraceRootFixed,
 		/// Too many deadlines queued for the coming blocks.
 		DeadlineQueueFull,
 	}
@@ -558,14 +570,17 @@ pub mod pallet {
 			Self::do_cancel_task(who, task)
 		}
 
-		/// The assigned provider's operator commits the output and the trace root.
+		/// The assigned provider's operator commits the output and, optionally, the trace root.
+		/// Without one, the provider's first answer to a dispute fixes it (docs/protocol.md,
+		/// "The trace root is fixed when first needed"): a provider need not trace a run
+		/// nobody challenges.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::commit_result(output.len() as u32))]
 		pub fn commit_result(
 			origin: OriginFor<T>,
 			task: TaskId,
 			output: BoundedVec<u8, T::MaxOutputLen>,
-			trace_root: H256,
+			trace_root: Option<H256>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_commit_result(who, task, output, trace_root)

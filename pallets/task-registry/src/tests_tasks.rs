@@ -107,7 +107,7 @@ fn happy_path_pays_provider_and_treasury_and_refunds_the_rest() {
 			RuntimeOrigin::signed(operator),
 			id,
 			output(),
-			H256::repeat_byte(9)
+			Some(H256::repeat_byte(9))
 		));
 		let window_end = match Tasks::<Test>::get(id).unwrap().status {
 			TaskStatus::Committed { window_end, .. } => window_end,
@@ -123,7 +123,7 @@ fn happy_path_pays_provider_and_treasury_and_refunds_the_rest() {
 		match Tasks::<Test>::get(id).unwrap().status {
 			TaskStatus::Finalized { provider: p, trace_root, .. } => {
 				assert_eq!(p, provider);
-				assert_eq!(trace_root, H256::repeat_byte(9));
+				assert_eq!(trace_root, Some(H256::repeat_byte(9)));
 			},
 			s => panic!("{s:?}"),
 		}
@@ -160,12 +160,7 @@ fn timeout_slashes_and_reassigns_then_succeeds() {
 		assert_eq!(StakingProviders::<Test>::get(first).unwrap().reputation.missed, 1);
 		let (second, operator, _) = assigned(id);
 		assert_ne!(second, first, "the provider that missed is not picked again at once");
-		assert_ok!(Registry::commit_result(
-			RuntimeOrigin::signed(operator),
-			id,
-			output(),
-			H256::zero()
-		));
+		assert_ok!(Registry::commit_result(RuntimeOrigin::signed(operator), id, output(), None));
 		run_to_block(deadline + 1 + 5 + 1);
 		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Finalized { .. }));
 		assert_accounting();
@@ -251,16 +246,27 @@ fn dispute_freezes_and_both_resolutions() {
 		// Provider wins every dispute: the window is heard again for a while after the last ruling.
 		let id = submit(50);
 		let (provider, operator, _) = assigned(id);
-		assert_ok!(Registry::commit_result(
-			RuntimeOrigin::signed(operator),
-			id,
-			output(),
-			H256::zero()
-		));
+		assert_ok!(Registry::commit_result(RuntimeOrigin::signed(operator), id, output(), None));
 		run_to_block(3); // window_end = 6: 3 blocks left
 		let subject = <Registry as TaskDisputes<u64>>::subject(id).unwrap();
 		assert_eq!((subject.provider, subject.submitter, subject.model), (provider, SUBMITTER, 0));
+		// The root is fixed under dispute, once: a committed task's is not fixed by a hook.
+		assert_noop!(
+			<Registry as TaskDisputes<u64>>::fix_trace_root(id, H256::repeat_byte(4)),
+			Error::<Test>::NotDisputed
+		);
 		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
+		let root = |id| <Registry as TaskDisputes<u64>>::committed_result(id).unwrap().trace_root;
+		assert_eq!(root(id), None);
+		assert_ok!(<Registry as TaskDisputes<u64>>::fix_trace_root(id, H256::repeat_byte(4)));
+		System::assert_last_event(
+			Event::TraceRootFixed { task: id, trace_root: H256::repeat_byte(4) }.into(),
+		);
+		assert_noop!(
+			<Registry as TaskDisputes<u64>>::fix_trace_root(id, H256::repeat_byte(5)),
+			Error::<Test>::TraceRootFixed
+		);
+		assert_eq!(root(id), Some(H256::repeat_byte(4)));
 		assert!(
 			<Registry as TaskDisputes<u64>>::subject(id).is_some(),
 			"more challenges are heard while the window runs"
@@ -288,17 +294,15 @@ fn dispute_freezes_and_both_resolutions() {
 		assert!(<Registry as TaskDisputes<u64>>::subject(id).is_some());
 		assert_eq!(StakingProviders::<Test>::get(provider).unwrap().reputation.disputes_won, 2);
 		run_to_block(24);
-		assert!(matches!(Tasks::<Test>::get(id).unwrap().status, TaskStatus::Finalized { .. }));
+		assert!(matches!(
+			Tasks::<Test>::get(id).unwrap().status,
+			TaskStatus::Finalized { trace_root: Some(r), .. } if r == H256::repeat_byte(4)
+		));
 
 		// Provider loses: its slot is freed and another provider gets the task.
 		let id = submit(50);
 		let (loser, operator, _) = assigned(id);
-		assert_ok!(Registry::commit_result(
-			RuntimeOrigin::signed(operator),
-			id,
-			output(),
-			H256::zero()
-		));
+		assert_ok!(Registry::commit_result(RuntimeOrigin::signed(operator), id, output(), None));
 		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
 		assert_ok!(<Registry as TaskDisputes<u64>>::freeze(id));
 		assert_ok!(<Registry as TaskDisputes<u64>>::resolve(id, false, 3));
@@ -360,7 +364,7 @@ fn refusals_change_nothing() {
 				RuntimeOrigin::signed(who),
 				id,
 				BoundedVec::try_from(out).unwrap(),
-				H256::zero(),
+				None,
 			)
 		};
 		assert_noop!(commit(2, vec![1]), Error::<Test>::NotAssignedOperator);
@@ -369,7 +373,7 @@ fn refusals_change_nothing() {
 		assert_noop!(commit(operator, vec![1, 2, 3]), Error::<Test>::BadOutputLength);
 		MaxOutputBytes::set(128);
 		assert_noop!(
-			Registry::commit_result(RuntimeOrigin::signed(operator), 77, output(), H256::zero()),
+			Registry::commit_result(RuntimeOrigin::signed(operator), 77, output(), None),
 			Error::<Test>::UnknownTask
 		);
 		assert_ok!(commit(operator, vec![1]));
@@ -379,7 +383,7 @@ fn refusals_change_nothing() {
 		let (_, op2, d2) = assigned(id2);
 		System::set_block_number(d2 + 1);
 		assert_noop!(
-			Registry::commit_result(RuntimeOrigin::signed(op2), id2, output(), H256::zero()),
+			Registry::commit_result(RuntimeOrigin::signed(op2), id2, output(), None),
 			Error::<Test>::DeadlinePassed
 		);
 		let _ = deadline;
@@ -399,12 +403,7 @@ fn a_new_challenge_window_applies_to_later_tasks_only() {
 		let new = submit(50);
 		for id in [old, new] {
 			let (_, op, _) = assigned(id);
-			assert_ok!(Registry::commit_result(
-				RuntimeOrigin::signed(op),
-				id,
-				output(),
-				H256::zero()
-			));
+			assert_ok!(Registry::commit_result(RuntimeOrigin::signed(op), id, output(), None));
 		}
 		let end = |id| match Tasks::<Test>::get(id).unwrap().status {
 			TaskStatus::Committed { window_end, .. } => window_end,

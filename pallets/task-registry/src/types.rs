@@ -148,7 +148,9 @@ pub enum TaskStatus<
 		operator: AccountId,
 		price: Balance,
 		output: BoundedVec<u8, MaxOutputLen>,
-		trace_root: H256,
+		/// The trace root, when the provider committed one; otherwise fixed by its first
+		/// answer to a dispute.
+		trace_root: Option<H256>,
 		window_end: BlockNumber,
 	},
 	/// Disputes are open: the task cannot finalize. The window keeps running (more challenges
@@ -159,7 +161,8 @@ pub enum TaskStatus<
 		operator: AccountId,
 		price: Balance,
 		output: BoundedVec<u8, MaxOutputLen>,
-		trace_root: H256,
+		/// The trace root, once fixed (at commit or by the provider's first answer).
+		trace_root: Option<H256>,
 		/// Last block a challenge is accepted in.
 		window_end: BlockNumber,
 		/// Disputes open on the task.
@@ -169,7 +172,8 @@ pub enum TaskStatus<
 	Finalized {
 		provider: AccountId,
 		output: BoundedVec<u8, MaxOutputLen>,
-		trace_root: H256,
+		/// The trace root, if one was ever fixed (a result no one disputed needs none).
+		trace_root: Option<H256>,
 		at: BlockNumber,
 	},
 	/// Refunded after too many missed deadlines or a lost dispute with no retries left.

@@ -15,6 +15,10 @@ pub struct CommittedResult {
 	pub input: Vec<u32>,
 	/// The committed output bytes.
 	pub output: Vec<u8>,
+	/// The trace root the task's disputes are ruled against, once fixed: by the provider at
+	/// commit, or by its first answer to a dispute (docs/protocol.md, "The trace root is fixed
+	/// when first needed").
+	pub trace_root: Option<H256>,
 }
 
 /// What the challenges pallet needs to know about a committed task.
@@ -28,8 +32,6 @@ pub struct DisputeSubject<AccountId> {
 	pub submitter: AccountId,
 	/// The task's model.
 	pub model: ModelId,
-	/// The committed trace root.
-	pub trace_root: H256,
 }
 
 /// Freezing and resolving tasks under dispute. Several disputes may be open on one task at once
@@ -38,8 +40,12 @@ pub trait TaskDisputes<AccountId> {
 	/// The task's parties and commitments, if it is committed (disputed or not) and inside its
 	/// window.
 	fn subject(task: TaskId) -> Option<DisputeSubject<AccountId>>;
-	/// The task's input and committed output, while it is committed or disputed.
+	/// The task's input, committed output and trace root, while it is committed or disputed.
 	fn committed_result(task: TaskId) -> Option<CommittedResult>;
+	/// Fixes the trace root of a disputed task that has none yet (its provider's first answer
+	/// to a dispute proves against it). Fails when the task is not disputed or its root is
+	/// already fixed.
+	fn fix_trace_root(task: TaskId, trace_root: H256) -> DispatchResult;
 	/// One more dispute is open: the task cannot finalize until every one is resolved.
 	fn freeze(task: TaskId) -> DispatchResult;
 	/// Ends one dispute. Provider won: when it was the last one open, the task is committed

@@ -257,7 +257,7 @@ impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
 		descriptor_hash: [u8; 32],
 		model_root: [u8; 32],
 		max_row_width: u32,
-		trace_root: [u8; 32],
+		trace_root: Option<[u8; 32]>,
 		input: alloc::vec::Vec<u32>,
 		output: alloc::vec::Vec<u8>,
 	) -> u64 {
@@ -266,7 +266,7 @@ impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
 			descriptor_hash.into(),
 			model_root.into(),
 			max_row_width,
-			trace_root.into(),
+			trace_root.map(Into::into),
 			input,
 			output,
 		)

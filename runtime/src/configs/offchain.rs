@@ -96,11 +96,15 @@ impl pallet_provider_worker::AssignedTasks<AccountId, RuntimeCall> for RegistryT
 		TaskRegistry::operator_tasks(operator)
 	}
 
-	fn commit_call(task: TaskId, output: Vec<u8>, trace_root: [u8; 32]) -> Option<RuntimeCall> {
+	fn commit_call(
+		task: TaskId,
+		output: Vec<u8>,
+		trace_root: Option<[u8; 32]>,
+	) -> Option<RuntimeCall> {
 		Some(RuntimeCall::TaskRegistry(pallet_task_registry::Call::commit_result {
 			task,
 			output: output.try_into().ok()?,
-			trace_root: trace_root.into(),
+			trace_root: trace_root.map(Into::into),
 		}))
 	}
 }
@@ -195,15 +199,16 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 						model_root: model.model_root.0,
 						input: task.input.into_inner(),
 						output: output.into_inner(),
-						trace_root: trace_root.0,
+						trace_root: trace_root.map(|r| r.0),
 						endpoint,
 						slack_bits: model.slack_bits,
 						max_row_width: model.max_row_width,
 					},
-					challengers: pallet_challenges::OpenDisputes::<Runtime>::get(id)
+					disputes: pallet_challenges::OpenDisputes::<Runtime>::get(id)
 						.into_iter()
 						.filter_map(|d| {
-							pallet_challenges::Disputes::<Runtime>::get(d).map(|d| d.challenger)
+							pallet_challenges::Disputes::<Runtime>::get(d)
+								.map(|d| (d.challenger, d.element))
 						})
 						.collect(),
 				})
@@ -235,7 +240,6 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 						task: d.task,
 						model_root: model.model_root.0,
 						input: task.input.into_inner(),
-						trace_root: d.trace_root.0,
 						slack_bits: model.slack_bits,
 						opened,
 					},
@@ -298,11 +302,11 @@ mod tests {
 			assert!(RegistryTasks::awaiting_result(&alice).is_empty());
 			// The commit the worker sends is the operator's commit_result; once committed the
 			// task no longer waits.
-			let call = RegistryTasks::commit_call(0, vec![0u8; 1536], [7; 32]).unwrap();
+			let call = RegistryTasks::commit_call(0, vec![0u8; 1536], Some([7; 32])).unwrap();
 			assert_ok!(call.dispatch(RuntimeOrigin::signed(ferdie.clone())));
 			assert!(RegistryTasks::awaiting_result(&ferdie).is_empty());
 			// An output over the storage bound cannot become a call.
-			assert!(RegistryTasks::commit_call(0, vec![0u8; 64 * 1024 + 1], [7; 32]).is_none());
+			assert!(RegistryTasks::commit_call(0, vec![0u8; 64 * 1024 + 1], None).is_none());
 		});
 	}
 
@@ -324,7 +328,8 @@ mod tests {
 				10 * UNIT,
 			));
 			assert!(WatchableResults::challengeable().is_empty(), "assigned, not committed");
-			assert_ok!(RegistryTasks::commit_call(0, vec![1u8; 1536], [7; 32])
+			// The output alone: the provider's first answer fixes its trace root.
+			assert_ok!(RegistryTasks::commit_call(0, vec![1u8; 1536], None)
 				.unwrap()
 				.dispatch(RuntimeOrigin::signed(ferdie.clone())));
 			let watched = WatchableResults::challengeable();
@@ -333,7 +338,7 @@ mod tests {
 			let r = &watched[0].request;
 			assert_eq!(
 				(r.task, r.model_root, r.input.as_slice(), r.trace_root),
-				(0, [4; 32], &[101, 7592, 102][..], [7; 32])
+				(0, [4; 32], &[101, 7592, 102][..], None)
 			);
 			assert_eq!((r.output.len(), r.max_row_width, r.slack_bits), (1536, 1536, 0));
 			assert!(ChallengeDisputes::disputes_against(&ferdie).is_empty());
@@ -345,7 +350,7 @@ mod tests {
 				.dispatch(RuntimeOrigin::signed(dave.clone())));
 			let watched = WatchableResults::challengeable();
 			assert_eq!(watched.len(), 1);
-			assert_eq!(watched[0].challengers, vec![dave.clone()]);
+			assert_eq!(watched[0].disputes, vec![(dave.clone(), ElementRef::new(12, 0, 3))]);
 			let disputes = ChallengeDisputes::disputes_against(&ferdie);
 			assert_eq!(
 				disputes,
@@ -389,7 +394,6 @@ mod tests {
 						task: 0,
 						model_root: [4; 32],
 						input: vec![101, 7592, 102],
-						trace_root: [7; 32],
 						slack_bits: 0,
 						opened: vec![(11, 0, values)],
 					},

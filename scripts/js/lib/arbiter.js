@@ -279,6 +279,13 @@ export async function submitText(api, tokenizer, text, maxFee, signer, options) 
 
 /** A committed output as numbers: `4 · n` bytes, n f32 little-endian (an embedding: 384 for
  *  MiniLM, unit length). */
+/** f32 values as the little-endian bytes a provider commits, hex (what `decodeOutput` reads). */
+export function f32Hex(values) {
+  const buf = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => buf.writeFloatLE(v, i * 4));
+  return '0x' + buf.toString('hex');
+}
+
 export function decodeOutput(output) {
   const bytes = output instanceof Uint8Array ? output : hexToU8a(output.toHex ? output.toHex() : output);
   if (bytes.length % 4 !== 0) throw new Error(`an output of ${bytes.length} bytes is not f32 values`);

@@ -7,11 +7,14 @@
 // The dev genesis makes Alice MiniLM's only provider (operator Alice: node A); she points her
 // offer's endpoint at node A. Charlie submits a text, so A runs it and commits a wrong result.
 // Then Dave registers as a second provider (operator Bob: node B). B's watcher re-executes the
-// task, walks A's trace over A's RPC, finds the element A's own rows convict it of, and
-// challenges it (Bob's bond). A's worker answers with its own opening, which the runtime rules
-// against it: Alice's stake is slashed (half to Bob), the task is reassigned to Dave's provider,
-// whose node B commits the right embedding; it finalizes, and Charlie pays only the honest
-// provider. Used by test/08 (a faulted graph node) and test/10 (a wrong output over an honest
+// task and, as A committed its output alone (docs/protocol.md, "The trace root is fixed when
+// first needed"), challenges the output element farthest from its own (Bob's bond). A's worker
+// answers with its own opening, which fixes A's trace root. Where that answer does not already
+// lose, B checks the result again against the fixed root: it walks A's trace over A's RPC, finds
+// the element A's own rows convict it of and challenges it too; A's answer there is ruled
+// against it (or, where A serves nothing, B descends to it). Alice's stake is slashed (half to
+// Bob), the other dispute is dismissed, the task is reassigned to Dave's provider, whose node B
+// commits the right embedding; it finalizes, and Charlie pays only the honest provider. Used by test/08 (a faulted graph node) and test/10 (a wrong output over an honest
 // trace), and by test/11 for providers that withhold their trace: A's offer points at an
 // endpoint nothing listens on, so B's watcher cannot read A's trace and descends instead
 // (docs/protocol.md, "Descent"); or the result comes from an operator driven from this client
@@ -22,7 +25,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, devAccounts, devMiniLm, findEvent, recordEvents, signAndWait, waitFor } from './arbiter.js';
+import { connect, devAccounts, devMiniLm, f32Hex, findEvent, recordEvents, signAndWait, waitFor } from './arbiter.js';
 
 const UNIT = 10n ** 12n;
 // Alice's fixed node key (0x..01) gives her this peer id, so B can bootstrap from her.
@@ -30,10 +33,11 @@ const ALICE_PEER_ID = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp';
 
 /**
  * Runs the scenario. `faultArgs`: node A's fault switch; `ports`: { p2pA, p2pB, rpcA, rpcB };
- * `expected(info)`: { element: [node, row, col] the watcher challenges (or `outputElement`:
- * any element of the output node's first row), reason: the `LossReason`, honestTraceRoot:
- * whether A commits the honest trace root (`null`: not checked), descentTo: the node a descent
- * ends at (none: no descent) }. `withheld`: A's offer points at a closed port. `clientOperator`:
+ * `expected(info)`: { element: [node, row, col] of the challenge that convicts (none: any element
+ * of the output node's first row, the first challenge), reason: the `LossReason`,
+ * honestTraceRoot: whether A's first answer fixes the honest trace root (`null`: no answer
+ * fixes one), descentTo: the node the convicting dispute's descent ends at (none: no descent),
+ * challenges: how many the watcher sends (default 1) }. `withheld`: A's offer points at a closed port. `clientOperator`:
  * the task goes to a provider whose operator (Eve) this client drives: it commits a wrong output
  * and never answers; node A's Alice is priced out.
  */
@@ -86,7 +90,7 @@ async function scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR, with
   const { alice, bob, charlie, dave, eve } = await devAccounts();
   const info = JSON.parse(execFileSync(INFER, ['model-info', '--model', MODEL_DIR, '--json'], { encoding: 'utf8' }));
   const honest = JSON.parse(execFileSync(INFER, ['embed', '--model', MODEL_DIR, '--text', text, '--json'], { encoding: 'utf8' }));
-  const { element, outputElement, reason, honestTraceRoot, descentTo } = expected(info);
+  const { element, reason, honestTraceRoot, descentTo, challenges = 1 } = expected(info);
   const model = await devMiniLm(api, info);
   const offer = (endpoint, price = 2n * UNIT) => ({ models: [model], price, capacity: 4, endpoint, hardware: 'Cpu' });
   // Nothing listens on a discard port here: the watcher's connection is refused.
@@ -116,31 +120,39 @@ async function scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR, with
     const output = new Uint8Array(honest.embeddings[0].length * 4);
     const view = new DataView(output.buffer);
     honest.embeddings[0].forEach((v, i) => view.setFloat32(i * 4, i < 8 ? -v : v, true));
-    await signAndWait(api, api.tx.taskRegistry.commitResult(task, `0x${Buffer.from(output).toString('hex')}`, `0x${'42'.repeat(32)}`), eve);
+    await signAndWait(api, api.tx.taskRegistry.commitResult(task, `0x${Buffer.from(output).toString('hex')}`, null), eve);
   }
   const wrong = await waitFor(() => recorder.events.find((e) => e.section === 'taskRegistry' && e.method === 'ResultCommitted' && e.data[0].toNumber() === task), { what: 'the faulty commit' });
   assert.equal(wrong.data[1].toString(), faultyProvider.address, 'committed by the faulty provider');
-  if (honestTraceRoot === true) {
-    assert.equal(wrong.data[2].toHex(), honest.trace_roots[0], 'the honest trace root (only the output is wrong)');
-  } else if (honestTraceRoot === false) {
-    assert.notEqual(wrong.data[2].toHex(), honest.trace_roots[0], 'a wrong trace root');
-  }
+  assert.ok(wrong.data[2].isNone, 'the output alone');
 
+  // The first challenge is of an output element: with no root fixed, A's served rows prove nothing.
   const challenged = await waitFor(() => has('Challenged', (e) => e.data[1].toNumber() === task), { what: 'the watcher\'s challenge' });
   assert.equal(challenged.data[2].toString(), bob.address, 'the watcher (Bob\'s key) challenged');
-  const challengedElement = challenged.data[3].toJSON();
-  if (element) {
-    const [node, row, col] = element;
-    assert.deepEqual(challengedElement, { node, row, col }, 'at the element the provider\'s rows convict it of');
-  } else {
-    assert.equal(outputElement, true);
-    assert.deepEqual([challengedElement.node, challengedElement.row], [info.nodes - 1, 0], 'an element of the committed output');
-  }
-  const dispute = challenged.data[0].toNumber();
+  const first = challenged.data[3].toJSON();
+  assert.deepEqual([first.node, first.row], [info.nodes - 1, 0], 'an element of the committed output');
 
   const steps = descentTo === undefined ? 0 : 60;
-  const lost = await waitFor(() => has('ProviderLost', (e) => e.data[0].toNumber() === dispute) || has('ProviderWon', (e) => e.data[0].toNumber() === dispute), { what: 'the ruling', timeoutMs: 300_000 + steps * 15_000 });
+  const lost = await waitFor(() => has('ProviderLost', (e) => e.data[1].toNumber() === task) || has('ProviderWon', (e) => e.data[1].toNumber() === task), { what: 'the ruling', timeoutMs: 300_000 + steps * 15_000 });
   assert.equal(lost.method, 'ProviderLost');
+  const dispute = lost.data[0].toNumber();
+  const convicting = has('Challenged', (e) => e.data[0].toNumber() === dispute);
+  assert.equal(convicting.data[2].toString(), bob.address);
+  if (element) {
+    const [node, row, col] = element;
+    assert.deepEqual(convicting.data[3].toJSON(), { node, row, col }, 'at the element the provider\'s rows convict it of');
+  } else {
+    assert.equal(dispute, challenged.data[0].toNumber(), 'the first challenge convicts');
+  }
+  const fixed = recorder.events.find((e) => e.section === 'taskRegistry' && e.method === 'TraceRootFixed' && e.data[0].toNumber() === task);
+  if (honestTraceRoot === null) {
+    assert.equal(fixed, undefined, 'no answer, no root');
+  } else {
+    assert.ok(fixed, 'the first answer fixed the root');
+    assert.ok(fixed.blockNumber <= lost.blockNumber);
+    if (honestTraceRoot) assert.equal(fixed.data[1].toHex(), honest.trace_roots[0], 'the honest trace root (only the output is wrong)');
+    else assert.notEqual(fixed.data[1].toHex(), honest.trace_roots[0], 'a wrong trace');
+  }
   assert.equal(lost.data[2].toString(), reason, 'the provider is ruled against for the expected reason');
   const descended = recorder.events.filter((e) => e.section === 'challenges' && e.method === 'Descended' && e.data[0].toNumber() === dispute);
   if (descentTo === undefined) {
@@ -162,12 +174,16 @@ async function scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR, with
     return record.status.isFinalized ? record.status.asFinalized : null;
   }, { what: `task ${task} finalized`, timeoutMs: 400_000 });
   assert.equal(done.provider.toString(), dave.address);
-  assert.equal(done.traceRoot.toHex(), honest.trace_roots[0], 'the honest trace root');
+  assert.equal(done.output.toHex(), f32Hex(honest.embeddings[0]), 'the honest embedding');
+  assert.ok(done.traceRoot.isNone, 'unchallenged: no root fixed');
   recorder.stop();
   const at = (section, method) => recorder.events.find((e) => e.section === section && e.method === method && e.data[0].toNumber() === task)?.blockNumber;
-  const blocks = { committed: wrong.blockNumber, challenged: challenged.blockNumber, ruled: lost.blockNumber, finalized: at('taskRegistry', 'TaskFinalized') };
+  const blocks = { committed: wrong.blockNumber, challenged: challenged.blockNumber, rootFixed: fixed?.blockNumber, convictingChallenge: convicting.blockNumber, ruled: lost.blockNumber, finalized: at('taskRegistry', 'TaskFinalized') };
   t.diagnostic(`blocks: ${JSON.stringify(blocks)}; challenge to verdict: ${blocks.ruled - blocks.challenged} blocks, ${descended.length} descent steps`);
-  assert.equal(recorder.events.filter((e) => e.section === 'challenges' && e.method === 'Challenged').length, 1, 'one challenge');
+  assert.equal(recorder.events.filter((e) => e.section === 'challenges' && e.method === 'Challenged').length, challenges, 'the watcher\'s challenges');
+  // A dispute other than the convicting one is dismissed, its bond back.
+  const dismissed = recorder.events.filter((e) => e.section === 'challenges' && e.method === 'DisputeDismissed' && e.data[1].toNumber() === task);
+  assert.equal(dismissed.length, challenges - 1);
 
   // Charlie paid the honest provider's price and his fee, nothing for the wrong result.
   const charlieAfter = (await api.query.system.account(charlie.address)).data;

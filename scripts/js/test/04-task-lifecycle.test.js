@@ -61,10 +61,10 @@ test('submit, assign, commit, finalize, with exact payouts', { timeout: 300_000 
   assert.ok(ops.map((x) => x.toNumber()).includes(task), 'the operator sees its task');
 
   // Refused: a commit signed by anyone but the assigned operator.
-  await assert.rejects(signAndWait(api, api.tx.taskRegistry.commitResult(task, '0x01', h('0')), dave), /NotAssignedOperator/);
+  await assert.rejects(signAndWait(api, api.tx.taskRegistry.commitResult(task, '0x01', null), dave), /NotAssignedOperator/);
 
   // The operator commits (signed from the client here; the provider's off-chain worker does it
-  // in production).
+  // in production), here with a trace root (optional: the node's worker commits the output alone).
   const output = '0x' + '0102030405060708';
   const traceRoot = h('e');
   const { events: com, blockHash: commitBlock } = await signAndWait(
@@ -84,7 +84,7 @@ test('submit, assign, commit, finalize, with exact payouts', { timeout: 300_000 
   const fin = record.status.asFinalized;
   assert.equal(fin.provider.toString(), dave.address);
   assert.equal(fin.output.toHex(), output);
-  assert.equal(fin.traceRoot.toHex(), traceRoot);
+  assert.equal(fin.traceRoot.unwrap().toHex(), traceRoot);
 
   // Payouts: 5 % protocol fee on the price; the rest of max_fee back to the submitter.
   const protocolFee = price / 20n;

@@ -1,8 +1,9 @@
 // A provider that traces honestly but commits another output is caught and slashed
 // (lib/fraud.js has the whole scenario): node A runs with `--provider-output-fault`, so its
-// trace root is the honest one and only the first output value is wrong. B's watcher compares
-// A's final rows with the committed output, challenges the element that differs, and A's own
-// opening of it shows a final-node value that is not the committed one (`OutputMismatch`).
+// trace is the honest one and only the first output value is wrong. B's watcher compares A's
+// committed output with its own and challenges the element that differs; A's own opening of it,
+// which fixes the honest trace root, shows a final-node value that is not the committed one
+// (`OutputMismatch`).
 
 import { test } from 'node:test';
 import { fraudScenario } from '../lib/fraud.js';

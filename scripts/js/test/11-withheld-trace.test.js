@@ -19,7 +19,7 @@ test('a faulty provider whose endpoint is unreachable is descended to its fault 
     withheld: true,
     ports: { p2pA: base + 37, p2pB: base + 38, rpcA: base + 48, rpcB: base + 49 },
     text: 'A provider that serves nothing is descended.',
-    expected: () => ({ outputElement: true, reason: 'OutsideBound', honestTraceRoot: false, descentTo: FAULT }),
+    expected: () => ({ reason: 'OutsideBound', honestTraceRoot: false, descentTo: FAULT }),
   });
 });
 
@@ -29,6 +29,6 @@ test('an operator that commits a wrong output and never answers is slashed', { t
     clientOperator: true,
     ports: { p2pA: base + 39, p2pB: base + 40, rpcA: base + 50, rpcB: base + 51 },
     text: 'Silence loses the dispute.',
-    expected: () => ({ outputElement: true, reason: 'NoResponse', honestTraceRoot: false }),
+    expected: () => ({ reason: 'NoResponse', honestTraceRoot: null }),
   });
 });
