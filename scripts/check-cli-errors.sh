@@ -55,12 +55,12 @@ if [ -n "$INFER_BIN" ]; then
 	# task replays to here: the node cannot answer a challenge of it and refuses to start.
 	"$INFER_BIN" embed --model "$MINILM_DIR" --text "Replays are bit for bit." \
 		--trace-store "$tmp/replay/traces" --first-task 5 >/dev/null
-	python3 - "$tmp/replay/traces/task-00000000000000000005.replay" <<'PY'
+	python3 - "$tmp/replay/traces/records-00000000000000000000.log" <<'PY'
 import sys
 path = sys.argv[1]
-record = bytearray(open(path, 'rb').read())
-record[72] ^= 1  # the recorded output hash's first byte
-open(path, 'wb').write(record)
+log = bytearray(open(path, 'rb').read())
+log[12 + 72] ^= 1  # the one record's output hash, after its 12-byte entry header
+open(path, 'wb').write(log)
 PY
 	expect_error "provider with a task it cannot replay" "cannot replay 1 task\(s\) recorded in .*/traces bit for bit \(task 5: " \
 		"$NODE_BIN" --dev --base-path "$tmp/replay" --provider --models-dir "$(dirname "$MINILM_DIR")" --rpc-port 0 --port 0 --no-prometheus

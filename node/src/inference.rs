@@ -199,7 +199,7 @@ pub fn start(
 		return Err(format!(
 			"this engine cannot replay {} task(s) recorded in {} bit for bit (task {task}: {why}); \
 			 run the engine that recorded them until their challenge windows have closed, or delete \
-			 their task-*.replay files to give up answering challenges of them",
+			 the folder to give up answering challenges of every task recorded there",
 			unreplayable.len(),
 			store_dir.display()
 		));

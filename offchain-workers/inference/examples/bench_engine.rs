@@ -102,7 +102,7 @@ fn main() {
 	};
 	let mut checksum = 0.0f64;
 	// Warm-up pass.
-	pass(&mut checksum, &mut std::time::Duration::ZERO);
+	pass(&mut checksum, &mut std::time::Duration::default());
 	let start = Instant::now();
 	for _ in 0..repeat {
 		pass(&mut checksum, &mut recording);

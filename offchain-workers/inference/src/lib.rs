@@ -27,6 +27,7 @@ pub mod host;
 pub mod jobs;
 pub mod model;
 pub mod process;
+mod record_log;
 mod service_thread;
 pub mod tokenize;
 pub mod trace;

@@ -17,16 +17,15 @@
 //! GEMM changes its summation with the matrix sizes, and CUDA) the record also lists the token
 //! ids of every input of the task's batch, in order, and the replay runs that batch again.
 //!
-//! File format (`task-<id>.replay`): `"ARBRPL02"`, model root (32 bytes), engine fingerprint
-//! (32), the output's hash ([`output_hash`], 32), seq_len (u32 LE), the number of inputs its batch
-//! had (u32 LE), token id count (u32 LE), the ids (u32 LE each), then — only where the batch is
-//! replayed — the task's index in the batch (u32 LE) followed by each input's id count and ids.
-//! Written to a temporary file and renamed, so a crash never leaves half a record under a task's
-//! name.
+//! Record format: `"ARBRPL02"`, model root (32 bytes), engine fingerprint (32), the output's hash
+//! ([`output_hash`], 32), seq_len (u32 LE), the number of inputs its batch had (u32 LE), token id
+//! count (u32 LE), the ids (u32 LE each), then — only where the batch is replayed — the task's
+//! index in the batch (u32 LE) followed by each input's id count and ids. Records are appended to
+//! a log of segment files (`record_log`), not written one file each: creating a file cost more
+//! CPU than the forward pass it recorded.
 
 use std::{
 	collections::{HashSet, VecDeque},
-	io::{Read, Write},
 	path::{Path, PathBuf},
 	sync::{Arc, Mutex},
 };
@@ -37,11 +36,11 @@ use crate::{
 	engine::{self, Mode},
 	error::{io_err, EngineError, Result},
 	model::Model,
+	record_log::RecordLog,
 	trace::{Trace, TraceRow},
 };
 
 const MAGIC: &[u8; 8] = b"ARBRPL02";
-const EXTENSION: &str = ".replay";
 /// Bytes before the token ids.
 const HEADER: usize = 8 + 32 + 32 + 32 + 4 + 4 + 4;
 /// Traces kept in memory (the replay cache): 4 × 5.7 MiB for 21-token MiniLM tasks, at most
@@ -186,41 +185,11 @@ pub struct TraceStore {
 	dir: PathBuf,
 	limits: StoreLimits,
 	fingerprint: Fingerprint,
-	/// The stored records, oldest first, and their bytes: read from the folder once at open and
-	/// kept up to date, so a put does not list the folder (4,096 `stat`s took longer than the
-	/// forward pass of the task it records).
-	index: Mutex<Index>,
+	/// The records, appended to segment files and indexed in memory.
+	log: Mutex<RecordLog>,
 	cache: Mutex<VecDeque<(u64, Arc<Trace>)>>,
 	/// Tasks whose records are never evicted (still assigned, committed or disputed).
 	retained: Mutex<HashSet<u64>>,
-}
-
-/// Stored records (task, bytes), oldest first, and their total bytes.
-#[derive(Default)]
-struct Index {
-	records: VecDeque<(u64, u64)>,
-	bytes: u64,
-}
-
-impl Index {
-	fn remove(&mut self, task: u64) {
-		if let Some(pos) = self.records.iter().position(|(t, _)| *t == task) {
-			if let Some((_, size)) = self.records.remove(pos) {
-				self.bytes = self.bytes.saturating_sub(size);
-			}
-		}
-	}
-
-	/// Records `task` as the newest, of `size` bytes.
-	fn push(&mut self, task: u64, size: u64) {
-		self.remove(task);
-		self.records.push_back((task, size));
-		self.bytes = self.bytes.saturating_add(size);
-	}
-}
-
-fn file_name(task: u64) -> String {
-	format!("task-{task:020}{EXTENSION}")
 }
 
 impl TraceStore {
@@ -245,15 +214,24 @@ impl TraceStore {
 				dir.display()
 			);
 		}
-		let mut index = Index::default();
-		for (task, size, _) in list_records(dir)? {
-			index.push(task, size);
+		let per_task = std::fs::read_dir(dir)
+			.map_err(|e| io_err(dir, e))?
+			.filter_map(|e| e.ok())
+			.filter(|e| e.file_name().to_string_lossy().ends_with(".replay"))
+			.count();
+		if per_task > 0 {
+			log::warn!(
+				target: "arbiter-inference",
+				"{per_task} replay records of the previous layout (task-*.replay) in {} are no longer read (challenges of their tasks cannot be answered); delete them",
+				dir.display()
+			);
 		}
+		let log = RecordLog::open(dir, limits.max_traces, limits.max_bytes)?;
 		Ok(Self {
 			dir: dir.to_path_buf(),
 			limits,
 			fingerprint,
-			index: Mutex::new(index),
+			log: Mutex::new(log),
 			cache: Mutex::new(VecDeque::new()),
 			retained: Mutex::new(HashSet::new()),
 		})
@@ -270,10 +248,6 @@ impl TraceStore {
 		if let Ok(mut retained) = self.retained.lock() {
 			*retained = tasks.into_iter().collect();
 		}
-	}
-
-	fn path(&self, task: u64) -> PathBuf {
-		self.dir.join(file_name(task))
 	}
 
 	/// [`TraceStore::put_output`] for a traced run.
@@ -313,27 +287,22 @@ impl TraceStore {
 			batch: (!replayed_alone)
 				.then(|| (index as u32, batch.iter().map(|ids| ids.to_vec()).collect())),
 		};
-		let size = self.write(task, &record)?;
-		if let Ok(mut index) = self.index.lock() {
-			index.push(task, size);
-		}
+		self.write(task, &record)?;
 		if let Ok(mut cache) = self.cache.lock() {
 			cache.retain(|(t, _)| *t != task);
 		}
 		self.evict(task)
 	}
 
-	/// Writes `record` under `task`'s name; returns its size.
-	fn write(&self, task: u64, record: &ReplayRecord) -> Result<u64> {
-		let path = self.path(task);
-		let tmp = self.dir.join(format!(".{}.tmp", file_name(task)));
-		let bytes = record.encode();
-		{
-			let mut file = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-			file.write_all(&bytes).map_err(|e| io_err(&tmp, e))?;
-		}
-		std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
-		Ok(bytes.len() as u64)
+	fn log(&self) -> Result<std::sync::MutexGuard<'_, RecordLog>> {
+		self.log
+			.lock()
+			.map_err(|_| EngineError::Store("trace store log poisoned".into()))
+	}
+
+	/// Appends `record` as `task`'s.
+	fn write(&self, task: u64, record: &ReplayRecord) -> Result<()> {
+		self.log()?.append(task, &record.encode())
 	}
 
 	fn cache_insert(&self, task: u64, trace: Arc<Trace>) {
@@ -345,62 +314,40 @@ impl TraceStore {
 	}
 
 	fn evict(&self, keep: u64) -> Result<()> {
-		let retained = self.retained.lock().map(|r| r.clone()).unwrap_or_default();
-		let Ok(mut index) = self.index.lock() else {
-			return Err(EngineError::Store("trace store index poisoned".into()));
-		};
-		while index.records.len() > self.limits.max_traces || index.bytes > self.limits.max_bytes {
-			let Some(&(id, _)) =
-				index.records.iter().find(|(t, _)| *t != keep && !retained.contains(t))
-			else {
-				log::warn!(
-					target: "arbiter-inference",
-					"trace store over its limits ({} records, {} bytes): every record left belongs to a task a challenge may still ask for",
-					index.records.len(),
-					index.bytes
-				);
-				break;
-			};
-			let path = self.path(id);
-			match std::fs::remove_file(&path) {
-				// Deleted by hand: nothing left to evict.
-				Err(e) if e.kind() == std::io::ErrorKind::NotFound => {},
-				r => r.map_err(|e| io_err(&path, e))?,
-			}
-			index.remove(id);
-			if let Ok(mut cache) = self.cache.lock() {
-				cache.retain(|(t, _)| *t != id);
-			}
+		let mut keep_set = self.retained.lock().map(|r| r.clone()).unwrap_or_default();
+		keep_set.insert(keep);
+		let dropped =
+			self.log()?.evict(&keep_set, self.limits.max_traces, self.limits.max_bytes)?;
+		if let Ok(mut cache) = self.cache.lock() {
+			cache.retain(|(t, _)| !dropped.contains(t));
 		}
 		Ok(())
 	}
 
 	/// Task ids stored, oldest first.
 	pub fn tasks(&self) -> Result<Vec<u64>> {
-		let index = self
-			.index
-			.lock()
-			.map_err(|_| EngineError::Store("trace store index poisoned".into()))?;
-		Ok(index.records.iter().map(|(t, _)| *t).collect())
+		Ok(self.log()?.tasks())
+	}
+
+	/// The file, byte offset and length of `task`'s record (for tools and tests).
+	pub fn record_location(&self, task: u64) -> Result<(PathBuf, u64, u32)> {
+		self.log()?.location(task).ok_or(EngineError::TraceNotFound(task))
 	}
 
 	/// Whether a record for `task` is stored.
 	pub fn contains(&self, task: u64) -> bool {
-		self.path(task).is_file()
+		self.log().is_ok_and(|log| log.contains(task))
 	}
 
 	/// The replay record of `task`.
 	pub fn record(&self, task: u64) -> Result<ReplayRecord> {
-		let path = self.path(task);
-		if !path.is_file() {
-			return Err(EngineError::TraceNotFound(task));
-		}
-		let mut bytes = Vec::new();
-		std::fs::File::open(&path)
-			.and_then(|mut f| f.read_to_end(&mut bytes))
-			.map_err(|e| io_err(&path, e))?;
-		ReplayRecord::decode(&bytes)
-			.map_err(|why| EngineError::Store(format!("{}: {why}", path.display())))
+		let bytes = self.log()?.read(task)?.ok_or(EngineError::TraceNotFound(task))?;
+		ReplayRecord::decode(&bytes).map_err(|why| {
+			EngineError::Store(format!(
+				"the record of task {task} in {}: {why}",
+				self.dir.display()
+			))
+		})
 	}
 
 	/// The trace of `task`, checked to be of `model`: from the replay cache, or replayed from
@@ -477,26 +424,6 @@ impl TraceStore {
 	) -> Result<Opening> {
 		self.get(task, model)?.opening(model, node, row, col)
 	}
-}
-
-/// The records in `dir`: task id, size and modification time, oldest first.
-fn list_records(dir: &Path) -> Result<Vec<(u64, u64, std::time::SystemTime)>> {
-	let mut out = Vec::new();
-	for entry in std::fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
-		let entry = entry.map_err(|e| io_err(dir, e))?;
-		let name = entry.file_name().to_string_lossy().to_string();
-		let Some(id) = name
-			.strip_prefix("task-")
-			.and_then(|s| s.strip_suffix(EXTENSION))
-			.and_then(|s| s.parse::<u64>().ok())
-		else {
-			continue;
-		};
-		let meta = entry.metadata().map_err(|e| io_err(&entry.path(), e))?;
-		out.push((id, meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH)));
-	}
-	out.sort_by_key(|(id, _, modified)| (*modified, *id));
-	Ok(out)
 }
 
 /// The hash a replay record keeps of a run's output (its f32 values, little-endian).

@@ -300,20 +300,25 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	assert_eq!(v, Verdict::WithinBound);
 	assert!(store.row(12, &model, node, 10_000).is_err());
 
-	// Another model's store entry is refused; a corrupt file is reported, not trusted.
+	// Another model's store entry is refused; a damaged record is reported, not trusted.
 	let other = tiny_bert(10, &Device::Cpu).unwrap();
 	assert!(store.get(13, &other).unwrap_err().to_string().contains("another model"));
-	std::fs::write(dir.path().join("task-00000000000000000011.replay"), b"ARBRPL02short").unwrap();
+	let damage = |task: u64, at: usize, bytes: &[u8]| {
+		let (path, offset, len) = store.record_location(task).unwrap();
+		assert!(at + bytes.len() <= len as usize);
+		let mut file = std::fs::read(&path).unwrap();
+		let at = offset as usize + at;
+		file[at..at + bytes.len()].copy_from_slice(bytes);
+		std::fs::write(&path, &file).unwrap();
+	};
+	// An id count past the record's end.
+	damage(11, 112, &u32::MAX.to_le_bytes());
 	assert!(store.get(11, &model).unwrap_err().to_string().contains("truncated"));
 	// A record of the previous format (it kept the trace root) is not read.
-	let mut old = std::fs::read(dir.path().join("task-00000000000000000012.replay")).unwrap();
-	old[..8].copy_from_slice(b"ARBRPL01");
-	std::fs::write(dir.path().join("task-00000000000000000011.replay"), &old).unwrap();
+	damage(11, 0, b"ARBRPL01");
 	assert!(store.get(11, &model).unwrap_err().to_string().contains("not a replay record"));
 	// A record whose replay gives another output is refused, not served.
-	let mut record = std::fs::read(dir.path().join("task-00000000000000000013.replay")).unwrap();
-	record[72] ^= 1;
-	std::fs::write(dir.path().join("task-00000000000000000013.replay"), &record).unwrap();
+	damage(13, 72, &[store.record(13).unwrap().output_hash[0] ^ 1]);
 	let reopened =
 		TraceStore::open(dir.path(), StoreLimits { max_traces: 3, max_bytes: 100 * per_record })
 			.unwrap();

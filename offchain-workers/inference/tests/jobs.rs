@@ -126,9 +126,9 @@ fn jobs_run_in_the_background_and_survive_a_restart() {
 	assert_eq!(svc.metrics().done.load(Ordering::Relaxed), 0, "no task ran as a new job");
 	assert_eq!(svc.metrics().replayed.load(Ordering::Relaxed), 2);
 	// The store keeps a record of a few hundred bytes a task, not its trace.
+	let store = TraceStore::open(dir.path(), StoreLimits::default()).unwrap();
 	for task in [100u64, 102] {
-		let file = dir.path().join(format!("task-{task:020}.replay"));
-		let bytes = std::fs::metadata(&file).unwrap().len();
+		let bytes = store.record_location(task).unwrap().2;
 		assert!(bytes < 256, "task {task}: {bytes} bytes");
 	}
 }

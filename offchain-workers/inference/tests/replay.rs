@@ -80,9 +80,7 @@ fn records_written_by_another_process_replay_to_their_roots_bit_for_bit() {
 		let replayed: Vec<u32> = trace.output().unwrap().iter().map(|x| x.to_bits()).collect();
 		assert_eq!(replayed, committed, "task {task}");
 		assert_eq!(record.output_hash, output_hash(&trace.output().unwrap()));
-		let bytes = std::fs::metadata(store_dir.join(format!("task-{task:020}.replay")))
-			.unwrap()
-			.len();
+		let bytes = store.record_location(task as u64).unwrap().2 as u64;
 		// Its header and ids; where results depend on the batch (the portable path), also the
 		// batch's ids.
 		let batch_bytes: u64 = record
@@ -175,10 +173,11 @@ fn a_record_at_the_longest_input_stays_near_one_kilobyte() {
 		.unwrap();
 	let store = TraceStore::open(dir.path(), StoreLimits::default()).unwrap();
 	store.put(3, &model, &trace, &[&ids], 0).unwrap();
-	let bytes = std::fs::metadata(dir.path().join(format!("task-{:020}.replay", 3)))
-		.unwrap()
-		.len();
+	let bytes = store.record_location(3).unwrap().2;
 	assert_eq!(bytes, 1_140, "116 header bytes and 256 ids");
+	// On disk: the record and a 12-byte entry header (length and task) in the store's log.
+	let (path, _, _) = store.record_location(3).unwrap();
+	assert_eq!(std::fs::metadata(path).unwrap().len(), 1_152);
 	assert!(trace.size_bytes() > 100 << 20, "the trace it replaces is over 100 MiB");
 	assert_eq!(store.get(3, &model).unwrap().root, trace.root);
 }
