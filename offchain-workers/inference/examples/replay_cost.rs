@@ -83,7 +83,7 @@ fn main() {
 			"| {} | {plain:.1} | {replayed:.1} | {:.2}x | {} | {:.1} |",
 			ids.len(),
 			replayed / plain,
-			116 + 4 * ids.len(),
+			116 + 3 * ids.len(),
 			trace.size_bytes() as f64 / (1 << 20) as f64
 		);
 	}

@@ -1,6 +1,6 @@
 //! What a provider keeps to answer a challenge long after it ran a task (and after a restart):
 //! not the trace, which is 5.7 MiB for a 21-token MiniLM task and 117 MiB at 256 tokens, but a
-//! replay record of about 200 bytes (1,144 at 256 tokens) from which the engine recomputes the
+//! replay record of 179 bytes (884 at 256 tokens) from which the engine recomputes the
 //! trace bit for bit: the model root, the engine's fingerprint, a hash of the output the run gave
 //! and the task's token ids (docs/protocol.md, "Replay"). The provider commits the output alone
 //! and fixes its trace root with its first answer to a dispute (docs/protocol.md, "The trace
@@ -19,8 +19,9 @@
 //!
 //! Record format: `"ARBRPL02"`, model root (32 bytes), engine fingerprint (32), the output's hash
 //! ([`output_hash`], 32), seq_len (u32 LE), the number of inputs its batch had (u32 LE), token id
-//! count (u32 LE), the ids (u32 LE each), then — only where the batch is replayed — the task's
-//! index in the batch (u32 LE) followed by each input's id count and ids. Records are appended to
+//! count (u32 LE), the ids (3 bytes LE each: ids are below 2^24), then — only where the batch is
+//! replayed — the task's index in the batch (u32 LE) followed by each input's id count (u32 LE)
+//! and ids. Records are appended to
 //! a log of segment files (`record_log`), not written one file each: creating a file cost more
 //! CPU than the forward pass it recorded.
 
@@ -43,6 +44,9 @@ use crate::{
 const MAGIC: &[u8; 8] = b"ARBRPL02";
 /// Bytes before the token ids.
 const HEADER: usize = 8 + 32 + 32 + 32 + 4 + 4 + 4;
+/// Bytes a token id takes: ids are below 2^24 (the registry's `MAX_VOCABULARY`), so a record
+/// of MiniLM's longest input (256 ids) stays under 1 KiB (884 bytes).
+const ID_BYTES: usize = 3;
 /// Traces kept in memory (the replay cache): 4 × 5.7 MiB for 21-token MiniLM tasks, at most
 /// 4 × 117 MiB at 256 tokens.
 const CACHE_ENTRIES: usize = 4;
@@ -105,8 +109,21 @@ pub struct ReplayRecord {
 }
 
 impl ReplayRecord {
-	fn encode(&self) -> Vec<u8> {
-		let mut out = Vec::with_capacity(HEADER + self.ids.len() * 4);
+	/// The record's bytes; fails for a token id of 2^24 or more (no registered vocabulary has
+	/// one: the registry's `MAX_VOCABULARY`).
+	fn encode(&self) -> Result<Vec<u8>> {
+		let mut out = Vec::with_capacity(HEADER + self.ids.len() * ID_BYTES);
+		let push_ids = |out: &mut Vec<u8>, ids: &[u32]| -> Result<()> {
+			for id in ids {
+				if *id >= 1 << 24 {
+					return Err(EngineError::InvalidInput(format!(
+						"token id {id} is not below 2^24"
+					)));
+				}
+				out.extend_from_slice(&id.to_le_bytes()[..ID_BYTES]);
+			}
+			Ok(())
+		};
 		out.extend_from_slice(MAGIC);
 		out.extend_from_slice(&self.model_root);
 		out.extend_from_slice(&self.fingerprint.0);
@@ -114,17 +131,15 @@ impl ReplayRecord {
 		for n in [self.seq_len, self.batch_len, self.ids.len() as u32] {
 			out.extend_from_slice(&n.to_le_bytes());
 		}
-		for id in &self.ids {
-			out.extend_from_slice(&id.to_le_bytes());
-		}
+		push_ids(&mut out, &self.ids)?;
 		if let Some((index, inputs)) = &self.batch {
 			out.extend_from_slice(&index.to_le_bytes());
 			for input in inputs {
 				out.extend_from_slice(&(input.len() as u32).to_le_bytes());
-				input.iter().for_each(|id| out.extend_from_slice(&id.to_le_bytes()));
+				push_ids(&mut out, input)?;
 			}
 		}
-		out
+		Ok(out)
 	}
 
 	fn decode(bytes: &[u8]) -> std::result::Result<Self, &'static str> {
@@ -141,17 +156,18 @@ impl ReplayRecord {
 		if bytes.get(..8) != Some(MAGIC.as_slice()) {
 			return Err("not a replay record");
 		}
-		let words = |at: usize, count: usize| -> std::result::Result<Vec<u32>, &'static str> {
-			let end = count.checked_mul(4).and_then(|n| n.checked_add(at)).ok_or("truncated")?;
+		let ids_at = |at: usize, count: usize| -> std::result::Result<Vec<u32>, &'static str> {
+			let end =
+				count.checked_mul(ID_BYTES).and_then(|n| n.checked_add(at)).ok_or("truncated")?;
 			let bytes = bytes.get(at..end).ok_or("truncated")?;
 			Ok(bytes
-				.chunks_exact(4)
-				.map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+				.chunks_exact(ID_BYTES)
+				.map(|b| u32::from_le_bytes([b[0], b[1], b[2], 0]))
 				.collect())
 		};
 		let count = word(HEADER - 4)? as usize;
-		let ids = words(HEADER, count)?;
-		let mut at = HEADER + count * 4;
+		let ids = ids_at(HEADER, count)?;
+		let mut at = HEADER + count * ID_BYTES;
 		let batch = if at == bytes.len() {
 			None
 		} else {
@@ -160,8 +176,8 @@ impl ReplayRecord {
 			let mut inputs = Vec::new();
 			while at < bytes.len() {
 				let len = word(at)? as usize;
-				inputs.push(words(at + 4, len)?);
-				at += 4 + len * 4;
+				inputs.push(ids_at(at + 4, len)?);
+				at += 4 + len * ID_BYTES;
 			}
 			if inputs.get(index as usize) != Some(&ids) {
 				return Err("the batch does not hold the task's ids at its index");
@@ -302,7 +318,7 @@ impl TraceStore {
 
 	/// Appends `record` as `task`'s.
 	fn write(&self, task: u64, record: &ReplayRecord) -> Result<()> {
-		self.log()?.append(task, &record.encode())
+		self.log()?.append(task, &record.encode()?)
 	}
 
 	fn cache_insert(&self, task: u64, trace: Arc<Trace>) {

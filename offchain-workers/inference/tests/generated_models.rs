@@ -247,8 +247,8 @@ fn the_trace_store_serves_rows_and_openings_and_evicts_the_oldest() {
 	let traces: Vec<Trace> = (0..4u32)
 		.map(|k| traced(&model, &[tiny_bert_input(k as u64, 3 + k)]).pop().unwrap().1)
 		.collect();
-	// A replay record: 116 header bytes and 4 per token id (3 to 6 ids here).
-	let per_record = 116 + 4 * 6;
+	// A replay record: 116 header bytes and 3 per token id (3 to 6 ids here).
+	let per_record = 116 + 3 * 6;
 	let put = |store: &TraceStore, task: u64, t: &Trace| {
 		store.put(task, &model, t, &[&ids_of(t)], 0).unwrap();
 	};
