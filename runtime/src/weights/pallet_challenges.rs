@@ -26,9 +26,9 @@
 // --wasm-execution
 // compiled
 // --header
-// /tmp/arb/descent/scripts/weights-header.txt
+// /work/main/scripts/weights-header.txt
 // --output
-// /tmp/arb/descent/runtime/src/weights/pallet_challenges.rs
+// /work/main/runtime/src/weights/pallet_challenges.rs
 
 #![cfg_attr(rustfmt, rustfmt_skip)]
 #![allow(unused_parens)]
@@ -44,7 +44,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Models` (r:1 w:0)
 	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1204), added: 3679, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:2 w:0)
@@ -63,28 +63,28 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1049`
-		//  Estimated: `85592`
-		// Minimum execution time: 121_370_000 picoseconds.
-		Weight::from_parts(128_120_000, 0)
-			.saturating_add(Weight::from_parts(0, 85592))
+		//  Measured:  `1018`
+		//  Estimated: `85593`
+		// Minimum execution time: 122_913_000 picoseconds.
+		Weight::from_parts(129_483_000, 0)
+			.saturating_add(Weight::from_parts(0, 85593))
 			.saturating_add(T::DbWeight::get().reads(10))
 			.saturating_add(T::DbWeight::get().writes(8))
 	}
-	/// Storage: `System::Account` (r:10 w:10)
-	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::Disputes` (r:8 w:8)
 	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Models` (r:1 w:0)
 	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1204), added: 3679, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:7 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:2)
 	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:9 w:9)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:10 w:10)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::OpenDisputes` (r:1 w:1)
 	/// Proof: `Challenges::OpenDisputes` (`max_values`: None, `max_size`: Some(81), added: 2556, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
@@ -100,13 +100,13 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// The range of component `g` is `[0, 262144]`.
 	fn respond(g: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `58695`
+		//  Measured:  `58664`
 		//  Estimated: `836830`
-		// Minimum execution time: 3_235_641_000 picoseconds.
-		Weight::from_parts(3_344_765_411, 0)
+		// Minimum execution time: 3_384_082_000 picoseconds.
+		Weight::from_parts(3_418_020_083, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
-			// Standard Error: 233
-			.saturating_add(Weight::from_parts(22_046, 0).saturating_mul(g.into()))
+			// Standard Error: 95
+			.saturating_add(Weight::from_parts(20_990, 0).saturating_mul(g.into()))
 			.saturating_add(T::DbWeight::get().reads(296))
 			.saturating_add(T::DbWeight::get().writes(42))
 	}
@@ -122,8 +122,8 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `33131`
 		//  Estimated: `36270`
-		// Minimum execution time: 47_601_000 picoseconds.
-		Weight::from_parts(51_787_000, 0)
+		// Minimum execution time: 47_490_000 picoseconds.
+		Weight::from_parts(50_024_000, 0)
 			.saturating_add(Weight::from_parts(0, 36270))
 			.saturating_add(T::DbWeight::get().reads(4))
 			.saturating_add(T::DbWeight::get().writes(3))
@@ -141,7 +141,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `Challenges::OpenDisputes` (r:1 w:1)
 	/// Proof: `Challenges::OpenDisputes` (`max_values`: None, `max_size`: Some(81), added: 2556, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::ModelProviders` (r:1 w:0)
@@ -154,10 +154,10 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `Challenges::OpenedOperands` (`max_values`: None, `max_size`: Some(32805), added: 35280, mode: `MaxEncodedLen`)
 	fn settle() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `58488`
+		//  Measured:  `58457`
 		//  Estimated: `836830`
-		// Minimum execution time: 2_969_425_000 picoseconds.
-		Weight::from_parts(3_119_559_000, 0)
+		// Minimum execution time: 2_894_523_000 picoseconds.
+		Weight::from_parts(3_029_254_000, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
 			.saturating_add(T::DbWeight::get().reads(295))
 			.saturating_add(T::DbWeight::get().writes(42))
@@ -177,7 +177,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `Challenges::OpenDisputes` (r:1 w:1)
 	/// Proof: `Challenges::OpenDisputes` (`max_values`: None, `max_size`: Some(81), added: 2556, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::ModelProviders` (r:1 w:0)
@@ -191,13 +191,13 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// The range of component `d` is `[0, 64]`.
 	fn on_initialize(d: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `58491 + d * (8 ±0)`
+		//  Measured:  `58460 + d * (8 ±0)`
 		//  Estimated: `836830`
-		// Minimum execution time: 9_905_000 picoseconds.
-		Weight::from_parts(2_513_648_029, 0)
+		// Minimum execution time: 9_804_000 picoseconds.
+		Weight::from_parts(2_502_511_296, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
-			// Standard Error: 2_267_835
-			.saturating_add(Weight::from_parts(14_685_683, 0).saturating_mul(d.into()))
+			// Standard Error: 2_260_706
+			.saturating_add(Weight::from_parts(14_412_705, 0).saturating_mul(d.into()))
 			.saturating_add(T::DbWeight::get().reads(242))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(35))

@@ -26,9 +26,9 @@
 // --wasm-execution
 // compiled
 // --header
-// /tmp/arb/wt/scripts/weights-header.txt
+// /work/main/scripts/weights-header.txt
 // --output
-// /tmp/arb/wt/runtime/src/weights/pallet_task_registry.rs
+// /work/main/runtime/src/weights/pallet_task_registry.rs
 
 #![cfg_attr(rustfmt, rustfmt_skip)]
 #![allow(unused_parens)]
@@ -56,11 +56,11 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `277`
 		//  Estimated: `6012`
-		// Minimum execution time: 66_339_000 picoseconds.
-		Weight::from_parts(69_184_214, 0)
+		// Minimum execution time: 65_077_000 picoseconds.
+		Weight::from_parts(67_964_676, 0)
 			.saturating_add(Weight::from_parts(0, 6012))
-			// Standard Error: 23
-			.saturating_add(Weight::from_parts(466, 0).saturating_mul(m.into()))
+			// Standard Error: 20
+			.saturating_add(Weight::from_parts(690, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(5))
 			.saturating_add(T::DbWeight::get().writes(4))
 	}
@@ -70,8 +70,8 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `309`
 		//  Estimated: `4669`
-		// Minimum execution time: 13_300_000 picoseconds.
-		Weight::from_parts(14_412_000, 0)
+		// Minimum execution time: 13_049_000 picoseconds.
+		Weight::from_parts(14_201_000, 0)
 			.saturating_add(Weight::from_parts(0, 4669))
 			.saturating_add(T::DbWeight::get().reads(1))
 			.saturating_add(T::DbWeight::get().writes(1))
@@ -86,8 +86,8 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `505`
 		//  Estimated: `4669`
-		// Minimum execution time: 52_358_000 picoseconds.
-		Weight::from_parts(55_192_000, 0)
+		// Minimum execution time: 52_548_000 picoseconds.
+		Weight::from_parts(54_812_000, 0)
 			.saturating_add(Weight::from_parts(0, 4669))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(3))
@@ -113,24 +113,22 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `TaskRegistry::OperatorTasks` (r:0 w:1)
 	/// Proof: `TaskRegistry::OperatorTasks` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:0 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 4096]`.
-	fn submit_task(l: u32, ) -> Weight {
+	fn submit_task(_l: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `51650`
 		//  Estimated: `836830`
-		// Minimum execution time: 2_264_327_000 picoseconds.
-		Weight::from_parts(2_449_735_572, 0)
+		// Minimum execution time: 2_359_108_000 picoseconds.
+		Weight::from_parts(2_473_095_021, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
-			// Standard Error: 3_228
-			.saturating_add(Weight::from_parts(6_949, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(267))
 			.saturating_add(T::DbWeight::get().writes(7))
 	}
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::PruneQueue` (r:1 w:1)
@@ -138,15 +136,15 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	fn cancel_task() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `501`
-		//  Estimated: `85592`
-		// Minimum execution time: 77_275_000 picoseconds.
-		Weight::from_parts(80_409_000, 0)
-			.saturating_add(Weight::from_parts(0, 85592))
+		//  Estimated: `85593`
+		// Minimum execution time: 76_795_000 picoseconds.
+		Weight::from_parts(79_959_000, 0)
+			.saturating_add(Weight::from_parts(0, 85593))
 			.saturating_add(T::DbWeight::get().reads(4))
 			.saturating_add(T::DbWeight::get().writes(4))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:1 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
@@ -155,19 +153,19 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	fn commit_result(l: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `430`
-		//  Estimated: `85592`
-		// Minimum execution time: 22_864_000 picoseconds.
-		Weight::from_parts(29_053_456, 0)
-			.saturating_add(Weight::from_parts(0, 85592))
+		//  Estimated: `85593`
+		// Minimum execution time: 23_034_000 picoseconds.
+		Weight::from_parts(29_785_077, 0)
+			.saturating_add(Weight::from_parts(0, 85593))
 			// Standard Error: 1
-			.saturating_add(Weight::from_parts(108, 0).saturating_mul(l.into()))
+			.saturating_add(Weight::from_parts(111, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(2))
 	}
 	/// Storage: `System::Account` (r:3 w:3)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:2)
 	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -186,8 +184,8 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 		// Proof Size summary in bytes:
 		//  Measured:  `52417`
 		//  Estimated: `836830`
-		// Minimum execution time: 2_327_000_000 picoseconds.
-		Weight::from_parts(2_533_256_000, 0)
+		// Minimum execution time: 2_374_200_000 picoseconds.
+		Weight::from_parts(2_522_591_000, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
 			.saturating_add(T::DbWeight::get().reads(269))
 			.saturating_add(T::DbWeight::get().writes(10))
@@ -197,7 +195,7 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `TaskRegistry::PruneQueue` (r:1 w:1)
 	/// Proof: `TaskRegistry::PruneQueue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:64 w:128)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82127), added: 84602, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:107)
 	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:58 w:58)
@@ -217,18 +215,20 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	fn on_initialize(d: u32, p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `59208 + d * (367 ±0) + p * (8 ±0)`
-		//  Estimated: `836830 + d * (84605 ±4) + p * (21 ±4)`
-		// Minimum execution time: 212_236_000 picoseconds.
-		Weight::from_parts(2_707_746_302, 0)
+		//  Estimated: `836830 + d * (84606 ±4) + p * (21 ±4)`
+		// Minimum execution time: 211_675_000 picoseconds.
+		Weight::from_parts(1_129_914_161, 0)
 			.saturating_add(Weight::from_parts(0, 836830))
-			// Standard Error: 7_925_053
-			.saturating_add(Weight::from_parts(1_510_130_715, 0).saturating_mul(d.into()))
+			// Standard Error: 6_134_901
+			.saturating_add(Weight::from_parts(1_559_772_672, 0).saturating_mul(d.into()))
+			// Standard Error: 6_134_901
+			.saturating_add(Weight::from_parts(8_695_410, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(209))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(6))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(p.into())))
-			.saturating_add(Weight::from_parts(0, 84605).saturating_mul(d.into()))
+			.saturating_add(Weight::from_parts(0, 84606).saturating_mul(d.into()))
 			.saturating_add(Weight::from_parts(0, 21).saturating_mul(p.into()))
 	}
 }
