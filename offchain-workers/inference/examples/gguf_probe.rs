@@ -3,7 +3,7 @@
 //! quantized weight dequantizes to f32 exactly (the runtime checks Linear ops against f32 weight
 //! rows, so a weight row must be the same f32 values wherever it is dequantized).
 //!
-//!   gguf_probe --model FILE.gguf
+//!   gguf_probe --model FILE.gguf [--text TEXT]...
 //!
 //! Exactness: for Q4_1 (`d·q + m`) and Q8_0 (`d·q`) blocks, every value candle's dequantization
 //! gives is compared with the same expression in f64 from the block's raw fields; a value whose
@@ -91,4 +91,15 @@ fn main() {
 		println!("tensors {dtype}: {tensors} ({elements} values)");
 	}
 	println!("quantized values dequantized: {values}; took a rounding in f32: {rounded}");
+	// The tokenizer built from the file, on the strings given with --text.
+	let json = arbiter_inference::gguf_tokenizer::tokenizer_json(&content).expect("a tokenizer");
+	let tokenizer: tokenizers::Tokenizer = json.parse().expect("a tokenizer.json");
+	let args: Vec<String> = std::env::args().collect();
+	for (i, a) in args.iter().enumerate() {
+		if a == "--text" {
+			let text = args.get(i + 1).expect("--text TEXT");
+			let ids = tokenizer.encode(text.as_str(), false).expect("encodes").get_ids().to_vec();
+			println!("{}", serde_json::json!({ "text": text, "ids": ids }));
+		}
+	}
 }
