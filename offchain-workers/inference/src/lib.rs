@@ -23,7 +23,7 @@ pub mod cpu;
 pub mod engine;
 pub mod error;
 pub mod generated;
-pub mod gguf_tokenizer;
+pub mod gguf;
 pub mod host;
 pub mod jobs;
 pub mod model;

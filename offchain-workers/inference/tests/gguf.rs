@@ -1,0 +1,95 @@
+//! GGUF model files (issue: verified text generation), on SmolLM2-135M-Instruct (run
+//! `scripts/fetch-smollm2.sh` first): the tokenizer built from the file's own vocabulary and
+//! merges tokenizes as Hugging Face `transformers` does (its ids recorded by
+//! `scripts/reference/smollm2_transformers.py`), and every quantized weight dequantizes to f32
+//! without a rounding.
+
+use std::path::PathBuf;
+
+use arbiter_inference::gguf::{dequantization_roundings, tokenizer_json};
+use candle_core::quantized::gguf_file::{Content, Value};
+
+fn gguf_path() -> PathBuf {
+	let path = std::env::var_os("ARBITER_SMOLLM2_GGUF").map(PathBuf::from).unwrap_or_else(|| {
+		PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+			.join(".cache/arbiter/gguf/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
+	});
+	assert!(path.is_file(), "SmolLM2 is not at {} (run scripts/fetch-smollm2.sh)", path.display());
+	path
+}
+
+fn content() -> (Content, std::fs::File) {
+	let mut file = std::fs::File::open(gguf_path()).unwrap();
+	(Content::read(&mut file).unwrap(), file)
+}
+
+/// The reference's records: each tokenized string, and each prompt with its ids.
+fn expected() -> Vec<serde_json::Value> {
+	let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+		.join("../../scripts/reference/smollm2_transformers.expected.jsonl");
+	std::fs::read_to_string(path)
+		.unwrap()
+		.lines()
+		.map(|l| serde_json::from_str(l).unwrap())
+		.collect()
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u32> {
+	v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}
+
+/// SmolLM2's chat template (the GGUF's `tokenizer.chat_template`) for one user message, with the
+/// assistant's turn opened.
+fn chat(user: &str) -> String {
+	format!(
+		"<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging \
+		 Face<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+	)
+}
+
+#[test]
+fn the_tokenizer_built_from_the_gguf_tokenizes_as_transformers_does() {
+	let (content, _) = content();
+	let json = tokenizer_json(&content).unwrap();
+	assert_eq!(json, tokenizer_json(&content).unwrap(), "built the same way every time");
+	let tokenizer: tokenizers::Tokenizer = json.parse().unwrap();
+	let encode = |text: &str| tokenizer.encode(text, false).unwrap().get_ids().to_vec();
+	let records = expected();
+	let mut checked = 0;
+	for r in &records {
+		if let Some(text) = r["text"].as_str().filter(|_| r.get("ids").is_some()) {
+			assert_eq!(encode(text), ids(&r["ids"]), "{text:?}");
+			checked += 1;
+		}
+		if let Some(prompt) = r.get("prompt") {
+			let text = prompt["text"].as_str().unwrap();
+			let rendered =
+				if prompt["chat"].as_bool().unwrap() { chat(text) } else { text.to_string() };
+			assert_eq!(encode(&rendered), ids(&r["prompt_ids"]), "{rendered:?}");
+			checked += 1;
+		}
+	}
+	// Four strings (digits, Unicode, runs of spaces and tabs) and three prompts (the chat ones
+	// need the special tokens matched whole). The digit split changes nothing on this vocabulary
+	// (no token holds two ASCII digits or a space before one, checked with the `gguf` package):
+	// it is built because it is the model's pre-tokenizer, not because a string here needs it.
+	assert_eq!(checked, 7);
+}
+
+#[test]
+fn a_tokenizer_this_builder_does_not_know_is_refused() {
+	let (mut content, _) = content();
+	content
+		.metadata
+		.insert("tokenizer.ggml.pre".into(), Value::String("llama-bpe".into()));
+	let err = tokenizer_json(&content).unwrap_err().to_string();
+	assert!(err.contains("llama-bpe"), "{err}");
+}
+
+#[test]
+fn every_quantized_weight_dequantizes_to_f32_without_a_rounding() {
+	let (content, mut file) = content();
+	let (values, rounded) = dequantization_roundings(&content, &mut file).unwrap();
+	// 210 Q4_1 tensors and the Q8_0 token embedding (tied to the LM head).
+	assert_eq!((values, rounded), (134_479_872, 0));
+}
