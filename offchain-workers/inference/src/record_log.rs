@@ -218,11 +218,11 @@ impl RecordLog {
 	}
 
 	/// Drops the oldest records until at most `max_records` and `max_bytes` are kept, never
-	/// those of `keep`: a segment holding any of them is dropped after they are appended again,
+	/// those `keep` says: a segment holding any of them is dropped after they are appended again,
 	/// and one holding nothing else is left alone. Returns the tasks dropped.
 	pub(crate) fn evict(
 		&mut self,
-		keep: &HashSet<u64>,
+		keep: &dyn Fn(u64) -> bool,
 		max_records: usize,
 		max_bytes: u64,
 	) -> Result<Vec<u64>> {
@@ -249,7 +249,7 @@ impl RecordLog {
 				);
 				break;
 			};
-			if !live.is_empty() && live.iter().all(|t| keep.contains(t)) {
+			if !live.is_empty() && live.iter().all(|t| keep(*t)) {
 				skipped.insert(segment);
 				continue;
 			}
@@ -257,7 +257,7 @@ impl RecordLog {
 				self.current = None;
 			}
 			for task in live {
-				if keep.contains(&task) {
+				if keep(task) {
 					let record = self.read(task)?.unwrap_or_default();
 					self.append(task, &record)?;
 				} else if let Some(old) = self.index.remove(&task) {
@@ -335,7 +335,7 @@ mod tests {
 			log.append(task, &record(task, 10)).unwrap();
 		}
 		let keep: HashSet<u64> = [1, 4].into();
-		let dropped = log.evict(&keep, 32, 1 << 20).unwrap();
+		let dropped = log.evict(&|t| keep.contains(&t), 32, 1 << 20).unwrap();
 		// The oldest segments go ({0, 1}, {2, 3}, …) until 32 are left; 1 and 4 move to the end.
 		assert_eq!(dropped, vec![0, 2, 3, 5, 6, 7, 8, 9]);
 		let tasks = log.tasks();
@@ -347,10 +347,10 @@ mod tests {
 		assert_eq!(log.read(4).unwrap(), Some(record(4, 10)));
 		// When every record left must stay, the limits give way.
 		let all: HashSet<u64> = log.tasks().into_iter().collect();
-		assert!(log.evict(&all, 2, 1 << 20).unwrap().is_empty());
+		assert!(log.evict(&|t| all.contains(&t), 2, 1 << 20).unwrap().is_empty());
 		assert_eq!(log.tasks().len(), 32);
 		// The byte limit evicts too.
-		let dropped = log.evict(&HashSet::new(), 1_000, 100).unwrap();
+		let dropped = log.evict(&|_| false, 1_000, 100).unwrap();
 		assert_eq!((dropped.len(), log.tasks().len()), (22, 10));
 	}
 }

@@ -217,28 +217,19 @@ impl TraceStore {
 	/// Opens (creating) the store in `dir` for an engine of `fingerprint`.
 	pub fn open_as(dir: &Path, limits: StoreLimits, fingerprint: Fingerprint) -> Result<Self> {
 		std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-		// Whole traces (`task-<id>.trace`) were kept before replay records; they are not read.
-		let legacy = std::fs::read_dir(dir)
-			.map_err(|e| io_err(dir, e))?
-			.filter_map(|e| e.ok())
-			.filter(|e| e.file_name().to_string_lossy().ends_with(".trace"))
-			.count();
-		if legacy > 0 {
-			log::warn!(
-				target: "arbiter-inference",
-				"{legacy} stored traces of the previous format in {} are no longer read (challenges of their tasks cannot be answered); delete them",
-				dir.display()
-			);
+		// Earlier layouts, no longer read: whole traces (`task-<id>.trace`), then one replay
+		// record per file (`task-<id>.replay`).
+		let (mut traces, mut per_task) = (0usize, 0usize);
+		for entry in std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?.filter_map(|e| e.ok()) {
+			let name = entry.file_name();
+			let name = name.to_string_lossy();
+			traces += usize::from(name.ends_with(".trace"));
+			per_task += usize::from(name.ends_with(".replay"));
 		}
-		let per_task = std::fs::read_dir(dir)
-			.map_err(|e| io_err(dir, e))?
-			.filter_map(|e| e.ok())
-			.filter(|e| e.file_name().to_string_lossy().ends_with(".replay"))
-			.count();
-		if per_task > 0 {
+		if traces + per_task > 0 {
 			log::warn!(
 				target: "arbiter-inference",
-				"{per_task} replay records of the previous layout (task-*.replay) in {} are no longer read (challenges of their tasks cannot be answered); delete them",
+				"{traces} stored traces and {per_task} replay records of earlier layouts in {} are no longer read (challenges of their tasks cannot be answered); delete them",
 				dir.display()
 			);
 		}
@@ -330,10 +321,13 @@ impl TraceStore {
 	}
 
 	fn evict(&self, keep: u64) -> Result<()> {
-		let mut keep_set = self.retained.lock().map(|r| r.clone()).unwrap_or_default();
-		keep_set.insert(keep);
-		let dropped =
-			self.log()?.evict(&keep_set, self.limits.max_traces, self.limits.max_bytes)?;
+		let retained = self
+			.retained
+			.lock()
+			.map_err(|_| EngineError::Store("trace store retained set poisoned".into()))?;
+		let keep = |t: u64| t == keep || retained.contains(&t);
+		let dropped = self.log()?.evict(&keep, self.limits.max_traces, self.limits.max_bytes)?;
+		drop(retained);
 		if let Ok(mut cache) = self.cache.lock() {
 			cache.retain(|(t, _)| !dropped.contains(t));
 		}
