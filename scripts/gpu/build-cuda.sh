@@ -30,7 +30,7 @@ if [ ! -x "$CUDA/nvvm/bin/cicc" ] || [ ! -e "$TOOLKIT/stubs/libcuda.so" ]; then
 	for lib in cublas cublasLt cudart nvrtc; do ln -sf "lib$lib.so.13" "$CUDA/lib/lib$lib.so"; done
 	ln -sf libcurand.so.10 "$CUDA/lib/libcurand.so"
 	# The driver API functions cudarc declares, as a stub libcuda.so.1 to link against.
-	cudarc="$(cd "$ROOT" && cargo metadata --format-version 1 --locked | python3 -c 'import json,sys; print(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "cudarc").rsplit("/", 1)[0])')"
+	cudarc="$(cd "$ROOT" && cargo metadata --format-version 1 --locked --features arbiter-inference/cuda | python3 -c 'import json,sys; print(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "cudarc").rsplit("/", 1)[0])')"
 	grep -ohE '^            fn cu[A-Za-z0-9_]+' "$cudarc/src/driver/sys/mod.rs" | awk '{print "int " $2 "(void) { return 999; }"}' | sort -u >"$TOOLKIT/stubs/cuda_stub.c"
 	cc -shared -fPIC -o "$TOOLKIT/stubs/libcuda.so" -Wl,-soname,libcuda.so.1 "$TOOLKIT/stubs/cuda_stub.c"
 fi
