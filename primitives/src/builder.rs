@@ -153,6 +153,30 @@ impl GraphBuilder {
 	pub fn l2_normalize(&mut self, x: NodeId, eps: f32) -> NodeId {
 		self.same(Op::L2Normalize { eps_bits: eps.to_bits() }, &[x])
 	}
+	/// Rotary position embedding of `x` `[.., S, D]` from committed `[positions, D/2]` tables.
+	pub fn rope(&mut self, x: NodeId, cos: WeightId, sin: WeightId) -> NodeId {
+		self.same(Op::Rope { cos, sin }, &[x])
+	}
+	/// Causal scores `[H, S, S]` of `q` `[H, S, D]` against `k` `[G, S, D]`, `H = G·group`.
+	pub fn causal_scores(&mut self, q: NodeId, k: NodeId, group: u32, scale: f32) -> NodeId {
+		let dims = self.shape_of(q);
+		let (h, s) = (dims.first().copied().unwrap_or(0), dims.get(1).copied().unwrap_or(0));
+		let op = Op::CausalScores { group, scale_bits: scale.to_bits() };
+		self.node(op, &[q, k], Vec::from([h, s, s]))
+	}
+	/// Softmax over the causal prefix of each row.
+	pub fn causal_softmax(&mut self, x: NodeId) -> NodeId {
+		self.same(Op::CausalSoftmax, &[x])
+	}
+	/// `a` `[H, M, K]` times `b` `[G, N, K]` transposed, head `h` reading `b`'s head `h / group`.
+	pub fn grouped_matmul(&mut self, a: NodeId, b: NodeId, group: u32) -> NodeId {
+		let mut dims = self.shape_of(a);
+		let n = self.shape_of(b).get(1).copied().unwrap_or(0);
+		if let Some(last) = dims.last_mut() {
+			*last = n;
+		}
+		self.node(Op::GroupedMatMul { group }, &[a, b], dims)
+	}
 
 	/// The graph built so far.
 	pub fn build(self) -> Graph {

@@ -136,6 +136,24 @@ pub enum Op {
 	MeanPool,
 	/// `x / max(||x_row||_2, eps)`.
 	L2Normalize { eps_bits: u32 },
+	/// Rotary position embedding of interleaved pairs (LLaMA as GGUF stores it): `x` is
+	/// `[.., S, D]` (D even) and its row at position `p` (the index along `S`) has each pair
+	/// `(x₂ᵢ, x₂ᵢ₊₁)` turned by the angle whose cosine and sine are `cos[p, i]` and `sin[p, i]`:
+	/// `out₂ᵢ = x₂ᵢ·cos − x₂ᵢ₊₁·sin`, `out₂ᵢ₊₁ = x₂ᵢ·sin + x₂ᵢ₊₁·cos`. The tables are weights
+	/// `[positions, D/2]` committed with the model, so the runtime evaluates no trigonometry.
+	Rope { cos: WeightId, sin: WeightId },
+	/// Causal attention scores with grouped K/V heads: `q` `[H, S, D]`, `k` `[G, S, D]` with
+	/// `H = G·group`; `out[h, i, j] = (q[h, i, :] · k[h / group, j, :])·scale` for `j <= i` and
+	/// exactly 0 for `j > i`. The mask is structural (no `-inf` anywhere) and `scale` is a power
+	/// of two, so scaling is exact.
+	CausalScores { group: u32, scale_bits: u32 },
+	/// Softmax over the causal prefix of each row of `x` `[.., S, S]`: row `i` (the index along
+	/// the second-to-last dimension) is the softmax of `x[i, 0..=i]` in columns `0..=i` and
+	/// exactly 0 after; what `x` holds after column `i` is never read.
+	CausalSoftmax,
+	/// `out[h, m, n] = a[h, m, :] · b[h / group, n, :]`: `a` `[H, M, K]`, `b` `[G, N, K]`,
+	/// `H = G·group` (attention's context product over grouped V heads, `b` being V transposed).
+	GroupedMatMul { group: u32 },
 }
 
 /// One node: an op, the nodes it reads, and the shape of its output.
@@ -493,6 +511,54 @@ impl Graph {
 				self.check_eps(id, *eps_bits)?;
 				self.same_shape(node, id)
 			},
+			Op::Rope { cos, sin } => {
+				arity(1, 1)?;
+				self.same_shape(node, id)?;
+				let (width, positions) = (out.width(), seq_of(out).ok_or(mismatch.clone())?);
+				if width % 2 != 0 {
+					return Err(mismatch);
+				}
+				for table in [cos, sin] {
+					let t = self.weight_shape(id, *table)?;
+					if t.rank() != 2 || t.width() != width / 2 || t.rows() < positions as u64 {
+						return Err(mismatch);
+					}
+				}
+				Ok(())
+			},
+			Op::CausalScores { group, scale_bits } => {
+				arity(2, 2)?;
+				if !is_power_of_two(f32_of(*scale_bits)) {
+					return Err(GraphError::BadScalar { node: id });
+				}
+				let q = self.input_shape(node, 0).ok_or(mismatch.clone())?;
+				let k = self.input_shape(node, 1).ok_or(mismatch.clone())?;
+				let [h, s, d] = dims3(q).ok_or(mismatch.clone())?;
+				let [g, ks, kd] = dims3(k).ok_or(mismatch.clone())?;
+				if !groups_fit(h, g, *group) || ks != s || kd != d || out.dims() != [h, s, s] {
+					return Err(mismatch);
+				}
+				Ok(())
+			},
+			Op::CausalSoftmax => {
+				arity(1, 1)?;
+				self.same_shape(node, id)?;
+				if seq_of(out) != Some(out.width()) {
+					return Err(mismatch);
+				}
+				Ok(())
+			},
+			Op::GroupedMatMul { group } => {
+				arity(2, 2)?;
+				let a = self.input_shape(node, 0).ok_or(mismatch.clone())?;
+				let b = self.input_shape(node, 1).ok_or(mismatch.clone())?;
+				let [h, m, k] = dims3(a).ok_or(mismatch.clone())?;
+				let [g, n, bk] = dims3(b).ok_or(mismatch.clone())?;
+				if !groups_fit(h, g, *group) || bk != k || out.dims() != [h, m, n] {
+					return Err(mismatch);
+				}
+				Ok(())
+			},
 		}
 	}
 
@@ -518,6 +584,32 @@ impl Graph {
 		}
 		Ok(())
 	}
+}
+
+/// The length of the dimension before the row (a sequence's positions); `None` for a vector.
+pub fn seq_of(shape: &Shape) -> Option<u32> {
+	let dims = shape.dims();
+	dims.len().checked_sub(2).and_then(|k| dims.get(k)).copied()
+}
+
+/// The three dimensions of a rank-3 shape.
+fn dims3(shape: &Shape) -> Option<[u32; 3]> {
+	match shape.dims() {
+		[a, b, c] => Some([*a, *b, *c]),
+		_ => None,
+	}
+}
+
+/// `heads` query heads share `kv_heads` K/V heads in groups of `group`.
+fn groups_fit(heads: u32, kv_heads: u32, group: u32) -> bool {
+	group >= 1 && (kv_heads as u64) * (group as u64) == heads as u64
+}
+
+/// A positive normal power of two: multiplying by it is exact (barring underflow).
+pub fn is_power_of_two(x: f32) -> bool {
+	let bits = x.to_bits();
+	let exponent = (bits >> 23) & 0xff;
+	x > 0.0 && bits & 0x7f_ffff == 0 && exponent != 0 && exponent != 0xff
 }
 
 fn check_shape(

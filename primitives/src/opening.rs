@@ -14,7 +14,7 @@ use crate::{
 	commitment::{trace_leaf, trace_offsets, weight_leaf, weight_offsets},
 	encoding::{descriptor_hash, model_root_of, trace_root_of},
 	evaluator::{ops, ElementCheck},
-	ir::{f32_of, Graph, GraphError, NodeId, Op, Shape, WeightId},
+	ir::{f32_of, seq_of, Graph, GraphError, NodeId, Op, Shape, WeightId},
 	merkle::{verify_range, ProofError, RangeProof},
 	Hash,
 };
@@ -264,8 +264,42 @@ pub fn required_rows(
 			let (mask, _) = input(1)?;
 			rows.push(trace(mask, 0)?);
 		},
+		Op::Rope { cos, sin } => {
+			rows.push(trace(input(0)?.0, r)?);
+			let position = position_of(&n.shape, row)?;
+			rows.push(RowRef::Weight { tensor: *cos, row: position });
+			rows.push(RowRef::Weight { tensor: *sin, row: position });
+		},
+		Op::CausalScores { group, .. } => {
+			// After the diagonal the element is zero by definition: its own row is all it reads.
+			let position = position_of(&n.shape, row)?;
+			if col <= position {
+				let seq = seq_of(&n.shape).unwrap_or(1).max(1) as u64;
+				let head = r / seq;
+				rows.push(trace(input(0)?.0, r)?);
+				rows.push(trace(input(1)?.0, (head / (*group).max(1) as u64) * seq + col as u64)?);
+			}
+		},
+		Op::CausalSoftmax => {
+			rows.push(trace(input(0)?.0, r)?);
+		},
+		Op::GroupedMatMul { group } => {
+			let m = seq_of(&n.shape).unwrap_or(1).max(1) as u64;
+			let (b, b_shape) = input(1)?;
+			let b_rows_per_head = seq_of(b_shape).unwrap_or(1) as u64;
+			let head = r / m;
+			rows.push(trace(input(0)?.0, r)?);
+			rows.push(trace(b, (head / (*group).max(1) as u64) * b_rows_per_head + col as u64)?);
+		},
 	}
 	Ok(rows)
+}
+
+/// The position of row `row` of a tensor of `shape` along its sequence dimension (the one
+/// before the row): what `Rope` and the causal ops read their position from.
+pub fn position_of(shape: &Shape, row: u32) -> Result<u32, MalformedReason> {
+	let seq = seq_of(shape).ok_or(MalformedReason::NodeNotChallengeable)?;
+	Ok(row % seq.max(1))
 }
 
 /// Where output element `(row, col)` of a `Transpose`/`Reshape` comes from in its input.
@@ -598,6 +632,18 @@ pub fn recompute_element(
 			ops::copy(elem(1, src_col), claimed)
 		},
 		Op::MeanPool => ops::mean_pool(at(1), at(2), claimed),
+		Op::Rope { .. } => ops::rope(at(1), at(2), at(3), c, claimed),
+		Op::CausalScores { scale_bits, .. } =>
+			if col > position_of(&n.shape, row)? {
+				ops::masked(claimed)
+			} else {
+				ops::causal_score(at(1), at(2), f32_of(*scale_bits), claimed)
+			},
+		Op::CausalSoftmax => {
+			let position = position_of(&n.shape, row)? as usize;
+			ops::causal_softmax(at(1), position, c, claimed)
+		},
+		Op::GroupedMatMul { .. } => ops::matmul(at(1), at(2), claimed),
 	};
 	Ok(check)
 }

@@ -127,3 +127,55 @@ fn candle_mean_pool() {
 		ops::mean_pool(&column, &mask, c)
 	});
 }
+
+#[test]
+fn candle_rope_and_causal_attention() {
+	let mut rng = common::Rng(16);
+	let (heads, seq, d) = (3usize, 9usize, 64usize);
+	let x = rng.vec(heads * seq * d, 3.0);
+	let angle = |p: usize, i: usize| p as f64 * 100_000f64.powf(-(2.0 * i as f64) / d as f64);
+	let cos: Vec<f32> =
+		(0..seq * d / 2).map(|k| angle(k / (d / 2), k % (d / 2)).cos() as f32).collect();
+	let sin: Vec<f32> =
+		(0..seq * d / 2).map(|k| angle(k / (d / 2), k % (d / 2)).sin() as f32).collect();
+	let out = candle_nn::rotary_emb::rope_i(
+		&t(&x, &[1, heads, seq, d]),
+		&t(&cos, &[seq, d / 2]),
+		&t(&sin, &[seq, d / 2]),
+	)
+	.unwrap();
+	assert_all("rope_i", &flat(&out), |i, c| {
+		let (r, col) = (i / d, i % d);
+		let p = r % seq;
+		let half = d / 2;
+		ops::rope(
+			&x[r * d..(r + 1) * d],
+			&cos[p * half..(p + 1) * half],
+			&sin[p * half..(p + 1) * half],
+			col,
+			c,
+		)
+	});
+
+	// Scores of one head against itself, scaled by 1/8 (exact), then softmax over each
+	// row's causal prefix as a decode step computes it: the prefix alone.
+	let q = &x[..seq * d];
+	let k = rng.vec(seq * d, 3.0);
+	let scores = flat(
+		&t(q, &[seq, d])
+			.matmul(&t(&k, &[seq, d]).t().unwrap())
+			.unwrap()
+			.affine(0.125, 0.0)
+			.unwrap(),
+	);
+	assert_all("causal scores", &scores, |e, c| {
+		let (i, j) = (e / seq, e % seq);
+		ops::causal_score(&q[i * d..(i + 1) * d], &k[j * d..(j + 1) * d], 0.125, c)
+	});
+	for i in 0..seq {
+		let row = &scores[i * seq..(i + 1) * seq];
+		let probs = flat(&candle_nn::ops::softmax_last_dim(&t(&row[..=i], &[1, i + 1])).unwrap());
+		let padded: Vec<f32> = (0..seq).map(|j| probs.get(j).copied().unwrap_or(0.0)).collect();
+		assert_all("causal softmax", &padded, |j, c| ops::causal_softmax(row, i, j, c));
+	}
+}

@@ -168,9 +168,58 @@ fn against_an_honest_trace_every_descent_path_ends_with_the_provider_winning() {
 	}
 }
 
+/// A LLaMA-style block (rotary embedding, causal grouped-query attention, SiLU gating) at a
+/// fixed length.
+fn decoder(seed: u64) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+	let (graph, weights, inputs) = common::tiny_decoder(seed, SEQ, SEQ, 4, 2, 8);
+	graph.validate(MAX_WIDTH).expect("generated graph is valid");
+	(graph, weights, inputs)
+}
+
 #[test]
-fn the_challengers_strategy_ends_at_the_one_wrong_node_for_every_op_kind() {
-	let (graph, weights, inputs) = encoder(3);
+fn against_an_honest_decoder_trace_every_descent_path_ends_with_the_provider_winning() {
+	for seed in 1..=3u64 {
+		let (graph, weights, inputs) = decoder(seed);
+		let outputs = common::run(&graph, &weights, &inputs);
+		let provider = Provider::new(&graph, &weights, outputs, &common::task_ids(&inputs));
+		let mut rng = common::Rng(seed * 104_729 + 1);
+		for _ in 0..40 {
+			let node = rng.below(graph.nodes.len() as u64) as NodeId;
+			let shape = &graph.nodes[node as usize].shape;
+			let mut element =
+				(node, rng.below(shape.rows()) as u32, rng.below(shape.width() as u64) as u32);
+			loop {
+				let opening = provider.answer(element);
+				assert_eq!(provider.rule(element, &opening), Ruling::ProviderWins, "{element:?}");
+				let operands: Vec<_> = opened_operands(&graph, element, &opening)
+					.into_iter()
+					.filter(|(n, _, _)| !graph.is_input(*n))
+					.collect();
+				let Some((n, r, values)) =
+					operands.get(rng.below(operands.len().max(1) as u64) as usize)
+				else {
+					break;
+				};
+				element = (*n, *r, rng.below(values.len() as u64) as u32);
+			}
+		}
+	}
+}
+
+#[test]
+fn the_challengers_strategy_ends_at_the_one_wrong_node_of_a_decoder() {
+	let kinds = strategy_convicts_every_wrong_node(decoder(5));
+	for kind in ["Rope", "CausalScores", "CausalSoftmax", "GroupedMatMul", "RmsNorm", "Silu", "Mul"]
+	{
+		assert!(kinds.contains(kind), "{kind} faults were found: {kinds:?}");
+	}
+}
+
+/// Makes each computed node of the model the one wrong node in turn and runs the challenger's
+/// strategy against it; returns the op kinds convicted.
+fn strategy_convicts_every_wrong_node(
+	(graph, weights, inputs): (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>),
+) -> std::collections::BTreeSet<String> {
 	let ids = common::task_ids(&inputs);
 	let honest = common::run(&graph, &weights, &inputs);
 	let own = Own { graph: &graph, weights: &weights, outputs: &honest };
@@ -206,6 +255,12 @@ fn the_challengers_strategy_ends_at_the_one_wrong_node_for_every_op_kind() {
 				.to_string(),
 		);
 	}
+	kinds_convicted
+}
+
+#[test]
+fn the_challengers_strategy_ends_at_the_one_wrong_node_for_every_op_kind() {
+	let kinds_convicted = strategy_convicts_every_wrong_node(encoder(3));
 	// Every op kind the model has (all but the inputs) was the faulty one once and was found.
 	for kind in [
 		"Embedding",

@@ -188,6 +188,53 @@ proptest! {
 	}
 
 	#[test]
+	fn rope(x in -1.0e3f32..1.0e3, y in -1.0e3f32..1.0e3, angle in -100.0f32..100.0) {
+		let (c, s) = (libm::cosf(angle), libm::sinf(angle));
+		let row = [x, y];
+		// Plain, FMA either way round, and candle's rope_i formula.
+		let even = [x * c - y * s, x.mul_add(c, -(y * s)), (-y).mul_add(s, x * c)];
+		let odd = [x * s + y * c, x.mul_add(s, y * c), y.mul_add(c, x * s)];
+		assert_sound("rope (even)", &even, |claim| ops::rope(&row, &[c], &[s], 0, claim))?;
+		assert_sound("rope (odd)", &odd, |claim| ops::rope(&row, &[c], &[s], 1, claim))?;
+	}
+
+	#[test]
+	fn causal_scores((q, k) in pair(256), shift in -6i32..=0) {
+		let scale = 2f32.powi(shift);
+		// Scaled after the dot product, or q scaled first: the same bits for a power of two.
+		let mut honest: Vec<f32> = dots(&q, &k).into_iter().map(|d| d * scale).collect();
+		let q_scaled: Vec<f32> = q.iter().map(|v| v * scale).collect();
+		honest.extend(dots(&q_scaled, &k));
+		assert_sound("causal_score", &honest, |c| ops::causal_score(&q, &k, scale, c))?;
+	}
+
+	#[test]
+	fn causal_softmax(x in row(1024), pos_seed in any::<usize>(), col_seed in any::<usize>()) {
+		let w = x.len();
+		let pos = pos_seed % w;
+		let col = col_seed % (pos + 1);
+		let prefix = &x[..=pos];
+		let max = prefix.iter().copied().fold(f32::MIN, f32::max);
+		let e: Vec<f32> = prefix.iter().map(|v| (v - max).exp()).collect();
+		let mut honest: Vec<f32> = SUMMERS.iter().map(|s| e[col] / s(&e)).collect();
+		let (mut m, mut s) = (f32::MIN, 0.0f32);
+		for v in prefix {
+			let m2 = m.max(*v);
+			s = s * (m - m2).exp() + (v - m2).exp();
+			m = m2;
+		}
+		honest.push((prefix[col] - m).exp() / s);
+		assert_sound("causal_softmax", &honest, |c| ops::causal_softmax(&x, pos, col, c))?;
+		// What the row holds after the diagonal is never read.
+		let mut other = x.clone();
+		for v in other.iter_mut().skip(pos + 1) {
+			*v = 1.0e4;
+		}
+		let (a, b) = (ops::causal_softmax(&x, pos, col, honest[0]), ops::causal_softmax(&other, pos, col, honest[0]));
+		prop_assert_eq!((a.reference, a.bound), (b.reference, b.bound));
+	}
+
+	#[test]
 	fn mean_pool(x in row(512), valid_seed in any::<usize>()) {
 		let w = x.len();
 		let valid = 1 + valid_seed % w;
@@ -195,6 +242,30 @@ proptest! {
 		let honest: Vec<f32> = dots(&x, &mask).into_iter().map(|d| d / forward(&mask).max(1e-9)).collect();
 		assert_sound("mean_pool", &honest, |c| ops::mean_pool(&x, &mask, c))?;
 	}
+}
+
+#[test]
+fn after_the_diagonal_only_an_exact_zero_passes() {
+	let row = [0.5f32, -1.0, 2.0, 3.0];
+	for claim in [0.0f32, -0.0] {
+		assert!(ops::causal_softmax(&row, 1, 2, claim).passes(0.0));
+		assert!(ops::masked(claim).passes(0.0));
+	}
+	for claim in [f32::from_bits(1), 1.0e-30, 0.25] {
+		assert!(!ops::causal_softmax(&row, 1, 2, claim).passes(0.0), "{claim}");
+		assert!(!ops::masked(claim).passes(0.0), "{claim}");
+	}
+	// A position past the row, or a column past it, is not a check that can pass.
+	assert!(!ops::causal_softmax(&row, 4, 0, 0.0).passes(0.0));
+	assert!(!ops::causal_softmax(&row, 3, 4, 0.0).passes(0.0));
+}
+
+#[test]
+fn rope_refuses_tables_of_another_width() {
+	let x = [1.0f32, 2.0, 3.0, 4.0];
+	assert!(ops::rope(&x, &[1.0, 1.0], &[0.0, 0.0], 3, 4.0).passes(0.0));
+	assert!(!ops::rope(&x, &[1.0], &[0.0], 1, 2.0).passes(0.0));
+	assert!(!ops::rope(&x, &[1.0, 1.0, 1.0], &[0.0, 0.0, 0.0], 1, 2.0).passes(0.0));
 }
 
 #[test]

@@ -123,6 +123,11 @@ fn evaluator_is_bit_identical_in_wasm() {
 		let col = rng.below(w as u64) as usize;
 		let claimed = rng.uniform() * scale;
 		let mask: Vec<f32> = (0..w).map(|k| if k % 5 == 4 { -1.0e9 } else { 0.0 }).collect();
+		// Rotary pairs: an even-width row and its half-width cosine and sine rows.
+		let pairs: Vec<f32> = a.iter().copied().chain(a.iter().copied()).collect();
+		let cos: Vec<f32> = b.iter().map(|v| libm::cosf(*v * 6.0)).collect();
+		let sin: Vec<f32> = b.iter().map(|v| libm::sinf(*v * 6.0)).collect();
+		let pos = rng.below(w as u64) as usize;
 		let keep: Vec<f32> = (0..w).map(|k| if k % 3 == 0 { 0.0 } else { 1.0 }).collect();
 		let cases: Vec<Case> = vec![
 			(0, ops::linear(&a, &b, Some(0.25), claimed), a.clone(), b.clone(), vec![0.25]),
@@ -135,6 +140,15 @@ fn evaluator_is_bit_identical_in_wasm() {
 			(7, ops::silu(a[col], claimed), vec![a[col]], vec![], vec![]),
 			(8, ops::add(a[col], b[col], claimed), vec![a[col]], vec![b[col]], vec![]),
 			(9, ops::mul(a[col], b[col], claimed), vec![a[col]], vec![b[col]], vec![]),
+			(
+				10,
+				ops::rope(&pairs, &cos, &sin, col % pairs.len(), claimed),
+				pairs.clone(),
+				cos.clone(),
+				sin.clone(),
+			),
+			(11, ops::causal_score(&a, &b, 0.125, claimed), a.clone(), b.clone(), vec![0.125]),
+			(12, ops::causal_softmax(&a, pos, col, claimed), a.clone(), vec![pos as f32], vec![]),
 		];
 		for (op, native, x, y, z) in cases {
 			let in_wasm = probe.eval(op, &x, &y, &z, col, claimed);
@@ -142,5 +156,5 @@ fn evaluator_is_bit_identical_in_wasm() {
 			compared += 1;
 		}
 	}
-	assert_eq!(compared, 400);
+	assert_eq!(compared, 520);
 }

@@ -38,6 +38,10 @@ fn op_kind(op: &Op) -> &'static str {
 		Op::Reshape => "Reshape",
 		Op::MeanPool => "MeanPool",
 		Op::L2Normalize { .. } => "L2Normalize",
+		Op::Rope { .. } => "Rope",
+		Op::CausalScores { .. } => "CausalScores",
+		Op::CausalSoftmax => "CausalSoftmax",
+		Op::GroupedMatMul { .. } => "GroupedMatMul",
 	}
 }
 

@@ -371,6 +371,11 @@ impl<'a> BatchExecutor<'a> {
 			},
 			Op::Reshape => Ok(contiguous(&self.operand(id, node, 0)?)?.reshape(dims)?),
 			Op::MeanPool | Op::L2Normalize { .. } => self.pool(id, node),
+			Op::Rope { cos, sin } => self.rope(id, node, *cos, *sin),
+			Op::CausalScores { group, scale_bits } =>
+				self.causal_scores(id, node, *group, f32_of(*scale_bits)),
+			Op::CausalSoftmax => self.causal_softmax(id, node),
+			Op::GroupedMatMul { group } => self.grouped_matmul(id, node, *group),
 		}
 	}
 
@@ -518,6 +523,61 @@ impl<'a> BatchExecutor<'a> {
 		})
 	}
 
+	/// Rotary embedding of interleaved pairs (candle's `rope_i`), the tables' first `S` rows read
+	/// by position.
+	fn rope(&self, id: usize, node: &Node, cos: u32, sin: u32) -> Result<Tensor> {
+		let x = contiguous(&self.operand(id, node, 0)?)?;
+		let dims = x.dims().to_vec();
+		let (seq, width) = (x.dim(D::Minus2)?, x.dim(D::Minus1)?);
+		let lead = x.elem_count() / (seq * width).max(1);
+		let cos = self.weight(id, cos)?.narrow(0, 0, seq)?;
+		let sin = self.weight(id, sin)?.narrow(0, 0, seq)?;
+		let out = candle_nn::rotary_emb::rope_i(&x.reshape((lead, 1, seq, width))?, &cos, &sin)?;
+		Ok(out.reshape(dims)?)
+	}
+
+	/// `(q · kᵀ)·scale` with each K head serving `group` query heads, and exact zeros after the
+	/// diagonal. Query heads of one group are adjacent, so the group's rows stack into one
+	/// product against its K head.
+	fn causal_scores(&self, id: usize, node: &Node, group: u32, scale: f32) -> Result<Tensor> {
+		let (q, k) =
+			(contiguous(&self.operand(id, node, 0)?)?, contiguous(&self.operand(id, node, 1)?)?);
+		let (batch, heads, seq, d) = q.dims4()?;
+		let kv = heads / (group as usize).max(1);
+		let scores = q
+			.reshape((batch, kv, heads / kv.max(1) * seq, d))?
+			.matmul(&k.transpose(D::Minus1, D::Minus2)?)?
+			.reshape((batch, heads, seq, seq))?;
+		// Scaling by a power of two and multiplying by 1 are exact; 0 after the diagonal.
+		let keep = causal_mask(seq, 1.0, 0.0, q.device())?;
+		Ok((scores * scale as f64)?.broadcast_mul(&keep)?)
+	}
+
+	/// Softmax of each row's causal prefix: the columns after the diagonal get `-inf` before the
+	/// softmax (only here, never in the trace), so they add exact zeros to its sum and come out
+	/// exactly 0.
+	fn causal_softmax(&self, id: usize, node: &Node) -> Result<Tensor> {
+		let x = contiguous(&self.operand(id, node, 0)?)?;
+		let seq = x.dim(D::Minus1)?;
+		let mask = causal_mask(seq, 0.0, f32::NEG_INFINITY, x.device())?;
+		Ok(candle_nn::ops::softmax_last_dim(&x.broadcast_add(&mask)?)?)
+	}
+
+	/// `a · bᵀ` with each head of `b` serving `group` heads of `a`.
+	fn grouped_matmul(&self, id: usize, node: &Node, group: u32) -> Result<Tensor> {
+		let (a, b) =
+			(contiguous(&self.operand(id, node, 0)?)?, contiguous(&self.operand(id, node, 1)?)?);
+		let (batch, heads, m, k) = a.dims4()?;
+		let (_, kv, n, _) = b.dims4()?;
+		if kv * (group as usize) != heads {
+			return Err(EngineError::Internal(format!("node {id}: heads do not fit the groups")));
+		}
+		let out = a
+			.reshape((batch, kv, heads / kv.max(1) * m, k))?
+			.matmul(&contiguous(&b.transpose(D::Minus1, D::Minus2)?)?)?;
+		Ok(out.reshape((batch, heads, m, n))?)
+	}
+
 	/// Mean pooling of rows under a mask, and L2 normalization of rows.
 	fn pool(&self, id: usize, node: &Node) -> Result<Tensor> {
 		let x = self.operand(id, node, 0)?;
@@ -596,6 +656,13 @@ fn gelu_fusions(template: &Graph) -> Vec<bool> {
 				nodes.iter().enumerate().all(|(j, n)| j == id + 1 || !n.inputs.contains(&this))
 		})
 		.collect()
+}
+
+/// An `[S, S]` matrix holding `on` at and before the diagonal and `off` after it.
+fn causal_mask(seq: usize, on: f32, off: f32, device: &Device) -> Result<Tensor> {
+	let values: Vec<f32> =
+		(0..seq * seq).map(|e| if e % seq <= e / seq { on } else { off }).collect();
+	Ok(Tensor::from_vec(values, (seq, seq), device)?)
 }
 
 /// The test-only fault ([`Model::inject_fault`]): 1 to 7 (by row, cycling) added to the

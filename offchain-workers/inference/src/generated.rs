@@ -1,6 +1,7 @@
 //! Small generated models with random (seeded) weights, for fast tests and benchmarks: a tiny
-//! BERT (the real MiniLM graph at toy sizes) and a gated MLP that uses the ops BERT does not
-//! (RmsNorm, SiLU, ReLU, Mul, unmasked Softmax).
+//! BERT (the real MiniLM graph at toy sizes), a gated MLP that uses the ops BERT does not
+//! (RmsNorm, SiLU, ReLU, Mul, unmasked Softmax), and a tiny LLaMA (the real decoder graph at toy
+//! sizes: rotary embedding, causal grouped-query attention, SiLU gating).
 
 use arbiter_primitives::builder::GraphBuilder;
 use candle_core::Device;
@@ -8,6 +9,7 @@ use candle_core::Device;
 use crate::{
 	bert::{bert_graph, BertConfig, BERT_INPUT_PADS},
 	error::Result,
+	llama::{llama_graph, rope_tables, LlamaConfig, ROPE_COS, ROPE_SIN},
 	model::{Model, ModelInput},
 };
 
@@ -132,6 +134,54 @@ pub fn gated_mlp_input(seed: u64, seq: u32) -> ModelInput {
 	let mut rng = Rng(seed | 1);
 	let ids: Vec<u32> = (0..seq).map(|_| rng.below(GATED_MLP_VOCABULARY as u64) as u32).collect();
 	let tensors = gated_mlp_graph()
+		.instantiate(seq)
+		.input_values(&ids)
+		.expect("one value per token");
+	ModelInput { seq_len: seq, tensors }
+}
+
+/// The tiny LLaMA's config: 2 layers, width 32, 2 query heads over 1 K/V head of width 16,
+/// feed-forward 64, vocabulary 40.
+pub fn tiny_llama_config() -> LlamaConfig {
+	LlamaConfig {
+		vocab_size: 40,
+		hidden_size: 32,
+		num_layers: 2,
+		num_heads: 2,
+		num_kv_heads: 1,
+		ffn_size: 64,
+		rope_base: 10_000.0,
+		rms_eps: 1e-5,
+		context: 64,
+	}
+}
+
+/// Positions (longest input) of the tiny LLaMA.
+pub const TINY_LLAMA_POSITIONS: u32 = 64;
+
+/// A tiny LLaMA with random weights and true rotary tables; inputs from [`tiny_llama_input`].
+/// Its one input, the token ids, is padded with id 0 in batches.
+pub fn tiny_llama(seed: u64, device: &Device) -> Result<Model> {
+	let config = tiny_llama_config();
+	let graph = llama_graph(&config, TINY_LLAMA_POSITIONS);
+	let mut weights = random_weights(&graph, &mut Rng(seed | 1));
+	let (cos, sin) = rope_tables(&config, TINY_LLAMA_POSITIONS);
+	for (w, values) in graph.weights.iter().zip(weights.iter_mut()) {
+		match w.name.as_slice() {
+			n if n == ROPE_COS.as_bytes() => *values = cos.clone(),
+			n if n == ROPE_SIN.as_bytes() => *values = sin.clone(),
+			n if n.ends_with(b"norm.weight") => values.iter_mut().for_each(|v| *v += 1.0),
+			_ => {},
+		}
+	}
+	Model::from_parts("tiny-llama", graph, weights, [3u8; 32], Some(vec![0.0]), device)
+}
+
+/// Random token ids of length `seq` for the tiny LLaMA, and its inputs for them.
+pub fn tiny_llama_input(seed: u64, seq: u32) -> ModelInput {
+	let mut rng = Rng(seed | 1);
+	let ids: Vec<u32> = (0..seq).map(|_| rng.below(40) as u32).collect();
+	let tensors = llama_graph(&tiny_llama_config(), TINY_LLAMA_POSITIONS)
 		.instantiate(seq)
 		.input_values(&ids)
 		.expect("one value per token");

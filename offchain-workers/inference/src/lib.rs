@@ -1,7 +1,8 @@
 //! Arbiter's inference engine (native side of the off-chain workers).
 //!
 //! - [`model`]: a model folder (safetensors weights, memory-mapped; `config.json`;
-//!   `tokenizer.json`) becomes an IR graph template ([`bert`]) with its commitments.
+//!   `tokenizer.json`) becomes an IR graph template ([`bert`]) with its commitments; a LLaMA GGUF
+//!   file becomes a decoder template ([`llama`], reading the file with [`gguf`]).
 //! - [`engine`]: runs the graph with candle, batched, in plain or traced mode; [`cpu`]: the CPU
 //!   kernels it plugs into candle for linear layers and GELU.
 //! - [`trace`] / [`trace_store`]: a trace, its root, rows with proofs and openings; traces of
@@ -26,6 +27,7 @@ pub mod generated;
 pub mod gguf;
 pub mod host;
 pub mod jobs;
+pub mod llama;
 pub mod model;
 pub mod process;
 mod record_log;

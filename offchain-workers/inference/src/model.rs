@@ -79,9 +79,9 @@ impl WeightStore {
 
 /// How raw text becomes token ids (clients tokenize; the engine does for its command line).
 pub enum InputEncoder {
-	/// A BERT tokenizer.
+	/// The model's tokenizer (BERT's WordPiece, or a decoder's byte-level BPE).
 	/// Boxed: a tokenizer is over 1 KiB, the other variant nothing.
-	BertText(Box<TextTokenizer>),
+	Text(Box<TextTokenizer>),
 	/// No text path: inputs are token ids (generated test models).
 	Tensors,
 }
@@ -288,7 +288,7 @@ impl Model {
 			template,
 			weights,
 			hash(&tokenizer_bytes),
-			InputEncoder::BertText(Box::new(tokenizer)),
+			InputEncoder::Text(Box::new(tokenizer)),
 			Some(BERT_INPUT_PADS.to_vec()),
 			device,
 		)
@@ -311,6 +311,34 @@ impl Model {
 			tokenizer_hash,
 			InputEncoder::Tensors,
 			input_pads,
+			device,
+		)
+	}
+
+	/// A text model from an in-memory graph and weights (a decoder read from a GGUF file): the
+	/// tokenizer from its `tokenizer.json` bytes, which the model root commits; inputs of up to
+	/// `max_tokens` tokens. Its one input, the token ids, is padded with id 0 in a batch (causal
+	/// attention: a position never reads a later one).
+	pub fn from_text_parts(
+		name: &str,
+		template: Graph,
+		weights: Vec<Vec<f32>>,
+		tokenizer_json: &[u8],
+		max_tokens: u32,
+		device: &Device,
+	) -> Result<Self> {
+		let tokenizer = TextTokenizer::from_bytes(
+			tokenizer_json,
+			Path::new("tokenizer.json"),
+			max_tokens as usize,
+		)?;
+		Self::assemble(
+			name.into(),
+			template,
+			WeightStore::Owned(weights),
+			hash(tokenizer_json),
+			InputEncoder::Text(Box::new(tokenizer)),
+			Some(vec![0.0]),
 			device,
 		)
 	}
@@ -431,7 +459,7 @@ impl Model {
 	/// The tokenizer, for text models.
 	pub fn tokenizer(&self) -> Option<&TextTokenizer> {
 		match &self.encoder {
-			InputEncoder::BertText(t) => Some(t.as_ref()),
+			InputEncoder::Text(t) => Some(t.as_ref()),
 			InputEncoder::Tensors => None,
 		}
 	}
@@ -446,7 +474,7 @@ impl Model {
 		if text.len() > self.max_text_bytes {
 			return Err(EngineError::TextTooLong { len: text.len(), limit: self.max_text_bytes });
 		}
-		let InputEncoder::BertText(tokenizer) = &self.encoder else {
+		let InputEncoder::Text(tokenizer) = &self.encoder else {
 			return Err(EngineError::InvalidInput(format!(
 				"model {} takes token ids, not text",
 				self.name

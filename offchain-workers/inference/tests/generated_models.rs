@@ -4,7 +4,9 @@
 
 use arbiter_inference::{
 	engine::{self, Mode},
-	generated::{gated_mlp, gated_mlp_input, tiny_bert, tiny_bert_input},
+	generated::{
+		gated_mlp, gated_mlp_input, tiny_bert, tiny_bert_input, tiny_llama, tiny_llama_input,
+	},
 	model::{Model, ModelInput},
 	EngineError, StoreLimits, Trace, TraceStore,
 };
@@ -83,6 +85,23 @@ fn every_element_of_a_gated_mlp_trace_verifies() {
 	let model = gated_mlp(2, &Device::Cpu).unwrap();
 	let (_, trace) = traced(&model, &[gated_mlp_input(3, 4)]).pop().unwrap();
 	assert!(verify_all(&model, &trace, None) > 100);
+}
+
+#[test]
+fn every_element_of_a_tiny_llama_trace_verifies_alone_and_in_a_padded_batch() {
+	let model = tiny_llama(7, &Device::Cpu).unwrap();
+	for seq in [1u32, 6] {
+		let (_, trace) = traced(&model, &[tiny_llama_input(seq as u64, seq)]).pop().unwrap();
+		assert!(verify_all(&model, &trace, None) > 500);
+	}
+	// Lengths 9, 4 and 2 in one batch padded to 9: causal attention never reads the padding,
+	// so each input's trace is of its own length and verifies.
+	let inputs: Vec<ModelInput> =
+		[9u32, 4, 2].iter().map(|s| tiny_llama_input(*s as u64 + 20, *s)).collect();
+	for ((_, trace), input) in traced(&model, &inputs).iter().zip(&inputs) {
+		assert_eq!(trace.seq_len, input.seq_len);
+		assert!(verify_all(&model, trace, None) > 100);
+	}
 }
 
 #[test]

@@ -1,13 +1,25 @@
 //! GGUF model files (issue: verified text generation), on SmolLM2-135M-Instruct (run
 //! `scripts/fetch-smollm2.sh` first): the tokenizer built from the file's own vocabulary and
 //! merges tokenizes as Hugging Face `transformers` does (its ids recorded by
-//! `scripts/reference/smollm2_transformers.py`), and every quantized weight dequantizes to f32
-//! without a rounding.
+//! `scripts/reference/smollm2_transformers.py`), every quantized weight dequantizes to f32
+//! without a rounding, and the decoder graph built from the file generates, greedily, the
+//! tokens `transformers` generates, with a trace whose sampled elements all verify.
 
 use std::path::PathBuf;
 
-use arbiter_inference::gguf::{dequantization_roundings, tokenizer_json};
-use candle_core::quantized::gguf_file::{Content, Value};
+use arbiter_inference::{
+	engine::{self, Mode},
+	gguf::{dequantization_roundings, tokenizer_json},
+	llama::load_gguf,
+	Model,
+};
+use arbiter_primitives::{
+	encoding::row_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict,
+};
+use candle_core::{
+	quantized::gguf_file::{Content, Value},
+	Device,
+};
 
 fn gguf_path() -> PathBuf {
 	let path = std::env::var_os("ARBITER_SMOLLM2_GGUF").map(PathBuf::from).unwrap_or_else(|| {
@@ -92,4 +104,81 @@ fn every_quantized_weight_dequantizes_to_f32_without_a_rounding() {
 	let (values, rounded) = dequantization_roundings(&content, &mut file).unwrap();
 	// 210 Q4_1 tensors and the Q8_0 token embedding (tied to the LM head).
 	assert_eq!((values, rounded), (134_479_872, 0));
+}
+
+/// The greedy next token after `ids`: the argmax over the vocabulary of the last position's
+/// final hidden row times each (tied) embedding row, in f64.
+fn next_token(model: &Model, ids: &[u32]) -> u32 {
+	let input = model.input_of_ids(ids).unwrap();
+	let hidden = engine::run(model, &[input], Mode::Plain).unwrap().pop().unwrap().output;
+	let width = model.output_width() as usize;
+	let last = &hidden[hidden.len() - width..];
+	let table = model.weight(0);
+	let logit = |t: usize| -> f64 {
+		table[t * width..(t + 1) * width]
+			.iter()
+			.zip(last)
+			.map(|(a, b)| *a as f64 * *b as f64)
+			.sum()
+	};
+	let vocabulary = table.len() / width;
+	(0..vocabulary).max_by(|a, b| logit(*a).total_cmp(&logit(*b))).unwrap() as u32
+}
+
+#[test]
+fn the_decoder_graph_generates_what_transformers_generates_and_its_trace_verifies() {
+	let model = load_gguf(&gguf_path(), 128, &Device::Cpu).unwrap();
+	assert_eq!(model.template.nodes.len(), 2 + 30 * 27 + 1);
+	assert_eq!(model.vocabulary(), 49_152);
+	let mut prompts = 0;
+	let mut last_sequence = Vec::new();
+	for r in expected().iter().filter(|r| r.get("prompt").is_some()) {
+		let mut sequence = ids(&r["prompt_ids"]);
+		// The prompt as the model's own tokenizer gives it.
+		let text = r["prompt"]["text"].as_str().unwrap();
+		let rendered =
+			if r["prompt"]["chat"].as_bool().unwrap() { chat(text) } else { text.into() };
+		assert_eq!(model.tokenize(&rendered).unwrap(), sequence);
+		for (step, want) in ids(&r["generated"]).into_iter().enumerate() {
+			let got = next_token(&model, &sequence);
+			assert_eq!(got, want, "{text:?}: step {step}");
+			sequence.push(got);
+		}
+		prompts += 1;
+		last_sequence = sequence;
+	}
+	assert_eq!(prompts, 3);
+
+	// The trace of the last prompt and its generated tokens: 4 elements of every node verify.
+	let input = model.input_of_ids(&last_sequence).unwrap();
+	let trace = engine::run(&model, &[input], Mode::Traced)
+		.unwrap()
+		.pop()
+		.unwrap()
+		.trace
+		.unwrap();
+	let graph = model.template.instantiate(trace.seq_len);
+	let registered = RegisteredModel {
+		graph: &model.template,
+		model_root: &model.commitment.model_root,
+		slack: 0.0,
+		max_row_width: model.max_row_width(),
+	};
+	let output = row_bytes(&trace.output().unwrap());
+	let task = TaskCommitments { trace_root: &trace.root, output: &output, input: &last_sequence };
+	let mut checked = 0;
+	for (id, node) in graph.nodes.iter().enumerate() {
+		let numel = node.shape.numel();
+		for k in 0..4u64 {
+			// Spread over the node, the last element included.
+			let flat = (numel - 1) * k / 3;
+			let width = node.shape.width() as u64;
+			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
+			let opening = trace.opening(&model, id as u32, row, col).unwrap();
+			let verdict = verify_element(&registered, &task, (id as u32, row, col), &opening);
+			assert_eq!(verdict, Verdict::WithinBound, "node {id} ({:?}) ({row}, {col})", node.op);
+			checked += 1;
+		}
+	}
+	assert_eq!(checked, 4 * graph.nodes.len());
 }

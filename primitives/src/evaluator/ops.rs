@@ -204,3 +204,53 @@ pub fn mean_pool(row: &[f32], mask: &[f32], claimed: f32) -> ElementCheck {
 pub fn copy(source: f32, claimed: f32) -> ElementCheck {
 	check(source as f64, claimed, 0.0)
 }
+
+/// `Rope` element `col` of a row at one position: the pair `(x₂ᵢ, x₂ᵢ₊₁)`, `i = col / 2`, times
+/// `(cos, −sin)` (even column) or `(sin, cos)` (odd): a two-term dot product, so the bound is
+/// `Linear`'s (`γ(2)·(|x₂ᵢ·c| + |x₂ᵢ₊₁·s|)`), with or without FMA.
+pub fn rope(x: &[f32], cos_row: &[f32], sin_row: &[f32], col: usize, claimed: f32) -> ElementCheck {
+	let i = col / 2;
+	let (Some(a), Some(b), Some(c), Some(s)) =
+		(x.get(2 * i), x.get(2 * i + 1), cos_row.get(i), sin_row.get(i))
+	else {
+		return out_of_range();
+	};
+	if x.len() != 2 * cos_row.len() || cos_row.len() != sin_row.len() {
+		return out_of_range();
+	}
+	let coefficients = if col.is_multiple_of(2) { [*c, -*s] } else { [*s, *c] };
+	let d = dot_check(&[*a, *b], &coefficients, None, claimed);
+	ElementCheck {
+		reference: d.reference,
+		deviation: d.deviation,
+		bound: gamma(2) * d.abs_sum + FLOOR,
+	}
+}
+
+/// `CausalScores` element at or before the diagonal: `(q · k)·scale`, `scale` a power of two
+/// (exact), so the bound is the dot product's, scaled.
+pub fn causal_score(q_row: &[f32], k_row: &[f32], scale: f32, claimed: f32) -> ElementCheck {
+	if q_row.len() != k_row.len() {
+		return out_of_range();
+	}
+	let d = dot_check(q_row, k_row, None, 0.0);
+	let scale = scale as f64;
+	check(d.reference * scale, claimed, gamma(d.terms) * d.abs_sum * scale.abs() + FLOOR)
+}
+
+/// An element a causal op defines as exactly zero (after the diagonal).
+pub fn masked(claimed: f32) -> ElementCheck {
+	check(0.0, claimed, 0.0)
+}
+
+/// `CausalSoftmax` element `col` of the row at position `pos`: the softmax of `row[..=pos]`,
+/// and exactly 0 after `pos`.
+pub fn causal_softmax(row: &[f32], pos: usize, col: usize, claimed: f32) -> ElementCheck {
+	if col >= row.len() || pos >= row.len() {
+		return out_of_range();
+	}
+	match row.get(..=pos) {
+		Some(prefix) if col <= pos => softmax(prefix, None, col, claimed),
+		_ => masked(claimed),
+	}
+}

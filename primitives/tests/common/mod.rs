@@ -201,6 +201,71 @@ pub fn run_with_fault(
 					})
 					.collect()
 			},
+			Op::Rope { cos, sin } => {
+				let (cos, sin) = (&weights[*cos as usize], &weights[*sin as usize]);
+				let seq = seq_len(node);
+				x(0).chunks(w)
+					.enumerate()
+					.flat_map(|(r, row)| {
+						let p = (r % seq) * (w / 2);
+						(0..w).map(move |c| {
+							let (a, b) = (row[c & !1], row[c | 1]);
+							let (cs, sn) = (cos[p + c / 2], sin[p + c / 2]);
+							if c % 2 == 0 {
+								a * cs - b * sn
+							} else {
+								a * sn + b * cs
+							}
+						})
+					})
+					.collect()
+			},
+			Op::CausalScores { group, scale_bits } => {
+				let seq = seq_len(node);
+				let d = x_width(0);
+				let mut out = Vec::with_capacity(rows * w);
+				for r in 0..rows {
+					let (head, i) = (r / seq, r % seq);
+					let kv = head / *group as usize;
+					for j in 0..w {
+						out.push(if j <= i {
+							let k = &x(1)[(kv * seq + j) * d..(kv * seq + j + 1) * d];
+							dot(&x(0)[r * d..(r + 1) * d], k) * f32_of(*scale_bits)
+						} else {
+							0.0
+						});
+					}
+				}
+				out
+			},
+			Op::CausalSoftmax => {
+				let seq = seq_len(node);
+				x(0).chunks(w)
+					.enumerate()
+					.flat_map(|(r, row)| {
+						let i = r % seq;
+						let max = row[..=i].iter().copied().fold(f32::MIN, f32::max);
+						let e: Vec<f32> = row[..=i].iter().map(|v| (v - max).exp()).collect();
+						let s: f32 = e.iter().sum();
+						(0..w).map(move |c| if c <= i { e[c] / s } else { 0.0 })
+					})
+					.collect()
+			},
+			Op::GroupedMatMul { group } => {
+				let m = seq_len(node);
+				let k = x_width(0);
+				let b_shape = &graph.nodes[node.inputs[1] as usize].shape;
+				let n_b = b_shape.dims()[1] as usize;
+				let mut out = Vec::with_capacity(rows * w);
+				for r in 0..rows {
+					let kv = r / m / *group as usize;
+					for j in 0..w {
+						let br = (kv * n_b + j) * k;
+						out.push(dot(&x(0)[r * k..(r + 1) * k], &x(1)[br..br + k]));
+					}
+				}
+				out
+			},
 		};
 		assert_eq!(out.len(), rows * w, "node output size");
 		let out = if fault == Some(outs.len() as u32) {
@@ -211,6 +276,99 @@ pub fn run_with_fault(
 		outs.push(out);
 	}
 	outs
+}
+
+/// The length of a node's sequence dimension (the one before its rows).
+fn seq_len(node: &arbiter_primitives::Node) -> usize {
+	let dims = node.shape.dims();
+	dims[dims.len() - 2] as usize
+}
+
+/// A tiny LLaMA-style decoder block: token embedding, RMSNorm, rotary Q/K over committed
+/// tables, causal grouped-query attention (`heads` query heads over `kv_heads` K/V heads, head
+/// dimension 4 so the score scale 1/√4 is a power of two), output projection, SiLU-gated
+/// feed-forward, residuals and a final RMSNorm. `seq_dim` is `SEQ_DIM` for a template or
+/// `seq`. Returns the graph, its weights (random, seeded; the rotary tables are true cosines
+/// and sines for base 10000 over `positions` positions) and inputs `[ids]` for `seq` tokens.
+pub fn tiny_decoder(
+	seed: u64,
+	seq_dim: u32,
+	seq: u32,
+	heads: u32,
+	kv_heads: u32,
+	positions: u32,
+) -> (Graph, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+	let (head_dim, vocab) = (4u32, 13u32);
+	let (hidden, kv_width, ffn) = (heads * head_dim, kv_heads * head_dim, 3 * heads * head_dim);
+	let group = heads / kv_heads;
+	let mut rng = Rng(seed | 1);
+	let mut g = GraphBuilder::new();
+	let w_emb = g.weight("emb", &[vocab, hidden]);
+	let w_attn_norm = g.weight("attn_norm.g", &[hidden]);
+	let w_q = g.weight("q.w", &[hidden, hidden]);
+	let w_k = g.weight("k.w", &[kv_width, hidden]);
+	let w_v = g.weight("v.w", &[kv_width, hidden]);
+	let w_o = g.weight("o.w", &[hidden, hidden]);
+	let w_ffn_norm = g.weight("ffn_norm.g", &[hidden]);
+	let w_gate = g.weight("gate.w", &[ffn, hidden]);
+	let w_up = g.weight("up.w", &[ffn, hidden]);
+	let w_down = g.weight("down.w", &[hidden, ffn]);
+	let w_out_norm = g.weight("out_norm.g", &[hidden]);
+	let w_cos = g.weight("rope.cos", &[positions, head_dim / 2]);
+	let w_sin = g.weight("rope.sin", &[positions, head_dim / 2]);
+
+	let ids = g.input(InputKind::TokenIds, &[1, seq_dim]);
+	let x = g.embedding(ids, w_emb);
+	let h = g.rms_norm(x, w_attn_norm, 1e-5);
+	let split = |g: &mut GraphBuilder, t, n: u32| {
+		let r = g.reshape(t, &[seq_dim, n, head_dim]);
+		g.transpose(r, 0, 1)
+	};
+	let q = g.linear(h, w_q, None);
+	let q = split(&mut g, q, heads);
+	let q = g.rope(q, w_cos, w_sin);
+	let k = g.linear(h, w_k, None);
+	let k = split(&mut g, k, kv_heads);
+	let k = g.rope(k, w_cos, w_sin);
+	let v = g.linear(h, w_v, None);
+	let v = split(&mut g, v, kv_heads);
+	let v_t = g.transpose(v, 1, 2);
+	let scores = g.causal_scores(q, k, group, 0.5);
+	let probs = g.causal_softmax(scores);
+	let ctx = g.grouped_matmul(probs, v_t, group);
+	let ctx = g.transpose(ctx, 0, 1);
+	let ctx = g.reshape(ctx, &[seq_dim, hidden]);
+	let attn = g.linear(ctx, w_o, None);
+	let x = g.add(x, attn);
+	let h = g.rms_norm(x, w_ffn_norm, 1e-5);
+	let gate = g.linear(h, w_gate, None);
+	let gate = g.silu(gate);
+	let up = g.linear(h, w_up, None);
+	let gated = g.mul(gate, up);
+	let down = g.linear(gated, w_down, None);
+	let x = g.add(x, down);
+	g.rms_norm(x, w_out_norm, 1e-5);
+	let graph = g.build();
+
+	let half = (head_dim / 2) as usize;
+	let angle = |p: usize, i: usize| p as f64 * 10000f64.powf(-(2.0 * i as f64) / head_dim as f64);
+	let weights: Vec<Vec<f32>> = graph
+		.weights
+		.iter()
+		.map(|w| {
+			let name = String::from_utf8_lossy(&w.name).to_string();
+			let n = w.shape.numel() as usize;
+			match name.as_str() {
+				"rope.cos" => (0..n).map(|k| angle(k / half, k % half).cos() as f32).collect(),
+				"rope.sin" => (0..n).map(|k| angle(k / half, k % half).sin() as f32).collect(),
+				_ if name.ends_with(".g") => (0..n).map(|_| 1.0 + 0.1 * rng.uniform()).collect(),
+				_ => rng.vec(n, 0.7),
+			}
+		})
+		.collect();
+	let ids: Vec<u32> = (0..seq).map(|_| rng.below(vocab as u64) as u32).collect();
+	let inputs = graph.instantiate(seq).input_values(&ids).expect("inputs fit the ids");
+	(graph, weights, inputs)
 }
 
 /// A tiny encoder exercising every op: embeddings, layer norm, one attention head pair,

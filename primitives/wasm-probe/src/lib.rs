@@ -101,6 +101,9 @@ pub extern "C" fn eval(
 		6 => ops::gelu(first(a), claimed),
 		7 => ops::silu(first(a), claimed),
 		8 => ops::add(first(a), first(b), claimed),
+		10 => ops::rope(a, b, c, col, claimed),
+		11 => ops::causal_score(a, b, first(c), claimed),
+		12 => ops::causal_softmax(a, first(b) as usize, col, claimed),
 		_ => ops::mul(first(a), first(b), claimed),
 	};
 	// SAFETY: `out` is a block of three f64 from `reserve` (aligned to 8) the host reads after
