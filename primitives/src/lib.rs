@@ -22,6 +22,7 @@ pub mod known_models;
 pub mod merkle;
 pub mod opening;
 pub mod prover;
+pub mod sampling;
 
 /// A 32-byte blake2-256 hash.
 pub type Hash = [u8; 32];

@@ -153,6 +153,7 @@ pub fn tiny_llama_config() -> LlamaConfig {
 		rope_base: 10_000.0,
 		rms_eps: 1e-5,
 		context: 64,
+		eos_token: None,
 	}
 }
 

@@ -5,6 +5,8 @@
 //!   file becomes a decoder template ([`llama`], reading the file with [`gguf`]).
 //! - [`engine`]: runs the graph with candle, batched, in plain or traced mode; [`cpu`]: the CPU
 //!   kernels it plugs into candle for linear layers and GELU.
+//! - [`decode`]: generation with a decoder graph, one position at a time (KV cache), its trace the
+//!   rows decoding computed; greedy or seeded Gumbel-max token choice.
 //! - [`trace`] / [`trace_store`]: a trace, its root, rows with proofs and openings; traces of
 //!   recent tasks on disk.
 //! - [`jobs`] / [`host`]: the provider's job service behind the inference host functions.
@@ -21,6 +23,7 @@ pub mod bert;
 pub mod blake2b_x8;
 pub mod commit;
 pub mod cpu;
+pub mod decode;
 pub mod engine;
 pub mod error;
 pub mod generated;

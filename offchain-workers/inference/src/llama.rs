@@ -47,6 +47,9 @@ pub struct LlamaConfig {
 	pub rms_eps: f32,
 	/// The model's trained context (`llama.context_length`).
 	pub context: u32,
+	/// The token that ends a generation (`tokenizer.ggml.eos_token_id`; `<|im_end|>` for
+	/// SmolLM2-Instruct).
+	pub eos_token: Option<u32>,
 }
 
 fn meta_u32(content: &Content, key: &str) -> Result<u32> {
@@ -89,9 +92,19 @@ impl LlamaConfig {
 			rope_base: meta_f32(content, "llama.rope.freq_base")?,
 			rms_eps: meta_f32(content, "llama.attention.layer_norm_rms_epsilon")?,
 			context: meta_u32(content, "llama.context_length")?,
+			eos_token: meta_u32(content, "tokenizer.ggml.eos_token_id").ok(),
 		};
 		config.check()?;
 		Ok(config)
+	}
+
+	/// Reads the config from a GGUF file's header.
+	pub fn from_gguf_file(path: &Path) -> Result<Self> {
+		let io = |e: std::io::Error| EngineError::InvalidInput(format!("{}: {e}", path.display()));
+		let mut file = std::fs::File::open(path).map_err(io)?;
+		let content = Content::read(&mut file)
+			.map_err(|e| EngineError::InvalidInput(format!("{}: {e}", path.display())))?;
+		Self::from_gguf(&content)
 	}
 
 	/// Width of one attention head.
@@ -135,6 +148,15 @@ impl LlamaConfig {
 		}
 		Ok(())
 	}
+}
+
+/// One user message in SmolLM2's chat template (ChatML with the model's default system prompt,
+/// as the GGUF's `tokenizer.chat_template` renders it), the assistant's turn opened.
+pub fn chat_prompt(user: &str) -> String {
+	format!(
+		"<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging \
+		 Face<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+	)
 }
 
 /// The rotary tables for `positions` positions: `cos[p, i]`, `sin[p, i]` of the angle

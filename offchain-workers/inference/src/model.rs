@@ -483,6 +483,15 @@ impl Model {
 		tokenizer.encode(text)
 	}
 
+	/// Token ids → text, with the model's tokenizer.
+	pub fn decode(&self, ids: &[u32]) -> Result<String> {
+		self.tokenizer()
+			.ok_or_else(|| {
+				EngineError::InvalidInput(format!("model {} has no tokenizer", self.name))
+			})?
+			.decode(ids)
+	}
+
 	/// Text → graph inputs ([`Model::tokenize`], then [`Model::input_of_ids`]).
 	pub fn encode_text(&self, text: &str) -> Result<ModelInput> {
 		self.input_of_ids(&self.tokenize(text)?)

@@ -44,6 +44,14 @@ impl TextTokenizer {
 		Ok(ids)
 	}
 
+	/// The text of token ids, special tokens included (a chat's `<|im_end|>` shows).
+	pub fn decode(&self, ids: &[u32]) -> Result<String> {
+		self.inner.decode(ids, false).map_err(|e| EngineError::Tokenizer {
+			path: "tokenizer.json".into(),
+			reason: e.to_string(),
+		})
+	}
+
 	/// Longest sequence in tokens.
 	pub fn max_tokens(&self) -> usize {
 		self.max_tokens

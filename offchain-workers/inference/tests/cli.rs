@@ -127,3 +127,93 @@ fn tokenize_then_embed_ids_is_embedding_the_text() {
 	let info = json(&["model-info", "--model", m, "--json"]);
 	assert_eq!(tokens["tokenizer_hash"], info["tokenizer_hash"]);
 }
+
+fn smollm2() -> String {
+	let path = std::env::var_os("ARBITER_SMOLLM2_GGUF")
+		.map(std::path::PathBuf::from)
+		.unwrap_or_else(|| {
+			std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+				.join(".cache/arbiter/gguf/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
+		});
+	assert!(path.is_file(), "SmolLM2 is not at {} (run scripts/fetch-smollm2.sh)", path.display());
+	path.to_string_lossy().to_string()
+}
+
+#[test]
+fn generate_gives_transformers_tokens_and_one_trace_root_whatever_the_threads() {
+	let g = smollm2();
+	let mut runs = Vec::new();
+	for threads in ["1", "2"] {
+		let v = json(&[
+			"--threads",
+			threads,
+			"generate",
+			"--model",
+			&g,
+			"--chat",
+			"--prompt",
+			"What is 17 + 25?",
+			"--max-new-tokens",
+			"16",
+			"--json",
+		]);
+		runs.push(v);
+	}
+	// scripts/reference/smollm2_transformers.expected.jsonl, this prompt's greedy tokens.
+	let want = [33, 39, 1232, 216, 34, 37, 446, 216, 35, 34, 30, 2];
+	let tokens: Vec<u64> = runs[0]["tokens"]
+		.as_array()
+		.unwrap()
+		.iter()
+		.map(|t| t.as_u64().unwrap())
+		.collect();
+	assert_eq!(tokens, want);
+	assert_eq!(runs[0]["text"], "17 + 25 = 32.<|im_end|>");
+	assert_eq!(runs[0]["stopped"], true);
+	assert_eq!(runs[0]["traced_positions"], 40 + 11);
+	assert_eq!(
+		runs[0]["trace_root"], runs[1]["trace_root"],
+		"a replay on other threads gives the root"
+	);
+	assert_eq!(runs[0]["model_root"], runs[1]["model_root"]);
+	// Seeded sampling: the same seed, the same tokens.
+	let sampled = |seed: &str| {
+		json(&[
+			"generate",
+			"--model",
+			&g,
+			"--ids",
+			"504,1296,3003,14797,359",
+			"--max-new-tokens",
+			"6",
+			"--temperature",
+			"0.9",
+			"--seed",
+			seed,
+			"--json",
+		])["tokens"]
+			.clone()
+	};
+	assert_eq!(sampled("5"), sampled("5"));
+}
+
+#[test]
+fn generate_refuses_bad_requests_with_one_line_errors() {
+	let g = smollm2();
+	let minilm = model_dir();
+	let cases: [(&[&str], &str); 4] = [
+		(&["generate", "--model", minilm.to_str().unwrap(), "--prompt", "hi"], "error:"),
+		(&["generate", "--model", &g, "--prompt", "hi", "--temperature", "0"], "temperature"),
+		(&["generate", "--model", &g, "--ids", "1,49152", "--max-new-tokens", "2"], "49152"),
+		(&["generate", "--model", &g, "--prompt", "hi", "--positions", "9000"], "context"),
+	];
+	for (args, needle) in cases {
+		let (ok, _, err) = infer(args);
+		assert!(!ok, "{args:?} succeeded");
+		assert!(
+			err.starts_with("error:") && err.trim_end().lines().count() == 1,
+			"{args:?}: {err}"
+		);
+		assert!(err.contains(needle), "{args:?}: {err}");
+	}
+}

@@ -2,16 +2,18 @@
 //! `scripts/fetch-smollm2.sh` first): the tokenizer built from the file's own vocabulary and
 //! merges tokenizes as Hugging Face `transformers` does (its ids recorded by
 //! `scripts/reference/smollm2_transformers.py`), every quantized weight dequantizes to f32
-//! without a rounding, and the decoder graph built from the file generates, greedily, the
-//! tokens `transformers` generates, with a trace whose sampled elements all verify.
+//! without a rounding, and the decoder graph built from the file generates, greedily and step by
+//! step with its KV cache, the tokens `transformers` generates, with a trace whose sampled
+//! elements all verify and that a replay reproduces.
 
 use std::path::PathBuf;
 
 use arbiter_inference::{
+	decode::{choose, generate, logits, traced_ids, Decoder, Sampling},
 	engine::{self, Mode},
 	gguf::{dequantization_roundings, tokenizer_json},
 	llama::load_gguf,
-	Model,
+	Model, Trace,
 };
 use arbiter_primitives::{
 	encoding::row_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict,
@@ -106,57 +108,31 @@ fn every_quantized_weight_dequantizes_to_f32_without_a_rounding() {
 	assert_eq!((values, rounded), (134_479_872, 0));
 }
 
-/// The greedy next token after `ids`: the argmax over the vocabulary of the last position's
-/// final hidden row times each (tied) embedding row, in f64.
-fn next_token(model: &Model, ids: &[u32]) -> u32 {
+/// The greedy next token after `ids` from a full prefill of the graph (the batched engine): the
+/// argmax of the last position's final hidden row times each (tied) embedding row.
+fn next_token_by_prefill(model: &Model, ids: &[u32]) -> u32 {
 	let input = model.input_of_ids(ids).unwrap();
 	let hidden = engine::run(model, &[input], Mode::Plain).unwrap().pop().unwrap().output;
 	let width = model.output_width() as usize;
-	let last = &hidden[hidden.len() - width..];
-	let table = model.weight(0);
-	let logit = |t: usize| -> f64 {
-		table[t * width..(t + 1) * width]
-			.iter()
-			.zip(last)
-			.map(|(a, b)| *a as f64 * *b as f64)
-			.sum()
-	};
-	let vocabulary = table.len() / width;
-	(0..vocabulary).max_by(|a, b| logit(*a).total_cmp(&logit(*b))).unwrap() as u32
+	choose(&logits(model, &hidden[hidden.len() - width..]).unwrap(), Sampling::Greedy, 0)
 }
 
-#[test]
-fn the_decoder_graph_generates_what_transformers_generates_and_its_trace_verifies() {
-	let model = load_gguf(&gguf_path(), 128, &Device::Cpu).unwrap();
-	assert_eq!(model.template.nodes.len(), 2 + 30 * 27 + 1);
-	assert_eq!(model.vocabulary(), 49_152);
-	let mut prompts = 0;
-	let mut last_sequence = Vec::new();
-	for r in expected().iter().filter(|r| r.get("prompt").is_some()) {
-		let mut sequence = ids(&r["prompt_ids"]);
-		// The prompt as the model's own tokenizer gives it.
-		let text = r["prompt"]["text"].as_str().unwrap();
-		let rendered =
-			if r["prompt"]["chat"].as_bool().unwrap() { chat(text) } else { text.into() };
-		assert_eq!(model.tokenize(&rendered).unwrap(), sequence);
-		for (step, want) in ids(&r["generated"]).into_iter().enumerate() {
-			let got = next_token(&model, &sequence);
-			assert_eq!(got, want, "{text:?}: step {step}");
-			sequence.push(got);
-		}
-		prompts += 1;
-		last_sequence = sequence;
-	}
-	assert_eq!(prompts, 3);
+/// The three prompts of the reference, rendered, with their expected ids and generated tokens.
+fn prompts() -> Vec<(String, Vec<u32>, Vec<u32>)> {
+	expected()
+		.iter()
+		.filter(|r| r.get("prompt").is_some())
+		.map(|r| {
+			let text = r["prompt"]["text"].as_str().unwrap();
+			let rendered =
+				if r["prompt"]["chat"].as_bool().unwrap() { chat(text) } else { text.into() };
+			(rendered, ids(&r["prompt_ids"]), ids(&r["generated"]))
+		})
+		.collect()
+}
 
-	// The trace of the last prompt and its generated tokens: 4 elements of every node verify.
-	let input = model.input_of_ids(&last_sequence).unwrap();
-	let trace = engine::run(&model, &[input], Mode::Traced)
-		.unwrap()
-		.pop()
-		.unwrap()
-		.trace
-		.unwrap();
+/// Verifies `samples` elements spread over every node of `trace` (the last one included).
+fn verify_sampled(model: &Model, trace: &Trace, ids: &[u32], samples: u64) -> usize {
 	let graph = model.template.instantiate(trace.seq_len);
 	let registered = RegisteredModel {
 		graph: &model.template,
@@ -165,20 +141,57 @@ fn the_decoder_graph_generates_what_transformers_generates_and_its_trace_verifie
 		max_row_width: model.max_row_width(),
 	};
 	let output = row_bytes(&trace.output().unwrap());
-	let task = TaskCommitments { trace_root: &trace.root, output: &output, input: &last_sequence };
+	let task = TaskCommitments { trace_root: &trace.root, output: &output, input: ids };
 	let mut checked = 0;
 	for (id, node) in graph.nodes.iter().enumerate() {
-		let numel = node.shape.numel();
-		for k in 0..4u64 {
-			// Spread over the node, the last element included.
-			let flat = (numel - 1) * k / 3;
-			let width = node.shape.width() as u64;
+		let (numel, width) = (node.shape.numel(), node.shape.width() as u64);
+		for k in 0..samples {
+			let flat = (numel - 1) * k / (samples - 1).max(1);
 			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
-			let opening = trace.opening(&model, id as u32, row, col).unwrap();
+			let opening = trace.opening(model, id as u32, row, col).unwrap();
 			let verdict = verify_element(&registered, &task, (id as u32, row, col), &opening);
 			assert_eq!(verdict, Verdict::WithinBound, "node {id} ({:?}) ({row}, {col})", node.op);
 			checked += 1;
 		}
 	}
-	assert_eq!(checked, 4 * graph.nodes.len());
+	checked
+}
+
+/// The batched engine's full prefill of the graph (how embedding models run; the tiny LLaMA's
+/// prefill traces verify element by element in `generated_models.rs`).
+#[test]
+fn the_decoder_graph_prefilled_gives_transformers_first_tokens() {
+	let model = load_gguf(&gguf_path(), 128, &Device::Cpu).unwrap();
+	assert_eq!(model.template.nodes.len(), 2 + 30 * 27 + 1);
+	assert_eq!(model.vocabulary(), 49_152);
+	for (rendered, prompt, generated) in prompts() {
+		assert_eq!(model.tokenize(&rendered).unwrap(), prompt, "the model's own tokenizer");
+		assert_eq!(next_token_by_prefill(&model, &prompt), generated[0], "{rendered:?}");
+	}
+}
+
+#[test]
+fn decoding_generates_what_transformers_generates_and_its_trace_verifies() {
+	let model = load_gguf(&gguf_path(), 128, &Device::Cpu).unwrap();
+	let eos = 2; // <|im_end|>
+	let mut last = None;
+	for (rendered, prompt, want) in prompts() {
+		let max = want.len() as u32;
+		let g = generate(&model, &prompt, max, Sampling::Greedy, &[eos], Mode::Plain).unwrap();
+		assert_eq!(g.tokens, want, "{rendered:?}");
+		assert_eq!(g.stopped, want.last() == Some(&eos));
+		last = Some((prompt, max));
+	}
+	// The trace of the last generation: its sampled elements verify, and a replay of its ids
+	// gives its root.
+	let (prompt, max) = last.unwrap();
+	let g = generate(&model, &prompt, max, Sampling::Greedy, &[eos], Mode::Traced).unwrap();
+	let trace = g.trace.unwrap();
+	let ids = traced_ids(&prompt, &g.tokens);
+	assert_eq!(verify_sampled(&model, &trace, &ids, 4), 4 * 813);
+	let mut replay = Decoder::new(&model, ids.len() as u32, Mode::Traced).unwrap();
+	for id in &ids {
+		replay.step(*id).unwrap();
+	}
+	assert_eq!(replay.trace().unwrap().root, trace.root);
 }

@@ -6,7 +6,11 @@
 //!   model root;
 //! - `model-info --model DIR [--json]`: what `taskRegistry.registerModel` needs;
 //! - `check --model DIR --text T --samples N`: re-verifies sampled elements of every node of the
-//!   trace with the on-chain check (`verify_element`) and reports how many passed.
+//!   trace with the on-chain check (`verify_element`) and reports how many passed;
+//! - `generate --model FILE.gguf --prompt T [--chat] --max-new-tokens N [--temperature T --seed S]
+//!   [--check N] [--json]`: text generation with a LLaMA-style GGUF (SmolLM2), step by step with
+//!   its KV cache; prints the token ids, the text, the trace root and the model root, and with
+//!   `--check` verifies sampled elements of the generation's trace.
 //!
 //! `ARBITER_CPU_PATH=portable|avx2|avx512` runs a slower CPU path than the CPU allows (tests run
 //! every path on one machine); `model-info` prints the path that runs.
@@ -14,8 +18,14 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use arbiter_inference::{
-	engine, generated::Rng, model::Model, open_device, trace_store::Fingerprint, DeviceKind,
-	EngineError, Mode, StoreLimits, TraceStore,
+	decode::{generate, traced_ids, Sampling},
+	engine,
+	generated::Rng,
+	llama::{self, LlamaConfig},
+	model::Model,
+	open_device,
+	trace_store::Fingerprint,
+	DeviceKind, EngineError, Mode, StoreLimits, Trace, TraceStore,
 };
 use arbiter_primitives::{
 	encoding::descriptor_bytes, verify_element, RegisteredModel, TaskCommitments, Verdict,
@@ -95,6 +105,81 @@ enum Command {
 		#[arg(long, default_value_t = 1)]
 		seed: u64,
 	},
+	/// Generates text with a LLaMA-style GGUF (SmolLM2-135M-Instruct), greedy or seeded
+	/// (Gumbel-max), and prints the tokens, the text and the generation's trace root.
+	Generate {
+		/// The GGUF file.
+		#[arg(long)]
+		model: PathBuf,
+		#[arg(long, required_unless_present = "ids")]
+		prompt: Option<String>,
+		/// Prompt token ids, comma-separated, instead of text.
+		#[arg(long, conflicts_with = "prompt")]
+		ids: Option<String>,
+		/// Render the prompt as one user message in the model's chat template.
+		#[arg(long)]
+		chat: bool,
+		#[arg(long, default_value_t = 32)]
+		max_new_tokens: u32,
+		/// Sample with this temperature (Gumbel-max, seeded by --seed); greedy without it.
+		#[arg(long)]
+		temperature: Option<f32>,
+		#[arg(long, default_value_t = 0)]
+		seed: u64,
+		/// Positions the model's rotary tables cover (its longest prompt + generation).
+		#[arg(long, default_value_t = llama::DEFAULT_POSITIONS)]
+		positions: u32,
+		/// Also verify this many sampled elements of every node of the generation's trace.
+		#[arg(long)]
+		check: Option<u64>,
+		/// Print JSON: {"prompt_ids", "tokens", "text", "stopped", "trace_root", "model_root",
+		/// "traced_positions"}.
+		#[arg(long)]
+		json: bool,
+	},
+}
+
+/// Verifies `samples` randomly chosen elements of every node of `trace` (every element of the
+/// smaller nodes) with the runtime's check; returns how many passed and failed.
+fn verify_samples(
+	model: &Model,
+	trace: &Trace,
+	ids: &[u32],
+	samples: u64,
+	seed: u64,
+) -> Result<(u64, u64), EngineError> {
+	let graph = model.template.instantiate(trace.seq_len);
+	let output = arbiter_primitives::encoding::row_bytes(&trace.output()?);
+	let registered = RegisteredModel {
+		graph: &model.template,
+		model_root: &model.commitment.model_root,
+		slack: 0.0,
+		max_row_width: model.max_row_width(),
+	};
+	let task = TaskCommitments { trace_root: &trace.root, output: &output, input: ids };
+	let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+	let (mut passed, mut failed) = (0u64, 0u64);
+	for (id, node) in graph.nodes.iter().enumerate() {
+		let numel = node.shape.numel();
+		let width = node.shape.width() as u64;
+		let picks: Vec<u64> = if numel <= samples {
+			(0..numel).collect()
+		} else {
+			(0..samples).map(|_| rng.below(numel)).collect()
+		};
+		for flat in picks {
+			let (row, col) = ((flat / width) as u32, (flat % width) as u32);
+			let opening = trace.opening(model, id as u32, row, col)?;
+			let verdict = verify_element(&registered, &task, (id as u32, row, col), &opening);
+			if verdict == Verdict::WithinBound {
+				passed += 1;
+			} else {
+				failed += 1;
+				eprintln!("node {id} ({:?}) row {row} col {col}: {verdict:?}", node.op);
+			}
+		}
+	}
+	Ok((passed, failed))
 }
 
 /// `--ids` values, one list per occurrence: `101,7592,102`.
@@ -241,53 +326,88 @@ fn run(cli: Cli) -> Result<(), EngineError> {
 			let trace = execution
 				.trace
 				.ok_or_else(|| EngineError::Internal("a traced run without a trace".into()))?;
-			let graph = model.template.instantiate(trace.seq_len);
-			let output = arbiter_primitives::encoding::row_bytes(&trace.output()?);
-			let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-			let (mut passed, mut failed) = (0u64, 0u64);
-			for (id, node) in graph.nodes.iter().enumerate() {
-				let numel = node.shape.numel();
-				let width = node.shape.width() as u64;
-				let picks: Vec<u64> = if numel <= samples {
-					(0..numel).collect()
-				} else {
-					(0..samples).map(|_| rng.below(numel)).collect()
-				};
-				for flat in picks {
-					let (row, col) = ((flat / width) as u32, (flat % width) as u32);
-					let opening = trace.opening(&model, id as u32, row, col)?;
-					let task =
-						TaskCommitments { trace_root: &trace.root, output: &output, input: &ids };
-					let verdict = verify_element(
-						&RegisteredModel {
-							graph: &model.template,
-							model_root: &model.commitment.model_root,
-							slack: 0.0,
-							max_row_width: model.max_row_width(),
-						},
-						&task,
-						(id as u32, row, col),
-						&opening,
-					);
-					if verdict == Verdict::WithinBound {
-						passed += 1;
-					} else {
-						failed += 1;
-						eprintln!("node {id} ({:?}) row {row} col {col}: {verdict:?}", node.op);
-					}
-				}
-			}
+			let (passed, failed) = verify_samples(&model, &trace, &ids, samples, seed)?;
 			println!(
 				"{passed} of {} sampled elements passed ({} tokens, {} nodes, trace root {})",
 				passed + failed,
 				trace.seq_len,
-				graph.nodes.len(),
+				model.template.nodes.len(),
 				hex32(&trace.root)
 			);
 			if failed > 0 {
 				return Err(EngineError::InvalidInput(format!(
 					"{failed} elements failed verification"
 				)));
+			}
+		},
+		Command::Generate {
+			model: path,
+			prompt,
+			ids,
+			chat,
+			max_new_tokens,
+			temperature,
+			seed,
+			positions,
+			check,
+			json,
+		} => {
+			let config = LlamaConfig::from_gguf_file(&path)?;
+			let started = std::time::Instant::now();
+			let model = llama::load_gguf(&path, positions, &open_device(cli.device)?)?;
+			let loaded = started.elapsed();
+			let prompt_ids = match (prompt, ids) {
+				(_, Some(ids)) => parse_id_lists(&[ids])?.pop().unwrap_or_default(),
+				(Some(text), None) if chat => model.tokenize(&llama::chat_prompt(&text))?,
+				(Some(text), None) => model.tokenize(&text)?,
+				(None, None) => return Err(EngineError::EmptyText),
+			};
+			let sampling = match temperature {
+				Some(temperature) => Sampling::Gumbel { temperature, seed },
+				None => Sampling::Greedy,
+			};
+			let stop: Vec<u32> = config.eos_token.into_iter().collect();
+			let started = std::time::Instant::now();
+			let generation =
+				generate(&model, &prompt_ids, max_new_tokens, sampling, &stop, Mode::Traced)?;
+			let took = started.elapsed();
+			let trace = generation.trace.as_ref().ok_or_else(|| {
+				EngineError::Internal("a traced generation without a trace".into())
+			})?;
+			let text = model.decode(&generation.tokens)?;
+			eprintln!(
+				"loaded in {:.1} s; {} prompt + {} new tokens in {:.2} s ({:.1} positions/s, trace included)",
+				loaded.as_secs_f64(),
+				prompt_ids.len(),
+				generation.tokens.len(),
+				took.as_secs_f64(),
+				trace.seq_len as f64 / took.as_secs_f64().max(1e-9),
+			);
+			if let Some(samples) = check {
+				let traced = traced_ids(&prompt_ids, &generation.tokens);
+				let (passed, failed) = verify_samples(&model, trace, &traced, samples, seed)?;
+				eprintln!("{passed} of {} sampled elements of the trace passed", passed + failed);
+				if failed > 0 {
+					return Err(EngineError::InvalidInput(format!(
+						"{failed} elements failed verification"
+					)));
+				}
+			}
+			if json {
+				println!(
+					"{}",
+					json!({
+						"prompt_ids": prompt_ids,
+						"tokens": generation.tokens,
+						"text": text,
+						"stopped": generation.stopped,
+						"trace_root": hex32(&trace.root),
+						"traced_positions": trace.seq_len,
+						"model_root": hex32(&model.commitment.model_root),
+					})
+				);
+			} else {
+				println!("{text}");
 			}
 		},
 	}

@@ -1,0 +1,590 @@
+//! Generation: a causal decoder graph run one position at a time with a KV cache, whose trace
+//! is the rows decoding computed (docs/inference.md, "Generation").
+//!
+//! A decoding step computes, for every node, only the part of its output that belongs to the new
+//! position `p`: its *fragment*, the elements whose index along the node's first sequence
+//! dimension is `p` (and `≤ p` along any other: a score row). An `[S, W]` node's fragment is row
+//! `p`; a heads-first `[H, S, d]` node's is row `p` of every head; V transposed (`[G, d, S]`) has
+//! column `p` of every row; the scores `[H, S, S]` have row `p` of every head, `p + 1` wide. The
+//! ops that read other positions, `CausalScores` (every K row up to `p`) and `GroupedMatMul`
+//! (every V column up to `p`), read them from their operand's buffer: the K/V cache *is* those
+//! nodes' outputs. Each fragment is written into its node's buffer, zeros elsewhere, so after
+//! the last step the buffers, cut to the length run, are the node outputs of the graph at that
+//! length: what [`Trace::commit`] commits. Elements after the diagonal stay 0, which is what the
+//! causal ops define them to be.
+//!
+//! Why not trace a prefill of the whole sequence: with candle's kernels a decoding step's values
+//! are not the bits a prefill gives for the same position (~5e-5 apart, `examples/smollm2_plain`),
+//! and a challenged provider must answer with the rows its committed tokens came from. Here every
+//! element is one fixed-order computation whatever the step, so a replay (the same tokens, step by
+//! step) gives the same bits and the same root.
+//!
+//! Plain mode keeps only the buffers later steps read (the K and V nodes); traced mode keeps all.
+
+use arbiter_primitives::{
+	ir::{f32_of, SEQ_DIM},
+	sampling::gumbel_noise,
+	Graph, Node, Op,
+};
+use rayon::prelude::*;
+
+use crate::{
+	engine::Mode,
+	error::{EngineError, Result},
+	model::Model,
+	trace::Trace,
+};
+
+/// How the next token is chosen from the logits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sampling {
+	/// The highest logit (the lowest id among equal ones).
+	Greedy,
+	/// Gumbel-max: the highest `logit / temperature + gumbel_noise(seed, step, token)`.
+	Gumbel { temperature: f32, seed: u64 },
+}
+
+/// A finished generation.
+#[derive(Clone, Debug)]
+pub struct Generation {
+	/// The prompt's ids.
+	pub prompt: Vec<u32>,
+	/// The generated ids, the stop token included when one ended it.
+	pub tokens: Vec<u32>,
+	/// Whether a stop token ended it (else `max_new_tokens` did).
+	pub stopped: bool,
+	/// The trace (traced mode) of the positions run: the prompt and every generated token but the
+	/// last, whose hidden row no step needs ([`traced_ids`]).
+	pub trace: Option<Trace>,
+}
+
+/// The ids a generation's trace is of: the prompt, then every generated token but the last.
+pub fn traced_ids(prompt: &[u32], tokens: &[u32]) -> Vec<u32> {
+	let mut ids = prompt.to_vec();
+	ids.extend(tokens.iter().take(tokens.len().saturating_sub(1)));
+	ids
+}
+
+/// Where a node's sequence dimensions are, and what a fragment of it is.
+#[derive(Clone, Debug)]
+struct Layout {
+	/// The node's dimensions at the decoder's capacity.
+	dims: Vec<usize>,
+	/// Positions of the sequence dimensions in `dims` (the first one decides the position).
+	seq: Vec<usize>,
+}
+
+impl Layout {
+	/// Elements of the fragment at position `p`.
+	fn fragment_len(&self, p: usize) -> usize {
+		self.dims
+			.iter()
+			.enumerate()
+			.map(|(k, d)| match self.seq.iter().position(|s| *s == k) {
+				Some(0) => 1,
+				Some(_) => p + 1,
+				None => *d,
+			})
+			.product()
+	}
+
+	/// Calls `f(buffer index, fragment index)` for every element of the fragment at `p`, in the
+	/// fragment's row-major order.
+	fn for_each(&self, p: usize, mut f: impl FnMut(usize, usize)) {
+		let extents: Vec<usize> = self
+			.dims
+			.iter()
+			.enumerate()
+			.map(|(k, d)| match self.seq.iter().position(|s| *s == k) {
+				Some(0) => 1,
+				Some(_) => p + 1,
+				None => *d,
+			})
+			.collect();
+		let total: usize = extents.iter().product();
+		let mut index = vec![0usize; extents.len()];
+		for i in 0..total {
+			let mut flat = 0usize;
+			for (k, d) in self.dims.iter().enumerate() {
+				let at = if self.seq.first() == Some(&k) { p } else { index[k] };
+				flat = flat * d + at;
+			}
+			f(flat, i);
+			for k in (0..extents.len()).rev() {
+				index[k] += 1;
+				if index[k] < extents[k] {
+					break;
+				}
+				index[k] = 0;
+			}
+		}
+	}
+
+	/// The buffer cut to `len` positions along every sequence dimension, row-major.
+	fn narrow(&self, buffer: &[f32], len: usize) -> Vec<f32> {
+		let kept: Vec<usize> = self
+			.dims
+			.iter()
+			.enumerate()
+			.map(|(k, d)| if self.seq.contains(&k) { len } else { *d })
+			.collect();
+		let total: usize = kept.iter().product();
+		let mut out = Vec::with_capacity(total);
+		let mut index = vec![0usize; kept.len()];
+		for _ in 0..total {
+			let flat = index.iter().zip(&self.dims).fold(0usize, |acc, (i, d)| acc * d + i);
+			out.push(buffer.get(flat).copied().unwrap_or(0.0));
+			for k in (0..kept.len()).rev() {
+				index[k] += 1;
+				if index[k] < kept[k] {
+					break;
+				}
+				index[k] = 0;
+			}
+		}
+		out
+	}
+}
+
+/// A causal decoder graph run position by position.
+pub struct Decoder<'m> {
+	model: &'m Model,
+	/// The template instantiated at the capacity.
+	graph: Graph,
+	layouts: Vec<Layout>,
+	/// Full-size node outputs, for the nodes kept (all of them in traced mode).
+	buffers: Vec<Option<Vec<f32>>>,
+	/// Positions run so far.
+	len: usize,
+	capacity: usize,
+	/// The ids fed so far.
+	ids: Vec<u32>,
+}
+
+impl<'m> Decoder<'m> {
+	/// A decoder for up to `capacity` positions. Refuses graphs that are not causal decoders: one
+	/// token-id input, every node's first sequence dimension its position, ops this runner
+	/// knows (the LLaMA graph's).
+	pub fn new(model: &'m Model, capacity: u32, mode: Mode) -> Result<Self> {
+		let not_decoder = |why: String| {
+			EngineError::InvalidInput(format!("{} is not a causal decoder: {why}", model.name))
+		};
+		if capacity == 0 || capacity > model.max_tokens() {
+			return Err(EngineError::BadTokenCount {
+				len: capacity as usize,
+				max: model.max_tokens(),
+			});
+		}
+		let template = &model.template;
+		let graph = template.instantiate(capacity);
+		let mut layouts = Vec::with_capacity(graph.nodes.len());
+		let mut read_across = vec![false; graph.nodes.len()];
+		for (id, node) in graph.nodes.iter().enumerate() {
+			let seq = template.seq_dims(id as u32);
+			if seq.is_empty() {
+				return Err(not_decoder(format!("node {id} has no sequence dimension")));
+			}
+			match &node.op {
+				Op::Input { kind: arbiter_primitives::InputKind::TokenIds } |
+				Op::Embedding { .. } |
+				Op::Linear { .. } |
+				Op::Add |
+				Op::Mul |
+				Op::Scale { .. } |
+				Op::RmsNorm { .. } |
+				Op::Silu |
+				Op::Relu |
+				Op::Rope { .. } |
+				Op::CausalSoftmax => {},
+				// A fragment keeps its values' order through an index map when the dimensions other
+				// than the sequence's keep theirs: a transpose of the sequence dimension with a
+				// neighbour, a reshape with only dimensions of 1 before the sequence dimension.
+				Op::Transpose { dim0, dim1 } => {
+					let input = template.seq_dims(node.inputs[0]);
+					let swaps_seq = input.len() == 1 &&
+						seq.len() == 1 && (input[0] == *dim0 as usize ||
+						input[0] == *dim1 as usize);
+					if !swaps_seq || dim0.abs_diff(*dim1) != 1 {
+						return Err(not_decoder(format!(
+							"node {id}: a transpose that reorders a position's values"
+						)));
+					}
+				},
+				Op::Reshape => {
+					let leading_ones = |n: u32| {
+						let dims =
+							template.node(n).map(|n| n.shape.dims().to_vec()).unwrap_or_default();
+						let seq = template.seq_dims(n);
+						seq.len() == 1 && dims.iter().take(seq[0]).all(|d| *d == 1)
+					};
+					if !leading_ones(id as u32) || !leading_ones(node.inputs[0]) {
+						return Err(not_decoder(format!(
+							"node {id}: a reshape that reorders a position's values"
+						)));
+					}
+				},
+				Op::CausalScores { .. } | Op::GroupedMatMul { .. } => {
+					if let Some(b) = node.inputs.get(1) {
+						read_across[*b as usize] = true;
+					}
+				},
+				other =>
+					return Err(not_decoder(format!("node {id}: {other:?} is not run step by step"))),
+			}
+			layouts.push(Layout {
+				dims: node.shape.dims().iter().map(|d| *d as usize).collect(),
+				seq,
+			});
+		}
+		let inputs = graph.nodes.iter().filter(|n| n.op.is_input()).count();
+		if inputs != 1 || template.nodes.first().is_none_or(|n| n.shape.dims() != [1, SEQ_DIM]) {
+			return Err(not_decoder("its one input must be the token ids".into()));
+		}
+		let buffers = layouts
+			.iter()
+			.enumerate()
+			.map(|(id, l)| {
+				(mode == Mode::Traced || read_across[id])
+					.then(|| vec![0f32; l.dims.iter().product()])
+			})
+			.collect();
+		Ok(Self {
+			model,
+			graph,
+			layouts,
+			buffers,
+			len: 0,
+			capacity: capacity as usize,
+			ids: Vec::new(),
+		})
+	}
+
+	/// Positions run so far.
+	pub fn len(&self) -> usize {
+		self.len
+	}
+
+	/// Whether no position has run.
+	pub fn is_empty(&self) -> bool {
+		self.len == 0
+	}
+
+	/// Runs the next position with token `id` and returns the last node's fragment (the final
+	/// hidden row).
+	pub fn step(&mut self, id: u32) -> Result<Vec<f32>> {
+		let p = self.len;
+		if p >= self.capacity {
+			return Err(EngineError::BadTokenCount { len: p + 1, max: self.capacity as u32 });
+		}
+		let vocabulary = self.model.vocabulary();
+		if id >= vocabulary {
+			return Err(EngineError::TokenIdOutOfRange { id, position: p, vocabulary });
+		}
+		let mut fragments: Vec<Vec<f32>> = Vec::with_capacity(self.graph.nodes.len());
+		for (index, node) in self.graph.nodes.iter().enumerate() {
+			let fragment = self.fragment(index, node, p, id, &fragments)?;
+			let layout = &self.layouts[index];
+			if fragment.len() != layout.fragment_len(p) {
+				return Err(EngineError::Internal(format!(
+					"node {index}: fragment of {} values, expected {}",
+					fragment.len(),
+					layout.fragment_len(p)
+				)));
+			}
+			if let Some(buffer) = self.buffers[index].as_mut() {
+				layout.for_each(p, |at, i| buffer[at] = fragment[i]);
+			}
+			fragments.push(fragment);
+		}
+		self.len += 1;
+		self.ids.push(id);
+		fragments.pop().ok_or(EngineError::EmptyBatch)
+	}
+
+	/// The trace of the positions run (traced mode).
+	pub fn trace(&self) -> Result<Trace> {
+		if self.is_empty() {
+			return Err(EngineError::EmptyBatch);
+		}
+		let outputs = self
+			.buffers
+			.iter()
+			.zip(&self.layouts)
+			.map(|(buffer, layout)| {
+				buffer.as_ref().map(|b| layout.narrow(b, self.len)).ok_or_else(|| {
+					EngineError::InvalidInput("a plain decoder keeps no trace".into())
+				})
+			})
+			.collect::<Result<Vec<_>>>()?;
+		Trace::commit(&self.model.template, self.len as u32, outputs)
+	}
+
+	fn weight(&self, index: u32) -> Result<&[f32]> {
+		self.model
+			.weight_values(index)
+			.ok_or_else(|| EngineError::Internal(format!("weight {index} missing")))
+	}
+
+	fn width_of(&self, node: u32) -> usize {
+		self.graph.node(node).map(|n| n.shape.width() as usize).unwrap_or(0)
+	}
+
+	/// Node `index`'s fragment at position `p`, from its operands' fragments (and the K/V
+	/// buffers).
+	fn fragment(
+		&self,
+		index: usize,
+		node: &Node,
+		p: usize,
+		id: u32,
+		fragments: &[Vec<f32>],
+	) -> Result<Vec<f32>> {
+		let operand = |k: usize| -> Result<&Vec<f32>> {
+			node.inputs
+				.get(k)
+				.and_then(|i| fragments.get(*i as usize))
+				.ok_or_else(|| EngineError::Internal(format!("node {index}: operand {k} missing")))
+		};
+		let width = node.shape.width() as usize;
+		Ok(match &node.op {
+			Op::Input { .. } => vec![id as f32],
+			Op::Embedding { table } => {
+				let table = self.weight(*table)?;
+				table
+					.get(id as usize * width..(id as usize + 1) * width)
+					.ok_or_else(|| EngineError::Internal(format!("node {index}: no row {id}")))?
+					.to_vec()
+			},
+			Op::Linear { weight, bias } => {
+				let x = operand(0)?;
+				let bias = bias.map(|b| self.weight(b)).transpose()?;
+				linear(self.model, *weight, self.weight(*weight)?, x, width, bias)?
+			},
+			Op::Add | Op::Mul => {
+				let (a, b) = (operand(0)?, operand(1)?);
+				let b_of = |i: usize| if b.len() == a.len() { b[i] } else { b[i % width.max(1)] };
+				(0..a.len())
+					.map(|i| if node.op == Op::Add { a[i] + b_of(i) } else { a[i] * b_of(i) })
+					.collect()
+			},
+			Op::Scale { factor_bits } =>
+				operand(0)?.iter().map(|v| v * f32_of(*factor_bits)).collect(),
+			Op::RmsNorm { gamma, eps_bits } => {
+				let gamma = self.weight(*gamma)?;
+				let eps = f32_of(*eps_bits);
+				operand(0)?
+					.chunks(width)
+					.flat_map(|row| {
+						let mean_sq = row.iter().map(|v| v * v).sum::<f32>() / width as f32;
+						let scale = 1.0 / (mean_sq + eps).sqrt();
+						row.iter().zip(gamma).map(move |(v, g)| v * scale * g)
+					})
+					.collect()
+			},
+			Op::Silu => operand(0)?.iter().map(|v| v / (1.0 + (-v).exp())).collect(),
+			Op::Relu => operand(0)?.iter().map(|v| v.max(0.0)).collect(),
+			Op::Rope { cos, sin } => {
+				let half = width / 2;
+				let cos = self.weight(*cos)?.get(p * half..(p + 1) * half).unwrap_or(&[]);
+				let sin = self.weight(*sin)?.get(p * half..(p + 1) * half).unwrap_or(&[]);
+				if cos.len() != half || sin.len() != half {
+					return Err(EngineError::Internal(format!("node {index}: no table row {p}")));
+				}
+				operand(0)?
+					.chunks(width)
+					.flat_map(|row| {
+						(0..width).map(move |c| {
+							let (a, b) = (row[c & !1], row[c | 1]);
+							let (cs, sn) = (cos[c / 2], sin[c / 2]);
+							if c % 2 == 0 {
+								a * cs - b * sn
+							} else {
+								a * sn + b * cs
+							}
+						})
+					})
+					.collect()
+			},
+			// Fragments of index maps that keep the non-sequence dimensions' order hold the
+			// same values in the same order.
+			Op::Reshape | Op::Transpose { .. } => operand(0)?.clone(),
+			Op::CausalScores { group, scale_bits } => {
+				let q = operand(0)?;
+				let k_node = node.inputs[1];
+				let k = self.kept(k_node)?;
+				let d = self.width_of(k_node);
+				let scale = f32_of(*scale_bits);
+				let heads = q.len() / d.max(1);
+				let cap = self.capacity;
+				let group = (*group as usize).max(1);
+				(0..heads)
+					.flat_map(|h| {
+						let qh = &q[h * d..(h + 1) * d];
+						let kv = h / group;
+						(0..=p).map(move |j| {
+							let at = (kv * cap + j) * d;
+							dot(qh, &k[at..at + d]) * scale
+						})
+					})
+					.collect()
+			},
+			Op::CausalSoftmax => operand(0)?
+				.chunks(p + 1)
+				.flat_map(|row| {
+					let max = row.iter().copied().fold(f32::MIN, f32::max);
+					let e: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
+					let sum: f32 = e.iter().sum();
+					e.into_iter().map(move |v| v / sum)
+				})
+				.collect(),
+			Op::GroupedMatMul { group } => {
+				let probs = operand(0)?;
+				let v_node = node.inputs[1];
+				let v_t = self.kept(v_node)?;
+				let d = width;
+				let heads = probs.len() / (p + 1);
+				let cap = self.capacity;
+				let group = (*group as usize).max(1);
+				(0..heads)
+					.flat_map(|h| {
+						let row = &probs[h * (p + 1)..(h + 1) * (p + 1)];
+						let kv = h / group;
+						(0..d).map(move |c| {
+							let at = (kv * d + c) * cap;
+							dot(row, &v_t[at..at + p + 1])
+						})
+					})
+					.collect()
+			},
+			other => return Err(EngineError::Internal(format!("node {index}: {other:?}"))),
+		})
+	}
+
+	fn kept(&self, node: u32) -> Result<&[f32]> {
+		self.buffers
+			.get(node as usize)
+			.and_then(|b| b.as_deref())
+			.ok_or_else(|| EngineError::Internal(format!("node {node}'s buffer is not kept")))
+	}
+}
+
+/// `a · b` summed in index order (one fixed order: a replay gives the same bits).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+	a.iter().zip(b).fold(0.0f32, |acc, (x, y)| acc + x * y)
+}
+
+/// `x · Wᵀ + bias` for the rows of `x`: the packed kernel where the model has one for this
+/// weight (k-order FMA chains), else an index-order dot product per element; either way each
+/// element's order is fixed.
+fn linear(
+	model: &Model,
+	weight_index: u32,
+	weight: &[f32],
+	x: &[f32],
+	out_width: usize,
+	bias: Option<&[f32]>,
+) -> Result<Vec<f32>> {
+	if let Some(Some(packed)) = model.packed.get(weight_index as usize) {
+		return packed
+			.apply(x, bias)
+			.ok_or_else(|| EngineError::Internal("the linear kernel refused its input".into()));
+	}
+	let k = weight.len() / out_width.max(1);
+	let rows = x.len() / k.max(1);
+	let mut out = vec![0f32; rows * out_width];
+	out.par_chunks_mut(out_width).enumerate().for_each(|(r, out_row)| {
+		let xr = &x[r * k..(r + 1) * k];
+		for (c, o) in out_row.iter_mut().enumerate() {
+			let b = bias.and_then(|b| b.get(c)).copied().unwrap_or(0.0);
+			*o = dot(xr, &weight[c * k..(c + 1) * k]) + b;
+		}
+	});
+	Ok(out)
+}
+
+/// The logits of a final hidden row: its product with every row of the model's token
+/// embedding (tied LM head), each in index order.
+pub fn logits(model: &Model, hidden: &[f32]) -> Result<Vec<f32>> {
+	let table = model
+		.template
+		.nodes
+		.iter()
+		.find_map(|n| match n.op {
+			Op::Embedding { table } => Some(table),
+			_ => None,
+		})
+		.ok_or_else(|| EngineError::InvalidInput("the model embeds no tokens".into()))?;
+	let table = model
+		.weight_values(table)
+		.ok_or_else(|| EngineError::Internal("the embedding table is missing".into()))?;
+	let width = hidden.len();
+	Ok(table.par_chunks(width.max(1)).map(|row| dot(row, hidden)).collect())
+}
+
+/// The token `sampling` picks at generation step `step` from `logits`.
+pub fn choose(logits: &[f32], sampling: Sampling, step: u32) -> u32 {
+	let score = |t: usize| -> f64 {
+		let logit = logits[t] as f64;
+		match sampling {
+			Sampling::Greedy => logit,
+			Sampling::Gumbel { temperature, seed } =>
+				logit / temperature as f64 + gumbel_noise(seed, step, t as u32),
+		}
+	};
+	let scores: Vec<f64> = (0..logits.len()).into_par_iter().map(score).collect();
+	let mut best = 0usize;
+	for (t, s) in scores.iter().enumerate() {
+		if *s > scores[best] {
+			best = t;
+		}
+	}
+	best as u32
+}
+
+/// Generates up to `max_new_tokens` tokens after `prompt`, stopping after a token in `stop`.
+/// Traced mode also returns the trace of the positions run ([`traced_ids`]).
+pub fn generate(
+	model: &Model,
+	prompt: &[u32],
+	max_new_tokens: u32,
+	sampling: Sampling,
+	stop: &[u32],
+	mode: Mode,
+) -> Result<Generation> {
+	if let Sampling::Gumbel { temperature, .. } = sampling {
+		if !(temperature.is_finite() && temperature > 0.0) {
+			return Err(EngineError::InvalidInput(format!("temperature {temperature}")));
+		}
+	}
+	if prompt.is_empty() || max_new_tokens == 0 {
+		return Err(EngineError::BadTokenCount { len: prompt.len(), max: model.max_tokens() });
+	}
+	// The positions run: the prompt and every generated token but the last.
+	let capacity = prompt.len() as u64 + max_new_tokens as u64 - 1;
+	if capacity > model.max_tokens() as u64 {
+		return Err(EngineError::BadTokenCount { len: capacity as usize, max: model.max_tokens() });
+	}
+	let mut decoder = Decoder::new(model, capacity as u32, mode)?;
+	let mut hidden = Vec::new();
+	for id in prompt {
+		hidden = decoder.step(*id)?;
+	}
+	let mut tokens = Vec::new();
+	let mut stopped = false;
+	for step in 0..max_new_tokens {
+		let next = choose(&logits(model, &hidden)?, sampling, step);
+		tokens.push(next);
+		if stop.contains(&next) {
+			stopped = true;
+			break;
+		}
+		if step + 1 < max_new_tokens {
+			hidden = decoder.step(next)?;
+		}
+	}
+	let trace = match mode {
+		Mode::Traced => Some(decoder.trace()?),
+		Mode::Plain => None,
+	};
+	Ok(Generation { prompt: prompt.to_vec(), tokens, stopped, trace })
+}

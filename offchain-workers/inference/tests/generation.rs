@@ -1,0 +1,187 @@
+//! Generation on a generated tiny LLaMA: decoding step by step gives a trace of the rows it
+//! computed, every element of which verifies; a replay gives the same root; plain and traced
+//! decoding choose the same tokens; decoding agrees with a full prefill up to rounding;
+//! seeded sampling repeats and depends on the seed; bad requests are refused.
+
+use arbiter_inference::{
+	decode::{choose, generate, logits, traced_ids, Decoder, Sampling},
+	engine::{self, Mode},
+	generated::{tiny_llama, tiny_llama_input},
+	EngineError, Model, Trace,
+};
+use arbiter_primitives::{
+	encoding::row_bytes, sampling::gumbel_noise, verify_element, RegisteredModel, TaskCommitments,
+	Verdict,
+};
+use candle_core::Device;
+
+fn verify_every_element(model: &Model, trace: &Trace, ids: &[u32]) -> u64 {
+	let graph = model.template.instantiate(trace.seq_len);
+	let registered = RegisteredModel {
+		graph: &model.template,
+		model_root: &model.commitment.model_root,
+		slack: 0.0,
+		max_row_width: model.max_row_width(),
+	};
+	let output = row_bytes(&trace.output().unwrap());
+	let task = TaskCommitments { trace_root: &trace.root, output: &output, input: ids };
+	let mut checked = 0;
+	for (id, node) in graph.nodes.iter().enumerate() {
+		for row in 0..node.shape.rows() as u32 {
+			for col in 0..node.shape.width() {
+				let opening = trace.opening(model, id as u32, row, col).unwrap();
+				let verdict = verify_element(&registered, &task, (id as u32, row, col), &opening);
+				assert_eq!(
+					verdict,
+					Verdict::WithinBound,
+					"node {id} ({:?}) ({row}, {col})",
+					node.op
+				);
+				checked += 1;
+			}
+		}
+	}
+	checked
+}
+
+fn prompt(seed: u64, len: u32) -> Vec<u32> {
+	tiny_llama_input(seed, len).tensors[0].iter().map(|v| *v as u32).collect()
+}
+
+#[test]
+fn every_element_of_a_generations_trace_verifies_and_a_replay_gives_its_root() {
+	let model = tiny_llama(11, &Device::Cpu).unwrap();
+	let prompt = prompt(1, 5);
+	let traced = generate(&model, &prompt, 8, Sampling::Greedy, &[], Mode::Traced).unwrap();
+	assert_eq!(traced.tokens.len(), 8);
+	assert!(!traced.stopped);
+	let trace = traced.trace.as_ref().unwrap();
+	let ids = traced_ids(&prompt, &traced.tokens);
+	assert_eq!(trace.seq_len as usize, ids.len());
+	assert_eq!(ids.len(), 5 + 7, "the last token's row is never run");
+	assert!(verify_every_element(&model, trace, &ids) > 5_000);
+
+	// Plain decoding chooses the same tokens; a replay of the ids gives the same root.
+	let plain = generate(&model, &prompt, 8, Sampling::Greedy, &[], Mode::Plain).unwrap();
+	assert_eq!(plain.tokens, traced.tokens);
+	assert!(plain.trace.is_none());
+	let mut replay = Decoder::new(&model, ids.len() as u32, Mode::Traced).unwrap();
+	for id in &ids {
+		replay.step(*id).unwrap();
+	}
+	assert_eq!(replay.trace().unwrap().root, trace.root);
+	// A decoder with room to spare gives the trace of the positions run, the same.
+	let mut roomy = Decoder::new(&model, 40, Mode::Traced).unwrap();
+	for id in &ids {
+		roomy.step(*id).unwrap();
+	}
+	assert_eq!(roomy.trace().unwrap().root, trace.root);
+}
+
+#[test]
+fn decoding_agrees_with_a_full_prefill_up_to_rounding() {
+	// Not bit for bit (the prefill's products sum in other orders), but to rounding.
+	let model = tiny_llama(12, &Device::Cpu).unwrap();
+	let ids = prompt(2, 9);
+	let mut decoder = Decoder::new(&model, 9, Mode::Traced).unwrap();
+	let mut last = Vec::new();
+	for id in &ids {
+		last = decoder.step(*id).unwrap();
+	}
+	let input = model.input_of_ids(&ids).unwrap();
+	let prefill = engine::run(&model, &[input], Mode::Plain).unwrap().pop().unwrap().output;
+	let width = last.len();
+	let prefill_last = &prefill[prefill.len() - width..];
+	let worst = last.iter().zip(prefill_last).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+	assert!(worst < 1e-4, "final hidden rows differ by {worst}");
+	assert_eq!(
+		decoder.trace().unwrap().output().unwrap().len(),
+		prefill.len(),
+		"the same output shape"
+	);
+}
+
+#[test]
+fn a_stop_token_ends_the_generation_and_is_kept() {
+	let model = tiny_llama(13, &Device::Cpu).unwrap();
+	let prompt = prompt(3, 4);
+	let free = generate(&model, &prompt, 6, Sampling::Greedy, &[], Mode::Plain).unwrap();
+	let stop = free.tokens[2];
+	let first = free.tokens.iter().position(|t| *t == stop).unwrap();
+	let stopped = generate(&model, &prompt, 6, Sampling::Greedy, &[stop], Mode::Traced).unwrap();
+	assert!(stopped.stopped);
+	assert_eq!(stopped.tokens, free.tokens[..=first].to_vec());
+	let trace = stopped.trace.unwrap();
+	assert_eq!(trace.seq_len as usize, prompt.len() + first);
+}
+
+#[test]
+fn seeded_sampling_repeats_and_follows_the_seed() {
+	let model = tiny_llama(14, &Device::Cpu).unwrap();
+	let prompt = prompt(4, 3);
+	let sample = |seed| {
+		generate(&model, &prompt, 12, Sampling::Gumbel { temperature: 1.5, seed }, &[], Mode::Plain)
+			.unwrap()
+			.tokens
+	};
+	assert_eq!(sample(1), sample(1));
+	assert_ne!(sample(1), sample(2));
+	// Each choice is the argmax of logit / T + noise, recomputed here from the logits.
+	let traced = generate(
+		&model,
+		&prompt,
+		5,
+		Sampling::Gumbel { temperature: 0.7, seed: 9 },
+		&[],
+		Mode::Plain,
+	)
+	.unwrap();
+	let mut decoder = Decoder::new(&model, 7, Mode::Plain).unwrap();
+	let mut hidden = Vec::new();
+	for id in &prompt {
+		hidden = decoder.step(*id).unwrap();
+	}
+	for (step, token) in traced.tokens.iter().enumerate() {
+		let l = logits(&model, &hidden).unwrap();
+		let score = |t: usize| l[t] as f64 / 0.7 + gumbel_noise(9, step as u32, t as u32);
+		let best = (0..l.len()).max_by(|a, b| score(*a).total_cmp(&score(*b))).unwrap();
+		assert_eq!(*token as usize, best, "step {step}");
+		assert_eq!(choose(&l, Sampling::Gumbel { temperature: 0.7, seed: 9 }, step as u32), *token);
+		if step + 1 < traced.tokens.len() {
+			hidden = decoder.step(*token).unwrap();
+		}
+	}
+}
+
+#[test]
+fn bad_generation_requests_are_refused() {
+	let model = tiny_llama(15, &Device::Cpu).unwrap();
+	let greedy = Sampling::Greedy;
+	assert!(matches!(
+		generate(&model, &[], 4, greedy, &[], Mode::Plain),
+		Err(EngineError::BadTokenCount { .. })
+	));
+	assert!(matches!(
+		generate(&model, &[1, 2], 0, greedy, &[], Mode::Plain),
+		Err(EngineError::BadTokenCount { .. })
+	));
+	// 64 positions: a 60-token prompt leaves room for 5 new tokens, not 6.
+	let long = vec![1u32; 60];
+	assert!(generate(&model, &long, 5, greedy, &[], Mode::Plain).is_ok());
+	assert!(matches!(
+		generate(&model, &long, 6, greedy, &[], Mode::Plain),
+		Err(EngineError::BadTokenCount { .. })
+	));
+	assert!(matches!(
+		generate(&model, &[1, 40], 2, greedy, &[], Mode::Plain),
+		Err(EngineError::TokenIdOutOfRange { id: 40, .. })
+	));
+	for temperature in [0.0f32, -1.0, f32::NAN] {
+		let sampling = Sampling::Gumbel { temperature, seed: 1 };
+		assert!(generate(&model, &[1], 2, sampling, &[], Mode::Plain).is_err(), "{temperature}");
+	}
+	// A model that is not a causal decoder is refused by name.
+	let bert = arbiter_inference::generated::tiny_bert(1, &Device::Cpu).unwrap();
+	let err = Decoder::new(&bert, 4, Mode::Plain).err().unwrap().to_string();
+	assert!(err.contains("not a causal decoder"), "{err}");
+}
