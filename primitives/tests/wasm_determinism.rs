@@ -103,6 +103,12 @@ impl Probe {
 	}
 }
 
+/// The Gumbel noise as the probe returns it (in the reference slot).
+fn noise(seed: u64, step: u32, token: u32) -> ElementCheck {
+	let noise = arbiter_primitives::sampling::gumbel_noise(seed, step, token);
+	ElementCheck { reference: noise, deviation: 0.0, bound: 0.0 }
+}
+
 fn bits(c: ElementCheck) -> [u64; 3] {
 	[c.reference.to_bits(), c.deviation.to_bits(), c.bound.to_bits()]
 }
@@ -128,6 +134,8 @@ fn evaluator_is_bit_identical_in_wasm() {
 		let cos: Vec<f32> = b.iter().map(|v| libm::cosf(*v * 6.0)).collect();
 		let sin: Vec<f32> = b.iter().map(|v| libm::sinf(*v * 6.0)).collect();
 		let pos = rng.below(w as u64) as usize;
+		let (seed, step, token) =
+			(rng.next_u64(), rng.below(4096) as u32, rng.below(49_152) as u32);
 		let keep: Vec<f32> = (0..w).map(|k| if k % 3 == 0 { 0.0 } else { 1.0 }).collect();
 		let cases: Vec<Case> = vec![
 			(0, ops::linear(&a, &b, Some(0.25), claimed), a.clone(), b.clone(), vec![0.25]),
@@ -149,6 +157,13 @@ fn evaluator_is_bit_identical_in_wasm() {
 			),
 			(11, ops::causal_score(&a, &b, 0.125, claimed), a.clone(), b.clone(), vec![0.125]),
 			(12, ops::causal_softmax(&a, pos, col, claimed), a.clone(), vec![pos as f32], vec![]),
+			(
+				13,
+				noise(seed, step, token),
+				vec![f32::from_bits(seed as u32), f32::from_bits((seed >> 32) as u32)],
+				vec![f32::from_bits(step)],
+				vec![f32::from_bits(token)],
+			),
 		];
 		for (op, native, x, y, z) in cases {
 			let in_wasm = probe.eval(op, &x, &y, &z, col, claimed);
@@ -156,5 +171,5 @@ fn evaluator_is_bit_identical_in_wasm() {
 			compared += 1;
 		}
 	}
-	assert_eq!(compared, 520);
+	assert_eq!(compared, 560);
 }

@@ -75,8 +75,9 @@ struct Layout {
 }
 
 impl Layout {
-	/// Elements of the fragment at position `p`.
-	fn fragment_len(&self, p: usize) -> usize {
+	/// The fragment's extent along each dimension at position `p`: 1 along the first sequence
+	/// dimension, `p + 1` along any other, the whole of the rest.
+	fn extents(&self, p: usize) -> Vec<usize> {
 		self.dims
 			.iter()
 			.enumerate()
@@ -85,22 +86,18 @@ impl Layout {
 				Some(_) => p + 1,
 				None => *d,
 			})
-			.product()
+			.collect()
+	}
+
+	/// Elements of the fragment at position `p`.
+	fn fragment_len(&self, p: usize) -> usize {
+		self.extents(p).iter().product()
 	}
 
 	/// Calls `f(buffer index, fragment index)` for every element of the fragment at `p`, in the
 	/// fragment's row-major order.
 	fn for_each(&self, p: usize, mut f: impl FnMut(usize, usize)) {
-		let extents: Vec<usize> = self
-			.dims
-			.iter()
-			.enumerate()
-			.map(|(k, d)| match self.seq.iter().position(|s| *s == k) {
-				Some(0) => 1,
-				Some(_) => p + 1,
-				None => *d,
-			})
-			.collect();
+		let extents = self.extents(p);
 		let total: usize = extents.iter().product();
 		let mut index = vec![0usize; extents.len()];
 		for i in 0..total {

@@ -104,6 +104,13 @@ pub extern "C" fn eval(
 		10 => ops::rope(a, b, c, col, claimed),
 		11 => ops::causal_score(a, b, first(c), claimed),
 		12 => ops::causal_softmax(a, first(b) as usize, col, claimed),
+		// The Gumbel noise of (seed, step, token), the seed's two halves and the others as bits.
+		13 => {
+			let bits = |v: &[f32], k: usize| v.get(k).map(|x| x.to_bits()).unwrap_or(0);
+			let seed = (bits(a, 1) as u64) << 32 | bits(a, 0) as u64;
+			let noise = arbiter_primitives::sampling::gumbel_noise(seed, bits(b, 0), bits(c, 0));
+			ElementCheck { reference: noise, deviation: 0.0, bound: 0.0 }
+		},
 		_ => ops::mul(first(a), first(b), claimed),
 	};
 	// SAFETY: `out` is a block of three f64 from `reserve` (aligned to 8) the host reads after
