@@ -75,41 +75,47 @@ struct Layout {
 }
 
 impl Layout {
-	/// The fragment's extent along each dimension at position `p`: 1 along the first sequence
-	/// dimension, `p + 1` along any other, the whole of the rest.
-	fn extents(&self, p: usize) -> Vec<usize> {
+	/// The extents of the fragment of positions `p0..p1` along each dimension: `p1 − p0` along
+	/// the first sequence dimension, `p1` along any other (a score row's columns: those after
+	/// its own position are 0), the whole of the rest.
+	fn extents(&self, p0: usize, p1: usize) -> Vec<usize> {
 		self.dims
 			.iter()
 			.enumerate()
 			.map(|(k, d)| match self.seq.iter().position(|s| *s == k) {
-				Some(0) => 1,
-				Some(_) => p + 1,
+				Some(0) => p1 - p0,
+				Some(_) => p1,
 				None => *d,
 			})
 			.collect()
 	}
 
-	/// Elements of the fragment at position `p`.
-	fn fragment_len(&self, p: usize) -> usize {
-		self.extents(p).iter().product()
+	/// Elements of the fragment of positions `p0..p1`.
+	fn fragment_len(&self, p0: usize, p1: usize) -> usize {
+		self.extents(p0, p1).iter().product()
 	}
 
-	/// Calls `f(buffer index, fragment index)` for every element of the fragment at `p`, in the
-	/// fragment's row-major order.
-	fn for_each(&self, p: usize, mut f: impl FnMut(usize, usize)) {
-		let extents = self.extents(p);
-		let total: usize = extents.iter().product();
-		let mut index = vec![0usize; extents.len()];
+	/// Calls `f(buffer index, fragment index)` for every element of the fragment of positions
+	/// `p0..p1`, in the fragment's row-major order; runs of consecutive elements along the last
+	/// dimension are handed over whole: `f(buffer start, fragment start, length)`.
+	fn for_each_run(&self, p0: usize, p1: usize, mut f: impl FnMut(usize, usize, usize)) {
+		let extents = self.extents(p0, p1);
+		let Some((&run, outer)) = extents.split_last() else { return };
+		let total: usize = outer.iter().product();
+		let mut index = vec![0usize; outer.len()];
+		let last = self.dims.len() - 1;
+		let shift_last = if self.seq.first() == Some(&last) { p0 } else { 0 };
 		for i in 0..total {
 			let mut flat = 0usize;
-			for (k, d) in self.dims.iter().enumerate() {
-				let at = if self.seq.first() == Some(&k) { p } else { index[k] };
+			for (k, d) in self.dims.iter().enumerate().take(last) {
+				let at = if self.seq.first() == Some(&k) { p0 + index[k] } else { index[k] };
 				flat = flat * d + at;
 			}
-			f(flat, i);
-			for k in (0..extents.len()).rev() {
+			flat = flat * self.dims[last] + shift_last;
+			f(flat, i * run, run);
+			for k in (0..outer.len()).rev() {
 				index[k] += 1;
-				if index[k] < extents[k] {
+				if index[k] < outer[k] {
 					break;
 				}
 				index[k] = 0;
@@ -269,32 +275,43 @@ impl<'m> Decoder<'m> {
 	/// Runs the next position with token `id` and returns the last node's fragment (the final
 	/// hidden row).
 	pub fn step(&mut self, id: u32) -> Result<Vec<f32>> {
-		let p = self.len;
-		if p >= self.capacity {
-			return Err(EngineError::BadTokenCount { len: p + 1, max: self.capacity as u32 });
+		self.step_block(&[id])
+	}
+
+	/// Runs the next `ids.len()` positions at once (a prompt) and returns the last node's
+	/// fragment: one final hidden row per position. Every element is computed as a step of its
+	/// own position would compute it (the linear kernels' elements do not depend on the number
+	/// of rows, attention reads only positions up to its own), so the trace is the same bits
+	/// however the positions were grouped (`tests/generation.rs`).
+	pub fn step_block(&mut self, ids: &[u32]) -> Result<Vec<f32>> {
+		let (p0, p1) = (self.len, self.len + ids.len());
+		if ids.is_empty() || p1 > self.capacity {
+			return Err(EngineError::BadTokenCount { len: p1, max: self.capacity as u32 });
 		}
 		let vocabulary = self.model.vocabulary();
-		if id >= vocabulary {
-			return Err(EngineError::TokenIdOutOfRange { id, position: p, vocabulary });
+		if let Some((k, id)) = ids.iter().enumerate().find(|(_, id)| **id >= vocabulary) {
+			return Err(EngineError::TokenIdOutOfRange { id: *id, position: p0 + k, vocabulary });
 		}
 		let mut fragments: Vec<Vec<f32>> = Vec::with_capacity(self.graph.nodes.len());
 		for (index, node) in self.graph.nodes.iter().enumerate() {
-			let fragment = self.fragment(index, node, p, id, &fragments)?;
+			let fragment = self.fragment(index, node, p0, p1, ids, &fragments)?;
 			let layout = &self.layouts[index];
-			if fragment.len() != layout.fragment_len(p) {
+			if fragment.len() != layout.fragment_len(p0, p1) {
 				return Err(EngineError::Internal(format!(
 					"node {index}: fragment of {} values, expected {}",
 					fragment.len(),
-					layout.fragment_len(p)
+					layout.fragment_len(p0, p1)
 				)));
 			}
 			if let Some(buffer) = self.buffers[index].as_mut() {
-				layout.for_each(p, |at, i| buffer[at] = fragment[i]);
+				layout.for_each_run(p0, p1, |at, i, n| {
+					buffer[at..at + n].copy_from_slice(&fragment[i..i + n])
+				});
 			}
 			fragments.push(fragment);
 		}
-		self.len += 1;
-		self.ids.push(id);
+		self.len = p1;
+		self.ids.extend_from_slice(ids);
 		fragments.pop().ok_or(EngineError::EmptyBatch)
 	}
 
@@ -326,14 +343,15 @@ impl<'m> Decoder<'m> {
 		self.graph.node(node).map(|n| n.shape.width() as usize).unwrap_or(0)
 	}
 
-	/// Node `index`'s fragment at position `p`, from its operands' fragments (and the K/V
-	/// buffers).
+	/// Node `index`'s fragment of positions `p0..p1` (tokens `ids`), from its operands'
+	/// fragments (and the K/V buffers).
 	fn fragment(
 		&self,
 		index: usize,
 		node: &Node,
-		p: usize,
-		id: u32,
+		p0: usize,
+		p1: usize,
+		ids: &[u32],
 		fragments: &[Vec<f32>],
 	) -> Result<Vec<f32>> {
 		let operand = |k: usize| -> Result<&Vec<f32>> {
@@ -343,14 +361,18 @@ impl<'m> Decoder<'m> {
 				.ok_or_else(|| EngineError::Internal(format!("node {index}: operand {k} missing")))
 		};
 		let width = node.shape.width() as usize;
+		let block = p1 - p0;
+		let internal = |what: &str| EngineError::Internal(format!("node {index}: {what}"));
 		Ok(match &node.op {
-			Op::Input { .. } => vec![id as f32],
+			Op::Input { .. } => ids.iter().map(|id| *id as f32).collect(),
 			Op::Embedding { table } => {
 				let table = self.weight(*table)?;
-				table
-					.get(id as usize * width..(id as usize + 1) * width)
-					.ok_or_else(|| EngineError::Internal(format!("node {index}: no row {id}")))?
-					.to_vec()
+				let mut out = Vec::with_capacity(block * width);
+				for id in ids {
+					let row = table.get(*id as usize * width..(*id as usize + 1) * width);
+					out.extend_from_slice(row.ok_or_else(|| internal("no such table row"))?);
+				}
+				out
 			},
 			Op::Linear { weight, bias } => {
 				let x = operand(0)?;
@@ -381,15 +403,18 @@ impl<'m> Decoder<'m> {
 			Op::Silu => operand(0)?.iter().map(|v| v / (1.0 + (-v).exp())).collect(),
 			Op::Relu => operand(0)?.iter().map(|v| v.max(0.0)).collect(),
 			Op::Rope { cos, sin } => {
+				// Rows are `[.., block, width]`: row `r` is at position `p0 + r % block`.
 				let half = width / 2;
-				let cos = self.weight(*cos)?.get(p * half..(p + 1) * half).unwrap_or(&[]);
-				let sin = self.weight(*sin)?.get(p * half..(p + 1) * half).unwrap_or(&[]);
-				if cos.len() != half || sin.len() != half {
-					return Err(EngineError::Internal(format!("node {index}: no table row {p}")));
+				let (cos, sin) = (self.weight(*cos)?, self.weight(*sin)?);
+				if cos.len() < p1 * half || sin.len() < p1 * half {
+					return Err(internal("the rotary tables are shorter than the positions"));
 				}
 				operand(0)?
 					.chunks(width)
-					.flat_map(|row| {
+					.enumerate()
+					.flat_map(|(r, row)| {
+						let p = p0 + r % block;
+						let (cos, sin) = (&cos[p * half..(p + 1) * half], &sin[p * half..(p + 1) * half]);
 						(0..width).map(move |c| {
 							let (a, b) = (row[c & !1], row[c | 1]);
 							let (cs, sn) = (cos[c / 2], sin[c / 2]);
@@ -402,58 +427,76 @@ impl<'m> Decoder<'m> {
 					})
 					.collect()
 			},
-			// Fragments of index maps that keep the non-sequence dimensions' order hold the
-			// same values in the same order.
-			Op::Reshape | Op::Transpose { .. } => operand(0)?.clone(),
+			// A reshape with only 1s before the sequence dimension keeps the fragment's order.
+			Op::Reshape => operand(0)?.clone(),
+			Op::Transpose { dim0, dim1 } => {
+				let x = operand(0)?;
+				if block == 1 {
+					// One position: the values keep their order (checked at `new`).
+					x.clone()
+				} else {
+					let input = &self.layouts[node.inputs[0] as usize];
+					transpose(x, &input.extents(p0, p1), *dim0 as usize, *dim1 as usize)
+				}
+			},
 			Op::CausalScores { group, scale_bits } => {
+				// q rows are `[H, block, d]`; the output `[H, block, p1]`, 0 after each row's
+				// own position.
 				let q = operand(0)?;
 				let k_node = node.inputs[1];
 				let k = self.kept(k_node)?;
 				let d = self.width_of(k_node);
 				let scale = f32_of(*scale_bits);
-				let heads = q.len() / d.max(1);
-				let cap = self.capacity;
-				let group = (*group as usize).max(1);
-				(0..heads)
-					.flat_map(|h| {
-						let qh = &q[h * d..(h + 1) * d];
+				let (cap, group) = (self.capacity, (*group as usize).max(1));
+				q.chunks(d)
+					.enumerate()
+					.flat_map(|(r, qr)| {
+						let (h, p) = (r / block, p0 + r % block);
 						let kv = h / group;
-						(0..=p).map(move |j| {
+						(0..p1).map(move |j| {
+							if j > p {
+								return 0.0;
+							}
 							let at = (kv * cap + j) * d;
-							dot(qh, &k[at..at + d]) * scale
+							dot(qr, &k[at..at + d]) * scale
 						})
 					})
 					.collect()
 			},
 			Op::CausalSoftmax => operand(0)?
-				.chunks(p + 1)
-				.flat_map(|row| {
-					let max = row.iter().copied().fold(f32::MIN, f32::max);
-					let e: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
+				.chunks(p1)
+				.enumerate()
+				.flat_map(|(r, row)| {
+					let p = p0 + r % block;
+					let prefix = &row[..=p];
+					let max = prefix.iter().copied().fold(f32::MIN, f32::max);
+					let e: Vec<f32> = prefix.iter().map(|v| (v - max).exp()).collect();
 					let sum: f32 = e.iter().sum();
-					e.into_iter().map(move |v| v / sum)
+					e.into_iter().map(move |v| v / sum).chain(std::iter::repeat_n(0.0, p1 - p - 1))
 				})
 				.collect(),
 			Op::GroupedMatMul { group } => {
+				// Probability rows `[H, block, p1]` times V transposed `[G, d, cap]`, each row
+				// over its own prefix.
 				let probs = operand(0)?;
 				let v_node = node.inputs[1];
 				let v_t = self.kept(v_node)?;
 				let d = width;
-				let heads = probs.len() / (p + 1);
-				let cap = self.capacity;
-				let group = (*group as usize).max(1);
-				(0..heads)
-					.flat_map(|h| {
-						let row = &probs[h * (p + 1)..(h + 1) * (p + 1)];
+				let (cap, group) = (self.capacity, (*group as usize).max(1));
+				probs
+					.chunks(p1)
+					.enumerate()
+					.flat_map(|(r, row)| {
+						let (h, p) = (r / block, p0 + r % block);
 						let kv = h / group;
 						(0..d).map(move |c| {
 							let at = (kv * d + c) * cap;
-							dot(row, &v_t[at..at + p + 1])
+							dot(&row[..=p], &v_t[at..at + p + 1])
 						})
 					})
 					.collect()
 			},
-			other => return Err(EngineError::Internal(format!("node {index}: {other:?}"))),
+			other => return Err(internal(&format!("{other:?} is not run step by step"))),
 		})
 	}
 
@@ -463,6 +506,31 @@ impl<'m> Decoder<'m> {
 			.and_then(|b| b.as_deref())
 			.ok_or_else(|| EngineError::Internal(format!("node {node}'s buffer is not kept")))
 	}
+}
+
+/// `x` (row-major, `extents`) with dimensions `dim0` and `dim1` swapped.
+fn transpose(x: &[f32], extents: &[usize], dim0: usize, dim1: usize) -> Vec<f32> {
+	let mut out_extents = extents.to_vec();
+	out_extents.swap(dim0, dim1);
+	let mut strides = vec![1usize; extents.len()];
+	for k in (0..extents.len().saturating_sub(1)).rev() {
+		strides[k] = strides[k + 1] * extents[k + 1];
+	}
+	strides.swap(dim0, dim1);
+	let mut out = Vec::with_capacity(x.len());
+	let mut index = vec![0usize; out_extents.len()];
+	for _ in 0..x.len() {
+		let at: usize = index.iter().zip(&strides).map(|(i, s)| i * s).sum();
+		out.push(x[at]);
+		for k in (0..out_extents.len()).rev() {
+			index[k] += 1;
+			if index[k] < out_extents[k] {
+				break;
+			}
+			index[k] = 0;
+		}
+	}
+	out
 }
 
 /// `a · b` summed in index order (one fixed order: a replay gives the same bits).
@@ -562,10 +630,10 @@ pub fn generate(
 		return Err(EngineError::BadTokenCount { len: capacity as usize, max: model.max_tokens() });
 	}
 	let mut decoder = Decoder::new(model, capacity as u32, mode)?;
-	let mut hidden = Vec::new();
-	for id in prompt {
-		hidden = decoder.step(*id)?;
-	}
+	// The prompt in one block; its last position's hidden row chooses the first token.
+	let rows = decoder.step_block(prompt)?;
+	let width = rows.len() / prompt.len();
+	let mut hidden = rows[rows.len() - width..].to_vec();
 	let mut tokens = Vec::new();
 	let mut stopped = false;
 	for step in 0..max_new_tokens {

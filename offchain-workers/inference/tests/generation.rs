@@ -1,5 +1,6 @@
 //! Generation on a generated tiny LLaMA: decoding step by step gives a trace of the rows it
-//! computed, every element of which verifies; a replay gives the same root; plain and traced
+//! computed, every element of which verifies; a replay, one position at a time or in blocks of
+//! any sizes, gives the same root; plain and traced
 //! decoding choose the same tokens; decoding agrees with a full prefill up to rounding;
 //! seeded sampling repeats and depends on the seed; bad requests are refused.
 
@@ -70,12 +71,17 @@ fn every_element_of_a_generations_trace_verifies_and_a_replay_gives_its_root() {
 		replay.step(*id).unwrap();
 	}
 	assert_eq!(replay.trace().unwrap().root, trace.root);
-	// A decoder with room to spare gives the trace of the positions run, the same.
-	let mut roomy = Decoder::new(&model, 40, Mode::Traced).unwrap();
-	for id in &ids {
-		roomy.step(*id).unwrap();
+	// A decoder with room to spare gives the trace of the positions run, the same; so do blocks
+	// of positions of any sizes (the generation itself ran the prompt as one block).
+	for blocks in [vec![12usize], vec![3, 1, 4, 1, 3], vec![1, 11]] {
+		let mut roomy = Decoder::new(&model, 40, Mode::Traced).unwrap();
+		let mut at = 0;
+		for n in blocks {
+			roomy.step_block(&ids[at..at + n]).unwrap();
+			at += n;
+		}
+		assert_eq!(roomy.trace().unwrap().root, trace.root);
 	}
-	assert_eq!(roomy.trace().unwrap().root, trace.root);
 }
 
 #[test]

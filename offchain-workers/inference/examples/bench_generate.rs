@@ -1,0 +1,156 @@
+//! Text generation speed on a LLaMA GGUF (SmolLM2-135M-Instruct), one JSON line per run:
+//! prompt processing and generation in tokens per second, separately, and for the engine the
+//! cost of answering a challenge (replaying the generation step by step, traced, and its root).
+//!
+//!   bench_generate --model FILE.gguf [--engine arbiter|candle-quantized] [--prompt-tokens 128]
+//!                  [--new-tokens 128] [--repeat 3]
+//!
+//! `arbiter`: the verified engine (`decode::generate`; weights dequantized to f32, f32
+//! activations). `candle-quantized`: candle-transformers' `quantized_llama` on the same file (its
+//! CPU matmul quantizes activations to 8 bits: not verifiable, docs/inference.md), for comparison.
+//! The prompt is the benchmark sentences' text tokenized and cut to `--prompt-tokens`; generation
+//! is greedy for exactly `--new-tokens` (no stop token). Medians of `--repeat` runs.
+
+use std::{path::PathBuf, time::Instant};
+
+use arbiter_inference::{
+	decode::{generate, traced_ids, Decoder, Sampling},
+	engine::Mode,
+	llama,
+};
+use candle_core::{quantized::gguf_file, Device, Tensor};
+
+#[global_allocator]
+static GLOBAL: arbiter_inference::allocator::Allocator = arbiter_inference::allocator::Allocator;
+
+fn arg(name: &str) -> Option<String> {
+	let args: Vec<String> = std::env::args().collect();
+	args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+	v.sort_by(f64::total_cmp);
+	v[v.len() / 2]
+}
+
+fn peak_rss_mib() -> u64 {
+	std::fs::read_to_string("/proc/self/status")
+		.ok()
+		.and_then(|s| {
+			s.lines()
+				.find(|l| l.starts_with("VmHWM:"))
+				.and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+		})
+		.map(|kb| kb / 1024)
+		.unwrap_or(0)
+}
+
+fn main() {
+	arbiter_inference::process::configure();
+	let model_path = PathBuf::from(arg("--model").expect("--model FILE.gguf"));
+	let engine = arg("--engine").unwrap_or_else(|| "arbiter".into());
+	let prompt_tokens: usize = arg("--prompt-tokens").map(|v| v.parse().unwrap()).unwrap_or(128);
+	let new_tokens: u32 = arg("--new-tokens").map(|v| v.parse().unwrap()).unwrap_or(128);
+	let repeat: usize = arg("--repeat").map(|v| v.parse().unwrap()).unwrap_or(3);
+	let sentences = std::fs::read_to_string(
+		PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/sentences.txt"),
+	)
+	.unwrap();
+	// Enough sentences for the prompt (the tokenizer takes at most 4,096 bytes of text).
+	let text: String = sentences.lines().collect::<Vec<_>>().join(" ").chars().take(4000).collect();
+	let positions = (prompt_tokens + new_tokens as usize).next_power_of_two().max(256) as u32;
+	let threads = rayon::current_num_threads();
+	let path = arbiter_inference::cpu::path();
+
+	match engine.as_str() {
+		"arbiter" => {
+			let started = Instant::now();
+			let model = llama::load_gguf(&model_path, positions, &Device::Cpu).unwrap();
+			let load_s = started.elapsed().as_secs_f64();
+			let mut prompt = model.tokenize(&text).unwrap();
+			prompt.truncate(prompt_tokens);
+			let (mut prefill, mut decode, mut replay) = (Vec::new(), Vec::new(), Vec::new());
+			let mut tokens = Vec::new();
+			for _ in 0..repeat {
+				// Prompt processing: the prompt's positions, in one block as `generate` runs them.
+				let t = Instant::now();
+				let mut decoder = Decoder::new(&model, prompt.len() as u32, Mode::Plain).unwrap();
+				decoder.step_block(&prompt).unwrap();
+				prefill.push(prompt.len() as f64 / t.elapsed().as_secs_f64());
+				// The whole generation; its generation part is the time past the prompt's.
+				let prompt_s = t.elapsed().as_secs_f64();
+				let t = Instant::now();
+				let g = generate(&model, &prompt, new_tokens, Sampling::Greedy, &[], Mode::Plain)
+					.unwrap();
+				let gen_s = (t.elapsed().as_secs_f64() - prompt_s).max(1e-9);
+				decode.push(g.tokens.len() as f64 / gen_s);
+				tokens = g.tokens;
+				// A challenge's cost: replay every position traced, and commit the trace.
+				let ids = traced_ids(&prompt, &tokens);
+				let t = Instant::now();
+				let mut decoder = Decoder::new(&model, ids.len() as u32, Mode::Traced).unwrap();
+				decoder.step_block(&ids[..prompt.len()]).unwrap();
+				for id in &ids[prompt.len()..] {
+					decoder.step(*id).unwrap();
+				}
+				let _root = decoder.trace().unwrap().root;
+				replay.push(t.elapsed().as_secs_f64());
+			}
+			println!(
+				"{}",
+				serde_json::json!({
+					"engine": format!("arbiter (f32 activations, {} path)", path.name()),
+					"threads": threads,
+					"prompt_tokens": prompt.len(),
+					"new_tokens": tokens.len(),
+					"prompt_tokens_per_s": (median(prefill) * 10.0).round() / 10.0,
+					"generation_tokens_per_s": (median(decode) * 10.0).round() / 10.0,
+					"replay_and_root_s": (median(replay) * 100.0).round() / 100.0,
+					"load_s": (load_s * 10.0).round() / 10.0,
+					"peak_rss_mib": peak_rss_mib(),
+				})
+			);
+		},
+		"candle-quantized" => {
+			use candle_transformers::models::quantized_llama::ModelWeights;
+			let mut file = std::fs::File::open(&model_path).unwrap();
+			let content = gguf_file::Content::read(&mut file).unwrap();
+			let started = Instant::now();
+			let mut weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).unwrap();
+			let load_s = started.elapsed().as_secs_f64();
+			let engine_model = llama::load_gguf(&model_path, 256, &Device::Cpu).unwrap();
+			let mut prompt = engine_model.tokenize(&text).unwrap();
+			drop(engine_model);
+			prompt.truncate(prompt_tokens);
+			let (mut prefill, mut decode) = (Vec::new(), Vec::new());
+			for _ in 0..repeat {
+				let t = Instant::now();
+				let input = Tensor::new(prompt.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+				let logits = weights.forward(&input, 0).unwrap();
+				let mut next = logits.squeeze(0).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
+				prefill.push(prompt.len() as f64 / t.elapsed().as_secs_f64());
+				let t = Instant::now();
+				for step in 1..new_tokens as usize {
+					let input = Tensor::new(&[next], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+					let logits = weights.forward(&input, prompt.len() + step - 1).unwrap();
+					next = logits.squeeze(0).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
+				}
+				decode.push((new_tokens as f64 - 1.0) / t.elapsed().as_secs_f64());
+			}
+			println!(
+				"{}",
+				serde_json::json!({
+					"engine": "candle-transformers 0.11 quantized_llama (8-bit activations)",
+					"threads": threads,
+					"prompt_tokens": prompt.len(),
+					"new_tokens": new_tokens,
+					"prompt_tokens_per_s": (median(prefill) * 10.0).round() / 10.0,
+					"generation_tokens_per_s": (median(decode) * 10.0).round() / 10.0,
+					"load_s": (load_s * 10.0).round() / 10.0,
+					"peak_rss_mib": peak_rss_mib(),
+				})
+			);
+		},
+		other => panic!("--engine {other}: arbiter or candle-quantized"),
+	}
+}
