@@ -125,15 +125,18 @@ fn main() {
 			let (mut prefill, mut decode) = (Vec::new(), Vec::new());
 			for _ in 0..repeat {
 				let t = Instant::now();
-				let input = Tensor::new(prompt.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+				let input =
+					Tensor::new(prompt.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
 				let logits = weights.forward(&input, 0).unwrap();
-				let mut next = logits.squeeze(0).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
+				let mut next =
+					logits.squeeze(0).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
 				prefill.push(prompt.len() as f64 / t.elapsed().as_secs_f64());
 				let t = Instant::now();
 				for step in 1..new_tokens as usize {
 					let input = Tensor::new(&[next], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
 					let logits = weights.forward(&input, prompt.len() + step - 1).unwrap();
-					next = logits.squeeze(0).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
+					next =
+						logits.squeeze(0).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
 				}
 				decode.push((new_tokens as f64 - 1.0) / t.elapsed().as_secs_f64());
 			}

@@ -284,6 +284,12 @@ impl<'m> Decoder<'m> {
 	/// of rows, attention reads only positions up to its own), so the trace is the same bits
 	/// however the positions were grouped (`tests/generation.rs`).
 	pub fn step_block(&mut self, ids: &[u32]) -> Result<Vec<f32>> {
+		// On a worker of rayon's pool, so the kernels' parallel loops start without waking the
+		// caller's thread each time (~210 of them a token; `engine::run` does the same).
+		rayon::scope(|_| self.run_block(ids))
+	}
+
+	fn run_block(&mut self, ids: &[u32]) -> Result<Vec<f32>> {
 		let (p0, p1) = (self.len, self.len + ids.len());
 		if ids.is_empty() || p1 > self.capacity {
 			return Err(EngineError::BadTokenCount { len: p1, max: self.capacity as u32 });
@@ -414,7 +420,8 @@ impl<'m> Decoder<'m> {
 					.enumerate()
 					.flat_map(|(r, row)| {
 						let p = p0 + r % block;
-						let (cos, sin) = (&cos[p * half..(p + 1) * half], &sin[p * half..(p + 1) * half]);
+						let (cos, sin) =
+							(&cos[p * half..(p + 1) * half], &sin[p * half..(p + 1) * half]);
 						(0..width).map(move |c| {
 							let (a, b) = (row[c & !1], row[c | 1]);
 							let (cs, sn) = (cos[c / 2], sin[c / 2]);
@@ -458,7 +465,7 @@ impl<'m> Decoder<'m> {
 								return 0.0;
 							}
 							let at = (kv * cap + j) * d;
-							dot(qr, &k[at..at + d]) * scale
+							dot_lanes(qr, &k[at..at + d]) * scale
 						})
 					})
 					.collect()
@@ -491,7 +498,7 @@ impl<'m> Decoder<'m> {
 						let kv = h / group;
 						(0..d).map(move |c| {
 							let at = (kv * d + c) * cap;
-							dot(&row[..=p], &v_t[at..at + p + 1])
+							dot_lanes(&row[..=p], &v_t[at..at + p + 1])
 						})
 					})
 					.collect()
@@ -533,14 +540,9 @@ fn transpose(x: &[f32], extents: &[usize], dim0: usize, dim1: usize) -> Vec<f32>
 	out
 }
 
-/// `a · b` summed in index order (one fixed order: a replay gives the same bits).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-	a.iter().zip(b).fold(0.0f32, |acc, (x, y)| acc + x * y)
-}
-
-/// `x · Wᵀ + bias` for the rows of `x`: the packed kernel where the model has one for this
-/// weight (k-order FMA chains), else an index-order dot product per element; either way each
-/// element's order is fixed.
+/// `x · Wᵀ + bias` for the rows of `x`: the 4-bit kernel where the model keeps this weight's
+/// blocks (AVX-512), else the packed f32 kernel (the same k-order FMA chains, the same bits),
+/// else (the portable path) [`dot_lanes`] per element; either way each element's order is fixed.
 fn linear(
 	model: &Model,
 	weight_index: u32,
@@ -549,6 +551,12 @@ fn linear(
 	out_width: usize,
 	bias: Option<&[f32]>,
 ) -> Result<Vec<f32>> {
+	// The 4-bit kernel gives the f32 packed kernel's bits (`cpu::linear_q4`).
+	if let Some(Some(quantized)) = model.quantized.get(weight_index as usize) {
+		if let Some(out) = quantized.apply(x, bias) {
+			return Ok(out);
+		}
+	}
 	if let Some(Some(packed)) = model.packed.get(weight_index as usize) {
 		return packed
 			.apply(x, bias)
@@ -561,14 +569,14 @@ fn linear(
 		let xr = &x[r * k..(r + 1) * k];
 		for (c, o) in out_row.iter_mut().enumerate() {
 			let b = bias.and_then(|b| b.get(c)).copied().unwrap_or(0.0);
-			*o = dot(xr, &weight[c * k..(c + 1) * k]) + b;
+			*o = dot_lanes(xr, &weight[c * k..(c + 1) * k]) + b;
 		}
 	});
 	Ok(out)
 }
 
 /// The logits of a final hidden row: its product with every row of the model's token
-/// embedding (tied LM head), each in index order.
+/// embedding (tied LM head), each by [`dot_lanes`].
 pub fn logits(model: &Model, hidden: &[f32]) -> Result<Vec<f32>> {
 	let table = model
 		.template
@@ -579,11 +587,38 @@ pub fn logits(model: &Model, hidden: &[f32]) -> Result<Vec<f32>> {
 			_ => None,
 		})
 		.ok_or_else(|| EngineError::InvalidInput("the model embeds no tokens".into()))?;
+	let width = hidden.len();
+	if let Some(q8) = model.embedding_q8.as_ref().filter(|q| q.width() == width) {
+		// The 8-bit table: a quarter of the bytes, the same bits (`Q8Rows::dot_row`).
+		return Ok((0..q8.rows())
+			.into_par_iter()
+			.with_min_len(64)
+			.map(|r| q8.dot_row(r, hidden))
+			.collect());
+	}
 	let table = model
 		.weight_values(table)
 		.ok_or_else(|| EngineError::Internal("the embedding table is missing".into()))?;
-	let width = hidden.len();
-	Ok(table.par_chunks(width.max(1)).map(|row| dot(row, hidden)).collect())
+	// Many rows to a task: one row is 576 products, too little work to hand to a thread alone.
+	Ok(table
+		.par_chunks(width.max(1) * 64)
+		.flat_map_iter(|rows| rows.chunks(width.max(1)).map(|row| dot_lanes(row, hidden)))
+		.collect())
+}
+
+/// `a · b` in 16 interleaved partial sums (lane `i` sums the products `i, i + 16, …`), added up
+/// in a fixed order at the end: vectorized by the compiler, and the same bits on every run and
+/// every CPU path (attention's products and the logits).
+pub(crate) fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+	let mut lanes = [0f32; 16];
+	let (a16, b16) = (a.chunks_exact(16), b.chunks_exact(16));
+	let tail: f32 = a16.remainder().iter().zip(b16.remainder()).map(|(x, y)| x * y).sum();
+	for (x, y) in a16.zip(b16) {
+		for (lane, (x, y)) in lanes.iter_mut().zip(x.iter().zip(y)) {
+			*lane += x * y;
+		}
+	}
+	lanes.iter().sum::<f32>() + tail
 }
 
 /// The token `sampling` picks at generation step `step` from `logits`.
@@ -609,6 +644,18 @@ pub fn choose(logits: &[f32], sampling: Sampling, step: u32) -> u32 {
 /// Generates up to `max_new_tokens` tokens after `prompt`, stopping after a token in `stop`.
 /// Traced mode also returns the trace of the positions run ([`traced_ids`]).
 pub fn generate(
+	model: &Model,
+	prompt: &[u32],
+	max_new_tokens: u32,
+	sampling: Sampling,
+	stop: &[u32],
+	mode: Mode,
+) -> Result<Generation> {
+	// The whole generation on one worker of rayon's pool (see `Decoder::step_block`).
+	rayon::scope(|_| generate_on_worker(model, prompt, max_new_tokens, sampling, stop, mode))
+}
+
+fn generate_on_worker(
 	model: &Model,
 	prompt: &[u32],
 	max_new_tokens: u32,

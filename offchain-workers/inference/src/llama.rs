@@ -16,9 +16,13 @@
 use std::path::Path;
 
 use arbiter_primitives::{builder::GraphBuilder, ir::SEQ_DIM, Graph};
-use candle_core::{quantized::gguf_file::Content, Device};
+use candle_core::{
+	quantized::{gguf_file::Content, GgmlDType},
+	Device,
+};
 
 use crate::{
+	cpu::{linear_q4::Q8Rows, PackedQ4},
 	error::{EngineError, Result},
 	gguf,
 	model::Model,
@@ -256,13 +260,26 @@ pub fn load_gguf(path: &Path, positions: u32, device: &Device) -> Result<Model> 
 	let template = llama_graph(&config, positions);
 	let (cos, sin) = rope_tables(&config, positions);
 	let mut weights = Vec::with_capacity(template.weights.len());
+	let mut quantized = Vec::with_capacity(template.weights.len());
+	let mut embedding_q8 = None;
 	for w in &template.weights {
 		let name = String::from_utf8_lossy(&w.name).to_string();
+		let mut packed = None;
 		let values = match name.as_str() {
 			ROPE_COS => cos.clone(),
 			ROPE_SIN => sin.clone(),
 			_ => {
 				let tensor = content.tensor(&mut file, &name, &Device::Cpu).map_err(bad)?;
+				// A linear layer's Q4_1 blocks, kept for the 4-bit kernel where it runs.
+				let (n, k) = (w.shape.rows() as usize, w.shape.width() as usize);
+				if tensor.dtype() == GgmlDType::Q4_1 && w.shape.rank() == 2 && PackedQ4::supported()
+				{
+					packed = PackedQ4::from_q4_1(&tensor.data().map_err(bad)?, n, k);
+				}
+				// The token embedding in 8 bits, for the logits.
+				if tensor.dtype() == GgmlDType::Q8_0 && name == "token_embd.weight" {
+					embedding_q8 = Q8Rows::from_q8_0(&tensor.data().map_err(bad)?, n, k);
+				}
 				let values: Vec<f32> = tensor
 					.dequantize(&Device::Cpu)
 					.and_then(|t| t.flatten_all()?.to_vec1())
@@ -278,11 +295,31 @@ pub fn load_gguf(path: &Path, positions: u32, device: &Device) -> Result<Model> 
 			},
 		};
 		weights.push(values);
+		quantized.push(packed);
 	}
 	let tokenizer_json = gguf::tokenizer_json(&content)?;
 	let name = path
 		.file_stem()
 		.map(|n| n.to_string_lossy().to_string())
 		.unwrap_or_else(|| "llama".into());
-	Model::from_text_parts(&name, template, weights, tokenizer_json.as_bytes(), positions, device)
+	let mut model = Model::from_text_parts(
+		&name,
+		template,
+		weights,
+		tokenizer_json.as_bytes(),
+		positions,
+		device,
+	)?;
+	if device.is_cpu() && std::env::var_os(F32_WEIGHTS_ENV).is_none() {
+		model.set_quantized(quantized)?;
+		if let Some(q8) = embedding_q8 {
+			// The embedding is weight 0 of the graph (`llama_graph`).
+			model.set_embedding_q8(0, q8)?;
+		}
+	}
+	Ok(model)
 }
+
+/// Set to run the decoder's linear layers on f32 weights even where the 4-bit kernel runs
+/// (benchmarks and the test that both give the same trace).
+pub const F32_WEIGHTS_ENV: &str = "ARBITER_F32_WEIGHTS";

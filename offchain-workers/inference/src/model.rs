@@ -14,7 +14,7 @@ use candle_core::{Device, Tensor};
 
 use crate::{
 	bert::{bert_graph, BertConfig, BERT_INPUT_PADS},
-	cpu::PackedWeight,
+	cpu::{linear_q4::Q8Rows, PackedQ4, PackedWeight},
 	error::{io_err, EngineError, Result},
 	tokenize::TextTokenizer,
 };
@@ -113,6 +113,11 @@ pub struct Model {
 	/// Linear layers' weights packed for the CPU kernel ([`crate::cpu::linear`]), by weight
 	/// index; empty off the CPU or on CPUs without AVX-512 (candle's matmul runs instead).
 	pub(crate) packed: Vec<Option<PackedWeight>>,
+	/// Linear layers' weights kept as 4-bit blocks for the decoder's AVX-512 kernel
+	/// ([`crate::cpu::linear_q4`]), by weight index; empty unless a GGUF loader set them.
+	pub(crate) quantized: Vec<Option<PackedQ4>>,
+	/// The token embedding as 8-bit rows, for the decoder's logits (tied LM head).
+	pub(crate) embedding_q8: Option<Q8Rows>,
 	pub(crate) device: Device,
 	/// Longest accepted text in bytes.
 	pub max_text_bytes: usize,
@@ -388,11 +393,48 @@ impl Model {
 			input_pads,
 			device_weights,
 			packed,
+			quantized: Vec::new(),
+			embedding_q8: None,
 			device: device.clone(),
 			max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
 			fault: None,
 			output_fault: false,
 		})
+	}
+
+	/// Keeps `quantized` (by weight index) for the decoder's linear layers, dropping the f32
+	/// packing of those weights (the 4-bit kernel gives its bits). Each must dequantize to the
+	/// committed weight exactly; one that does not is refused.
+	pub(crate) fn set_quantized(&mut self, quantized: Vec<Option<PackedQ4>>) -> Result<()> {
+		for (index, q) in quantized.iter().enumerate() {
+			let Some(q) = q else { continue };
+			if self.weight_values(index as u32) != Some(q.dequantized().as_slice()) {
+				return Err(EngineError::InvalidInput(format!(
+					"weight {index}: its 4-bit blocks do not dequantize to the committed values"
+				)));
+			}
+			if let Some(slot) = self.packed.get_mut(index) {
+				*slot = None;
+			}
+		}
+		self.quantized = quantized;
+		Ok(())
+	}
+
+	/// Keeps weight `index` (the token embedding) as 8-bit rows for the logits; refused unless
+	/// they dequantize to the committed values exactly.
+	pub(crate) fn set_embedding_q8(&mut self, index: u32, q8: Q8Rows) -> Result<()> {
+		let values = self.weight_values(index).unwrap_or(&[]);
+		let width = q8.width();
+		let equal = values.len() == q8.rows() * width &&
+			(0..q8.rows()).all(|r| q8.dequantized_row(r) == values[r * width..(r + 1) * width]);
+		if !equal {
+			return Err(EngineError::InvalidInput(format!(
+				"weight {index}: its 8-bit blocks do not dequantize to the committed values"
+			)));
+		}
+		self.embedding_q8 = Some(q8);
+		Ok(())
 	}
 
 	/// The values of weight `index` (memory-mapped or owned).

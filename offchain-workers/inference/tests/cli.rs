@@ -176,6 +176,18 @@ fn generate_gives_transformers_tokens_and_one_trace_root_whatever_the_threads() 
 		"a replay on other threads gives the root"
 	);
 	assert_eq!(runs[0]["model_root"], runs[1]["model_root"]);
+	// The decoder's linear layers on f32 weights instead of the 4-bit blocks (where the CPU runs
+	// the 4-bit kernel): the same trace, bit for bit.
+	let out = Command::new(env!("CARGO_BIN_EXE_arbiter-infer"))
+		.env("ARBITER_F32_WEIGHTS", "1")
+		.args(["generate", "--model", &g, "--chat", "--prompt", "What is 17 + 25?"])
+		.args(["--max-new-tokens", "16", "--json"])
+		.output()
+		.unwrap();
+	assert!(out.status.success());
+	let f32_weights: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+	assert_eq!(f32_weights["trace_root"], runs[0]["trace_root"]);
+	assert_eq!(f32_weights["tokens"], runs[0]["tokens"]);
 	// Seeded sampling: the same seed, the same tokens.
 	let sampled = |seed: &str| {
 		json(&[

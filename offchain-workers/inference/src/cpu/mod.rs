@@ -6,12 +6,14 @@ pub mod batched_matmul;
 pub mod copy;
 pub mod gelu;
 pub mod linear;
+pub mod linear_q4;
 
 use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape};
 
 pub use linear::PackedWeight;
+pub use linear_q4::PackedQ4;
 
 /// Environment variable that lowers the CPU path a process runs (`avx512`, `avx2`, `portable`):
 /// tests and benchmarks use it to run every path on one machine.

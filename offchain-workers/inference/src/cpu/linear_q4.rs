@@ -1,0 +1,396 @@
+//! `y = x·Wᵀ + bias` with `W` kept as GGUF's 4-bit Q4_1 blocks and `x` in f32, on AVX-512.
+//!
+//! Why: a decoding step reads every weight once, so its speed is the weights' bytes over the
+//! memory bandwidth. SmolLM2's linear layers are 106 M weights: 424 MB a token as f32 against
+//! 80 MB here (a nibble per weight and each block's two scales as f32). llama.cpp gets there by
+//! quantizing the activations to 8 bits too, which the runtime's bound does not allow
+//! (docs/inference.md); here only the weights are 4-bit, and each one is dequantized in a
+//! register as `d·q + m` with one fused multiply-add — exact, because every Q4_1 value of the
+//! file is representable in f32 (`gguf::dequantization_roundings`), so it is bit for bit the f32
+//! weight the model root commits.
+//!
+//! Every output element is then the same chain as [`super::PackedWeight`]'s: starting from the
+//! bias, one fused multiply-add per k in k order. So this kernel gives the f32 packed kernel's
+//! bits exactly (`tests` below), a trace does not depend on which of the two ran, and a provider
+//! on an AVX2 machine (which runs the f32 kernel) replays an AVX-512 provider's trace.
+//!
+//! Layout: panels of [`NR`] output columns; per panel and per block of 32 k's, the 32 columns'
+//! `d` and `m` (64 f32), then for each of the 32 k's 16 bytes holding column `i`'s 4-bit value in
+//! the low nibble of byte `i` and column `i + 16`'s in its high nibble.
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+
+use rayon::prelude::*;
+
+use super::{linear::NR, CpuPath};
+
+/// Values per Q4_1 block (along k).
+pub const QK: usize = 32;
+/// Bytes of one Q4_1 block in a GGUF file: `d` and `m` as f16, then 16 bytes of nibbles.
+pub const BLOCK_BYTES: usize = 20;
+
+/// A Q4_1 weight matrix (`n × k`) packed for [`PackedQ4::apply`].
+pub struct PackedQ4 {
+	n: usize,
+	k: usize,
+	/// Per panel and k-block: `d` for the 32 columns, then `m`.
+	scales: Vec<f32>,
+	/// Per panel, k-block and k: 16 bytes of two nibbles.
+	quants: Vec<u8>,
+}
+
+fn f16_to_f32(bits: u16) -> f32 {
+	let sign = if bits & 0x8000 != 0 { -1.0f32 } else { 1.0 };
+	let exponent = ((bits >> 10) & 0x1f) as i32;
+	let mantissa = (bits & 0x3ff) as f32;
+	sign * match exponent {
+		0 => mantissa * (2f32).powi(-24),
+		31 if mantissa == 0.0 => f32::INFINITY,
+		31 => f32::NAN,
+		e => (1024.0 + mantissa) * (2f32).powi(e - 25),
+	}
+}
+
+impl PackedQ4 {
+	/// Whether this process runs this kernel (the AVX-512 path).
+	pub fn supported() -> bool {
+		super::path() == CpuPath::Avx512
+	}
+
+	/// Packs `n` rows of `k / 32` Q4_1 blocks (a GGUF tensor's raw data). `None` if the sizes
+	/// do not match or a scale is not finite.
+	pub fn from_q4_1(raw: &[u8], n: usize, k: usize) -> Option<Self> {
+		if n == 0 || k == 0 || !k.is_multiple_of(QK) {
+			return None;
+		}
+		let blocks = k / QK;
+		if raw.len() != n.checked_mul(blocks)?.checked_mul(BLOCK_BYTES)? {
+			return None;
+		}
+		let panels = n.div_ceil(NR);
+		let mut scales = vec![0f32; panels * blocks * 2 * NR];
+		let mut quants = vec![0u8; panels * blocks * QK * 16];
+		for (row, row_blocks) in raw.chunks_exact(blocks * BLOCK_BYTES).enumerate() {
+			let (p, col) = (row / NR, row % NR);
+			for (b, block) in row_blocks.chunks_exact(BLOCK_BYTES).enumerate() {
+				let d = f16_to_f32(u16::from_le_bytes([block[0], block[1]]));
+				let m = f16_to_f32(u16::from_le_bytes([block[2], block[3]]));
+				if !d.is_finite() || !m.is_finite() {
+					return None;
+				}
+				let s = (p * blocks + b) * 2 * NR;
+				scales[s + col] = d;
+				scales[s + NR + col] = m;
+				for j in 0..QK {
+					let byte = block[4 + j % 16];
+					let q = if j < 16 { byte & 0x0f } else { byte >> 4 };
+					let at = ((p * blocks + b) * QK + j) * 16 + col % 16;
+					quants[at] |= if col < 16 { q } else { q << 4 };
+				}
+			}
+		}
+		Some(Self { n, k, scales, quants })
+	}
+
+	/// Output width.
+	pub fn n(&self) -> usize {
+		self.n
+	}
+
+	/// The dequantized weights, row-major `n × k` (what the model commits; for tests).
+	pub fn dequantized(&self) -> Vec<f32> {
+		let blocks = self.k / QK;
+		let mut w = vec![0f32; self.n * self.k];
+		for row in 0..self.n {
+			let (p, col) = (row / NR, row % NR);
+			for b in 0..blocks {
+				let s = (p * blocks + b) * 2 * NR;
+				let (d, m) = (self.scales[s + col], self.scales[s + NR + col]);
+				for j in 0..QK {
+					let byte = self.quants[((p * blocks + b) * QK + j) * 16 + col % 16];
+					let q = if col < 16 { byte & 0x0f } else { byte >> 4 };
+					w[row * self.k + b * QK + j] = (q as f32).mul_add(d, m);
+				}
+			}
+		}
+		w
+	}
+
+	/// `out = x·Wᵀ + bias` for the `x.len() / k` rows of `x`. `None` if the sizes do not match
+	/// or the process does not run the AVX-512 path.
+	pub fn apply(&self, x: &[f32], bias: Option<&[f32]>) -> Option<Vec<f32>> {
+		if !Self::supported() ||
+			!x.len().is_multiple_of(self.k) ||
+			bias.is_some_and(|b| b.len() != self.n)
+		{
+			return None;
+		}
+		let m = x.len() / self.k;
+		let mut bias_padded = vec![0f32; self.n.div_ceil(NR) * NR];
+		if let Some(b) = bias {
+			bias_padded[..self.n].copy_from_slice(b);
+		}
+		let mut out = vec![0f32; m * self.n];
+		let panels = self.n.div_ceil(NR);
+		// Tasks: one per panel and group of up to 8 rows; each writes its own rectangle.
+		let groups = m.div_ceil(8);
+		let out_ptr = OutPtr(out.as_mut_ptr());
+		(0..panels * groups).into_par_iter().for_each(|task| {
+			let (p, g) = (task % panels, task / panels);
+			let rows = (m - g * 8).min(8);
+			// SAFETY: the CPU runs AVX-512 (`supported`); rows `g·8 .. g·8 + rows` of `x` hold k
+			// values each (x.len() = m·k); panel `p`'s scales and quants are inside the packed
+			// buffers; the task writes only columns `p·NR .. p·NR + cols` of its rows of `out`
+			// (m × n), which no other task writes.
+			#[cfg(target_arch = "x86_64")]
+			unsafe {
+				self.run(p, g * 8, rows, x, &bias_padded, out_ptr)
+			}
+		});
+		Some(out)
+	}
+
+	/// # Safety
+	/// The CPU runs AVX-512F; `x` holds at least `row + rows` rows of `k`; `out` points to an
+	/// `m × n` buffer of which this call alone writes rows `row .. row + rows`, columns of panel
+	/// `p`.
+	#[cfg(target_arch = "x86_64")]
+	#[target_feature(enable = "avx512f")]
+	unsafe fn run(&self, p: usize, row: usize, rows: usize, x: &[f32], bias: &[f32], out: OutPtr) {
+		let cols = (self.n - p * NR).min(NR);
+		let blocks = self.k / QK;
+		let call = Call {
+			x: x.as_ptr().add(row * self.k),
+			k: self.k,
+			scales: self.scales.as_ptr().add(p * blocks * 2 * NR),
+			quants: self.quants.as_ptr().add(p * blocks * QK * 16),
+			bias: bias.as_ptr().add(p * NR),
+			out: out.0.add(row * self.n + p * NR),
+			ldo: self.n,
+			cols,
+		};
+		match rows {
+			8 => kernel::<8>(&call),
+			7 => kernel::<7>(&call),
+			6 => kernel::<6>(&call),
+			5 => kernel::<5>(&call),
+			4 => kernel::<4>(&call),
+			3 => kernel::<3>(&call),
+			2 => kernel::<2>(&call),
+			_ => kernel::<1>(&call),
+		}
+	}
+}
+
+/// A Q8_0 matrix (GGUF: per 32 values an f16 scale `d`, then 32 signed bytes), row by row:
+/// SmolLM2's token embedding, which is also its LM head. `d·q` is exact in f32 (an 11-bit
+/// mantissa times an 8-bit integer), so a row's values are the committed f32 row's.
+pub struct Q8Rows {
+	rows: usize,
+	width: usize,
+	scales: Vec<f32>,
+	quants: Vec<i8>,
+}
+
+/// Bytes of one Q8_0 block.
+pub const Q8_BLOCK_BYTES: usize = 34;
+
+impl Q8Rows {
+	/// `rows` rows of `width / 32` Q8_0 blocks (a GGUF tensor's raw data). `None` if the sizes
+	/// do not match or a scale is not finite.
+	pub fn from_q8_0(raw: &[u8], rows: usize, width: usize) -> Option<Self> {
+		if rows == 0 || width == 0 || !width.is_multiple_of(QK) {
+			return None;
+		}
+		let blocks = rows.checked_mul(width / QK)?;
+		if raw.len() != blocks.checked_mul(Q8_BLOCK_BYTES)? {
+			return None;
+		}
+		let mut scales = Vec::with_capacity(blocks);
+		let mut quants = Vec::with_capacity(rows * width);
+		for block in raw.chunks_exact(Q8_BLOCK_BYTES) {
+			let d = f16_to_f32(u16::from_le_bytes([block[0], block[1]]));
+			if !d.is_finite() {
+				return None;
+			}
+			scales.push(d);
+			quants.extend(block[2..].iter().map(|b| *b as i8));
+		}
+		Some(Self { rows, width, scales, quants })
+	}
+
+	/// Rows.
+	pub fn rows(&self) -> usize {
+		self.rows
+	}
+
+	/// Values per row.
+	pub fn width(&self) -> usize {
+		self.width
+	}
+
+	/// Row `r`'s values, `d·q` each.
+	pub fn dequantized_row(&self, r: usize) -> Vec<f32> {
+		let blocks = self.width / QK;
+		(0..self.width)
+			.map(|c| self.scales[r * blocks + c / QK] * self.quants[r * self.width + c] as f32)
+			.collect()
+	}
+
+	/// Row `r` times `x` (`width` values) in 16 interleaved partial sums, the order of
+	/// `decode::dot_lanes` over the dequantized row: the same bits, reading a quarter of the
+	/// bytes.
+	pub fn dot_row(&self, r: usize, x: &[f32]) -> f32 {
+		let blocks = self.width / QK;
+		let mut lanes = [0f32; 16];
+		let q = &self.quants[r * self.width..(r + 1) * self.width];
+		for (b, (qb, xb)) in q.chunks_exact(QK).zip(x.chunks_exact(QK)).enumerate() {
+			let d = self.scales[r * blocks + b];
+			for (q16, x16) in qb.chunks_exact(16).zip(xb.chunks_exact(16)) {
+				for (lane, (q, x)) in lanes.iter_mut().zip(q16.iter().zip(x16)) {
+					*lane += x * (d * *q as f32);
+				}
+			}
+		}
+		lanes.iter().sum::<f32>()
+	}
+}
+
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: tasks write disjoint rectangles of the output (see `PackedQ4::apply`).
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+/// One kernel call: `R` rows of `x` (stride `k`) against one panel, into `cols` columns.
+struct Call {
+	x: *const f32,
+	k: usize,
+	scales: *const f32,
+	quants: *const u8,
+	bias: *const f32,
+	out: *mut f32,
+	ldo: usize,
+	cols: usize,
+}
+
+/// # Safety
+/// The CPU runs AVX-512F; the pointers of `c` cover `R` rows of `k` values of `x`, the panel's
+/// `k / 32` blocks of scales (64 f32) and quants (512 bytes), [`NR`] bias values and `R` rows of
+/// `cols` output values (stride `ldo`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn kernel<const R: usize>(c: &Call) {
+	let m0: __mmask16 = if c.cols >= 16 { 0xffff } else { ((1u32 << c.cols) - 1) as __mmask16 };
+	let m1: __mmask16 = if c.cols <= 16 { 0 } else { ((1u32 << (c.cols - 16)) - 1) as __mmask16 };
+	let mut acc0 = [_mm512_loadu_ps(c.bias); R];
+	let mut acc1 = [_mm512_loadu_ps(c.bias.add(16)); R];
+	let low = _mm512_set1_epi32(0x0f);
+	let rows: [*const f32; R] = core::array::from_fn(|r| c.x.add(r * c.k));
+	for b in 0..c.k / QK {
+		let s = c.scales.add(b * 2 * NR);
+		let (d0, d1) = (_mm512_loadu_ps(s), _mm512_loadu_ps(s.add(16)));
+		let (mn0, mn1) = (_mm512_loadu_ps(s.add(NR)), _mm512_loadu_ps(s.add(NR + 16)));
+		for j in 0..QK {
+			let bytes = _mm_loadu_si128(c.quants.add((b * QK + j) * 16) as *const __m128i);
+			let v = _mm512_cvtepu8_epi32(bytes);
+			let q0 = _mm512_cvtepi32_ps(_mm512_and_si512(v, low));
+			let q1 = _mm512_cvtepi32_ps(_mm512_srli_epi32::<4>(v));
+			// d·q + m: exact (see the module note), the committed weight.
+			let w0 = _mm512_fmadd_ps(q0, d0, mn0);
+			let w1 = _mm512_fmadd_ps(q1, d1, mn1);
+			let kk = b * QK + j;
+			for r in 0..R {
+				let a = _mm512_set1_ps(*rows[r].add(kk));
+				acc0[r] = _mm512_fmadd_ps(a, w0, acc0[r]);
+				acc1[r] = _mm512_fmadd_ps(a, w1, acc1[r]);
+			}
+		}
+	}
+	for r in 0..R {
+		_mm512_mask_storeu_ps(c.out.add(r * c.ldo), m0, acc0[r]);
+		_mm512_mask_storeu_ps(c.out.add(r * c.ldo + 16), m1, acc1[r]);
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::{cpu::PackedWeight, generated::Rng};
+
+	/// Random Q4_1 blocks with f16 scales like a real file's (small positive `d`, negative `m`).
+	fn random_q4_1(n: usize, k: usize, seed: u64) -> Vec<u8> {
+		let mut rng = Rng(seed | 1);
+		let mut raw = Vec::with_capacity(n * k / QK * BLOCK_BYTES);
+		for _ in 0..n * k / QK {
+			// f16 of 2^-7·(1 + f) and −2^-4·(1 + f): exponents 8 and 11, random mantissas.
+			let d: u16 = (8 << 10) | (rng.next_u64() as u16 & 0x3ff);
+			let m: u16 = 0x8000 | (11 << 10) | (rng.next_u64() as u16 & 0x3ff);
+			raw.extend_from_slice(&d.to_le_bytes());
+			raw.extend_from_slice(&m.to_le_bytes());
+			for _ in 0..16 {
+				raw.push(rng.next_u64() as u8);
+			}
+		}
+		raw
+	}
+
+	#[test]
+	fn gives_the_f32_packed_kernels_bits_for_any_row_count() {
+		if !PackedQ4::supported() {
+			eprintln!("skipped: this process does not run the AVX-512 path");
+			return;
+		}
+		for (n, k) in [(576usize, 576usize), (40, 64), (1536, 576), (33, 1536)] {
+			let q = PackedQ4::from_q4_1(&random_q4_1(n, k, n as u64), n, k).unwrap();
+			let w = q.dequantized();
+			let f32_kernel = PackedWeight::pack(&w, n, k).unwrap();
+			let mut rng = Rng(k as u64);
+			for rows in [1usize, 3, 8, 9, 20] {
+				let x: Vec<f32> = (0..rows * k).map(|_| rng.uniform()).collect();
+				let bias: Vec<f32> = (0..n).map(|_| rng.uniform()).collect();
+				for b in [None, Some(bias.as_slice())] {
+					let got = q.apply(&x, b).unwrap();
+					let want = f32_kernel.apply(&x, b).unwrap();
+					assert!(
+						got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+						"{n}×{k}, {rows} rows, bias {}",
+						b.is_some()
+					);
+				}
+			}
+		}
+	}
+
+	#[test]
+	fn q8_rows_give_the_f32_rows_dot_bits() {
+		let (rows, width) = (7usize, 576usize);
+		let mut rng = Rng(5);
+		let mut raw = Vec::new();
+		for _ in 0..rows * width / QK {
+			let d: u16 = (9 << 10) | (rng.next_u64() as u16 & 0x3ff);
+			raw.extend_from_slice(&d.to_le_bytes());
+			raw.extend((0..QK).map(|_| rng.next_u64() as u8));
+		}
+		let q8 = Q8Rows::from_q8_0(&raw, rows, width).unwrap();
+		let x: Vec<f32> = (0..width).map(|_| rng.uniform()).collect();
+		for r in 0..rows {
+			let row = q8.dequantized_row(r);
+			let want = crate::decode::dot_lanes(&row, &x);
+			assert_eq!(q8.dot_row(r, &x).to_bits(), want.to_bits(), "row {r}");
+		}
+		assert!(Q8Rows::from_q8_0(&raw, rows + 1, width).is_none());
+		assert!(Q8Rows::from_q8_0(&raw, rows, width + 1).is_none());
+	}
+
+	#[test]
+	fn refuses_sizes_that_do_not_match() {
+		let raw = random_q4_1(4, 64, 1);
+		assert!(PackedQ4::from_q4_1(&raw, 4, 64).is_some());
+		assert!(PackedQ4::from_q4_1(&raw, 5, 64).is_none());
+		assert!(PackedQ4::from_q4_1(&raw, 4, 48).is_none());
+		assert!(PackedQ4::from_q4_1(&raw[..raw.len() - 1], 4, 64).is_none());
+	}
+}
