@@ -243,18 +243,56 @@ impl Q8Rows {
 	/// bytes.
 	pub fn dot_row(&self, r: usize, x: &[f32]) -> f32 {
 		let blocks = self.width / QK;
-		let mut lanes = [0f32; 16];
 		let q = &self.quants[r * self.width..(r + 1) * self.width];
+		let scales = &self.scales[r * blocks..(r + 1) * blocks];
+		#[cfg(target_arch = "x86_64")]
+		if super::path() == CpuPath::Avx512 && x.len() == self.width {
+			// SAFETY: the CPU runs AVX-512 (the path is never above the detected one); `q` and
+			// `x` hold `width` values and `scales` one per block of 32 of them.
+			return unsafe { dot_row_avx512(q, scales, x) };
+		}
+		let mut lanes = [0f32; 16];
+		let mut w = [0f32; QK];
 		for (b, (qb, xb)) in q.chunks_exact(QK).zip(x.chunks_exact(QK)).enumerate() {
-			let d = self.scales[r * blocks + b];
-			for (q16, x16) in qb.chunks_exact(16).zip(xb.chunks_exact(16)) {
-				for (lane, (q, x)) in lanes.iter_mut().zip(q16.iter().zip(x16)) {
-					*lane += x * (d * *q as f32);
+			let d = scales[b];
+			// Written as fixed-size loops so the compiler vectorizes them (the same operations,
+			// the same order: `d·q` exact, then product and sum per lane).
+			for (w, q) in w.iter_mut().zip(qb) {
+				*w = d * *q as f32;
+			}
+			for half in 0..2 {
+				let (w16, x16) = (&w[half * 16..half * 16 + 16], &xb[half * 16..half * 16 + 16]);
+				for i in 0..16 {
+					lanes[i] += x16[i] * w16[i];
 				}
 			}
 		}
 		lanes.iter().sum::<f32>()
 	}
+}
+
+/// [`Q8Rows::dot_row`] on 16-wide vectors: lane `i` of the accumulator is the scalar code's
+/// `lanes[i]`, each step the same multiply (no fused multiply-add) and add, the final sum in lane
+/// order, so the bits are the same.
+///
+/// # Safety
+/// The CPU runs AVX-512F; `q` and `x` hold `32·scales.len()` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_row_avx512(q: &[i8], scales: &[f32], x: &[f32]) -> f32 {
+	let mut lanes = _mm512_setzero_ps();
+	for (b, d) in scales.iter().enumerate() {
+		let d = _mm512_set1_ps(*d);
+		for half in 0..2 {
+			let at = b * QK + half * 16;
+			let bytes = _mm_loadu_si128(q.as_ptr().add(at) as *const __m128i);
+			let w = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)));
+			lanes = _mm512_add_ps(lanes, _mm512_mul_ps(_mm512_loadu_ps(x.as_ptr().add(at)), w));
+		}
+	}
+	let mut out = [0f32; 16];
+	_mm512_storeu_ps(out.as_mut_ptr(), lanes);
+	out.iter().sum::<f32>()
 }
 
 #[derive(Clone, Copy)]
