@@ -178,16 +178,30 @@ fn generate_gives_transformers_tokens_and_one_trace_root_whatever_the_threads() 
 	assert_eq!(runs[0]["model_root"], runs[1]["model_root"]);
 	// The decoder's linear layers on f32 weights instead of the 4-bit blocks (where the CPU runs
 	// the 4-bit kernel): the same trace, bit for bit.
-	let out = Command::new(env!("CARGO_BIN_EXE_arbiter-infer"))
-		.env("ARBITER_F32_WEIGHTS", "1")
-		.args(["generate", "--model", &g, "--chat", "--prompt", "What is 17 + 25?"])
-		.args(["--max-new-tokens", "16", "--json"])
-		.output()
-		.unwrap();
-	assert!(out.status.success());
-	let f32_weights: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-	assert_eq!(f32_weights["trace_root"], runs[0]["trace_root"]);
-	assert_eq!(f32_weights["tokens"], runs[0]["tokens"]);
+	// And on the AVX2 path instead of AVX-512 (where the CPU has it): the vector paths' kernels
+	// compute the same chains.
+	for (variable, value) in [("ARBITER_F32_WEIGHTS", "1"), ("ARBITER_CPU_PATH", "avx2")] {
+		if std::env::var("ARBITER_CPU_PATH").as_deref() == Ok("portable") {
+			break; // the portable path's linear layers sum in another order
+		}
+		#[cfg(target_arch = "x86_64")]
+		let has_avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+		#[cfg(not(target_arch = "x86_64"))]
+		let has_avx2 = false;
+		if value == "avx2" && !has_avx2 {
+			continue;
+		}
+		let out = Command::new(env!("CARGO_BIN_EXE_arbiter-infer"))
+			.env(variable, value)
+			.args(["generate", "--model", &g, "--chat", "--prompt", "What is 17 + 25?"])
+			.args(["--max-new-tokens", "16", "--json"])
+			.output()
+			.unwrap();
+		assert!(out.status.success());
+		let other: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+		assert_eq!(other["trace_root"], runs[0]["trace_root"], "{variable}={value}");
+		assert_eq!(other["tokens"], runs[0]["tokens"], "{variable}={value}");
+	}
 	// Seeded sampling: the same seed, the same tokens.
 	let sampled = |seed: &str| {
 		json(&[

@@ -1,4 +1,5 @@
-//! `y = x·Wᵀ + bias` with `W` kept as GGUF's 4-bit Q4_1 blocks and `x` in f32, on AVX-512.
+//! `y = x·Wᵀ + bias` with `W` kept as GGUF's 4-bit Q4_1 blocks and `x` in f32, on AVX-512 and
+//! AVX2+FMA.
 //!
 //! Why: a decoding step reads every weight once, so its speed is the weights' bytes over the
 //! memory bandwidth. SmolLM2's linear layers are 106 M weights: 424 MB a token as f32 against
@@ -11,8 +12,8 @@
 //!
 //! Every output element is then the same chain as [`super::PackedWeight`]'s: starting from the
 //! bias, one fused multiply-add per k in k order. So this kernel gives the f32 packed kernel's
-//! bits exactly (`tests` below), a trace does not depend on which of the two ran, and a provider
-//! on an AVX2 machine (which runs the f32 kernel) replays an AVX-512 provider's trace.
+//! bits exactly (`tests` below, on every vector path), a trace does not depend on which of the two
+//! ran, and a provider on an AVX2 machine replays an AVX-512 provider's trace bit for bit.
 //!
 //! Layout: panels of [`NR`] output columns; per panel and per block of 32 k's, the 32 columns'
 //! `d` and `m` (64 f32), then for each of the 32 k's 16 bytes holding column `i`'s 4-bit value in
@@ -53,9 +54,9 @@ fn f16_to_f32(bits: u16) -> f32 {
 }
 
 impl PackedQ4 {
-	/// Whether this process runs this kernel (the AVX-512 path).
+	/// Whether this process runs this kernel (the AVX-512 or AVX2+FMA path).
 	pub fn supported() -> bool {
-		super::path() == CpuPath::Avx512
+		super::path().packed_kernels()
 	}
 
 	/// Packs `n` rows of `k / 32` Q4_1 blocks (a GGUF tensor's raw data). `None` if the sizes
@@ -118,7 +119,7 @@ impl PackedQ4 {
 	}
 
 	/// `out = x·Wᵀ + bias` for the `x.len() / k` rows of `x`. `None` if the sizes do not match
-	/// or the process does not run the AVX-512 path.
+	/// or the process runs the portable path.
 	pub fn apply(&self, x: &[f32], bias: Option<&[f32]>) -> Option<Vec<f32>> {
 		if !Self::supported() ||
 			!x.len().is_multiple_of(self.k) ||
@@ -139,13 +140,18 @@ impl PackedQ4 {
 		(0..panels * groups).into_par_iter().for_each(|task| {
 			let (p, g) = (task % panels, task / panels);
 			let rows = (m - g * 8).min(8);
-			// SAFETY: the CPU runs AVX-512 (`supported`); rows `g·8 .. g·8 + rows` of `x` hold k
-			// values each (x.len() = m·k); panel `p`'s scales and quants are inside the packed
-			// buffers; the task writes only columns `p·NR .. p·NR + cols` of its rows of `out`
-			// (m × n), which no other task writes.
+			// SAFETY: the CPU runs AVX-512 or AVX2+FMA (`supported`, and the path is never above
+			// the detected one); rows `g·8 .. g·8 + rows` of `x` hold k values each (x.len() =
+			// m·k); panel `p`'s scales and quants are inside the packed buffers; the task writes
+			// only columns `p·NR .. p·NR + cols` of its rows of `out` (m × n), which no other
+			// task writes.
 			#[cfg(target_arch = "x86_64")]
 			unsafe {
-				self.run(p, g * 8, rows, x, &bias_padded, out_ptr)
+				if super::path() == CpuPath::Avx512 {
+					self.run(p, g * 8, rows, x, &bias_padded, out_ptr)
+				} else {
+					self.run_avx2(p, g * 8, rows, x, &bias_padded, out_ptr)
+				}
 			}
 		});
 		Some(out)
@@ -246,10 +252,14 @@ impl Q8Rows {
 		let q = &self.quants[r * self.width..(r + 1) * self.width];
 		let scales = &self.scales[r * blocks..(r + 1) * blocks];
 		#[cfg(target_arch = "x86_64")]
-		if super::path() == CpuPath::Avx512 && x.len() == self.width {
-			// SAFETY: the CPU runs AVX-512 (the path is never above the detected one); `q` and
-			// `x` hold `width` values and `scales` one per block of 32 of them.
-			return unsafe { dot_row_avx512(q, scales, x) };
+		if x.len() == self.width {
+			// SAFETY: the CPU runs the path (never above the detected one); `q` and `x` hold
+			// `width` values and `scales` one per block of 32 of them.
+			match super::path() {
+				CpuPath::Avx512 => return unsafe { dot_row_avx512(q, scales, x) },
+				CpuPath::Avx2Fma => return unsafe { dot_row_avx2(q, scales, x) },
+				CpuPath::Portable => {},
+			}
 		}
 		let mut lanes = [0f32; 16];
 		let mut w = [0f32; QK];
@@ -292,6 +302,128 @@ unsafe fn dot_row_avx512(q: &[i8], scales: &[f32], x: &[f32]) -> f32 {
 	}
 	let mut out = [0f32; 16];
 	_mm512_storeu_ps(out.as_mut_ptr(), lanes);
+	out.iter().sum::<f32>()
+}
+
+impl PackedQ4 {
+	/// [`PackedQ4::run`] on AVX2+FMA: two rows at a time (the accumulators of 32 columns for two
+	/// rows, the four weight vectors and the input fill AVX2's 16 registers), each element the
+	/// same chain as on AVX-512.
+	///
+	/// # Safety
+	/// As [`PackedQ4::run`], on a CPU with AVX2 and FMA.
+	#[cfg(target_arch = "x86_64")]
+	#[target_feature(enable = "avx2,fma")]
+	unsafe fn run_avx2(
+		&self,
+		p: usize,
+		row: usize,
+		rows: usize,
+		x: &[f32],
+		bias: &[f32],
+		out: OutPtr,
+	) {
+		let cols = (self.n - p * NR).min(NR);
+		let blocks = self.k / QK;
+		let mut r = 0;
+		while r < rows {
+			let call = Call {
+				x: x.as_ptr().add((row + r) * self.k),
+				k: self.k,
+				scales: self.scales.as_ptr().add(p * blocks * 2 * NR),
+				quants: self.quants.as_ptr().add(p * blocks * QK * 16),
+				bias: bias.as_ptr().add(p * NR),
+				out: out.0.add((row + r) * self.n + p * NR),
+				ldo: self.n,
+				cols,
+			};
+			if rows - r >= 2 {
+				kernel_avx2::<2>(&call);
+				r += 2;
+			} else {
+				kernel_avx2::<1>(&call);
+				r += 1;
+			}
+		}
+	}
+}
+
+/// [`kernel`] on 8-wide vectors: columns `8v .. 8v + 8` in accumulator `v` of each row.
+///
+/// # Safety
+/// As [`kernel`], on a CPU with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn kernel_avx2<const R: usize>(c: &Call) {
+	let mut acc = [[_mm256_setzero_ps(); 4]; R];
+	for row in acc.iter_mut() {
+		for (v, a) in row.iter_mut().enumerate() {
+			*a = _mm256_loadu_ps(c.bias.add(8 * v));
+		}
+	}
+	let low = _mm256_set1_epi32(0x0f);
+	let rows: [*const f32; R] = core::array::from_fn(|r| c.x.add(r * c.k));
+	for b in 0..c.k / QK {
+		let s = c.scales.add(b * 2 * NR);
+		for j in 0..QK {
+			let q = c.quants.add((b * QK + j) * 16);
+			// Bytes 0..8 hold columns 0..8 (low nibbles) and 16..24 (high), bytes 8..16 columns
+			// 8..16 and 24..32.
+			let v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(q as *const __m128i));
+			let v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(q.add(8) as *const __m128i));
+			let quads = [
+				_mm256_and_si256(v0, low),
+				_mm256_and_si256(v1, low),
+				_mm256_srli_epi32::<4>(v0),
+				_mm256_srli_epi32::<4>(v1),
+			];
+			let kk = b * QK + j;
+			let mut w = [_mm256_setzero_ps(); 4];
+			for v in 0..4 {
+				let d = _mm256_loadu_ps(s.add(8 * v));
+				let m = _mm256_loadu_ps(s.add(NR + 8 * v));
+				w[v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(quads[v]), d, m);
+			}
+			for r in 0..R {
+				let a = _mm256_broadcast_ss(&*rows[r].add(kk));
+				for v in 0..4 {
+					acc[r][v] = _mm256_fmadd_ps(a, w[v], acc[r][v]);
+				}
+			}
+		}
+	}
+	for (r, row) in acc.iter().enumerate() {
+		let mut all = [0f32; NR];
+		for (v, a) in row.iter().enumerate() {
+			_mm256_storeu_ps(all.as_mut_ptr().add(8 * v), *a);
+		}
+		core::ptr::copy_nonoverlapping(all.as_ptr(), c.out.add(r * c.ldo), c.cols);
+	}
+}
+
+/// [`Q8Rows::dot_row`] on 8-wide vectors: lanes 0..8 and 8..16 in two accumulators.
+///
+/// # Safety
+/// The CPU runs AVX2; `q` and `x` hold `32·scales.len()` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_row_avx2(q: &[i8], scales: &[f32], x: &[f32]) -> f32 {
+	let mut lanes = [_mm256_setzero_ps(); 2];
+	for (b, d) in scales.iter().enumerate() {
+		let d = _mm256_set1_ps(*d);
+		for half in 0..2 {
+			for (l, lane) in lanes.iter_mut().enumerate() {
+				let at = b * QK + half * 16 + l * 8;
+				let bytes = _mm_loadl_epi64(q.as_ptr().add(at) as *const __m128i);
+				let w = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)));
+				*lane = _mm256_add_ps(*lane, _mm256_mul_ps(_mm256_loadu_ps(x.as_ptr().add(at)), w));
+			}
+		}
+	}
+	let mut out = [0f32; 16];
+	_mm256_storeu_ps(out.as_mut_ptr(), lanes[0]);
+	_mm256_storeu_ps(out.as_mut_ptr().add(8), lanes[1]);
 	out.iter().sum::<f32>()
 }
 
@@ -378,7 +510,7 @@ mod tests {
 	#[test]
 	fn gives_the_f32_packed_kernels_bits_for_any_row_count() {
 		if !PackedQ4::supported() {
-			eprintln!("skipped: this process does not run the AVX-512 path");
+			eprintln!("skipped: the portable path has no 4-bit kernel");
 			return;
 		}
 		for (n, k) in [(576usize, 576usize), (40, 64), (1536, 576), (33, 1536)] {
