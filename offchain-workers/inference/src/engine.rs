@@ -394,7 +394,7 @@ impl<'a> BatchExecutor<'a> {
 	/// Weight `i` on the device.
 	fn weight(&self, id: usize, i: u32) -> Result<&Tensor> {
 		self.model
-			.device_weights
+			.device_weights()?
 			.get(i as usize)
 			.ok_or_else(|| EngineError::Internal(format!("node {id}: weight {i} missing")))
 	}

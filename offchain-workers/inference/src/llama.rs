@@ -302,6 +302,8 @@ pub fn load_gguf(path: &Path, positions: u32, device: &Device) -> Result<Model> 
 		.file_stem()
 		.map(|n| n.to_string_lossy().to_string())
 		.unwrap_or_else(|| "llama".into());
+	let four_bit = device.is_cpu() && std::env::var_os(F32_WEIGHTS_ENV).is_none();
+	let skip_packing: Vec<bool> = quantized.iter().map(|q| four_bit && q.is_some()).collect();
 	let mut model = Model::from_text_parts(
 		&name,
 		template,
@@ -309,8 +311,9 @@ pub fn load_gguf(path: &Path, positions: u32, device: &Device) -> Result<Model> 
 		tokenizer_json.as_bytes(),
 		positions,
 		device,
+		&skip_packing,
 	)?;
-	if device.is_cpu() && std::env::var_os(F32_WEIGHTS_ENV).is_none() {
+	if four_bit {
 		model.set_quantized(quantized)?;
 		if let Some(q8) = embedding_q8 {
 			// The embedding is weight 0 of the graph (`llama_graph`).

@@ -109,7 +109,8 @@ pub struct Model {
 	/// share a batch; `None`: such inputs run in separate batches.
 	pub input_pads: Option<Vec<f32>>,
 	/// The weights as candle tensors on the engine's device.
-	pub(crate) device_weights: Vec<Tensor>,
+	/// Built on first use ([`Model::device_weights`]): a decoder-only model never needs them.
+	device_weights: std::sync::OnceLock<Vec<Tensor>>,
 	/// Linear layers' weights packed for the CPU kernel ([`crate::cpu::linear`]), by weight
 	/// index; empty off the CPU or on CPUs without AVX-512 (candle's matmul runs instead).
 	pub(crate) packed: Vec<Option<PackedWeight>>,
@@ -128,11 +129,19 @@ pub struct Model {
 	pub(crate) output_fault: bool,
 }
 
-/// Every weight a `Linear` node multiplies by, packed; `None` for the other weights.
-fn pack_linear_weights(template: &Graph, slices: &[&[f32]]) -> Vec<Option<PackedWeight>> {
+/// Every weight a `Linear` node multiplies by, packed, but those `skip` names; `None` for the
+/// other weights.
+fn pack_linear_weights(
+	template: &Graph,
+	slices: &[&[f32]],
+	skip: &[bool],
+) -> Vec<Option<PackedWeight>> {
 	let mut packed: Vec<Option<PackedWeight>> = (0..slices.len()).map(|_| None).collect();
 	for node in &template.nodes {
 		let Op::Linear { weight, .. } = node.op else { continue };
+		if skip.get(weight as usize).copied().unwrap_or(false) {
+			continue;
+		}
 		let (Some(slot), Some(data), Some(w)) =
 			(packed.get_mut(weight as usize), slices.get(weight as usize), template.weight(weight))
 		else {
@@ -296,6 +305,7 @@ impl Model {
 			InputEncoder::Text(Box::new(tokenizer)),
 			Some(BERT_INPUT_PADS.to_vec()),
 			device,
+			&[],
 		)
 	}
 
@@ -317,13 +327,15 @@ impl Model {
 			InputEncoder::Tensors,
 			input_pads,
 			device,
+			&[],
 		)
 	}
 
 	/// A text model from an in-memory graph and weights (a decoder read from a GGUF file): the
 	/// tokenizer from its `tokenizer.json` bytes, which the model root commits; inputs of up to
-	/// `max_tokens` tokens. Its one input, the token ids, is padded with id 0 in a batch (causal
-	/// attention: a position never reads a later one).
+	/// `max_tokens` tokens; the weights `skip_packing` names are not packed for the f32 kernel
+	/// (their 4-bit blocks run instead, [`Model::set_quantized`]). Its one input, the token ids,
+	/// is padded with id 0 in a batch (causal attention: a position never reads a later one).
 	pub fn from_text_parts(
 		name: &str,
 		template: Graph,
@@ -331,6 +343,7 @@ impl Model {
 		tokenizer_json: &[u8],
 		max_tokens: u32,
 		device: &Device,
+		skip_packing: &[bool],
 	) -> Result<Self> {
 		let tokenizer = TextTokenizer::from_bytes(
 			tokenizer_json,
@@ -345,6 +358,7 @@ impl Model {
 			InputEncoder::Text(Box::new(tokenizer)),
 			Some(vec![0.0]),
 			device,
+			skip_packing,
 		)
 	}
 
@@ -356,6 +370,7 @@ impl Model {
 		encoder: InputEncoder,
 		input_pads: Option<Vec<f32>>,
 		device: &Device,
+		skip_packing: &[bool],
 	) -> Result<Self> {
 		// The template must be valid at length 1 (every symbolic dimension filled).
 		template.instantiate(1).validate(u32::MAX).map_err(EngineError::InvalidGraph)?;
@@ -363,17 +378,8 @@ impl Model {
 		let commitment =
 			model_commitment(&template, &slices, tokenizer_hash).map_err(EngineError::Commit)?;
 		let weights_tree = weights_tree(&template, &slices).map_err(EngineError::Commit)?;
-		let device_weights = template
-			.weights
-			.iter()
-			.zip(&slices)
-			.map(|(w, data)| {
-				let dims: Vec<usize> = w.shape.dims().iter().map(|d| *d as usize).collect();
-				Tensor::from_slice(data, dims, device)
-			})
-			.collect::<std::result::Result<Vec<_>, _>>()?;
 		let packed = if device.is_cpu() && PackedWeight::supported() {
-			pack_linear_weights(&template, &slices)
+			pack_linear_weights(&template, &slices, skip_packing)
 		} else {
 			Vec::new()
 		};
@@ -391,7 +397,7 @@ impl Model {
 			commitment,
 			encoder,
 			input_pads,
-			device_weights,
+			device_weights: std::sync::OnceLock::new(),
 			packed,
 			quantized: Vec::new(),
 			embedding_q8: None,
@@ -435,6 +441,30 @@ impl Model {
 		}
 		self.embedding_q8 = Some(q8);
 		Ok(())
+	}
+
+	/// The weights as candle tensors on the model's device (for [`crate::engine::run`]), made on
+	/// first use.
+	pub(crate) fn device_weights(&self) -> Result<&[Tensor]> {
+		if let Some(tensors) = self.device_weights.get() {
+			return Ok(tensors);
+		}
+		let tensors = self
+			.template
+			.weights
+			.iter()
+			.enumerate()
+			.map(|(i, w)| {
+				let dims: Vec<usize> = w.shape.dims().iter().map(|d| *d as usize).collect();
+				Tensor::from_slice(self.weights.tensor(i), dims, &self.device)
+			})
+			.collect::<std::result::Result<Vec<_>, _>>()?;
+		// Another thread may have made them meanwhile: either set is the same tensors.
+		let _ = self.device_weights.set(tensors);
+		self.device_weights
+			.get()
+			.map(|t| t.as_slice())
+			.ok_or_else(|| EngineError::Internal("device weights missing".into()))
 	}
 
 	/// The values of weight `index` (memory-mapped or owned).

@@ -3,7 +3,7 @@
 //!
 //! Why: a decoding step reads every weight once, so its speed is the weights' bytes over the
 //! memory bandwidth. SmolLM2's linear layers are 106 M weights: 424 MB a token as f32 against
-//! 80 MB here (a nibble per weight and each block's two scales as f32). llama.cpp gets there by
+//! 66 MB here (a nibble per weight and each block's two f16 scales). llama.cpp gets there by
 //! quantizing the activations to 8 bits too, which the runtime's bound does not allow
 //! (docs/inference.md); here only the weights are 4-bit, and each one is dequantized in a
 //! register as `d·q + m` with one fused multiply-add — exact, because every Q4_1 value of the
@@ -16,8 +16,9 @@
 //! ran, and a provider on an AVX2 machine replays an AVX-512 provider's trace bit for bit.
 //!
 //! Layout: panels of [`NR`] output columns; per panel and per block of 32 k's, the 32 columns'
-//! `d` and `m` (64 f32), then for each of the 32 k's 16 bytes holding column `i`'s 4-bit value in
-//! the low nibble of byte `i` and column `i + 16`'s in its high nibble.
+//! `d` and `m` (64 f16, converted exactly in the kernel), then for each of the 32 k's 16 bytes
+//! holding column `i`'s 4-bit value in the low nibble of byte `i` and column `i + 16`'s in its high
+//! nibble.
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
@@ -35,8 +36,8 @@ pub const BLOCK_BYTES: usize = 20;
 pub struct PackedQ4 {
 	n: usize,
 	k: usize,
-	/// Per panel and k-block: `d` for the 32 columns, then `m`.
-	scales: Vec<f32>,
+	/// Per panel and k-block: `d` for the 32 columns, then `m`, as f16 bits.
+	scales: Vec<u16>,
 	/// Per panel, k-block and k: 16 bytes of two nibbles.
 	quants: Vec<u8>,
 }
@@ -54,9 +55,15 @@ fn f16_to_f32(bits: u16) -> f32 {
 }
 
 impl PackedQ4 {
-	/// Whether this process runs this kernel (the AVX-512 or AVX2+FMA path).
+	/// Whether this process runs this kernel: the AVX-512 path, or the AVX2+FMA path on a CPU
+	/// with F16C (every AVX2 CPU made has it; the scales are f16).
 	pub fn supported() -> bool {
-		super::path().packed_kernels()
+		match super::path() {
+			CpuPath::Avx512 => true,
+			#[cfg(target_arch = "x86_64")]
+			CpuPath::Avx2Fma => std::arch::is_x86_feature_detected!("f16c"),
+			_ => false,
+		}
 	}
 
 	/// Packs `n` rows of `k / 32` Q4_1 blocks (a GGUF tensor's raw data). `None` if the sizes
@@ -70,14 +77,14 @@ impl PackedQ4 {
 			return None;
 		}
 		let panels = n.div_ceil(NR);
-		let mut scales = vec![0f32; panels * blocks * 2 * NR];
+		let mut scales = vec![0u16; panels * blocks * 2 * NR];
 		let mut quants = vec![0u8; panels * blocks * QK * 16];
 		for (row, row_blocks) in raw.chunks_exact(blocks * BLOCK_BYTES).enumerate() {
 			let (p, col) = (row / NR, row % NR);
 			for (b, block) in row_blocks.chunks_exact(BLOCK_BYTES).enumerate() {
-				let d = f16_to_f32(u16::from_le_bytes([block[0], block[1]]));
-				let m = f16_to_f32(u16::from_le_bytes([block[2], block[3]]));
-				if !d.is_finite() || !m.is_finite() {
+				let d = u16::from_le_bytes([block[0], block[1]]);
+				let m = u16::from_le_bytes([block[2], block[3]]);
+				if !f16_to_f32(d).is_finite() || !f16_to_f32(m).is_finite() {
 					return None;
 				}
 				let s = (p * blocks + b) * 2 * NR;
@@ -107,7 +114,8 @@ impl PackedQ4 {
 			let (p, col) = (row / NR, row % NR);
 			for b in 0..blocks {
 				let s = (p * blocks + b) * 2 * NR;
-				let (d, m) = (self.scales[s + col], self.scales[s + NR + col]);
+				let (d, m) =
+					(f16_to_f32(self.scales[s + col]), f16_to_f32(self.scales[s + NR + col]));
 				for j in 0..QK {
 					let byte = self.quants[((p * blocks + b) * QK + j) * 16 + col % 16];
 					let q = if col < 16 { byte & 0x0f } else { byte >> 4 };
@@ -134,23 +142,30 @@ impl PackedQ4 {
 		}
 		let mut out = vec![0f32; m * self.n];
 		let panels = self.n.div_ceil(NR);
-		// Tasks: one per panel and group of up to 8 rows; each writes its own rectangle.
+		// Units: a panel and a group of up to 8 rows, each its own rectangle of the output. A
+		// task takes a run of units: about two tasks a thread, since a decoding step's products
+		// are small (one row; 6 to 48 panels) and handing a thread one costs about what a panel
+		// does (210 products a token).
 		let groups = m.div_ceil(8);
+		let units = panels * groups;
+		let per_task = units.div_ceil(2 * rayon::current_num_threads().max(1)).max(1);
 		let out_ptr = OutPtr(out.as_mut_ptr());
-		(0..panels * groups).into_par_iter().for_each(|task| {
-			let (p, g) = (task % panels, task / panels);
-			let rows = (m - g * 8).min(8);
-			// SAFETY: the CPU runs AVX-512 or AVX2+FMA (`supported`, and the path is never above
-			// the detected one); rows `g·8 .. g·8 + rows` of `x` hold k values each (x.len() =
-			// m·k); panel `p`'s scales and quants are inside the packed buffers; the task writes
-			// only columns `p·NR .. p·NR + cols` of its rows of `out` (m × n), which no other
-			// task writes.
-			#[cfg(target_arch = "x86_64")]
-			unsafe {
-				if super::path() == CpuPath::Avx512 {
-					self.run(p, g * 8, rows, x, &bias_padded, out_ptr)
-				} else {
-					self.run_avx2(p, g * 8, rows, x, &bias_padded, out_ptr)
+		(0..units.div_ceil(per_task)).into_par_iter().for_each(|task| {
+			for unit in task * per_task..((task + 1) * per_task).min(units) {
+				let (p, g) = (unit % panels, unit / panels);
+				let rows = (m - g * 8).min(8);
+				// SAFETY: the CPU runs AVX-512, or AVX2+FMA with F16C (`supported`, and the path is
+				// never above the detected one); rows `g·8 .. g·8 + rows` of `x` hold k values each
+				// (x.len() = m·k); panel `p`'s scales and quants are inside the packed buffers;
+				// the unit writes only columns `p·NR .. p·NR + cols` of its rows of `out` (m × n),
+				// which no other unit writes.
+				#[cfg(target_arch = "x86_64")]
+				unsafe {
+					if super::path() == CpuPath::Avx512 {
+						self.run(p, g * 8, rows, x, &bias_padded, out_ptr)
+					} else {
+						self.run_avx2(p, g * 8, rows, x, &bias_padded, out_ptr)
+					}
 				}
 			}
 		});
@@ -311,9 +326,9 @@ impl PackedQ4 {
 	/// same chain as on AVX-512.
 	///
 	/// # Safety
-	/// As [`PackedQ4::run`], on a CPU with AVX2 and FMA.
+	/// As [`PackedQ4::run`], on a CPU with AVX2, FMA and F16C.
 	#[cfg(target_arch = "x86_64")]
-	#[target_feature(enable = "avx2,fma")]
+	#[target_feature(enable = "avx2,fma,f16c")]
 	unsafe fn run_avx2(
 		&self,
 		p: usize,
@@ -351,9 +366,9 @@ impl PackedQ4 {
 /// [`kernel`] on 8-wide vectors: columns `8v .. 8v + 8` in accumulator `v` of each row.
 ///
 /// # Safety
-/// As [`kernel`], on a CPU with AVX2 and FMA.
+/// As [`kernel`], on a CPU with AVX2, FMA and F16C.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 unsafe fn kernel_avx2<const R: usize>(c: &Call) {
 	let mut acc = [[_mm256_setzero_ps(); 4]; R];
@@ -364,8 +379,15 @@ unsafe fn kernel_avx2<const R: usize>(c: &Call) {
 	}
 	let low = _mm256_set1_epi32(0x0f);
 	let rows: [*const f32; R] = core::array::from_fn(|r| c.x.add(r * c.k));
+	let mut scales = [0f32; 2 * NR];
 	for b in 0..c.k / QK {
+		// The block's 64 scales in f32 (exact), read from L1 by the loop below.
 		let s = c.scales.add(b * 2 * NR);
+		for v in 0..2 * NR / 8 {
+			let halfs = _mm_loadu_si128(s.add(8 * v) as *const __m128i);
+			_mm256_storeu_ps(scales.as_mut_ptr().add(8 * v), _mm256_cvtph_ps(halfs));
+		}
+		let s = scales.as_ptr();
 		for j in 0..QK {
 			let q = c.quants.add((b * QK + j) * 16);
 			// Bytes 0..8 hold columns 0..8 (low nibbles) and 16..24 (high), bytes 8..16 columns
@@ -437,7 +459,7 @@ unsafe impl Sync for OutPtr {}
 struct Call {
 	x: *const f32,
 	k: usize,
-	scales: *const f32,
+	scales: *const u16,
 	quants: *const u8,
 	bias: *const f32,
 	out: *mut f32,
@@ -447,7 +469,7 @@ struct Call {
 
 /// # Safety
 /// The CPU runs AVX-512F; the pointers of `c` cover `R` rows of `k` values of `x`, the panel's
-/// `k / 32` blocks of scales (64 f32) and quants (512 bytes), [`NR`] bias values and `R` rows of
+/// `k / 32` blocks of scales (64 f16) and quants (512 bytes), [`NR`] bias values and `R` rows of
 /// `cols` output values (stride `ldo`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
@@ -461,8 +483,8 @@ unsafe fn kernel<const R: usize>(c: &Call) {
 	let rows: [*const f32; R] = core::array::from_fn(|r| c.x.add(r * c.k));
 	for b in 0..c.k / QK {
 		let s = c.scales.add(b * 2 * NR);
-		let (d0, d1) = (_mm512_loadu_ps(s), _mm512_loadu_ps(s.add(16)));
-		let (mn0, mn1) = (_mm512_loadu_ps(s.add(NR)), _mm512_loadu_ps(s.add(NR + 16)));
+		let half = |at: usize| _mm512_cvtph_ps(_mm256_loadu_si256(s.add(at) as *const __m256i));
+		let (d0, d1, mn0, mn1) = (half(0), half(16), half(NR), half(NR + 16));
 		for j in 0..QK {
 			let bytes = _mm_loadu_si128(c.quants.add((b * QK + j) * 16) as *const __m128i);
 			let v = _mm512_cvtepu8_epi32(bytes);
