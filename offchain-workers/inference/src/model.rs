@@ -362,6 +362,9 @@ impl Model {
 		)
 	}
 
+	// One private constructor behind the three public ones; each argument is one of a model's
+	// parts.
+	#[allow(clippy::too_many_arguments)]
 	fn assemble(
 		name: String,
 		template: Graph,
