@@ -13,15 +13,14 @@ import argparse
 import json
 import os
 
-import torch
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-STRINGS = ["Hello world", "12345 apples cost 3.50", "naïve café – ünïcödé", "  spaces  and\ttabs\n"]
-PROMPTS = [
-    {"chat": True, "text": "What is the capital of France?"},
-    {"chat": False, "text": "The three primary colours are"},
-    {"chat": True, "text": "What is 17 + 25?"},
-]
+from smollm2_cases import PROMPTS, STRINGS
 
 
 def main():

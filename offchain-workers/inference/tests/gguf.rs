@@ -39,8 +39,14 @@ fn content() -> (Content, std::fs::File) {
 
 /// The reference's records: each tokenized string, and each prompt with its ids.
 fn expected() -> Vec<serde_json::Value> {
+	records("smollm2_transformers.expected.jsonl")
+}
+
+/// The records of a reference script's output file in `scripts/reference`.
+fn records(file: &str) -> Vec<serde_json::Value> {
 	let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-		.join("../../scripts/reference/smollm2_transformers.expected.jsonl");
+		.join("../../scripts/reference")
+		.join(file);
 	std::fs::read_to_string(path)
 		.unwrap()
 		.lines()
@@ -87,6 +93,30 @@ fn the_tokenizer_built_from_the_gguf_tokenizes_as_transformers_does() {
 	// need the special tokens matched whole). The digit split changes nothing on this vocabulary
 	// (no token holds two ASCII digits or a space before one, checked with the `gguf` package):
 	// it is built because it is the model's pre-tokenizer, not because a string here needs it.
+	assert_eq!(checked, 7);
+}
+
+#[test]
+fn the_tokenizer_built_from_the_gguf_tokenizes_as_llama_cpp_does() {
+	// llama.cpp's own GGUF tokenizer (scripts/reference/smollm2_llama_cpp.py), on the same four
+	// strings and three rendered prompts.
+	let (content, _) = content();
+	let tokenizer: tokenizers::Tokenizer = tokenizer_json(&content).unwrap().parse().unwrap();
+	let encode = |text: &str| tokenizer.encode(text, false).unwrap().get_ids().to_vec();
+	let mut checked = 0;
+	for r in records("smollm2_llama_cpp.expected.jsonl") {
+		if let (Some(text), Some(want)) = (r["text"].as_str(), r.get("ids")) {
+			assert_eq!(encode(text), ids(want), "{text:?}");
+			checked += 1;
+		}
+		if let Some(prompt) = r.get("prompt") {
+			let text = prompt["text"].as_str().unwrap();
+			let rendered =
+				if prompt["chat"].as_bool().unwrap() { chat(text) } else { text.to_string() };
+			assert_eq!(encode(&rendered), ids(&r["prompt_ids"]), "{rendered:?}");
+			checked += 1;
+		}
+	}
 	assert_eq!(checked, 7);
 }
 
