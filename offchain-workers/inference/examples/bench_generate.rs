@@ -3,7 +3,10 @@
 //! cost of answering a challenge (replaying the generation step by step, traced, and its root).
 //!
 //!   bench_generate --model FILE.gguf [--engine arbiter|candle-quantized] [--prompt-tokens 128]
-//!                  [--new-tokens 128] [--repeat 3]
+//!                  [--new-tokens 128] [--repeat 3] [--batch 1]
+//!
+//! `--batch B` (arbiter): B sequences generated together (`decode::step_batch`: each weight read
+//! once per step for all of them); tokens per second count all B.
 //!
 //! `arbiter`: the verified engine (`decode::generate`; weights dequantized to f32, f32
 //! activations). `candle-quantized`: candle-transformers' `quantized_llama` on the same file (its
@@ -14,7 +17,7 @@
 use std::{path::PathBuf, time::Instant};
 
 use arbiter_inference::{
-	decode::{choose, generate, logits, traced_ids, Decoder, Sampling},
+	decode::{choose, generate, logits, logits_batch, step_batch, traced_ids, Decoder, Sampling},
 	engine::Mode,
 	llama,
 };
@@ -45,6 +48,41 @@ fn peak_rss_mib() -> u64 {
 		.unwrap_or(0)
 }
 
+/// `batch` copies of `prompt` generated together, greedy: prompt and generation tokens per second
+/// over all of them.
+fn run_batch(
+	model: &arbiter_inference::Model,
+	prompt: &[u32],
+	new_tokens: u32,
+	batch: usize,
+) -> (f64, f64) {
+	let capacity = (prompt.len() + new_tokens as usize - 1) as u32;
+	let mut decoders: Vec<Decoder> = (0..batch)
+		.map(|_| Decoder::new(model, capacity, Mode::Plain).unwrap())
+		.collect();
+	let t = Instant::now();
+	let mut hidden: Vec<Vec<f32>> = decoders
+		.iter_mut()
+		.map(|d| {
+			let rows = d.step_block(prompt).unwrap();
+			rows[rows.len() - rows.len() / prompt.len()..].to_vec()
+		})
+		.collect();
+	let prompt_rate = (batch * prompt.len()) as f64 / t.elapsed().as_secs_f64();
+	let t = Instant::now();
+	for step in 0..new_tokens {
+		let next: Vec<u32> = logits_batch(model, &hidden)
+			.unwrap()
+			.iter()
+			.map(|l| choose(l, Sampling::Greedy, step))
+			.collect();
+		if step + 1 < new_tokens {
+			hidden = step_batch(&mut decoders, &next).unwrap();
+		}
+	}
+	(prompt_rate, (batch * new_tokens as usize) as f64 / t.elapsed().as_secs_f64())
+}
+
 fn main() {
 	arbiter_inference::process::configure();
 	let model_path = PathBuf::from(arg("--model").expect("--model FILE.gguf"));
@@ -52,6 +90,7 @@ fn main() {
 	let prompt_tokens: usize = arg("--prompt-tokens").map(|v| v.parse().unwrap()).unwrap_or(128);
 	let new_tokens: u32 = arg("--new-tokens").map(|v| v.parse().unwrap()).unwrap_or(128);
 	let repeat: usize = arg("--repeat").map(|v| v.parse().unwrap()).unwrap_or(3);
+	let batch: usize = arg("--batch").map(|v| v.parse().unwrap()).unwrap_or(1);
 	let sentences = std::fs::read_to_string(
 		PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/sentences.txt"),
 	)
@@ -71,6 +110,27 @@ fn main() {
 			prompt.truncate(prompt_tokens);
 			let (mut prefill, mut decode, mut replay) = (Vec::new(), Vec::new(), Vec::new());
 			let mut tokens = Vec::new();
+			if batch > 1 {
+				for _ in 0..repeat {
+					let (p, g) = rayon::scope(|_| run_batch(&model, &prompt, new_tokens, batch));
+					prefill.push(p);
+					decode.push(g);
+				}
+				println!(
+					"{}",
+					serde_json::json!({
+						"engine": format!("arbiter (f32 activations, {} path)", path.name()),
+						"threads": threads,
+						"batch": batch,
+						"prompt_tokens": prompt.len(),
+						"new_tokens": new_tokens,
+						"prompt_tokens_per_s": (median(prefill) * 10.0).round() / 10.0,
+						"generation_tokens_per_s": (median(decode) * 10.0).round() / 10.0,
+						"peak_rss_mib": peak_rss_mib(),
+					})
+				);
+				return;
+			}
 			for _ in 0..repeat {
 				// What `decode::generate` does, timed in its two phases: the prompt in one block,
 				// then one position per new token (logits and choice included).

@@ -290,6 +290,20 @@ impl<'m> Decoder<'m> {
 	}
 
 	fn run_block(&mut self, ids: &[u32]) -> Result<Vec<f32>> {
+		self.check_block(ids)?;
+		let mut fragments: Vec<Vec<f32>> = Vec::with_capacity(self.graph.nodes.len());
+		for (index, node) in self.graph.nodes.iter().enumerate() {
+			let (p0, p1) = (self.len, self.len + ids.len());
+			let fragment = self.fragment(index, node, p0, p1, ids, &fragments)?;
+			keep(&self.layouts[index], &mut self.buffers[index], index, p0, p1, &fragment)?;
+			fragments.push(fragment);
+		}
+		self.finish_block(ids);
+		fragments.pop().ok_or(EngineError::EmptyBatch)
+	}
+
+	/// Refuses a block past the capacity or with an id outside the vocabulary.
+	fn check_block(&self, ids: &[u32]) -> Result<()> {
 		let (p0, p1) = (self.len, self.len + ids.len());
 		if ids.is_empty() || p1 > self.capacity {
 			return Err(EngineError::BadTokenCount { len: p1, max: self.capacity as u32 });
@@ -298,27 +312,12 @@ impl<'m> Decoder<'m> {
 		if let Some((k, id)) = ids.iter().enumerate().find(|(_, id)| **id >= vocabulary) {
 			return Err(EngineError::TokenIdOutOfRange { id: *id, position: p0 + k, vocabulary });
 		}
-		let mut fragments: Vec<Vec<f32>> = Vec::with_capacity(self.graph.nodes.len());
-		for (index, node) in self.graph.nodes.iter().enumerate() {
-			let fragment = self.fragment(index, node, p0, p1, ids, &fragments)?;
-			let layout = &self.layouts[index];
-			if fragment.len() != layout.fragment_len(p0, p1) {
-				return Err(EngineError::Internal(format!(
-					"node {index}: fragment of {} values, expected {}",
-					fragment.len(),
-					layout.fragment_len(p0, p1)
-				)));
-			}
-			if let Some(buffer) = self.buffers[index].as_mut() {
-				layout.for_each_run(p0, p1, |at, i, n| {
-					buffer[at..at + n].copy_from_slice(&fragment[i..i + n])
-				});
-			}
-			fragments.push(fragment);
-		}
-		self.len = p1;
+		Ok(())
+	}
+
+	fn finish_block(&mut self, ids: &[u32]) {
+		self.len += ids.len();
 		self.ids.extend_from_slice(ids);
-		fragments.pop().ok_or(EngineError::EmptyBatch)
 	}
 
 	/// The trace of the positions run (traced mode).
@@ -515,6 +514,31 @@ impl<'m> Decoder<'m> {
 	}
 }
 
+/// Checks node `index`'s fragment of positions `p0..p1` against its layout and writes it into
+/// the node's buffer, if kept.
+fn keep(
+	layout: &Layout,
+	buffer: &mut Option<Vec<f32>>,
+	index: usize,
+	p0: usize,
+	p1: usize,
+	fragment: &[f32],
+) -> Result<()> {
+	if fragment.len() != layout.fragment_len(p0, p1) {
+		return Err(EngineError::Internal(format!(
+			"node {index}: fragment of {} values, expected {}",
+			fragment.len(),
+			layout.fragment_len(p0, p1)
+		)));
+	}
+	if let Some(buffer) = buffer.as_mut() {
+		layout.for_each_run(p0, p1, |at, i, n| {
+			buffer[at..at + n].copy_from_slice(&fragment[i..i + n])
+		});
+	}
+	Ok(())
+}
+
 /// `x` (row-major, `extents`) with dimensions `dim0` and `dim1` swapped.
 fn transpose(x: &[f32], extents: &[usize], dim0: usize, dim1: usize) -> Vec<f32> {
 	let mut out_extents = extents.to_vec();
@@ -621,6 +645,205 @@ pub(crate) fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
 	lanes.iter().sum::<f32>() + tail
 }
 
+/// Runs the next position of several sequences of one model at once, token `ids[i]` for
+/// `decoders[i]`, and returns each one's final hidden row. The linear layers run as one product
+/// over the sequences' rows, so each weight is read once for all of them (batched generation);
+/// every element is still the one computation a sequence alone would do (the kernels' elements do
+/// not depend on the rows), so each sequence's trace is the same bits as alone
+/// (`tests/generation.rs`).
+pub fn step_batch(decoders: &mut [Decoder<'_>], ids: &[u32]) -> Result<Vec<Vec<f32>>> {
+	rayon::scope(|_| step_batch_on_worker(decoders, ids))
+}
+
+fn step_batch_on_worker(decoders: &mut [Decoder<'_>], ids: &[u32]) -> Result<Vec<Vec<f32>>> {
+	let Some(model) = decoders.first().map(|d| d.model) else { return Ok(Vec::new()) };
+	if ids.len() != decoders.len() || decoders.iter().any(|d| !std::ptr::eq(d.model, model)) {
+		return Err(EngineError::InvalidInput(
+			"a batch step takes one token for each decoder, all of one model".into(),
+		));
+	}
+	for (decoder, id) in decoders.iter().zip(ids) {
+		decoder.check_block(std::slice::from_ref(id))?;
+	}
+	let weight = |i: u32| {
+		model
+			.weight_values(i)
+			.ok_or_else(|| EngineError::Internal(format!("weight {i} missing")))
+	};
+	// The template's nodes: a linear layer's widths do not depend on the length.
+	let nodes = &model.template.nodes;
+	let mut fragments: Vec<Vec<Vec<f32>>> =
+		decoders.iter().map(|_| Vec::with_capacity(nodes.len())).collect();
+	for (index, node) in nodes.iter().enumerate() {
+		let outputs: Vec<Vec<f32>> = match &node.op {
+			Op::Linear { weight: w, bias } => {
+				// One product over every sequence's row.
+				let input = node.inputs[0] as usize;
+				let x: Vec<f32> = fragments.iter().flat_map(|f| f[input].iter().copied()).collect();
+				let width = node.shape.width() as usize;
+				let bias = bias.map(weight).transpose()?;
+				let y = linear(model, *w, weight(*w)?, &x, width, bias)?;
+				y.chunks(width.max(1)).map(|row| row.to_vec()).collect()
+			},
+			_ => decoders
+				.iter()
+				.zip(&fragments)
+				.zip(ids)
+				.map(|((d, f), id)| {
+					let node = &d.graph.nodes[index];
+					d.fragment(index, node, d.len, d.len + 1, std::slice::from_ref(id), f)
+				})
+				.collect::<Result<_>>()?,
+		};
+		if outputs.len() != decoders.len() {
+			return Err(EngineError::Internal(format!("node {index}: one row per sequence")));
+		}
+		for ((d, f), out) in decoders.iter_mut().zip(fragments.iter_mut()).zip(outputs) {
+			keep(&d.layouts[index], &mut d.buffers[index], index, d.len, d.len + 1, &out)?;
+			f.push(out);
+		}
+	}
+	for (decoder, id) in decoders.iter_mut().zip(ids) {
+		decoder.finish_block(std::slice::from_ref(id));
+	}
+	fragments
+		.into_iter()
+		.map(|mut f| f.pop().ok_or(EngineError::EmptyBatch))
+		.collect()
+}
+
+/// Generates for several prompts of one model at once ([`generate`] for each): each prompt is
+/// processed as a block of its own, then the sequences still generating take their steps
+/// together ([`step_batch`]). Each generation is the one [`generate`] gives alone, tokens and
+/// trace.
+pub fn generate_batch(
+	model: &Model,
+	prompts: &[Vec<u32>],
+	max_new_tokens: u32,
+	sampling: Sampling,
+	stop: &[u32],
+	mode: Mode,
+) -> Result<Vec<Generation>> {
+	rayon::scope(|_| generate_batch_on_worker(model, prompts, max_new_tokens, sampling, stop, mode))
+}
+
+fn generate_batch_on_worker(
+	model: &Model,
+	prompts: &[Vec<u32>],
+	max_new_tokens: u32,
+	sampling: Sampling,
+	stop: &[u32],
+	mode: Mode,
+) -> Result<Vec<Generation>> {
+	check_request(
+		model,
+		prompts.iter().map(|p| p.len()).max().unwrap_or(0),
+		max_new_tokens,
+		sampling,
+	)?;
+	let mut decoders = Vec::with_capacity(prompts.len());
+	let mut hidden = Vec::with_capacity(prompts.len());
+	for prompt in prompts {
+		check_request(model, prompt.len(), max_new_tokens, sampling)?;
+		let capacity = (prompt.len() + max_new_tokens as usize - 1) as u32;
+		let mut decoder = Decoder::new(model, capacity, mode)?;
+		let rows = decoder.step_block(prompt)?;
+		let width = rows.len() / prompt.len();
+		hidden.push(rows[rows.len() - width..].to_vec());
+		decoders.push(decoder);
+	}
+	let mut tokens: Vec<Vec<u32>> = prompts.iter().map(|_| Vec::new()).collect();
+	let mut stopped = vec![false; prompts.len()];
+	for step in 0..max_new_tokens {
+		// Every sequence still generating chooses its next token; those that continue step.
+		let mut active = Vec::new();
+		let choosing: Vec<usize> = (0..hidden.len())
+			.filter(|i| !stopped[*i] && tokens[*i].len() as u32 <= step)
+			.collect();
+		let rows: Vec<Vec<f32>> = choosing.iter().map(|i| hidden[*i].clone()).collect();
+		for (i, l) in choosing.iter().zip(logits_batch(model, &rows)?) {
+			let i = *i;
+			let next = choose(&l, sampling, step);
+			tokens[i].push(next);
+			if stop.contains(&next) {
+				stopped[i] = true;
+			} else if step + 1 < max_new_tokens {
+				active.push(i);
+			}
+		}
+		if active.is_empty() {
+			break;
+		}
+		let ids: Vec<u32> = active.iter().map(|i| *tokens[*i].last().unwrap_or(&0)).collect();
+		// The active decoders, moved out for the step and back after it.
+		let mut batch: Vec<Decoder> = Vec::with_capacity(active.len());
+		let mut slots: Vec<Option<Decoder>> = decoders.into_iter().map(Some).collect();
+		for i in &active {
+			batch.push(slots[*i].take().ok_or(EngineError::EmptyBatch)?);
+		}
+		let rows = step_batch(&mut batch, &ids)?;
+		for ((i, decoder), row) in active.iter().zip(batch).zip(rows) {
+			slots[*i] = Some(decoder);
+			hidden[*i] = row;
+		}
+		decoders = slots.into_iter().collect::<Option<Vec<_>>>().ok_or(EngineError::EmptyBatch)?;
+	}
+	decoders
+		.into_iter()
+		.zip(prompts)
+		.zip(tokens)
+		.zip(stopped)
+		.map(|(((decoder, prompt), tokens), stopped)| {
+			let trace = match mode {
+				Mode::Traced => Some(decoder.trace()?),
+				Mode::Plain => None,
+			};
+			Ok(Generation { prompt: prompt.clone(), tokens, stopped, trace })
+		})
+		.collect()
+}
+
+/// Refuses a temperature that is not positive, an empty prompt, no new tokens, or more positions
+/// than the model has.
+fn check_request(
+	model: &Model,
+	prompt_len: usize,
+	max_new_tokens: u32,
+	sampling: Sampling,
+) -> Result<()> {
+	if let Sampling::Gumbel { temperature, .. } = sampling {
+		if !(temperature.is_finite() && temperature > 0.0) {
+			return Err(EngineError::InvalidInput(format!("temperature {temperature}")));
+		}
+	}
+	if prompt_len == 0 || max_new_tokens == 0 {
+		return Err(EngineError::BadTokenCount { len: prompt_len, max: model.max_tokens() });
+	}
+	// The positions run: the prompt and every generated token but the last.
+	let capacity = prompt_len as u64 + max_new_tokens as u64 - 1;
+	if capacity > model.max_tokens() as u64 {
+		return Err(EngineError::BadTokenCount { len: capacity as usize, max: model.max_tokens() });
+	}
+	Ok(())
+}
+
+/// The logits of several final hidden rows at once ([`logits`] of each, the same bits): each
+/// embedding row is read once for all of them (batched generation).
+pub fn logits_batch(model: &Model, hidden: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+	let Some(width) = hidden.first().map(|h| h.len()) else { return Ok(Vec::new()) };
+	let q8 = model.embedding_q8.as_ref().filter(|q| q.width() == width);
+	let (Some(q8), true) = (q8, hidden.iter().all(|h| h.len() == width)) else {
+		return hidden.iter().map(|h| logits(model, h)).collect();
+	};
+	// Row-major [vocabulary × sequences], then split per sequence.
+	let per_row: Vec<Vec<f32>> = (0..q8.rows())
+		.into_par_iter()
+		.with_min_len(64)
+		.map(|r| hidden.iter().map(|h| q8.dot_row(r, h)).collect())
+		.collect();
+	Ok((0..hidden.len()).map(|s| per_row.iter().map(|row| row[s]).collect()).collect())
+}
+
 /// The token `sampling` picks at generation step `step` from `logits`.
 pub fn choose(logits: &[f32], sampling: Sampling, step: u32) -> u32 {
 	let score = |t: usize| -> f64 {
@@ -663,19 +886,8 @@ fn generate_on_worker(
 	stop: &[u32],
 	mode: Mode,
 ) -> Result<Generation> {
-	if let Sampling::Gumbel { temperature, .. } = sampling {
-		if !(temperature.is_finite() && temperature > 0.0) {
-			return Err(EngineError::InvalidInput(format!("temperature {temperature}")));
-		}
-	}
-	if prompt.is_empty() || max_new_tokens == 0 {
-		return Err(EngineError::BadTokenCount { len: prompt.len(), max: model.max_tokens() });
-	}
-	// The positions run: the prompt and every generated token but the last.
+	check_request(model, prompt.len(), max_new_tokens, sampling)?;
 	let capacity = prompt.len() as u64 + max_new_tokens as u64 - 1;
-	if capacity > model.max_tokens() as u64 {
-		return Err(EngineError::BadTokenCount { len: capacity as usize, max: model.max_tokens() });
-	}
 	let mut decoder = Decoder::new(model, capacity as u32, mode)?;
 	// The prompt in one block; its last position's hidden row chooses the first token.
 	let rows = decoder.step_block(prompt)?;

@@ -5,7 +5,10 @@
 //! seeded sampling repeats and depends on the seed; bad requests are refused.
 
 use arbiter_inference::{
-	decode::{choose, generate, logits, traced_ids, Decoder, Sampling},
+	decode::{
+		choose, generate, generate_batch, logits, logits_batch, step_batch, traced_ids, Decoder,
+		Sampling,
+	},
 	engine::{self, Mode},
 	generated::{tiny_llama, tiny_llama_input},
 	EngineError, Model, Trace,
@@ -82,6 +85,46 @@ fn every_element_of_a_generations_trace_verifies_and_a_replay_gives_its_root() {
 		}
 		assert_eq!(roomy.trace().unwrap().root, trace.root);
 	}
+}
+
+#[test]
+fn a_batched_generation_is_each_generation_alone_bit_for_bit() {
+	let model = tiny_llama(16, &Device::Cpu).unwrap();
+	let prompts = vec![prompt(5, 6), prompt(6, 2), prompt(7, 9)];
+	// A stop token the second prompt's generation meets early, so the batch shrinks mid-way.
+	let alone_free = generate(&model, &prompts[1], 7, Sampling::Greedy, &[], Mode::Plain).unwrap();
+	let stop = [alone_free.tokens[2]];
+	for sampling in [Sampling::Greedy, Sampling::Gumbel { temperature: 0.8, seed: 3 }] {
+		let batch = generate_batch(&model, &prompts, 7, sampling, &stop, Mode::Traced).unwrap();
+		assert_eq!(batch.len(), 3);
+		for (p, g) in prompts.iter().zip(&batch) {
+			let alone = generate(&model, p, 7, sampling, &stop, Mode::Traced).unwrap();
+			assert_eq!(g.tokens, alone.tokens);
+			assert_eq!(g.stopped, alone.stopped);
+			assert_eq!(g.trace.as_ref().unwrap().root, alone.trace.as_ref().unwrap().root);
+		}
+		assert!(batch.iter().any(|g| g.stopped) || sampling != Sampling::Greedy);
+	}
+	// Batched logits are each row's logits, bit for bit.
+	let rows: Vec<Vec<f32>> = (0..3u32)
+		.map(|k| {
+			let mut d = Decoder::new(&model, 4, Mode::Plain).unwrap();
+			d.step(k + 1).unwrap()
+		})
+		.collect();
+	let batched = logits_batch(&model, &rows).unwrap();
+	for (row, l) in rows.iter().zip(&batched) {
+		let alone = logits(&model, row).unwrap();
+		assert!(l.iter().zip(&alone).all(|(a, b)| a.to_bits() == b.to_bits()));
+	}
+	// A batch step takes one token per decoder.
+	let mut decoders = vec![
+		Decoder::new(&model, 4, Mode::Plain).unwrap(),
+		Decoder::new(&model, 4, Mode::Plain).unwrap(),
+	];
+	assert!(step_batch(&mut decoders, &[1]).is_err());
+	assert_eq!(step_batch(&mut decoders, &[1, 2]).unwrap().len(), 2);
+	assert!(decoders.iter().all(|d| d.len() == 1));
 }
 
 #[test]
