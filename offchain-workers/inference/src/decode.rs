@@ -886,29 +886,8 @@ fn generate_on_worker(
 	stop: &[u32],
 	mode: Mode,
 ) -> Result<Generation> {
-	check_request(model, prompt.len(), max_new_tokens, sampling)?;
-	let capacity = prompt.len() as u64 + max_new_tokens as u64 - 1;
-	let mut decoder = Decoder::new(model, capacity as u32, mode)?;
-	// The prompt in one block; its last position's hidden row chooses the first token.
-	let rows = decoder.step_block(prompt)?;
-	let width = rows.len() / prompt.len();
-	let mut hidden = rows[rows.len() - width..].to_vec();
-	let mut tokens = Vec::new();
-	let mut stopped = false;
-	for step in 0..max_new_tokens {
-		let next = choose(&logits(model, &hidden)?, sampling, step);
-		tokens.push(next);
-		if stop.contains(&next) {
-			stopped = true;
-			break;
-		}
-		if step + 1 < max_new_tokens {
-			hidden = decoder.step(next)?;
-		}
-	}
-	let trace = match mode {
-		Mode::Traced => Some(decoder.trace()?),
-		Mode::Plain => None,
-	};
-	Ok(Generation { prompt: prompt.to_vec(), tokens, stopped, trace })
+	// A batch of one: the same steps (the prompt as one block, then a position per token).
+	generate_batch_on_worker(model, &[prompt.to_vec()], max_new_tokens, sampling, stop, mode)?
+		.pop()
+		.ok_or(EngineError::EmptyBatch)
 }
