@@ -113,13 +113,7 @@ impl Layout {
 			}
 			flat = flat * self.dims[last] + shift_last;
 			f(flat, i * run, run);
-			for k in (0..outer.len()).rev() {
-				index[k] += 1;
-				if index[k] < outer[k] {
-					break;
-				}
-				index[k] = 0;
-			}
+			advance(&mut index, outer);
 		}
 	}
 
@@ -137,13 +131,7 @@ impl Layout {
 		for _ in 0..total {
 			let flat = index.iter().zip(&self.dims).fold(0usize, |acc, (i, d)| acc * d + i);
 			out.push(buffer.get(flat).copied().unwrap_or(0.0));
-			for k in (0..kept.len()).rev() {
-				index[k] += 1;
-				if index[k] < kept[k] {
-					break;
-				}
-				index[k] = 0;
-			}
+			advance(&mut index, &kept);
 		}
 		out
 	}
@@ -539,6 +527,17 @@ fn keep(
 	Ok(())
 }
 
+/// The next multi-index in row-major order within `extents` (wrapping to all zeros at the end).
+fn advance(index: &mut [usize], extents: &[usize]) {
+	for (i, e) in index.iter_mut().zip(extents).rev() {
+		*i += 1;
+		if *i < *e {
+			return;
+		}
+		*i = 0;
+	}
+}
+
 /// `x` (row-major, `extents`) with dimensions `dim0` and `dim1` swapped.
 fn transpose(x: &[f32], extents: &[usize], dim0: usize, dim1: usize) -> Vec<f32> {
 	let mut out_extents = extents.to_vec();
@@ -553,19 +552,13 @@ fn transpose(x: &[f32], extents: &[usize], dim0: usize, dim1: usize) -> Vec<f32>
 	for _ in 0..x.len() {
 		let at: usize = index.iter().zip(&strides).map(|(i, s)| i * s).sum();
 		out.push(x[at]);
-		for k in (0..out_extents.len()).rev() {
-			index[k] += 1;
-			if index[k] < out_extents[k] {
-				break;
-			}
-			index[k] = 0;
-		}
+		advance(&mut index, &out_extents);
 	}
 	out
 }
 
 /// `x · Wᵀ + bias` for the rows of `x`: the 4-bit kernel where the model keeps this weight's
-/// blocks (AVX-512), else the packed f32 kernel (the same k-order FMA chains, the same bits),
+/// blocks (AVX-512, AVX2), else the packed f32 kernel (the same k-order FMA chains, the same bits),
 /// else (the portable path) [`dot_lanes`] per element; either way each element's order is fixed.
 fn linear(
 	model: &Model,
