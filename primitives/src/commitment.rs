@@ -96,6 +96,36 @@ pub fn weights_tree<T: AsRef<[f32]>>(
 	)
 }
 
+/// The weights tree with row `r` of tensor `t` read by `row(t, r)`, one row at a time: a loader
+/// that keeps weights in a compact form (4-bit blocks) dequantizes each row as it is hashed,
+/// never holding a tensor's f32 values. `None` ends the tensor early (`TensorLength`).
+pub fn weights_tree_with<R: AsRef<[f32]>>(
+	graph: &Graph,
+	mut row: impl FnMut(WeightId, u32) -> Option<R>,
+) -> Result<MerkleTree, CommitError> {
+	let mut leaves = Vec::new();
+	for (index, w) in graph.weights.iter().enumerate() {
+		let (rows, width) = (w.shape.rows(), w.shape.width());
+		let expected = rows.saturating_mul(width as u64);
+		for r in 0..rows {
+			let Some(values) = row(index as WeightId, r as u32) else {
+				let found = (r * width as u64) as usize;
+				return Err(CommitError::TensorLength { index, expected, found });
+			};
+			let values = values.as_ref();
+			if values.len() != width as usize {
+				let found = (r * width as u64) as usize + values.len();
+				return Err(CommitError::TensorLength { index, expected, found });
+			}
+			if values.iter().any(|v| !v.is_finite()) {
+				return Err(CommitError::NonFinite { index });
+			}
+			leaves.push(weight_leaf(index as WeightId, r as u32, &to_bits(values)));
+		}
+	}
+	Ok(MerkleTree::from_leaf_hashes(leaves))
+}
+
 /// The trace tree: `outputs[n]` holds node `n`'s output, row-major; `graph` is the instantiated
 /// graph (see [`Graph::instantiate`]).
 pub fn trace_tree<T: AsRef<[f32]>>(
@@ -120,10 +150,16 @@ pub fn model_commitment<T: AsRef<[f32]>>(
 	weights: &[T],
 	tokenizer_hash: Hash,
 ) -> Result<ModelCommitment, CommitError> {
-	let weights_root = weights_tree(graph, weights)?.root();
-	let descriptor_hash = descriptor_hash(graph);
-	let model_root = model_root_of(&weights_root, &descriptor_hash, &tokenizer_hash);
-	Ok(ModelCommitment { weights_root, descriptor_hash, tokenizer_hash, model_root })
+	Ok(ModelCommitment::of(graph, weights_tree(graph, weights)?.root(), tokenizer_hash))
+}
+
+impl ModelCommitment {
+	/// The commitment of `graph` with the weights tree rooted at `weights_root`.
+	pub fn of(graph: &Graph, weights_root: Hash, tokenizer_hash: Hash) -> Self {
+		let descriptor_hash = descriptor_hash(graph);
+		let model_root = model_root_of(&weights_root, &descriptor_hash, &tokenizer_hash);
+		Self { weights_root, descriptor_hash, tokenizer_hash, model_root }
+	}
 }
 
 /// The trace tree and `trace_root` of a full trace of `template` at `seq_len` tokens.

@@ -5,14 +5,33 @@ use alloc::vec::Vec;
 use crate::{
 	commitment::{trace_offsets, weight_offsets},
 	encoding::to_bits,
-	ir::{Graph, NodeId, Op},
+	ir::{Graph, NodeId, Op, WeightId},
 	merkle::MerkleTree,
 	opening::{embedding_table_row, required_rows, MalformedReason, Opening, RowRef, RowsOpening},
 	Hash,
 };
 
+/// Where a prover reads weight rows: a slice of row-major tensors, or a model that keeps some
+/// weights in a compact form and dequantizes a row when asked (the engine's 4-bit layers).
+pub trait WeightRows {
+	/// Row `row` of weight tensor `tensor` (`width` values), `None` if it has no such row.
+	fn weight_row(&self, tensor: WeightId, row: u32, width: u32) -> Option<Vec<f32>>;
+}
+
+impl<W: AsRef<[f32]>> WeightRows for [W] {
+	fn weight_row(&self, tensor: WeightId, row: u32, width: u32) -> Option<Vec<f32>> {
+		row_of(self, tensor, row, width)
+	}
+}
+
+impl<W: AsRef<[f32]>> WeightRows for Vec<W> {
+	fn weight_row(&self, tensor: WeightId, row: u32, width: u32) -> Option<Vec<f32>> {
+		row_of(self, tensor, row, width)
+	}
+}
+
 /// Everything a provider keeps to answer challenges on one trace.
-pub struct ProverData<'a, T: AsRef<[f32]>, W: AsRef<[f32]>> {
+pub struct ProverData<'a, T: AsRef<[f32]>, W: WeightRows + ?Sized> {
 	/// The graph as traced: the model's template instantiated at `seq_len`.
 	pub graph: &'a Graph,
 	/// The sequence length the trace is of (committed in `trace_root`).
@@ -20,8 +39,8 @@ pub struct ProverData<'a, T: AsRef<[f32]>, W: AsRef<[f32]>> {
 	/// Node outputs, row-major, one per node.
 	pub outputs: &'a [T],
 	pub trace_tree: &'a MerkleTree,
-	/// Weight tensors, row-major, one per graph weight.
-	pub weights: &'a [W],
+	/// The weight rows (tensors row-major, one per graph weight).
+	pub weights: &'a W,
 	pub weights_tree: &'a MerkleTree,
 	pub tokenizer_hash: Hash,
 }
@@ -41,7 +60,7 @@ fn row_of<T: AsRef<[f32]>>(tensors: &[T], id: u32, row: u32, width: u32) -> Opti
 	data.get(start..start.checked_add(width as usize)?).map(|s| s.to_vec())
 }
 
-impl<T: AsRef<[f32]>, W: AsRef<[f32]>> ProverData<'_, T, W> {
+impl<T: AsRef<[f32]>, W: WeightRows + ?Sized> ProverData<'_, T, W> {
 	fn trace_row(&self, node: NodeId, row: u32) -> Result<RowsOpening, ProveError> {
 		let width = self.graph.node(node).ok_or(ProveError::Inconsistent)?.shape.width();
 		let values = row_of(self.outputs, node, row, width).ok_or(ProveError::Inconsistent)?;
@@ -53,7 +72,7 @@ impl<T: AsRef<[f32]>, W: AsRef<[f32]>> ProverData<'_, T, W> {
 
 	fn weight_row(&self, tensor: u32, row: u32) -> Result<RowsOpening, ProveError> {
 		let width = self.graph.weight(tensor).ok_or(ProveError::Inconsistent)?.shape.width();
-		let values = row_of(self.weights, tensor, row, width).ok_or(ProveError::Inconsistent)?;
+		let values = self.weights.weight_row(tensor, row, width).ok_or(ProveError::Inconsistent)?;
 		let (offsets, _) = weight_offsets(self.graph);
 		let index = offsets.get(tensor as usize).ok_or(ProveError::Inconsistent)? + row as u64;
 		let proof = self.weights_tree.prove(index as usize).ok_or(ProveError::Inconsistent)?;

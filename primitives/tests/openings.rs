@@ -595,3 +595,74 @@ fn a_trace_of_another_length_than_the_input_loses() {
 	}
 	assert_eq!(f.verify(&f.open(last, 0, 0)), Verdict::WithinBound);
 }
+
+/// Weights read one row at a time (a loader keeping 4-bit blocks) commit to the same tree as the
+/// tensors, and a short or non-finite row is refused as a short or non-finite tensor is.
+#[test]
+fn a_weights_tree_built_row_by_row_is_the_tensors_tree() {
+	use arbiter_primitives::commitment::{weights_tree_with, CommitError};
+	let f = fixture(4);
+	let row = |t: u32, r: u32| -> Option<Vec<f32>> {
+		let width = f.graph.weight(t)?.shape.width() as usize;
+		f.weights
+			.get(t as usize)?
+			.get(r as usize * width..(r as usize + 1) * width)
+			.map(<[f32]>::to_vec)
+	};
+	let by_rows = weights_tree_with(&f.graph, row).unwrap();
+	assert_eq!(by_rows.root(), weights_tree(&f.graph, &f.weights).unwrap().root());
+	// A row one value short, and a row holding a NaN.
+	let short = weights_tree_with(&f.graph, |t, r| {
+		row(t, r).map(|mut v| {
+			if t == 1 && r == 0 {
+				v.pop();
+			}
+			v
+		})
+	});
+	assert!(matches!(short, Err(CommitError::TensorLength { index: 1, .. })));
+	let nan = weights_tree_with(&f.graph, |t, r| {
+		row(t, r).map(|mut v| {
+			if t == 0 {
+				v[0] = f32::NAN;
+			}
+			v
+		})
+	});
+	assert_eq!(nan.unwrap_err(), CommitError::NonFinite { index: 0 });
+}
+
+/// A prover that reads weight rows through its own `WeightRows` (dequantizing compact weights
+/// on demand) builds the same openings as one holding the tensors.
+#[test]
+fn openings_from_weight_rows_on_demand_are_the_tensors_openings() {
+	use arbiter_primitives::{ir::WeightId, prover::WeightRows};
+	struct OnDemand<'a>(&'a Fixture, std::cell::Cell<u32>);
+	impl WeightRows for OnDemand<'_> {
+		fn weight_row(&self, tensor: WeightId, row: u32, width: u32) -> Option<Vec<f32>> {
+			self.1.set(self.1.get() + 1);
+			let w = width as usize;
+			let start = row as usize * w;
+			self.0.weights.get(tensor as usize)?.get(start..start + w).map(<[f32]>::to_vec)
+		}
+	}
+	let f = fixture(5);
+	let (tt, wt) =
+		(trace_tree(&f.graph, &f.outputs).unwrap(), weights_tree(&f.graph, &f.weights).unwrap());
+	let rows = OnDemand(&f, Default::default());
+	let prover = ProverData {
+		graph: &f.graph,
+		outputs: &f.outputs,
+		trace_tree: &tt,
+		weights: &rows,
+		weights_tree: &wt,
+		tokenizer_hash: TOKENIZER,
+		seq_len: SEQ,
+	};
+	for (id, node) in f.graph.nodes.iter().enumerate() {
+		let o = prover.opening(id as u32, 0, node.shape.width() - 1).unwrap();
+		assert_eq!(o, f.open(id as u32, 0, node.shape.width() - 1));
+		assert_eq!(f.verify(&o), Verdict::WithinBound);
+	}
+	assert!(rows.1.get() > 0, "the weight rows were read through the trait");
+}

@@ -37,11 +37,20 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn peak_rss_mib() -> u64 {
+	status_mib("VmHWM:")
+}
+
+/// Resident memory now.
+fn rss_mib() -> u64 {
+	status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> u64 {
 	std::fs::read_to_string("/proc/self/status")
 		.ok()
 		.and_then(|s| {
 			s.lines()
-				.find(|l| l.starts_with("VmHWM:"))
+				.find(|l| l.starts_with(field))
 				.and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
 		})
 		.map(|kb| kb / 1024)
@@ -106,10 +115,12 @@ fn main() {
 			let started = Instant::now();
 			let model = llama::load_gguf(&model_path, positions, &Device::Cpu).unwrap();
 			let load_s = started.elapsed().as_secs_f64();
+			let (loaded_rss, load_peak) = (rss_mib(), peak_rss_mib());
 			let mut prompt = model.tokenize(&text).unwrap();
 			prompt.truncate(prompt_tokens);
 			let (mut prefill, mut decode, mut replay) = (Vec::new(), Vec::new(), Vec::new());
 			let mut tokens = Vec::new();
+			let mut plain_peak = None;
 			if batch > 1 {
 				for _ in 0..repeat {
 					let (p, g) = rayon::scope(|_| run_batch(&model, &prompt, new_tokens, batch));
@@ -126,6 +137,8 @@ fn main() {
 						"new_tokens": new_tokens,
 						"prompt_tokens_per_s": (median(prefill) * 10.0).round() / 10.0,
 						"generation_tokens_per_s": (median(decode) * 10.0).round() / 10.0,
+						"rss_after_load_mib": loaded_rss,
+						"load_peak_rss_mib": load_peak,
 						"peak_rss_mib": peak_rss_mib(),
 					})
 				);
@@ -162,6 +175,8 @@ fn main() {
 					.unwrap();
 				assert_eq!(g.tokens, generated);
 				tokens = generated;
+				// Peak memory of generating (before any replay has run).
+				plain_peak.get_or_insert_with(peak_rss_mib);
 				// A challenge's cost: replay every position traced (the prompt as one block, as
 				// generated), and commit the trace.
 				let ids = traced_ids(&prompt, &tokens);
@@ -185,6 +200,9 @@ fn main() {
 					"generation_tokens_per_s": (median(decode) * 10.0).round() / 10.0,
 					"replay_and_root_s": (median(replay) * 100.0).round() / 100.0,
 					"load_s": (load_s * 10.0).round() / 10.0,
+					"rss_after_load_mib": loaded_rss,
+					"load_peak_rss_mib": load_peak,
+					"generation_peak_rss_mib": plain_peak,
 					"peak_rss_mib": peak_rss_mib(),
 				})
 			);

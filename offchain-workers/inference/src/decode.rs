@@ -145,6 +145,10 @@ pub struct Decoder<'m> {
 	layouts: Vec<Layout>,
 	/// Full-size node outputs, for the nodes kept (all of them in traced mode).
 	buffers: Vec<Option<Vec<f32>>>,
+	/// Per node, the last node that reads it as an operand (itself if none): a block's fragment
+	/// is dropped once read for the last time, so a 128-token prompt holds a few nodes' rows at
+	/// once, not the whole graph's (345 MiB for SmolLM2; docs/benchmarks.md, "Generation").
+	last_reader: Vec<usize>,
 	/// Positions run so far.
 	len: usize,
 	capacity: usize,
@@ -239,11 +243,20 @@ impl<'m> Decoder<'m> {
 					.then(|| vec![0f32; l.dims.iter().product()])
 			})
 			.collect();
+		let mut last_reader: Vec<usize> = (0..graph.nodes.len()).collect();
+		for (id, node) in graph.nodes.iter().enumerate() {
+			for input in &node.inputs {
+				if let Some(last) = last_reader.get_mut(*input as usize) {
+					*last = id;
+				}
+			}
+		}
 		Ok(Self {
 			model,
 			graph,
 			layouts,
 			buffers,
+			last_reader,
 			len: 0,
 			capacity: capacity as usize,
 			ids: Vec::new(),
@@ -285,6 +298,13 @@ impl<'m> Decoder<'m> {
 			let fragment = self.fragment(index, node, p0, p1, ids, &fragments)?;
 			keep(&self.layouts[index], &mut self.buffers[index], index, p0, p1, &fragment)?;
 			fragments.push(fragment);
+			for input in &node.inputs {
+				if self.last_reader.get(*input as usize) == Some(&index) {
+					if let Some(done) = fragments.get_mut(*input as usize) {
+						*done = Vec::new();
+					}
+				}
+			}
 		}
 		self.finish_block(ids);
 		fragments.pop().ok_or(EngineError::EmptyBatch)
@@ -359,18 +379,17 @@ impl<'m> Decoder<'m> {
 		Ok(match &node.op {
 			Op::Input { .. } => ids.iter().map(|id| *id as f32).collect(),
 			Op::Embedding { table } => {
-				let table = self.weight(*table)?;
 				let mut out = Vec::with_capacity(block * width);
 				for id in ids {
-					let row = table.get(*id as usize * width..(*id as usize + 1) * width);
-					out.extend_from_slice(row.ok_or_else(|| internal("no such table row"))?);
+					let row = self.model.weight_row(*table, *id);
+					out.extend_from_slice(&row.ok_or_else(|| internal("no such table row"))?);
 				}
 				out
 			},
 			Op::Linear { weight, bias } => {
 				let x = operand(0)?;
 				let bias = bias.map(|b| self.weight(b)).transpose()?;
-				linear(self.model, *weight, self.weight(*weight)?, x, width, bias)?
+				linear(self.model, *weight, x, width, bias)?
 			},
 			Op::Add | Op::Mul => {
 				let (a, b) = (operand(0)?, operand(1)?);
@@ -563,22 +582,22 @@ fn transpose(x: &[f32], extents: &[usize], dim0: usize, dim1: usize) -> Vec<f32>
 fn linear(
 	model: &Model,
 	weight_index: u32,
-	weight: &[f32],
 	x: &[f32],
 	out_width: usize,
 	bias: Option<&[f32]>,
 ) -> Result<Vec<f32>> {
-	// The 4-bit kernel gives the f32 packed kernel's bits (`cpu::linear_q4`).
-	if let Some(Some(quantized)) = model.quantized.get(weight_index as usize) {
-		if let Some(out) = quantized.apply(x, bias) {
-			return Ok(out);
-		}
+	let refused = || EngineError::Internal("the linear kernel refused its input".into());
+	// The 4-bit kernel gives the f32 packed kernel's bits (`cpu::linear_q4`); its weights have
+	// no f32 copy to fall back on.
+	if let Some(Some(quantized)) = model.compact.linear.get(weight_index as usize) {
+		return quantized.apply(x, bias).ok_or_else(refused);
 	}
 	if let Some(Some(packed)) = model.packed.get(weight_index as usize) {
-		return packed
-			.apply(x, bias)
-			.ok_or_else(|| EngineError::Internal("the linear kernel refused its input".into()));
+		return packed.apply(x, bias).ok_or_else(refused);
 	}
+	let weight = model
+		.weight_values(weight_index)
+		.ok_or_else(|| EngineError::Internal(format!("weight {weight_index} missing")))?;
 	let k = weight.len() / out_width.max(1);
 	let rows = x.len() / k.max(1);
 	let mut out = vec![0f32; rows * out_width];
@@ -605,7 +624,9 @@ pub fn logits(model: &Model, hidden: &[f32]) -> Result<Vec<f32>> {
 		})
 		.ok_or_else(|| EngineError::InvalidInput("the model embeds no tokens".into()))?;
 	let width = hidden.len();
-	if let Some(q8) = model.embedding_q8.as_ref().filter(|q| q.width() == width) {
+	if let Some(q8) =
+		model.compact.embedding.as_ref().map(|(_, q)| q).filter(|q| q.width() == width)
+	{
 		// The 8-bit table: a quarter of the bytes, the same bits (`Q8Rows::dot_row`).
 		return Ok((0..q8.rows())
 			.into_par_iter()
@@ -675,7 +696,7 @@ fn step_batch_on_worker(decoders: &mut [Decoder<'_>], ids: &[u32]) -> Result<Vec
 				let x: Vec<f32> = fragments.iter().flat_map(|f| f[input].iter().copied()).collect();
 				let width = node.shape.width() as usize;
 				let bias = bias.map(weight).transpose()?;
-				let y = linear(model, *w, weight(*w)?, &x, width, bias)?;
+				let y = linear(model, *w, &x, width, bias)?;
 				y.chunks(width.max(1)).map(|row| row.to_vec()).collect()
 			},
 			_ => decoders
@@ -824,7 +845,7 @@ fn check_request(
 /// embedding row is read once for all of them (batched generation).
 pub fn logits_batch(model: &Model, hidden: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
 	let Some(width) = hidden.first().map(|h| h.len()) else { return Ok(Vec::new()) };
-	let q8 = model.embedding_q8.as_ref().filter(|q| q.width() == width);
+	let q8 = model.compact.embedding.as_ref().map(|(_, q)| q).filter(|q| q.width() == width);
 	let (Some(q8), true) = (q8, hidden.iter().all(|h| h.len() == width)) else {
 		return hidden.iter().map(|h| logits(model, h)).collect();
 	};

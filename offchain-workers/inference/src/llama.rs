@@ -25,7 +25,7 @@ use crate::{
 	cpu::{linear_q4::Q8Rows, PackedQ4},
 	error::{EngineError, Result},
 	gguf,
-	model::Model,
+	model::{CompactWeights, Model},
 };
 
 /// Weight names of the rotary tables (not in the GGUF: computed from its RoPE base and
@@ -259,68 +259,75 @@ pub fn load_gguf(path: &Path, positions: u32, device: &Device) -> Result<Model> 
 	}
 	let template = llama_graph(&config, positions);
 	let (cos, sin) = rope_tables(&config, positions);
+	// The 4-bit kernel runs on the CPU's vector paths unless f32 weights are asked for; the
+	// weights it runs are then kept only as blocks (`CompactWeights`), one tensor's f32 values
+	// at a time in memory while loading.
+	let compact_form = device.is_cpu() && std::env::var_os(F32_WEIGHTS_ENV).is_none();
 	let mut weights = Vec::with_capacity(template.weights.len());
-	let mut quantized = Vec::with_capacity(template.weights.len());
-	let mut embedding_q8 = None;
-	for w in &template.weights {
+	let mut compact = CompactWeights::default();
+	for (index, w) in template.weights.iter().enumerate() {
 		let name = String::from_utf8_lossy(&w.name).to_string();
-		let mut packed = None;
+		compact.linear.push(None);
 		let values = match name.as_str() {
 			ROPE_COS => cos.clone(),
 			ROPE_SIN => sin.clone(),
 			_ => {
 				let tensor = content.tensor(&mut file, &name, &Device::Cpu).map_err(bad)?;
-				// A linear layer's Q4_1 blocks, kept for the 4-bit kernel where it runs.
 				let (n, k) = (w.shape.rows() as usize, w.shape.width() as usize);
-				if tensor.dtype() == GgmlDType::Q4_1 && w.shape.rank() == 2 && PackedQ4::supported()
-				{
-					packed = PackedQ4::from_q4_1(&tensor.data().map_err(bad)?, n, k);
-				}
-				// The token embedding in 8 bits, for the logits.
-				if tensor.dtype() == GgmlDType::Q8_0 && name == "token_embd.weight" {
-					embedding_q8 = Q8Rows::from_q8_0(&tensor.data().map_err(bad)?, n, k);
-				}
-				let values: Vec<f32> = tensor
-					.dequantize(&Device::Cpu)
-					.and_then(|t| t.flatten_all()?.to_vec1())
-					.map_err(bad)?;
-				if values.len() as u64 != w.shape.numel() {
+				if tensor.shape().elem_count() as u64 != w.shape.numel() {
 					return Err(EngineError::InvalidInput(format!(
 						"{name}: {} values, the graph expects {:?}",
-						values.len(),
+						tensor.shape().elem_count(),
 						w.shape.dims()
 					)));
 				}
-				values
+				// Kept as blocks, the committed values are the blocks' exact dequantization
+				// (`PackedQ4::dequantized_row`, `Q8Rows::dequantized_row`): candle's bits
+				// (`tests/cli.rs`: the model root with `ARBITER_F32_WEIGHTS` is the same), never
+				// all in f32 at once.
+				// A linear layer's Q4_1 blocks, for the 4-bit kernel where it runs.
+				if compact_form &&
+					tensor.dtype() == GgmlDType::Q4_1 &&
+					w.shape.rank() == 2 &&
+					PackedQ4::supported()
+				{
+					if let Some(packed) = PackedQ4::from_q4_1(&tensor.data().map_err(bad)?, n, k) {
+						compact.linear[index] = Some(packed);
+						weights.push(Vec::new());
+						continue;
+					}
+				}
+				// The token embedding in 8 bits, for the logits (the tied LM head).
+				if compact_form && tensor.dtype() == GgmlDType::Q8_0 && name == "token_embd.weight"
+				{
+					if let Some(q8) = Q8Rows::from_q8_0(&tensor.data().map_err(bad)?, n, k) {
+						compact.embedding = Some((index as u32, q8));
+						weights.push(Vec::new());
+						continue;
+					}
+				}
+				tensor
+					.dequantize(&Device::Cpu)
+					.and_then(|t| t.flatten_all()?.to_vec1())
+					.map_err(bad)?
 			},
 		};
 		weights.push(values);
-		quantized.push(packed);
 	}
 	let tokenizer_json = gguf::tokenizer_json(&content)?;
 	let name = path
 		.file_stem()
 		.map(|n| n.to_string_lossy().to_string())
 		.unwrap_or_else(|| "llama".into());
-	let four_bit = device.is_cpu() && std::env::var_os(F32_WEIGHTS_ENV).is_none();
-	let skip_packing: Vec<bool> = quantized.iter().map(|q| four_bit && q.is_some()).collect();
-	let mut model = Model::from_text_parts(
+	Model::from_text_parts(
 		&name,
 		template,
 		weights,
 		tokenizer_json.as_bytes(),
 		positions,
 		device,
-		&skip_packing,
-	)?;
-	if four_bit {
-		model.set_quantized(quantized)?;
-		if let Some(q8) = embedding_q8 {
-			// The embedding is weight 0 of the graph (`llama_graph`).
-			model.set_embedding_q8(0, q8)?;
-		}
-	}
-	Ok(model)
+		compact,
+	)
 }
 
 /// Set to run the decoder's linear layers on f32 weights even where the 4-bit kernel runs

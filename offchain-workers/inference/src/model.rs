@@ -2,13 +2,17 @@
 //! for generated models), the weights tree behind `model_root`, its tokenizer, and the weights
 //! as candle tensors on the engine's device.
 
-use std::path::{Path, PathBuf};
+use std::{
+	borrow::Cow,
+	path::{Path, PathBuf},
+};
 
 use arbiter_primitives::{
-	commitment::{model_commitment, weights_tree, ModelCommitment},
+	commitment::{weights_tree_with, ModelCommitment},
 	encoding::hash,
 	merkle::MerkleTree,
-	Graph, Hash, InputKind, NodeId, Op,
+	prover::WeightRows,
+	Graph, Hash, InputKind, NodeId, Op, WeightId,
 };
 use candle_core::{Device, Tensor};
 
@@ -49,7 +53,8 @@ pub const MAX_TOKENS: usize = 256;
 /// Longest input of a model without a tokenizer (generated test models).
 pub const GENERATED_MAX_TOKENS: u32 = 64;
 
-/// Weight tensors, row-major f32, one per graph weight.
+/// Weight tensors, row-major f32, one per graph weight (empty for a weight kept only in its
+/// compact form, [`CompactWeights`]).
 enum WeightStore {
 	/// Slices of a memory-mapped safetensors file: `(byte offset, element count)` per tensor.
 	Mapped { map: memmap2::Mmap, ranges: Vec<(usize, usize)> },
@@ -74,6 +79,76 @@ impl WeightStore {
 			},
 			WeightStore::Owned(v) => v.get(i).map(|t| t.as_slice()).unwrap_or(&[]),
 		}
+	}
+}
+
+/// Weights a loader keeps in their file's compact form instead of f32: a GGUF's 4-bit linear
+/// layers (run by the 4-bit kernel) and its 8-bit token embedding (the tied LM head). Each
+/// dequantizes exactly to the values the model commits (the loader checks it against candle's
+/// dequantization); a row an opening needs is dequantized when asked ([`Model::weight_row`]), so
+/// the f32 values are never resident (docs/benchmarks.md, "Generation": peak memory).
+#[derive(Default)]
+pub struct CompactWeights {
+	/// 4-bit blocks by weight index, for `Linear` weights.
+	pub linear: Vec<Option<PackedQ4>>,
+	/// The token embedding's weight index and its 8-bit rows.
+	pub embedding: Option<(WeightId, Q8Rows)>,
+}
+
+impl CompactWeights {
+	fn holds(&self, index: usize) -> bool {
+		matches!(self.linear.get(index), Some(Some(_))) ||
+			self.embedding.as_ref().is_some_and(|(t, _)| *t as usize == index)
+	}
+
+	/// Row `row` (of `width` values) of weight `index`, dequantized; `None` if not held here.
+	fn row(&self, index: usize, row: u32, width: usize) -> Option<Vec<f32>> {
+		if let Some(Some(q)) = self.linear.get(index) {
+			return (q.k() == width).then(|| q.dequantized_row(row as usize)).flatten();
+		}
+		let (_, q8) = self.embedding.as_ref().filter(|(t, _)| *t as usize == index)?;
+		(q8.width() == width && (row as usize) < q8.rows())
+			.then(|| q8.dequantized_row(row as usize))
+	}
+
+	/// Weight `index` dequantized in full; `None` if not held here.
+	fn tensor(&self, index: usize) -> Option<Vec<f32>> {
+		if let Some(Some(q)) = self.linear.get(index) {
+			return Some(q.dequantized());
+		}
+		let (_, q8) = self.embedding.as_ref().filter(|(t, _)| *t as usize == index)?;
+		Some((0..q8.rows()).flat_map(|r| q8.dequantized_row(r)).collect())
+	}
+}
+
+/// Row `row` of weight `index`: a slice of its f32 values, or dequantized from its compact form.
+fn row_of<'a>(
+	template: &Graph,
+	weights: &'a WeightStore,
+	compact: &CompactWeights,
+	index: WeightId,
+	row: u32,
+) -> Option<Cow<'a, [f32]>> {
+	let width = template.weight(index)?.shape.width() as usize;
+	if compact.holds(index as usize) {
+		return compact.row(index as usize, row, width).map(Cow::Owned);
+	}
+	let start = (row as usize).checked_mul(width)?;
+	weights
+		.tensor(index as usize)
+		.get(start..start.checked_add(width)?)
+		.map(Cow::Borrowed)
+}
+
+/// Weight `index`: its f32 values, or dequantized from its compact form.
+fn tensor_of<'a>(
+	weights: &'a WeightStore,
+	compact: &CompactWeights,
+	index: usize,
+) -> Cow<'a, [f32]> {
+	match compact.tensor(index) {
+		Some(values) => Cow::Owned(values),
+		None => Cow::Borrowed(weights.tensor(index)),
 	}
 }
 
@@ -114,11 +189,10 @@ pub struct Model {
 	/// Linear layers' weights packed for the CPU kernel ([`crate::cpu::linear`]), by weight
 	/// index; empty off the CPU or on CPUs without AVX-512 (candle's matmul runs instead).
 	pub(crate) packed: Vec<Option<PackedWeight>>,
-	/// Linear layers' weights kept as 4-bit blocks for the decoder's AVX-512 kernel
-	/// ([`crate::cpu::linear_q4`]), by weight index; empty unless a GGUF loader set them.
-	pub(crate) quantized: Vec<Option<PackedQ4>>,
-	/// The token embedding as 8-bit rows, for the decoder's logits (tied LM head).
-	pub(crate) embedding_q8: Option<Q8Rows>,
+	/// Weights kept in their file's compact form (a GGUF's 4-bit linear layers for the
+	/// decoder's 4-bit kernel, [`crate::cpu::linear_q4`], and its 8-bit token embedding for the
+	/// logits); empty unless a GGUF loader gave them.
+	pub(crate) compact: CompactWeights,
 	pub(crate) device: Device,
 	/// Longest accepted text in bytes.
 	pub max_text_bytes: usize,
@@ -305,7 +379,7 @@ impl Model {
 			InputEncoder::Text(Box::new(tokenizer)),
 			Some(BERT_INPUT_PADS.to_vec()),
 			device,
-			&[],
+			CompactWeights::default(),
 		)
 	}
 
@@ -327,15 +401,15 @@ impl Model {
 			InputEncoder::Tensors,
 			input_pads,
 			device,
-			&[],
+			CompactWeights::default(),
 		)
 	}
 
 	/// A text model from an in-memory graph and weights (a decoder read from a GGUF file): the
 	/// tokenizer from its `tokenizer.json` bytes, which the model root commits; inputs of up to
-	/// `max_tokens` tokens; the weights `skip_packing` names are not packed for the f32 kernel
-	/// (their 4-bit blocks run instead, [`Model::set_quantized`]). Its one input, the token ids,
-	/// is padded with id 0 in a batch (causal attention: a position never reads a later one).
+	/// `max_tokens` tokens; the weights `compact` holds are kept in that form only (their entry in
+	/// `weights` is empty). Its one input, the token ids, is padded with id 0 in a batch (causal
+	/// attention: a position never reads a later one).
 	pub fn from_text_parts(
 		name: &str,
 		template: Graph,
@@ -343,7 +417,7 @@ impl Model {
 		tokenizer_json: &[u8],
 		max_tokens: u32,
 		device: &Device,
-		skip_packing: &[bool],
+		compact: CompactWeights,
 	) -> Result<Self> {
 		let tokenizer = TextTokenizer::from_bytes(
 			tokenizer_json,
@@ -358,7 +432,7 @@ impl Model {
 			InputEncoder::Text(Box::new(tokenizer)),
 			Some(vec![0.0]),
 			device,
-			skip_packing,
+			compact,
 		)
 	}
 
@@ -373,16 +447,20 @@ impl Model {
 		encoder: InputEncoder,
 		input_pads: Option<Vec<f32>>,
 		device: &Device,
-		skip_packing: &[bool],
+		compact: CompactWeights,
 	) -> Result<Self> {
 		// The template must be valid at length 1 (every symbolic dimension filled).
 		template.instantiate(1).validate(u32::MAX).map_err(EngineError::InvalidGraph)?;
-		let slices: Vec<&[f32]> = (0..template.weights.len()).map(|i| weights.tensor(i)).collect();
-		let commitment =
-			model_commitment(&template, &slices, tokenizer_hash).map_err(EngineError::Commit)?;
-		let weights_tree = weights_tree(&template, &slices).map_err(EngineError::Commit)?;
+		// One row at a time: a compact weight's row is dequantized, hashed and dropped.
+		let weights_tree =
+			weights_tree_with(&template, |t, r| row_of(&template, &weights, &compact, t, r))
+				.map_err(EngineError::Commit)?;
+		let commitment = ModelCommitment::of(&template, weights_tree.root(), tokenizer_hash);
 		let packed = if device.is_cpu() && PackedWeight::supported() {
-			pack_linear_weights(&template, &slices, skip_packing)
+			let slices: Vec<&[f32]> =
+				(0..template.weights.len()).map(|i| weights.tensor(i)).collect();
+			let skip: Vec<bool> = (0..slices.len()).map(|i| compact.holds(i)).collect();
+			pack_linear_weights(&template, &slices, &skip)
 		} else {
 			Vec::new()
 		};
@@ -402,48 +480,12 @@ impl Model {
 			input_pads,
 			device_weights: std::sync::OnceLock::new(),
 			packed,
-			quantized: Vec::new(),
-			embedding_q8: None,
+			compact,
 			device: device.clone(),
 			max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
 			fault: None,
 			output_fault: false,
 		})
-	}
-
-	/// Keeps `quantized` (by weight index) for the decoder's linear layers, dropping the f32
-	/// packing of those weights (the 4-bit kernel gives its bits). Each must dequantize to the
-	/// committed weight exactly; one that does not is refused.
-	pub(crate) fn set_quantized(&mut self, quantized: Vec<Option<PackedQ4>>) -> Result<()> {
-		for (index, q) in quantized.iter().enumerate() {
-			let Some(q) = q else { continue };
-			if self.weight_values(index as u32) != Some(q.dequantized().as_slice()) {
-				return Err(EngineError::InvalidInput(format!(
-					"weight {index}: its 4-bit blocks do not dequantize to the committed values"
-				)));
-			}
-			if let Some(slot) = self.packed.get_mut(index) {
-				*slot = None;
-			}
-		}
-		self.quantized = quantized;
-		Ok(())
-	}
-
-	/// Keeps weight `index` (the token embedding) as 8-bit rows for the logits; refused unless
-	/// they dequantize to the committed values exactly.
-	pub(crate) fn set_embedding_q8(&mut self, index: u32, q8: Q8Rows) -> Result<()> {
-		let values = self.weight_values(index).unwrap_or(&[]);
-		let width = q8.width();
-		let equal = values.len() == q8.rows() * width &&
-			(0..q8.rows()).all(|r| q8.dequantized_row(r) == values[r * width..(r + 1) * width]);
-		if !equal {
-			return Err(EngineError::InvalidInput(format!(
-				"weight {index}: its 8-bit blocks do not dequantize to the committed values"
-			)));
-		}
-		self.embedding_q8 = Some(q8);
-		Ok(())
 	}
 
 	/// The weights as candle tensors on the model's device (for [`crate::engine::run`]), made on
@@ -459,7 +501,7 @@ impl Model {
 			.enumerate()
 			.map(|(i, w)| {
 				let dims: Vec<usize> = w.shape.dims().iter().map(|d| *d as usize).collect();
-				Tensor::from_slice(self.weights.tensor(i), dims, &self.device)
+				Tensor::from_slice(&self.weight_tensor(i), dims, &self.device)
 			})
 			.collect::<std::result::Result<Vec<_>, _>>()?;
 		// Another thread may have made them meanwhile: either set is the same tensors.
@@ -470,10 +512,23 @@ impl Model {
 			.ok_or_else(|| EngineError::Internal("device weights missing".into()))
 	}
 
-	/// The values of weight `index` (memory-mapped or owned).
+	/// The f32 values of weight `index` (memory-mapped or owned); `None` for a weight kept only
+	/// in its compact form ([`CompactWeights`]: read it by row, [`Model::weight_row`]).
 	pub(crate) fn weight_values(&self, index: u32) -> Option<&[f32]> {
-		let index = index as usize;
-		(index < self.template.weights.len()).then(|| self.weights.tensor(index))
+		let numel = self.template.weight(index)?.shape.numel();
+		let values = self.weights.tensor(index as usize);
+		(values.len() as u64 == numel).then_some(values)
+	}
+
+	/// Row `row` of weight `index`, from the f32 values or dequantized from its compact form
+	/// (the committed values either way).
+	pub fn weight_row(&self, index: WeightId, row: u32) -> Option<Cow<'_, [f32]>> {
+		row_of(&self.template, &self.weights, &self.compact, index, row)
+	}
+
+	/// Weight tensor `i`, row-major (dequantized from its compact form if kept in one).
+	pub fn weight_tensor(&self, i: usize) -> Cow<'_, [f32]> {
+		tensor_of(&self.weights, &self.compact, i)
 	}
 
 	/// Makes this model wrong on purpose, for exercising the fraud path end to end
@@ -514,16 +569,6 @@ impl Model {
 	/// Whether [`Model::inject_output_fault`] was called.
 	pub fn output_fault(&self) -> bool {
 		self.output_fault
-	}
-
-	/// Weight tensor `i`, row-major.
-	pub fn weight(&self, i: usize) -> &[f32] {
-		self.weights.tensor(i)
-	}
-
-	/// Every weight tensor, row-major, in graph order.
-	pub fn weight_slices(&self) -> Vec<&[f32]> {
-		(0..self.template.weights.len()).map(|i| self.weights.tensor(i)).collect()
 	}
 
 	/// The tree behind `model_root`'s weights root.
@@ -633,5 +678,13 @@ impl Model {
 	/// dispute step's weight are checked against.
 	pub fn max_row_width(&self) -> u32 {
 		self.template.instantiate(self.max_tokens()).max_row_width()
+	}
+}
+
+/// Openings read weight rows from the model: a compact weight's row is dequantized when asked.
+impl WeightRows for Model {
+	fn weight_row(&self, tensor: WeightId, row: u32, width: u32) -> Option<Vec<f32>> {
+		let values = Model::weight_row(self, tensor, row)?;
+		(values.len() == width as usize).then(|| values.into_owned())
 	}
 }

@@ -325,14 +325,14 @@ impl Trace {
 	/// The opening of element `(node, row, col)` for a challenge.
 	pub fn opening(&self, model: &Model, node: NodeId, row: u32, col: u32) -> Result<Opening> {
 		let graph = model.template.instantiate(self.seq_len);
-		let weights = model.weight_slices();
 		let outputs = self.outputs()?;
 		let prover = ProverData {
 			graph: &graph,
 			seq_len: self.seq_len,
 			outputs: &outputs,
 			trace_tree: &self.tree,
-			weights: &weights,
+			// Weight rows come from the model (a compact weight's row dequantized when asked).
+			weights: model,
 			weights_tree: model.weights_tree(),
 			tokenizer_hash: model.commitment.tokenizer_hash,
 		};

@@ -161,12 +161,7 @@ impl OwnRun for OwnExecution {
 	}
 
 	fn weight_row(&self, tensor: WeightId, row: u32) -> Option<Vec<f32>> {
-		let width = self.graph.weight(tensor)?.shape.width() as usize;
-		let start = row as usize * width;
-		self.model
-			.weight(tensor as usize)
-			.get(start..start + width)
-			.map(<[f32]>::to_vec)
+		self.model.weight_row(tensor, row).map(|r| r.into_owned())
 	}
 }
 

@@ -177,7 +177,7 @@ fn generate_gives_transformers_tokens_and_one_trace_root_whatever_the_threads() 
 	);
 	assert_eq!(runs[0]["model_root"], runs[1]["model_root"]);
 	// The decoder's linear layers on f32 weights instead of the 4-bit blocks (where the CPU runs
-	// the 4-bit kernel): the same trace, bit for bit.
+	// the 4-bit kernel): the same model root and trace, bit for bit.
 	// And on the AVX2 path instead of AVX-512 (where the CPU has it): the vector paths' kernels
 	// compute the same chains.
 	for (variable, value) in [("ARBITER_F32_WEIGHTS", "1"), ("ARBITER_CPU_PATH", "avx2")] {
@@ -201,6 +201,9 @@ fn generate_gives_transformers_tokens_and_one_trace_root_whatever_the_threads() 
 		let other: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
 		assert_eq!(other["trace_root"], runs[0]["trace_root"], "{variable}={value}");
 		assert_eq!(other["tokens"], runs[0]["tokens"], "{variable}={value}");
+		// f32 weights are candle's dequantization of the file; the 4-bit and 8-bit blocks the
+		// engine keeps instead are committed as their own dequantization: the same root.
+		assert_eq!(other["model_root"], runs[0]["model_root"], "{variable}={value}");
 	}
 	// Seeded sampling: the same seed, the same tokens.
 	let sampled = |seed: &str| {

@@ -106,24 +106,36 @@ impl PackedQ4 {
 		self.n
 	}
 
-	/// The dequantized weights, row-major `n × k` (what the model commits; for tests).
-	pub fn dequantized(&self) -> Vec<f32> {
+	/// Input width.
+	pub fn k(&self) -> usize {
+		self.k
+	}
+
+	/// Row `row` dequantized (`k` values: what the model commits); `None` past the last row.
+	pub fn dequantized_row(&self, row: usize) -> Option<Vec<f32>> {
+		if row >= self.n {
+			return None;
+		}
 		let blocks = self.k / QK;
-		let mut w = vec![0f32; self.n * self.k];
-		for row in 0..self.n {
-			let (p, col) = (row / NR, row % NR);
-			for b in 0..blocks {
-				let s = (p * blocks + b) * 2 * NR;
-				let (d, m) =
-					(f16_to_f32(self.scales[s + col]), f16_to_f32(self.scales[s + NR + col]));
-				for j in 0..QK {
-					let byte = self.quants[((p * blocks + b) * QK + j) * 16 + col % 16];
-					let q = if col < 16 { byte & 0x0f } else { byte >> 4 };
-					w[row * self.k + b * QK + j] = (q as f32).mul_add(d, m);
-				}
+		let (p, col) = (row / NR, row % NR);
+		let mut w = Vec::with_capacity(self.k);
+		for b in 0..blocks {
+			let s = (p * blocks + b) * 2 * NR;
+			let (d, m) = (f16_to_f32(self.scales[s + col]), f16_to_f32(self.scales[s + NR + col]));
+			for j in 0..QK {
+				let byte = self.quants[((p * blocks + b) * QK + j) * 16 + col % 16];
+				let q = if col < 16 { byte & 0x0f } else { byte >> 4 };
+				w.push((q as f32).mul_add(d, m));
 			}
 		}
-		w
+		Some(w)
+	}
+
+	/// The dequantized weights, row-major `n × k` (what the model commits).
+	pub fn dequantized(&self) -> Vec<f32> {
+		(0..self.n)
+			.flat_map(|row| self.dequantized_row(row).unwrap_or_default())
+			.collect()
 	}
 
 	/// `out = x·Wᵀ + bias` for the `x.len() / k` rows of `x`. `None` if the sizes do not match
