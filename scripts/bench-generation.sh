@@ -4,8 +4,9 @@
 # quantized llama and llama.cpp (llama-cpp-python 0.3.36 built from source: once for this CPU,
 # once with AVX-512 off, standing for an AVX2-only machine), all on the same thread count.
 # Prompt processing and generation (128 + 128 tokens, greedy) separately; for the engine also
-# what answering a challenge costs (replay of the generation, traced, and its root). One process
-# per configuration, so each peak-memory figure is its own. Prints JSON lines.
+# what answering a challenge costs (replay of the generation, traced, and its root). Then batch 8
+# (eight sequences stepping together) for the engine's vector paths and both llama.cpp builds. One
+# process per configuration, so each peak-memory figure is its own. Prints JSON lines.
 #
 #   scripts/bench-generation.sh [THREADS=2] [REPEAT=3]
 # llama-cpp-python is built on first use (cmake from Debian; ~10 min each on 2 cores; never from
@@ -44,8 +45,16 @@ for path in ${ARBITER_BENCH_PATHS:-avx512 avx2 portable}; do
 		--repeat "$REPEAT" 2>/dev/null || log "the $path path does not run on this CPU: skipped"
 done
 RAYON_NUM_THREADS="$THREADS" "$BENCH" --model "$ARBITER_SMOLLM2_GGUF" --engine candle-quantized --repeat "$REPEAT"
-for venv in "$NATIVE" "$AVX2"; do
-	"$venv/bin/python" "$ROOT/scripts/bench/baseline_llama_cpp.py" --model "$ARBITER_SMOLLM2_GGUF" \
-		--sentences "$SENTENCES" --threads "$THREADS" --repeat "$REPEAT" |
-		sed "s|8-bit activations)|8-bit activations, $(basename "$venv"))|"
+for batch in 1 8; do
+	if [ "$batch" -gt 1 ]; then
+		for path in ${ARBITER_BENCH_PATHS:-avx512 avx2}; do
+			ARBITER_CPU_PATH="$path" RAYON_NUM_THREADS="$THREADS" "$BENCH" --model "$ARBITER_SMOLLM2_GGUF" \
+				--batch "$batch" --repeat "$REPEAT" 2>/dev/null || log "the $path path does not run on this CPU: skipped"
+		done
+	fi
+	for venv in "$NATIVE" "$AVX2"; do
+		"$venv/bin/python" "$ROOT/scripts/bench/baseline_llama_cpp.py" --model "$ARBITER_SMOLLM2_GGUF" \
+			--sentences "$SENTENCES" --threads "$THREADS" --repeat "$REPEAT" --batch "$batch" 2>/dev/null |
+			sed "s|8-bit activations)|8-bit activations, $(basename "$venv"))|"
+	done
 done

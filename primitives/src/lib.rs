@@ -23,6 +23,7 @@ pub mod merkle;
 pub mod opening;
 pub mod prover;
 pub mod sampling;
+pub mod token_choice;
 
 /// A 32-byte blake2-256 hash.
 pub type Hash = [u8; 32];

@@ -167,6 +167,17 @@ pub struct RegisteredModel<'a> {
 	pub max_row_width: u32,
 }
 
+impl RegisteredModel<'_> {
+	/// The slack as a non-negative f64 (0 if not finite).
+	pub fn slack(&self) -> f64 {
+		if self.slack.is_finite() {
+			(self.slack as f64).abs()
+		} else {
+			0.0
+		}
+	}
+}
+
 /// What the chain holds of the disputed task: the values the verifier does not recompute.
 #[derive(Clone, Copy, Debug)]
 pub struct TaskCommitments<'a> {
@@ -379,9 +390,9 @@ fn check_output(
 }
 
 /// The rows an opening holds, expanded and checked against the commitments.
-struct OpenedRows {
-	trace: Vec<(NodeId, u32, Vec<f32>)>,
-	weights: Vec<(WeightId, u32, Vec<f32>)>,
+pub(crate) struct OpenedRows {
+	pub(crate) trace: Vec<(NodeId, u32, Vec<f32>)>,
+	pub(crate) weights: Vec<(WeightId, u32, Vec<f32>)>,
 }
 
 impl OpenedRows {
@@ -397,7 +408,7 @@ impl OpenedRows {
 			.find(|(t, r, _)| *t == tensor && *r == row)
 			.map(|(_, _, v)| v.as_slice())
 	}
-	fn get(&self, r: RowRef) -> Result<&[f32], MalformedReason> {
+	pub(crate) fn get(&self, r: RowRef) -> Result<&[f32], MalformedReason> {
 		match r {
 			RowRef::Trace { node, row } => self.trace(node, row),
 			RowRef::Weight { tensor, row } => self.weight(tensor, row),
@@ -407,6 +418,32 @@ impl OpenedRows {
 }
 
 /// Checks the proofs of a list of row openings and expands them into rows.
+/// Every row an opening holds, each proven against its root (trace rows against the trace
+/// tree root, weight rows against the weights root) and checked finite.
+pub(crate) fn open_all(graph: &Graph, opening: &Opening) -> Result<OpenedRows, MalformedReason> {
+	let (t_offsets, t_count) = trace_offsets(graph);
+	let (w_offsets, w_count) = weight_offsets(graph);
+	let trace = open_rows(
+		&opening.trace_rows,
+		&opening.trace_tree_root,
+		&t_offsets,
+		t_count,
+		|id| graph.node(id).map(|n| n.shape.clone()),
+		trace_leaf,
+		|node, row| RowRef::Trace { node, row },
+	)?;
+	let weights = open_rows(
+		&opening.weight_rows,
+		&opening.weights_root,
+		&w_offsets,
+		w_count,
+		|id| graph.weight(id).map(|w| w.shape.clone()),
+		weight_leaf,
+		|tensor, row| RowRef::Weight { tensor, row },
+	)?;
+	Ok(OpenedRows { trace, weights })
+}
+
 fn open_rows(
 	openings: &[RowsOpening],
 	root: &Hash,
@@ -462,17 +499,41 @@ pub fn verify_element(
 	disputed: (NodeId, u32, u32),
 	opening: &Opening,
 ) -> Verdict {
-	match check_opening(model, task, disputed, opening) {
-		Ok(check) => {
-			let slack = if model.slack.is_finite() { (model.slack as f64).abs() } else { 0.0 };
-			if check.passes(slack) {
-				Verdict::WithinBound
-			} else {
-				Verdict::OutsideBound
-			}
-		},
+	verdict_of(model, check_opening(model, task, disputed, opening))
+}
+
+/// The verdict on a checked element, with the model's slack.
+pub(crate) fn verdict_of(
+	model: &RegisteredModel,
+	check: Result<ElementCheck, MalformedReason>,
+) -> Verdict {
+	match check {
+		Ok(check) if check.passes(model.slack()) => Verdict::WithinBound,
+		Ok(_) => Verdict::OutsideBound,
 		Err(reason) => Verdict::Malformed(reason),
 	}
+}
+
+/// The opening's commitments: its weights root (with the graph's descriptor hash and its
+/// tokenizer hash) must give the registered `model_root`, its length and trace tree root the
+/// committed `trace_root`.
+pub(crate) fn check_commitments(
+	model: &RegisteredModel,
+	trace_root: &Hash,
+	opening: &Opening,
+) -> Result<(), MalformedReason> {
+	let expected_root = model_root_of(
+		&opening.weights_root,
+		&descriptor_hash(model.graph),
+		&opening.tokenizer_hash,
+	);
+	if &expected_root != model.model_root {
+		return Err(MalformedReason::ModelRootMismatch);
+	}
+	if &trace_root_of(opening.seq_len, &opening.trace_tree_root) != trace_root {
+		return Err(MalformedReason::TraceRootMismatch);
+	}
+	Ok(())
 }
 
 /// Checks every proof of an opening and recomputes the element; the caller applies the slack.
@@ -482,20 +543,32 @@ pub fn check_opening(
 	disputed: (NodeId, u32, u32),
 	opening: &Opening,
 ) -> Result<ElementCheck, MalformedReason> {
-	let (graph, model_root, trace_root, max_row_width) =
-		(model.graph, model.model_root, task.trace_root, model.max_row_width);
+	check_opening_with(model, task, disputed, opening, OutputRule::FinalNode)
+}
+
+/// Whether the final node is the committed output.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum OutputRule {
+	/// It is (an embedding task): an element of it is compared with `task.output` first.
+	FinalNode,
+	/// It is not (a generation task, whose output is its tokens: they are the trace's input and
+	/// token-choice disputes rule on them, `crate::token_choice`).
+	None,
+}
+
+pub(crate) fn check_opening_with(
+	model: &RegisteredModel,
+	task: &TaskCommitments,
+	disputed: (NodeId, u32, u32),
+	opening: &Opening,
+	output_rule: OutputRule,
+) -> Result<ElementCheck, MalformedReason> {
+	let (graph, max_row_width) = (model.graph, model.max_row_width);
 	let (node, row, col) = disputed;
 	if (opening.node, opening.row, opening.col) != disputed {
 		return Err(MalformedReason::WrongElement);
 	}
-	let expected_root =
-		model_root_of(&opening.weights_root, &descriptor_hash(graph), &opening.tokenizer_hash);
-	if &expected_root != model_root {
-		return Err(MalformedReason::ModelRootMismatch);
-	}
-	if &trace_root_of(opening.seq_len, &opening.trace_tree_root) != trace_root {
-		return Err(MalformedReason::TraceRootMismatch);
-	}
+	check_commitments(model, task.trace_root, opening)?;
 	// The provider committed to this length; a trace of any other than the task's is not of
 	// the task's input, whatever element is named.
 	if opening.seq_len as u64 != task.input.len() as u64 {
@@ -507,27 +580,7 @@ pub fn check_opening(
 	let mut required = required_rows(graph, node, row, col)?;
 	let n = graph.node(node).ok_or(MalformedReason::NodeNotChallengeable)?;
 
-	let (t_offsets, t_count) = trace_offsets(graph);
-	let (w_offsets, w_count) = weight_offsets(graph);
-	let trace = open_rows(
-		&opening.trace_rows,
-		&opening.trace_tree_root,
-		&t_offsets,
-		t_count,
-		|id| graph.node(id).map(|n| n.shape.clone()),
-		trace_leaf,
-		|node, row| RowRef::Trace { node, row },
-	)?;
-	let weights = open_rows(
-		&opening.weight_rows,
-		&opening.weights_root,
-		&w_offsets,
-		w_count,
-		|id| graph.weight(id).map(|w| w.shape.clone()),
-		weight_leaf,
-		|tensor, row| RowRef::Weight { tensor, row },
-	)?;
-	let opened = OpenedRows { trace, weights };
+	let opened = open_all(graph, opening)?;
 	// Input rows are not the provider's to choose: each must be what the task's ids give.
 	for (input, row, values) in opened.trace.iter().filter(|(id, _, _)| graph.is_input(*id)) {
 		let expected = graph
@@ -572,7 +625,7 @@ pub fn check_opening(
 	}
 	let rows: Vec<&[f32]> = required.iter().map(|r| opened.get(*r)).collect::<Result<_, _>>()?;
 	let claimed = rows.first().and_then(|r| r.get(col as usize)).copied().unwrap_or(0.0);
-	if node as usize + 1 == graph.nodes.len() {
+	if node as usize + 1 == graph.nodes.len() && output_rule == OutputRule::FinalNode {
 		check_output(&n.shape, row, col, claimed, task.output)?;
 	}
 	recompute_element(graph, node, row, col, &rows)

@@ -8,6 +8,7 @@ use crate::{
 	ir::{Graph, NodeId, Op, WeightId},
 	merkle::MerkleTree,
 	opening::{embedding_table_row, required_rows, MalformedReason, Opening, RowRef, RowsOpening},
+	token_choice::{token_choice_element, token_choice_rows, GenerationCommitments},
 	Hash,
 };
 
@@ -124,7 +125,45 @@ impl<T: AsRef<[f32]>, W: WeightRows + ?Sized> ProverData<'_, T, W> {
 				},
 			}
 		}
-		Ok(Opening {
+		Ok(self.with_rows((node, row, col), trace_rows, weight_rows))
+	}
+
+	/// The answer to a token-choice dispute ([`crate::token_choice::verify_token_choice`]) at
+	/// `step` against `rival`: the hidden row that chose the committed token and the two
+	/// tokens' embedding rows. For a step or rival that does not exist, the commitments alone
+	/// (ruled for the provider, as for an element that does not exist).
+	pub fn token_choice_opening(
+		&self,
+		task: &GenerationCommitments,
+		step: u32,
+		rival: u32,
+	) -> Result<Opening, ProveError> {
+		let rows = match token_choice_rows(self.graph, task, step, rival) {
+			Ok(rows) => rows,
+			Err(MalformedReason::ElementOutOfRange | MalformedReason::NodeNotChallengeable) => {
+				let element = token_choice_element(self.graph, task, step).unwrap_or((0, 0, 0));
+				return Ok(self.with_rows(element, Vec::new(), Vec::new()));
+			},
+			Err(e) => return Err(ProveError::Element(e)),
+		};
+		let [RowRef::Trace { node, row }, RowRef::Weight { tensor, row: chosen }, RowRef::Weight { row: rival, .. }] =
+			rows
+		else {
+			return Err(ProveError::Inconsistent);
+		};
+		let trace_rows = Vec::from([self.trace_row(node, row)?]);
+		let weight_rows =
+			Vec::from([self.weight_row(tensor, chosen)?, self.weight_row(tensor, rival)?]);
+		Ok(self.with_rows((node, row, 0), trace_rows, weight_rows))
+	}
+
+	fn with_rows(
+		&self,
+		(node, row, col): (NodeId, u32, u32),
+		trace_rows: Vec<RowsOpening>,
+		weight_rows: Vec<RowsOpening>,
+	) -> Opening {
+		Opening {
 			node,
 			row,
 			col,
@@ -134,6 +173,6 @@ impl<T: AsRef<[f32]>, W: WeightRows + ?Sized> ProverData<'_, T, W> {
 			tokenizer_hash: self.tokenizer_hash,
 			seq_len: self.seq_len,
 			trace_tree_root: self.trace_tree.root(),
-		})
+		}
 	}
 }

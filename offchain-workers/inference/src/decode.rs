@@ -23,7 +23,7 @@
 
 use arbiter_primitives::{
 	ir::{f32_of, SEQ_DIM},
-	sampling::gumbel_noise,
+	token_choice::TokenSampling,
 	Graph, Node, Op,
 };
 use rayon::prelude::*;
@@ -42,6 +42,18 @@ pub enum Sampling {
 	Greedy,
 	/// Gumbel-max: the highest `logit / temperature + gumbel_noise(seed, step, token)`.
 	Gumbel { temperature: f32, seed: u64 },
+}
+
+impl Sampling {
+	/// The task's sampling as the chain stores it and rules with
+	/// ([`arbiter_primitives::token_choice::TokenSampling`]).
+	pub fn on_chain(&self) -> TokenSampling {
+		match *self {
+			Sampling::Greedy => TokenSampling::Greedy,
+			Sampling::Gumbel { temperature, seed } =>
+				TokenSampling::Gumbel { temperature_bits: temperature.to_bits(), seed },
+		}
+	}
 }
 
 /// A finished generation.
@@ -860,14 +872,9 @@ pub fn logits_batch(model: &Model, hidden: &[Vec<f32>]) -> Result<Vec<Vec<f32>>>
 
 /// The token `sampling` picks at generation step `step` from `logits`.
 pub fn choose(logits: &[f32], sampling: Sampling, step: u32) -> u32 {
-	let score = |t: usize| -> f64 {
-		let logit = logits[t] as f64;
-		match sampling {
-			Sampling::Greedy => logit,
-			Sampling::Gumbel { temperature, seed } =>
-				logit / temperature as f64 + gumbel_noise(seed, step, t as u32),
-		}
-	};
+	// The runtime's own score, so a token-choice ruling reads what was chosen.
+	let sampling = sampling.on_chain();
+	let score = |t: usize| -> f64 { sampling.score(logits[t], step, t as u32) };
 	let scores: Vec<f64> = (0..logits.len()).into_par_iter().map(score).collect();
 	let mut best = 0usize;
 	for (t, s) in scores.iter().enumerate() {

@@ -10,7 +10,8 @@ use std::{borrow::Cow, sync::Arc};
 use arbiter_primitives::{
 	commitment::trace_offsets,
 	merkle::{MerkleTree, RangeProof},
-	prover::ProverData,
+	prover::{ProveError, ProverData},
+	token_choice::GenerationCommitments,
 	Graph, Hash, NodeId, Opening,
 };
 use candle_core::{Storage, Tensor};
@@ -324,6 +325,26 @@ impl Trace {
 
 	/// The opening of element `(node, row, col)` for a challenge.
 	pub fn opening(&self, model: &Model, node: NodeId, row: u32, col: u32) -> Result<Opening> {
+		self.prove(model, |prover| prover.opening(node, row, col))
+	}
+
+	/// The answer to a token-choice dispute on this generation trace (`task`'s, at `step`
+	/// against `rival`; [`arbiter_primitives::token_choice::verify_token_choice`]).
+	pub fn token_choice_opening(
+		&self,
+		model: &Model,
+		task: &GenerationCommitments,
+		step: u32,
+		rival: u32,
+	) -> Result<Opening> {
+		self.prove(model, |prover| prover.token_choice_opening(task, step, rival))
+	}
+
+	fn prove(
+		&self,
+		model: &Model,
+		open: impl FnOnce(&ProverData<'_, Vec<f32>, Model>) -> std::result::Result<Opening, ProveError>,
+	) -> Result<Opening> {
 		let graph = model.template.instantiate(self.seq_len);
 		let outputs = self.outputs()?;
 		let prover = ProverData {
@@ -336,7 +357,7 @@ impl Trace {
 			weights_tree: model.weights_tree(),
 			tokenizer_hash: model.commitment.tokenizer_hash,
 		};
-		prover.opening(node, row, col).map_err(EngineError::Opening)
+		open(&prover).map_err(EngineError::Opening)
 	}
 
 	/// Bytes the node outputs take.
