@@ -189,11 +189,38 @@ fn main() {
 				let _root = decoder.trace().unwrap().root;
 				replay.push(t.elapsed().as_secs_f64());
 			}
+			// What committing adds to a generation: the replay record of its prompt, tokens and
+			// sampling, appended to the trace store (the provider's job service does this per
+			// task).
+			let dir = tempfile::tempdir().unwrap();
+			let store = arbiter_inference::TraceStore::open(
+				dir.path(),
+				arbiter_inference::StoreLimits::default(),
+			)
+			.unwrap();
+			let records = 1000u64;
+			let t = Instant::now();
+			for task in 0..records {
+				store
+					.put_generation(
+						task,
+						&model,
+						&prompt,
+						&tokens,
+						arbiter_primitives::token_choice::TokenSampling::Greedy,
+					)
+					.unwrap();
+			}
+			let record_us = t.elapsed().as_secs_f64() * 1e6 / records as f64;
+			let generation_s = prompt.len() as f64 / median(prefill.clone()) +
+				tokens.len() as f64 / median(decode.clone());
 			println!(
 				"{}",
 				serde_json::json!({
 					"engine": format!("arbiter (f32 activations, {} path)", path.name()),
 					"threads": threads,
+					"record_us": (record_us * 10.0).round() / 10.0,
+					"record_share_of_generation": format!("{:.5}%", record_us / 1e4 / generation_s),
 					"prompt_tokens": prompt.len(),
 					"new_tokens": tokens.len(),
 					"prompt_tokens_per_s": (median(prefill) * 10.0).round() / 10.0,

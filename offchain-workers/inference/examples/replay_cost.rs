@@ -72,6 +72,7 @@ fn main() {
 			batch_len: 1,
 			ids: ids.clone(),
 			batch: None,
+			generation: None,
 		};
 		let plain = median_ms(repeat, || {
 			engine::run(&model, std::slice::from_ref(&input), Mode::Plain).expect("runs");

@@ -45,6 +45,15 @@ pub enum Sampling {
 }
 
 impl Sampling {
+	/// The engine's sampling for a task's, as the chain stores it.
+	pub fn from_chain(sampling: TokenSampling) -> Self {
+		match sampling {
+			TokenSampling::Greedy => Sampling::Greedy,
+			TokenSampling::Gumbel { temperature_bits, seed } =>
+				Sampling::Gumbel { temperature: f32_of(temperature_bits), seed },
+		}
+	}
+
 	/// The task's sampling as the chain stores it and rules with
 	/// ([`arbiter_primitives::token_choice::TokenSampling`]).
 	pub fn on_chain(&self) -> TokenSampling {
@@ -789,7 +798,7 @@ fn generate_batch_on_worker(
 		let rows: Vec<Vec<f32>> = choosing.iter().map(|i| hidden[*i].clone()).collect();
 		for (i, l) in choosing.iter().zip(logits_batch(model, &rows)?) {
 			let i = *i;
-			let next = choose(&l, sampling, step);
+			let next = committed_choice(model, &l, sampling, step);
 			tokens[i].push(next);
 			if stop.contains(&next) {
 				stopped[i] = true;
@@ -868,6 +877,56 @@ pub fn logits_batch(model: &Model, hidden: &[Vec<f32>]) -> Result<Vec<Vec<f32>>>
 		.map(|r| hidden.iter().map(|h| q8.dot_row(r, h)).collect())
 		.collect();
 	Ok((0..hidden.len()).map(|s| per_row.iter().map(|row| row[s]).collect()).collect())
+}
+
+/// The token a provider commits at `step`: `sampling`'s choice, or, on a model with the
+/// test-only token-choice fault at this step ([`Model::inject_token_choice_fault`]), the token
+/// it scores second.
+fn committed_choice(model: &Model, logits: &[f32], sampling: Sampling, step: u32) -> u32 {
+	let best = choose(logits, sampling, step);
+	if model.token_choice_fault() != Some(step) {
+		return best;
+	}
+	let score = |t: usize| sampling.on_chain().score(logits[t], step, t as u32);
+	(0..logits.len())
+		.filter(|t| *t as u32 != best)
+		.max_by(|a, b| score(*a).total_cmp(&score(*b)).then(b.cmp(a)))
+		.map_or(best, |t| t as u32)
+}
+
+/// Replays a committed generation (a challenged task): decodes `prompt` and every token but
+/// the last, traced, as generation did (the prompt as one block, then a position per token),
+/// and checks that every committed token is the one this engine chooses there (its own choice,
+/// the test-only fault included). A generation this engine would not have made is refused: its
+/// trace is not what the provider's node computed.
+pub fn replay_generation(
+	model: &Model,
+	prompt: &[u32],
+	tokens: &[u32],
+	sampling: Sampling,
+) -> Result<Trace> {
+	rayon::scope(|_| {
+		let (Some(max_new), false) = (u32::try_from(tokens.len()).ok(), prompt.is_empty()) else {
+			return Err(EngineError::InvalidInput("a generation without prompt or tokens".into()));
+		};
+		check_request(model, prompt.len(), max_new, sampling)?;
+		let mut decoder =
+			Decoder::new(model, (prompt.len() + tokens.len() - 1) as u32, Mode::Traced)?;
+		let rows = decoder.run_block(prompt)?;
+		let mut hidden = rows[rows.len() - rows.len() / prompt.len()..].to_vec();
+		for (step, token) in tokens.iter().enumerate() {
+			let chosen = committed_choice(model, &logits(model, &hidden)?, sampling, step as u32);
+			if chosen != *token {
+				return Err(EngineError::InvalidInput(format!(
+					"step {step}: this engine chooses token {chosen}, not the committed {token}"
+				)));
+			}
+			if step + 1 < tokens.len() {
+				hidden = decoder.run_block(std::slice::from_ref(token))?;
+			}
+		}
+		decoder.trace()
+	})
 }
 
 /// The token `sampling` picks at generation step `step` from `logits`.

@@ -44,6 +44,11 @@ impl InferenceHost for EngineHost {
 				output: output.iter().flat_map(|v| v.to_le_bytes()).collect(),
 				trace_root,
 			},
+			// A generation's committed output is its tokens, u32 little-endian each.
+			JobStatus::Generated { tokens } => HostJobStatus::Done {
+				output: tokens.iter().flat_map(|t| t.to_le_bytes()).collect(),
+				trace_root: None,
+			},
 			JobStatus::Failed(reason) => HostJobStatus::Failed(reason.into_bytes()),
 		}
 	}

@@ -4,6 +4,10 @@
 //! task traced (docs/protocol.md, "The trace root is fixed when first needed"). Nothing here
 //! blocks the caller: the off-chain worker starts a job and polls it in later blocks.
 //!
+//! Generation tasks run the same way: batched per model and request (`decode::generate_batch`,
+//! plain), a replay record of the prompt, the committed tokens and the sampling kept
+//! (`TraceStore::put_generation`), the tokens reported; a challenge replays the decoding traced.
+//!
 //! After a restart, a task with a replay record is replayed from it (queued like a job, checked
 //! against its recorded output) and reported done again with the same output, so the off-chain
 //! worker never commits a task twice.
@@ -17,9 +21,10 @@ use std::{
 	time::{Duration, Instant},
 };
 
-use arbiter_primitives::{Hash, NodeId, Opening};
+use arbiter_primitives::{token_choice::TokenSampling, Hash, NodeId, Opening};
 
 use crate::{
+	decode::{self, Sampling},
 	engine::{self, Mode},
 	error::{EngineError, Result},
 	model::Model,
@@ -40,6 +45,10 @@ pub enum JobStatus {
 	Done {
 		output: Vec<f32>,
 		trace_root: Option<Hash>,
+	},
+	/// A generation task's tokens to commit (the stop token last when one ended it).
+	Generated {
+		tokens: Vec<u32>,
 	},
 	/// The input could not be run (token ids the chain would refuse); the reason.
 	Failed(String),
@@ -84,11 +93,23 @@ pub type ModelKey = Hash;
 struct Job {
 	task: u64,
 	model_id: ModelKey,
-	/// The task's token ids.
+	/// The task's token ids (a generation's prompt).
 	input: Vec<u32>,
+	/// A generation task's request; `None` for a task run once over its input.
+	generation: Option<GenerationRequest>,
 	queued_at: Instant,
 	/// Run before a restart: replayed from its record (the trace store checks the output).
 	replay: bool,
+}
+
+/// What a generation task asks besides its prompt (the chain's task and model data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenerationRequest {
+	/// Most tokens to generate.
+	pub max_new_tokens: u32,
+	/// The model's stop token (registered with it).
+	pub stop_token: u32,
+	pub sampling: TokenSampling,
 }
 
 #[derive(Default)]
@@ -150,6 +171,28 @@ impl JobService {
 
 	/// Queues `task` (idempotent: a known or stored task is not queued again).
 	pub fn submit(&self, task: u64, model_id: ModelKey, input: Vec<u32>) -> Result<()> {
+		self.enqueue(task, model_id, input, None)
+	}
+
+	/// Queues generation task `task`: `prompt` under `request` (idempotent, as
+	/// [`JobService::submit`]). Reported [`JobStatus::Generated`] when done.
+	pub fn submit_generation(
+		&self,
+		task: u64,
+		model_id: ModelKey,
+		prompt: Vec<u32>,
+		request: GenerationRequest,
+	) -> Result<()> {
+		self.enqueue(task, model_id, prompt, Some(request))
+	}
+
+	fn enqueue(
+		&self,
+		task: u64,
+		model_id: ModelKey,
+		input: Vec<u32>,
+		generation: Option<GenerationRequest>,
+	) -> Result<()> {
 		let model = self.model(model_id).ok_or_else(|| {
 			EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id)))
 		})?;
@@ -163,12 +206,15 @@ impl JobService {
 		}
 		// Run before a restart: replayed from its record, which must give the same output. A
 		// record of other ids (another chain's task of that id) is replaced.
-		let replay = self
-			.shared
-			.store
-			.record(task)
-			.is_ok_and(|r| r.model_root == model.commitment.model_root && r.ids == input);
-		self.queue(state, Job { task, model_id, input, queued_at: Instant::now(), replay });
+		let replay = self.shared.store.record(task).is_ok_and(|r| {
+			r.model_root == model.commitment.model_root &&
+				match generation {
+					None => r.generation.is_none() && r.ids == input,
+					Some(_) => r.prompt_and_tokens().is_some_and(|(p, _)| p == input.as_slice()),
+				}
+		});
+		let job = Job { task, model_id, input, generation, queued_at: Instant::now(), replay };
+		self.queue(state, job);
 		Ok(())
 	}
 
@@ -194,8 +240,14 @@ impl JobService {
 		if record.model_root != model_id || self.model(model_id).is_none() {
 			return JobStatus::Unknown;
 		}
-		let job =
-			Job { task, model_id, input: record.ids, queued_at: Instant::now(), replay: true };
+		let job = Job {
+			task,
+			model_id,
+			input: record.ids,
+			generation: None,
+			queued_at: Instant::now(),
+			replay: true,
+		};
 		self.queue(state, job);
 		JobStatus::Queued
 	}
@@ -205,8 +257,13 @@ impl JobService {
 		let deadline = Instant::now() + timeout;
 		loop {
 			let s = self.status(task, model_id);
-			if matches!(s, JobStatus::Done { .. } | JobStatus::Failed(_) | JobStatus::Unknown) ||
-				Instant::now() > deadline
+			if matches!(
+				s,
+				JobStatus::Done { .. } |
+					JobStatus::Generated { .. } |
+					JobStatus::Failed(_) |
+					JobStatus::Unknown
+			) || Instant::now() > deadline
 			{
 				return s;
 			}
@@ -241,6 +298,21 @@ impl JobService {
 			EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id)))
 		})?;
 		self.shared.store.opening(task, &model, node, row, col)
+	}
+
+	/// The answer to a token-choice dispute of generation task `task` at `step` against
+	/// `rival`.
+	pub fn token_choice_opening(
+		&self,
+		task: u64,
+		model_id: ModelKey,
+		step: u32,
+		rival: u32,
+	) -> Result<Opening> {
+		let model = self.model(model_id).ok_or_else(|| {
+			EngineError::InvalidInput(format!("model 0x{} is not loaded", hex::encode(model_id)))
+		})?;
+		self.shared.store.token_choice_opening(task, &model, step, rival)
 	}
 
 	/// The model of `task`'s stored trace.
@@ -311,14 +383,18 @@ fn worker(shared: Arc<Shared>) {
 				return;
 			}
 			let Some(first) = state.queue.pop_front() else { continue };
-			let model_id = first.model_id;
+			let (model_id, generation) = (first.model_id, first.generation);
 			// A replay runs as its record says (alone or in its recorded batch), never with
 			// other jobs: where results depend on the batch that would give other bits.
+			// Generations batch with generations of the same request.
 			let room = if first.replay { 1 } else { shared.max_batch };
 			let mut batch = Vec::from([first]);
 			let mut rest = VecDeque::new();
 			while let Some(job) = state.queue.pop_front() {
-				if job.model_id == model_id && !job.replay && batch.len() < room {
+				if job.model_id == model_id &&
+					job.generation == generation &&
+					!job.replay && batch.len() < room
+				{
 					batch.push(job);
 				} else {
 					rest.push_back(job);
@@ -374,6 +450,9 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 	if let [job @ Job { replay: true, .. }] = batch {
 		return Vec::from([replay_job(shared, model, job)]);
 	}
+	if let Some(request) = batch.first().and_then(|j| j.generation) {
+		return run_generations(shared, model, batch, request);
+	}
 	// Inputs that cannot be encoded fail alone; the rest run together.
 	let encoded: Vec<Result<crate::model::ModelInput>> =
 		batch.iter().map(|j| model.input_of_ids(&j.input)).collect();
@@ -415,11 +494,54 @@ fn run_batch(shared: &Shared, batch: &[Job]) -> Vec<Result<JobStatus>> {
 		.collect()
 }
 
+/// Generates for every job of `batch` (one model, one request) together, plain, and records
+/// each one's prompt, tokens and sampling.
+fn run_generations(
+	shared: &Shared,
+	model: &Model,
+	batch: &[Job],
+	request: GenerationRequest,
+) -> Vec<Result<JobStatus>> {
+	let prompts: Vec<Vec<u32>> = batch.iter().map(|j| j.input.clone()).collect();
+	let generated = decode::generate_batch(
+		model,
+		&prompts,
+		request.max_new_tokens,
+		Sampling::from_chain(request.sampling),
+		&[request.stop_token],
+		Mode::Plain,
+	);
+	let generations = match generated {
+		Ok(g) => g,
+		// One request that cannot run (a prompt too long for the model, say) fails each job
+		// alone, so the others still run.
+		Err(_) if batch.len() > 1 =>
+			return batch
+				.iter()
+				.flat_map(|job| run_generations(shared, model, std::slice::from_ref(job), request))
+				.collect(),
+		Err(e) => return Vec::from([Err(e)]),
+	};
+	batch
+		.iter()
+		.zip(generations)
+		.map(|(job, g)| {
+			shared
+				.store
+				.put_generation(job.task, model, &g.prompt, &g.tokens, request.sampling)?;
+			Ok(JobStatus::Generated { tokens: g.tokens })
+		})
+		.collect()
+}
+
 /// A task run before a restart, replayed from its record (which the trace store checks the
 /// replay against): the same output as then. The replay is traced and cached, as a task still
 /// awaiting its commit after a restart is likely to be asked for its trace soon.
 fn replay_job(shared: &Shared, model: &Model, job: &Job) -> Result<JobStatus> {
 	let trace = shared.store.get(job.task, model)?;
+	if let Some((_, tokens)) = shared.store.record(job.task)?.prompt_and_tokens() {
+		return Ok(JobStatus::Generated { tokens: tokens.to_vec() });
+	}
 	Ok(JobStatus::Done { output: committed_output(model, trace.output()?), trace_root: None })
 }
 

@@ -201,6 +201,9 @@ pub struct Model {
 	/// Test-only fault: the output committed is not the traced one (see
 	/// [`Model::inject_output_fault`]).
 	pub(crate) output_fault: bool,
+	/// Test-only fault: the generation step whose committed token is the runner-up (see
+	/// [`Model::inject_token_choice_fault`]).
+	pub(crate) token_fault: Option<u32>,
 }
 
 /// Every weight a `Linear` node multiplies by, packed, but those `skip` names; `None` for the
@@ -485,6 +488,7 @@ impl Model {
 			max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
 			fault: None,
 			output_fault: false,
+			token_fault: None,
 		})
 	}
 
@@ -564,6 +568,20 @@ impl Model {
 	/// holds the committed output (docs/protocol.md, "The output is the trace's final node").
 	pub fn inject_output_fault(&mut self) {
 		self.output_fault = true;
+	}
+
+	/// Makes generation commit, at step `step`, the token its sampling scores second instead of
+	/// the first, and decode on from it, for exercising token-choice disputes end to end
+	/// (`arbiter-node --provider-fault token-choice:STEP`, dev chains only): the trace is
+	/// consistent with the committed tokens everywhere, and the choice at `step` is wrong by
+	/// the margin between the two.
+	pub fn inject_token_choice_fault(&mut self, step: u32) {
+		self.token_fault = Some(step);
+	}
+
+	/// The step [`Model::inject_token_choice_fault`] named, if any.
+	pub fn token_choice_fault(&self) -> Option<u32> {
+		self.token_fault
 	}
 
 	/// Whether [`Model::inject_output_fault`] was called.

@@ -21,7 +21,11 @@
 //! ([`output_hash`], 32), seq_len (u32 LE), the number of inputs its batch had (u32 LE), token id
 //! count (u32 LE), the ids (3 bytes LE each: ids are below 2^24), then — only where the batch is
 //! replayed — the task's index in the batch (u32 LE) followed by each input's id count (u32 LE)
-//! and ids. Records are appended to
+//! and ids. A generation task's record (`"ARBGEN01"`, the same header) holds the prompt and every
+//! committed token as its ids, then the prompt's length (u32 LE) and the sampling (a kind byte,
+//! 0 greedy or 1 Gumbel, the temperature's f32 bits as u32 LE, the seed as u64 LE); its output
+//! hash is [`tokens_hash`] of the tokens, and it is replayed alone by decoding
+//! (`decode::replay_generation`, whose results never depend on a batch). Records are appended to
 //! a log of segment files (`record_log`), not written one file each: creating a file cost more
 //! CPU than the forward pass it recorded.
 
@@ -31,9 +35,13 @@ use std::{
 	sync::{Arc, Mutex},
 };
 
-use arbiter_primitives::{Hash, NodeId, Opening};
+use arbiter_primitives::{
+	token_choice::{GenerationCommitments, TokenSampling},
+	Hash, NodeId, Opening,
+};
 
 use crate::{
+	decode::{self, Sampling},
 	engine::{self, Mode},
 	error::{io_err, EngineError, Result},
 	model::Model,
@@ -42,6 +50,10 @@ use crate::{
 };
 
 const MAGIC: &[u8; 8] = b"ARBRPL02";
+const GENERATION_MAGIC: &[u8; 8] = b"ARBGEN01";
+/// Bytes a generation record adds after the ids: prompt length, sampling kind, temperature
+/// bits, seed.
+const GENERATION_TAIL: usize = 4 + 1 + 4 + 8;
 /// Bytes before the token ids.
 const HEADER: usize = 8 + 32 + 32 + 32 + 4 + 4 + 4;
 /// Bytes a token id takes: ids are below 2^24 (the registry's `MAX_VOCABULARY`), so a record
@@ -106,6 +118,25 @@ pub struct ReplayRecord {
 	/// Where results depend on the batch: the task's index in it and every input's token ids,
 	/// in order (the replay runs them again). `None`: the task is replayed alone.
 	pub batch: Option<(u32, Vec<Vec<u32>>)>,
+	/// A generation task's: `ids` are the prompt then the committed tokens.
+	pub generation: Option<GenerationRecord>,
+}
+
+/// What a generation task's record adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenerationRecord {
+	/// The prompt's length: `ids[..prompt_len]` is the prompt, the rest the committed tokens.
+	pub prompt_len: u32,
+	/// How the tokens were chosen (the task's).
+	pub sampling: TokenSampling,
+}
+
+impl ReplayRecord {
+	/// A generation task's prompt and committed tokens.
+	pub fn prompt_and_tokens(&self) -> Option<(&[u32], &[u32])> {
+		let g = self.generation?;
+		(g.prompt_len as usize <= self.ids.len()).then(|| self.ids.split_at(g.prompt_len as usize))
+	}
 }
 
 impl ReplayRecord {
@@ -124,7 +155,7 @@ impl ReplayRecord {
 			}
 			Ok(())
 		};
-		out.extend_from_slice(MAGIC);
+		out.extend_from_slice(if self.generation.is_some() { GENERATION_MAGIC } else { MAGIC });
 		out.extend_from_slice(&self.model_root);
 		out.extend_from_slice(&self.fingerprint.0);
 		out.extend_from_slice(&self.output_hash);
@@ -132,6 +163,16 @@ impl ReplayRecord {
 			out.extend_from_slice(&n.to_le_bytes());
 		}
 		push_ids(&mut out, &self.ids)?;
+		if let Some(g) = &self.generation {
+			out.extend_from_slice(&g.prompt_len.to_le_bytes());
+			let (kind, temperature_bits, seed) = match g.sampling {
+				TokenSampling::Greedy => (0u8, 0u32, 0u64),
+				TokenSampling::Gumbel { temperature_bits, seed } => (1, temperature_bits, seed),
+			};
+			out.push(kind);
+			out.extend_from_slice(&temperature_bits.to_le_bytes());
+			out.extend_from_slice(&seed.to_le_bytes());
+		}
 		if let Some((index, inputs)) = &self.batch {
 			out.extend_from_slice(&index.to_le_bytes());
 			for input in inputs {
@@ -153,9 +194,11 @@ impl ReplayRecord {
 				.map(u32::from_le_bytes)
 				.ok_or("truncated")
 		};
-		if bytes.get(..8) != Some(MAGIC.as_slice()) {
-			return Err("not a replay record");
-		}
+		let generation = match bytes.get(..8) {
+			Some(m) if m == MAGIC.as_slice() => false,
+			Some(m) if m == GENERATION_MAGIC.as_slice() => true,
+			_ => return Err("not a replay record"),
+		};
 		let ids_at = |at: usize, count: usize| -> std::result::Result<Vec<u32>, &'static str> {
 			let end =
 				count.checked_mul(ID_BYTES).and_then(|n| n.checked_add(at)).ok_or("truncated")?;
@@ -168,6 +211,25 @@ impl ReplayRecord {
 		let count = word(HEADER - 4)? as usize;
 		let ids = ids_at(HEADER, count)?;
 		let mut at = HEADER + count * ID_BYTES;
+		let generation = if generation {
+			let tail = bytes.get(at..at + GENERATION_TAIL).ok_or("truncated")?;
+			at += GENERATION_TAIL;
+			let prompt_len = word(at - GENERATION_TAIL)?;
+			let temperature_bits = word(at - GENERATION_TAIL + 5)?;
+			let mut seed = [0u8; 8];
+			seed.copy_from_slice(&tail[9..]);
+			let sampling = match tail[4] {
+				0 => TokenSampling::Greedy,
+				1 => TokenSampling::Gumbel { temperature_bits, seed: u64::from_le_bytes(seed) },
+				_ => return Err("unknown sampling"),
+			};
+			if prompt_len == 0 || prompt_len as usize >= ids.len() {
+				return Err("a generation record without prompt or tokens");
+			}
+			Some(GenerationRecord { prompt_len, sampling })
+		} else {
+			None
+		};
 		let batch = if at == bytes.len() {
 			None
 		} else {
@@ -192,6 +254,7 @@ impl ReplayRecord {
 			batch_len: word(108)?,
 			ids,
 			batch,
+			generation,
 		})
 	}
 }
@@ -293,6 +356,38 @@ impl TraceStore {
 			ids: ids.to_vec(),
 			batch: (!replayed_alone)
 				.then(|| (index as u32, batch.iter().map(|ids| ids.to_vec()).collect())),
+			generation: None,
+		};
+		self.write(task, &record)?;
+		if let Ok(mut cache) = self.cache.lock() {
+			cache.retain(|(t, _)| *t != task);
+		}
+		self.evict(task)
+	}
+
+	/// Records how to replay generation task `task`: its `prompt`, the `tokens` it committed and
+	/// its `sampling`. A replay decodes them again and checks every choice
+	/// (`decode::replay_generation`).
+	pub fn put_generation(
+		&self,
+		task: u64,
+		model: &Model,
+		prompt: &[u32],
+		tokens: &[u32],
+		sampling: TokenSampling,
+	) -> Result<()> {
+		if prompt.is_empty() || tokens.is_empty() {
+			return Err(EngineError::InvalidInput("a generation without prompt or tokens".into()));
+		}
+		let record = ReplayRecord {
+			model_root: model.commitment.model_root,
+			fingerprint: self.fingerprint,
+			output_hash: tokens_hash(tokens),
+			seq_len: (prompt.len() + tokens.len() - 1) as u32,
+			batch_len: 1,
+			ids: [prompt, tokens].concat(),
+			batch: None,
+			generation: Some(GenerationRecord { prompt_len: prompt.len() as u32, sampling }),
 		};
 		self.write(task, &record)?;
 		if let Ok(mut cache) = self.cache.lock() {
@@ -434,6 +529,34 @@ impl TraceStore {
 	) -> Result<Opening> {
 		self.get(task, model)?.opening(model, node, row, col)
 	}
+
+	/// The answer to a token-choice dispute of generation task `task` at `step` against
+	/// `rival`, from its replayed trace and its record's prompt, tokens and sampling.
+	pub fn token_choice_opening(
+		&self,
+		task: u64,
+		model: &Model,
+		step: u32,
+		rival: u32,
+	) -> Result<Opening> {
+		let record = self.record(task)?;
+		let (Some(g), Some((prompt, tokens))) = (record.generation, record.prompt_and_tokens())
+		else {
+			return Err(EngineError::InvalidInput(format!("task {task} is not a generation")));
+		};
+		let trace = self.get(task, model)?;
+		let commitments =
+			GenerationCommitments { trace_root: &trace.root, prompt, tokens, sampling: g.sampling };
+		trace.token_choice_opening(model, &commitments, step, rival)
+	}
+}
+
+/// The hash a generation record keeps of the committed tokens (u32 little-endian each).
+pub fn tokens_hash(tokens: &[u32]) -> Hash {
+	let bytes: Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+	let mut out = [0u8; 32];
+	out.copy_from_slice(blake2b_simd::Params::new().hash_length(32).hash(&bytes).as_bytes());
+	out
 }
 
 /// The hash a replay record keeps of a run's output (its f32 values, little-endian).
@@ -448,6 +571,14 @@ pub fn output_hash(output: &[f32]) -> Hash {
 /// checks its output is, bit for bit, the recorded one. The trace's root is then the one the
 /// provider commits when challenged: every replay gives it, as the run is bit-exact.
 pub fn replay(model: &Model, record: &ReplayRecord) -> Result<Trace> {
+	if let (Some(g), Some((prompt, tokens))) = (record.generation, record.prompt_and_tokens()) {
+		if tokens_hash(tokens) != record.output_hash {
+			return Err(EngineError::Store(
+				"a generation record whose tokens are not its hash's".into(),
+			));
+		}
+		return decode::replay_generation(model, prompt, tokens, Sampling::from_chain(g.sampling));
+	}
 	let (index, inputs) = match &record.batch {
 		Some((index, batch)) => (
 			*index as usize,
