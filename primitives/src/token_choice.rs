@@ -112,6 +112,20 @@ pub fn check_generated_tokens(
 	Ok(())
 }
 
+/// A generation's committed output as its tokens (u32 little-endian each, the form the chain
+/// stores); `None` unless the bytes are whole u32s.
+pub fn tokens_of_output(output: &[u8]) -> Option<Vec<u32>> {
+	if !output.len().is_multiple_of(4) {
+		return None;
+	}
+	Some(
+		output
+			.chunks_exact(4)
+			.map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+			.collect(),
+	)
+}
+
 /// The ids a generation's trace is of: the prompt, then every generated token but the last
 /// (whose hidden row no step needs).
 pub fn generation_trace_input(prompt: &[u32], tokens: &[u32]) -> Vec<u32> {

@@ -18,6 +18,8 @@ pub const ENDOWMENT: crate::Balance = 1_000_000 * UNIT;
 pub const DEV_PROVIDER_STAKE: crate::Balance = 10_000 * UNIT;
 /// Her price per task.
 pub const DEV_PROVIDER_PRICE: crate::Balance = 2 * UNIT;
+/// Her price per generated token (generation tasks; docs/tasks.md).
+pub const DEV_PROVIDER_PRICE_PER_TOKEN: crate::Balance = UNIT / 100;
 /// The endpoint she serves traces on: a dev node's default RPC address.
 pub const DEV_PROVIDER_ENDPOINT: &str = "http://127.0.0.1:9944";
 
@@ -31,7 +33,7 @@ fn dev_models() -> Vec<pallet_task_registry::GenesisModel<AccountId>> {
 		tokenizer_hash: m.tokenizer_hash.into(),
 		max_input_tokens: m.max_input_tokens,
 		vocabulary: m.vocabulary,
-		output_width: m.output_width,
+		kind: pallet_task_registry::ModelKind::Embedding { output_width: m.output_width },
 		max_row_width: m.max_row_width,
 		slack_bits: 0,
 		metadata: m.name.as_bytes().to_vec(),
@@ -48,6 +50,7 @@ fn dev_providers() -> Vec<pallet_compute_staking::GenesisProvider<AccountId, cra
 		operator: alice,
 		models: vec![0],
 		price: DEV_PROVIDER_PRICE,
+		price_per_token: DEV_PROVIDER_PRICE_PER_TOKEN,
 		capacity: 8,
 		endpoint: DEV_PROVIDER_ENDPOINT.as_bytes().to_vec(),
 		gpu: false,

@@ -21,7 +21,7 @@ pub(crate) fn approved_model_with_provider(
 ) -> pallet_task_registry::ModelId {
 	use frame_support::{assert_ok, BoundedVec};
 	use pallet_compute_staking::{Hardware, Offer};
-	use pallet_task_registry::{InputKind, IoSpec};
+	use pallet_task_registry::{InputKind, IoSpec, ModelKind};
 	let model = pallet_task_registry::NextModelId::<Runtime>::get();
 	assert_ok!(TaskRegistry::register_model(
 		RuntimeOrigin::signed(Sr25519Keyring::Alice.to_account_id()),
@@ -31,7 +31,7 @@ pub(crate) fn approved_model_with_provider(
 		IoSpec {
 			input: InputKind::TokenIds { vocabulary: 30_522 },
 			max_input_tokens: 256,
-			output_width: 384
+			kind: ModelKind::Embedding { output_width: 384 }
 		},
 		1536,
 		0,
@@ -41,6 +41,7 @@ pub(crate) fn approved_model_with_provider(
 	let offer = Offer {
 		models: BoundedVec::try_from(vec![model]).unwrap(),
 		price: UNIT,
+		price_per_token: 0,
 		capacity: 8,
 		endpoint: BoundedVec::default(),
 		hardware: Hardware::Cpu,
@@ -86,8 +87,8 @@ fn development_preset_serves_minilm_with_alice_as_provider() {
 			(pinned.descriptor_hash, pinned.model_root, pinned.tokenizer_hash)
 		);
 		assert_eq!(
-			(model.io.max_input_tokens, model.io.output_width, model.max_row_width),
-			(256, 384, 1536)
+			(model.io.max_input_tokens, model.io.kind, model.max_row_width),
+			(256, pallet_task_registry::ModelKind::Embedding { output_width: 384 }, 1536)
 		);
 		assert_eq!(model.owner, alice);
 		let provider =
@@ -182,7 +183,7 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 	use dynamic_params::protocol;
 	use frame_support::{assert_noop, assert_ok, BoundedVec};
 	use pallet_compute_staking::{Hardware, Offer};
-	use pallet_task_registry::{InputKind, IoSpec};
+	use pallet_task_registry::{InputKind, IoSpec, ModelKind};
 	ext_from_preset("development").execute_with(|| {
 		System::set_block_number(1);
 		let alice = Sr25519Keyring::Alice.to_account_id();
@@ -197,7 +198,7 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 			IoSpec {
 				input: InputKind::TokenIds { vocabulary: 30_522 },
 				max_input_tokens: 256,
-				output_width: 384
+				kind: ModelKind::Embedding { output_width: 384 }
 			},
 			1536,
 			0,
@@ -206,6 +207,7 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 		let offer = Offer {
 			models: BoundedVec::try_from(vec![model]).unwrap(),
 			price: UNIT,
+			price_per_token: 0,
 			capacity: 2,
 			endpoint: BoundedVec::default(),
 			hardware: Hardware::Cpu,

@@ -148,6 +148,21 @@ mod benchmarks {
 		assert!(OpenDisputes::<T>::contains_key(p.task));
 	}
 
+	/// The longest generation an output holds (the task read is the largest), challenged at
+	/// its last step.
+	#[benchmark]
+	fn challenge_token_choice() {
+		let most = T::BenchmarkHelper::most_new_tokens();
+		let mut tokens = alloc::vec![7u32; most as usize];
+		if let Some(last) = tokens.last_mut() {
+			*last = 9;
+		}
+		let task = T::BenchmarkHelper::committed_generation(alloc::vec![101, 102], tokens);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(challenger::<T>()), task, most - 1, 8);
+		assert!(OpenDisputes::<T>::contains_key(task));
+	}
+
 	/// The worst path: the provider's answer convicts it (decode, verify, slash, dismiss every
 	/// other dispute, reassign over the most providers), with a graph of `g` bytes.
 	#[benchmark]

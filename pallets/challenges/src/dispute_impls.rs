@@ -2,10 +2,14 @@
 
 use arbiter_interface::{
 	DisputeTracking, ElementRef, ModelCommitments, ProviderSlashing, TaskDisputes, TaskId,
+	TaskRequest,
 };
 use arbiter_primitives::{
 	descent::{operand_rows, MAX_OPERAND_ROWS},
 	encoding::{descriptor_hash, trace_root_of},
+	token_choice::{
+		tokens_of_output, verify_generation_element, verify_token_choice, GenerationCommitments,
+	},
 	verify_element, Fault, Graph, Opening, RegisteredModel, Ruling, TaskCommitments,
 };
 use frame_support::{
@@ -45,6 +49,61 @@ impl<T: Config> Pallet<T> {
 		row: u32,
 		col: u32,
 	) -> DispatchResult {
+		let element = ElementRef::new(node, row, col);
+		let (dispute, deadline) = Self::open_dispute(who.clone(), task, element, Claim::Element)?;
+		Self::deposit_event(Event::Challenged {
+			dispute,
+			task,
+			challenger: who,
+			element,
+			deadline,
+		});
+		Ok(())
+	}
+
+	pub(crate) fn do_challenge_token_choice(
+		who: T::AccountId,
+		task: TaskId,
+		step: u32,
+		rival: u32,
+	) -> DispatchResult {
+		let subject = T::Tasks::subject(task).ok_or(Error::<T>::NotChallengeable)?;
+		let model = T::Models::commitment(subject.model).ok_or(Error::<T>::UnknownModel)?;
+		let committed = T::Tasks::committed_result(task).ok_or(Error::<T>::NotChallengeable)?;
+		ensure!(
+			matches!(committed.request, TaskRequest::Generation { .. }),
+			Error::<T>::NotAGeneration
+		);
+		// The committed token at `step` (u32 little-endian in the output).
+		let at = (step as usize).checked_mul(4).ok_or(Error::<T>::NoSuchStep)?;
+		let chosen = committed
+			.output
+			.get(at..at.saturating_add(4))
+			.and_then(|b| b.try_into().ok())
+			.map(u32::from_le_bytes)
+			.ok_or(Error::<T>::NoSuchStep)?;
+		ensure!(rival != chosen && rival < model.vocabulary, Error::<T>::BadRival);
+		let claim = Claim::TokenChoice { step, rival };
+		let (dispute, deadline) =
+			Self::open_dispute(who.clone(), task, ElementRef::new(0, 0, 0), claim)?;
+		Self::deposit_event(Event::TokenChoiceChallenged {
+			dispute,
+			task,
+			challenger: who,
+			step,
+			rival,
+			deadline,
+		});
+		Ok(())
+	}
+
+	/// Holds the bond, freezes the task and opens a dispute of `claim` (at `element`).
+	fn open_dispute(
+		who: T::AccountId,
+		task: TaskId,
+		element: ElementRef,
+		claim: Claim,
+	) -> Result<(DisputeId, BlockNumberFor<T>), DispatchError> {
 		let subject = T::Tasks::subject(task).ok_or(Error::<T>::NotChallengeable)?;
 		ensure!(T::Models::commitment(subject.model).is_some(), Error::<T>::UnknownModel);
 		let bond = T::ChallengerBond::get();
@@ -54,7 +113,7 @@ impl<T: Config> Pallet<T> {
 		let id = NextDisputeId::<T>::get();
 		let next = id.checked_add(1).ok_or(Error::<T>::Overflow)?;
 		let now = frame_system::Pallet::<T>::block_number();
-		with_transaction(|| {
+		let deadline = with_transaction(|| {
 			let r = (|| -> Result<BlockNumberFor<T>, DispatchError> {
 				OpenDisputes::<T>::try_mutate(task, |open| open.try_push(id))
 					.map_err(|_| Error::<T>::TooManyDisputes)?;
@@ -67,32 +126,25 @@ impl<T: Config> Pallet<T> {
 				Ok(d) => TransactionOutcome::Commit(Ok(d)),
 				Err(e) => TransactionOutcome::Rollback(Err(e)),
 			}
-		})
-		.map(|deadline| {
-			NextDisputeId::<T>::put(next);
-			Disputes::<T>::insert(
-				id,
-				Dispute {
-					task,
-					challenger: who.clone(),
-					provider: subject.provider,
-					bond,
-					element: ElementRef::new(node, row, col),
-					round: 0,
-					turn: Turn::Provider,
-					deadline,
-					model: subject.model,
-					operator: subject.operator,
-				},
-			);
-			Self::deposit_event(Event::Challenged {
-				dispute: id,
+		})?;
+		NextDisputeId::<T>::put(next);
+		Disputes::<T>::insert(
+			id,
+			Dispute {
 				task,
 				challenger: who,
-				element: ElementRef::new(node, row, col),
+				provider: subject.provider,
+				bond,
+				element,
+				claim,
+				round: 0,
+				turn: Turn::Provider,
 				deadline,
-			});
-		})
+				model: subject.model,
+				operator: subject.operator,
+			},
+		);
+		Ok((id, deadline))
 	}
 
 	/// Queues dispute `id`'s next deadline: `ResponseWindow` blocks after `now` (later if
@@ -159,20 +211,46 @@ impl<T: Config> Pallet<T> {
 				(trace_root_of(opening.seq_len, &opening.trace_tree_root), true)
 			},
 		};
-		let task = TaskCommitments {
-			trace_root: &trace_root,
-			output: &committed.output,
-			input: &committed.input,
-		};
 		let element = (dispute.element.node, dispute.element.row, dispute.element.col);
+		// A generation's output is its tokens (whole u32s: the registry checked them at
+		// commit); its trace is of the prompt and the tokens (docs/protocol.md, "Generation
+		// tasks").
+		let tokens = tokens_of_output(&committed.output).unwrap_or_default();
+		let generation = |sampling| GenerationCommitments {
+			trace_root: &trace_root,
+			prompt: &committed.input,
+			tokens: &tokens,
+			sampling,
+		};
 		// Rulings: docs/protocol.md, "Rulings"; a won step descends ("Descent").
-		let ruling = verify_element(&registered, &task, element, &opening).ruling();
+		let verdict = match (dispute.claim, committed.request) {
+			(Claim::Element, TaskRequest::Embedding) => {
+				let task = TaskCommitments {
+					trace_root: &trace_root,
+					output: &committed.output,
+					input: &committed.input,
+				};
+				verify_element(&registered, &task, element, &opening)
+			},
+			(Claim::Element, TaskRequest::Generation { sampling, .. }) =>
+				verify_generation_element(&registered, &generation(sampling), element, &opening),
+			(Claim::TokenChoice { step, rival }, TaskRequest::Generation { sampling, .. }) =>
+				verify_token_choice(&registered, &generation(sampling), step, rival, &opening),
+			// Opened only on generation tasks.
+			(Claim::TokenChoice { .. }, TaskRequest::Embedding) =>
+				return Err(Error::<T>::NotAGeneration.into()),
+		};
+		let ruling = verdict.ruling();
 		if fixes_root && ruling != Ruling::Refused {
 			T::Tasks::fix_trace_root(dispute.task, sp_core::H256(trace_root))?;
 		}
 		match ruling {
 			Ruling::ProviderWins => {
-				let operands = Self::operands_opened(&graph, &opening);
+				let operands = match dispute.claim {
+					Claim::Element => Self::operands_opened(&graph, &opening),
+					// The hidden row the logits were read from: a descent continues into it.
+					Claim::TokenChoice { .. } => Self::hidden_row_opened(&opening),
+				};
 				if operands.is_empty() {
 					// Only inputs and weights below: nothing left to name.
 					return Self::provider_won(id, dispute);
@@ -209,6 +287,21 @@ impl<T: Config> Pallet<T> {
 				continue;
 			};
 			let _ = out.try_push(OperandRow { node, row, values });
+		}
+		out
+	}
+
+	/// The hidden row a token-choice answer within the band opened (its one trace row).
+	fn hidden_row_opened(opening: &Opening) -> BoundedOperands<T> {
+		let mut out = BoundedOperands::<T>::default();
+		let hidden = opening
+			.trace_rows
+			.first()
+			.and_then(|o| Some((o.id, o.first_row, o.rows.first()?)));
+		if let Some((node, row, values)) = hidden {
+			if let Ok(values) = BoundedVec::try_from(values.clone()) {
+				let _ = out.try_push(OperandRow { node, row, values });
+			}
 		}
 		out
 	}
@@ -250,6 +343,8 @@ impl<T: Config> Pallet<T> {
 		let deadline = Self::schedule_move(id, now);
 		OpenedOperands::<T>::remove(id);
 		dispute.element = next;
+		// A descent from a token choice disputes an element of the hidden row from now on.
+		dispute.claim = Claim::Element;
 		dispute.round = round;
 		dispute.turn = Turn::Provider;
 		dispute.deadline = deadline;

@@ -45,6 +45,8 @@ mod tests;
 #[cfg(test)]
 mod tests_descent;
 #[cfg(test)]
+mod tests_token_choice;
+#[cfg(test)]
 mod tests_trace_root;
 
 pub use arbiter_interface::{ModelCommitment, ModelCommitments};
@@ -93,6 +95,30 @@ pub mod pallet {
 		Challenger,
 	}
 
+	/// What a dispute says is wrong (docs/protocol.md, "Generation tasks").
+	#[derive(
+		Clone,
+		Copy,
+		PartialEq,
+		Eq,
+		Debug,
+		Encode,
+		Decode,
+		DecodeWithMemTracking,
+		TypeInfo,
+		MaxEncodedLen,
+	)]
+	pub enum Claim {
+		/// The disputed element of the trace is outside its bound.
+		Element,
+		/// The token a generation task committed at step `step` is one the provider's own
+		/// hidden row does not allow against `rival`: the answer opens that hidden row and the
+		/// two tokens' embedding rows, and the runtime compares the two exact logits (and the
+		/// seed's noise) with the rounding band. After an answer within the band, the
+		/// challenger may descend into the hidden row (an `Element` claim from then on).
+		TokenChoice { step: u32, rival: u32 },
+	}
+
 	/// An operand row a provider's answer opened: its node, its row and the values (f32 bits).
 	#[derive(
 		frame_support::CloneNoBound,
@@ -125,8 +151,11 @@ pub mod pallet {
 		pub provider: AccountId,
 		/// The bond held.
 		pub bond: Balance,
-		/// The element now disputed (the challenged one, then each step's).
+		/// The element now disputed (the challenged one, then each step's; unused while the claim
+		/// is a token choice).
 		pub element: ElementRef,
+		/// What is disputed now.
+		pub claim: Claim,
 		/// Steps named after the challenge (0 while the challenged element is disputed).
 		pub round: u32,
 		/// Whose move it is.
@@ -260,6 +289,14 @@ pub mod pallet {
 		) -> TaskId;
 		/// The widest row models may register (the registry's bound).
 		fn max_row_width() -> u32;
+		/// A committed generation task of a registered, approved generation model: `tokens`
+		/// generated from `prompt`.
+		fn committed_generation(
+			prompt: alloc::vec::Vec<u32>,
+			tokens: alloc::vec::Vec<u32>,
+		) -> TaskId;
+		/// The most tokens a generation's output holds (the registry's `MaxOutputBytes` / 4).
+		fn most_new_tokens() -> u32;
 		/// Registers more providers of `task`'s model, up to the most a model can have, so
 		/// that a reassignment selects among all of them (the worst case).
 		fn fill_providers(task: TaskId);
@@ -326,6 +363,21 @@ pub mod pallet {
 			challenger: T::AccountId,
 			/// The disputed element.
 			element: ElementRef,
+			/// Last block a response is accepted in.
+			deadline: BlockNumberFor<T>,
+		},
+		/// A token-choice challenge opened a dispute: the provider must answer by `deadline`.
+		TokenChoiceChallenged {
+			/// The dispute.
+			dispute: DisputeId,
+			/// The generation task.
+			task: TaskId,
+			/// Who challenged (its bond is held).
+			challenger: T::AccountId,
+			/// The generation step whose committed token is disputed (0: the first new token).
+			step: u32,
+			/// The token the challenger says scores higher.
+			rival: u32,
 			/// Last block a response is accepted in.
 			deadline: BlockNumberFor<T>,
 		},
@@ -461,6 +513,12 @@ pub mod pallet {
 		/// The task's trace root is not fixed yet: only the provider or its operator may give
 		/// the first answer, which fixes it.
 		NotTheProvider,
+		/// A token-choice challenge of a task that is not a generation.
+		NotAGeneration,
+		/// The generation committed no token at that step.
+		NoSuchStep,
+		/// The rival is the committed token itself, or not a token of the model's vocabulary.
+		BadRival,
 	}
 
 	#[pallet::hooks]
@@ -527,6 +585,22 @@ pub mod pallet {
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_descend(who, dispute, ElementRef::new(node, row, col))
+		}
+
+		/// Disputes the token a generation task committed at `step`: the challenger says `rival`
+		/// scores higher under the task's sampling, beyond the rounding band. Holds
+		/// `ChallengerBond`; the provider answers with `respond` (docs/protocol.md, "Generation
+		/// tasks").
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::challenge_token_choice())]
+		pub fn challenge_token_choice(
+			origin: OriginFor<T>,
+			task: TaskId,
+			step: u32,
+			rival: u32,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_challenge_token_choice(who, task, step, rival)
 		}
 
 		/// Settles a dispute whose move is overdue: the provider loses when it did not answer,

@@ -85,6 +85,15 @@ impl crate::BenchmarkHelper for RegistryTasks {
 	fn max_row_width() -> u32 {
 		4096
 	}
+	fn committed_generation(prompt: Vec<u32>, tokens: Vec<u32>) -> u64 {
+		pallet_task_registry::Pallet::<Test>::benchmark_committed_generation(prompt, tokens)
+			.expect("benchmark generation")
+	}
+	fn most_new_tokens() -> u32 {
+		<<Test as pallet_task_registry::Config>::MaxOutputBytes as frame_support::traits::Get<
+			u32,
+		>>::get() / 4
+	}
 }
 
 #[cfg(feature = "runtime-benchmarks")]

@@ -17,7 +17,7 @@ use frame_support::{
 	BoundedVec,
 };
 use pallet_compute_staking::{Hardware, Offer};
-use pallet_task_registry::{InputKind, IoSpec, TaskStatus, Tasks};
+use pallet_task_registry::{InputKind, IoSpec, ModelKind, TaskStatus, Tasks};
 use sp_core::H256;
 
 pub(crate) const SUBMITTER: u64 = 4;
@@ -136,7 +136,7 @@ pub(crate) fn register_and_submit(graph: &Graph, weights: &[Vec<f32>], task_inpu
 		IoSpec {
 			input: InputKind::TokenIds { vocabulary: 30_522 },
 			max_input_tokens: 8,
-			output_width: 3
+			kind: ModelKind::Embedding { output_width: 3 }
 		},
 		4,
 		0,
@@ -146,6 +146,7 @@ pub(crate) fn register_and_submit(graph: &Graph, weights: &[Vec<f32>], task_inpu
 	let offer = Offer {
 		models: BoundedVec::try_from(vec![0u32]).unwrap(),
 		price: 10,
+		price_per_token: 0,
 		capacity: 1,
 		endpoint: BoundedVec::default(),
 		hardware: Hardware::Cpu,

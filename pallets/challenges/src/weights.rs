@@ -10,6 +10,7 @@ use frame_support::weights::{constants::ParityDbWeight, Weight};
 /// Weight functions of the pallet's calls.
 pub trait WeightInfo {
 	fn challenge() -> Weight;
+	fn challenge_token_choice() -> Weight;
 	/// `g`: bytes of the SCALE-encoded graph.
 	fn respond(g: u32) -> Weight;
 	fn settle() -> Weight;
@@ -23,6 +24,9 @@ impl<T> WeightInfo for SubstrateWeight<T> {
 	fn challenge() -> Weight {
 		Weight::from_parts(80_000_000, 20_000)
 			.saturating_add(ParityDbWeight::get().reads_writes(8, 8))
+	}
+	fn challenge_token_choice() -> Weight {
+		Self::challenge()
 	}
 	fn respond(g: u32) -> Weight {
 		Weight::from_parts(5_000_000_000, 65_536)
@@ -45,6 +49,9 @@ impl<T> WeightInfo for SubstrateWeight<T> {
 impl WeightInfo for () {
 	fn challenge() -> Weight {
 		SubstrateWeight::<()>::challenge()
+	}
+	fn challenge_token_choice() -> Weight {
+		SubstrateWeight::<()>::challenge_token_choice()
 	}
 	fn respond(g: u32) -> Weight {
 		SubstrateWeight::<()>::respond(g)

@@ -33,6 +33,7 @@ fn offer<T: Config>(m: u32) -> OfferOf<T> {
 	Offer {
 		models: BoundedVec::truncate_from(models),
 		price: T::MinPrice::get(),
+		price_per_token: sp_runtime::traits::Zero::zero(),
 		capacity: 4,
 		endpoint: BoundedVec::truncate_from(endpoint),
 		hardware: Hardware::Gpu,

@@ -254,6 +254,7 @@ impl<T: Config> Pallet<T> {
 		let offer = Offer {
 			models: BoundedVec::truncate_from(alloc::vec![model]),
 			price: price.max(T::MinPrice::get()),
+			price_per_token: Zero::zero(),
 			capacity: 64,
 			endpoint: BoundedVec::default(),
 			hardware: Hardware::Gpu,

@@ -176,6 +176,7 @@ pub mod pallet {
 					models: BoundedVec::try_from(p.models.clone())
 						.expect("genesis provider serves more than MaxModelsPerProvider models"),
 					price: p.price,
+					price_per_token: p.price_per_token,
 					capacity: p.capacity,
 					endpoint: BoundedVec::try_from(p.endpoint.clone())
 						.expect("genesis provider endpoint exceeds MaxEndpointLen"),

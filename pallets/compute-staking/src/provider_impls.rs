@@ -107,6 +107,7 @@ impl<T: Config> ProviderSelection<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		seed: [u8; 32],
 		exclude: &[T::AccountId],
 		max_price: BalanceOf<T>,
+		new_tokens: u32,
 	) -> Option<Selected<T::AccountId, BalanceOf<T>>> {
 		// At most `MaxProvidersPerModel` reads: bounded work.
 		let candidates: alloc::vec::Vec<(T::AccountId, ProviderOf<T>, u128)> =
@@ -116,8 +117,12 @@ impl<T: Config> ProviderSelection<T::AccountId, BalanceOf<T>> for Pallet<T> {
 				.filter_map(|p| Providers::<T>::get(&p).map(|info| (p, info)))
 				.filter(|(_, info)| {
 					// An offer priced below a raised minimum takes nothing until it is updated.
-					let priced =
-						info.offer.price >= T::MinPrice::get() && info.offer.price <= max_price;
+					let asks = info
+						.offer
+						.price_per_token
+						.saturating_mul(new_tokens.into())
+						.saturating_add(info.offer.price);
+					let priced = info.offer.price >= T::MinPrice::get() && asks <= max_price;
 					Self::takes_tasks(info) && info.tasks_in_flight < info.offer.capacity && priced
 				})
 				.map(|(p, info)| {
@@ -140,6 +145,7 @@ impl<T: Config> ProviderSelection<T::AccountId, BalanceOf<T>> for Pallet<T> {
 					provider,
 					operator: info.operator,
 					price: info.offer.price,
+					price_per_token: info.offer.price_per_token,
 				});
 			}
 			point = point.saturating_sub(w);

@@ -16,6 +16,7 @@ fn offer(models: &[u32], price: u64, capacity: u32) -> OfferOf<Test> {
 	Offer {
 		models: BoundedVec::try_from(models.to_vec()).unwrap(),
 		price,
+		price_per_token: 0,
 		capacity,
 		endpoint: BoundedVec::try_from(b"http://127.0.0.1:9944".to_vec()).unwrap(),
 		hardware: Hardware::Cpu,
@@ -252,13 +253,13 @@ fn capacity_is_reserved_and_released() {
 		assert_ok!(reserve(&1));
 		assert_noop!(reserve(&1), Error::<Test>::NoCapacity);
 		assert!(
-			<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX).is_none(),
+			<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX, 0)
+				.is_none(),
 			"full providers are not selected"
 		);
 		<Staking as CapacityAccounting<u64>>::release(&1);
-		assert!(
-			<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX).is_some()
-		);
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [0; 32], &[], u64::MAX, 0)
+			.is_some());
 		assert_noop!(reserve(&9), Error::<Test>::NotProvider);
 	});
 }
@@ -372,7 +373,7 @@ fn selection_is_stake_weighted_and_deterministic() {
 		let pick = |seed: u32| {
 			let mut s = [0u8; 32];
 			s[..4].copy_from_slice(&seed.to_le_bytes());
-			<Staking as ProviderSelection<u64, u64>>::select(1, s, &[], u64::MAX).unwrap()
+			<Staking as ProviderSelection<u64, u64>>::select(1, s, &[], u64::MAX, 0).unwrap()
 		};
 		assert_eq!(pick(7), pick(7), "same seed, same provider");
 		let mut counts = [0u32; 4];
@@ -385,23 +386,49 @@ fn selection_is_stake_weighted_and_deterministic() {
 			assert!((got - share).abs() < 0.015, "provider {who}: {got} vs {share}");
 		}
 		// Too expensive for the task's max fee (all three ask 10).
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], 9).is_none());
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], 10).is_some());
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], 9, 0).is_none());
+		assert!(
+			<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], 10, 0).is_some()
+		);
 		// Governance raises the minimum price: offers below it take nothing until updated.
 		MinPrice::set(11);
-		assert!(
-			<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], u64::MAX).is_none()
-		);
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, [1u8; 32], &[], u64::MAX, 0)
+			.is_none());
 		MinPrice::set(1);
 		// Excluded, paused and unknown-model cases.
 		let s = [1u8; 32];
 		let only =
-			<Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2], u64::MAX).unwrap();
+			<Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2], u64::MAX, 0).unwrap();
 		assert_eq!(only.provider, 3);
 		assert_eq!(only.operator, 103);
 		assert_ok!(Staking::pause(RuntimeOrigin::signed(3)));
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2], u64::MAX).is_none());
-		assert!(<Staking as ProviderSelection<u64, u64>>::select(5, s, &[], u64::MAX).is_none());
+		assert!(
+			<Staking as ProviderSelection<u64, u64>>::select(1, s, &[1, 2], u64::MAX, 0).is_none()
+		);
+		assert!(<Staking as ProviderSelection<u64, u64>>::select(5, s, &[], u64::MAX, 0).is_none());
+	});
+}
+
+#[test]
+fn a_generation_asks_its_price_plus_its_new_tokens_at_the_price_per_token() {
+	ExtBuilder::default().build().execute_with(|| {
+		register(1, 1_000, 101, &[1]);
+		let per_token = OfferOf::<Test> { price_per_token: 2, ..offer(&[1], 10, 4) };
+		assert_ok!(Staking::update_offer(RuntimeOrigin::signed(1), per_token));
+		let select = |max_price: u64, tokens: u32| {
+			<Staking as ProviderSelection<u64, u64>>::select(1, [3u8; 32], &[], max_price, tokens)
+		};
+		// 10 + 2 × 5 = 20: a max fee of 19 is too little for 5 new tokens, 20 is enough.
+		assert!(select(19, 5).is_none());
+		let picked = select(20, 5).unwrap();
+		assert_eq!((picked.price, picked.price_per_token), (10, 2));
+		// A task that generates nothing asks the price alone.
+		assert!(select(10, 0).is_some());
+		// A price per token that would overflow saturates and is never selected.
+		let huge = OfferOf::<Test> { price_per_token: u64::MAX / 2, ..offer(&[1], 10, 4) };
+		assert_ok!(Staking::update_offer(RuntimeOrigin::signed(1), huge));
+		assert!(select(u64::MAX - 1, 3).is_none());
+		assert_accounting();
 	});
 }
 
@@ -423,7 +450,7 @@ fn reputation_score_moves_selection() {
 		for seed in 0..5_000u32 {
 			let mut s = [0u8; 32];
 			s[..4].copy_from_slice(&seed.to_le_bytes());
-			if <Staking as ProviderSelection<u64, u64>>::select(1, s, &[], u64::MAX)
+			if <Staking as ProviderSelection<u64, u64>>::select(1, s, &[], u64::MAX, 0)
 				.unwrap()
 				.provider == 1
 			{

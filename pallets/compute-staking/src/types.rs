@@ -103,6 +103,10 @@ pub struct Offer<
 	pub models: BoundedVec<ModelId, MaxModels>,
 	/// Price per task.
 	pub price: Balance,
+	/// Price per token a generation task generates, on top of `price` (the submitter's escrow
+	/// covers `price` plus the task's most new tokens at this price; it pays for the tokens
+	/// committed).
+	pub price_per_token: Balance,
 	/// Tasks it runs at once.
 	pub capacity: u32,
 	/// URL of the node RPC that serves trace rows to challengers.
@@ -149,9 +153,12 @@ pub struct GenesisProvider<AccountId, Balance> {
 	pub stash: AccountId,
 	pub stake: Balance,
 	pub operator: AccountId,
-	/// The offer: models served, price per task, tasks at once, endpoint, GPU or CPU.
+	/// The offer: models served, price per task and per generated token, tasks at once,
+	/// endpoint, GPU or CPU.
 	pub models: alloc::vec::Vec<ModelId>,
 	pub price: Balance,
+	#[serde(default)]
+	pub price_per_token: Balance,
 	pub capacity: u32,
 	pub endpoint: alloc::vec::Vec<u8>,
 	pub gpu: bool,

@@ -17,29 +17,14 @@ impl<T: Config> Pallet<T> {
 		input: alloc::vec::Vec<u32>,
 		output: alloc::vec::Vec<u8>,
 	) -> Result<TaskId, DispatchError> {
-		use frame_support::traits::fungible::Mutate;
 		use sp_runtime::traits::Bounded;
-		let owner: T::AccountId = frame_benchmarking::account("bench-owner", 0, 0);
-		let _ = T::Currency::set_balance(&owner, BalanceOf::<T>::max_value() / 1_000_000u32.into());
-		let model = NextModelId::<T>::get();
-		let width = max_row_width.min(T::MaxModelRowWidth::get());
-		let registration = ModelRegistration {
-			descriptor_hash,
-			model_root,
-			tokenizer_hash: H256::zero(),
-			io: IoSpec {
-				input: InputKind::TokenIds { vocabulary: MAX_VOCABULARY },
-				max_input_tokens: T::MaxInputTokens::get(),
-				output_width: 384,
-			},
-			max_row_width: width,
-			slack_bits: 0,
-			metadata: BoundedVec::default(),
+		let io = IoSpec {
+			input: InputKind::TokenIds { vocabulary: MAX_VOCABULARY },
+			max_input_tokens: T::MaxInputTokens::get(),
+			kind: ModelKind::Embedding { output_width: 384 },
 		};
-		Self::do_register_model(owner.clone(), registration)?;
-		Self::do_approve_model(model)?;
-		let (_, operator) =
-			<T::BenchmarkHelper as crate::BenchmarkHelper<_, _>>::provider(model, 0, 1u32.into());
+		let (owner, model, operator) =
+			Self::benchmark_served_model(0, io, descriptor_hash, model_root, max_row_width)?;
 		let task = NextTaskId::<T>::get();
 		let input = BoundedVec::try_from(input).map_err(|_| Error::<T>::BadInputLength)?;
 		Self::do_submit_task(
@@ -51,6 +36,74 @@ impl<T: Config> Pallet<T> {
 		let output = BoundedVec::try_from(output).map_err(|_| Error::<T>::BadOutputLength)?;
 		Self::do_commit_result(operator, task, output, trace_root)?;
 		Ok(task)
+	}
+
+	/// Registers and approves a generation model of the largest vocabulary, registers a
+	/// provider, submits a generation of `tokens.len()` new tokens from `prompt` and commits
+	/// `tokens` (benchmarks of other pallets; the last token is the stop token, 0, unless there
+	/// are as many as asked). Returns the task id.
+	pub fn benchmark_committed_generation(
+		prompt: alloc::vec::Vec<u32>,
+		tokens: alloc::vec::Vec<u32>,
+	) -> Result<TaskId, DispatchError> {
+		use sp_runtime::traits::Bounded;
+		let max_new_tokens = tokens.len() as u32;
+		let io = IoSpec {
+			input: InputKind::TokenIds { vocabulary: MAX_VOCABULARY },
+			max_input_tokens: T::MaxInputTokens::get(),
+			kind: ModelKind::Generation {
+				max_new_tokens,
+				max_context: T::MaxInputTokens::get().saturating_add(max_new_tokens),
+				stop_token: 0,
+			},
+		};
+		let width = T::MaxModelRowWidth::get();
+		let (owner, model, operator) =
+			Self::benchmark_served_model(1, io, H256::zero(), H256::zero(), width)?;
+		let task = NextTaskId::<T>::get();
+		let prompt = BoundedVec::try_from(prompt).map_err(|_| Error::<T>::BadInputLength)?;
+		Self::do_submit_generation(
+			owner,
+			model,
+			prompt,
+			max_new_tokens,
+			TokenSampling::Gumbel { temperature_bits: 0.7f32.to_bits(), seed: 1 },
+			BalanceOf::<T>::max_value() / 1_000_000_000u32.into(),
+		)?;
+		let output: alloc::vec::Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+		let output = BoundedVec::try_from(output).map_err(|_| Error::<T>::BadOutputLength)?;
+		Self::do_commit_result(operator, task, output, None)?;
+		Ok(task)
+	}
+
+	/// A funded owner (account `index` of "bench-owner"), the model it registers with `io` and
+	/// these commitments, approved, and the operator of the provider serving it.
+	fn benchmark_served_model(
+		index: u32,
+		io: IoSpec,
+		descriptor_hash: H256,
+		model_root: H256,
+		max_row_width: u32,
+	) -> Result<(T::AccountId, ModelId, T::AccountId), DispatchError> {
+		use frame_support::traits::fungible::Mutate;
+		use sp_runtime::traits::Bounded;
+		let owner: T::AccountId = frame_benchmarking::account("bench-owner", index, 0);
+		let _ = T::Currency::set_balance(&owner, BalanceOf::<T>::max_value() / 1_000_000u32.into());
+		let model = NextModelId::<T>::get();
+		let registration = ModelRegistration {
+			descriptor_hash,
+			model_root,
+			tokenizer_hash: H256::zero(),
+			io,
+			max_row_width: max_row_width.min(T::MaxModelRowWidth::get()).max(1),
+			slack_bits: 0,
+			metadata: BoundedVec::default(),
+		};
+		Self::do_register_model(owner.clone(), registration)?;
+		Self::do_approve_model(model)?;
+		let (_, operator) =
+			<T::BenchmarkHelper as crate::BenchmarkHelper<_, _>>::provider(model, 0, 1u32.into());
+		Ok((owner, model, operator))
 	}
 
 	/// Registers `count` more providers of `task`'s model (benchmarks of other pallets).

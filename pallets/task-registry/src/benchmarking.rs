@@ -28,7 +28,7 @@ fn io<T: Config>() -> IoSpec {
 	IoSpec {
 		input: InputKind::TokenIds { vocabulary: 30_522 },
 		max_input_tokens: T::MaxInputTokens::get(),
-		output_width: 384,
+		kind: ModelKind::Embedding { output_width: 384 },
 	}
 }
 
@@ -126,6 +126,53 @@ mod benchmarks {
 		_(RawOrigin::Signed(who), model, input, max_fee::<T>());
 	}
 
+	/// A generation model with `n` providers serving it, taking `max_new_tokens` tokens a task.
+	fn generation_model_with_providers<T: Config>(n: u32, max_new_tokens: u32) -> ModelId {
+		let id = NextModelId::<T>::get();
+		let registration = ModelRegistration {
+			descriptor_hash: H256::zero(),
+			model_root: H256::zero(),
+			tokenizer_hash: H256::zero(),
+			io: IoSpec {
+				input: InputKind::TokenIds { vocabulary: 30_522 },
+				max_input_tokens: T::MaxInputTokens::get(),
+				kind: ModelKind::Generation {
+					max_new_tokens,
+					max_context: T::MaxInputTokens::get().saturating_add(max_new_tokens),
+					stop_token: 0,
+				},
+			},
+			max_row_width: 1,
+			slack_bits: 0,
+			metadata: BoundedVec::default(),
+		};
+		Pallet::<T>::do_register_model(owner::<T>(), registration).expect("registers");
+		Pallet::<T>::do_approve_model(id).expect("approves");
+		for i in 0..n {
+			T::BenchmarkHelper::provider(id, i, 1u32.into());
+		}
+		id
+	}
+
+	/// The most new tokens a task's output holds.
+	fn most_new_tokens<T: Config>() -> u32 {
+		(T::MaxOutputBytes::get() / 4).max(1)
+	}
+
+	#[benchmark]
+	fn submit_generation(l: Linear<1, { T::MaxInputTokens::get() }>) {
+		let max_new = most_new_tokens::<T>();
+		let model = generation_model_with_providers::<T>(SELECTION_CANDIDATES, max_new);
+		let prompt = BoundedVec::truncate_from(alloc::vec![30_521u32; l as usize]);
+		let sampling = TokenSampling::Gumbel { temperature_bits: 0.7f32.to_bits(), seed: 1 };
+		#[extrinsic_call]
+		_(RawOrigin::Signed(owner::<T>()), model, prompt, max_new, sampling, max_fee::<T>());
+		assert!(matches!(
+			Tasks::<T>::get(NextTaskId::<T>::get() - 1).map(|t| t.status),
+			Some(TaskStatus::Assigned { .. })
+		));
+	}
+
 	#[benchmark]
 	fn cancel_task() {
 		let (model, _) = model_with_providers::<T>(0);
@@ -134,15 +181,39 @@ mod benchmarks {
 		_(RawOrigin::Signed(owner::<T>()), id);
 	}
 
+	/// The costlier kind: a generation's tokens are decoded and checked against the stop rule
+	/// (the model read again), then priced; `l` output bytes are `l / 4` tokens, the last the
+	/// stop token unless as many as asked.
 	#[benchmark]
 	fn commit_result(l: Linear<1, { T::MaxOutputLen::get() }>) {
-		let (model, _) = model_with_providers::<T>(1);
-		let id = submitted::<T>(model, 8);
+		let max_new = most_new_tokens::<T>();
+		let model = generation_model_with_providers::<T>(1, max_new);
+		let id = NextTaskId::<T>::get();
+		let prompt = BoundedVec::truncate_from(alloc::vec![7u32; 8]);
+		let sampling = TokenSampling::Greedy;
+		Pallet::<T>::do_submit_generation(
+			owner::<T>(),
+			model,
+			prompt,
+			max_new,
+			sampling,
+			max_fee::<T>(),
+		)
+		.expect("submits");
 		let operator = operator_of::<T>(id);
-		let len = l.min(T::MaxOutputBytes::get()).max(1);
-		let output = BoundedVec::truncate_from(alloc::vec![7u8; len as usize]);
+		let count = (l.min(T::MaxOutputBytes::get()) / 4).clamp(1, max_new);
+		let mut tokens = alloc::vec![7u32; count as usize];
+		if count < max_new {
+			tokens[count as usize - 1] = 0;
+		}
+		let output: alloc::vec::Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+		let output = BoundedVec::truncate_from(output);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), id, output, Some(H256::zero()));
+		assert!(matches!(
+			Tasks::<T>::get(id).map(|t| t.status),
+			Some(TaskStatus::Committed { .. })
+		));
 	}
 
 	#[benchmark]

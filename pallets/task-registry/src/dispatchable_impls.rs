@@ -44,7 +44,17 @@ impl<T: Config> Pallet<T> {
 		let tokens_ok = io.max_input_tokens > 0 && io.max_input_tokens <= T::MaxInputTokens::get();
 		// Traces hold ids as f32, exact up to 2^24: a larger id could stand for another.
 		let vocabulary_ok = vocabulary > 0 && vocabulary <= MAX_VOCABULARY;
-		ensure!(io.output_width > 0 && vocabulary_ok && tokens_ok, Error::<T>::BadIoSpec);
+		let kind_ok = match io.kind {
+			ModelKind::Embedding { output_width } => output_width > 0,
+			// Each new token is 4 output bytes; the longest prompt and one new token fit the
+			// context; the stop token is a token.
+			ModelKind::Generation { max_new_tokens, max_context, stop_token } =>
+				max_new_tokens > 0 &&
+					max_new_tokens.checked_mul(4).is_some_and(|b| b <= T::MaxOutputBytes::get()) &&
+					max_context >= io.max_input_tokens &&
+					stop_token < vocabulary,
+		};
+		ensure!(kind_ok && vocabulary_ok && tokens_ok, Error::<T>::BadIoSpec);
 		let id = NextModelId::<T>::get();
 		let next = id.checked_add(1).ok_or(Error::<T>::Overflow)?;
 		let deposit = T::ModelDeposit::get();
@@ -106,10 +116,52 @@ impl<T: Config> Pallet<T> {
 		input: BoundedVec<u32, T::MaxInputTokens>,
 		max_fee: BalanceOf<T>,
 	) -> DispatchResult {
+		Self::submit(who, model, input, TaskRequest::Embedding, max_fee)
+	}
+
+	pub(crate) fn do_submit_generation(
+		who: T::AccountId,
+		model: ModelId,
+		prompt: BoundedVec<u32, T::MaxInputTokens>,
+		max_new_tokens: u32,
+		sampling: TokenSampling,
+		max_fee: BalanceOf<T>,
+	) -> DispatchResult {
+		let request = TaskRequest::Generation { max_new_tokens, sampling };
+		Self::submit(who, model, prompt, request, max_fee)
+	}
+
+	/// Checks a task against its model and submits it: the input (every model), the request
+	/// against the model's kind (docs/protocol.md, "Generation tasks").
+	fn submit(
+		who: T::AccountId,
+		model: ModelId,
+		input: BoundedVec<u32, T::MaxInputTokens>,
+		request: TaskRequest,
+		max_fee: BalanceOf<T>,
+	) -> DispatchResult {
 		let io = Models::<T>::get(model)
 			.filter(|m| m.status == ModelStatus::Approved)
 			.ok_or(Error::<T>::ModelNotApproved)?
 			.io;
+		match (io.kind, request) {
+			(ModelKind::Embedding { .. }, TaskRequest::Embedding) => {},
+			(
+				ModelKind::Generation { max_new_tokens: most, max_context, .. },
+				TaskRequest::Generation { max_new_tokens, sampling },
+			) => {
+				// The positions run: the prompt and every new token but the last.
+				let positions = (input.len() as u64).saturating_add(max_new_tokens as u64);
+				ensure!(
+					max_new_tokens > 0 &&
+						max_new_tokens <= most &&
+						positions.saturating_sub(1) <= max_context as u64,
+					Error::<T>::BadNewTokens
+				);
+				ensure!(sampling.is_valid(), Error::<T>::BadSampling);
+			},
+			_ => return Err(Error::<T>::WrongModelKind.into()),
+		}
 		// Exactly what the engine runs (docs/protocol.md, "Inputs are the task's").
 		let InputKind::TokenIds { vocabulary } = io.input;
 		ensure!(
@@ -131,6 +183,8 @@ impl<T: Config> Pallet<T> {
 					submitter: who.clone(),
 					model,
 					input,
+					request,
+					price_per_token: Zero::zero(),
 					max_fee,
 					submitted_at: now,
 					assignments: 0,
@@ -186,6 +240,30 @@ impl<T: Config> Pallet<T> {
 			!output.is_empty() && output.len() as u32 <= T::MaxOutputBytes::get(),
 			Error::<T>::BadOutputLength
 		);
+		// A generation's output is its tokens: the stop rule holds, and they are paid for.
+		let price = match task.request {
+			TaskRequest::Embedding => price,
+			TaskRequest::Generation { max_new_tokens, .. } => {
+				let model = Models::<T>::get(task.model).ok_or(Error::<T>::UnknownModel)?;
+				let (InputKind::TokenIds { vocabulary }, ModelKind::Generation { stop_token, .. }) =
+					(model.io.input, model.io.kind)
+				else {
+					return Err(Error::<T>::WrongModelKind.into());
+				};
+				let tokens = arbiter_primitives::token_choice::tokens_of_output(&output)
+					.ok_or(Error::<T>::BadGeneratedTokens)?;
+				arbiter_primitives::token_choice::check_generated_tokens(
+					&tokens,
+					max_new_tokens,
+					stop_token,
+					vocabulary,
+				)
+				.map_err(|_| Error::<T>::BadGeneratedTokens)?;
+				task.price_per_token
+					.saturating_mul((tokens.len() as u32).into())
+					.saturating_add(price)
+			},
+		};
 		// The challenge ends after `window_end`: finalization runs one block later.
 		let queued = Self::enqueue(
 			now.saturating_add(task.challenge_window).saturating_add(1u32.into()),

@@ -35,6 +35,7 @@ impl<T: Config> TaskDisputes<T::AccountId> for Pallet<T> {
 			TaskStatus::Disputed { output, trace_root, .. } => Some(CommittedResult {
 				input: task.input.into_inner(),
 				output: output.into_inner(),
+				request: task.request,
 				trace_root,
 			}),
 			_ => None,
@@ -152,11 +153,15 @@ impl<T: Config> TaskDisputes<T::AccountId> for Pallet<T> {
 
 impl<T: Config> ModelCommitments for Pallet<T> {
 	fn commitment(model: ModelId) -> Option<ModelCommitment> {
-		Models::<T>::get(model).map(|m| ModelCommitment {
-			descriptor_hash: m.descriptor_hash.0,
-			model_root: m.model_root.0,
-			max_row_width: m.max_row_width,
-			slack_bits: m.slack_bits,
+		Models::<T>::get(model).map(|m| {
+			let InputKind::TokenIds { vocabulary } = m.io.input;
+			ModelCommitment {
+				descriptor_hash: m.descriptor_hash.0,
+				model_root: m.model_root.0,
+				max_row_width: m.max_row_width,
+				slack_bits: m.slack_bits,
+				vocabulary,
+			}
 		})
 	}
 }
@@ -186,7 +191,7 @@ impl<T: Config> ModelCatalog for Pallet<T> {
 				io: IoSpec {
 					input: InputKind::TokenIds { vocabulary: 30_522 },
 					max_input_tokens: T::MaxInputTokens::get(),
-					output_width: 384,
+					kind: ModelKind::Embedding { output_width: 384 },
 				},
 				max_row_width: T::MaxModelRowWidth::get().max(1),
 				slack_bits: 0,

@@ -43,6 +43,8 @@ mod mock;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_generation;
+#[cfg(test)]
 mod tests_tasks;
 
 pub use arbiter_interface::{
@@ -288,7 +290,7 @@ pub mod pallet {
 				let io = IoSpec {
 					input: InputKind::TokenIds { vocabulary: m.vocabulary },
 					max_input_tokens: m.max_input_tokens,
-					output_width: m.output_width,
+					kind: m.kind,
 				};
 				let registration = ModelRegistration {
 					descriptor_hash: m.descriptor_hash,
@@ -350,6 +352,8 @@ pub mod pallet {
 			operator: T::AccountId,
 			/// The provider's price for it.
 			price: BalanceOf<T>,
+			/// Its price per generated token, on top (0 for a task that generates none).
+			price_per_token: BalanceOf<T>,
 			/// Last block a result is accepted in.
 			deadline: BlockNumberFor<T>,
 		},
@@ -450,7 +454,9 @@ pub mod pallet {
 		/// The slack is not a finite non-negative f32 at most `MaxToleranceSlackBits`.
 		SlackOutOfBounds,
 		/// The io spec has a zero width, vocabulary or token limit, a token limit above
-		/// `MaxInputTokens`, or a vocabulary above 2^24 (`MAX_VOCABULARY`).
+		/// `MaxInputTokens`, or a vocabulary above 2^24 (`MAX_VOCABULARY`); or, for a
+		/// generation model, no new token allowed, a token output larger than `MaxOutputBytes`,
+		/// a context shorter than the longest prompt, or a stop token outside the vocabulary.
 		BadIoSpec,
 		/// The owner cannot hold the deposit.
 		InsufficientBalance,
@@ -488,6 +494,18 @@ pub mod pallet {
 		TraceRootFixed,
 		/// Too many deadlines queued for the coming blocks.
 		DeadlineQueueFull,
+		/// The model does not take this kind of task (`submit_task` is for embedding models,
+		/// `submit_generation` for generation models).
+		WrongModelKind,
+		/// No new token asked, more than the model's `max_new_tokens`, or the prompt and the
+		/// new tokens past its `max_context`.
+		BadNewTokens,
+		/// The sampling temperature is not a finite positive f32.
+		BadSampling,
+		/// The committed tokens break the stop rule: none, more than asked, one outside the
+		/// vocabulary, the stop token before the last, or fewer than asked without it last
+		/// (or the output is not whole u32s).
+		BadGeneratedTokens,
 	}
 
 	#[pallet::hooks]
@@ -560,6 +578,24 @@ pub mod pallet {
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_submit_task(who, model, input, max_fee)
+		}
+
+		/// Submits a generation task: `prompt` (token ids) for generation model `model`, at most
+		/// `max_new_tokens` new tokens chosen by `sampling` (greedy, or Gumbel-max with the
+		/// submitter's seed and temperature), holding `max_fee` (it must cover a provider's
+		/// price plus `max_new_tokens` at its price per token; the tokens committed are paid).
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::submit_generation(prompt.len() as u32))]
+		pub fn submit_generation(
+			origin: OriginFor<T>,
+			model: ModelId,
+			prompt: BoundedVec<u32, T::MaxInputTokens>,
+			max_new_tokens: u32,
+			sampling: TokenSampling,
+			max_fee: BalanceOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_submit_generation(who, model, prompt, max_new_tokens, sampling, max_fee)
 		}
 
 		/// Cancels a task no provider has taken yet; the whole escrow goes back.

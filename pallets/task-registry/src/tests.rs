@@ -10,7 +10,7 @@ fn io() -> IoSpec {
 	IoSpec {
 		input: InputKind::TokenIds { vocabulary: 30_522 },
 		max_input_tokens: 64,
-		output_width: 384,
+		kind: ModelKind::Embedding { output_width: 384 },
 	}
 }
 
@@ -102,7 +102,7 @@ fn registration_bounds() {
 			let io = IoSpec {
 				input: InputKind::TokenIds { vocabulary },
 				max_input_tokens,
-				output_width,
+				kind: ModelKind::Embedding { output_width },
 			};
 			assert_noop!(register_io(io), Error::<Test>::BadIoSpec);
 		}
@@ -125,6 +125,7 @@ fn staking_accepts_only_approved_models() {
 		let offer = Offer {
 			models: BoundedVec::try_from(vec![0u32]).unwrap(),
 			price: 10,
+			price_per_token: 0,
 			capacity: 1,
 			endpoint: BoundedVec::default(),
 			hardware: Hardware::Gpu,

@@ -56,7 +56,7 @@ fn setup(providers: &[u64]) {
 		IoSpec {
 			input: InputKind::TokenIds { vocabulary: VOCABULARY },
 			max_input_tokens: MAX_TOKENS,
-			output_width: 384
+			kind: ModelKind::Embedding { output_width: 384 }
 		},
 		384,
 		0,
@@ -67,6 +67,7 @@ fn setup(providers: &[u64]) {
 		let offer = Offer {
 			models: BoundedVec::try_from(vec![0u32]).unwrap(),
 			price: PRICE,
+			price_per_token: 0,
 			capacity: 2,
 			endpoint: BoundedVec::default(),
 			hardware: Hardware::Cpu,
@@ -217,6 +218,7 @@ fn no_provider_then_retry_then_cancel() {
 		let offer = Offer {
 			models: BoundedVec::try_from(vec![0u32]).unwrap(),
 			price: PRICE,
+			price_per_token: 0,
 			capacity: 1,
 			endpoint: BoundedVec::default(),
 			hardware: Hardware::Gpu,

@@ -7,7 +7,7 @@ use scale_info::TypeInfo;
 use sp_core::H256;
 use sp_runtime::traits::Get;
 
-pub use arbiter_interface::{ModelId, TaskId};
+pub use arbiter_interface::{ModelId, TaskId, TaskRequest, TokenSampling};
 
 /// Largest vocabulary a model may register: traces hold token ids as f32, which is exact for
 /// every integer up to 2^24 (SmolLM2's 49,152 and BERT's 30,522 are far below it).
@@ -33,6 +33,33 @@ pub enum InputKind {
 	TokenIds { vocabulary: u32 },
 }
 
+/// What a model's tasks produce, and what the chain checks of it (docs/protocol.md,
+/// "Generation tasks").
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	frame_support::Serialize,
+	frame_support::Deserialize,
+)]
+#[serde(crate = "frame_support::__private::serde", rename_all = "camelCase")]
+pub enum ModelKind {
+	/// One run over the input; the output is the final node, `output_width` f32 values (e.g.
+	/// 384 for MiniLM embeddings). Tasks: `submit_task`.
+	Embedding { output_width: u32 },
+	/// Text generation from a prompt (`submit_generation`): at most `max_new_tokens` tokens a
+	/// task, the prompt and the tokens together at most `max_context` positions (the model's
+	/// rotary tables), ended early only by `stop_token`.
+	Generation { max_new_tokens: u32, max_context: u32, stop_token: u32 },
+}
+
 /// A model's inputs and outputs.
 #[derive(
 	Clone,
@@ -48,10 +75,11 @@ pub enum InputKind {
 )]
 pub struct IoSpec {
 	pub input: InputKind,
-	/// Longest input in tokens (at most the pallet's `MaxInputTokens`).
+	/// Longest input (a generation's prompt) in tokens (at most the pallet's
+	/// `MaxInputTokens`).
 	pub max_input_tokens: u32,
-	/// Width of the output vector (e.g. 384 for MiniLM embeddings).
-	pub output_width: u32,
+	/// What its tasks produce.
+	pub kind: ModelKind,
 }
 
 /// Where a model stands.
@@ -197,8 +225,14 @@ pub struct TaskInfo<
 > {
 	pub submitter: AccountId,
 	pub model: ModelId,
-	/// The token ids the model runs on (checked against the model's io spec at submission).
+	/// The token ids the model runs on (checked against the model's io spec at submission); a
+	/// generation's prompt.
 	pub input: BoundedVec<u32, MaxInputTokens>,
+	/// What the task asks (an embedding, or a generation with its limit and sampling).
+	pub request: TaskRequest,
+	/// The assigned provider's price per generated token, fixed at assignment (0 until then and
+	/// for tasks that generate nothing): the committed tokens are paid at it.
+	pub price_per_token: Balance,
 	/// Held from the submitter until the task ends.
 	pub max_fee: Balance,
 	pub submitted_at: BlockNumber,
@@ -219,10 +253,10 @@ pub struct GenesisModel<AccountId> {
 	pub descriptor_hash: sp_core::H256,
 	pub model_root: sp_core::H256,
 	pub tokenizer_hash: sp_core::H256,
-	/// Token-id input: longest input in tokens, ids below `vocabulary`; width of the output.
+	/// Token-id input: longest input in tokens, ids below `vocabulary`; what its tasks produce.
 	pub max_input_tokens: u32,
 	pub vocabulary: u32,
-	pub output_width: u32,
+	pub kind: ModelKind,
 	pub max_row_width: u32,
 	pub slack_bits: u32,
 	/// Metadata (a name), at most `MaxMetadataLen` bytes.

@@ -63,7 +63,12 @@ impl<T: Config> Pallet<T> {
 		let seed = sp_crypto_hashing::blake2_256(&(parent, id, task.assignments).encode());
 		task.assignments = task.assignments.saturating_add(1);
 		let due = now.saturating_add(T::AssignmentTimeout::get());
-		let picked = T::Providers::select(task.model, seed, exclude, task.max_fee)
+		// A generation's escrow covers the provider's price and its most new tokens.
+		let new_tokens = match task.request {
+			TaskRequest::Embedding => 0,
+			TaskRequest::Generation { max_new_tokens, .. } => max_new_tokens,
+		};
+		let picked = T::Providers::select(task.model, seed, exclude, task.max_fee, new_tokens)
 			.filter(|s| T::Providers::reserve(&s.provider).is_ok());
 		match picked {
 			Some(s) => {
@@ -71,6 +76,8 @@ impl<T: Config> Pallet<T> {
 				let queued = Self::enqueue(due.saturating_add(1u32.into()), id)?;
 				let deadline = queued.saturating_sub(1u32.into());
 				OperatorTasks::<T>::insert(&s.operator, id, ());
+				task.price_per_token =
+					if new_tokens == 0 { Zero::zero() } else { s.price_per_token };
 				task.status = TaskStatus::Assigned {
 					provider: s.provider.clone(),
 					operator: s.operator.clone(),
@@ -82,6 +89,7 @@ impl<T: Config> Pallet<T> {
 					provider: s.provider,
 					operator: s.operator,
 					price: s.price,
+					price_per_token: task.price_per_token,
 					deadline,
 				});
 			},

@@ -13,6 +13,7 @@ pub trait WeightInfo {
 	fn approve_model() -> Weight;
 	fn retire_model() -> Weight;
 	fn submit_task(input_len: u32) -> Weight;
+	fn submit_generation(prompt_len: u32) -> Weight;
 	fn cancel_task() -> Weight;
 	fn commit_result(output_len: u32) -> Weight;
 	fn finalize() -> Weight;
@@ -39,6 +40,9 @@ impl<T> WeightInfo for SubstrateWeight<T> {
 		// Selection reads up to 256 provider records.
 		Weight::from_parts(400_000_000 + 2_000 * input_len as u64, 80_000 + input_len as u64)
 			.saturating_add(ParityDbWeight::get().reads_writes(262, 8))
+	}
+	fn submit_generation(prompt_len: u32) -> Weight {
+		Self::submit_task(prompt_len)
 	}
 	fn cancel_task() -> Weight {
 		Weight::from_parts(50_000_000, 8_000)
@@ -73,6 +77,9 @@ impl WeightInfo for () {
 	}
 	fn submit_task(input_len: u32) -> Weight {
 		SubstrateWeight::<()>::submit_task(input_len)
+	}
+	fn submit_generation(prompt_len: u32) -> Weight {
+		SubstrateWeight::<()>::submit_generation(prompt_len)
 	}
 	fn cancel_task() -> Weight {
 		SubstrateWeight::<()>::cancel_task()

@@ -21,7 +21,7 @@ pub use providers::{
 	CapacityAccounting, DisputeTracking, Outcome, ProviderRegistry, ProviderSelection,
 	ProviderSlashing, ReputationRecorder, Selected,
 };
-pub use tasks::{CommittedResult, DisputeSubject, TaskDisputes};
+pub use tasks::{CommittedResult, DisputeSubject, TaskDisputes, TaskRequest, TokenSampling};
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;

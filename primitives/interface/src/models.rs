@@ -22,6 +22,8 @@ pub struct ModelCommitment {
 	pub max_row_width: u32,
 	/// Absolute tolerance slack, as f32 bits.
 	pub slack_bits: u32,
+	/// Token ids are below it (a token-choice challenge's rival too).
+	pub vocabulary: u32,
 }
 
 /// The model registry, as disputes see it.

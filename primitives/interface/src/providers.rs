@@ -14,18 +14,22 @@ pub struct Selected<AccountId, Balance> {
 	pub operator: AccountId,
 	/// Its price for one task of the model.
 	pub price: Balance,
+	/// Its price for each token a generation task generates (besides `price`).
+	pub price_per_token: Balance,
 }
 
 /// Picks providers for tasks.
 pub trait ProviderSelection<AccountId, Balance> {
-	/// An active provider serving `model` with free capacity, a price at most `max_price` and
-	/// not in `exclude`, chosen with probability proportional to stake × reputation score,
-	/// deterministically from `seed`.
+	/// An active provider serving `model` with free capacity, asking at most `max_price` for a
+	/// task that generates `new_tokens` tokens (its price plus `new_tokens` times its price per
+	/// token; 0 tokens for a task that generates none), not in `exclude`, chosen with
+	/// probability proportional to stake × reputation score, deterministically from `seed`.
 	fn select(
 		model: ModelId,
 		seed: [u8; 32],
 		exclude: &[AccountId],
 		max_price: Balance,
+		new_tokens: u32,
 	) -> Option<Selected<AccountId, Balance>>;
 }
 

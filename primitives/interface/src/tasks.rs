@@ -2,19 +2,46 @@
 //! and freezing and resolving it.
 
 use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
 use sp_core::H256;
+
+pub use arbiter_primitives::token_choice::TokenSampling;
 use sp_runtime::DispatchResult;
 
 use crate::{ModelId, TaskId};
+
+/// What a task asks of its model (docs/protocol.md, "Generation tasks").
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum TaskRequest {
+	/// One run over the input; the output is the graph's final node (an embedding).
+	Embedding,
+	/// Text generation from the input (the prompt): up to `max_new_tokens` tokens, each chosen by
+	/// `sampling`; the output is the tokens, u32 little-endian each.
+	Generation { max_new_tokens: u32, sampling: TokenSampling },
+}
 
 /// What a committed task's disputes are ruled against besides the trace root: the values the
 /// verifier does not recompute.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CommittedResult {
-	/// The task's token ids.
+	/// The task's token ids (a generation's prompt).
 	pub input: Vec<u32>,
-	/// The committed output bytes.
+	/// The committed output bytes (a generation's tokens, u32 little-endian each).
 	pub output: Vec<u8>,
+	/// What the task asked.
+	pub request: TaskRequest,
 	/// The trace root the task's disputes are ruled against, once fixed: by the provider at
 	/// commit, or by its first answer to a dispute (docs/protocol.md, "The trace root is fixed
 	/// when first needed").

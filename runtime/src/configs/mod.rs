@@ -280,4 +280,11 @@ impl pallet_challenges::BenchmarkHelper for RegistryBenchmarkHelper {
 	fn max_row_width() -> u32 {
 		<protocol::MaxModelRowWidth as frame_support::traits::Get<u32>>::get()
 	}
+	fn committed_generation(prompt: alloc::vec::Vec<u32>, tokens: alloc::vec::Vec<u32>) -> u64 {
+		pallet_task_registry::Pallet::<Runtime>::benchmark_committed_generation(prompt, tokens)
+			.unwrap_or_default()
+	}
+	fn most_new_tokens() -> u32 {
+		<protocol::MaxOutputBytes as frame_support::traits::Get<u32>>::get() / 4
+	}
 }

@@ -115,6 +115,10 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `TaskRegistry::Tasks` (r:0 w:1)
 	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 4096]`.
+	fn submit_generation(l: u32, ) -> Weight {
+		// Not measured yet: `scripts/benchmark-pallets.sh` replaces this file.
+		Self::submit_task(l)
+	}
 	fn submit_task(_l: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `51650`

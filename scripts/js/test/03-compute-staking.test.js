@@ -37,7 +37,7 @@ test('register a model, approve it, register a provider, unbond and withdraw', {
   const h = (b) => '0x' + b.repeat(64);
   const register = api.tx.taskRegistry.registerModel(
     h('1'), h('2'), h('3'),
-    { input: { TokenIds: { vocabulary: 30522 } }, maxInputTokens: 256, outputWidth: 384 },
+    { input: { TokenIds: { vocabulary: 30522 } }, maxInputTokens: 256, kind: { Embedding: { outputWidth: 384 } } },
     1536, 0, 'test model',
   );
   const { events: regEvents } = await signAndWait(api, register, alice);

@@ -38,7 +38,7 @@ test('submit, assign, commit, finalize, with exact payouts', { timeout: 300_000 
 
   const h = (b) => '0x' + b.repeat(64);
   const { events: reg } = await signAndWait(api, api.tx.taskRegistry.registerModel(
-    h('a'), h('b'), h('c'), { input: { TokenIds: { vocabulary: 30522 } }, maxInputTokens: 256, outputWidth: 384 }, 1536, 0, 'lifecycle model'), alice);
+    h('a'), h('b'), h('c'), { input: { TokenIds: { vocabulary: 30522 } }, maxInputTokens: 256, kind: { Embedding: { outputWidth: 384 } } }, 1536, 0, 'lifecycle model'), alice);
   const model = event(reg, 'taskRegistry', 'ModelRegistered').data[0].toNumber();
   await signAndWait(api, api.tx.sudo.sudo(api.tx.taskRegistry.approveModel(model)), alice);
 
