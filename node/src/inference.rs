@@ -31,6 +31,17 @@ pub struct InferenceParams {
 	#[arg(long)]
 	pub models_dir: Option<PathBuf>,
 
+	/// A LLaMA-style GGUF model to serve for generation tasks (repeatable), e.g. SmolLM2 as
+	/// `scripts/fetch-smollm2.sh` fetches it. Loaded with `--gguf-positions` positions, which
+	/// its model root commits (the rotary tables' rows).
+	#[arg(long, value_name = "FILE")]
+	pub gguf: Vec<PathBuf>,
+
+	/// Positions (context) the GGUF models are loaded with: part of their commitments, so the
+	/// registered model's `max_context` must not exceed it.
+	#[arg(long, default_value_t = arbiter_inference::llama::DEFAULT_POSITIONS)]
+	pub gguf_positions: u32,
+
 	/// Where inference runs.
 	#[arg(long, default_value = "cpu")]
 	pub inference_device: DeviceKind,
@@ -48,6 +59,12 @@ pub struct InferenceParams {
 	/// with the honest trace, to exercise the output rule end to end.
 	#[arg(long)]
 	pub provider_output_fault: bool,
+
+	/// TEST ONLY, development chains only: generation tasks commit, at this step, the token
+	/// their sampling scores second (and decode on from it), to exercise token-choice disputes
+	/// end to end.
+	#[arg(long, value_name = "STEP")]
+	pub provider_token_fault: Option<u32>,
 
 	/// Replay records kept for challenges (oldest evicted first; never those of tasks still
 	/// assigned, committed or disputed). A record is ~200 bytes (1,140 at 256 tokens).
@@ -118,6 +135,7 @@ pub fn start(
 	for (switch, set) in [
 		("--provider-fault", params.provider_fault.is_some()),
 		("--provider-output-fault", params.provider_output_fault),
+		("--provider-token-fault", params.provider_token_fault.is_some()),
 	] {
 		if !set {
 			continue;
@@ -136,6 +154,9 @@ pub fn start(
 	}
 	if params.provider_output_fault {
 		log::warn!(target: "arbiter-inference", "TEST FAULT: committed outputs differ from the traces; this provider's results are wrong on purpose");
+	}
+	if let Some(step) = params.provider_token_fault {
+		log::warn!(target: "arbiter-inference", "TEST FAULT: generations commit the runner-up token at step {step}; this provider's results are wrong on purpose");
 	}
 	if let Some(n) = params.inference_threads {
 		// Read by candle's CPU kernels when they size their thread pools.
@@ -161,6 +182,22 @@ pub fn start(
 		),
 	}
 	let mut models = Vec::new();
+	for file in &params.gguf {
+		let mut model = arbiter_inference::llama::load_gguf(file, params.gguf_positions, &device)
+			.map_err(|e| format!("--gguf {}: {e}", file.display()))?;
+		if let Some(step) = params.provider_token_fault {
+			model.inject_token_choice_fault(step);
+		}
+		log::info!(
+			target: "arbiter-inference",
+			"loaded generation model {} (model root {}, {} positions) from {}",
+			model.name,
+			crate::arbiter_rpc::hex(&model.commitment.model_root),
+			params.gguf_positions,
+			file.display()
+		);
+		models.push(model);
+	}
 	for folder in model_folders(&params.models_dir())? {
 		let mut model = Model::load(&folder, &device).map_err(|e| e.to_string())?;
 		if let Some(node) = params.provider_fault {

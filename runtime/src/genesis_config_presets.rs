@@ -1,7 +1,9 @@
-//! Genesis presets: `development` (Alice alone authors and finalizes; MiniLM is registered and
-//! approved, and Alice provides it with her own operator key, so `arbiter-node --dev --provider`
-//! serves tasks out of the box) and `local_testnet` (Alice, Bob, Charlie and Dave; GRANDPA needs
-//! more than 2/3 of the votes, so four validators survive the loss of one).
+//! Genesis presets: `development` (Alice alone authors and finalizes; MiniLM (model 0) and
+//! SmolLM2-135M-Instruct (model 1, generation) are registered and approved, and Alice provides
+//! both with her own operator key, so `arbiter-node --dev --provider` serves MiniLM tasks out of
+//! the box, and generation tasks with `--gguf` and SmolLM2's file) and `local_testnet` (Alice, Bob,
+//! Charlie and Dave; GRANDPA needs more than 2/3 of the votes, so four validators survive the loss
+//! of one).
 
 use crate::{AccountId, BalancesConfig, RuntimeGenesisConfig, SudoConfig, UNIT};
 use alloc::{vec, vec::Vec};
@@ -23,32 +25,53 @@ pub const DEV_PROVIDER_PRICE_PER_TOKEN: crate::Balance = UNIT / 100;
 /// The endpoint she serves traces on: a dev node's default RPC address.
 pub const DEV_PROVIDER_ENDPOINT: &str = "http://127.0.0.1:9944";
 
-/// MiniLM (pinned commitments, `arbiter_primitives::known_models`), owned by Alice, approved.
+/// MiniLM and SmolLM2 (pinned commitments, `arbiter_primitives::known_models`), owned by Alice,
+/// approved.
 fn dev_models() -> Vec<pallet_task_registry::GenesisModel<AccountId>> {
 	let m = arbiter_primitives::known_models::MINILM_L6_V2;
-	vec![pallet_task_registry::GenesisModel {
+	let g = arbiter_primitives::known_models::SMOLLM2_135M_INSTRUCT;
+	let smollm2 = pallet_task_registry::GenesisModel {
 		owner: Sr25519Keyring::Alice.to_account_id(),
-		descriptor_hash: m.descriptor_hash.into(),
-		model_root: m.model_root.into(),
-		tokenizer_hash: m.tokenizer_hash.into(),
-		max_input_tokens: m.max_input_tokens,
-		vocabulary: m.vocabulary,
-		kind: pallet_task_registry::ModelKind::Embedding { output_width: m.output_width },
-		max_row_width: m.max_row_width,
+		descriptor_hash: g.descriptor_hash.into(),
+		model_root: g.model_root.into(),
+		tokenizer_hash: g.tokenizer_hash.into(),
+		max_input_tokens: g.max_input_tokens,
+		vocabulary: g.vocabulary,
+		kind: pallet_task_registry::ModelKind::Generation {
+			max_new_tokens: g.max_new_tokens,
+			max_context: g.max_context,
+			stop_token: g.stop_token,
+		},
+		max_row_width: g.max_row_width,
 		slack_bits: 0,
-		metadata: m.name.as_bytes().to_vec(),
-	}]
+		metadata: g.name.as_bytes().to_vec(),
+	};
+	vec![
+		pallet_task_registry::GenesisModel {
+			owner: Sr25519Keyring::Alice.to_account_id(),
+			descriptor_hash: m.descriptor_hash.into(),
+			model_root: m.model_root.into(),
+			tokenizer_hash: m.tokenizer_hash.into(),
+			max_input_tokens: m.max_input_tokens,
+			vocabulary: m.vocabulary,
+			kind: pallet_task_registry::ModelKind::Embedding { output_width: m.output_width },
+			max_row_width: m.max_row_width,
+			slack_bits: 0,
+			metadata: m.name.as_bytes().to_vec(),
+		},
+		smollm2,
+	]
 }
 
-/// Alice provides model 0 (MiniLM) with her own operator key (`//Alice`, which a dev node
-/// started with `--provider` inserts itself).
+/// Alice provides model 0 (MiniLM) and model 1 (SmolLM2) with her own operator key (`//Alice`,
+/// which a dev node started with `--provider` inserts itself).
 fn dev_providers() -> Vec<pallet_compute_staking::GenesisProvider<AccountId, crate::Balance>> {
 	let alice = Sr25519Keyring::Alice.to_account_id();
 	vec![pallet_compute_staking::GenesisProvider {
 		stash: alice.clone(),
 		stake: DEV_PROVIDER_STAKE,
 		operator: alice,
-		models: vec![0],
+		models: vec![0, 1],
 		price: DEV_PROVIDER_PRICE,
 		price_per_token: DEV_PROVIDER_PRICE_PER_TOKEN,
 		capacity: 8,

@@ -19,20 +19,30 @@ pub(crate) fn approved_model_with_provider(
 	model_root: [u8; 32],
 	approver: RuntimeOrigin,
 ) -> pallet_task_registry::ModelId {
+	approved_model_of_kind_with_provider(
+		model_root,
+		approver,
+		pallet_task_registry::ModelKind::Embedding { output_width: 384 },
+	)
+}
+
+/// [`approved_model_with_provider`] for a model of `kind`; Bob's offer asks 1 ARBT a task and
+/// 0.01 ARBT a generated token.
+pub(crate) fn approved_model_of_kind_with_provider(
+	model_root: [u8; 32],
+	approver: RuntimeOrigin,
+	kind: pallet_task_registry::ModelKind,
+) -> pallet_task_registry::ModelId {
 	use frame_support::{assert_ok, BoundedVec};
 	use pallet_compute_staking::{Hardware, Offer};
-	use pallet_task_registry::{InputKind, IoSpec, ModelKind};
+	use pallet_task_registry::{InputKind, IoSpec};
 	let model = pallet_task_registry::NextModelId::<Runtime>::get();
 	assert_ok!(TaskRegistry::register_model(
 		RuntimeOrigin::signed(Sr25519Keyring::Alice.to_account_id()),
 		Default::default(),
 		sp_core::H256(model_root),
 		Default::default(),
-		IoSpec {
-			input: InputKind::TokenIds { vocabulary: 30_522 },
-			max_input_tokens: 256,
-			kind: ModelKind::Embedding { output_width: 384 }
-		},
+		IoSpec { input: InputKind::TokenIds { vocabulary: 30_522 }, max_input_tokens: 256, kind },
 		1536,
 		0,
 		BoundedVec::default(),
@@ -41,7 +51,7 @@ pub(crate) fn approved_model_with_provider(
 	let offer = Offer {
 		models: BoundedVec::try_from(vec![model]).unwrap(),
 		price: UNIT,
-		price_per_token: 0,
+		price_per_token: UNIT / 100,
 		capacity: 8,
 		endpoint: BoundedVec::default(),
 		hardware: Hardware::Cpu,
@@ -76,7 +86,7 @@ fn development_preset_has_alice_as_only_authority_and_sudo() {
 }
 
 #[test]
-fn development_preset_serves_minilm_with_alice_as_provider() {
+fn development_preset_serves_minilm_and_smollm2_with_alice_as_provider() {
 	ext_from_preset("development").execute_with(|| {
 		let pinned = arbiter_primitives::known_models::MINILM_L6_V2;
 		let alice = Sr25519Keyring::Alice.to_account_id();
@@ -95,7 +105,27 @@ fn development_preset_serves_minilm_with_alice_as_provider() {
 			pallet_compute_staking::Providers::<Runtime>::get(&alice).expect("Alice provides");
 		assert_eq!(provider.operator, alice);
 		assert_eq!(provider.active, genesis_config_presets::DEV_PROVIDER_STAKE);
-		assert_eq!(provider.offer.models.into_inner(), vec![0]);
+		assert_eq!(provider.offer.models.into_inner(), vec![0, 1]);
+		// Model 1: SmolLM2, a generation model with its pinned commitments and limits.
+		let g = arbiter_primitives::known_models::SMOLLM2_135M_INSTRUCT;
+		let smollm2 = TaskRegistry::model(1).expect("model 1 exists");
+		assert_eq!(smollm2.status, pallet_task_registry::ModelStatus::Approved);
+		assert_eq!(
+			(smollm2.descriptor_hash.0, smollm2.model_root.0, smollm2.tokenizer_hash.0),
+			(g.descriptor_hash, g.model_root, g.tokenizer_hash)
+		);
+		assert_eq!(
+			smollm2.io.kind,
+			pallet_task_registry::ModelKind::Generation {
+				max_new_tokens: g.max_new_tokens,
+				max_context: g.max_context,
+				stop_token: g.stop_token
+			}
+		);
+		assert_eq!(
+			provider.offer.price_per_token,
+			genesis_config_presets::DEV_PROVIDER_PRICE_PER_TOKEN
+		);
 		assert_eq!(
 			provider.offer.endpoint.into_inner(),
 			genesis_config_presets::DEV_PROVIDER_ENDPOINT.as_bytes()

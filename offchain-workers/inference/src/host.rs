@@ -2,13 +2,13 @@
 //! (provider: run, poll, open) and, with `--watcher`, the watcher.
 
 use arbiter_inference_interface::{
-	DescentRequest, DescentStep, InferenceError, InferenceHost, JobStatus as HostJobStatus,
-	WatchRequest, WatchStatus,
+	DescentRequest, DescentStep, GenerationJob, InferenceError, InferenceHost,
+	JobStatus as HostJobStatus, WatchRequest, WatchStatus,
 };
 use codec::Encode;
 
 use crate::{
-	jobs::{JobService, JobStatus},
+	jobs::{GenerationRequest, JobService, JobStatus},
 	watch::Watcher,
 };
 
@@ -63,6 +63,37 @@ impl InferenceHost for EngineHost {
 	) -> Result<Vec<u8>, InferenceError> {
 		self.jobs
 			.opening(task, model, node, row, col)
+			.map(|o| o.encode())
+			.map_err(failed)
+	}
+
+	fn start_generation(
+		&self,
+		task: u64,
+		model: [u8; 32],
+		prompt: Vec<u32>,
+		job: GenerationJob,
+	) -> Result<(), InferenceError> {
+		if self.jobs.model(model).is_none() {
+			return Err(InferenceError::UnknownModel);
+		}
+		let request = GenerationRequest {
+			max_new_tokens: job.max_new_tokens,
+			stop_token: job.stop_token,
+			sampling: job.sampling,
+		};
+		self.jobs.submit_generation(task, model, prompt, request).map_err(failed)
+	}
+
+	fn token_choice_opening(
+		&self,
+		task: u64,
+		model: [u8; 32],
+		step: u32,
+		rival: u32,
+	) -> Result<Vec<u8>, InferenceError> {
+		self.jobs
+			.token_choice_opening(task, model, step, rival)
 			.map(|o| o.encode())
 			.map_err(failed)
 	}

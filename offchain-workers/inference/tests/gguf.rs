@@ -322,3 +322,31 @@ fn committed_tokens_survive_their_strongest_rivals_and_a_runner_up_commit_loses(
 		Verdict::OutsideBound
 	);
 }
+
+/// The development chain registers SmolLM2 at genesis with pinned commitments
+/// (`arbiter_primitives::known_models`); the engine, loading the checksum-verified GGUF at the
+/// pinned positions, must compute exactly those, or the dev chain's provider could never answer
+/// a dispute of a generation.
+#[test]
+fn the_pinned_genesis_commitments_are_what_the_engine_computes_from_the_gguf() {
+	let pinned = arbiter_primitives::known_models::SMOLLM2_135M_INSTRUCT;
+	let model = load_gguf(&gguf_path(), pinned.positions, &Device::Cpu).unwrap();
+	let c = &model.commitment;
+	let hex = |h: &[u8; 32]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+	assert_eq!(
+		(hex(&c.descriptor_hash), hex(&c.weights_root), hex(&c.tokenizer_hash), hex(&c.model_root)),
+		(
+			hex(&pinned.descriptor_hash),
+			hex(&pinned.weights_root),
+			hex(&pinned.tokenizer_hash),
+			hex(&pinned.model_root)
+		)
+	);
+	assert_eq!(
+		(model.vocabulary(), model.max_row_width(), model.template.nodes.len() as u32),
+		(pinned.vocabulary, pinned.max_row_width, pinned.nodes)
+	);
+	assert_eq!(model.max_tokens(), pinned.positions);
+	// The stop token is the model's own end of turn.
+	assert_eq!(model.tokenize("<|im_end|>").unwrap(), vec![pinned.stop_token]);
+}

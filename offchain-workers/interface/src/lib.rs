@@ -1,7 +1,9 @@
 //! The inference host functions (docs/providers.md: inference never runs in block execution).
 //!
-//! The runtime's off-chain worker calls [`inference::start_job`], polls [`inference::job_status`]
-//! in later blocks, and answers challenges with [`inference::graph`] and [`inference::opening`];
+//! The runtime's off-chain worker calls [`inference::start_job`] (a generation task:
+//! [`inference::start_generation`]), polls [`inference::job_status`] in later blocks, and answers
+//! challenges with [`inference::graph`] and [`inference::opening`] (a token choice:
+//! [`inference::token_choice_opening`]);
 //! a watcher's worker asks [`inference::watch`] whether a committed result holds up, and
 //! [`inference::descend`] which element to name next in a descent it is in. On the native
 //! side each call looks for the [`InferenceExt`] externalities extension, which the node registers
@@ -42,6 +44,15 @@ pub enum JobStatus {
 	},
 	/// The input could not be run; the reason (UTF-8).
 	Failed(Vec<u8>),
+}
+
+/// What a generation task asks besides its prompt (SCALE-encoded through
+/// [`inference::start_generation`]): the task's limit and sampling and the model's stop token.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct GenerationJob {
+	pub max_new_tokens: u32,
+	pub stop_token: u32,
+	pub sampling: arbiter_primitives::token_choice::TokenSampling,
 }
 
 /// Why a host call did nothing.
@@ -149,6 +160,31 @@ pub trait InferenceHost: Send + Sync {
 	/// The SCALE-encoded graph (template) of the model committed as `model_root`: what
 	/// `challenges.respond` carries next to the opening.
 	fn graph(&self, model_root: [u8; 32]) -> Result<Vec<u8>, InferenceError>;
+	/// Queues generation task `task` of the model committed as `model_root`: `prompt` under
+	/// `job` (idempotent). Its [`JobStatus::Done`] output is the tokens, u32 little-endian each.
+	/// Engines that generate nothing answer `UnknownModel`.
+	fn start_generation(
+		&self,
+		task: u64,
+		model_root: [u8; 32],
+		prompt: Vec<u32>,
+		job: GenerationJob,
+	) -> Result<(), InferenceError> {
+		let _ = (task, model_root, prompt, job);
+		Err(InferenceError::UnknownModel)
+	}
+	/// The SCALE-encoded answer to a token-choice dispute of generation task `task` at `step`
+	/// against `rival`.
+	fn token_choice_opening(
+		&self,
+		task: u64,
+		model_root: [u8; 32],
+		step: u32,
+		rival: u32,
+	) -> Result<Vec<u8>, InferenceError> {
+		let _ = (task, model_root, step, rival);
+		Err(InferenceError::UnknownModel)
+	}
 	/// Keeps the traces of `tasks` (the operators' tasks still assigned, committed or disputed)
 	/// whatever the trace store's limits: a challenge may still ask for them. Replaces the
 	/// previous set. Engines without a trace store ignore it.
@@ -224,6 +260,38 @@ pub trait Inference {
 	) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
 		match self.extension::<InferenceExt>() {
 			Some(ext) => ext.0.opening(task, model_root, node, row, col),
+			None => Err(InferenceError::Unavailable),
+		}
+	}
+
+	/// Queues a generation job (a SCALE-encoded [`GenerationJob`]) for the model committed as
+	/// `model_root` on the task's prompt; returns at once.
+	fn start_generation(
+		&mut self,
+		task: u64,
+		model_root: PassPointerAndReadCopy<[u8; 32], 32>,
+		prompt: PassFatPointerAndDecodeSlice<&[u32]>,
+		job: PassFatPointerAndRead<&[u8]>,
+	) -> AllocateAndReturnByCodec<Result<(), InferenceError>> {
+		let Ok(job) = GenerationJob::decode(&mut &job[..]) else {
+			return Err(InferenceError::Failed(b"undecodable generation job".to_vec()));
+		};
+		match self.extension::<InferenceExt>() {
+			Some(ext) => ext.0.start_generation(task, model_root, prompt.to_vec(), job),
+			None => Err(InferenceError::Unavailable),
+		}
+	}
+
+	/// The SCALE-encoded answer to a token-choice dispute of generation task `task`.
+	fn token_choice_opening(
+		&mut self,
+		task: u64,
+		model_root: PassPointerAndReadCopy<[u8; 32], 32>,
+		step: u32,
+		rival: u32,
+	) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
+		match self.extension::<InferenceExt>() {
+			Some(ext) => ext.0.token_choice_opening(task, model_root, step, rival),
 			None => Err(InferenceError::Unavailable),
 		}
 	}
@@ -329,6 +397,29 @@ mod tests {
 		fn graph(&self, model: [u8; 32]) -> Result<Vec<u8>, InferenceError> {
 			(model == MODEL).then(|| b"graph".to_vec()).ok_or(InferenceError::UnknownModel)
 		}
+		fn start_generation(
+			&self,
+			task: u64,
+			model: [u8; 32],
+			prompt: Vec<u32>,
+			job: GenerationJob,
+		) -> Result<(), InferenceError> {
+			// The request arrives whole: its limit as the job's first input value.
+			self.0
+				.lock()
+				.unwrap()
+				.push((task, model, [vec![job.max_new_tokens], prompt].concat()));
+			Ok(())
+		}
+		fn token_choice_opening(
+			&self,
+			_: u64,
+			_: [u8; 32],
+			step: u32,
+			rival: u32,
+		) -> Result<Vec<u8>, InferenceError> {
+			Ok((step, rival).encode())
+		}
 	}
 
 	fn request() -> WatchRequest {
@@ -358,6 +449,19 @@ mod tests {
 			assert_eq!(inference::watch(&request().encode()), Err(InferenceError::Unavailable));
 			assert_eq!(
 				inference::descend(&descent_request().encode()),
+				Err(InferenceError::Unavailable)
+			);
+			let job = GenerationJob {
+				max_new_tokens: 4,
+				stop_token: 2,
+				sampling: arbiter_primitives::token_choice::TokenSampling::Greedy,
+			};
+			assert_eq!(
+				inference::start_generation(1, MODEL, &[5], &job.encode()),
+				Err(InferenceError::Unavailable)
+			);
+			assert_eq!(
+				inference::token_choice_opening(1, MODEL, 0, 1),
 				Err(InferenceError::Unavailable)
 			);
 		});
@@ -400,7 +504,25 @@ mod tests {
 				Err(InferenceError::Unavailable)
 			);
 			assert!(matches!(inference::descend(b"\x01"), Err(InferenceError::Failed(_))));
+			// Generation: the job's request decodes on the native side; garbage fails there.
+			let job = GenerationJob {
+				max_new_tokens: 32,
+				stop_token: 2,
+				sampling: arbiter_primitives::token_choice::TokenSampling::Greedy,
+			};
+			assert_eq!(inference::start_generation(6, MODEL, &[1, 9, 9], &job.encode()), Ok(()));
+			assert!(matches!(
+				inference::start_generation(6, MODEL, &[1], b"\x07"),
+				Err(InferenceError::Failed(_))
+			));
+			assert_eq!(
+				inference::token_choice_opening(6, MODEL, 3, 17),
+				Ok((3u32, 17u32).encode())
+			);
 		});
-		assert_eq!(recorder.0.lock().unwrap().as_slice(), &[(5, MODEL, vec![101, 7592, 102])]);
+		assert_eq!(
+			recorder.0.lock().unwrap().as_slice(),
+			&[(5, MODEL, vec![101, 7592, 102]), (6, MODEL, vec![32, 1, 9, 9])]
+		);
 	}
 }

@@ -52,8 +52,11 @@ pub struct AssignedTask {
 	pub task: TaskId,
 	/// The model's commitment: how the engine finds the model.
 	pub model_root: [u8; 32],
-	/// The task's token ids.
+	/// The task's token ids (a generation's prompt).
 	pub input: Vec<u32>,
+	/// A generation task's request (its limit, sampling and the model's stop token); `None`
+	/// for a task run once over its input.
+	pub generation: Option<arbiter_inference_interface::GenerationJob>,
 }
 
 /// The task registry as the worker sees it.
@@ -76,6 +79,9 @@ pub struct OpenDispute {
 	pub model_root: [u8; 32],
 	/// The element to open now.
 	pub element: ElementRef,
+	/// A token-choice dispute of a generation task, `(step, rival)`: its answer is the opening
+	/// of that choice, not of `element`.
+	pub token_choice: Option<(u32, u32)>,
 	/// The descent step it is (0 for the challenged element): each is answered once.
 	pub round: u32,
 }

@@ -194,6 +194,8 @@ pub struct FakeEngine {
 	pub retained: Mutex<Vec<u64>>,
 	/// Whether this engine runs a watcher.
 	pub watching: bool,
+	/// Generation jobs started: task, prompt, request.
+	pub generations: Mutex<Vec<(u64, Vec<u32>, arbiter_inference_interface::GenerationJob)>>,
 }
 
 impl FakeEngine {
@@ -231,6 +233,30 @@ impl InferenceHost for FakeEngine {
 	}
 	fn graph(&self, model: [u8; 32]) -> Result<Vec<u8>, InferenceError> {
 		Ok(model.to_vec())
+	}
+	fn start_generation(
+		&self,
+		task: u64,
+		model_root: [u8; 32],
+		prompt: Vec<u32>,
+		job: arbiter_inference_interface::GenerationJob,
+	) -> Result<(), InferenceError> {
+		self.generations.lock().unwrap().push((task, prompt, job));
+		self.jobs.lock().unwrap().entry(task).or_insert(JobStatus::Queued);
+		let _ = model_root;
+		Ok(())
+	}
+	fn token_choice_opening(
+		&self,
+		task: u64,
+		_: [u8; 32],
+		step: u32,
+		rival: u32,
+	) -> Result<Vec<u8>, InferenceError> {
+		match self.jobs.lock().unwrap().get(&task) {
+			Some(JobStatus::Done { .. }) => Ok((task, b"token", step, rival).encode()),
+			_ => Err(InferenceError::Failed(b"no trace".to_vec())),
+		}
 	}
 	fn retain(&self, tasks: Vec<u64>) {
 		*self.retained.lock().unwrap() = tasks;

@@ -2,6 +2,7 @@
 
 use alloc::vec::Vec;
 use arbiter_inference_interface::{inference, InferenceError, JobStatus};
+use codec::Encode;
 use frame_support::traits::Get;
 use frame_system::pallet_prelude::BlockNumberFor;
 
@@ -37,7 +38,16 @@ impl<T: Config> Pallet<T> {
 						log::warn!(target: LOG_TARGET, "task {}: engine error {:?}", task.task, e)
 					},
 					Ok(JobStatus::Unknown) => {
-						match inference::start_job(task.task, task.model_root, &task.input) {
+						let started = match &task.generation {
+							Some(job) => inference::start_generation(
+								task.task,
+								task.model_root,
+								&task.input,
+								&job.encode(),
+							),
+							None => inference::start_job(task.task, task.model_root, &task.input),
+						};
+						match started {
 							Ok(()) => {
 								log::info!(target: LOG_TARGET, "task {}: job started", task.task)
 							},

@@ -22,7 +22,12 @@ impl<T: Config> Pallet<T> {
 		for (public, operator) in operator_keys::<T>() {
 			for d in T::Disputes::disputes_against(&operator) {
 				let ElementRef { node, row, col } = d.element;
-				let opening = match inference::opening(d.task, d.model_root, node, row, col) {
+				let opened = match d.token_choice {
+					Some((step, rival)) =>
+						inference::token_choice_opening(d.task, d.model_root, step, rival),
+					None => inference::opening(d.task, d.model_root, node, row, col),
+				};
+				let opening = match opened {
 					Ok(o) => o,
 					// No engine here: another node of this operator may answer.
 					Err(InferenceError::Unavailable) => return,

@@ -50,8 +50,10 @@ fn setup(engine: Option<Arc<FakeEngine>>) -> Setup {
 
 fn assign(operator: Public, task: u64, input: &[u32]) {
 	TASKS.with(|t| {
-		t.borrow_mut()
-			.push((operator, AssignedTask { task, model_root: MODEL, input: input.to_vec() }))
+		t.borrow_mut().push((
+			operator,
+			AssignedTask { task, model_root: MODEL, input: input.to_vec(), generation: None },
+		))
 	});
 }
 
@@ -161,6 +163,7 @@ fn a_dispute_against_our_operator_is_answered_once_with_the_engines_opening() {
 			task,
 			model_root: MODEL,
 			element: ElementRef::new(40, 1, 2),
+			token_choice: None,
 			round: 0,
 		};
 		DISPUTES.with(|d| {
@@ -193,6 +196,65 @@ fn a_dispute_against_our_operator_is_answered_once_with_the_engines_opening() {
 		assert_eq!(
 			txs[1].function,
 			respond_remark(3, &MODEL, &codec::Encode::encode(&(7u64, 39u32, 1u32, 0u32)))
+		);
+	});
+}
+
+#[test]
+fn a_generation_task_is_started_as_a_generation_and_its_token_choice_disputes_answered() {
+	use arbiter_inference_interface::GenerationJob;
+	use arbiter_primitives::token_choice::TokenSampling;
+	let engine = engine();
+	let mut s = setup(Some(engine.clone()));
+	let operator = s.operator;
+	s.ext.execute_with(|| {
+		let job = GenerationJob {
+			max_new_tokens: 16,
+			stop_token: 2,
+			sampling: TokenSampling::Gumbel { temperature_bits: 0.7f32.to_bits(), seed: 5 },
+		};
+		TASKS.with(|t| {
+			t.borrow_mut().push((
+				operator,
+				AssignedTask {
+					task: 9,
+					model_root: MODEL,
+					input: vec![1, 3, 5],
+					generation: Some(job),
+				},
+			))
+		});
+		run(1);
+		// Started with its request, not as a one-pass job.
+		assert_eq!(engine.generations.lock().unwrap().as_slice(), &[(9, vec![1, 3, 5], job)]);
+		assert!(engine.started.lock().unwrap().is_empty());
+		// Done: its tokens are committed as the output bytes the engine gives.
+		let tokens: Vec<u8> = [40u32, 41, 2].iter().flat_map(|t| t.to_le_bytes()).collect();
+		engine.finish(9, JobStatus::Done { output: tokens.clone(), trace_root: None });
+		run(2);
+		let txs = sent(&s.pool);
+		assert_eq!(txs.len(), 1);
+		assert_eq!(txs[0].function, commit_remark(9, tokens, None));
+		// A token-choice dispute is answered with the opening of that choice.
+		DISPUTES.with(|d| {
+			d.borrow_mut().push((
+				operator,
+				OpenDispute {
+					dispute: 4,
+					task: 9,
+					model_root: MODEL,
+					element: ElementRef::new(0, 0, 0),
+					token_choice: Some((1, 17)),
+					round: 0,
+				},
+			))
+		});
+		run(3);
+		let txs = sent(&s.pool);
+		assert_eq!(txs.len(), 2);
+		assert_eq!(
+			txs[1].function,
+			respond_remark(4, &MODEL, &codec::Encode::encode(&(9u64, b"token", 1u32, 17u32)))
 		);
 	});
 }

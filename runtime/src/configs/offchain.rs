@@ -82,10 +82,23 @@ impl pallet_provider_worker::AssignedTasks<AccountId, RuntimeCall> for RegistryT
 					_ => return None,
 				}
 				let model = TaskRegistry::model(task.model)?;
+				// A generation runs with its request and the model's stop token.
+				let generation = match (task.request, model.io.kind) {
+					(
+						pallet_task_registry::TaskRequest::Generation { max_new_tokens, sampling },
+						pallet_task_registry::ModelKind::Generation { stop_token, .. },
+					) => Some(arbiter_inference_interface::GenerationJob {
+						max_new_tokens,
+						stop_token,
+						sampling,
+					}),
+					_ => None,
+				};
 				Some(pallet_provider_worker::AssignedTask {
 					task: id,
 					model_root: model.model_root.0,
 					input: task.input.into_inner(),
+					generation,
 				})
 			})
 			.collect()
@@ -124,11 +137,16 @@ impl pallet_provider_worker::ProviderDisputes<AccountId, RuntimeCall> for Challe
 			.filter(|(_, d)| operator_of(&d.provider).as_ref() == Some(operator))
 			.filter_map(|(id, d)| {
 				let model = TaskRegistry::model(d.model)?;
+				let token_choice = match d.claim {
+					pallet_challenges::Claim::TokenChoice { step, rival } => Some((step, rival)),
+					pallet_challenges::Claim::Element => None,
+				};
 				Some(pallet_provider_worker::OpenDispute {
 					dispute: id,
 					task: d.task,
 					model_root: model.model_root.0,
 					element: d.element,
+					token_choice,
 					round: d.round,
 				})
 			})
@@ -184,7 +202,12 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 				else {
 					return None;
 				};
-				if window_end < now {
+				// The watcher re-executes embedding results; generations are checked by their
+				// token choices, which it does not do yet (docs/protocol.md, "What the protocol
+				// does not cover yet"): comparing their tokens with an embedding would only cost
+				// it bonds.
+				if window_end < now || task.request != pallet_task_registry::TaskRequest::Embedding
+				{
 					return None;
 				}
 				let model = TaskRegistry::model(task.model)?;
@@ -296,7 +319,8 @@ mod tests {
 				vec![pallet_provider_worker::AssignedTask {
 					task: 0,
 					model_root: [4; 32],
-					input: vec![101, 7592, 102]
+					input: vec![101, 7592, 102],
+					generation: None,
 				}]
 			);
 			assert!(RegistryTasks::awaiting_result(&alice).is_empty());
@@ -307,6 +331,67 @@ mod tests {
 			assert!(RegistryTasks::awaiting_result(&ferdie).is_empty());
 			// An output over the storage bound cannot become a call.
 			assert!(RegistryTasks::commit_call(0, vec![0u8; 64 * 1024 + 1], None).is_none());
+		});
+	}
+
+	#[test]
+	fn a_generation_reaches_the_worker_with_its_request_and_its_token_choices_with_the_claim() {
+		use pallet_provider_worker::{ProviderDisputes, WatchedTasks};
+		use pallet_task_registry::{ModelKind, TokenSampling};
+		crate::tests::ext_from_preset("development").execute_with(|| {
+			System::set_block_number(1);
+			let (alice, ferdie, dave) = (
+				Sr25519Keyring::Alice.to_account_id(),
+				Sr25519Keyring::Ferdie.to_account_id(),
+				Sr25519Keyring::Dave.to_account_id(),
+			);
+			let kind =
+				ModelKind::Generation { max_new_tokens: 64, max_context: 512, stop_token: 2 };
+			let model = crate::tests::approved_model_of_kind_with_provider(
+				[5; 32],
+				RuntimeOrigin::root(),
+				kind,
+			);
+			let sampling = TokenSampling::Gumbel { temperature_bits: 0.7f32.to_bits(), seed: 3 };
+			assert_ok!(TaskRegistry::submit_generation(
+				RuntimeOrigin::signed(alice.clone()),
+				model,
+				BoundedVec::try_from(vec![1, 9690, 198]).unwrap(),
+				8,
+				sampling,
+				10 * UNIT,
+			));
+			let job = arbiter_inference_interface::GenerationJob {
+				max_new_tokens: 8,
+				stop_token: 2,
+				sampling,
+			};
+			assert_eq!(
+				RegistryTasks::awaiting_result(&ferdie),
+				vec![pallet_provider_worker::AssignedTask {
+					task: 0,
+					model_root: [5; 32],
+					input: vec![1, 9690, 198],
+					generation: Some(job),
+				}]
+			);
+			// The engine's tokens (u32 little-endian) are the commit.
+			let tokens: Vec<u8> = [504u32, 3000, 2].iter().flat_map(|t| t.to_le_bytes()).collect();
+			assert_ok!(RegistryTasks::commit_call(0, tokens, None)
+				.unwrap()
+				.dispatch(RuntimeOrigin::signed(ferdie.clone())));
+			// The watcher does not check generations (yet): nothing to challenge.
+			assert!(WatchableResults::challengeable().is_empty());
+			// A token-choice dispute reaches the provider with its claim.
+			assert_ok!(crate::Challenges::challenge_token_choice(
+				RuntimeOrigin::signed(dave.clone()),
+				0,
+				1,
+				4000
+			));
+			let disputes = ChallengeDisputes::disputes_against(&ferdie);
+			assert_eq!(disputes.len(), 1);
+			assert_eq!(disputes[0].token_choice, Some((1, 4000)));
 		});
 	}
 
@@ -359,6 +444,7 @@ mod tests {
 					task: 0,
 					model_root: [4; 32],
 					element: ElementRef::new(12, 0, 3),
+					token_choice: None,
 					round: 0,
 				}]
 			);

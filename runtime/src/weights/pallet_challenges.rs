@@ -44,9 +44,9 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Models` (r:1 w:0)
-	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1204), added: 3679, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1213), added: 3688, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:2 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::NextDisputeId` (r:1 w:1)
@@ -56,35 +56,61 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:1 w:1)
-	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(806), added: 3281, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::ResponseDeadlines` (r:1 w:1)
 	/// Proof: `Challenges::ResponseDeadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::Disputes` (r:0 w:1)
-	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
-	fn challenge_token_choice() -> Weight {
-		// Not measured yet: `scripts/benchmark-pallets.sh` replaces this file.
-		Self::challenge()
-	}
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(170), added: 2645, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1018`
-		//  Estimated: `85593`
-		// Minimum execution time: 122_913_000 picoseconds.
-		Weight::from_parts(129_483_000, 0)
-			.saturating_add(Weight::from_parts(0, 85593))
+		//  Measured:  `1052`
+		//  Estimated: `85627`
+		// Minimum execution time: 121_060_000 picoseconds.
+		Weight::from_parts(130_443_000, 0)
+			.saturating_add(Weight::from_parts(0, 85627))
+			.saturating_add(T::DbWeight::get().reads(10))
+			.saturating_add(T::DbWeight::get().writes(8))
+	}
+	/// Storage: `System::Account` (r:1 w:1)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Models` (r:1 w:0)
+	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1213), added: 3688, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:2 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `Challenges::NextDisputeId` (r:1 w:1)
+	/// Proof: `Challenges::NextDisputeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Challenges::OpenDisputes` (r:1 w:1)
+	/// Proof: `Challenges::OpenDisputes` (`max_values`: None, `max_size`: Some(81), added: 2556, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Storage: `ComputeStaking::Providers` (r:1 w:1)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(806), added: 3281, mode: `MaxEncodedLen`)
+	/// Storage: `Challenges::ResponseDeadlines` (r:1 w:1)
+	/// Proof: `Challenges::ResponseDeadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Challenges::Disputes` (r:0 w:1)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(170), added: 2645, mode: `MaxEncodedLen`)
+	fn challenge_token_choice() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `17462`
+		//  Estimated: `85627`
+		// Minimum execution time: 169_562_000 picoseconds.
+		Weight::from_parts(176_523_000, 0)
+			.saturating_add(Weight::from_parts(0, 85627))
 			.saturating_add(T::DbWeight::get().reads(10))
 			.saturating_add(T::DbWeight::get().writes(8))
 	}
 	/// Storage: `Challenges::Disputes` (r:8 w:8)
-	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(170), added: 2645, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Models` (r:1 w:0)
-	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1204), added: 3679, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1213), added: 3688, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:7 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:2)
-	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(806), added: 3281, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:9 w:9)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:10 w:10)
@@ -104,18 +130,18 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// The range of component `g` is `[0, 262144]`.
 	fn respond(g: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `58664`
-		//  Estimated: `836830`
-		// Minimum execution time: 3_384_082_000 picoseconds.
-		Weight::from_parts(3_418_020_083, 0)
-			.saturating_add(Weight::from_parts(0, 836830))
-			// Standard Error: 95
-			.saturating_add(Weight::from_parts(20_990, 0).saturating_mul(g.into()))
+		//  Measured:  `62786`
+		//  Estimated: `840926`
+		// Minimum execution time: 3_254_249_000 picoseconds.
+		Weight::from_parts(3_367_581_171, 0)
+			.saturating_add(Weight::from_parts(0, 840926))
+			// Standard Error: 186
+			.saturating_add(Weight::from_parts(21_757, 0).saturating_mul(g.into()))
 			.saturating_add(T::DbWeight::get().reads(296))
 			.saturating_add(T::DbWeight::get().writes(42))
 	}
 	/// Storage: `Challenges::Disputes` (r:1 w:1)
-	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(170), added: 2645, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::OpenedOperands` (r:1 w:1)
 	/// Proof: `Challenges::OpenedOperands` (`max_values`: None, `max_size`: Some(32805), added: 35280, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:1 w:0)
@@ -124,10 +150,10 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `Challenges::ResponseDeadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	fn descend() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `33131`
+		//  Measured:  `33132`
 		//  Estimated: `36270`
-		// Minimum execution time: 47_490_000 picoseconds.
-		Weight::from_parts(50_024_000, 0)
+		// Minimum execution time: 47_691_000 picoseconds.
+		Weight::from_parts(54_771_000, 0)
 			.saturating_add(Weight::from_parts(0, 36270))
 			.saturating_add(T::DbWeight::get().reads(4))
 			.saturating_add(T::DbWeight::get().writes(3))
@@ -135,17 +161,17 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `System::Account` (r:10 w:10)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::Disputes` (r:8 w:8)
-	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(170), added: 2645, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:7 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:2)
-	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(806), added: 3281, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:9 w:9)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::OpenDisputes` (r:1 w:1)
 	/// Proof: `Challenges::OpenDisputes` (`max_values`: None, `max_size`: Some(81), added: 2556, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::ModelProviders` (r:1 w:0)
@@ -158,22 +184,22 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Proof: `Challenges::OpenedOperands` (`max_values`: None, `max_size`: Some(32805), added: 35280, mode: `MaxEncodedLen`)
 	fn settle() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `58457`
-		//  Estimated: `836830`
-		// Minimum execution time: 2_894_523_000 picoseconds.
-		Weight::from_parts(3_029_254_000, 0)
-			.saturating_add(Weight::from_parts(0, 836830))
+		//  Measured:  `62578`
+		//  Estimated: `840926`
+		// Minimum execution time: 3_027_601_000 picoseconds.
+		Weight::from_parts(3_244_334_000, 0)
+			.saturating_add(Weight::from_parts(0, 840926))
 			.saturating_add(T::DbWeight::get().reads(295))
 			.saturating_add(T::DbWeight::get().writes(42))
 	}
 	/// Storage: `Challenges::ResponseDeadlines` (r:1 w:1)
 	/// Proof: `Challenges::ResponseDeadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Challenges::Disputes` (r:8 w:8)
-	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(161), added: 2636, mode: `MaxEncodedLen`)
+	/// Proof: `Challenges::Disputes` (`max_values`: None, `max_size`: Some(170), added: 2645, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:7 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:2)
-	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(806), added: 3281, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:9 w:9)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:10 w:10)
@@ -181,7 +207,7 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// Storage: `Challenges::OpenDisputes` (r:1 w:1)
 	/// Proof: `Challenges::OpenDisputes` (`max_values`: None, `max_size`: Some(81), added: 2556, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::ModelProviders` (r:1 w:0)
@@ -195,13 +221,13 @@ impl<T: frame_system::Config> pallet_challenges::WeightInfo for WeightInfo<T> {
 	/// The range of component `d` is `[0, 64]`.
 	fn on_initialize(d: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `58460 + d * (8 ±0)`
-		//  Estimated: `836830`
-		// Minimum execution time: 9_804_000 picoseconds.
-		Weight::from_parts(2_502_511_296, 0)
-			.saturating_add(Weight::from_parts(0, 836830))
-			// Standard Error: 2_260_706
-			.saturating_add(Weight::from_parts(14_412_705, 0).saturating_mul(d.into()))
+		//  Measured:  `62581 + d * (8 ±0)`
+		//  Estimated: `840926`
+		// Minimum execution time: 14_301_000 picoseconds.
+		Weight::from_parts(2_683_122_394, 0)
+			.saturating_add(Weight::from_parts(0, 840926))
+			// Standard Error: 3_770_815
+			.saturating_add(Weight::from_parts(21_910_742, 0).saturating_mul(d.into()))
 			.saturating_add(T::DbWeight::get().reads(242))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(35))

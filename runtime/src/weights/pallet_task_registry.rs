@@ -50,50 +50,50 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Models` (r:0 w:1)
-	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1204), added: 3679, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1213), added: 3688, mode: `MaxEncodedLen`)
 	/// The range of component `m` is `[0, 1024]`.
 	fn register_model(m: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `277`
 		//  Estimated: `6012`
-		// Minimum execution time: 65_077_000 picoseconds.
-		Weight::from_parts(67_964_676, 0)
+		// Minimum execution time: 66_218_000 picoseconds.
+		Weight::from_parts(69_683_648, 0)
 			.saturating_add(Weight::from_parts(0, 6012))
-			// Standard Error: 20
-			.saturating_add(Weight::from_parts(690, 0).saturating_mul(m.into()))
+			// Standard Error: 35
+			.saturating_add(Weight::from_parts(532, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(5))
 			.saturating_add(T::DbWeight::get().writes(4))
 	}
 	/// Storage: `TaskRegistry::Models` (r:1 w:1)
-	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1204), added: 3679, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1213), added: 3688, mode: `MaxEncodedLen`)
 	fn approve_model() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `309`
-		//  Estimated: `4669`
-		// Minimum execution time: 13_049_000 picoseconds.
-		Weight::from_parts(14_201_000, 0)
-			.saturating_add(Weight::from_parts(0, 4669))
+		//  Measured:  `344`
+		//  Estimated: `4678`
+		// Minimum execution time: 13_380_000 picoseconds.
+		Weight::from_parts(14_992_000, 0)
+			.saturating_add(Weight::from_parts(0, 4678))
 			.saturating_add(T::DbWeight::get().reads(1))
 			.saturating_add(T::DbWeight::get().writes(1))
 	}
 	/// Storage: `TaskRegistry::Models` (r:1 w:1)
-	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1204), added: 3679, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1213), added: 3688, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	fn retire_model() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `505`
-		//  Estimated: `4669`
-		// Minimum execution time: 52_548_000 picoseconds.
-		Weight::from_parts(54_812_000, 0)
-			.saturating_add(Weight::from_parts(0, 4669))
+		//  Measured:  `540`
+		//  Estimated: `4678`
+		// Minimum execution time: 53_450_000 picoseconds.
+		Weight::from_parts(56_144_000, 0)
+			.saturating_add(Weight::from_parts(0, 4678))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().writes(3))
 	}
 	/// Storage: `TaskRegistry::Models` (r:1 w:0)
-	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1204), added: 3679, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1213), added: 3688, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::NextTaskId` (r:1 w:1)
@@ -107,71 +107,106 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `ComputeStaking::ModelProviders` (r:1 w:0)
 	/// Proof: `ComputeStaking::ModelProviders` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:1)
-	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(806), added: 3281, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::OperatorTasks` (r:0 w:1)
 	/// Proof: `TaskRegistry::OperatorTasks` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:0 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
+	/// The range of component `l` is `[1, 4096]`.
+	fn submit_task(l: u32, ) -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `55815`
+		//  Estimated: `840926`
+		// Minimum execution time: 2_389_813_000 picoseconds.
+		Weight::from_parts(2_550_909_139, 0)
+			.saturating_add(Weight::from_parts(0, 840926))
+			// Standard Error: 3_627
+			.saturating_add(Weight::from_parts(5_820, 0).saturating_mul(l.into()))
+			.saturating_add(T::DbWeight::get().reads(267))
+			.saturating_add(T::DbWeight::get().writes(7))
+	}
+	/// Storage: `System::Account` (r:1 w:1)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Models` (r:1 w:0)
+	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1213), added: 3688, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::NextTaskId` (r:1 w:1)
+	/// Proof: `TaskRegistry::NextTaskId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:4 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `System::ParentHash` (r:1 w:0)
+	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
+	/// Storage: `ComputeStaking::ModelProviders` (r:1 w:0)
+	/// Proof: `ComputeStaking::ModelProviders` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
+	/// Storage: `ComputeStaking::Providers` (r:256 w:1)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(806), added: 3281, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
+	/// Proof: `TaskRegistry::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::OperatorTasks` (r:0 w:1)
+	/// Proof: `TaskRegistry::OperatorTasks` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Tasks` (r:0 w:1)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 4096]`.
 	fn submit_generation(l: u32, ) -> Weight {
-		// Not measured yet: `scripts/benchmark-pallets.sh` replaces this file.
-		Self::submit_task(l)
-	}
-	fn submit_task(_l: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `51650`
-		//  Estimated: `836830`
-		// Minimum execution time: 2_359_108_000 picoseconds.
-		Weight::from_parts(2_473_095_021, 0)
-			.saturating_add(Weight::from_parts(0, 836830))
+		//  Measured:  `55861`
+		//  Estimated: `840926`
+		// Minimum execution time: 2_437_184_000 picoseconds.
+		Weight::from_parts(2_589_027_913, 0)
+			.saturating_add(Weight::from_parts(0, 840926))
+			// Standard Error: 3_120
+			.saturating_add(Weight::from_parts(5_644, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(267))
 			.saturating_add(T::DbWeight::get().writes(7))
 	}
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::PruneQueue` (r:1 w:1)
 	/// Proof: `TaskRegistry::PruneQueue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	fn cancel_task() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `501`
-		//  Estimated: `85593`
-		// Minimum execution time: 76_795_000 picoseconds.
-		Weight::from_parts(79_959_000, 0)
-			.saturating_add(Weight::from_parts(0, 85593))
+		//  Measured:  `518`
+		//  Estimated: `85627`
+		// Minimum execution time: 77_426_000 picoseconds.
+		Weight::from_parts(80_950_000, 0)
+			.saturating_add(Weight::from_parts(0, 85627))
 			.saturating_add(T::DbWeight::get().reads(4))
 			.saturating_add(T::DbWeight::get().writes(4))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:1 w:0)
 	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Models` (r:1 w:0)
+	/// Proof: `TaskRegistry::Models` (`max_values`: None, `max_size`: Some(1213), added: 3688, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 65536]`.
 	fn commit_result(l: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `430`
-		//  Estimated: `85593`
-		// Minimum execution time: 23_034_000 picoseconds.
-		Weight::from_parts(29_785_077, 0)
-			.saturating_add(Weight::from_parts(0, 85593))
+		//  Measured:  `702`
+		//  Estimated: `85627`
+		// Minimum execution time: 28_372_000 picoseconds.
+		Weight::from_parts(38_275_151, 0)
+			.saturating_add(Weight::from_parts(0, 85627))
 			// Standard Error: 1
-			.saturating_add(Weight::from_parts(111, 0).saturating_mul(l.into()))
-			.saturating_add(T::DbWeight::get().reads(3))
+			.saturating_add(Weight::from_parts(117, 0).saturating_mul(l.into()))
+			.saturating_add(T::DbWeight::get().reads(4))
 			.saturating_add(T::DbWeight::get().writes(2))
 	}
 	/// Storage: `System::Account` (r:3 w:3)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:2)
-	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(806), added: 3281, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `Parameters::Parameters` (r:5 w:0)
@@ -186,11 +221,11 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Proof: `TaskRegistry::OperatorTasks` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn finalize() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `52417`
-		//  Estimated: `836830`
-		// Minimum execution time: 2_374_200_000 picoseconds.
-		Weight::from_parts(2_522_591_000, 0)
-			.saturating_add(Weight::from_parts(0, 836830))
+		//  Measured:  `56564`
+		//  Estimated: `840926`
+		// Minimum execution time: 2_456_823_000 picoseconds.
+		Weight::from_parts(2_571_593_000, 0)
+			.saturating_add(Weight::from_parts(0, 840926))
 			.saturating_add(T::DbWeight::get().reads(269))
 			.saturating_add(T::DbWeight::get().writes(10))
 	}
@@ -199,9 +234,9 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// Storage: `TaskRegistry::PruneQueue` (r:1 w:1)
 	/// Proof: `TaskRegistry::PruneQueue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:64 w:128)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82128), added: 84603, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(82162), added: 84637, mode: `MaxEncodedLen`)
 	/// Storage: `ComputeStaking::Providers` (r:256 w:107)
-	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(790), added: 3265, mode: `MaxEncodedLen`)
+	/// Proof: `ComputeStaking::Providers` (`max_values`: None, `max_size`: Some(806), added: 3281, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:58 w:58)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:59 w:59)
@@ -218,21 +253,19 @@ impl<T: frame_system::Config> pallet_task_registry::WeightInfo for WeightInfo<T>
 	/// The range of component `p` is `[0, 64]`.
 	fn on_initialize(d: u32, p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `59208 + d * (367 ±0) + p * (8 ±0)`
-		//  Estimated: `836830 + d * (84606 ±4) + p * (21 ±4)`
-		// Minimum execution time: 211_675_000 picoseconds.
-		Weight::from_parts(1_129_914_161, 0)
-			.saturating_add(Weight::from_parts(0, 836830))
-			// Standard Error: 6_134_901
-			.saturating_add(Weight::from_parts(1_559_772_672, 0).saturating_mul(d.into()))
-			// Standard Error: 6_134_901
-			.saturating_add(Weight::from_parts(8_695_410, 0).saturating_mul(p.into()))
+		//  Measured:  `63355 + d * (382 ±0) + p * (8 ±0)`
+		//  Estimated: `840926 + d * (84640 ±4) + p * (21 ±4)`
+		// Minimum execution time: 217_643_000 picoseconds.
+		Weight::from_parts(4_896_804_996, 0)
+			.saturating_add(Weight::from_parts(0, 840926))
+			// Standard Error: 7_146_384
+			.saturating_add(Weight::from_parts(1_545_865_756, 0).saturating_mul(d.into()))
 			.saturating_add(T::DbWeight::get().reads(209))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(6))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(p.into())))
-			.saturating_add(Weight::from_parts(0, 84606).saturating_mul(d.into()))
+			.saturating_add(Weight::from_parts(0, 84640).saturating_mul(d.into()))
 			.saturating_add(Weight::from_parts(0, 21).saturating_mul(p.into()))
 	}
 }
