@@ -73,10 +73,11 @@ fn development_preset_has_alice_as_only_authority_and_sudo() {
 		assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), 1);
 		assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(Sr25519Keyring::Alice.to_account_id()));
 		let alice = Sr25519Keyring::Alice.to_account_id();
-		// Alice's endowment, less her MiniLM provider stake and model deposit, which are held.
+		// Alice's endowment, less her provider stake and the deposits of her two models (MiniLM
+		// and SmolLM2), which are held.
 		let deposit: Balance =
 			<<Runtime as pallet_task_registry::Config>::ModelDeposit as Get<Balance>>::get();
-		let held = genesis_config_presets::DEV_PROVIDER_STAKE + deposit;
+		let held = genesis_config_presets::DEV_PROVIDER_STAKE + 2 * deposit;
 		assert_eq!(Balances::free_balance(&alice), genesis_config_presets::ENDOWMENT - held);
 		assert_eq!(
 			<Balances as frame_support::traits::fungible::Inspect<_>>::total_balance(&alice),
