@@ -83,9 +83,11 @@ require_free_port "$P2P_PORT"
 PROM_PORT="${ARBITER_TEST_PROMETHEUS_PORT:-19615}"
 require_free_port "$PROM_PORT"
 log "starting a dev node (RPC $RPC_PORT)"
-# --provider: the node runs MiniLM tasks assigned to Alice's operator key (06-provider-worker).
+# --provider: the node runs MiniLM tasks (06-provider-worker) and, with --gguf, SmolLM2
+# generation tasks (12-generation) assigned to Alice's operator key.
 setsid "$NODE_BIN" --dev --base-path "$WORK/dev" --rpc-port "$RPC_PORT" --port "$P2P_PORT" \
-	--prometheus-port "$PROM_PORT" --no-mdns --provider --models-dir "$MODELS_DIR" >"$WORK/dev-node.log" 2>&1 &
+	--prometheus-port "$PROM_PORT" --no-mdns --provider --models-dir "$MODELS_DIR" \
+	--gguf "$ARBITER_SMOLLM2_GGUF" >"$WORK/dev-node.log" 2>&1 &
 pids+=($!)
 wait_for_rpc "$RPC_PORT" "${pids[0]}"
 

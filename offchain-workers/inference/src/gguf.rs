@@ -42,6 +42,16 @@ fn strings(content: &Content, key: &str) -> Result<Vec<String>> {
 }
 
 /// The `tokenizer.json` of `content`'s tokenizer.
+/// [`tokenizer_json`] of the GGUF file at `path`: the exact bytes a generation model's
+/// `tokenizer_hash` commits, which clients tokenize with (`arbiter-infer tokenizer`).
+pub fn tokenizer_json_of_file(path: &std::path::Path) -> Result<String> {
+	let io = |e: std::io::Error| EngineError::InvalidInput(format!("{}: {e}", path.display()));
+	let mut file = std::fs::File::open(path).map_err(io)?;
+	let content = Content::read(&mut file)
+		.map_err(|e| EngineError::InvalidInput(format!("{}: {e}", path.display())))?;
+	tokenizer_json(&content)
+}
+
 pub fn tokenizer_json(content: &Content) -> Result<String> {
 	let model = meta(content, "tokenizer.ggml.model")?.to_string().ok().cloned();
 	if model.as_deref() != Some("gpt2") {

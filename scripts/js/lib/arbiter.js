@@ -254,6 +254,10 @@ export async function loadTokenizer(api, model, tokenizerJson) {
     model,
     vocabulary,
     maxTokens,
+    /** Token ids as text, special tokens kept (what `arbiter-infer generate` prints). */
+    decode(ids) {
+      return tokenizer.decode(Array.from(ids, Number), { skip_special_tokens: false });
+    },
     encode(text) {
       if (typeof text !== 'string' || text.trim() === '') throw new Error('the text is empty');
       const ids = tokenizer.encode(text).ids;
@@ -275,6 +279,59 @@ export async function submitText(api, tokenizer, text, maxFee, signer, options) 
   const result = await signAndWait(api, api.tx.taskRegistry.submitTask(tokenizer.model, ids, maxFee), signer, options);
   const task = findEvent(result.events, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
   return { ...result, task, ids };
+}
+
+/**
+ * SmolLM2's chat template with one user message (the engine's `generate --chat`,
+ * `arbiter_inference::llama::chat_prompt`): the model answers as the assistant.
+ */
+export function chatPrompt(user) {
+  return '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n'
+    + `<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n`;
+}
+
+/** A temperature as the f32 bits `TokenSampling::Gumbel` carries. */
+export function temperatureBits(temperature) {
+  return new Uint32Array(new Float32Array([temperature]).buffer)[0];
+}
+
+/** A generation's committed output as its token ids (u32 little-endian each). */
+export function decodeTokens(output) {
+  const bytes = output instanceof Uint8Array ? output : hexToU8a(output.toHex ? output.toHex() : output);
+  if (bytes.length % 4 !== 0) throw new Error(`an output of ${bytes.length} bytes is not token ids`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: bytes.length / 4 }, (_, k) => view.getUint32(4 * k, true));
+}
+
+/**
+ * Generates text with a generation model (docs/tasks.md, "Generation tasks"): tokenizes `prompt`
+ * with the model's committed tokenizer (`loadTokenizer`; SmolLM2's chat template first with
+ * `chat: true`), submits `taskRegistry.submitGeneration`, follows the task until its tokens are
+ * committed (and, with `finalized: true`, until the task is final), and returns the task id, the
+ * prompt ids, the tokens and their text. Options: `maxNewTokens` (default 32), `temperature` and
+ * `seed` (seeded sampling; greedy without a temperature), `maxFee`, `signer`, `chat`,
+ * `finalized`, `timeoutMs`.
+ */
+export async function generate(api, tokenizer, prompt, options) {
+  const { maxNewTokens = 32, temperature, seed = 0, maxFee, signer, chat = false,
+    finalized = false, timeoutMs = 600_000 } = options;
+  const ids = tokenizer.encode(chat ? chatPrompt(prompt) : prompt);
+  const sampling = temperature === undefined
+    ? 'Greedy'
+    : { Gumbel: { temperatureBits: temperatureBits(temperature), seed } };
+  const tx = api.tx.taskRegistry.submitGeneration(tokenizer.model, ids, maxNewTokens, sampling, maxFee);
+  const { events } = await signAndWait(api, tx, signer);
+  const task = findEvent(events, 'taskRegistry', 'TaskSubmitted').data[0].toNumber();
+  const done = (s) => s.isFinalized || (!finalized && (s.isCommitted || s.isDisputed));
+  const record = await waitFor(async () => {
+    const t = (await api.call.taskRegistryApi.task(task)).unwrapOr(null);
+    if (t && (t.status.isRefunded || t.status.isCancelled)) throw new Error(`task ${task} ended without a result`);
+    return t && done(t.status) ? t : null;
+  }, { timeoutMs, what: `the tokens of generation task ${task}` });
+  const s = record.status;
+  const output = s.isFinalized ? s.asFinalized.output : s.isCommitted ? s.asCommitted.output : s.asDisputed.output;
+  const tokens = decodeTokens(output);
+  return { task, ids, tokens, text: tokenizer.decode(tokens), status: record.status };
 }
 
 /** A committed output as numbers: `4 · n` bytes, n f32 little-endian (an embedding: 384 for

@@ -54,7 +54,8 @@ test('the provider off-chain worker runs a MiniLM task and commits the engine\'s
   const model = 0;
   const provider = (await api.query.computeStaking.providers(alice.address)).unwrap();
   assert.equal(provider.operator.toString(), alice.address);
-  assert.deepEqual(provider.offer.models.toJSON(), [model]);
+  // Alice serves MiniLM (model 0) and SmolLM2 (model 1, a generation model).
+  assert.deepEqual(provider.offer.models.toJSON(), [model, 1]);
 
   // Charlie submits the text: one call of the client library (tokenize, then submitTask).
   const tokenizer = await loadTokenizer(api, model, readFileSync(join(MODEL_DIR, 'tokenizer.json')));

@@ -5,6 +5,8 @@
 //! - `embed --model DIR (--text T | --ids 101,7592,102) ... [--json]`: embeddings, trace roots,
 //!   model root;
 //! - `model-info --model DIR [--json]`: what `taskRegistry.registerModel` needs;
+//! - `tokenizer --model FILE.gguf --out tokenizer.json`: a GGUF model's committed tokenizer, the
+//!   file clients tokenize with (its blake2-256 is the model's `tokenizer_hash`);
 //! - `check --model DIR --text T --samples N`: re-verifies sampled elements of every node of the
 //!   trace with the on-chain check (`verify_element`) and reports how many passed;
 //! - `generate --model FILE.gguf --prompt T [--chat] --max-new-tokens N [--temperature T --seed S]
@@ -85,6 +87,15 @@ enum Command {
 		trace_store: Option<PathBuf>,
 		#[arg(long, default_value_t = 0)]
 		first_task: u64,
+	},
+	/// Writes a GGUF model's tokenizer (built from the file: the bytes its `tokenizer_hash`
+	/// commits) for clients, and prints its hash.
+	Tokenizer {
+		/// The GGUF file.
+		#[arg(long)]
+		model: PathBuf,
+		#[arg(long)]
+		out: PathBuf,
 	},
 	/// Prints the model's commitments and sizes (the arguments of `registerModel`).
 	ModelInfo {
@@ -208,6 +219,13 @@ fn load(model: &std::path::Path, device: DeviceKind) -> Result<Model, EngineErro
 
 fn run(cli: Cli) -> Result<(), EngineError> {
 	match cli.command {
+		Command::Tokenizer { model, out } => {
+			let json = arbiter_inference::gguf::tokenizer_json_of_file(&model)?;
+			std::fs::write(&out, json.as_bytes())
+				.map_err(|e| EngineError::InvalidInput(format!("{}: {e}", out.display())))?;
+			let hash = arbiter_primitives::encoding::hash(json.as_bytes());
+			println!("{}", json!({ "tokenizer_hash": hex32(&hash), "out": out }));
+		},
 		Command::Tokenize { model, texts, json } => {
 			let model = load(&model, cli.device)?;
 			let ids = texts.iter().map(|t| model.tokenize(t)).collect::<Result<Vec<_>, _>>()?;
