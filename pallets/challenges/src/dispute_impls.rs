@@ -1,8 +1,8 @@
 //! Challenge, respond, settle.
 
 use arbiter_interface::{
-	DisputeTracking, ElementRef, ModelCommitments, ProviderSlashing, TaskDisputes, TaskId,
-	TaskRequest,
+	DisputeSubject, DisputeTracking, ElementRef, ModelCommitments, ProviderSlashing, TaskDisputes,
+	TaskId, TaskRequest,
 };
 use arbiter_primitives::{
 	descent::{operand_rows, MAX_OPERAND_ROWS},
@@ -50,7 +50,10 @@ impl<T: Config> Pallet<T> {
 		col: u32,
 	) -> DispatchResult {
 		let element = ElementRef::new(node, row, col);
-		let (dispute, deadline) = Self::open_dispute(who.clone(), task, element, Claim::Element)?;
+		let subject = T::Tasks::subject(task).ok_or(Error::<T>::NotChallengeable)?;
+		ensure!(T::Models::commitment(subject.model).is_some(), Error::<T>::UnknownModel);
+		let (dispute, deadline) =
+			Self::open_dispute(who.clone(), task, subject, element, Claim::Element)?;
 		Self::deposit_event(Event::Challenged {
 			dispute,
 			task,
@@ -85,7 +88,7 @@ impl<T: Config> Pallet<T> {
 		ensure!(rival != chosen && rival < model.vocabulary, Error::<T>::BadRival);
 		let claim = Claim::TokenChoice { step, rival };
 		let (dispute, deadline) =
-			Self::open_dispute(who.clone(), task, ElementRef::new(0, 0, 0), claim)?;
+			Self::open_dispute(who.clone(), task, subject, ElementRef::new(0, 0, 0), claim)?;
 		Self::deposit_event(Event::TokenChoiceChallenged {
 			dispute,
 			task,
@@ -97,15 +100,15 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Holds the bond, freezes the task and opens a dispute of `claim` (at `element`).
+	/// Holds the bond, freezes the task and opens a dispute of `claim` (at `element`) on `task`,
+	/// whose `subject` and model the caller has checked.
 	fn open_dispute(
 		who: T::AccountId,
 		task: TaskId,
+		subject: DisputeSubject<T::AccountId>,
 		element: ElementRef,
 		claim: Claim,
 	) -> Result<(DisputeId, BlockNumberFor<T>), DispatchError> {
-		let subject = T::Tasks::subject(task).ok_or(Error::<T>::NotChallengeable)?;
-		ensure!(T::Models::commitment(subject.model).is_some(), Error::<T>::UnknownModel);
 		let bond = T::ChallengerBond::get();
 		let holdable =
 			T::Currency::reducible_balance(&who, Preservation::Preserve, Fortitude::Polite);
@@ -212,16 +215,6 @@ impl<T: Config> Pallet<T> {
 			},
 		};
 		let element = (dispute.element.node, dispute.element.row, dispute.element.col);
-		// A generation's output is its tokens (whole u32s: the registry checked them at
-		// commit); its trace is of the prompt and the tokens (docs/protocol.md, "Generation
-		// tasks").
-		let tokens = tokens_of_output(&committed.output).unwrap_or_default();
-		let generation = |sampling| GenerationCommitments {
-			trace_root: &trace_root,
-			prompt: &committed.input,
-			tokens: &tokens,
-			sampling,
-		};
 		// Rulings: docs/protocol.md, "Rulings"; a won step descends ("Descent").
 		let verdict = match (dispute.claim, committed.request) {
 			(Claim::Element, TaskRequest::Embedding) => {
@@ -232,10 +225,24 @@ impl<T: Config> Pallet<T> {
 				};
 				verify_element(&registered, &task, element, &opening)
 			},
-			(Claim::Element, TaskRequest::Generation { sampling, .. }) =>
-				verify_generation_element(&registered, &generation(sampling), element, &opening),
-			(Claim::TokenChoice { step, rival }, TaskRequest::Generation { sampling, .. }) =>
-				verify_token_choice(&registered, &generation(sampling), step, rival, &opening),
+			// A generation's output is its tokens (whole u32s: the registry checked them at
+			// commit); its trace is of the prompt and the tokens (docs/protocol.md, "Generation
+			// tasks").
+			(claim, TaskRequest::Generation { sampling, .. }) => {
+				let tokens = tokens_of_output(&committed.output).unwrap_or_default();
+				let task = GenerationCommitments {
+					trace_root: &trace_root,
+					prompt: &committed.input,
+					tokens: &tokens,
+					sampling,
+				};
+				match claim {
+					Claim::Element =>
+						verify_generation_element(&registered, &task, element, &opening),
+					Claim::TokenChoice { step, rival } =>
+						verify_token_choice(&registered, &task, step, rival, &opening),
+				}
+			},
 			// Opened only on generation tasks.
 			(Claim::TokenChoice { .. }, TaskRequest::Embedding) =>
 				return Err(Error::<T>::NotAGeneration.into()),
