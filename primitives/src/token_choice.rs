@@ -112,6 +112,12 @@ pub fn check_generated_tokens(
 	Ok(())
 }
 
+/// The output a generation commits: its tokens, u32 little-endian each ([`tokens_of_output`]
+/// reads it back).
+pub fn output_of_tokens(tokens: &[u32]) -> Vec<u8> {
+	tokens.iter().flat_map(|t| t.to_le_bytes()).collect()
+}
+
 /// A generation's committed output as its tokens (u32 little-endian each, the form the chain
 /// stores); `None` unless the bytes are whole u32s.
 pub fn tokens_of_output(output: &[u8]) -> Option<Vec<u32>> {

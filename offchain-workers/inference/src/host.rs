@@ -46,7 +46,7 @@ impl InferenceHost for EngineHost {
 			},
 			// A generation's committed output is its tokens, u32 little-endian each.
 			JobStatus::Generated { tokens } => HostJobStatus::Done {
-				output: tokens.iter().flat_map(|t| t.to_le_bytes()).collect(),
+				output: arbiter_primitives::token_choice::output_of_tokens(&tokens),
 				trace_root: None,
 			},
 			JobStatus::Failed(reason) => HostJobStatus::Failed(reason.into_bytes()),

@@ -551,9 +551,10 @@ impl TraceStore {
 	}
 }
 
-/// The hash a generation record keeps of the committed tokens (u32 little-endian each).
+/// The hash a generation record keeps of the committed tokens (the output bytes they are
+/// committed as).
 pub fn tokens_hash(tokens: &[u32]) -> Hash {
-	let bytes: Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+	let bytes = arbiter_primitives::token_choice::output_of_tokens(tokens);
 	let mut out = [0u8; 32];
 	out.copy_from_slice(blake2b_simd::Params::new().hash_length(32).hash(&bytes).as_bytes());
 	out

@@ -70,7 +70,7 @@ impl<T: Config> Pallet<T> {
 			TokenSampling::Gumbel { temperature_bits: 0.7f32.to_bits(), seed: 1 },
 			BalanceOf::<T>::max_value() / 1_000_000_000u32.into(),
 		)?;
-		let output: alloc::vec::Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+		let output = arbiter_primitives::token_choice::output_of_tokens(&tokens);
 		let output = BoundedVec::try_from(output).map_err(|_| Error::<T>::BadOutputLength)?;
 		Self::do_commit_result(operator, task, output, None)?;
 		Ok(task)

@@ -206,7 +206,7 @@ mod benchmarks {
 		if count < max_new {
 			tokens[count as usize - 1] = 0;
 		}
-		let output: alloc::vec::Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+		let output = arbiter_primitives::token_choice::output_of_tokens(&tokens);
 		let output = BoundedVec::truncate_from(output);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), id, output, Some(H256::zero()));
