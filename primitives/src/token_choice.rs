@@ -301,7 +301,51 @@ fn check_token_choice(
 	};
 	let (hidden, chosen_row, rival_row) = (find(hidden_ref)?, find(chosen_ref)?, find(rival_ref)?);
 	let chosen = *task.tokens.get(step as usize).ok_or(MalformedReason::ElementOutOfRange)?;
+	let gap = token_choice_gap(
+		hidden,
+		(chosen, chosen_row),
+		(rival, rival_row),
+		task.sampling,
+		step,
+		model.slack(),
+	);
+	Ok(gap.excess <= gap.allowed)
+}
 
+/// How much a rival token beats a chosen one under a hidden row, in the units a token-choice
+/// ruling compares (logits when greedy; `logit / T + noise` when sampling).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenChoiceGap {
+	/// The rival's score minus the chosen token's, from the exact logits.
+	pub excess: f64,
+	/// What the rounding of f32 logits allows the provider (the band, the slack and the f64
+	/// roundings of the ruling itself): the choice stands iff `excess <= allowed`.
+	pub allowed: f64,
+	/// `Σ|hᵢcᵢ| + Σ|hᵢrᵢ|` in the same units: the size of the two logits' terms, which a
+	/// watcher scales its own tolerance by (another honest hidden row moves the logits in
+	/// proportion to it).
+	pub scale: f64,
+}
+
+/// The gap between the `rival` and the `chosen` token (each with its embedding row) at
+/// generation step `step` under `hidden`, as [`verify_token_choice`] rules on it. With `D` the
+/// exact difference of the two logits (rival − chosen) and `Aₜ = Σ|hᵢeₜᵢ|`, an f32 logit is
+/// within `γ(k)·Aₜ` of the exact one whatever the summation order, so:
+///
+/// - greedy: `excess = D`, `allowed = γ(k)·(A_c + A_r) + 2·slack` (plus the f64 roundings);
+/// - Gumbel: `excess = D/T + g_r − g_c`, `allowed` the same band divided by `T`, plus `η` for the
+///   f64 roundings of the scores (`T` the temperature, `g` the public noise).
+///
+/// An honest choice (the highest score of the provider's own f32 logits) always has
+/// `excess <= allowed`.
+pub fn token_choice_gap(
+	hidden: &[f32],
+	(chosen, chosen_row): (u32, &[f32]),
+	(rival, rival_row): (u32, &[f32]),
+	sampling: TokenSampling,
+	step: u32,
+	slack: f64,
+) -> TokenChoiceGap {
 	// D = Σ hᵢ·(rᵢ − cᵢ), exactly (one rounding at the read-out, below 2^-60 relative).
 	let mut difference = ExactSum::new();
 	let (mut abs_chosen, mut abs_rival) = (0.0f64, 0.0f64);
@@ -317,11 +361,12 @@ fn check_token_choice(
 	let inflate = 1.0 + (k as f64 + 1.0) * f64::EPSILON;
 	let (abs_chosen, abs_rival) = (abs_chosen * inflate, abs_rival * inflate);
 	let d = difference.to_f64();
-	let band = gamma(k) * (abs_chosen + abs_rival) + 2.0 * model.slack();
+	let band = gamma(k) * (abs_chosen + abs_rival) + 2.0 * slack;
 	// Read-out rounding of `d` (2^-60 relative) and of the band's own f64 arithmetic.
 	let margin = (d.abs() + band) * ROUNDING_MARGIN;
-	Ok(match task.sampling {
-		TokenSampling::Greedy => d <= band + margin,
+	match sampling {
+		TokenSampling::Greedy =>
+			TokenChoiceGap { excess: d, allowed: band + margin, scale: abs_chosen + abs_rival },
 		TokenSampling::Gumbel { temperature_bits, seed } => {
 			let t = f32_of(temperature_bits) as f64;
 			let (g_chosen, g_rival) =
@@ -331,9 +376,13 @@ fn check_token_choice(
 			let eta = ROUNDING_MARGIN *
 				((abs_chosen + abs_rival) * (1.0 + gamma(k)) / t +
 					g_chosen.abs() + g_rival.abs());
-			d / t + (g_rival - g_chosen) <= band / t + margin / t + eta
+			TokenChoiceGap {
+				excess: d / t + (g_rival - g_chosen),
+				allowed: band / t + margin / t + eta,
+				scale: (abs_chosen + abs_rival) / t,
+			}
 		},
-	})
+	}
 }
 
 #[cfg(test)]

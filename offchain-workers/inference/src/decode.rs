@@ -905,22 +905,43 @@ pub fn replay_generation(
 	tokens: &[u32],
 	sampling: Sampling,
 ) -> Result<Trace> {
+	let max_new = u32::try_from(tokens.len())
+		.map_err(|_| EngineError::InvalidInput("too many tokens".into()))?;
+	check_request(model, prompt.len(), max_new, sampling)?;
+	teacher_forced(model, prompt, tokens, |step, hidden| {
+		let token = tokens[step as usize];
+		let chosen = committed_choice(model, &logits(model, hidden)?, sampling, step);
+		if chosen != token {
+			return Err(EngineError::InvalidInput(format!(
+				"step {step}: this engine chooses token {chosen}, not the committed {token}"
+			)));
+		}
+		Ok(())
+	})
+}
+
+/// Decodes `prompt` and every token of `tokens` but the last, traced, as generation does (the
+/// prompt as one block, then a position per token), whatever this engine would have chosen:
+/// `at_step(step, hidden)` sees the final hidden row each step's token was chosen from. The
+/// trace is of [`traced_ids`]. A watcher checks a committed generation this way (every step
+/// against the provider's own context), and a provider replays its own.
+pub fn teacher_forced(
+	model: &Model,
+	prompt: &[u32],
+	tokens: &[u32],
+	mut at_step: impl FnMut(u32, &[f32]) -> Result<()> + Send,
+) -> Result<Trace> {
 	rayon::scope(|_| {
-		let (Some(max_new), false) = (u32::try_from(tokens.len()).ok(), prompt.is_empty()) else {
+		if prompt.is_empty() || tokens.is_empty() {
 			return Err(EngineError::InvalidInput("a generation without prompt or tokens".into()));
-		};
-		check_request(model, prompt.len(), max_new, sampling)?;
-		let mut decoder =
-			Decoder::new(model, (prompt.len() + tokens.len() - 1) as u32, Mode::Traced)?;
+		}
+		let positions = u32::try_from(prompt.len() + tokens.len() - 1)
+			.map_err(|_| EngineError::InvalidInput("too many positions".into()))?;
+		let mut decoder = Decoder::new(model, positions, Mode::Traced)?;
 		let rows = decoder.run_block(prompt)?;
 		let mut hidden = rows[rows.len() - rows.len() / prompt.len()..].to_vec();
 		for (step, token) in tokens.iter().enumerate() {
-			let chosen = committed_choice(model, &logits(model, &hidden)?, sampling, step as u32);
-			if chosen != *token {
-				return Err(EngineError::InvalidInput(format!(
-					"step {step}: this engine chooses token {chosen}, not the committed {token}"
-				)));
-			}
+			at_step(step as u32, &hidden)?;
 			if step + 1 < tokens.len() {
 				hidden = decoder.run_block(std::slice::from_ref(token))?;
 			}

@@ -572,7 +572,7 @@ impl Model {
 
 	/// Makes generation commit, at step `step`, the token its sampling scores second instead of
 	/// the first, and decode on from it, for exercising token-choice disputes end to end
-	/// (`arbiter-node --provider-fault token-choice:STEP`, dev chains only): the trace is
+	/// (`arbiter-node --provider-token-fault STEP`, dev chains only): the trace is
 	/// consistent with the committed tokens everywhere, and the choice at `step` is wrong by
 	/// the margin between the two.
 	pub fn inject_token_choice_fault(&mut self, step: u32) {

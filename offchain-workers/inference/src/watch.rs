@@ -21,19 +21,33 @@ use std::{
 	sync::{Arc, Condvar, Mutex},
 };
 
-use arbiter_inference_interface::{DescentRequest, DescentStep, WatchRequest, WatchStatus};
+use arbiter_inference_interface::{
+	DescentRequest, DescentStep, GenerationJob, WatchRequest, WatchStatus,
+};
 use arbiter_primitives::{
 	descent::{first_element, next_element, OwnRun},
+	token_choice::{lm_head, token_choice_gap, tokens_of_output, TokenSampling},
 	verify_element, Graph, NodeId, Opening, RegisteredModel, Ruling, TaskCommitments, WeightId,
 };
 
 use crate::{
+	decode::{self, Sampling},
 	engine::{self, Mode},
+	error::EngineError,
 	jobs::JobService,
 	model::Model,
 	service_thread::{stop_and_wake, ServiceThread, Stop},
 	trace::Trace,
 };
+
+/// A generation's committed token is challenged when this node's own choice beats it by more
+/// than the ruling's band plus this share of the two logits' terms (`TokenChoiceGap::scale`):
+/// the ruling reads the *provider's* hidden row, which another honest f32 engine computes with
+/// other roundings, so the watcher spends its bond only on a gap no honest hidden row explains.
+/// Measured on SmolLM2 (12 greedy steps of the end-to-end prompt), transformers' f32 prefill and
+/// this engine's decoding put the gap between the best and the runner-up within 2.8e-7 of the
+/// terms of each other; this is 36× that (docs/protocol.md, "Watching generations").
+pub const TOKEN_TOLERANCE: f64 = 1e-5;
 
 /// Largest difference between a committed output and this node's, per element, still taken as
 /// honest (outputs of honest CPU and GPU runs differ by ~1e-6; MiniLM embeddings are unit-norm).
@@ -124,6 +138,17 @@ impl OwnExecution {
 			.pop()
 			.and_then(|e| e.trace)
 			.ok_or("the engine returned no trace")?;
+		Self::new(model, &trace)
+	}
+
+	/// Re-executes a committed generation: `prompt` and `tokens` teacher-forced (its trace).
+	pub fn run_generation(
+		model: Arc<Model>,
+		prompt: &[u32],
+		tokens: &[u32],
+	) -> Result<Self, String> {
+		let trace = decode::teacher_forced(&model, prompt, tokens, |_, _| Ok(()))
+			.map_err(|e| e.to_string())?;
 		Self::new(model, &trace)
 	}
 
@@ -301,6 +326,9 @@ pub struct Checked {
 /// Checks one committed result: re-execute, compare, walk the provider's trace if needed, and
 /// when the provider does not serve it, name the output element to start a descent at.
 pub fn check(model: &Arc<Model>, request: &WatchRequest, connect: &Connect) -> Checked {
+	if let Some(job) = request.generation {
+		return check_generation(model, request, job);
+	}
 	let status = |status| Checked { status, own: None };
 	let inconclusive = |why: String| status(WatchStatus::Inconclusive(why.into_bytes()));
 	let input = match model.input_of_ids(&request.input) {
@@ -350,6 +378,95 @@ pub fn check(model: &Arc<Model>, request: &WatchRequest, connect: &Connect) -> C
 	}
 }
 
+/// What checking a generation's token choices found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenFinding {
+	/// The first step whose committed token this node's own choice beats by more than the band
+	/// and [`TOKEN_TOLERANCE`], with that choice (the rival to name).
+	pub wrong: Option<(u32, u32)>,
+	/// Steps whose committed token is not this node's choice but within that margin: near ties
+	/// an honest provider may have chosen otherwise, not challenged.
+	pub near_ties: Vec<u32>,
+}
+
+/// Checks every token choice of a committed generation (`prompt`, `tokens`) against this node's
+/// own hidden rows, decoding teacher-forced: each step's row is computed from the provider's own
+/// earlier tokens, so one near tie does not hide a later wrong choice. `slack` is the model's
+/// registered slack. Returns the finding and this node's trace of the generation (what a
+/// descent into the provider's hidden rows compares with).
+pub fn check_token_choices(
+	model: &Model,
+	prompt: &[u32],
+	tokens: &[u32],
+	sampling: TokenSampling,
+	slack: f32,
+) -> Result<(TokenFinding, Trace), String> {
+	let table = lm_head(&model.template).ok_or("the model has no tied LM head")?;
+	let slack = if slack.is_finite() { (slack as f64).abs() } else { 0.0 };
+	let mut finding = TokenFinding { wrong: None, near_ties: Vec::new() };
+	let trace = decode::teacher_forced(model, prompt, tokens, |step, hidden| {
+		if finding.wrong.is_some() {
+			return Ok(());
+		}
+		let logits = decode::logits(model, hidden)?;
+		let own = decode::choose(&logits, Sampling::from_chain(sampling), step);
+		let committed = tokens[step as usize];
+		if own == committed {
+			return Ok(());
+		}
+		let row = |token: u32| {
+			model.weight_row(table, token).ok_or_else(|| {
+				EngineError::InvalidInput(format!("token {token} is not in the vocabulary"))
+			})
+		};
+		let (committed_row, own_row) = (row(committed)?, row(own)?);
+		let gap = token_choice_gap(
+			hidden,
+			(committed, &committed_row),
+			(own, &own_row),
+			sampling,
+			step,
+			slack,
+		);
+		if gap.excess > gap.allowed + TOKEN_TOLERANCE * gap.scale {
+			finding.wrong = Some((step, own));
+		} else {
+			finding.near_ties.push(step);
+		}
+		Ok(())
+	})
+	.map_err(|e| e.to_string())?;
+	Ok((finding, trace))
+}
+
+/// Checks a committed generation by its token choices ([`check_token_choices`]); a wrong one is
+/// challenged as a token choice, and this node's execution kept for the descent that follows if
+/// the provider's answer stands.
+fn check_generation(model: &Arc<Model>, request: &WatchRequest, job: GenerationJob) -> Checked {
+	let inconclusive =
+		|why: String| Checked { status: WatchStatus::Inconclusive(why.into_bytes()), own: None };
+	let Some(tokens) = tokens_of_output(&request.output) else {
+		return inconclusive("the committed output is not whole tokens".into());
+	};
+	let slack = f32::from_bits(request.slack_bits);
+	let (finding, trace) =
+		match check_token_choices(model, &request.input, &tokens, job.sampling, slack) {
+			Ok(checked) => checked,
+			Err(e) => return inconclusive(format!("re-execution failed: {e}")),
+		};
+	if !finding.near_ties.is_empty() {
+		log::info!(target: "arbiter::watcher", "task {}: near ties not challenged at steps {:?}", request.task, finding.near_ties);
+	}
+	let Some((step, rival)) = finding.wrong else {
+		return Checked { status: WatchStatus::Clean, own: None };
+	};
+	match OwnExecution::new(model.clone(), &trace) {
+		Ok(own) =>
+			Checked { status: WatchStatus::TokenChoice { step, rival }, own: Some(Arc::new(own)) },
+		Err(e) => inconclusive(format!("the own execution is unreadable: {e}")),
+	}
+}
+
 /// The element to name at a descent step, from `own` (this node's execution of the task).
 pub fn descent_step(own: &OwnExecution, request: &DescentRequest) -> DescentStep {
 	let opened: Vec<(NodeId, u32, Vec<f32>)> = request
@@ -387,8 +504,9 @@ struct CheckRecord {
 enum Work {
 	/// Check a committed result.
 	Check(Arc<Model>, WatchRequest),
-	/// Re-execute a task a descent needs (its execution was evicted, or the node restarted).
-	Reexecute(Arc<Model>, DescentKey, Vec<u32>),
+	/// Re-execute a task a descent needs (its execution was evicted, or the node restarted):
+	/// its input, and a generation's committed tokens.
+	Reexecute(Arc<Model>, DescentKey, Vec<u32>, Option<Vec<u32>>),
 }
 
 /// A check's key: the task and [`result_key`] of its committed result (a reassigned task's new
@@ -527,7 +645,12 @@ impl Watcher {
 				Some(None) => return Some(DescentStep::Running),
 				None => {
 					keep_descent(&mut state, key, None);
-					state.queue.push_back(Work::Reexecute(model, key, request.input.clone()));
+					state.queue.push_back(Work::Reexecute(
+						model,
+						key,
+						request.input.clone(),
+						request.tokens.clone(),
+					));
 					drop(state);
 					self.shared.wake.notify_one();
 					return Some(DescentStep::Running);
@@ -579,8 +702,12 @@ fn run(shared: Arc<Shared>) {
 		};
 		match work {
 			Work::Check(model, request) => run_check(&shared, &model, &request),
-			Work::Reexecute(model, key, input) => {
-				let own = match OwnExecution::run(model, &input) {
+			Work::Reexecute(model, key, input, tokens) => {
+				let run = match &tokens {
+					Some(tokens) => OwnExecution::run_generation(model, &input, tokens),
+					None => OwnExecution::run(model, &input),
+				};
+				let own = match run {
 					Ok(own) => Some(Arc::new(own)),
 					Err(e) => {
 						log::warn!(target: "arbiter::watcher", "task {}: re-execution for the descent failed: {e}", key.0);
@@ -609,6 +736,9 @@ fn run_check(shared: &Shared, model: &Arc<Model>, request: &WatchRequest) {
 		},
 		WatchStatus::Withheld { node, row, col } => {
 			log::warn!(target: "arbiter::watcher", "task {}: the output differs and the provider withholds its trace; descending from ({node}, {row}, {col})", request.task)
+		},
+		WatchStatus::TokenChoice { step, rival } => {
+			log::warn!(target: "arbiter::watcher", "task {}: token {step} is beaten by token {rival} beyond the band", request.task)
 		},
 		WatchStatus::Inconclusive(why) => {
 			log::warn!(target: "arbiter::watcher", "task {}: {}", request.task, String::from_utf8_lossy(why))

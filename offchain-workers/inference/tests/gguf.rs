@@ -350,3 +350,63 @@ fn the_pinned_genesis_commitments_are_what_the_engine_computes_from_the_gguf() {
 	// The stop token is the model's own end of turn.
 	assert_eq!(model.tokenize("<|im_end|>").unwrap(), vec![pinned.stop_token]);
 }
+
+/// The watcher on real decoding (issue: verified text generation, 2 of 2): an honest greedy
+/// generation of the end-to-end test's chat prompt has no wrong token, and the runner-up
+/// committed at any step is found at that step, with the best token as the rival, unless its
+/// lead is inside the ruling's band plus the watcher's tolerance (a near tie, which an honest
+/// provider may have chosen either way). Prints each step's lead over the runner-up in units of
+/// the two logits' terms (`TokenChoiceGap::scale`), against `TOKEN_TOLERANCE`.
+#[test]
+fn the_watcher_finds_a_runner_up_token_in_a_real_generation_at_its_step() {
+	use arbiter_inference::watch::{check_token_choices, TOKEN_TOLERANCE};
+	use arbiter_primitives::token_choice::{lm_head, token_choice_gap};
+	let model = load_gguf(&gguf_path(), 64, &Device::Cpu).unwrap();
+	let prompt = model.tokenize(&chat("What is the capital of France?")).unwrap();
+	let greedy = Sampling::Greedy.on_chain();
+	let (honest, _, step_logits) = generate_committing(&model, &prompt, 12, Sampling::Greedy, None);
+	let (finding, _) = check_token_choices(&model, &prompt, &honest, greedy, 0.0).unwrap();
+	assert_eq!(finding.wrong, None);
+	assert!(finding.near_ties.is_empty());
+	let table = lm_head(&model.template).unwrap();
+	let mut found = 0;
+	for step in 0..honest.len() as u32 {
+		let (faulty, trace, _) =
+			generate_committing(&model, &prompt, 12, Sampling::Greedy, Some(step));
+		let (best, runner_up) = (honest[step as usize], faulty[step as usize]);
+		// The lead as the watcher measures it, from its own hidden row.
+		let last = model.template.nodes.len() as u32 - 1;
+		let hidden =
+			trace.row(&model.template, last, prompt.len() as u32 - 1 + step).unwrap().values;
+		let row = |t: u32| model.weight_row(table, t).unwrap();
+		let gap = token_choice_gap(
+			&hidden,
+			(runner_up, &row(runner_up)),
+			(best, &row(best)),
+			greedy,
+			step,
+			0.0,
+		);
+		let lead = (gap.excess - gap.allowed) / gap.scale;
+		let (finding, _) = check_token_choices(&model, &prompt, &faulty, greedy, 0.0).unwrap();
+		let l = &step_logits[step as usize];
+		eprintln!(
+			"step {step}: best {best} ({:.6}) runner-up {runner_up} ({:.6}): lead beyond the band {lead:.2e} of the terms (scale {:.1}); found: {:?}",
+			l[best as usize], l[runner_up as usize], gap.scale, finding.wrong
+		);
+		if lead > TOKEN_TOLERANCE {
+			assert_eq!(finding.wrong, Some((step, best)), "step {step}");
+			found += 1;
+		} else {
+			assert_eq!((finding.wrong, finding.near_ties.as_slice()), (None, &[step][..]));
+		}
+	}
+	// The end-to-end test commits the runner-up at step 0 (scripts/js/test/13-token-choice-fault).
+	let (faulty, _, _) = generate_committing(&model, &prompt, 12, Sampling::Greedy, Some(0));
+	assert_eq!(
+		check_token_choices(&model, &prompt, &faulty, greedy, 0.0).unwrap().0.wrong,
+		Some((0, honest[0]))
+	);
+	// On this prompt every step's lead is beyond it (docs/protocol.md, "Watching generations").
+	assert_eq!(found, honest.len());
+}

@@ -329,6 +329,7 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 			model_root: root,
 			input: ids.clone(),
 			output: output.iter().flat_map(|v| v.to_le_bytes()).collect(),
+			generation: None,
 			trace_root,
 			endpoint: b"in-process".to_vec(),
 			slack_bits: 0,
@@ -427,6 +428,7 @@ fn a_provider_that_withholds_its_trace_is_descended_to_its_faulty_node() {
 		model_root: root,
 		input: ids.clone(),
 		output: output.clone(),
+		generation: None,
 		trace_root: Some(trace_root),
 		endpoint: b"ws://127.0.0.1:1".to_vec(),
 		slack_bits: 0,
@@ -494,8 +496,14 @@ fn a_provider_that_withholds_its_trace_is_descended_to_its_faulty_node() {
 				(n, r, values.iter().map(|v| v.to_bits()).collect())
 			})
 			.collect();
-		let step =
-			DescentRequest { task: 7, model_root: root, input: ids.clone(), slack_bits: 0, opened };
+		let step = DescentRequest {
+			task: 7,
+			model_root: root,
+			input: ids.clone(),
+			tokens: None,
+			slack_bits: 0,
+			opened,
+		};
 		let DescentStep::Next { node, row, col } = next_step(&watcher, &step) else {
 			panic!("nothing to name after {element:?}")
 		};

@@ -71,10 +71,14 @@ pub enum InferenceError {
 pub struct WatchRequest {
 	pub task: u64,
 	pub model_root: [u8; 32],
-	/// The task's token ids.
+	/// The task's token ids (a generation's prompt).
 	pub input: Vec<u32>,
-	/// The committed output bytes (f32 little-endian).
+	/// The committed output bytes (f32 little-endian; a generation's tokens, u32
+	/// little-endian).
 	pub output: Vec<u8>,
+	/// What a generation task asks besides its prompt; `None` for an embedding task. A
+	/// generation is checked by its token choices (docs/protocol.md, "Watching generations").
+	pub generation: Option<GenerationJob>,
 	/// The task's trace root, once fixed (at commit, or by the provider's first answer to a
 	/// dispute). Until then the provider's served rows prove nothing: the watcher descends
 	/// from the output instead of walking them.
@@ -107,6 +111,11 @@ pub enum WatchStatus {
 	/// element, the one farthest from this node's own relative to its bound, and descend
 	/// (docs/protocol.md, "Descent").
 	Withheld { node: u32, row: u32, col: u32 },
+	/// A generation's token at `step` is beaten by `rival` under this node's own hidden row,
+	/// by more than the ruling's band and the watcher's tolerance for another honest hidden
+	/// row: challenge that choice, and descend into the hidden row if the provider's answer
+	/// stands (docs/protocol.md, "Watching generations").
+	TokenChoice { step: u32, rival: u32 },
 }
 
 /// A descent step it is a watcher's turn to name (SCALE-encoded through
@@ -115,8 +124,12 @@ pub enum WatchStatus {
 pub struct DescentRequest {
 	pub task: u64,
 	pub model_root: [u8; 32],
-	/// The task's token ids (what the watcher re-executes; kept per task and model).
+	/// The task's token ids (what the watcher re-executes; kept per task and model): a
+	/// generation's prompt.
 	pub input: Vec<u32>,
+	/// A generation's committed tokens (its trace is of the prompt and these, teacher-forced);
+	/// `None` for an embedding task.
+	pub tokens: Option<Vec<u32>>,
 	/// The model's registered tolerance slack (f32 bits).
 	pub slack_bits: u32,
 	/// The trace rows the provider's last answer opened, as the runtime keeps them: node, row
@@ -428,6 +441,7 @@ mod tests {
 			model_root: MODEL,
 			input: vec![101, 7592, 102],
 			output: vec![0; 8],
+			generation: None,
 			trace_root: None,
 			endpoint: b"ws://127.0.0.1:9944".to_vec(),
 			slack_bits: 0,
@@ -472,6 +486,7 @@ mod tests {
 			task: 1,
 			model_root: MODEL,
 			input: vec![101, 102],
+			tokens: Some(vec![7, 2]),
 			slack_bits: 0,
 			opened: vec![(3, 0, vec![0x3f80_0000])],
 		}

@@ -124,6 +124,8 @@ pub trait WatchedTasks<AccountId, Call> {
 	fn challengeable() -> Vec<WatchedTask<AccountId>>;
 	/// The call challenging `element` of `task`.
 	fn challenge_call(task: TaskId, element: ElementRef) -> Call;
+	/// The call challenging generation `task`'s token at `step`: `rival` scores higher.
+	fn token_choice_call(task: TaskId, step: u32, rival: u32) -> Call;
 	/// Disputes opened by `challenger` that wait for it to name the next element.
 	fn descents(challenger: &AccountId) -> Vec<DescentTurn>;
 	/// The call naming `element` as the next step of `dispute`.

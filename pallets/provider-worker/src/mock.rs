@@ -99,6 +99,13 @@ pub fn challenge_remark(task: u64, node: u32, row: u32, col: u32) -> RuntimeCall
 	})
 }
 
+/// The token-choice challenge "call" in this runtime: a remark carrying (task, step, rival).
+pub fn token_choice_remark(task: u64, step: u32, rival: u32) -> RuntimeCall {
+	RuntimeCall::System(frame_system::Call::remark {
+		remark: (b"token-choice", task, step, rival).encode(),
+	})
+}
+
 pub struct Disputes;
 impl ProviderDisputes<Public, RuntimeCall> for Disputes {
 	fn disputes_against(operator: &Public) -> Vec<OpenDispute> {
@@ -122,6 +129,9 @@ impl WatchedTasks<Public, RuntimeCall> for Watched {
 	}
 	fn challenge_call(task: TaskId, element: ElementRef) -> RuntimeCall {
 		challenge_remark(task, element.node, element.row, element.col)
+	}
+	fn token_choice_call(task: TaskId, step: u32, rival: u32) -> RuntimeCall {
+		token_choice_remark(task, step, rival)
 	}
 	fn descents(challenger: &Public) -> Vec<DescentTurn> {
 		DESCENTS.with(|d| {

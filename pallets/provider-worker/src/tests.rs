@@ -259,6 +259,11 @@ fn a_generation_task_is_started_as_a_generation_and_its_token_choice_disputes_an
 	});
 }
 
+/// Blocks after which a send that did not land is sent again.
+fn resubmit_after() -> u64 {
+	<<Test as crate::Config>::ResubmitAfter as frame_support::traits::Get<u64>>::get()
+}
+
 fn watched(task: u64, operator: Public) -> WatchedTask<Public> {
 	WatchedTask {
 		operator,
@@ -267,6 +272,7 @@ fn watched(task: u64, operator: Public) -> WatchedTask<Public> {
 			model_root: MODEL,
 			input: vec![101, 3793, 102],
 			output: vec![0; 4],
+			generation: None,
 			trace_root: None,
 			endpoint: b"ws://provider".to_vec(),
 			slack_bits: 0,
@@ -308,8 +314,7 @@ fn the_watcher_challenges_a_found_fault_once_and_never_its_own_results() {
 		// Not again while it may still land; again after ResubmitAfter if it did not.
 		run(3);
 		assert_eq!(sent(&s.pool).len(), 1);
-		let resubmit =
-			<<Test as crate::Config>::ResubmitAfter as frame_support::traits::Get<u64>>::get();
+		let resubmit = resubmit_after();
 		run(2 + resubmit);
 		assert_eq!(sent(&s.pool).len(), 2, "the challenge did not land: sent again");
 		// Once it stands on chain, never again.
@@ -320,6 +325,74 @@ fn the_watcher_challenges_a_found_fault_once_and_never_its_own_results() {
 			run(b);
 		}
 		assert_eq!(sent(&s.pool).len(), 2);
+	});
+}
+
+/// A challenge that landed is never sent again for the same result, even once its dispute has
+/// ended (the provider won it): a second one would only cost a second bond.
+#[test]
+fn the_watcher_never_repeats_a_challenge_that_landed_and_was_ruled() {
+	let engine = watching_engine();
+	let mut s = setup(Some(engine.clone()));
+	s.ext.execute_with(|| {
+		let other = Public::from_raw([42; 32]);
+		let challenger = crate::send_once::operator_keys::<Test>()[0].1;
+		COMMITTED.with(|c| c.borrow_mut().push(watched(1, other)));
+		engine.found(1, WatchStatus::Fraud { node: 12, row: 0, col: 3 });
+		run(1);
+		assert_eq!(sent(&s.pool).len(), 1);
+		COMMITTED
+			.with(|c| c.borrow_mut()[0].disputes.push((challenger, ElementRef::new(12, 0, 3))));
+		run(2);
+		// The provider won: the dispute is gone, the result still in its window.
+		COMMITTED.with(|c| c.borrow_mut()[0].disputes.clear());
+		let resubmit = resubmit_after();
+		for b in 3..3 + 3 * resubmit {
+			run(b);
+		}
+		assert_eq!(sent(&s.pool).len(), 1, "not challenged again");
+	});
+}
+
+/// A generation's wrong token is challenged as a token choice, once; never while a dispute of
+/// ours is open on the task, nor after it ended.
+#[test]
+fn the_watcher_challenges_a_token_choice_once() {
+	let engine = watching_engine();
+	let mut s = setup(Some(engine.clone()));
+	s.ext.execute_with(|| {
+		let other = Public::from_raw([42; 32]);
+		let challenger = crate::send_once::operator_keys::<Test>()[0].1;
+		let mut generation = watched(1, other);
+		generation.request.generation = Some(arbiter_inference_interface::GenerationJob {
+			max_new_tokens: 8,
+			stop_token: 2,
+			sampling: arbiter_primitives::token_choice::TokenSampling::Greedy,
+		});
+		COMMITTED.with(|c| c.borrow_mut().push(generation.clone()));
+		run(1);
+		assert_eq!(engine.watched.lock().unwrap().as_slice(), &[generation.request]);
+		engine.found(1, WatchStatus::TokenChoice { step: 3, rival: 17 });
+		run(2);
+		assert_eq!(
+			sent(&s.pool).iter().map(|t| t.function.clone()).collect::<Vec<_>>(),
+			[token_choice_remark(1, 3, 17)]
+		);
+		let resubmit = resubmit_after();
+		run(3);
+		assert_eq!(sent(&s.pool).len(), 1, "not again while it may still land");
+		// It landed (the dispute names no element yet), then descended, then ended.
+		COMMITTED.with(|c| c.borrow_mut()[0].disputes.push((challenger, ElementRef::new(0, 0, 0))));
+		for b in 4..4 + 2 * resubmit {
+			run(b);
+		}
+		COMMITTED.with(|c| c.borrow_mut()[0].disputes[0].1 = ElementRef::new(30, 5, 7));
+		run(4 + 2 * resubmit);
+		COMMITTED.with(|c| c.borrow_mut()[0].disputes.clear());
+		for b in 5 + 2 * resubmit..5 + 4 * resubmit {
+			run(b);
+		}
+		assert_eq!(sent(&s.pool).len(), 1);
 	});
 }
 
@@ -370,6 +443,7 @@ fn descent_turn(dispute: u64, round: u32) -> DescentTurn {
 			task: 1,
 			model_root: MODEL,
 			input: vec![101, 3793, 102],
+			tokens: None,
 			slack_bits: 0,
 			opened: vec![(7, 0, vec![0x3f80_0000; 4])],
 		},

@@ -4,7 +4,13 @@
 //! A finding is keyed by the task AND its committed result (output and trace root: after a
 //! reassignment the new provider's result is checked afresh). A challenge is sent once while it
 //! stands on chain; one that did not land (dropped, refused) is sent again after `ResubmitAfter`
-//! blocks.
+//! blocks; one that landed is never sent again for the same result, whatever its ruling (a
+//! dispute the provider won must not cost a second bond).
+//!
+//! A generation is checked by its token choices: the engine names a step whose committed token
+//! its own hidden row beats by more than the ruling's band, and the worker challenges that
+//! choice (docs/protocol.md, "Watching generations"); if the provider's answer stands, the
+//! dispute descends into the hidden row it opened, as below.
 //!
 //! When the provider's trace cannot be walked (its root is not fixed yet, or it withholds its
 //! rows) the engine names an output element to challenge instead, and the worker then takes its
@@ -15,9 +21,10 @@
 
 use alloc::vec::Vec;
 use arbiter_inference_interface::{inference, DescentStep, InferenceError, WatchStatus};
-use codec::Encode;
+use codec::{Decode, Encode};
 use frame_support::traits::Get;
 use frame_system::pallet_prelude::BlockNumberFor;
+use sp_runtime::offchain::storage::StorageValueRef;
 
 use crate::{
 	send_once::{claim, key, operator_keys, send_signed},
@@ -27,6 +34,15 @@ use crate::{
 const LOG_TARGET: &str = "arbiter::watcher";
 const SENT_PREFIX: &[u8] = b"arbiter/watcher/challenge-sent/";
 const DESCEND_PREFIX: &[u8] = b"arbiter/watcher/descend-sent/";
+const LAST_SENT_PREFIX: &[u8] = b"arbiter/watcher/challenge-last-sent/";
+const LANDED_PREFIX: &[u8] = b"arbiter/watcher/challenge-landed/";
+
+/// What a watcher's challenge of a result disputes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode)]
+enum Subject {
+	Element(ElementRef),
+	TokenChoice { step: u32, rival: u32 },
+}
 
 impl<T: Config> Pallet<T> {
 	/// One block's work: start or poll the checks, challenge what they found.
@@ -39,40 +55,78 @@ impl<T: Config> Pallet<T> {
 				continue;
 			}
 			let task = watched.request.task;
-			match inference::watch(&watched.request.encode()) {
+			let mine = || watched.disputes.iter().filter(|(c, _)| c == challenger_account);
+			let result = (&watched.request.output, &watched.request.trace_root);
+			let result_key = (task, sp_io::hashing::blake2_256(&result.encode()));
+			// The challenge of ours on this result that landed is never sent again once its
+			// dispute has ended: one the provider won must not cost a second bond.
+			let last_sent = key(LAST_SENT_PREFIX, result_key);
+			if let Ok(Some(subject)) = StorageValueRef::persistent(&last_sent).get::<Subject>() {
+				let on_chain = match subject {
+					Subject::Element(element) => mine().any(|(_, e)| *e == element),
+					// Sent only while none of ours was open; its descent moves its element.
+					Subject::TokenChoice { .. } => mine().next().is_some(),
+				};
+				if on_chain {
+					StorageValueRef::persistent(&key(LANDED_PREFIX, (result_key, subject)))
+						.set(&true);
+				}
+			}
+			let call = match inference::watch(&watched.request.encode()) {
 				// No watcher on this node.
 				Err(InferenceError::Unavailable) => return,
-				Err(e) => log::debug!(target: LOG_TARGET, "task {task}: not checked: {e:?}"),
+				Err(e) => {
+					log::debug!(target: LOG_TARGET, "task {task}: not checked: {e:?}");
+					continue;
+				},
 				Ok(
 					status @ (WatchStatus::Fraud { node, row, col } |
 					WatchStatus::Withheld { node, row, col }),
 				) => {
-					let ours = || watched.disputes.iter().filter(|(c, _)| c == challenger_account);
 					let element = ElementRef::new(node, row, col);
 					let pending = match status {
 						// A descent of ours is under way: it needs no second challenge.
-						WatchStatus::Withheld { .. } => ours().next().is_some(),
+						WatchStatus::Withheld { .. } => mine().next().is_some(),
 						// A provable element found once the root was fixed (by the answer to
 						// our descent's first challenge) is challenged beside the descent: one
 						// answer convicts, and the descent is dismissed with its bond back.
-						_ => ours().any(|(_, e)| *e == element),
+						_ => mine().any(|(_, e)| *e == element),
 					};
 					if pending {
 						continue;
 					}
-					let result = (&watched.request.output, &watched.request.trace_root);
-					let sent_key =
-						key(SENT_PREFIX, (task, sp_io::hashing::blake2_256(&result.encode())));
-					if !claim::<T>(&sent_key, now, Some(T::ResubmitAfter::get())) {
+					(
+						T::Watched::challenge_call(task, element),
+						Subject::Element(element),
+						alloc::format!("element ({node}, {row}, {col})"),
+					)
+				},
+				// One token-choice dispute of ours at a time; its descent continues it.
+				Ok(WatchStatus::TokenChoice { step, rival }) => {
+					if mine().next().is_some() {
 						continue;
 					}
-					if send_signed::<T>(challenger, T::Watched::challenge_call(task, element)) {
-						log::info!(target: LOG_TARGET, "task {task}: challenged element ({node}, {row}, {col})");
-					} else {
-						log::warn!(target: LOG_TARGET, "task {task}: could not send the challenge");
-					}
+					(
+						T::Watched::token_choice_call(task, step, rival),
+						Subject::TokenChoice { step, rival },
+						alloc::format!("the token at step {step} (rival {rival})"),
+					)
 				},
-				Ok(_) => {},
+				Ok(_) => continue,
+			};
+			let (call, subject, what) = call;
+			let landed_key = key(LANDED_PREFIX, (result_key, subject));
+			if matches!(StorageValueRef::persistent(&landed_key).get::<bool>(), Ok(Some(true))) {
+				continue;
+			}
+			if !claim::<T>(&key(SENT_PREFIX, result_key), now, Some(T::ResubmitAfter::get())) {
+				continue;
+			}
+			StorageValueRef::persistent(&last_sent).set(&subject);
+			if send_signed::<T>(challenger, call) {
+				log::info!(target: LOG_TARGET, "task {task}: challenged {what}");
+			} else {
+				log::warn!(target: LOG_TARGET, "task {task}: could not send the challenge");
 			}
 		}
 		Self::run_descents(now, challenger, challenger_account);

@@ -82,23 +82,11 @@ impl pallet_provider_worker::AssignedTasks<AccountId, RuntimeCall> for RegistryT
 					_ => return None,
 				}
 				let model = TaskRegistry::model(task.model)?;
-				// A generation runs with its request and the model's stop token.
-				let generation = match (task.request, model.io.kind) {
-					(
-						pallet_task_registry::TaskRequest::Generation { max_new_tokens, sampling },
-						pallet_task_registry::ModelKind::Generation { stop_token, .. },
-					) => Some(arbiter_inference_interface::GenerationJob {
-						max_new_tokens,
-						stop_token,
-						sampling,
-					}),
-					_ => None,
-				};
 				Some(pallet_provider_worker::AssignedTask {
 					task: id,
 					model_root: model.model_root.0,
 					input: task.input.into_inner(),
-					generation,
+					generation: generation_job(task.request, model.io.kind),
 				})
 			})
 			.collect()
@@ -119,6 +107,25 @@ impl pallet_provider_worker::AssignedTasks<AccountId, RuntimeCall> for RegistryT
 			output: output.try_into().ok()?,
 			trace_root: trace_root.map(Into::into),
 		}))
+	}
+}
+
+/// What the engine needs of a generation task besides its prompt: its request and the model's
+/// stop token (`None` for an embedding task).
+fn generation_job(
+	request: pallet_task_registry::TaskRequest,
+	kind: pallet_task_registry::ModelKind,
+) -> Option<arbiter_inference_interface::GenerationJob> {
+	match (request, kind) {
+		(
+			pallet_task_registry::TaskRequest::Generation { max_new_tokens, sampling },
+			pallet_task_registry::ModelKind::Generation { stop_token, .. },
+		) => Some(arbiter_inference_interface::GenerationJob {
+			max_new_tokens,
+			stop_token,
+			sampling,
+		}),
+		_ => None,
 	}
 }
 
@@ -202,15 +209,19 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 				else {
 					return None;
 				};
-				// The watcher re-executes embedding results; generations are checked by their
-				// token choices, which it does not do yet (docs/protocol.md, "What the protocol
-				// does not cover yet"): comparing their tokens with an embedding would only cost
-				// it bonds.
-				if window_end < now || task.request != pallet_task_registry::TaskRequest::Embedding
-				{
+				if window_end < now {
 					return None;
 				}
 				let model = TaskRegistry::model(task.model)?;
+				// A generation is checked by its token choices (docs/protocol.md, "Watching
+				// generations"); a generation task of a model not registered for generation has
+				// no job, and is not watched.
+				let generation = generation_job(task.request, model.io.kind);
+				if task.request != pallet_task_registry::TaskRequest::Embedding &&
+					generation.is_none()
+				{
+					return None;
+				}
 				let endpoint = pallet_compute_staking::Providers::<Runtime>::get(&provider)?
 					.offer
 					.endpoint
@@ -222,6 +233,7 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 						model_root: model.model_root.0,
 						input: task.input.into_inner(),
 						output: output.into_inner(),
+						generation,
 						trace_root: trace_root.map(|r| r.0),
 						endpoint,
 						slack_bits: model.slack_bits,
@@ -244,6 +256,14 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 		RuntimeCall::Challenges(pallet_challenges::Call::challenge { task, node, row, col })
 	}
 
+	fn token_choice_call(task: TaskId, step: u32, rival: u32) -> RuntimeCall {
+		RuntimeCall::Challenges(pallet_challenges::Call::challenge_token_choice {
+			task,
+			step,
+			rival,
+		})
+	}
+
 	fn descents(challenger: &AccountId) -> Vec<pallet_provider_worker::DescentTurn> {
 		// Off-chain only: iterating the open disputes costs no block weight.
 		pallet_challenges::Disputes::<Runtime>::iter()
@@ -256,6 +276,15 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 					.into_iter()
 					.map(|r| (r.node, r.row, r.values.into_inner()))
 					.collect();
+				// A generation's trace is of its prompt and its committed tokens.
+				let tokens = match (task.request, &task.status) {
+					(pallet_task_registry::TaskRequest::Embedding, _) => None,
+					(
+						pallet_task_registry::TaskRequest::Generation { .. },
+						TaskStatus::Committed { output, .. } | TaskStatus::Disputed { output, .. },
+					) => Some(arbiter_primitives::token_choice::tokens_of_output(output)?),
+					_ => return None,
+				};
 				Some(pallet_provider_worker::DescentTurn {
 					dispute: id,
 					round: d.round,
@@ -263,6 +292,7 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 						task: d.task,
 						model_root: model.model_root.0,
 						input: task.input.into_inner(),
+						tokens,
 						slack_bits: model.slack_bits,
 						opened,
 					},
@@ -380,18 +410,41 @@ mod tests {
 			assert_ok!(RegistryTasks::commit_call(0, tokens, None)
 				.unwrap()
 				.dispatch(RuntimeOrigin::signed(ferdie.clone())));
-			// The watcher does not check generations (yet): nothing to challenge.
-			assert!(WatchableResults::challengeable().is_empty());
-			// A token-choice dispute reaches the provider with its claim.
-			assert_ok!(crate::Challenges::challenge_token_choice(
-				RuntimeOrigin::signed(dave.clone()),
-				0,
-				1,
-				4000
-			));
+			// Watchers check it by its token choices: the request carries the job.
+			let watched = WatchableResults::challengeable();
+			assert_eq!(watched.len(), 1);
+			let r = &watched[0].request;
+			assert_eq!(
+				(r.task, r.input.as_slice(), r.generation),
+				(0, &[1, 9690, 198][..], Some(job))
+			);
+			assert_eq!(
+				r.output,
+				[504u32, 3000, 2].iter().flat_map(|t| t.to_le_bytes()).collect::<Vec<u8>>()
+			);
+			// A token-choice dispute (the watcher's call) reaches the provider with its claim.
+			assert_ok!(WatchableResults::token_choice_call(0, 1, 4000)
+				.dispatch(RuntimeOrigin::signed(dave.clone())));
 			let disputes = ChallengeDisputes::disputes_against(&ferdie);
 			assert_eq!(disputes.len(), 1);
 			assert_eq!(disputes[0].token_choice, Some((1, 4000)));
+			// Its answer stood: the watcher's descent re-executes the prompt and the tokens.
+			pallet_challenges::Disputes::<Runtime>::mutate(0, |d| {
+				d.as_mut().unwrap().turn = pallet_challenges::Turn::Challenger
+			});
+			pallet_challenges::OpenedOperands::<Runtime>::insert(
+				0,
+				BoundedVec::try_from(vec![pallet_challenges::OperandRow {
+					node: 300,
+					row: 3,
+					values: BoundedVec::try_from(vec![0u32; 4]).unwrap(),
+				}])
+				.unwrap(),
+			);
+			let turns = WatchableResults::descents(&dave);
+			assert_eq!(turns.len(), 1);
+			assert_eq!(turns[0].request.input, vec![1, 9690, 198]);
+			assert_eq!(turns[0].request.tokens, Some(vec![504, 3000, 2]));
 		});
 	}
 
@@ -480,6 +533,7 @@ mod tests {
 						task: 0,
 						model_root: [4; 32],
 						input: vec![101, 7592, 102],
+						tokens: None,
 						slack_bits: 0,
 						opened: vec![(11, 0, values)],
 					},
