@@ -42,6 +42,17 @@ const ALICE_PEER_ID = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp';
  * and never answers; node A's Alice is priced out.
  */
 export async function fraudScenario(t, { faultArgs, ports, text, expected, withheld = false, clientOperator = false }) {
+  const MODEL_DIR = process.env.ARBITER_MINILM_DIR;
+  await withTwoNodes({ faultArgs, ports }, (nodes, apis) =>
+    scenario({ t, nodes, apis, text, expected, INFER: process.env.ARBITER_INFER, MODEL_DIR, withheld, clientOperator }));
+}
+
+/**
+ * Starts node A (`--alice --provider` plus `faultArgs`) and node B (`--bob --provider
+ * --watcher`), both with MiniLM (`--models-dir`) and `extraArgs` (`--gguf` for SmolLM2), runs
+ * `body(nodes, apis)` and stops them (the nodes' logs end a failure's message).
+ */
+export async function withTwoNodes({ faultArgs, ports, extraArgs = [] }, body) {
   const NODE = process.env.ARBITER_NODE;
   const INFER = process.env.ARBITER_INFER;
   const MODEL_DIR = process.env.ARBITER_MINILM_DIR;
@@ -58,7 +69,7 @@ export async function fraudScenario(t, { faultArgs, ports, text, expected, withh
     const log = openSync(join(dir, `${name}.log`), 'a');
     children.push(spawn(NODE, [
       '--chain', 'dev', '--base-path', join(dir, name), '--port', String(n.p2p), '--rpc-port', String(n.rpc),
-      '--no-prometheus', '--no-mdns', '--allow-private-ip', '--models-dir', MODEL_DIR, ...n.args,
+      '--no-prometheus', '--no-mdns', '--allow-private-ip', '--models-dir', MODEL_DIR, ...extraArgs, ...n.args,
     ], { stdio: ['ignore', log, log], detached: true }));
   };
   const logTails = () => Object.keys(nodes).map((n) => {
@@ -69,7 +80,7 @@ export async function fraudScenario(t, { faultArgs, ports, text, expected, withh
   start('a');
   start('b');
   try {
-    await scenario({ t, nodes, apis, text, expected, INFER, MODEL_DIR, withheld, clientOperator });
+    await body(nodes, apis);
   } catch (e) {
     e.message += `\n${logTails()}`;
     throw e;
