@@ -242,7 +242,9 @@ pub fn start(
 		));
 	}
 	let jobs = JobService::start(models, store, 32, &device_name);
-	let watcher = params.watcher.then(|| {
+	// A provider's node checks the results it is drawn to audit (docs/protocol.md, "Audits")
+	// with the watcher's check; `--watcher` adds a share of every other result.
+	let watcher = (params.watcher || params.provider).then(|| {
 		// Providers are reached over JSON-RPC from the watcher's thread, on the node's runtime.
 		let runtime = tokio::runtime::Handle::current();
 		let connect = move |endpoint: &str, task: u64| {
@@ -257,7 +259,7 @@ pub fn start(
 		// An inconclusive check (the provider's node unreachable) is retried after a minute.
 		Watcher::start(
 			jobs.clone(),
-			params.watch_sample_rate,
+			if params.watcher { params.watch_sample_rate } else { 0.0 },
 			salt,
 			std::time::Duration::from_secs(60),
 			Box::new(connect),

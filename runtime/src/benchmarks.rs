@@ -12,6 +12,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_compute_staking, ComputeStaking]
 	[pallet_task_registry, TaskRegistry]
 	[pallet_challenges, Challenges]
+	[pallet_audits, Audits]
 	[pallet_protocol_parameters, ProtocolParameters]
 	[pallet_scheduler, Scheduler]
 	[pallet_preimage, Preimage]

@@ -220,6 +220,9 @@ mod runtime {
 	#[runtime::pallet_index(13)]
 	pub type ProviderWorker = pallet_provider_worker;
 
+	#[runtime::pallet_index(14)]
+	pub type Audits = pallet_audits;
+
 	// Governance (OpenGov).
 	#[runtime::pallet_index(20)]
 	pub type Scheduler = pallet_scheduler;

@@ -594,8 +594,8 @@ impl Watcher {
 	}
 
 	/// Starts checking `request` (once per task and committed result (output and trace root), again
-	/// if inconclusive: see [`Watcher::start`]), or reports the check's state. `None`: the model
-	/// is not loaded here.
+	/// if inconclusive: see [`Watcher::start`]; a result this node audits whatever the sample
+	/// rate), or reports the check's state. `None`: the model is not loaded here.
 	pub fn watch(&self, request: WatchRequest) -> Option<WatchStatus> {
 		let model = self.jobs.model(request.model_root)?;
 		let Ok(mut state) = self.shared.state.lock() else {
@@ -608,14 +608,17 @@ impl Watcher {
 					c.attempts < MAX_ATTEMPTS &&
 					c.at.elapsed() >= self.shared.retry_after =>
 				c.attempts,
+			// Drawn to audit a result the sample skipped: checked now.
+			Some(c) if request.audit && c.status == WatchStatus::Skipped => c.attempts,
 			Some(c) => return Some(c.status.clone()),
 			None => 0,
 		};
-		let status = if sampled(request.task, self.shared.salt, self.shared.sample_rate) {
-			WatchStatus::Running
-		} else {
-			WatchStatus::Skipped
-		};
+		let status =
+			if request.audit || sampled(request.task, self.shared.salt, self.shared.sample_rate) {
+				WatchStatus::Running
+			} else {
+				WatchStatus::Skipped
+			};
 		remember(
 			&mut state,
 			check_key,

@@ -334,6 +334,7 @@ fn the_watcher_catches_a_faulty_minilm_provider() {
 			endpoint: b"in-process".to_vec(),
 			slack_bits: 0,
 			max_row_width: 1536,
+			audit: false,
 		});
 	}
 	// Task 2 claims the honest output (as a provider that fixed up only its final answer would):
@@ -433,6 +434,7 @@ fn a_provider_that_withholds_its_trace_is_descended_to_its_faulty_node() {
 		endpoint: b"ws://127.0.0.1:1".to_vec(),
 		slack_bits: 0,
 		max_row_width: 1536,
+		audit: false,
 	};
 	let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
 	let counted = connections.clone();

@@ -126,6 +126,7 @@ fn watch_request(tokens: &[u32], root: [u8; 32], sampling: TokenSampling) -> Wat
 		endpoint: b"unused".to_vec(),
 		slack_bits: 0,
 		max_row_width: 64,
+		audit: false,
 	}
 }
 

@@ -89,6 +89,9 @@ pub struct WatchRequest {
 	/// The model's registered tolerance slack (f32 bits) and widest row, as the runtime rules.
 	pub slack_bits: u32,
 	pub max_row_width: u32,
+	/// This node was drawn to audit the result (docs/protocol.md, "Audits"): checked whatever
+	/// the sample rate.
+	pub audit: bool,
 }
 
 /// What a watcher found about a committed result.
@@ -446,6 +449,7 @@ mod tests {
 			endpoint: b"ws://127.0.0.1:9944".to_vec(),
 			slack_bits: 0,
 			max_row_width: 16,
+			audit: false,
 		}
 	}
 

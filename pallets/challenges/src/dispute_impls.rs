@@ -27,7 +27,7 @@ use sp_runtime::{
 	Perbill,
 };
 
-use crate::{pallet::*, WeightInfo};
+use crate::{pallet::*, AuditHooks, WeightInfo};
 
 /// The operand rows kept for a descent step.
 type BoundedOperands<T> = BoundedVec<
@@ -147,6 +147,10 @@ impl<T: Config> Pallet<T> {
 				operator: subject.operator,
 			},
 		);
+		// A drawn auditor that challenges has done its audit (docs/protocol.md, "Audits").
+		if let Some(d) = Disputes::<T>::get(id) {
+			T::Audits::challenged(task, &d.challenger);
+		}
 		Ok((id, deadline))
 	}
 
@@ -458,6 +462,8 @@ impl<T: Config> Pallet<T> {
 		)?;
 		Self::close(id, &dispute);
 		Self::dismiss_others(dispute.task)?;
+		// Auditors that attested the result answer for it (docs/protocol.md, "Audits").
+		T::Audits::result_disproven(dispute.task, &dispute.challenger);
 		T::Tasks::resolve(dispute.task, false, 0)?;
 		Self::deposit_event(Event::ProviderLost {
 			dispute: id,
@@ -488,7 +494,9 @@ impl<T: Config> Pallet<T> {
 		// ruling: slash, dismissals, reassignment over the most providers); every further dispute
 		// found costs a `settle`.
 		let further = T::WeightInfo::settle().saturating_mul(found.saturating_sub(1) as u64);
-		T::WeightInfo::on_initialize(due.len() as u32).saturating_add(further)
+		T::WeightInfo::on_initialize(due.len() as u32)
+			.saturating_add(further)
+			.saturating_add(T::Audits::max_disproven_weight().saturating_mul(found as u64))
 	}
 
 	/// Bonds held == open disputes' bonds, for every challenger (try-runtime and tests).

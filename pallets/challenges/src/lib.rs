@@ -49,7 +49,7 @@ mod tests_token_choice;
 #[cfg(test)]
 mod tests_trace_root;
 
-pub use arbiter_interface::{ModelCommitment, ModelCommitments};
+pub use arbiter_interface::{AuditHooks, ModelCommitment, ModelCommitments};
 pub use weights::WeightInfo;
 
 /// Deepest nesting `respond` decodes a graph or an opening to (theirs is at most 4).
@@ -212,6 +212,10 @@ pub mod pallet {
 		/// Receives the treasury's shares.
 		#[pallet::no_default_bounds]
 		type TreasuryAccount: Get<Self::AccountId>;
+		/// Hears every dispute opened and every result proven wrong (the audits pallet; `()` for
+		/// none).
+		#[pallet::no_default_bounds]
+		type Audits: AuditHooks<Self::AccountId, BalanceOf<Self>>;
 		/// Most response deadlines queued for one block (bounds the hook's work).
 		#[pallet::constant]
 		type MaxDeadlinesPerBlock: Get<u32>;
@@ -262,6 +266,7 @@ pub mod pallet {
 			type SlashFraction = SlashFraction;
 			type ChallengerRewardShare = ChallengerRewardShare;
 			type TreasuryAccount = ConstU64<99>;
+			type Audits = ();
 			type MaxDeadlinesPerBlock = ConstU32<8>;
 			type MaxOpenDisputesPerTask = ConstU32<3>;
 			type MaxOperandWidth = ConstU32<4096>;
@@ -538,7 +543,7 @@ pub mod pallet {
 		/// Disputes element `(node, row, col)` of a committed task's trace, holding
 		/// `ChallengerBond`.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::challenge())]
+		#[pallet::weight(T::WeightInfo::challenge().saturating_add(T::Audits::max_challenged_weight()))]
 		pub fn challenge(
 			origin: OriginFor<T>,
 			task: TaskId,
@@ -556,7 +561,8 @@ pub mod pallet {
 		/// While the task's trace root is not fixed, only the provider or its operator may
 		/// answer, and an answer that is ruled fixes the root it proves against.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::respond(graph.len() as u32))]
+		#[pallet::weight(T::WeightInfo::respond(graph.len() as u32)
+			.saturating_add(T::Audits::max_disproven_weight()))]
 		pub fn respond(
 			origin: OriginFor<T>,
 			dispute: DisputeId,
@@ -592,7 +598,8 @@ pub mod pallet {
 		/// `ChallengerBond`; the provider answers with `respond` (docs/protocol.md, "Generation
 		/// tasks").
 		#[pallet::call_index(4)]
-		#[pallet::weight(T::WeightInfo::challenge_token_choice())]
+		#[pallet::weight(T::WeightInfo::challenge_token_choice()
+			.saturating_add(T::Audits::max_challenged_weight()))]
 		pub fn challenge_token_choice(
 			origin: OriginFor<T>,
 			task: TaskId,
@@ -607,7 +614,7 @@ pub mod pallet {
 		/// the challenger when it did not name the next step. Anyone may call it (the hook
 		/// normally does).
 		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::settle())]
+		#[pallet::weight(T::WeightInfo::settle().saturating_add(T::Audits::max_disproven_weight()))]
 		pub fn settle(origin: OriginFor<T>, dispute: DisputeId) -> DispatchResult {
 			ensure_signed(origin)?;
 			Self::do_settle(dispute)

@@ -24,15 +24,20 @@
 //! - On nodes without the engine the host functions answer `Unavailable` and the worker does
 //!   nothing.
 //!
+//! A provider drawn to audit a result (docs/protocol.md, "Audits") has it checked the same way,
+//! whatever the sample rate: a clean result is attested (`attest`, signed by its operator key),
+//! a wrong one challenged by the watcher's step.
+//!
 //! The pallet has no calls and no storage; the tasks come from the task registry through
 //! [`AssignedTasks`] and [`WatchedTasks`], the disputes from the challenges pallet through
-//! [`ProviderDisputes`].
+//! [`ProviderDisputes`], the audits from the audits pallet through [`AuditDuties`].
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
 pub use pallet::*;
 
+mod auditor;
 pub mod crypto;
 #[cfg(test)]
 mod mock;
@@ -132,6 +137,15 @@ pub trait WatchedTasks<AccountId, Call> {
 	fn descend_call(dispute: DisputeId, element: ElementRef) -> Call;
 }
 
+/// The audits pallet as a drawn auditor's node sees it (docs/protocol.md, "Audits").
+pub trait AuditDuties<AccountId, Call> {
+	/// Results that `operator`'s provider was drawn to audit and has neither attested nor
+	/// challenged yet, as the watcher checks them (`audit` set).
+	fn audits_of(operator: &AccountId) -> Vec<arbiter_inference_interface::WatchRequest>;
+	/// The call attesting that `task`'s result matched this node's re-execution.
+	fn attest_call(task: TaskId) -> Call;
+}
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
@@ -159,6 +173,8 @@ pub mod pallet {
 		>;
 		/// Results a watcher checks and how to challenge them.
 		type Watched: WatchedTasks<Self::AccountId, <Self as frame_system::Config>::RuntimeCall>;
+		/// Results this node's operators were drawn to audit, and how to attest them.
+		type Audits: AuditDuties<Self::AccountId, <Self as frame_system::Config>::RuntimeCall>;
 		/// Blocks after which a commit or a response that did not land is sent again.
 		#[pallet::constant]
 		type ResubmitAfter: Get<BlockNumberFor<Self>>;
@@ -169,6 +185,7 @@ pub mod pallet {
 		fn offchain_worker(now: BlockNumberFor<T>) {
 			Self::run_provider(now);
 			Self::run_responder(now);
+			Self::run_audits(now);
 			Self::run_watcher(now);
 		}
 	}

@@ -76,6 +76,8 @@ thread_local! {
 	pub static COMMITTED: RefCell<Vec<WatchedTask<Public>>> = const { RefCell::new(Vec::new()) };
 	/// Descent steps waiting for a challenger.
 	pub static DESCENTS: RefCell<Vec<(Public, DescentTurn)>> = const { RefCell::new(Vec::new()) };
+	/// Results each operator was drawn to audit.
+	pub static AUDITS: RefCell<Vec<(Public, arbiter_inference_interface::WatchRequest)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The descend "call": a remark carrying (dispute, node, row, col).
@@ -183,7 +185,29 @@ impl pallet_provider_worker::Config for Test {
 	type Tasks = Tasks;
 	type Disputes = Disputes;
 	type Watched = Watched;
+	type Audits = Audits;
 	type ResubmitAfter = ConstU64<5>;
+}
+
+pub struct Audits;
+impl crate::AuditDuties<Public, RuntimeCall> for Audits {
+	fn audits_of(operator: &Public) -> Vec<arbiter_inference_interface::WatchRequest> {
+		AUDITS.with(|a| {
+			a.borrow()
+				.iter()
+				.filter(|(o, _)| o == operator)
+				.map(|(_, r)| r.clone())
+				.collect()
+		})
+	}
+	fn attest_call(task: TaskId) -> RuntimeCall {
+		attest_remark(task)
+	}
+}
+
+/// The attest "call": a remark carrying the task.
+pub fn attest_remark(task: u64) -> RuntimeCall {
+	RuntimeCall::System(frame_system::Call::remark { remark: (b"attest", task).encode() })
 }
 
 /// A started job: task, model root, input.

@@ -277,6 +277,7 @@ fn watched(task: u64, operator: Public) -> WatchedTask<Public> {
 			endpoint: b"ws://provider".to_vec(),
 			slack_bits: 0,
 			max_row_width: 64,
+			audit: false,
 		},
 		disputes: Vec::new(),
 	}
@@ -393,6 +394,42 @@ fn the_watcher_challenges_a_token_choice_once() {
 			run(b);
 		}
 		assert_eq!(sent(&s.pool).len(), 1);
+	});
+}
+
+/// A drawn auditor's node checks the result whatever the sample rate and attests a clean one,
+/// once, signed by the drawn operator; a wrong one is left to the watcher's challenge.
+#[test]
+fn a_drawn_auditor_attests_a_clean_result_once() {
+	let engine = watching_engine();
+	let mut s = setup(Some(engine.clone()));
+	let operator = s.operator;
+	s.ext.execute_with(|| {
+		let other = Public::from_raw([42; 32]);
+		let mut clean = watched(1, other).request;
+		clean.audit = true;
+		let wrong = WatchRequest { task: 2, ..clean.clone() };
+		AUDITS.with(|a| a.borrow_mut().extend([(operator, clean.clone()), (operator, wrong)]));
+		run(1);
+		assert!(engine.watched.lock().unwrap().iter().all(|r| r.audit), "checked as audits");
+		assert!(sent(&s.pool).is_empty(), "nothing found yet");
+		engine.found(1, WatchStatus::Clean);
+		engine.found(2, WatchStatus::Fraud { node: 12, row: 0, col: 3 });
+		run(2);
+		let txs = sent(&s.pool);
+		assert_eq!(txs.iter().map(|t| t.function.clone()).collect::<Vec<_>>(), [attest_remark(1)]);
+		assert!(matches!(txs[0].preamble, sp_runtime::generic::Preamble::Signed(0, (), ())));
+		// Not again while it may land; again if it did not (the audit still lists it).
+		run(3);
+		assert_eq!(sent(&s.pool).len(), 1);
+		run(3 + resubmit_after());
+		assert_eq!(sent(&s.pool).len(), 2);
+		// Attested: the audits pallet no longer lists it.
+		AUDITS.with(|a| a.borrow_mut().retain(|(_, r)| r.task != 1));
+		for b in 4 + resubmit_after()..20 {
+			run(b);
+		}
+		assert_eq!(sent(&s.pool).len(), 2);
 	});
 }
 

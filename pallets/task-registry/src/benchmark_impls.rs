@@ -106,6 +106,60 @@ impl<T: Config> Pallet<T> {
 		Ok((owner, model, operator))
 	}
 
+	/// `count` committed embedding tasks of one new model, served by provider 0 and `providers`
+	/// more (indices 1 to `providers`), each committed by the operator it was assigned to
+	/// (benchmarks of the audits pallet). Returns the tasks and the extra providers with their
+	/// operators.
+	#[allow(clippy::type_complexity)]
+	pub fn benchmark_committed_tasks(
+		count: u32,
+		providers: u32,
+	) -> Result<
+		(alloc::vec::Vec<TaskId>, alloc::vec::Vec<(T::AccountId, T::AccountId)>),
+		DispatchError,
+	> {
+		use sp_runtime::traits::Bounded;
+		let io = IoSpec {
+			input: InputKind::TokenIds { vocabulary: MAX_VOCABULARY },
+			max_input_tokens: T::MaxInputTokens::get(),
+			kind: ModelKind::Embedding { output_width: 384 },
+		};
+		let (owner, model, _) =
+			Self::benchmark_served_model(2, io, H256::repeat_byte(2), H256::repeat_byte(2), 64)?;
+		let others = (1..=providers)
+			.map(|index| {
+				<T::BenchmarkHelper as crate::BenchmarkHelper<_, _>>::provider(
+					model,
+					index,
+					1u32.into(),
+				)
+			})
+			.collect();
+		let mut tasks = alloc::vec::Vec::new();
+		for _ in 0..count {
+			let task = NextTaskId::<T>::get();
+			Self::do_submit_task(
+				owner.clone(),
+				model,
+				BoundedVec::truncate_from(alloc::vec![1]),
+				BalanceOf::<T>::max_value() / 1_000_000_000u32.into(),
+			)?;
+			let Some(TaskStatus::Assigned { operator, .. }) =
+				Tasks::<T>::get(task).map(|t| t.status)
+			else {
+				return Err(Error::<T>::NotAwaitingResult.into());
+			};
+			Self::do_commit_result(
+				operator,
+				task,
+				BoundedVec::truncate_from(alloc::vec![0; 4]),
+				None,
+			)?;
+			tasks.push(task);
+		}
+		Ok((tasks, others))
+	}
+
 	/// Registers `count` more providers of `task`'s model (benchmarks of other pallets).
 	pub fn benchmark_add_providers(task: TaskId, count: u32) {
 		let Some(model) = Tasks::<T>::get(task).map(|t| t.model) else { return };

@@ -13,7 +13,7 @@ use frame_support::{
 use sp_core::H256;
 use sp_runtime::traits::{Saturating, Zero};
 
-use crate::{pallet::*, types::*};
+use crate::{pallet::*, types::*, AuditHooks};
 
 impl<T: Config> Pallet<T> {
 	pub(crate) fn do_register_model(
@@ -279,6 +279,8 @@ impl<T: Config> Pallet<T> {
 			window_end,
 		};
 		Tasks::<T>::insert(id, task);
+		// Drawn for audit (or not) in the next block (docs/protocol.md, "Audits").
+		T::Audits::result_committed(id)?;
 		Self::deposit_event(Event::ResultCommitted { task: id, provider, trace_root, window_end });
 		Ok(())
 	}

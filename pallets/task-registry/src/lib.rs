@@ -48,7 +48,7 @@ mod tests_generation;
 mod tests_tasks;
 
 pub use arbiter_interface::{
-	CapacityAccounting, CommittedResult, DisputeSubject, ModelCatalog, ModelCommitment,
+	AuditHooks, CapacityAccounting, CommittedResult, DisputeSubject, ModelCatalog, ModelCommitment,
 	ModelCommitments, Outcome, ProviderRegistry, ProviderSelection, ProviderSlashing,
 	ReputationRecorder, TaskDisputes,
 };
@@ -152,6 +152,9 @@ pub mod pallet {
 		/// Receives protocol fees and deadline slashes.
 		#[pallet::no_default_bounds]
 		type TreasuryAccount: Get<Self::AccountId>;
+		/// Hears every commit and finalization (the audits pallet; `()` for none).
+		#[pallet::no_default_bounds]
+		type Audits: AuditHooks<Self::AccountId, BalanceOf<Self>>;
 		/// Blocks a finished task stays readable before it is pruned.
 		#[pallet::constant]
 		#[pallet::no_default_bounds]
@@ -201,6 +204,7 @@ pub mod pallet {
 			type ProtocolFee = ProtocolFee;
 			type MissedDeadlineSlash = MissedDeadlineSlash;
 			type TreasuryAccount = ConstU64<99>;
+			type Audits = ();
 			type RetentionPeriod = ConstU64<100>;
 			type MaxDeadlinesPerBlock = ConstU32<8>;
 			type WeightInfo = ();
@@ -611,7 +615,8 @@ pub mod pallet {
 		/// "The trace root is fixed when first needed"): a provider need not trace a run
 		/// nobody challenges.
 		#[pallet::call_index(5)]
-		#[pallet::weight(T::WeightInfo::commit_result(output.len() as u32))]
+		#[pallet::weight(T::WeightInfo::commit_result(output.len() as u32)
+			.saturating_add(T::Audits::max_committed_weight()))]
 		pub fn commit_result(
 			origin: OriginFor<T>,
 			task: TaskId,
@@ -625,7 +630,7 @@ pub mod pallet {
 		/// Finalizes a task whose window has passed without a dispute (anyone may call; the
 		/// hook normally does it).
 		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::finalize())]
+		#[pallet::weight(T::WeightInfo::finalize().saturating_add(T::Audits::max_finalized_weight()))]
 		pub fn finalize(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
 			ensure_signed(origin)?;
 			Self::do_finalize_checked(task)

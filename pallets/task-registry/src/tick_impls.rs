@@ -8,7 +8,9 @@ use frame_support::{
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::{traits::Zero, Perbill};
 
-use crate::{pallet::*, types::*, Outcome, ProviderSlashing, ReputationRecorder, WeightInfo};
+use crate::{
+	pallet::*, types::*, AuditHooks, Outcome, ProviderSlashing, ReputationRecorder, WeightInfo,
+};
 
 impl<T: Config> Pallet<T> {
 	/// The hook: every deadline queued for `now`, then every prune. Bounded by
@@ -28,7 +30,9 @@ impl<T: Config> Pallet<T> {
 			Tasks::<T>::remove(id);
 			Self::deposit_event(Event::TaskPruned { task: *id });
 		}
+		// Each deadline may finalize a task and settle its audit.
 		T::WeightInfo::on_initialize(due.len() as u32, pruned.len() as u32)
+			.saturating_add(T::Audits::max_finalized_weight().saturating_mul(due.len() as u64))
 	}
 
 	/// Moves a task along if one of its deadlines has passed. Returns whether it changed.

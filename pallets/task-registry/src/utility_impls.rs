@@ -13,7 +13,8 @@ use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::traits::{Saturating, Zero};
 
 use crate::{
-	pallet::*, types::*, CapacityAccounting, Outcome, ProviderSelection, ReputationRecorder,
+	pallet::*, types::*, AuditHooks, CapacityAccounting, Outcome, ProviderSelection,
+	ReputationRecorder,
 };
 
 /// How far past its block a deadline may be queued when that block's queue is full.
@@ -180,6 +181,8 @@ impl<T: Config> Pallet<T> {
 		}
 		Self::release_provider(id, &provider, &operator);
 		T::Providers::record(&provider, Outcome::Completed);
+		// Attesting auditors are paid, silent ones penalised (docs/protocol.md, "Audits").
+		T::Audits::result_finalized(id, price);
 		task.status =
 			TaskStatus::Finalized { provider: provider.clone(), output, trace_root, at: now };
 		Self::schedule_prune(now, id);

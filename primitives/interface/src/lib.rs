@@ -8,14 +8,17 @@
 //! - [`providers`]: what the staking pallet offers (selection, capacity, slashing, reputation).
 //! - [`models`]: what the model registry offers (servable models, their commitments).
 //! - [`tasks`]: what the task registry offers disputes (freeze, resolve, the committed result).
+//! - [`audits`]: what the audits pallet hears from the registry and the challenges pallet.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
+pub mod audits;
 pub mod models;
 pub mod providers;
 pub mod tasks;
 
+pub use audits::AuditHooks;
 pub use models::{ModelCatalog, ModelCommitment, ModelCommitments};
 pub use providers::{
 	CapacityAccounting, DisputeTracking, Outcome, ProviderRegistry, ProviderSelection,

@@ -22,7 +22,7 @@ use sp_runtime::{traits::One, Perbill};
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, ComputeStaking, Hash, Nonce,
+	AccountId, Audits, Aura, Balance, Balances, Block, BlockNumber, ComputeStaking, Hash, Nonce,
 	OriginCaller, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
 	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, System, TaskRegistry, BLOCK_HASH_COUNT, DAYS,
 	EXISTENTIAL_DEPOSIT, SLOT_DURATION, SS58_PREFIX, UNIT, VERSION,
@@ -192,6 +192,7 @@ impl pallet_task_registry::Config for Runtime {
 	type ProtocolFee = protocol::ProtocolFee;
 	type MissedDeadlineSlash = MissedDeadlineSlash;
 	type TreasuryAccount = TreasuryAccount;
+	type Audits = Audits;
 	type RetentionPeriod = ConstU32<{ 7 * DAYS }>;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
 	type WeightInfo = crate::weights::pallet_task_registry::WeightInfo<Runtime>;
@@ -234,6 +235,7 @@ impl pallet_challenges::Config for Runtime {
 	type SlashFraction = protocol::SlashFraction;
 	type ChallengerRewardShare = protocol::ChallengerRewardShare;
 	type TreasuryAccount = TreasuryAccount;
+	type Audits = Audits;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
 	// A decoy challenge cannot shield a wrong result: several are heard at once.
 	type MaxOpenDisputesPerTask = ConstU32<8>;
@@ -246,6 +248,51 @@ impl pallet_challenges::Config for Runtime {
 	type WeightInfo = crate::weights::pallet_challenges::WeightInfo<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = RegistryBenchmarkHelper;
+}
+
+impl pallet_audits::Config for Runtime {
+	type Currency = Balances;
+	type Tasks = TaskRegistry;
+	type Providers = ComputeStaking;
+	type TreasuryAccount = TreasuryAccount;
+	type AuditRate = protocol::AuditRate;
+	type AuditorsPerAudit = protocol::AuditorsPerAudit;
+	type AuditReward = protocol::AuditReward;
+	type SilencePenalty = protocol::SilencePenalty;
+	type AttestationSlash = protocol::AttestationSlash;
+	type ChallengerRewardShare = protocol::ChallengerRewardShare;
+	type MaxAuditors = ConstU32<4>;
+	// Commits a block may hold: each is drawn in the next block's hook (about 1,000 a minute
+	// at 6 s blocks; one provider node commits about 550).
+	type MaxDrawsPerBlock = ConstU32<128>;
+	type WeightInfo = pallet_audits::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = AuditsBenchmarkHelper;
+}
+
+/// Committed tasks for the audits benchmarks, through the task registry; the audit rate set
+/// through pallet-parameters.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct AuditsBenchmarkHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_audits::BenchmarkHelper<AccountId> for AuditsBenchmarkHelper {
+	fn committed_tasks(
+		tasks: u32,
+		providers: u32,
+	) -> (alloc::vec::Vec<u64>, alloc::vec::Vec<(AccountId, AccountId)>) {
+		pallet_task_registry::Pallet::<Runtime>::benchmark_committed_tasks(tasks, providers)
+			.expect("benchmark tasks")
+	}
+	fn audit_everything() {
+		use parameters::dynamic_params::protocol;
+		let _ = pallet_parameters::Pallet::<Runtime>::set_parameter(
+			RuntimeOrigin::root(),
+			parameters::RuntimeParameters::Protocol(protocol::Parameters::AuditRate(
+				protocol::AuditRate,
+				Some(Perbill::one()),
+			)),
+		);
+	}
 }
 
 /// Committed tasks for the challenges benchmarks, through the task registry.

@@ -173,6 +173,56 @@ impl pallet_provider_worker::ProviderDisputes<AccountId, RuntimeCall> for Challe
 	}
 }
 
+/// A committed result in its challenge window as a watcher checks it (`None`: not in its
+/// window, or not checkable).
+fn watched_task(
+	id: TaskId,
+	now: crate::BlockNumber,
+) -> Option<pallet_provider_worker::WatchedTask<AccountId>> {
+	let task = pallet_task_registry::Tasks::<Runtime>::get(id)?;
+	let (TaskStatus::Committed { provider, operator, output, trace_root, window_end, .. } |
+	TaskStatus::Disputed { provider, operator, output, trace_root, window_end, .. }) = task.status
+	else {
+		return None;
+	};
+	if window_end < now {
+		return None;
+	}
+	let model = TaskRegistry::model(task.model)?;
+	// A generation is checked by its token choices (docs/protocol.md, "Watching
+	// generations"); a generation task of a model not registered for generation has
+	// no job, and is not watched.
+	let generation = generation_job(task.request, model.io.kind);
+	if task.request != pallet_task_registry::TaskRequest::Embedding && generation.is_none() {
+		return None;
+	}
+	let endpoint = pallet_compute_staking::Providers::<Runtime>::get(&provider)?
+		.offer
+		.endpoint
+		.into_inner();
+	Some(pallet_provider_worker::WatchedTask {
+		operator,
+		request: arbiter_inference_interface::WatchRequest {
+			task: id,
+			model_root: model.model_root.0,
+			input: task.input.into_inner(),
+			output: output.into_inner(),
+			generation,
+			trace_root: trace_root.map(|r| r.0),
+			endpoint,
+			slack_bits: model.slack_bits,
+			max_row_width: model.max_row_width,
+			audit: false,
+		},
+		disputes: pallet_challenges::OpenDisputes::<Runtime>::get(id)
+			.into_iter()
+			.filter_map(|d| {
+				pallet_challenges::Disputes::<Runtime>::get(d).map(|d| (d.challenger, d.element))
+			})
+			.collect(),
+	})
+}
+
 /// Committed results whose challenge window is open, for watchers.
 pub struct WatchableResults;
 impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableResults {
@@ -187,68 +237,7 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 		// A task can be queued twice (its assignment deadline, then its window).
 		ids.sort_unstable();
 		ids.dedup();
-		ids.into_iter()
-			.filter_map(|id| {
-				let task = pallet_task_registry::Tasks::<Runtime>::get(id)?;
-				let (TaskStatus::Committed {
-					provider,
-					operator,
-					output,
-					trace_root,
-					window_end,
-					..
-				} |
-				TaskStatus::Disputed {
-					provider,
-					operator,
-					output,
-					trace_root,
-					window_end,
-					..
-				}) = task.status
-				else {
-					return None;
-				};
-				if window_end < now {
-					return None;
-				}
-				let model = TaskRegistry::model(task.model)?;
-				// A generation is checked by its token choices (docs/protocol.md, "Watching
-				// generations"); a generation task of a model not registered for generation has
-				// no job, and is not watched.
-				let generation = generation_job(task.request, model.io.kind);
-				if task.request != pallet_task_registry::TaskRequest::Embedding &&
-					generation.is_none()
-				{
-					return None;
-				}
-				let endpoint = pallet_compute_staking::Providers::<Runtime>::get(&provider)?
-					.offer
-					.endpoint
-					.into_inner();
-				Some(pallet_provider_worker::WatchedTask {
-					operator,
-					request: arbiter_inference_interface::WatchRequest {
-						task: id,
-						model_root: model.model_root.0,
-						input: task.input.into_inner(),
-						output: output.into_inner(),
-						generation,
-						trace_root: trace_root.map(|r| r.0),
-						endpoint,
-						slack_bits: model.slack_bits,
-						max_row_width: model.max_row_width,
-					},
-					disputes: pallet_challenges::OpenDisputes::<Runtime>::get(id)
-						.into_iter()
-						.filter_map(|d| {
-							pallet_challenges::Disputes::<Runtime>::get(d)
-								.map(|d| (d.challenger, d.element))
-						})
-						.collect(),
-				})
-			})
-			.collect()
+		ids.into_iter().filter_map(|id| watched_task(id, now)).collect()
 	}
 
 	fn challenge_call(task: TaskId, element: ElementRef) -> RuntimeCall {
@@ -307,6 +296,35 @@ impl pallet_provider_worker::WatchedTasks<AccountId, RuntimeCall> for WatchableR
 	}
 }
 
+/// Results a node's operators were drawn to audit, from the audits pallet.
+pub struct DrawnAudits;
+impl pallet_provider_worker::AuditDuties<AccountId, RuntimeCall> for DrawnAudits {
+	fn audits_of(operator: &AccountId) -> Vec<arbiter_inference_interface::WatchRequest> {
+		let Some(provider) = pallet_compute_staking::Operators::<Runtime>::get(operator) else {
+			return Vec::new();
+		};
+		let now = System::block_number();
+		// Off-chain only: iterating the open audits costs no block weight.
+		pallet_audits::OpenAudits::<Runtime>::iter()
+			.filter(|(_, audit)| {
+				audit
+					.auditors
+					.iter()
+					.any(|(a, s)| *a == provider && *s == pallet_audits::AuditorStatus::Drawn)
+			})
+			.filter_map(|(task, _)| watched_task(task, now))
+			.map(|watched| arbiter_inference_interface::WatchRequest {
+				audit: true,
+				..watched.request
+			})
+			.collect()
+	}
+
+	fn attest_call(task: TaskId) -> RuntimeCall {
+		RuntimeCall::Audits(pallet_audits::Call::attest { task })
+	}
+}
+
 parameter_types! {
 	/// A commit not in a block after this many blocks is sent again.
 	pub const ResubmitAfter: crate::BlockNumber = 5;
@@ -317,6 +335,7 @@ impl pallet_provider_worker::Config for Runtime {
 	type Tasks = RegistryTasks;
 	type Disputes = ChallengeDisputes;
 	type Watched = WatchableResults;
+	type Audits = DrawnAudits;
 	type ResubmitAfter = ResubmitAfter;
 }
 
@@ -445,6 +464,48 @@ mod tests {
 			assert_eq!(turns.len(), 1);
 			assert_eq!(turns[0].request.input, vec![1, 9690, 198]);
 			assert_eq!(turns[0].request.tokens, Some(vec![504, 3000, 2]));
+		});
+	}
+
+	#[test]
+	fn a_drawn_auditor_sees_its_audits_as_audit_checks_and_attests_them() {
+		use pallet_provider_worker::AuditDuties;
+		crate::tests::ext_from_preset("development").execute_with(|| {
+			System::set_block_number(1);
+			let (alice, bob, ferdie, dave) = (
+				Sr25519Keyring::Alice.to_account_id(),
+				Sr25519Keyring::Bob.to_account_id(),
+				Sr25519Keyring::Ferdie.to_account_id(),
+				Sr25519Keyring::Dave.to_account_id(),
+			);
+			let model = crate::tests::approved_model_with_provider([4; 32], RuntimeOrigin::root());
+			assert_ok!(TaskRegistry::submit_task(
+				RuntimeOrigin::signed(dave.clone()),
+				model,
+				BoundedVec::try_from(vec![101, 7592, 102]).unwrap(),
+				10 * UNIT,
+			));
+			assert_ok!(RegistryTasks::commit_call(0, vec![1u8; 1536], None)
+				.unwrap()
+				.dispatch(RuntimeOrigin::signed(ferdie.clone())));
+			assert!(DrawnAudits::audits_of(&alice).is_empty(), "not drawn");
+			// Alice's provider (operator Alice, the dev genesis) drawn to audit Bob's result.
+			pallet_audits::OpenAudits::<Runtime>::insert(
+				0,
+				pallet_audits::Audit {
+					provider: bob,
+					auditors: BoundedVec::truncate_from(vec![(
+						alice.clone(),
+						pallet_audits::AuditorStatus::Drawn,
+					)]),
+				},
+			);
+			let audits = DrawnAudits::audits_of(&alice);
+			assert_eq!(audits.len(), 1);
+			assert_eq!((audits[0].task, audits[0].audit, audits[0].output.len()), (0, true, 1536));
+			assert!(DrawnAudits::audits_of(&ferdie).is_empty(), "only the drawn operator's");
+			assert_ok!(DrawnAudits::attest_call(0).dispatch(RuntimeOrigin::signed(alice.clone())));
+			assert!(DrawnAudits::audits_of(&alice).is_empty(), "attested: no longer a duty");
 		});
 	}
 

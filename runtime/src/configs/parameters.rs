@@ -77,6 +77,23 @@ pub mod dynamic_params {
 		/// Blocks a slashed provider stays jailed before it may resume (one hour).
 		#[codec(index = 16)]
 		pub static MinJailPeriod: BlockNumber = 600;
+		/// Share of committed results drawn for audit (docs/protocol.md, "Audits"). 0 at
+		/// genesis until providers' nodes attest by themselves (docs/economics.md gives the rate
+		/// that makes cheating and lazy auditing lose money).
+		#[codec(index = 17)]
+		pub static AuditRate: Perbill = Perbill::zero();
+		/// Auditors drawn for an audited result.
+		#[codec(index = 18)]
+		pub static AuditorsPerAudit: u32 = 2;
+		/// An attestation's pay, as a share of the audited task's price, from the treasury.
+		#[codec(index = 19)]
+		pub static AuditReward: Perbill = Perbill::from_percent(50);
+		/// Share of a drawn auditor's stake slashed when it neither attests nor challenges.
+		#[codec(index = 20)]
+		pub static SilencePenalty: Perbill = Perbill::from_percent(1);
+		/// Share of an auditor's stake slashed when a result it attested is proven wrong.
+		#[codec(index = 21)]
+		pub static AttestationSlash: Perbill = Perbill::from_percent(25);
 	}
 }
 
@@ -143,6 +160,20 @@ impl ParameterBounds<RuntimeParameters> for ProtocolBounds {
 			P::MaxToleranceSlackBits(_, Some(v)) => within(*v, 0, 0x3a83_126f),
 			P::MinTaskPrice(_, Some(v)) => within(*v, 1, 1_000 * UNIT),
 			P::MinJailPeriod(_, Some(v)) => within(*v, 10, 30 * DAYS),
+			P::AuditRate(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(100)),
+			// The storage bound (`MaxAuditors`).
+			P::AuditorsPerAudit(_, Some(v)) => within(*v, 1, 4),
+			P::AuditReward(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(100)),
+			P::SilencePenalty(_, Some(v)) => {
+				within(*v, Perbill::zero(), Perbill::from_percent(10))?;
+				within(*v, Perbill::zero(), dynamic_params::protocol::AttestationSlash::get())
+			},
+			// A false attestation costs at least what a silent one does.
+			P::AttestationSlash(_, Some(v)) => within(
+				*v,
+				dynamic_params::protocol::SilencePenalty::get(),
+				Perbill::from_percent(100),
+			),
 			// Removing a value restores its (in-bounds) default.
 			_ => Ok(()),
 		}
