@@ -14,7 +14,7 @@ ensure_rust
 log "building arbiter-node with runtime-benchmarks (own target dir: $BENCH_TARGET)"
 (cd "$ROOT" && CARGO_TARGET_DIR="$BENCH_TARGET" cargo build --release --locked -p arbiter-node --features runtime-benchmarks)
 mkdir -p "$ROOT/runtime/src/weights"
-for pallet in ${ARBITER_BENCH_PALLETS:-pallet_compute_staking pallet_task_registry pallet_challenges pallet_protocol_parameters}; do
+for pallet in ${ARBITER_BENCH_PALLETS:-pallet_compute_staking pallet_task_registry pallet_challenges pallet_audits pallet_protocol_parameters}; do
 	log "benchmarking $pallet (steps $STEPS, repeat $REPEAT)"
 	"$BENCH_TARGET/release/arbiter-node" benchmark pallet \
 		--chain dev \

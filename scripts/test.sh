@@ -91,12 +91,13 @@ setsid "$NODE_BIN" --dev --base-path "$WORK/dev" --rpc-port "$RPC_PORT" --port "
 pids+=($!)
 wait_for_rpc "$RPC_PORT" "${pids[0]}"
 
-# The fraud-proof (08, 10, 11, 13) and restart (09) tests start their own dev-chain nodes on
+# The fraud-proof (08, 10, 11, 13), audit (14) and restart (09) tests start their own dev-chain nodes on
 # these ports.
 FRAUD_PORT_BASE="${ARBITER_FRAUD_PORT_BASE:-21000}"
 RESTART_PORT_BASE="${ARBITER_RESTART_PORT_BASE:-22000}"
 for port in $(seq $((FRAUD_PORT_BASE + 33)) $((FRAUD_PORT_BASE + 40))) $(seq $((FRAUD_PORT_BASE + 44)) $((FRAUD_PORT_BASE + 51))) \
 	$((FRAUD_PORT_BASE + 55)) $((FRAUD_PORT_BASE + 56)) $((FRAUD_PORT_BASE + 65)) $((FRAUD_PORT_BASE + 66)) \
+	$((FRAUD_PORT_BASE + 57)) $((FRAUD_PORT_BASE + 58)) $((FRAUD_PORT_BASE + 67)) $((FRAUD_PORT_BASE + 68)) \
 	$((RESTART_PORT_BASE + 33)) $((RESTART_PORT_BASE + 44)); do
 	require_free_port "$port"
 done

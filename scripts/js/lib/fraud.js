@@ -48,11 +48,12 @@ export async function fraudScenario(t, { faultArgs, ports, text, expected, withh
 }
 
 /**
- * Starts node A (`--alice --provider` plus `faultArgs`) and node B (`--bob --provider
- * --watcher`), both with MiniLM (`--models-dir`) and `extraArgs` (`--gguf` for SmolLM2), runs
- * `body(nodes, apis)` and stops them (the nodes' logs end a failure's message).
+ * Starts node A (`--alice --provider` plus `faultArgs`) and node B (`--bob --provider`, and
+ * `--watcher` unless `watcher` is false), both with MiniLM (`--models-dir`) and `extraArgs`
+ * (`--gguf` for SmolLM2), runs `body(nodes, apis)` and stops them (the nodes' logs end a
+ * failure's message).
  */
-export async function withTwoNodes({ faultArgs, ports, extraArgs = [] }, body) {
+export async function withTwoNodes({ faultArgs, ports, extraArgs = [], watcher = true }, body) {
   const NODE = process.env.ARBITER_NODE;
   const INFER = process.env.ARBITER_INFER;
   const MODEL_DIR = process.env.ARBITER_MINILM_DIR;
@@ -60,7 +61,7 @@ export async function withTwoNodes({ faultArgs, ports, extraArgs = [] }, body) {
   const dir = mkdtempSync(join(tmpdir(), 'arbiter-fraud-'));
   const nodes = {
     a: { p2p: ports.p2pA, rpc: ports.rpcA, args: ['--alice', '--node-key', '0'.repeat(63) + '1', '--provider', ...faultArgs] },
-    b: { p2p: ports.p2pB, rpc: ports.rpcB, args: ['--bob', '--node-key', '0'.repeat(63) + '2', '--provider', '--watcher', '--bootnodes', `/ip4/127.0.0.1/tcp/${ports.p2pA}/p2p/${ALICE_PEER_ID}`] },
+    b: { p2p: ports.p2pB, rpc: ports.rpcB, args: ['--bob', '--node-key', '0'.repeat(63) + '2', '--provider', ...(watcher ? ['--watcher'] : []), '--bootnodes', `/ip4/127.0.0.1/tcp/${ports.p2pA}/p2p/${ALICE_PEER_ID}`] },
   };
   const children = [];
   const apis = [];
