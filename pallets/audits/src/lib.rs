@@ -111,7 +111,8 @@ pub mod pallet {
 			tasks: u32,
 			providers: u32,
 		) -> (alloc::vec::Vec<TaskId>, alloc::vec::Vec<(AccountId, AccountId)>);
-		/// Makes every committed result audited (the audit rate at 100 %).
+		/// Makes every committed result audited by the most auditors (the audit rate at 100 %,
+		/// `MaxAuditors` auditors).
 		fn audit_everything();
 	}
 

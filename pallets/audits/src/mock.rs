@@ -88,6 +88,7 @@ impl crate::BenchmarkHelper<u64> for RegistryTasks {
 	}
 	fn audit_everything() {
 		AuditRate::set(Perbill::one());
+		AuditorsPerAudit::set(4);
 	}
 }
 

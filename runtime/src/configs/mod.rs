@@ -265,7 +265,7 @@ impl pallet_audits::Config for Runtime {
 	// Commits a block may hold: each is drawn in the next block's hook (about 1,000 a minute
 	// at 6 s blocks; one provider node commits about 550).
 	type MaxDrawsPerBlock = ConstU32<128>;
-	type WeightInfo = pallet_audits::weights::SubstrateWeight<Runtime>;
+	type WeightInfo = crate::weights::pallet_audits::WeightInfo<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = AuditsBenchmarkHelper;
 }
@@ -285,13 +285,16 @@ impl pallet_audits::BenchmarkHelper<AccountId> for AuditsBenchmarkHelper {
 	}
 	fn audit_everything() {
 		use parameters::dynamic_params::protocol;
-		let _ = pallet_parameters::Pallet::<Runtime>::set_parameter(
-			RuntimeOrigin::root(),
-			parameters::RuntimeParameters::Protocol(protocol::Parameters::AuditRate(
-				protocol::AuditRate,
-				Some(Perbill::one()),
-			)),
-		);
+		// Every result, by the most auditors (`MaxAuditors`): the draw's worst case.
+		for parameter in [
+			protocol::Parameters::AuditRate(protocol::AuditRate, Some(Perbill::one())),
+			protocol::Parameters::AuditorsPerAudit(protocol::AuditorsPerAudit, Some(4)),
+		] {
+			let _ = pallet_parameters::Pallet::<Runtime>::set_parameter(
+				RuntimeOrigin::root(),
+				parameters::RuntimeParameters::Protocol(parameter),
+			);
+		}
 	}
 }
 

@@ -2,6 +2,7 @@
 //! (frame-benchmarking-cli, steps 50, repeat 20, compiled wasm). Regenerate after changing a
 //! pallet's calls.
 
+pub mod pallet_audits;
 pub mod pallet_challenges;
 pub mod pallet_compute_staking;
 pub mod pallet_protocol_parameters;
