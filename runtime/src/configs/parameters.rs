@@ -78,8 +78,8 @@ pub mod dynamic_params {
 		#[codec(index = 16)]
 		pub static MinJailPeriod: BlockNumber = 600;
 		/// Share of committed results drawn for audit (docs/protocol.md, "Audits"). 0 at
-		/// genesis until providers' nodes attest by themselves (docs/economics.md gives the rate
-		/// that makes cheating and lazy auditing lose money).
+		/// genesis, set by referendum (docs/economics.md gives the rate that makes cheating and
+		/// lazy auditing lose money: 5 %).
 		#[codec(index = 17)]
 		pub static AuditRate: Perbill = Perbill::zero();
 		/// Auditors drawn for an audited result.
