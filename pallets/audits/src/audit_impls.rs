@@ -91,14 +91,25 @@ impl<T: Config> Pallet<T> {
 		position(who).or_else(|| T::Providers::provider_of_operator(who).and_then(|p| position(&p)))
 	}
 
-	pub(crate) fn do_attest(who: T::AccountId, task: TaskId) -> DispatchResult {
+	/// Moves the drawn auditor `who` is (or acts for as its operator key) from `Drawn` to
+	/// `status`; returns that auditor.
+	fn mark_done(
+		task: TaskId,
+		who: &T::AccountId,
+		status: AuditorStatus,
+	) -> Result<T::AccountId, Error<T>> {
 		let mut audit = OpenAudits::<T>::get(task).ok_or(Error::<T>::NoAudit)?;
-		let at = Self::drawn_auditor(&who, &audit).ok_or(Error::<T>::NotDrawn)?;
+		let at = Self::drawn_auditor(who, &audit).ok_or(Error::<T>::NotDrawn)?;
 		let entry = audit.auditors.get_mut(at).ok_or(Error::<T>::NotDrawn)?;
 		ensure!(entry.1 == AuditorStatus::Drawn, Error::<T>::AlreadyDone);
-		entry.1 = AuditorStatus::Attested;
+		entry.1 = status;
 		let auditor = entry.0.clone();
 		OpenAudits::<T>::insert(task, audit);
+		Ok(auditor)
+	}
+
+	pub(crate) fn do_attest(who: T::AccountId, task: TaskId) -> DispatchResult {
+		let auditor = Self::mark_done(task, &who, AuditorStatus::Attested)?;
 		Self::deposit_event(Event::Attested { task, auditor });
 		Ok(())
 	}
@@ -127,16 +138,10 @@ impl<T: Config> AuditHooks<T::AccountId, BalanceOf<T>> for Pallet<T> {
 	}
 
 	fn challenged(task: TaskId, who: &T::AccountId) {
-		let Some(mut audit) = OpenAudits::<T>::get(task) else { return };
-		let Some(at) = Self::drawn_auditor(who, &audit) else { return };
-		let Some(entry) = audit.auditors.get_mut(at) else { return };
-		if entry.1 != AuditorStatus::Drawn {
-			return;
+		// Anyone else's challenge (or one of an audit already done) changes no audit.
+		if let Ok(auditor) = Self::mark_done(task, who, AuditorStatus::Challenged) {
+			Self::deposit_event(Event::AuditorChallenged { task, auditor });
 		}
-		entry.1 = AuditorStatus::Challenged;
-		let auditor = entry.0.clone();
-		OpenAudits::<T>::insert(task, audit);
-		Self::deposit_event(Event::AuditorChallenged { task, auditor });
 	}
 
 	fn result_finalized(task: TaskId, price: BalanceOf<T>) -> Weight {

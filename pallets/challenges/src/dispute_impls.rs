@@ -131,6 +131,8 @@ impl<T: Config> Pallet<T> {
 			}
 		})?;
 		NextDisputeId::<T>::put(next);
+		// A drawn auditor that challenges has done its audit (docs/protocol.md, "Audits").
+		T::Audits::challenged(task, &who);
 		Disputes::<T>::insert(
 			id,
 			Dispute {
@@ -147,10 +149,6 @@ impl<T: Config> Pallet<T> {
 				operator: subject.operator,
 			},
 		);
-		// A drawn auditor that challenges has done its audit (docs/protocol.md, "Audits").
-		if let Some(d) = Disputes::<T>::get(id) {
-			T::Audits::challenged(task, &d.challenger);
-		}
 		Ok((id, deadline))
 	}
 

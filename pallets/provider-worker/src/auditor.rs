@@ -10,7 +10,7 @@ use frame_support::traits::Get;
 use frame_system::pallet_prelude::BlockNumberFor;
 
 use crate::{
-	send_once::{claim, key, operator_keys, send_signed},
+	send_once::{claim, key, operator_keys, result_key, send_signed},
 	AuditDuties, Config, Pallet,
 };
 
@@ -28,11 +28,7 @@ impl<T: Config> Pallet<T> {
 					Err(InferenceError::Unavailable) => return,
 					Err(e) => log::debug!(target: LOG_TARGET, "task {task}: not checked: {e:?}"),
 					Ok(WatchStatus::Clean) => {
-						let result = (&request.output, &request.trace_root);
-						let sent = key(
-							ATTESTED_PREFIX,
-							(task, sp_io::hashing::blake2_256(&result.encode())),
-						);
+						let sent = key(ATTESTED_PREFIX, result_key(&request));
 						// Sent again if it did not land (the audit still lists us as drawn).
 						if !claim::<T>(&sent, now, Some(T::ResubmitAfter::get())) {
 							continue;

@@ -23,6 +23,13 @@ pub(crate) fn key(prefix: &[u8], subject: impl Encode) -> Vec<u8> {
 	key
 }
 
+/// What a send about a committed result is keyed by: the task and a hash of its output and
+/// trace root (a reassigned task's new result, or a root fixed since, is another result).
+pub(crate) fn result_key(request: &arbiter_inference_interface::WatchRequest) -> (u64, [u8; 32]) {
+	let result = (&request.output, &request.trace_root);
+	(request.task, sp_io::hashing::blake2_256(&result.encode()))
+}
+
 /// Claims the right to send now: `true` unless a send was recorded less than `again_after`
 /// blocks ago (`None`: never again once sent).
 pub(crate) fn claim<T: Config>(

@@ -27,7 +27,7 @@ use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::offchain::storage::StorageValueRef;
 
 use crate::{
-	send_once::{claim, key, operator_keys, send_signed},
+	send_once::{claim, key, operator_keys, result_key, send_signed},
 	Config, ElementRef, Pallet, WatchedTasks,
 };
 
@@ -56,8 +56,7 @@ impl<T: Config> Pallet<T> {
 			}
 			let task = watched.request.task;
 			let mine = || watched.disputes.iter().filter(|(c, _)| c == challenger_account);
-			let result = (&watched.request.output, &watched.request.trace_root);
-			let result_key = (task, sp_io::hashing::blake2_256(&result.encode()));
+			let result_key = result_key(&watched.request);
 			// The challenge of ours on this result that landed is never sent again once its
 			// dispute has ended: one the provider won must not cost a second bond.
 			let last_sent = key(LAST_SENT_PREFIX, result_key);
