@@ -273,3 +273,92 @@ fn providers_register_only_for_approved_models_with_the_governed_minimum() {
 		ComputeStaking::do_try_state().unwrap();
 	});
 }
+
+#[test]
+fn the_runtime_draws_about_one_result_in_twenty_for_audit_never_to_its_provider() {
+	use dynamic_params::protocol;
+	use frame_support::{assert_ok, traits::Hooks, BoundedVec};
+	use pallet_compute_staking::{Hardware, Offer};
+	use sp_runtime::Perbill;
+	ext_from_preset("development").execute_with(|| {
+		System::set_block_number(1);
+		// The genesis rate (docs/economics.md: cheating and lazy auditing both lose money).
+		assert_eq!(protocol::AuditRate::get(), Perbill::from_percent(5));
+		let [alice, bob, charlie, dave, ferdie] = [
+			Sr25519Keyring::Alice,
+			Sr25519Keyring::Bob,
+			Sr25519Keyring::Charlie,
+			Sr25519Keyring::Dave,
+			Sr25519Keyring::Ferdie,
+		]
+		.map(|k| k.to_account_id());
+		// Two providers of one model (Bob, operator Ferdie; Charlie, operator Dave), with room
+		// for every task of the test: each can audit the other.
+		let model = approved_model_with_provider([9; 32], RuntimeOrigin::root());
+		let offer = Offer {
+			models: BoundedVec::try_from(vec![model]).unwrap(),
+			price: UNIT,
+			price_per_token: 0,
+			capacity: 1_000,
+			endpoint: BoundedVec::default(),
+			hardware: Hardware::Cpu,
+		};
+		assert_ok!(ComputeStaking::update_offer(RuntimeOrigin::signed(bob.clone()), offer.clone()));
+		assert_ok!(ComputeStaking::register(
+			RuntimeOrigin::signed(charlie.clone()),
+			protocol::MinProviderStake::get(),
+			dave.clone(),
+			offer,
+		));
+		// 20 blocks of 20 commits each, each block's commits drawn in the next one's hook.
+		let (mut committed, mut drawn) = (0u32, 0u32);
+		for block in 1..=20u32 {
+			for _ in 0..20 {
+				let task = pallet_task_registry::NextTaskId::<Runtime>::get();
+				assert_ok!(TaskRegistry::submit_task(
+					RuntimeOrigin::signed(alice.clone()),
+					model,
+					BoundedVec::try_from(vec![101, 7592, 102]).unwrap(),
+					10 * UNIT,
+				));
+				let output = BoundedVec::try_from(vec![0u8; 1536]).unwrap();
+				let by_ferdie = TaskRegistry::commit_result(
+					RuntimeOrigin::signed(ferdie.clone()),
+					task,
+					output.clone(),
+					None,
+				);
+				if by_ferdie.is_err() {
+					assert_ok!(TaskRegistry::commit_result(
+						RuntimeOrigin::signed(dave.clone()),
+						task,
+						output,
+						None
+					));
+				}
+				committed += 1;
+			}
+			System::reset_events();
+			System::set_block_number(block + 1);
+			System::set_parent_hash(sp_core::H256(sp_io::hashing::blake2_256(
+				&block.to_le_bytes(),
+			)));
+			Audits::on_initialize(block + 1);
+			for record in System::events() {
+				if let RuntimeEvent::Audits(pallet_audits::Event::AuditDrawn {
+					provider,
+					auditors,
+					..
+				}) = record.event
+				{
+					drawn += 1;
+					let other = if provider == bob { &charlie } else { &bob };
+					assert_eq!(auditors.into_inner(), vec![other.clone()], "the other provider");
+				}
+			}
+		}
+		assert_eq!(committed, 400);
+		// 5 % of 400 is 20 (binomial standard deviation 4.4); the draw is deterministic here.
+		assert!((8..=36).contains(&drawn), "{drawn} of {committed} drawn");
+	});
+}

@@ -77,11 +77,10 @@ pub mod dynamic_params {
 		/// Blocks a slashed provider stays jailed before it may resume (one hour).
 		#[codec(index = 16)]
 		pub static MinJailPeriod: BlockNumber = 600;
-		/// Share of committed results drawn for audit (docs/protocol.md, "Audits"). 0 at
-		/// genesis, set by referendum (docs/economics.md gives the rate that makes cheating and
-		/// lazy auditing lose money: 5 %).
+		/// Share of committed results drawn for audit (docs/protocol.md, "Audits"): 5 %, the
+		/// rate at which cheating and lazy auditing both lose money (docs/economics.md).
 		#[codec(index = 17)]
-		pub static AuditRate: Perbill = Perbill::zero();
+		pub static AuditRate: Perbill = Perbill::from_percent(5);
 		/// Auditors drawn for an audited result.
 		#[codec(index = 18)]
 		pub static AuditorsPerAudit: u32 = 2;

@@ -106,6 +106,18 @@ export async function devAccounts() {
   return Object.fromEntries(names.map((n) => [n.toLowerCase(), keyring.addFromUri(`//${n}`)]));
 }
 
+/**
+ * Sets the audit rate (`AuditRate`, in parts per billion) through sudo and checks it took.
+ * The runtime draws 5 % of results for audit (docs/protocol.md, "Audits"); tests that count
+ * challenges or balances exactly on a chain with more than one provider of a model pin it (0),
+ * and the audits test raises it (100 %), so no draw is left to chance.
+ */
+export async function setAuditRate(api, sudo, parts) {
+  const set = api.tx.parameters.setParameter({ Protocol: { AuditRate: [null, parts] } });
+  const { events } = await signAndWait(api, api.tx.sudo.sudo(set), sudo);
+  if (!findEvent(events, 'parameters', 'Updated')) throw new Error('the audit rate did not change');
+}
+
 /** Human-readable text of a dispatch error (module errors decoded from metadata). */
 export function describeDispatchError(api, dispatchError) {
   if (dispatchError.isModule) {

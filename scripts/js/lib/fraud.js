@@ -25,7 +25,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, devAccounts, devMiniLm, f32Hex, findEvent, recordEvents, signAndWait, waitFor } from './arbiter.js';
+import { connect, devAccounts, devMiniLm, f32Hex, findEvent, recordEvents, setAuditRate, signAndWait, waitFor } from './arbiter.js';
 
 const UNIT = 10n ** 12n;
 // Alice's fixed node key (0x..01) gives her this peer id, so B can bootstrap from her.
@@ -50,10 +50,11 @@ export async function fraudScenario(t, { faultArgs, ports, text, expected, withh
 /**
  * Starts node A (`--alice --provider` plus `faultArgs`) and node B (`--bob --provider`, and
  * `--watcher` unless `watcher` is false), both with MiniLM (`--models-dir`) and `extraArgs`
- * (`--gguf` for SmolLM2), runs `body(nodes, apis)` and stops them (the nodes' logs end a
- * failure's message).
+ * (`--gguf` for SmolLM2), sets the audit rate to `auditRate` (parts per billion; 0: no result
+ * is drawn for audit, so the challenges each test counts are the watcher's alone), runs
+ * `body(nodes, apis)` and stops them (the nodes' logs end a failure's message).
  */
-export async function withTwoNodes({ faultArgs, ports, extraArgs = [], watcher = true }, body) {
+export async function withTwoNodes({ faultArgs, ports, extraArgs = [], watcher = true, auditRate = 0 }, body) {
   const NODE = process.env.ARBITER_NODE;
   const INFER = process.env.ARBITER_INFER;
   const MODEL_DIR = process.env.ARBITER_MINILM_DIR;
@@ -81,6 +82,9 @@ export async function withTwoNodes({ faultArgs, ports, extraArgs = [], watcher =
   start('a');
   start('b');
   try {
+    const api = await connect(`ws://127.0.0.1:${nodes.a.rpc}`, { timeoutMs: 120_000 });
+    apis.push(api);
+    await setAuditRate(api, (await devAccounts()).alice, auditRate);
     await body(nodes, apis);
   } catch (e) {
     e.message += `\n${logTails()}`;

@@ -1,8 +1,8 @@
 // Paid audits end to end (docs/protocol.md, "Audits"), on a two-node dev chain with no
 // volunteer watcher: node A (`--alice --provider`) and node B (`--bob --provider`, Dave's
-// provider). Sudo sets the audit rate to 100 %. An honest result of Alice's is drawn for audit
-// to Dave, whose node re-executes it and attests; at finalization Dave is paid exactly half the
-// price from the treasury. Then a wrong result committed by a provider this client drives (Eve:
+// provider). Sudo sets the audit rate to 100 % (the runtime's is 5 %). An honest result of
+// Alice's is drawn for audit to Dave, whose node re-executes it and attests; at finalization
+// Dave is paid exactly half the price from the treasury. Then a wrong result committed by a provider this client drives (Eve:
 // it never answers) is drawn to Alice and Dave; each one's node finds it wrong and challenges
 // it (the audit records both as done), and Eve is slashed when her answer does not come.
 
@@ -19,7 +19,8 @@ test('a drawn auditor attests an honest result and is paid; drawn auditors chall
   const INFER = process.env.ARBITER_INFER;
   const MODEL_DIR = process.env.ARBITER_MINILM_DIR;
   const ports = { p2pA: base + 57, p2pB: base + 58, rpcA: base + 67, rpcB: base + 68 };
-  await withTwoNodes({ faultArgs: [], ports, watcher: false }, async (nodes, apis) => {
+  // Every result audited (governance would set it by referendum; sudo on the dev chain).
+  await withTwoNodes({ faultArgs: [], ports, watcher: false, auditRate: 1_000_000_000 }, async (nodes, apis) => {
     const api = await connect(`ws://127.0.0.1:${nodes.a.rpc}`, { timeoutMs: 120_000 });
     apis.push(api);
     const { alice, bob, charlie, dave, eve } = await devAccounts();
@@ -28,10 +29,6 @@ test('a drawn auditor attests an honest result and is paid; drawn auditors chall
     const model = await devMiniLm(api, info);
     const offer = (endpoint, price = 2n * UNIT) => ({ models: [model], price, capacity: 4, endpoint, hardware: 'Cpu' });
 
-    // Every result audited (governance would set it by referendum; sudo on the dev chain).
-    const setRate = api.tx.parameters.setParameter({ Protocol: { AuditRate: [null, 1_000_000_000] } });
-    const { events: set } = await signAndWait(api, api.tx.sudo.sudo(setRate), alice);
-    assert.ok(findEvent(set, 'parameters', 'Updated'), 'the audit rate changed');
     await signAndWait(api, api.tx.computeStaking.updateOffer(offer(`http://127.0.0.1:${nodes.a.rpc}`)), alice);
     const recorder = await recordEvents(api);
     const audits = (method, task) => recorder.events.filter((e) => e.section === 'audits' && e.method === method && e.data[0].toNumber() === task);
