@@ -3,10 +3,13 @@
 //! - `arbiter_traceRow(taskId, node, row)`: one row of a task's trace with its Merkle proof;
 //! - `arbiter_opening(taskId, node, row, col)`: the SCALE-encoded `Opening` of one element (what
 //!   `challenges.respond` takes);
-//! - `arbiter_engineStatus()`: loaded models, job counters, device.
+//! - `arbiter_engineStatus()`: loaded models, job counters, device;
+//! - `arbiter_tokenizer(modelRoot)`: the `tokenizer.json` of a loaded model, the file its
+//!   registered `tokenizer_hash` commits (clients check the hash and tokenize with it: the web app
+//!   does).
 //!
-//! Traces exist to be checked by anyone (watchers fetch them from providers), and the status shows
-//! only public model commitments and counters, so the methods are safe to expose.
+//! Traces exist to be checked by anyone (watchers fetch them from providers), and the status and
+//! the tokenizers are public model data, so the methods are safe to expose.
 
 use arbiter_inference::jobs::{EngineStatus, JobService};
 use codec::Encode;
@@ -16,6 +19,7 @@ use jsonrpsee::{
 	types::{error::ErrorObjectOwned, ErrorObject},
 };
 use serde::Serialize;
+use sp_core::H256;
 
 /// A trace row and its proof.
 #[derive(Clone, Serialize)]
@@ -61,6 +65,10 @@ pub trait ArbiterApi {
 	/// Loaded models, job counters and the device.
 	#[method(name = "engineStatus")]
 	fn engine_status(&self) -> RpcResult<EngineStatus>;
+
+	/// The `tokenizer.json` text of the loaded model committed as `model_root`.
+	#[method(name = "tokenizer")]
+	fn tokenizer(&self, model_root: H256) -> RpcResult<String>;
 }
 
 /// The methods, over the node's engine (if it runs one).
@@ -110,5 +118,17 @@ impl ArbiterApiServer for Arbiter {
 
 	fn engine_status(&self) -> RpcResult<EngineStatus> {
 		Ok(self.engine()?.engine_status())
+	}
+
+	fn tokenizer(&self, model_root: H256) -> RpcResult<String> {
+		let model = self
+			.engine()?
+			.model(model_root.0)
+			.ok_or_else(|| error(format!("this node has not loaded model {model_root:?}")))?;
+		let bytes = model
+			.tokenizer_json
+			.as_ref()
+			.ok_or_else(|| error(format!("model {model_root:?} takes no text")))?;
+		String::from_utf8(bytes.to_vec()).map_err(|e| error(format!("tokenizer.json: {e}")))
 	}
 }

@@ -226,6 +226,12 @@ impl_runtime_apis! {
 		}
 	}
 
+	impl pallet_protocol_parameters::runtime_api::ProtocolParametersApi<Block> for Runtime {
+		fn parameters() -> Vec<pallet_protocol_parameters::ParameterInfo> {
+			crate::configs::parameters::protocol_parameters()
+		}
+	}
+
 	#[cfg(feature = "runtime-benchmarks")]
 	impl frame_benchmarking::Benchmark<Block> for Runtime {
 		fn benchmark_metadata(extra: bool) -> (

@@ -362,3 +362,38 @@ fn the_runtime_draws_about_one_result_in_twenty_for_audit_never_to_its_provider(
 		assert!((8..=36).contains(&drawn), "{drawn} of {committed} drawn");
 	});
 }
+
+#[test]
+fn the_parameters_api_reports_every_parameter_in_its_bounds_and_follows_changes() {
+	use dynamic_params::protocol;
+	use pallet_protocol_parameters::ParameterUnit;
+	ext_from_preset("development").execute_with(|| {
+		System::set_block_number(1);
+		let all = configs::parameters::protocol_parameters();
+		let names: Vec<_> =
+			all.iter().map(|p| String::from_utf8(p.name.clone()).unwrap()).collect();
+		// Every key of `protocol::Parameters` once (index 11 was retired).
+		assert_eq!(all.len(), 21);
+		assert_eq!(names.iter().collect::<std::collections::BTreeSet<_>>().len(), 21);
+		for p in &all {
+			assert!(p.min <= p.value && p.value <= p.max, "{:?}", p);
+		}
+		let find = |name: &str| all.iter().find(|p| p.name == name.as_bytes()).unwrap().clone();
+		let audit = find("AuditRate");
+		assert_eq!(audit.unit, ParameterUnit::Perbill);
+		assert_eq!((audit.value, audit.min, audit.max), (50_000_000, 0, 1_000_000_000));
+		let price = find("MinTaskPrice");
+		assert_eq!((price.unit, price.value, price.min), (ParameterUnit::Balance, UNIT / 1_000, 1));
+		// A change is what the API reports next.
+		assert!(Parameters::set_parameter(
+			RuntimeOrigin::root(),
+			RuntimeParameters::Protocol(protocol::Parameters::ChallengeWindow(
+				protocol::ChallengeWindow,
+				Some(42),
+			)),
+		)
+		.is_ok());
+		assert_eq!(configs::parameters::protocol_parameters()[3].name, b"ChallengeWindow".to_vec());
+		assert_eq!(configs::parameters::protocol_parameters()[3].value, 42);
+	});
+}

@@ -180,6 +180,9 @@ pub struct Model {
 	weights_tree: MerkleTree,
 	pub commitment: ModelCommitment,
 	pub encoder: InputEncoder,
+	/// The `tokenizer.json` bytes `commitment.tokenizer_hash` commits (clients tokenize with
+	/// them: the node's `arbiter_tokenizer` RPC); `None` for models fed tensors.
+	pub tokenizer_json: Option<std::sync::Arc<[u8]>>,
 	/// Value a padded position takes in each `Input` node when sequences of different lengths
 	/// share a batch; `None`: such inputs run in separate batches.
 	pub input_pads: Option<Vec<f32>>,
@@ -379,6 +382,7 @@ impl Model {
 			template,
 			weights,
 			hash(&tokenizer_bytes),
+			Some(tokenizer_bytes.into()),
 			InputEncoder::Text(Box::new(tokenizer)),
 			Some(BERT_INPUT_PADS.to_vec()),
 			device,
@@ -401,6 +405,7 @@ impl Model {
 			template,
 			WeightStore::Owned(weights),
 			tokenizer_hash,
+			None,
 			InputEncoder::Tensors,
 			input_pads,
 			device,
@@ -432,6 +437,7 @@ impl Model {
 			template,
 			WeightStore::Owned(weights),
 			hash(tokenizer_json),
+			Some(tokenizer_json.into()),
 			InputEncoder::Text(Box::new(tokenizer)),
 			Some(vec![0.0]),
 			device,
@@ -447,6 +453,7 @@ impl Model {
 		template: Graph,
 		weights: WeightStore,
 		tokenizer_hash: Hash,
+		tokenizer_json: Option<std::sync::Arc<[u8]>>,
 		encoder: InputEncoder,
 		input_pads: Option<Vec<f32>>,
 		device: &Device,
@@ -480,6 +487,7 @@ impl Model {
 			weights_tree,
 			commitment,
 			encoder,
+			tokenizer_json,
 			input_pads,
 			device_weights: std::sync::OnceLock::new(),
 			packed,

@@ -11,16 +11,20 @@
 //! Removing a value (`None`) restores the genesis default, which is always within bounds.
 #![cfg_attr(not(feature = "std"), no_std)]
 
+extern crate alloc;
+
 pub use pallet::*;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 #[cfg(test)]
 mod mock;
+pub mod runtime_api;
 #[cfg(test)]
 mod tests;
 pub mod weights;
 
+pub use runtime_api::{ParameterInfo, ParameterUnit};
 pub use weights::WeightInfo;
 
 /// Why a value is refused.

@@ -15,7 +15,7 @@ use frame_support::{
 use sp_runtime::Perbill;
 
 use crate::{Balance, BlockNumber, Runtime, DAYS, UNIT};
-use pallet_protocol_parameters::{OutOfBounds, ParameterBounds};
+use pallet_protocol_parameters::{OutOfBounds, ParameterBounds, ParameterInfo, ParameterUnit};
 
 #[dynamic_params(RuntimeParameters, pallet_parameters::Parameters::<Runtime>)]
 pub mod dynamic_params {
@@ -107,73 +107,111 @@ fn within<T: PartialOrd>(value: T, min: T, max: T) -> Result<(), OutOfBounds> {
 	}
 }
 
-/// The bounds of every protocol parameter. Storage bounds fixed by the runtime (the 64 KiB task
-/// output, the 4096-wide rows `respond` is benchmarked with) cap the governable limits.
+/// A parameter's value as the number `ParameterInfo` and the bounds table carry.
+trait AsU128 {
+	fn as_u128(&self) -> u128;
+}
+impl AsU128 for u32 {
+	fn as_u128(&self) -> u128 {
+		*self as u128
+	}
+}
+impl AsU128 for u128 {
+	fn as_u128(&self) -> u128 {
+		*self
+	}
+}
+impl AsU128 for Perbill {
+	fn as_u128(&self) -> u128 {
+		self.deconstruct() as u128
+	}
+}
+
+/// One table of every protocol parameter's unit and static bounds: `ProtocolBounds::check`
+/// enforces it and `ProtocolParametersApi::parameters` reports it, so the two cannot differ.
+macro_rules! protocol_parameters {
+	($($name:ident: $unit:ident, $min:expr, $max:expr;)*) => {
+		/// `(min, max)` of the value a key carries, with the value; `None` for a removal.
+		fn static_bounds(p: &dynamic_params::protocol::Parameters) -> Option<(u128, u128, u128)> {
+			use dynamic_params::protocol::Parameters as P;
+			match p {
+				$(P::$name(_, v) => v.as_ref().map(|v| (v.as_u128(), $min.as_u128(), $max.as_u128())),)*
+			}
+		}
+
+		/// Every parameter with its current value and static bounds (the runtime API).
+		pub fn protocol_parameters() -> alloc::vec::Vec<ParameterInfo> {
+			alloc::vec![$(ParameterInfo {
+				name: stringify!($name).as_bytes().to_vec(),
+				unit: ParameterUnit::$unit,
+				value: dynamic_params::protocol::$name::get().as_u128(),
+				min: $min.as_u128(),
+				max: $max.as_u128(),
+			},)*]
+		}
+	};
+}
+
+// Storage bounds fixed by the runtime (the 64 KiB task output, the 4096-wide rows `respond` is
+// benchmarked with, `MaxAuditors`) cap the governable limits.
+protocol_parameters! {
+	MinProviderStake: Balance, UNIT, 10_000_000 * UNIT;
+	UnbondingPeriod: Blocks, 1u32, 90 * DAYS;
+	MaxProviders: Count, 1u32, 100_000u32;
+	ChallengeWindow: Blocks, 2u32, 30 * DAYS;
+	ResponseWindow: Blocks, 20u32, 7 * DAYS;
+	ChallengerBond: Balance, UNIT, 1_000_000 * UNIT;
+	SlashFraction: Perbill, Perbill::from_percent(1), Perbill::from_percent(100);
+	ChallengerRewardShare: Perbill, Perbill::zero(), Perbill::from_percent(100);
+	ProtocolFee: Perbill, Perbill::zero(), Perbill::from_percent(50);
+	AssignmentTimeout: Blocks, 2u32, DAYS;
+	MaxReassignments: Count, 0u32, 10u32;
+	MaxOutputBytes: Bytes, 64u32, 64 * 1024u32;
+	MaxModelRowWidth: Count, 16u32, 4_096u32;
+	// A finite slack in [0, 1e-3]; f32 bit patterns of non-negative floats order like the floats.
+	MaxToleranceSlackBits: F32Bits, 0u32, 0x3a83_126fu32;
+	MinTaskPrice: Balance, 1u128, 1_000 * UNIT;
+	MinJailPeriod: Blocks, 10u32, 30 * DAYS;
+	AuditRate: Perbill, Perbill::zero(), Perbill::from_percent(100);
+	AuditorsPerAudit: Count, 1u32, 4u32;
+	AuditReward: Perbill, Perbill::zero(), Perbill::from_percent(100);
+	SilencePenalty: Perbill, Perbill::zero(), Perbill::from_percent(10);
+	AttestationSlash: Perbill, Perbill::zero(), Perbill::from_percent(100);
+}
+
+/// The bounds of every protocol parameter: the static ones of the table above, then those one
+/// parameter puts on another.
 pub struct ProtocolBounds;
 impl ParameterBounds<RuntimeParameters> for ProtocolBounds {
 	fn check(key_value: &RuntimeParameters) -> Result<(), OutOfBounds> {
-		use dynamic_params::protocol::Parameters as P;
+		use dynamic_params::protocol::{self as protocol, Parameters as P};
 		let RuntimeParameters::Protocol(p) = key_value;
+		// Removing a value restores its (in-bounds) default.
+		let Some((value, min, max)) = static_bounds(p) else { return Ok(()) };
+		within(value, min, max)?;
 		match p {
-			P::MinProviderStake(_, Some(v)) => within(*v, UNIT, 10_000_000 * UNIT),
 			// Stake unbonds no faster than one challenge and its answer can be heard (withdrawal
 			// also waits for every task in flight and every open dispute).
-			P::UnbondingPeriod(_, Some(v)) => {
-				within(*v, 1, 90 * DAYS)?;
-				within(
-					*v,
-					dynamic_params::protocol::ChallengeWindow::get()
-						.saturating_add(dynamic_params::protocol::ResponseWindow::get()),
-					BlockNumber::MAX,
-				)
-			},
-			P::MaxProviders(_, Some(v)) => within(*v, 1, 100_000),
-			P::ChallengeWindow(_, Some(v)) => {
-				within(*v, 2, 30 * DAYS)?;
-				within(
-					v.saturating_add(dynamic_params::protocol::ResponseWindow::get()),
-					0,
-					dynamic_params::protocol::UnbondingPeriod::get(),
-				)
-			},
-			P::ResponseWindow(_, Some(v)) => {
-				within(*v, 20, 7 * DAYS)?;
-				within(
-					dynamic_params::protocol::ChallengeWindow::get().saturating_add(*v),
-					0,
-					dynamic_params::protocol::UnbondingPeriod::get(),
-				)
-			},
-			P::ChallengerBond(_, Some(v)) => within(*v, UNIT, 1_000_000 * UNIT),
-			P::SlashFraction(_, Some(v)) =>
-				within(*v, Perbill::from_percent(1), Perbill::from_percent(100)),
-			P::ChallengerRewardShare(_, Some(v)) =>
-				within(*v, Perbill::zero(), Perbill::from_percent(100)),
-			P::ProtocolFee(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(50)),
-			P::AssignmentTimeout(_, Some(v)) => within(*v, 2, DAYS),
-			P::MaxReassignments(_, Some(v)) => within(*v, 0, 10),
-			P::MaxOutputBytes(_, Some(v)) => within(*v, 64, 64 * 1024),
-			P::MaxModelRowWidth(_, Some(v)) => within(*v, 16, 4_096),
-			// A finite slack in [0, 1e-3]; f32 bit patterns of non-negative floats order like the
-			// floats.
-			P::MaxToleranceSlackBits(_, Some(v)) => within(*v, 0, 0x3a83_126f),
-			P::MinTaskPrice(_, Some(v)) => within(*v, 1, 1_000 * UNIT),
-			P::MinJailPeriod(_, Some(v)) => within(*v, 10, 30 * DAYS),
-			P::AuditRate(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(100)),
-			// The storage bound (`MaxAuditors`).
-			P::AuditorsPerAudit(_, Some(v)) => within(*v, 1, 4),
-			P::AuditReward(_, Some(v)) => within(*v, Perbill::zero(), Perbill::from_percent(100)),
-			P::SilencePenalty(_, Some(v)) => {
-				within(*v, Perbill::zero(), Perbill::from_percent(10))?;
-				within(*v, Perbill::zero(), dynamic_params::protocol::AttestationSlash::get())
-			},
-			// A false attestation costs at least what a silent one does.
-			P::AttestationSlash(_, Some(v)) => within(
+			P::UnbondingPeriod(_, Some(v)) => within(
 				*v,
-				dynamic_params::protocol::SilencePenalty::get(),
-				Perbill::from_percent(100),
+				protocol::ChallengeWindow::get().saturating_add(protocol::ResponseWindow::get()),
+				BlockNumber::MAX,
 			),
-			// Removing a value restores its (in-bounds) default.
+			P::ChallengeWindow(_, Some(v)) => within(
+				v.saturating_add(protocol::ResponseWindow::get()),
+				0,
+				protocol::UnbondingPeriod::get(),
+			),
+			P::ResponseWindow(_, Some(v)) => within(
+				protocol::ChallengeWindow::get().saturating_add(*v),
+				0,
+				protocol::UnbondingPeriod::get(),
+			),
+			P::SilencePenalty(_, Some(v)) =>
+				within(*v, Perbill::zero(), protocol::AttestationSlash::get()),
+			// A false attestation costs at least what a silent one does.
+			P::AttestationSlash(_, Some(v)) =>
+				within(*v, protocol::SilencePenalty::get(), Perbill::from_percent(100)),
 			_ => Ok(()),
 		}
 	}
