@@ -7,12 +7,13 @@
 #      against an independent numpy implementation;
 #   2. the end-to-end polkadot.js tests (scripts/js) against a freshly started dev node, and
 #      the four-validator local testnet test;
-#   3. validation of docker-compose.yml with a real compose client.
+#   3. the web app (web/app) in headless Chromium against the same dev node;
+#   4. validation of docker-compose.yml with a real compose client.
 # Every process it starts is stopped on exit, also when a test fails.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ensure_apt_packages docker-compose
+ensure_apt_packages docker-compose chromium
 ensure_rust
 ensure_rustfmt
 ensure_npm_deps
@@ -71,6 +72,9 @@ done
 
 build_node
 check_one_feature_set
+build_web_app
+log "the client library's type declarations (web/client: tsc --strict over a usage file)"
+(cd "$ROOT/web/client" && npm run --silent check-types)
 
 log "MiniLM embeddings vs an independent numpy implementation (scripts/reference)"
 "$PY_VENV/bin/python" "$ROOT/scripts/reference/minilm_numpy.py" --model "$MINILM_DIR" --infer "$INFER_BIN"
@@ -107,6 +111,12 @@ log "end-to-end tests (node --test, scripts/js)"
 	ARBITER_PROMETHEUS="http://127.0.0.1:$PROM_PORT/metrics" \
 	ARBITER_TESTNET_PORT_BASE="${ARBITER_TESTNET_PORT_BASE:-20000}" ARBITER_FRAUD_PORT_BASE="$FRAUD_PORT_BASE" \
 	ARBITER_RESTART_PORT_BASE="$RESTART_PORT_BASE" npm test)
+
+WEB_PORT="${ARBITER_TEST_WEB_PORT:-18080}"
+require_free_port "$WEB_PORT"
+log "the web app in headless Chromium (web/app/test, vite preview on port $WEB_PORT)"
+(cd "$ROOT/web/app" && ARBITER_WS="ws://127.0.0.1:$RPC_PORT" ARBITER_INFER="$INFER_BIN" ARBITER_WEB_PORT="$WEB_PORT" \
+	npm test)
 
 log "command-line errors are one clear line"
 "$ROOT/scripts/check-cli-errors.sh" "$NODE_BIN" "$RPC_PORT" "$INFER_BIN" "$MINILM_DIR"

@@ -69,14 +69,21 @@ run_fmt() {
 	(cd "$ROOT/primitives/wasm-probe" && cargo "+$RUSTFMT_TOOLCHAIN" fmt "$@")
 }
 
-# npm dependencies of scripts/js, exactly as package-lock.json pins them.
+# npm dependencies of the workspaces (web/client, web/app, scripts/js; package.json at the root),
+# exactly as package-lock.json pins them.
 ensure_npm_deps() {
-	command -v node >/dev/null 2>&1 || die "node not found: Node.js 20 is needed for scripts/js"
-	if [ ! -d "$ROOT/scripts/js/node_modules/@polkadot/api" ] ||
-		[ "$ROOT/scripts/js/package-lock.json" -nt "$ROOT/scripts/js/node_modules/.package-lock.json" ]; then
-		log "installing npm dependencies (scripts/js)"
-		(cd "$ROOT/scripts/js" && npm ci --no-audit --no-fund --loglevel=error)
+	command -v node >/dev/null 2>&1 || die "node not found: Node.js 20 is needed for scripts/js and web/"
+	if [ ! -d "$ROOT/node_modules/@polkadot/api" ] || [ ! -e "$ROOT/node_modules/@arbiter/client" ] ||
+		[ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+		log "installing npm dependencies (npm workspaces: web/client, web/app, scripts/js)"
+		(cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
+}
+
+# The web app's production build (web/app/dist), which `vite preview` serves.
+build_web_app() {
+	log "building the web app (web/app, vite build)"
+	(cd "$ROOT/web/app" && "$ROOT/node_modules/.bin/vite" build --logLevel warn)
 }
 
 # The binaries (arbiter-node, arbiter-infer) of the whole workspace: every member with its default

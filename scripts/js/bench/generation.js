@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chatPrompt, connect, decodeTokens, devAccounts, loadTokenizer, signAndWait, sleep } from '../lib/arbiter.js';
+import { chatPrompt, connect, decodeTokens, devAccounts, loadTokenizer, signAndWait, sleep } from '@arbiter/client';
 
 const N = Number(process.argv[2] || 16);
 const NEW_TOKENS = Number(process.argv[3] || 32);

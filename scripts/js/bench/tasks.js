@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { connect, devAccounts, loadTokenizer, signAndWait, sleep } from '../lib/arbiter.js';
+import { connect, devAccounts, loadTokenizer, signAndWait, sleep } from '@arbiter/client';
 
 const N = Number(process.argv[2] || 240);
 const WAVE = Number(process.argv[3] || 48);

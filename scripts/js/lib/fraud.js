@@ -25,7 +25,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, devAccounts, devMiniLm, f32Hex, findEvent, recordEvents, setAuditRate, signAndWait, waitFor } from './arbiter.js';
+import { connect, devAccounts, devMiniLm, f32Hex, findEvent, recordEvents, setAuditRate, signAndWait, waitFor } from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
 // Alice's fixed node key (0x..01) gives her this peer id, so B can bootstrap from her.

@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, devAccounts, freeBalance, signAndWait, finalizedNumber, waitForFinalized } from '../lib/arbiter.js';
+import { connect, devAccounts, freeBalance, signAndWait, finalizedNumber, waitForFinalized } from '@arbiter/client';
 
 let api;
 let accounts;

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, finalizedNumber, waitForFinalized, sleep } from '../lib/arbiter.js';
+import { connect, finalizedNumber, waitForFinalized, sleep } from '@arbiter/client';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const script = join(here, '..', '..', 'local-testnet.sh');

@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, devAccounts, findEvent, signAndWait } from '../lib/arbiter.js';
+import { connect, devAccounts, findEvent, signAndWait } from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
 let api;

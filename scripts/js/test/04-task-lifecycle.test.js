@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, devAccounts, findEvent as event, signAndWait, sleep, TREASURY } from '../lib/arbiter.js';
+import { connect, devAccounts, findEvent as event, signAndWait, sleep, TREASURY } from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
 let api;

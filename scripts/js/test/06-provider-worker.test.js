@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, decodeOutput, devAccounts, f32Hex, loadTokenizer, signAndWait, submitText, verifyTraceRow } from '../lib/arbiter.js';
+import { connect, decodeOutput, devAccounts, f32Hex, loadTokenizer, signAndWait, submitText, verifyTraceRow } from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
 const INFER = process.env.ARBITER_INFER;

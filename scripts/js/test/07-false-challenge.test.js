@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
   connect, devAccounts, devMiniLm, findEvent, recordEvents, signAndWait, waitFor, TREASURY,
-} from '../lib/arbiter.js';
+} from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
 const INFER = process.env.ARBITER_INFER;

@@ -12,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, devAccounts, devMiniLm, f32Hex, findEvent, signAndWait, waitFor } from '../lib/arbiter.js';
+import { connect, devAccounts, devMiniLm, f32Hex, findEvent, signAndWait, waitFor } from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
 const NODE = process.env.ARBITER_NODE;

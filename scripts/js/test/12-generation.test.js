@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import {
   chatPrompt, connect, devAccounts, findEvent, generate, loadTokenizer, recordEvents, signAndWait,
   waitFor,
-} from '../lib/arbiter.js';
+} from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
 const INFER = process.env.ARBITER_INFER;

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { withTwoNodes } from '../lib/fraud.js';
-import { connect, decodeTokens, devAccounts, findEvent, recordEvents, signAndWait, waitFor } from '../lib/arbiter.js';
+import { connect, decodeTokens, devAccounts, findEvent, recordEvents, signAndWait, waitFor } from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
 const MODEL = 1;

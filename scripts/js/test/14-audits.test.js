@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { withTwoNodes } from '../lib/fraud.js';
-import { connect, devAccounts, devMiniLm, findEvent, recordEvents, signAndWait, waitFor } from '../lib/arbiter.js';
+import { connect, devAccounts, devMiniLm, findEvent, recordEvents, signAndWait, waitFor } from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
 const base = Number(process.env.ARBITER_FRAUD_PORT_BASE || 21000);

@@ -1,6 +1,8 @@
-// A small client library for Arbiter over @polkadot/api: connect, sign and wait, read balances,
-// follow finality, tokenize and submit text, decode embeddings. The end-to-end tests and the
-// guides in docs/ use it.
+// @arbiter/client: Arbiter's client library over @polkadot/api. Connect, sign and wait (a key
+// pair, or the polkadot.js extension's signer), read balances, follow finality and tasks,
+// tokenize and submit text with a model's committed tokenizer, decode embeddings and generated
+// tokens, read the protocol parameters. It runs in Node.js and in browsers; the end-to-end tests
+// (scripts/js), the web app (web/app) and the guides in docs/ use it. Types: index.d.ts.
 
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ApiPromise, WsProvider } from '@polkadot/api';
@@ -26,6 +28,11 @@ export const ARBITER_RPC = {
       description: 'Loaded models, job counters and the device of the node engine',
       params: [],
       type: 'Json',
+    },
+    tokenizer: {
+      description: 'The tokenizer.json of a loaded model (its blake2-256 is the registered tokenizer hash)',
+      params: [{ name: 'modelRoot', type: 'H256' }],
+      type: 'Text',
     },
   },
 };
@@ -61,7 +68,7 @@ export function verifyTraceRow(row, committedTraceRoot) {
 export const TREASURY = encodeAddress(u8aConcat(stringToU8a('modlarb/trsy'), new Uint8Array(20)), 42);
 
 /** The default RPC endpoint of a local node. */
-export const DEFAULT_WS = process.env.ARBITER_WS || 'ws://127.0.0.1:9944';
+export const DEFAULT_WS = globalThis.process?.env?.ARBITER_WS || 'ws://127.0.0.1:9944';
 
 /** Connects to a node, retrying while it starts; fails after `timeoutMs`. */
 export async function connect(url = DEFAULT_WS, { timeoutMs = 30_000 } = {}) {
@@ -130,16 +137,17 @@ export function describeDispatchError(api, dispatchError) {
 /**
  * Signs and submits `tx`, resolving once it is in a block (`finalized: true` waits for
  * finality) with the block hash, its events and the fee paid. Rejects with the decoded error
- * if the call failed.
+ * if the call failed. `signer` is a key pair, or an address whose `injectedSigner` (the
+ * browser extension's, `web3FromAddress(address).signer`) signs.
  */
-export function signAndWait(api, tx, signer, { finalized = false, timeoutMs = 120_000 } = {}) {
+export function signAndWait(api, tx, signer, { finalized = false, timeoutMs = 120_000, injectedSigner } = {}) {
   return new Promise((resolve, reject) => {
     let unsub = () => {};
     const timer = setTimeout(() => {
       unsub();
       reject(new Error(`transaction not ${finalized ? 'finalized' : 'included'} within ${timeoutMs} ms`));
     }, timeoutMs);
-    tx.signAndSend(signer, (result) => {
+    const callback = (result) => {
       const { status, events, dispatchError } = result;
       const done = finalized ? status.isFinalized : status.isInBlock || status.isFinalized;
       if (status.isDropped || status.isInvalid || status.isUsurped) {
@@ -159,7 +167,8 @@ export function signAndWait(api, tx, signer, { finalized = false, timeoutMs = 12
       const feeEvent = events.find(({ event }) => api.events.transactionPayment.TransactionFeePaid.is(event));
       const fee = feeEvent ? feeEvent.event.data[1].toBigInt() + feeEvent.event.data[2].toBigInt() : 0n;
       resolve({ blockHash, events, fee });
-    })
+    };
+    (injectedSigner ? tx.signAndSend(signer, { signer: injectedSigner }, callback) : tx.signAndSend(signer, callback))
       .then((u) => {
         unsub = u;
       })
@@ -282,6 +291,18 @@ export async function loadTokenizer(api, model, tokenizerJson) {
 }
 
 /**
+ * A registered model's tokenizer from the connected node (`arbiter_tokenizer`: a `--provider` or
+ * `--watcher` node that loaded the model), checked against the model's tokenizer hash as
+ * `loadTokenizer` does: a node cannot hand out a tokenizer other than the registered one.
+ */
+export async function fetchTokenizer(api, model) {
+  const info = (await api.query.taskRegistry.models(model)).unwrapOr(null);
+  if (!info) throw new Error(`no model ${model} is registered`);
+  const json = await api.rpc.arbiter.tokenizer(info.modelRoot);
+  return loadTokenizer(api, model, new TextEncoder().encode(json.toString()));
+}
+
+/**
  * Submits `text` for the tokenizer's model as one call: tokenizes it (`loadTokenizer`) and sends
  * `taskRegistry.submitTask(model, ids, maxFee)`; resolves as `signAndWait` does, with the task id
  * and the ids submitted.
@@ -346,18 +367,76 @@ export async function generate(api, tokenizer, prompt, options) {
   return { task, ids, tokens, text: tokenizer.decode(tokens), status: record.status };
 }
 
-/** A committed output as numbers: `4 · n` bytes, n f32 little-endian (an embedding: 384 for
- *  MiniLM, unit length). */
 /** f32 values as the little-endian bytes a provider commits, hex (what `decodeOutput` reads). */
 export function f32Hex(values) {
-  const buf = Buffer.alloc(values.length * 4);
-  values.forEach((v, i) => buf.writeFloatLE(v, i * 4));
-  return '0x' + buf.toString('hex');
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  Array.from(values).forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return u8aToHex(bytes);
 }
 
+/** A committed output as numbers: `4 · n` bytes, n f32 little-endian (an embedding: 384 for
+ *  MiniLM, unit length). */
 export function decodeOutput(output) {
   const bytes = output instanceof Uint8Array ? output : hexToU8a(output.toHex ? output.toHex() : output);
   if (bytes.length % 4 !== 0) throw new Error(`an output of ${bytes.length} bytes is not f32 values`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return Float32Array.from({ length: bytes.length / 4 }, (_, k) => view.getFloat32(4 * k, true));
+}
+
+/** Cosine similarity of two vectors (MiniLM's embeddings are unit length: their dot product). */
+export function cosineSimilarity(a, b) {
+  if (a.length !== b.length) throw new Error(`vectors of ${a.length} and ${b.length} values`);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/**
+ * Where a task is (its `TaskStatus`), as a name and a line for people: who runs it and until
+ * when, the challenge window of a committed result, open disputes, the block it ended in.
+ */
+export function taskStage(status) {
+  const name = status.type;
+  const who = (a) => `${a.toString().slice(0, 8)}…`;
+  switch (name) {
+    case 'Unassigned': return { name, text: `waiting for a provider (retry at block ${status.asUnassigned.retryAt})` };
+    case 'Assigned': {
+      const s = status.asAssigned;
+      return { name, text: `assigned to ${who(s.provider)} at ${s.price.toHuman()}, result due by block ${s.deadline}` };
+    }
+    case 'Committed': {
+      const s = status.asCommitted;
+      return { name, text: `committed by ${who(s.provider)}; challenge window until block ${s.windowEnd}` };
+    }
+    case 'Disputed': {
+      const s = status.asDisputed;
+      return { name, text: `disputed (${s.open} open); window until block ${s.windowEnd}` };
+    }
+    case 'Finalized': return { name, text: `final at block ${status.asFinalized.at}` };
+    case 'Refunded': return { name, text: `refunded at block ${status.asRefunded.at}` };
+    case 'Cancelled': return { name, text: `cancelled at block ${status.asCancelled.at}` };
+    default: return { name, text: name };
+  }
+}
+
+/**
+ * Every protocol parameter (docs/governance.md) with its current value and the static bounds a
+ * new value must lie in, from the runtime (`ProtocolParametersApi`): `{ name, unit, value, min,
+ * max }`, numbers as bigints (a `Perbill` in parts per billion, an `F32Bits` as its bits).
+ */
+export async function protocolParameters(api) {
+  return (await api.call.protocolParametersApi.parameters()).map((p) => ({
+    name: p.name.toUtf8(),
+    unit: p.unit.toString(),
+    value: p.value.toBigInt(),
+    min: p.min.toBigInt(),
+    max: p.max.toBigInt(),
+  }));
 }
