@@ -31,13 +31,14 @@ function usePageId() {
 export function App() {
   const url = endpoint();
   const { api, chain, accounts, error } = useConnection(url);
-  const [address, setAddress] = useState(() => localStorage.getItem('arbiter.account') || '');
+  // The chosen account by key (`dev:<address>` or `<extension>:<address>`: one address may be both).
+  const [key, setKey] = useState(() => localStorage.getItem('arbiter.account') || '');
   const pageId = usePageId();
-  const account = accounts.find((a) => a.address === address) ?? null;
+  const account = accounts.find((a) => a.key === key) ?? null;
   const context = useMemo(() => ({ api, chain, accounts, account }), [api, chain, accounts, account]);
-  const choose = (a) => {
-    setAddress(a);
-    localStorage.setItem('arbiter.account', a);
+  const choose = (k) => {
+    setKey(k);
+    localStorage.setItem('arbiter.account', k);
   };
   const Page = (PAGES.find((p) => p.id === pageId) ?? PAGES[0]).page;
 
@@ -56,10 +57,10 @@ export function App() {
           <span data-testid="endpoint">{url}</span>
           {chain && <span data-testid="chain"> · {chain}</span>}
           {api && (
-            <select data-testid="account" value={account ? address : ''} onChange={(e) => choose(e.target.value)}>
+            <select data-testid="account" value={account ? key : ''} onChange={(e) => choose(e.target.value)}>
               <option value="">account…</option>
               {accounts.map((a) => (
-                <option key={a.address} value={a.address}>
+                <option key={a.key} value={a.key}>
                   {a.name} {a.address.slice(0, 8)}…
                 </option>
               ))}

@@ -27,7 +27,7 @@ export function useConnection(url) {
         const type = await api.rpc.system.chainType();
         if (type.isDevelopment || type.isLocal) {
           for (const [name, pair] of Object.entries(await devAccounts())) {
-            accounts.push({ name: name[0].toUpperCase() + name.slice(1), address: pair.address, pair });
+            accounts.push({ key: `dev:${pair.address}`, name: name[0].toUpperCase() + name.slice(1), address: pair.address, pair });
           }
         }
         accounts.push(...(await extensionAccounts()));
@@ -51,6 +51,7 @@ async function extensionAccounts() {
   const extensions = await web3Enable('Arbiter');
   if (extensions.length === 0) return [];
   return (await web3Accounts()).map((a) => ({
+    key: `${a.meta.source}:${a.address}`,
     name: `${a.meta.name ?? a.address.slice(0, 8)} (${a.meta.source})`,
     address: a.address,
     injected: () => web3FromAddress(a.address),

@@ -67,7 +67,7 @@ async function onPage(name, page, account, body) {
   try {
     await tab.goto(`http://127.0.0.1:${PORT}/?rpc=${encodeURIComponent(WS)}#/${page}`);
     await tab.locator('[data-testid=account]').waitFor({ timeout: 60_000 });
-    if (account) await tab.selectOption('[data-testid=account]', accounts[account].address);
+    if (account) await tab.selectOption('[data-testid=account]', `dev:${accounts[account].address}`);
     await body(tab);
   } catch (e) {
     const shot = join(SHOTS, `${name}.png`);
@@ -196,6 +196,62 @@ test('a voter sees the parameters with their bounds, proposes a change and votes
     assert.equal(vote.vote.conviction.toString(), 'Locked2x');
     assert.equal(vote.balance.toBigInt(), 100n * UNIT);
   });
+});
+
+test('an account of an injected extension (the polkadot.js extension\'s interface) signs from the page', { timeout: 180_000 }, async () => {
+  // The interface `@polkadot/extension-dapp` reads (`window.injectedWeb3`), backed by Ferdie's key
+  // in this process: the page's path through web3Enable, web3Accounts and the injected signer is
+  // the one the real extension takes; its signature is made as the extension makes it (the
+  // payload as `ExtrinsicPayload`, signed by the key).
+  const { ferdie } = accounts;
+  const tab = await browser.newPage();
+  tab.on('console', (m) => m.type() === 'error' && consoleErrors.push(`injected: ${m.text()}`));
+  tab.on('pageerror', (e) => consoleErrors.push(`injected: ${e.message}`));
+  let signed = 0;
+  await tab.exposeFunction('__arbiterTestSign', (payload) => {
+    signed += 1;
+    const { signature } = api.registry.createType('ExtrinsicPayload', payload, { version: payload.version }).sign(ferdie);
+    return signature;
+  });
+  await tab.addInitScript((address) => {
+    let id = 0;
+    window.injectedWeb3 = {
+      'arbiter-test': {
+        version: '0.1.0',
+        enable: async () => ({
+          accounts: {
+            get: async () => [{ address, name: 'Ferdie (injected)', type: 'sr25519' }],
+            subscribe: (cb) => { cb([{ address, name: 'Ferdie (injected)', type: 'sr25519' }]); return () => {}; },
+          },
+          signer: {
+            signPayload: async (payload) => ({ id: ++id, signature: await window.__arbiterTestSign(payload) }),
+          },
+        }),
+      },
+    };
+  }, ferdie.address);
+  try {
+    await tab.goto(`http://127.0.0.1:${PORT}/?rpc=${encodeURIComponent(WS)}#/challenges`);
+    const option = tab.locator('[data-testid=account] option', { hasText: 'Ferdie (injected) (arbiter-test)' });
+    await option.waitFor({ state: 'attached', timeout: 60_000 });
+    await tab.selectOption('[data-testid=account]', `arbiter-test:${ferdie.address}`);
+    // Refused by the chain: signed, sent and included, so the injected signer did its work.
+    await tab.fill('[data-testid=challenge-task]', '0');
+    await tab.fill('[data-testid=challenge-node]', '0');
+    const nonce = (await api.rpc.system.accountNextIndex(ferdie.address)).toNumber();
+    await tab.click('[data-testid=challenge]');
+    const error = await tab.getByTestId('error').innerText({ timeout: 60_000 });
+    assert.match(error, /^challenges\.NotChallengeable: \S/, error);
+    assert.equal(signed, 1, 'the page asked the extension to sign once');
+    assert.equal((await api.rpc.system.accountNextIndex(ferdie.address)).toNumber(), nonce + 1, 'Ferdie\'s transaction is on chain');
+  } catch (e) {
+    const shot = join(SHOTS, 'injected.png');
+    await tab.screenshot({ path: shot, fullPage: true }).catch(() => {});
+    e.message += `\nscreenshot: ${shot}`;
+    throw e;
+  } finally {
+    await tab.close();
+  }
 });
 
 test('the network and challenges pages show the chain, and a challenge the chain refuses is explained', { timeout: 120_000 }, async () => {
