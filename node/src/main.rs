@@ -9,6 +9,7 @@ mod chain_spec;
 mod cli;
 mod command;
 mod inference;
+mod provider_metrics;
 mod rpc;
 mod service;
 mod watcher_client;

@@ -195,6 +195,14 @@ pub fn new_full<
 			ServiceError::Other(format!("cannot register the inference metrics: {e}"))
 		})?;
 	}
+	if let Some(registry) = config.prometheus_registry() {
+		crate::provider_metrics::register_metrics(
+			client.clone(),
+			keystore_container.keystore(),
+			registry,
+		)
+		.map_err(|e| ServiceError::Other(format!("cannot register the provider metrics: {e}")))?;
+	}
 
 	// `--dev --provider` serves out of the box: on the development chain, a node started as a
 	// well-known account (`--alice`, which `--dev` implies, `--bob`, ...) gets that account's

@@ -11,7 +11,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect, decodeOutput, devAccounts, f32Hex, loadTokenizer, signAndWait, submitText, verifyTraceRow } from '@arbiter/client';
 
 const UNIT = 10n ** 12n;
@@ -117,6 +118,31 @@ test('the provider off-chain worker runs a MiniLM task and commits the engine\'s
     record = (await api.call.taskRegistryApi.task(task)).unwrap();
   }
   assert.ok(record.status.isFinalized, `task finalized (status ${record.status.type})`);
+
+  // The provider's own metrics (node/src/provider_metrics.rs) count it, and every metric the
+  // alert rules and the Grafana dashboard read is on the endpoint (scripts/monitoring).
+  if (process.env.ARBITER_PROMETHEUS) {
+    const metrics = await (await fetch(process.env.ARBITER_PROMETHEUS)).text();
+    const alice = accounts.alice.address;
+    const value = (name) => {
+      const m = metrics.match(new RegExp(`^${name}\\{[^}]*provider="${alice}"[^}]*\\} (\\S+)$`, 'm'));
+      assert.ok(m, `${name}{provider="${alice}"} is exported`);
+      return Number(m[1]);
+    };
+    // The metrics read the best block, which can be past the one read here.
+    const info = (await api.query.computeStaking.providers(alice)).unwrap();
+    assert.ok(value('arbiter_provider_tasks_completed') >= Math.max(1, info.reputation.completed.toNumber()), 'the finalized task is counted');
+    assert.equal(value('arbiter_provider_jailed'), 0);
+    assert.equal(value('arbiter_provider_active_stake_arbt'), Number(info.active.toBigInt() / UNIT));
+    const score = (await api.call.computeStakingApi.reputationScore(alice)).unwrap().toNumber() / 1e9;
+    assert.ok(Math.abs(value('arbiter_provider_reputation') - score) < 0.05, 'the reputation score');
+    const monitoring = join(dirname(fileURLToPath(import.meta.url)), '../../monitoring');
+    const read = [readFileSync(join(monitoring, 'alerts.yml'), 'utf8'),
+      ...JSON.parse(readFileSync(join(monitoring, 'grafana-dashboard.json'), 'utf8')).panels.flatMap((p) => p.targets.map((t) => t.expr))];
+    const names = new Set(read.join('\n').match(/\b(arbiter|substrate)_[a-z0-9_]+/g));
+    assert.ok(names.size >= 12, `the rules and the dashboard read ${names.size} metrics`);
+    for (const name of names) assert.match(metrics, new RegExp(`^${name}[{ ]`, 'm'), `${name} is on the endpoint`);
+  }
 });
 
 test('the client tokenizes as the engine does and the chain refuses what the engine could not run', { timeout: 120_000 }, async () => {
